@@ -1,0 +1,267 @@
+"""Errors are values with a code (DESIGN.md principle 5).
+
+One class per FC error code, named after the code, carrying its HTTP status.
+The engine raises them; only the API middleware renders them, as the FC error
+JSON ``{"Code", "Message", "RequestId"}`` (spec §3.1). Codes and statuses are
+from spec §3.3 and decisions.md "Error codes".
+
+SMQ (MNS) errors follow the same pattern and render as the MNS XML error
+(spec §13.2).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class FcError(Exception):
+    """Base of every Function Compute error the emulator answers with."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "InternalServerError"
+    default_message: ClassVar[str] = "an internal error has occurred. Please retry."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status} {self.code}: {self.message})"
+
+
+class InvalidArgument(FcError):
+    """400: a parameter is malformed or out of range; the message names it."""
+
+    status = 400
+    code = "InvalidArgument"
+    default_message = "invalid argument"
+
+
+class MissingRequiredHeader(FcError):
+    status = 400
+    code = "MissingRequiredHeader"
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"required HTTP header {header} was not specified")
+
+
+class PathNotSupported(FcError):
+    """400: unknown route or method under ``/2023-03-30`` (decisions.md)."""
+
+    status = 400
+    code = "PathNotSupported"
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"'{method}' against '{path}' is not supported")
+
+
+class EntityTooLarge(FcError):
+    status = 400
+    code = "EntityTooLarge"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"payload size exceeds maximum allowed size ({limit} bytes)")
+
+
+class AccessDenied(FcError):
+    status = 403
+    code = "AccessDenied"
+
+
+class SignatureNotMatch(FcError):
+    status = 403
+    code = "SignatureNotMatch"
+    default_message = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your access key and signing method"
+    )
+
+
+class InvalidAccessKeyID(FcError):
+    status = 403
+    code = "InvalidAccessKeyID"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"invalid access key ID '{key_id}'")
+
+
+class FunctionNotFound(FcError):
+    status = 404
+    code = "FunctionNotFound"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"function '{name}' does not exist")
+
+
+class VersionNotFound(FcError):
+    status = 404
+    code = "VersionNotFound"
+
+    def __init__(self, function: str, version: str) -> None:
+        super().__init__(f"version '{version}' of function '{function}' does not exist")
+
+
+class AliasNotFound(FcError):
+    status = 404
+    code = "AliasNotFound"
+
+    def __init__(self, function: str, alias: str) -> None:
+        super().__init__(f"alias '{alias}' of function '{function}' does not exist")
+
+
+class AsyncConfigNotExists(FcError):
+    status = 404
+    code = "AsyncConfigNotExists"
+
+    def __init__(self, function: str, qualifier: str) -> None:
+        super().__init__(f"AsyncConfig for {function}:{qualifier} does not exist.")
+
+
+class ConcurrencyConfigNotFound(FcError):
+    """404 for GetConcurrencyConfig with nothing set (Terraform matches this code)."""
+
+    status = 404
+    code = "OnDemandConfigNotFound"
+
+    def __init__(self, function: str) -> None:
+        super().__init__(f"concurrency config of function '{function}' does not exist")
+
+
+class AsyncTaskNotFound(FcError):
+    status = 404
+    code = "AsyncTaskNotFound"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"async task '{task_id}' does not exist")
+
+
+class FunctionAlreadyExists(FcError):
+    status = 409
+    code = "FunctionAlreadyExists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"function '{name}' already exists")
+
+
+class AsyncTaskAlreadyExists(FcError):
+    """409: a repeated ``x-fc-async-task-id`` (spec §6.3, decisions.md)."""
+
+    status = 409
+    code = "AsyncTaskAlreadyExists"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"async task '{task_id}' already exists")
+
+
+class PreconditionFailed(FcError):
+    status = 412
+    code = "PreconditionFailed"
+    default_message = "the resource being modified has been changed"
+
+
+class ResourceThrottled(FcError):
+    status = 429
+    code = "ResourceThrottled"
+
+
+class InternalServerError(FcError):
+    """500 in FC format; unexpected exceptions become this (never a stack trace)."""
+
+
+# --- Simple Message Queue (MNS) ------------------------------------------------
+
+
+class SmqError(Exception):
+    """Base of every SMQ error; rendered as the MNS XML ``<Error>`` (spec §13.2)."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "InternalError"
+    default_message: ClassVar[str] = "Interal error."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status} {self.code}: {self.message})"
+
+
+class SmqInvalidArgument(SmqError):
+    status = 400
+    code = "InvalidArgument"
+
+
+class MalformedXML(SmqError):
+    status = 400
+    code = "MalformedXML"
+    default_message = "The XML you provided was not well-formed."
+
+
+class InvalidQueueName(SmqError):
+    status = 400
+    code = "InvalidQueueName"
+
+
+class QueueNameLengthError(SmqError):
+    status = 400
+    code = "QueueNameLengthError"
+
+
+class QueueNotExist(SmqError):
+    status = 404
+    code = "QueueNotExist"
+    default_message = "The queue name you provided is not exist."
+
+
+class QueueAlreadyExist(SmqError):
+    status = 409
+    code = "QueueAlreadyExist"
+    default_message = "The queue you want to create is already exist."
+
+
+class MessageNotExist(SmqError):
+    status = 404
+    code = "MessageNotExist"
+    default_message = "Message not exist."
+
+
+class ReceiptHandleError(SmqError):
+    status = 400
+    code = "ReceiptHandleError"
+    default_message = "The receipt handle you provide is not valid."
+
+
+class MissingReceiptHandle(SmqError):
+    status = 400
+    code = "MissingReceiptHandle"
+    default_message = "ReceiptHandle is required."
+
+
+class MissingVisibilityTimeout(SmqError):
+    status = 400
+    code = "MissingVisibilityTimeout"
+    default_message = "VisibilityTimeout is required."
+
+
+class TopicNotExist(SmqError):
+    status = 404
+    code = "TopicNotExist"
+    default_message = "The topic name you provided is not exist."
+
+
+class TopicAlreadyExist(SmqError):
+    status = 409
+    code = "TopicAlreadyExist"
+    default_message = "The topic you want to create is already exist."
+
+
+class SubscriptionNotExist(SmqError):
+    status = 404
+    code = "SubscriptionNotExist"
+    default_message = "The subscription name you provided is not exist."
+
+
+class SubscriptionAlreadyExist(SmqError):
+    status = 409
+    code = "SubscriptionAlreadyExist"
+    default_message = "The subscription you want to create is already exist."

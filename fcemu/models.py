@@ -1,0 +1,174 @@
+"""The emulator's domain objects: plain dataclasses and enums.
+
+No HTTP and no JSON casing here: ``api/wire.py`` turns these into the FC
+wire shapes. Times are integer epoch milliseconds on the emulator clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LATEST = "LATEST"
+
+#: Task records stay queryable this long after submission (decisions.md "Retention").
+TASK_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+class TaskStatus(str, enum.Enum):
+    """``AsyncTask.status`` values (spec §9.2); ``Processed`` is emitted for the dequeued state."""
+
+    ENQUEUED = "Enqueued"
+    PROCESSED = "Processed"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    STOPPING = "Stopping"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @classmethod
+    def parse(cls, text: str) -> TaskStatus:
+        """Read a status filter; ``Dequeued`` is accepted for ``Processed`` (decisions.md)."""
+        if text == "Dequeued":
+            return cls.PROCESSED
+        for status in cls:
+            if status.value == text:
+                return status
+        raise ValueError(text)
+
+
+_TERMINAL = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.STOPPED, TaskStatus.EXPIRED,
+     TaskStatus.INVALID}
+)
+
+
+@dataclass
+class Function:
+    """A deployed function (the subset of FC's ``Function`` that fcemu models, plus echoes)."""
+
+    name: str
+    runtime: str
+    handler: str
+    arn: str
+    function_id: str
+    created_ms: int
+    modified_ms: int
+    timeout: int = 3
+    memory_size: int = 128
+    cpu: float | None = None
+    disk_size: int = 512
+    instance_concurrency: int = 1
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    custom_runtime_config: dict[str, Any] | None = None
+    instance_lifecycle_config: dict[str, Any] | None = None
+    #: Directory the code zip was unpacked into (None for in-process handlers).
+    code_dir: Path | None = None
+    code_checksum: str = ""
+    code_size: int = 0
+    #: A Python callable registered through the Python API; runs in-process.
+    inprocess_handler: Callable[..., Any] | None = None
+    #: Accepted input fields fcemu does not model, echoed back as given (vpcConfig, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class AsyncConfig:
+    """Per (function, qualifier) async invocation config (spec §7)."""
+
+    function_name: str
+    qualifier: str
+    function_arn: str
+    created_ms: int
+    modified_ms: int
+    async_task: bool = False
+    max_async_retry_attempts: int = 3
+    max_async_event_age_in_seconds: int = 86400
+    on_success: str | None = None
+    on_failure: str | None = None
+
+
+@dataclass
+class ConcurrencyConfig:
+    function_name: str
+    function_arn: str
+    reserved_concurrency: int
+
+
+@dataclass
+class TaskEvent:
+    """One ``AsyncTaskEvent``: a status change (spec §9.3)."""
+
+    event_id: int
+    status: TaskStatus
+    timestamp: int
+    detail: str = ""
+
+
+@dataclass
+class Attempt:
+    """One execution of a task's handler."""
+
+    number: int
+    started_ms: int
+    instance_id: str = ""
+    duration_ms: int = 0
+    outcome: str = ""
+    error_type: str = ""
+
+
+@dataclass
+class Task:
+    """One asynchronous invocation (spec §9.1)."""
+
+    task_id: str
+    request_id: str
+    function_name: str
+    function_arn: str
+    qualifier: str
+    payload: bytes
+    submitted_ms: int
+    runnable_ms: int
+    max_retries: int
+    max_age_s: int
+    on_success: str | None
+    on_failure: str | None
+    status: TaskStatus = TaskStatus.ENQUEUED
+    events: list[TaskEvent] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    end_ms: int | None = None
+    return_payload: bytes | None = None
+    #: The error body (JSON text) of the last failed attempt.
+    error_body: bytes | None = None
+    error_type: str = ""
+    destination_status: str = ""
+    throttled: bool = False
+    #: Why the task ended, as the destination message's ``condition`` (decisions.md).
+    condition: str = ""
+    stop_requested: bool = False
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def retried(self) -> int:
+        """``alreadyRetriedTimes``: executions after the first."""
+        return max(0, len(self.attempts) - 1)
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(a.duration_ms for a in self.attempts)
+
+    @property
+    def instance_id(self) -> str:
+        return self.attempts[-1].instance_id if self.attempts else ""
