@@ -155,6 +155,9 @@ class Task:
     error_type: str = ""
     destination_status: str = ""
     throttled: bool = False
+    throttle_count: int = 0
+    #: The ``functionId`` of the function it was submitted to (a re-created function is another).
+    function_id: str = ""
     #: Why the task ended, as the destination message's ``condition`` (decisions.md).
     condition: str = ""
     stop_requested: bool = False

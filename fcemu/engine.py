@@ -1,0 +1,375 @@
+"""The engine: the one owner of emulator state (DESIGN.md principle 1).
+
+One method per FC operation, named after it in snake_case
+(``get_async_task``), taking plain Python values and returning models.
+Runs only on the emulator's event loop; the API layer and the
+:class:`~fcemu.server.Emulator` call it there. The async task state machine
+lives in :mod:`fcemu.tasks`, SMQ in :mod:`fcemu.smq`, handler execution in
+:mod:`fcemu.runtime`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fcemu import code, inputs
+from fcemu.clock import ManualClock, RealClock, Scheduler
+from fcemu.destinations import destination_for, encode_message, parse_destination, result_message
+from fcemu.errors import (
+    AliasNotFound,
+    AsyncConfigNotExists,
+    ConcurrencyConfigNotFound,
+    EntityTooLarge,
+    FunctionAlreadyExists,
+    FunctionNotFound,
+    InvalidArgument,
+    ResourceThrottled,
+    SmqError,
+    VersionNotFound,
+)
+from fcemu.ids import IdGenerator
+from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
+from fcemu.runtime import Invocation, Outcome, Runtimes
+from fcemu.settings import Settings
+from fcemu.smq import Smq
+from fcemu.tasks import AsyncTasks, TaskQuery
+
+log = logging.getLogger("fcemu.engine")
+
+SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024  # spec §6.5
+ASYNC_PAYLOAD_LIMIT = 128 * 1024
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """What InvokeFunction produced: an outcome (sync) or an accepted task (async)."""
+
+    request_id: str
+    outcome: Outcome | None = None
+    task: Task | None = None
+
+
+@dataclass(frozen=True)
+class ServerFailure:
+    """An unexpected server-side error, kept for :meth:`Emulator.check`."""
+
+    what: str
+    error: BaseException
+    traceback: str
+
+
+class Engine:
+    """All emulator state: functions, async configs, tasks, queues."""
+
+    def __init__(self, settings: Settings, clock: RealClock | ManualClock,
+                 ids: IdGenerator) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.ids = ids
+        self.scheduler = Scheduler(clock, settle_timeout=settings.settle_timeout)
+        self.scheduler.on_failure = self.record_failure
+        self.smq = Smq(clock, self.scheduler, ids, region=settings.region,
+                       account_id=settings.account_id)
+        self.runtimes = Runtimes(ids, max_instances=settings.max_instances)
+        self.functions: dict[str, Function] = {}
+        self.async_configs: dict[tuple[str, str], AsyncConfig] = {}
+        self.concurrency: dict[str, ConcurrencyConfig] = {}
+        self.tasks = AsyncTasks(self)
+        self.failures: list[ServerFailure] = []
+        #: What EventBridge destinations received (decisions.md: an inspectable log).
+        self.eventbus_log: list[dict[str, Any]] = []
+        self._in_flight: dict[str, int] = {}
+        self._code_root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=settings.data_dir))
+        self._code_seq = itertools.count(1)
+
+    # -- life cycle -----------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop timers, work and every handler instance; remove unpacked code."""
+        await self.scheduler.close()
+        await self.runtimes.close()
+        shutil.rmtree(self._code_root, ignore_errors=True)
+
+    async def reset(self) -> None:
+        """All state gone, clock mode kept: reconstruction through ``__init__`` (moto-style).
+
+        A manual clock goes back to its start and the ID generator to its seed,
+        so the same scenario after a reset gives the same IDs and times.
+        Task listeners (the pytest plugin's) stay subscribed.
+        """
+        settings, ids, listeners = self.settings, self.ids, self.tasks.listeners
+        clock = self.clock if isinstance(self.clock, RealClock) else ManualClock(settings.start_ms)
+        await self.close()
+        ids.reset()
+        self.__init__(settings, clock, ids)  # type: ignore[misc]
+        self.tasks.listeners = listeners
+
+    def record_failure(self, what: str, error: BaseException) -> None:
+        """Keep an unexpected server-side error for ``check()``."""
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.failures.append(ServerFailure(what, error, text))
+
+    def arn(self, function_name: str) -> str:
+        s = self.settings
+        return f"acs:fc:{s.region}:{s.account_id}:functions/{function_name}"
+
+    # -- functions ------------------------------------------------------------------
+
+    def create_function(self, doc: dict[str, Any],
+                        handler: Callable[..., Any] | None = None) -> Function:
+        """CreateFunction from a ``CreateFunctionInput`` document (or a Python callable)."""
+        name = inputs.check_function_name(doc.get("functionName"))  # type: ignore[arg-type]
+        if name in self.functions:
+            raise FunctionAlreadyExists(name)
+        fields = inputs.function_fields(doc, create=True)
+        if handler is None and fields.zip_file is None:
+            raise InvalidArgument("code is required: send code.zipFile (a base64 zip holding "
+                                  "your handler, e.g. index.py)")
+        now = self.clock.now_ms()
+        function = Function(
+            name=name, arn=self.arn(name), function_id=self.ids.function_id(),
+            created_ms=now, modified_ms=now, inprocess_handler=handler,
+            extra=fields.echoed, tags=list(doc.get("tags") or []), **fields.values,
+        )
+        if fields.zip_file is not None:
+            self._install_code(function, fields.zip_file)
+        self.functions[name] = function
+        return function
+
+    def get_function(self, name: str, qualifier: str | None = None) -> Function:
+        function = self._function(name)
+        self._qualifier(function, qualifier)
+        return function
+
+    def list_functions(self, prefix: str = "", limit: int = 20,
+                       next_token: str = "") -> tuple[list[Function], str]:
+        names = sorted(n for n in self.functions if n.startswith(prefix) and n >= next_token)
+        page = names[:limit]
+        return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
+
+    def update_function(self, name: str, doc: dict[str, Any]) -> Function:
+        function = self._function(name)
+        fields = inputs.function_fields(doc, create=False)
+        for attr, value in fields.values.items():
+            setattr(function, attr, value)
+        function.extra.update(fields.echoed)
+        if fields.zip_file is not None:
+            self._install_code(function, fields.zip_file)
+        function.modified_ms = self.clock.now_ms()
+        # new code or config: warm instances must not serve the old one
+        self.scheduler.spawn(self.runtimes.discard(name), name=f"discard {name}")
+        return function
+
+    def delete_function(self, name: str) -> None:
+        self._function(name)
+        del self.functions[name]
+        for key in [k for k in self.async_configs if k[0] == name]:
+            del self.async_configs[key]
+        self.concurrency.pop(name, None)
+        self.tasks.drop_function(name)
+        self.scheduler.spawn(self.runtimes.discard(name), name=f"discard {name}")
+
+    def _install_code(self, function: Function, zip_file: str) -> None:
+        data = code.decode_zip(zip_file)
+        target = self._code_root / f"{function.name}-{next(self._code_seq)}"
+        code.unpack(data, target)
+        function.code_dir, function.code_size = target, len(data)
+        function.code_checksum = code.crc64(data)
+
+    def _function(self, name: str) -> Function:
+        function = self.functions.get(name)
+        if function is None:
+            raise FunctionNotFound(name)
+        return function
+
+    def _qualifier(self, function: Function, qualifier: str | None) -> str:
+        """Resolve a qualifier; fcemu models LATEST only (versions and aliases: 404)."""
+        if qualifier in (None, "", LATEST):
+            return LATEST
+        assert qualifier is not None
+        if qualifier.isdigit():
+            raise VersionNotFound(function.name, qualifier)
+        raise AliasNotFound(function.name, qualifier)
+
+    # -- async invoke configs -------------------------------------------------------
+
+    def put_async_invoke_config(self, name: str, qualifier: str | None,
+                                doc: dict[str, Any]) -> AsyncConfig:
+        function = self._function(name)
+        qualifier = self._qualifier(function, qualifier)
+        fields = inputs.async_config_fields(doc)
+        for key, arn in (("onSuccess", fields.on_success), ("onFailure", fields.on_failure)):
+            if arn is not None:
+                try:
+                    parse_destination(arn)
+                except InvalidArgument as exc:
+                    raise InvalidArgument(f"destinationConfig.{key}: {exc.message}") from None
+        now = self.clock.now_ms()
+        previous = self.async_configs.get((name, qualifier))
+        config = AsyncConfig(
+            function_name=name, qualifier=qualifier, function_arn=function.arn,
+            created_ms=previous.created_ms if previous else now, modified_ms=now,
+            **fields.__dict__,
+        )
+        self.async_configs[(name, qualifier)] = config
+        return config
+
+    def get_async_invoke_config(self, name: str, qualifier: str | None) -> AsyncConfig:
+        qualifier = self._qualifier(self._function(name), qualifier)
+        config = self.async_configs.get((name, qualifier))
+        if config is None:
+            raise AsyncConfigNotExists(name, qualifier)
+        return config
+
+    def delete_async_invoke_config(self, name: str, qualifier: str | None) -> None:
+        config = self.get_async_invoke_config(name, qualifier)
+        del self.async_configs[(config.function_name, config.qualifier)]
+
+    def list_async_invoke_configs(self, function_name: str | None = None, limit: int = 20,
+                                  next_token: str = "") -> tuple[list[AsyncConfig], str]:
+        if function_name:
+            self._function(function_name)
+        keys = sorted(k for k in self.async_configs
+                      if (not function_name or k[0] == function_name)
+                      and f"{k[0]}:{k[1]}" >= next_token)
+        page = [self.async_configs[k] for k in keys[:limit]]
+        return page, (f"{keys[limit][0]}:{keys[limit][1]}" if len(keys) > limit else "")
+
+    def effective_async_config(self, name: str, qualifier: str) -> AsyncConfig:
+        """The config a qualifier uses: its own, else LATEST's, else the defaults."""
+        config = self.async_configs.get((name, qualifier)) or self.async_configs.get((name, LATEST))
+        if config is not None:
+            return config
+        now = self.clock.now_ms()
+        return AsyncConfig(name, qualifier, self.arn(name), now, now)
+
+    # -- concurrency ----------------------------------------------------------------
+
+    def put_concurrency_config(self, name: str, reserved: int) -> ConcurrencyConfig:
+        function = self._function(name)
+        config = ConcurrencyConfig(name, function.arn, reserved)
+        self.concurrency[name] = config
+        return config
+
+    def get_concurrency_config(self, name: str) -> ConcurrencyConfig:
+        self._function(name)
+        config = self.concurrency.get(name)
+        if config is None:
+            raise ConcurrencyConfigNotFound(name)
+        return config
+
+    def delete_concurrency_config(self, name: str) -> None:
+        self.get_concurrency_config(name)
+        del self.concurrency[name]
+
+    def acquire_slot(self, name: str) -> bool:
+        """Take one execution slot of a function; False when its limit is reached."""
+        config = self.concurrency.get(name)
+        running = self._in_flight.get(name, 0)
+        if config is not None and running >= config.reserved_concurrency:
+            return False
+        self._in_flight[name] = running + 1
+        return True
+
+    def release_slot(self, name: str) -> None:
+        self._in_flight[name] = max(0, self._in_flight.get(name, 0) - 1)
+
+    # -- invocation -----------------------------------------------------------------
+
+    async def invoke_function(self, name: str, payload: bytes, *, qualifier: str | None = None,
+                              asynchronous: bool = False, task_id: str | None = None,
+                              delay_s: int = 0) -> InvocationResult:
+        """InvokeFunction: run now and return the outcome, or enqueue a task (spec §6)."""
+        function = self._function(name)
+        qualifier = self._qualifier(function, qualifier)
+        if asynchronous:
+            if len(payload) > ASYNC_PAYLOAD_LIMIT:
+                raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
+            if task_id is not None:
+                inputs.check_task_id(task_id)
+            if not 0 <= delay_s <= 3600:
+                raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
+                                      f"got {delay_s}")
+            task = self.tasks.submit(function, qualifier, payload, task_id=task_id,
+                                     delay_s=delay_s)
+            return InvocationResult(task.request_id, task=task)
+        if len(payload) > SYNC_PAYLOAD_LIMIT:
+            raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
+        if not self.acquire_slot(name):
+            limit = self.concurrency[name].reserved_concurrency
+            raise ResourceThrottled(f"function '{name}' is at its concurrency limit "
+                                    f"(reservedConcurrency {limit}); retry later")
+        request_id = self.ids.request_id(self.clock.now_ms())
+        try:
+            outcome = await self.runtimes.invoke(Invocation(
+                request_id, function, payload, qualifier, self.settings.region,
+                self.settings.account_id))
+        finally:
+            self.release_slot(name)
+        return InvocationResult(request_id, outcome=outcome)
+
+    # -- async tasks ----------------------------------------------------------------
+
+    def get_async_task(self, name: str, task_id: str, qualifier: str | None = None) -> Task:
+        self._task_mode(name, qualifier)
+        return self.tasks.get(name, inputs.check_task_id_in_path(task_id))
+
+    def list_async_tasks(self, name: str, query: TaskQuery,
+                         qualifier: str | None = None) -> tuple[list[Task], str]:
+        return self.tasks.list(name, self._task_mode(name, qualifier), query)
+
+    def stop_async_task(self, name: str, task_id: str, qualifier: str | None = None) -> None:
+        self.tasks.stop(self.get_async_task(name, task_id, qualifier))
+
+    def _task_mode(self, name: str, qualifier: str | None) -> str:
+        """Task APIs need ``asyncTask: true`` (decisions.md "Error codes")."""
+        qualifier = self._qualifier(self._function(name), qualifier)
+        if not self.effective_async_config(name, qualifier).async_task:
+            raise InvalidArgument(
+                f"async task mode is off for function '{name}' (qualifier {qualifier}): call "
+                "PutAsyncInvokeConfig with asyncTask: true to record and query async tasks"
+            )
+        return qualifier
+
+    # -- destinations ---------------------------------------------------------------
+
+    def deliver_result(self, task: Task) -> None:
+        """Push a terminal task's result message to its destination, once."""
+        arn = destination_for(task)
+        if arn is None:
+            return
+        message = result_message(task, self.clock.now_ms())
+        target = parse_destination(arn)
+        create = not self.settings.strict_destinations
+        try:
+            if target.kind == "queue":
+                body = encode_message(message, self.settings.destination_encoding)
+                self.smq.send_message(target.name, body, create=create)
+            elif target.kind == "topic":
+                body = encode_message(message, self.settings.destination_encoding)
+                self.smq.publish_message(target.name, body, create=create)
+            elif target.kind == "function":
+                self._deliver_to_function(target.name, target.qualifier, message)
+            else:
+                self.eventbus_log.append({"eventBus": target.name, "destination": arn,
+                                          "timestamp": self.clock.now_ms(), "data": message})
+        except (SmqError, FunctionNotFound, InvalidArgument) as exc:
+            log.warning("destination %s of task %s failed: %s", arn, task.task_id, exc)
+            task.destination_status = "Failed"
+        else:
+            task.destination_status = "Succeeded"
+
+    def _deliver_to_function(self, name: str, qualifier: str | None,
+                             message: dict[str, Any]) -> None:
+        function = self._function(name)
+        payload = encode_message(message, "raw").encode()
+        self.tasks.submit(function, self._qualifier(function, qualifier), payload,
+                          task_id=None, delay_s=0)

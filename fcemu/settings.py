@@ -1,0 +1,50 @@
+"""Emulator settings: one dataclass, filled from CLI options, the pytest plugin or code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+#: 2024-05-01T00:00:00Z, the manual clock's start when none is given.
+DEFAULT_START_MS = 1_714_521_600_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How an :class:`~fcemu.Emulator` runs.
+
+    :param host: interface to listen on (loopback unless told otherwise).
+    :param port: TCP port; 0 picks a free one.
+    :param clock: ``"real"`` (wall time) or ``"manual"`` (moves only when told).
+    :param start_ms: the manual clock's start, epoch milliseconds.
+    :param region: region in ARNs and contexts.
+    :param account_id: account ID in ARNs and contexts.
+    :param seed: seed of the ID generator; None draws one at start.
+    :param retry_base_ms: the first retry's backoff; retry k waits ``retry_base_ms * 2**(k-1)``.
+    :param destination_encoding: ``"raw"`` JSON text or ``"base64"`` for SMQ destination bodies.
+    :param strict_destinations: when true, a missing destination queue or topic is a failed
+        delivery instead of being created on first use.
+    :param max_instances: cap on concurrently running handler instances (worker processes).
+    :param settle_timeout: real seconds ``settle()`` waits before naming what is still busy.
+    :param data_dir: where function code is unpacked; a private temporary directory if None.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    clock: Literal["real", "manual"] = "real"
+    start_ms: int = DEFAULT_START_MS
+    region: str = "cn-hangzhou"
+    account_id: str = "1234567890123456"
+    seed: int | None = None
+    retry_base_ms: int = 500
+    destination_encoding: Literal["raw", "base64"] = "raw"
+    strict_destinations: bool = False
+    max_instances: int = 16
+    settle_timeout: float = 60.0
+    data_dir: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,257 @@
+"""The async task life cycle (DESIGN.md "The task life cycle", decisions.md).
+
+``Enqueued → Processed → Running → Succeeded | Failed | Stopped``, with
+``Retrying`` between attempts, ``Stopping`` while a running attempt is being
+killed, ``Expired`` when the event outlives its max age before an attempt,
+and ``Invalid`` when the function is gone. Every step is a scheduler timer
+on the emulator clock; every status change appends an event. Part of the
+engine: it runs only on the emulator's loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fcemu.clock import Timer
+from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, InvalidArgument, \
+    PreconditionFailed
+from fcemu.models import TASK_RETENTION_MS, Attempt, Function, Task, TaskEvent, TaskStatus
+from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+
+if TYPE_CHECKING:
+    from fcemu.engine import Engine
+
+S = TaskStatus
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """ListAsyncTasks filters (spec §9.4)."""
+
+    prefix: str = ""
+    status: TaskStatus | None = None
+    started_begin: int | None = None
+    started_end: int | None = None
+    ascending: bool = False
+    limit: int = 20
+    next_token: str = ""
+
+
+class AsyncTasks:
+    """Task records of every function and the state machine that moves them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._clock = engine.clock
+        self._scheduler = engine.scheduler
+        #: function name -> task ID -> task, in submission order
+        self.by_function: dict[str, dict[str, Task]] = {}
+        self._timers: dict[int, Timer] = {}
+        self._running: dict[str, Task] = {}
+        self.listeners: list[Callable[[Task], None]] = []
+
+    # -- submission -----------------------------------------------------------------
+
+    def submit(self, function: Function, qualifier: str, payload: bytes, *,
+               task_id: str | None, delay_s: int) -> Task:
+        """Accept an async invocation: the task is Enqueued and will run at now + delay."""
+        engine = self._engine
+        config = engine.effective_async_config(function.name, qualifier)
+        records = self.by_function.setdefault(function.name, {})
+        if task_id is not None and task_id in records:
+            raise AsyncTaskAlreadyExists(task_id)  # spec §6.3: duplicate submission → 409
+        now = self._clock.now_ms()
+        if task_id is None:
+            # decisions.md: a generated task ID doubles as the request ID
+            task_id = request_id = engine.ids.task_id()
+        else:
+            request_id = engine.ids.request_id(now)
+        task = Task(
+            task_id=task_id, request_id=request_id, function_name=function.name,
+            function_arn=function.arn, qualifier=qualifier, payload=payload,
+            submitted_ms=now, runnable_ms=now + delay_s * 1000,
+            max_retries=config.max_async_retry_attempts,
+            max_age_s=config.max_async_event_age_in_seconds,
+            on_success=config.on_success, on_failure=config.on_failure,
+            function_id=function.function_id,
+        )
+        records[task_id] = task
+        self._event(task, S.ENQUEUED)
+        self._scheduler.call_at(now + TASK_RETENTION_MS, lambda: self._forget(task),
+                                name=f"retention {task.task_id}", kind="housekeeping")
+        self._wake_at(task, task.runnable_ms, "start")
+        return task
+
+    # -- queries --------------------------------------------------------------------
+
+    def get(self, function_name: str, task_id: str) -> Task:
+        task = self.by_function.get(function_name, {}).get(task_id)
+        if task is None:
+            raise AsyncTaskNotFound(task_id)
+        return task
+
+    def list(self, function_name: str, qualifier: str, query: TaskQuery) -> tuple[list[Task], str]:
+        """One page of a function's tasks, filtered and sorted by ``startedTime``."""
+        tasks = [
+            t for t in self.by_function.get(function_name, {}).values()
+            if t.qualifier == qualifier and t.task_id.startswith(query.prefix)
+            and (query.status is None or t.status is query.status)
+            and (query.started_begin is None or t.submitted_ms >= query.started_begin)
+            and (query.started_end is None or t.submitted_ms <= query.started_end)
+        ]
+        if not query.ascending:
+            # newest first; ties keep submission order (decisions.md "Listing")
+            tasks = sorted(tasks, key=lambda t: -t.submitted_ms)
+        start = _read_token(query.next_token)
+        page = tasks[start:start + query.limit]
+        more = start + query.limit < len(tasks)
+        return page, _make_token(start + query.limit) if more else ""
+
+    # -- stopping -------------------------------------------------------------------
+
+    def stop(self, task: Task) -> None:
+        """StopAsyncTask: a waiting task stops at once; a running one goes through Stopping."""
+        if task.status.terminal:
+            raise PreconditionFailed(f"async task '{task.task_id}' is already {task.status.value}")
+        if task.status is S.STOPPING:
+            return
+        if task.status is S.RUNNING:
+            task.stop_requested = True
+            self._event(task, S.STOPPING)
+            self._scheduler.spawn(self._engine.runtimes.stop(task.request_id),
+                                  name=f"stop {task.task_id}")
+            return
+        self._finish(task, S.STOPPED, "InvocationStopped")
+
+    # -- the machine ----------------------------------------------------------------
+
+    def _wake_at(self, task: Task, due_ms: int, why: str) -> None:
+        self._timers[id(task)] = self._scheduler.call_at(
+            due_ms, lambda: self._dispatch(task), name=f"task {task.function_name}/"
+            f"{task.task_id} {why}")
+
+    def _dispatch(self, task: Task) -> object:
+        """Before each attempt: gone function, max age, throttling, then run."""
+        self._timers.pop(id(task), None)
+        if task.status.terminal or task.status is S.STOPPING:
+            return None
+        function = self._engine.functions.get(task.function_name)
+        if function is None or function.function_id != task.function_id:
+            task.error_type = "FunctionNotFound"
+            return self._finish(task, S.INVALID, "")
+        now = self._clock.now_ms()
+        if now - task.submitted_ms > task.max_age_s * 1000:
+            if task.throttled:
+                return self._finish(task, S.FAILED, "FunctionResourceExhausted")
+            return self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
+        if not self._engine.acquire_slot(function.name):
+            # a throttled attempt does not count; retry with the same backoff (decisions.md)
+            task.throttled = True
+            task.throttle_count += 1
+            return self._retry_later(task, task.throttle_count, "throttled")
+        if task.status is S.ENQUEUED:
+            self._event(task, S.PROCESSED)
+        self._event(task, S.RUNNING)
+        return self._attempt(task, function)
+
+    async def _attempt(self, task: Task, function: Function) -> None:
+        engine = self._engine
+        attempt = Attempt(number=len(task.attempts) + 1, started_ms=self._clock.now_ms())
+        task.attempts.append(attempt)
+        self._running[task.request_id] = task
+        invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
+                                engine.settings.region, engine.settings.account_id)
+        try:
+            outcome = await engine.runtimes.invoke(invocation)
+        except Exception as exc:  # an emulator bug: recorded for check(), never retried
+            engine.record_failure(f"task {task.task_id}", exc)
+            outcome = Outcome("error", error_body(f"fcemu internal error: {exc!r}"),
+                              "InternalError")
+        finally:
+            self._running.pop(task.request_id, None)
+            engine.release_slot(function.name)
+        attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
+        attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
+        if outcome.logs:
+            task.logs.append(outcome.logs)
+        self._after_attempt(task, outcome)
+
+    def _after_attempt(self, task: Task, outcome: Outcome) -> None:
+        if task.stop_requested:
+            task.error_body = None if outcome.ok else outcome.body
+            self._finish(task, S.STOPPED, "InvocationStopped")
+        elif outcome.ok:
+            task.return_payload = outcome.body
+            self._finish(task, S.SUCCEEDED, "")
+        else:
+            task.error_body, task.error_type = outcome.body, outcome.error_type or UNHANDLED
+            detail = json.dumps({"Error": task.error_type}, separators=(",", ":"))
+            if outcome.error_type != "InternalError" and task.retried < task.max_retries:
+                self._event(task, S.RETRYING, detail)
+                self._retry_later(task, len(task.attempts), "retry")
+            else:
+                self._finish(task, S.FAILED, "InvocationError", detail)
+
+    def _retry_later(self, task: Task, k: int, why: str) -> None:
+        """Backoff 0.5 s × 2^(k−1), never past the moment the event expires."""
+        now = self._clock.now_ms()
+        backoff = self._engine.settings.retry_base_ms * 2 ** min(k - 1, 40)
+        expiry = task.submitted_ms + task.max_age_s * 1000 + 1
+        self._wake_at(task, min(now + backoff, max(expiry, now)), why)
+
+    def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
+        timer = self._timers.pop(id(task), None)
+        if timer is not None:
+            timer.cancel()
+        task.condition = condition
+        task.end_ms = self._clock.now_ms()
+        self._event(task, status, detail)
+        self._engine.deliver_result(task)
+        for listener in list(self.listeners):
+            listener(task)
+        if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
+            self._forget(task)
+
+    def _event(self, task: Task, status: TaskStatus, detail: str = "") -> None:
+        task.status = status
+        task.events.append(TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail))
+
+    def _forget(self, task: Task) -> None:
+        """Retention: 7 days after submission the record goes; a live task goes when done."""
+        records = self.by_function.get(task.function_name, {})
+        if task.status.terminal and records.get(task.task_id) is task:
+            del records[task.task_id]
+
+    # -- engine hooks ---------------------------------------------------------------
+
+    def running(self) -> Iterable[Task]:
+        return self._running.values()
+
+    def drop_function(self, function_name: str) -> None:
+        """DeleteFunction: waiting tasks become Invalid now, records go; running ones finish."""
+        records = self.by_function.pop(function_name, {})
+        for task in records.values():
+            if not task.status.terminal and task.status not in (S.RUNNING, S.STOPPING):
+                task.error_type = "FunctionNotFound"
+                self._finish(task, S.INVALID, "")
+
+
+def _make_token(offset: int) -> str:
+    return base64.b64encode(f"{offset}#fcemu".encode()).decode()
+
+
+def _read_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        offset, tag = base64.b64decode(token, validate=True).decode().split("#", 1)
+        if tag != "fcemu" or int(offset) < 0:
+            raise ValueError(token)
+        return int(offset)
+    except ValueError:
+        raise InvalidArgument(f"invalid nextToken {token!r}: pass the nextToken of the previous "
+                              "page unchanged") from None
