@@ -1,0 +1,432 @@
+"""The Emulator: runs the app on its own loop thread and is the Python API.
+
+``with fcemu.Emulator(clock="manual") as emu:`` starts a server on
+127.0.0.1 (a free port unless told), and every method called from the test
+thread is marshalled onto the emulator's loop with
+``asyncio.run_coroutine_threadsafe`` (DESIGN.md principle 1). The pytest
+plugin hands out this same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from fcemu.clock import ManualClock, RealClock, new_event_loop, to_duration_ms, to_epoch_ms
+from fcemu.engine import Engine, ServerFailure
+from fcemu.ids import IdGenerator
+from fcemu.models import Function, Task
+from fcemu.settings import Settings
+
+T = TypeVar("T")
+
+#: How long a call from the test thread waits for the loop before giving up (real seconds).
+CALL_TIMEOUT = 600.0
+
+
+class ServerSideError(AssertionError):
+    """An unexpected error inside the emulator, re-raised on the test thread by ``check()``."""
+
+    def __init__(self, failures: list[ServerFailure]) -> None:
+        self.failures = failures
+        parts = [f"{len(failures)} server-side error(s) in fcemu:"]
+        parts += [f"--- {f.what} ---\n{f.traceback}" for f in failures]
+        super().__init__("\n".join(parts))
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """One SMQ message as seen without consuming it."""
+
+    message_id: str
+    body: str
+    enqueue_time: int
+    dequeue_count: int
+    next_visible_time: int
+    priority: int
+
+    def json(self) -> Any:
+        """The body parsed as JSON (Base64-decoded first when it is Base64 JSON)."""
+        import base64
+        import binascii
+        import json
+
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            try:
+                return json.loads(base64.b64decode(self.body, validate=True))
+            except (ValueError, binascii.Error):
+                raise ValueError(f"message {self.message_id} body is not JSON: "
+                                 f"{self.body[:80]!r}") from None
+
+
+class QueueView:
+    """Inspection of one SMQ queue from the test thread: peek, parse, clear."""
+
+    def __init__(self, emulator: Emulator, name: str) -> None:
+        self._emulator = emulator
+        self.name = name
+
+    def messages(self) -> list[MessageView]:
+        """Every live message, in queue order, without consuming any."""
+        return self._emulator.call(self._messages)
+
+    async def _messages(self, engine: Engine) -> list[MessageView]:
+        if not engine.smq.queue_exists(self.name):
+            return []
+        return [
+            MessageView(m.message_id, m.body, m.enqueue_time, m.dequeue_count,
+                        m.next_visible_time, m.priority)
+            for m in engine.smq.get_queue(self.name).messages()
+        ]
+
+    def json(self) -> list[Any]:
+        """Every message body parsed as JSON."""
+        return [m.json() for m in self.messages()]
+
+    @property
+    def last(self) -> MessageView:
+        """The newest message; a LookupError that lists the other queues when empty."""
+        messages = self.messages()
+        if messages:
+            return messages[-1]
+        others = self._emulator.call(_queue_counts)
+        shown = ", ".join(f"{n}: {c}" for n, c in others.items() if n != self.name) or "none"
+        raise LookupError(f"no message on queue {self.name!r}; other queues: {shown}")
+
+    def clear(self) -> None:
+        """Delete every message of the queue."""
+        self._emulator.call(self._clear)
+
+    async def _clear(self, engine: Engine) -> None:
+        if engine.smq.queue_exists(self.name):
+            engine.smq.get_queue(self.name).clear()
+
+    def __len__(self) -> int:
+        return len(self.messages())
+
+    def __repr__(self) -> str:
+        return f"QueueView({self.name!r})"
+
+
+async def _queue_counts(engine: Engine) -> dict[str, int]:
+    queues, _ = engine.smq.list_queues()
+    return {q.name: len(q.messages()) for q in queues}
+
+
+class EmulatorClock:
+    """The emulator clock as the test thread sees it.
+
+    ``now()`` is epoch milliseconds; ``advance()`` and ``set()`` move a manual
+    clock, fire every timer that fell due in due order, and return once the
+    work they started has settled.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    @property
+    def mode(self) -> str:
+        return self._emulator.settings.clock
+
+    def now(self) -> int:
+        """Current emulator time, epoch milliseconds."""
+        return self._emulator.call(_now)
+
+    def now_datetime(self) -> datetime:
+        """Current emulator time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.now() / 1000, tz=timezone.utc)
+
+    def advance(self, delta: int | float | timedelta) -> int:
+        """Move a manual clock forward by seconds (or a timedelta); returns the new time."""
+        ms = to_duration_ms(delta)
+        result = self._emulator.call(lambda e: e.scheduler.advance(ms))
+        self._emulator._deliver_task_events()
+        return result
+
+    def set(self, when: int | float | str | datetime) -> int:
+        """Move a manual clock to a datetime, ISO 8601 string or epoch milliseconds."""
+        ms = to_epoch_ms(when)
+        result = self._emulator.call(lambda e: e.scheduler.set(ms))
+        self._emulator._deliver_task_events()
+        return result
+
+    def __repr__(self) -> str:
+        return f"EmulatorClock(mode={self.mode}, now={self.now()})"
+
+
+async def _now(engine: Engine) -> int:
+    return engine.clock.now_ms()
+
+
+class Emulator:
+    """A running fcemu: the FC 3.0 API, the SMQ API and the control API on one port.
+
+    :param settings: a :class:`~fcemu.Settings`; keyword arguments override its fields.
+        ``clock`` is ``"real"`` or ``"manual"``; ``start`` (ISO 8601, datetime or epoch ms)
+        sets the manual clock's start; ``port`` defaults to 0 (a free port).
+    """
+
+    def __init__(self, settings: Settings | None = None, *,
+                 start: int | str | datetime | None = None, **overrides: Any) -> None:
+        base = settings or Settings(port=0)
+        if start is not None:
+            overrides["start_ms"] = to_epoch_ms(start)
+        self.settings = base.replace(**overrides)
+        if self.settings.clock not in ("real", "manual"):
+            raise ValueError(f"clock must be 'real' or 'manual', got {self.settings.clock!r}")
+        self.clock = EmulatorClock(self)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._finished: list[dict[str, Any]] = []
+        self._finished_lock = threading.Lock()
+        #: Called on the test thread with each finished task (AsyncTask wire dict plus
+        #: ``functionName``) when ``settle()``, ``drain()`` or a clock move returns.
+        self.task_listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # -- start and stop -----------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start serving; returns the endpoint URL (``http://127.0.0.1:<port>``)."""
+        if self._loop is not None:
+            return self.endpoint
+        self._loop = new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fcemu-loop",
+                                        daemon=True)
+        self._thread.start()
+        try:
+            self._port = self._submit(self._astart())
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoint
+
+    async def _astart(self) -> int:
+        from fcemu.api import make_app
+
+        s = self.settings
+        clock = ManualClock(s.start_ms) if s.clock == "manual" else RealClock()
+        self._engine = Engine(s, clock, IdGenerator(s.seed))
+        self._engine.tasks.listeners.append(self._task_finished)
+        self._runner = web.AppRunner(make_app(self._engine), access_log=None,
+                                     handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host=s.host, port=s.port)
+        await site.start()
+        address = self._runner.addresses[0]
+        return int(address[1])
+
+    def stop(self) -> None:
+        """Stop serving, kill every handler instance and end the loop thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None:
+            return
+        try:
+            if self._runner is not None and loop.is_running():
+                self._submit(self._runner.cleanup())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(timeout=30)
+            loop.close()
+            self._loop = self._thread = self._runner = self._engine = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- where it is ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return self._port
+
+    @property
+    def host_port(self) -> str:
+        """``127.0.0.1:<port>``: the FC SDK's ``Config.endpoint`` (with ``protocol='http'``)."""
+        return f"{self.settings.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:<port>``: for the MNS SDK's ``Account`` and plain HTTP."""
+        return f"http://{self.host_port}"
+
+    @property
+    def account_id(self) -> str:
+        return self.settings.account_id
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def engine(self) -> Engine:
+        """The engine; touch it only on the emulator loop (see :meth:`call`)."""
+        if self._engine is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return self._engine
+
+    # -- marshalling ----------------------------------------------------------------------
+
+    def call(self, fn: Callable[[Engine], Awaitable[T]], timeout: float = CALL_TIMEOUT) -> T:
+        """Run ``await fn(engine)`` on the emulator loop and return its result."""
+        return self._submit(self._with_engine(fn), timeout)
+
+    async def _with_engine(self, fn: Callable[[Engine], Awaitable[T]]) -> T:
+        return await fn(self.engine)
+
+    def _submit(self, coro: Awaitable[T], timeout: float = CALL_TIMEOUT) -> T:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("this Emulator method blocks; it cannot be called from the "
+                               "emulator's own loop (e.g. from an async in-process handler)")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
+        return future.result(timeout)
+
+    # -- time and work --------------------------------------------------------------------
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until nothing is runnable at the current time (bounded; names what's busy)."""
+        self.call(lambda e: e.scheduler.settle(timeout))
+        self._deliver_task_events()
+
+    def drain(self, timeout: float | None = None) -> int:
+        """Manual clock: run every task to its end, jumping the clock timer to timer."""
+        now = self.call(lambda e: e.scheduler.drain(timeout=timeout))
+        self._deliver_task_events()
+        return now
+
+    def reset(self) -> None:
+        """All state gone, clock mode kept; a manual clock returns to its start."""
+        self.call(lambda e: e.reset())
+        with self._finished_lock:
+            self._finished.clear()
+
+    def reseed(self, seed: int) -> None:
+        """Reset with a new ID seed."""
+        self.settings = self.settings.replace(seed=seed)
+
+        async def apply(engine: Engine) -> None:
+            engine.settings = self.settings
+            engine.ids.reset(seed)
+            await engine.reset()
+
+        self.call(apply)
+
+    def check(self) -> None:
+        """Raise :class:`ServerSideError` if the emulator hit unexpected errors, and forget them."""
+        failures = self.call(_take_failures)
+        if failures:
+            raise ServerSideError(failures)
+
+    # -- deploying and inspecting -------------------------------------------------------
+
+    def register_function(self, name: str, handler: Callable[..., Any],
+                          **function_config: Any) -> Function:
+        """Deploy a Python callable ``handler(event, context)`` that runs in-process.
+
+        ``function_config`` takes CreateFunction fields in camelCase or snake_case
+        (``timeout=1``, ``memory_size=256``, ``environmentVariables={...}``).
+        """
+        doc = {"runtime": "python3.10", "handler": "index.handler",
+               **_camel_keys(function_config), "functionName": name}
+
+        async def create(engine: Engine) -> Function:
+            return engine.create_function(doc, handler=handler)
+
+        return self.call(create)
+
+    def put_async_invoke_config(self, function_name: str, *, qualifier: str | None = None,
+                                on_success: str | None = None, on_failure: str | None = None,
+                                **config: Any) -> None:
+        """PutAsyncInvokeConfig from Python; a bare queue name becomes its SMQ queue ARN."""
+        doc = _camel_keys(config)
+        destinations = {k: {"destination": self._destination_arn(v)}
+                        for k, v in (("onSuccess", on_success), ("onFailure", on_failure)) if v}
+        if destinations:
+            doc["destinationConfig"] = destinations
+
+        async def put(engine: Engine) -> None:
+            engine.put_async_invoke_config(function_name, qualifier, doc)
+
+        self.call(put)
+
+    def _destination_arn(self, value: str) -> str:
+        if value.startswith("acs:"):
+            return value
+        return f"acs:mns:{self.region}:{self.account_id}:/queues/{value}/messages"
+
+    def queue(self, name: str) -> QueueView:
+        """Inspect an SMQ queue (e.g. a destination) without consuming its messages."""
+        return QueueView(self, name)
+
+    def task(self, function_name: str, task_id: str) -> dict[str, Any]:
+        """A task record as GetAsyncTask would answer it (whether or not task mode is on)."""
+        from fcemu.api.wire import async_task
+
+        async def get(engine: Engine) -> dict[str, Any]:
+            return async_task(engine.tasks.get(function_name, task_id), include_payload=True)
+
+        return self.call(get)
+
+    def tasks(self, function_name: str) -> list[dict[str, Any]]:
+        """Every retained task record of a function, in submission order."""
+        from fcemu.api.wire import async_task
+
+        async def get(engine: Engine) -> list[dict[str, Any]]:
+            records = engine.tasks.by_function.get(function_name, {}).values()
+            return [async_task(t, include_payload=True) for t in records]
+
+        return self.call(get)
+
+    # -- task events for the test thread -------------------------------------------------
+
+    def _task_finished(self, task: Task) -> None:
+        from fcemu.api.wire import async_task
+
+        snapshot = {**async_task(task, include_payload=True), "functionName": task.function_name}
+        with self._finished_lock:
+            self._finished.append(snapshot)
+
+    def _deliver_task_events(self) -> None:
+        with self._finished_lock:
+            finished, self._finished = self._finished, []
+        for snapshot in finished:
+            for listener in list(self.task_listeners):
+                listener(snapshot)
+
+    def __repr__(self) -> str:
+        where = self.endpoint if self.running else "stopped"
+        return f"Emulator({where}, clock={self.settings.clock})"
+
+
+async def _take_failures(engine: Engine) -> list[ServerFailure]:
+    failures, engine.failures = engine.failures, []
+    return failures
+
+
+def _camel_keys(config: dict[str, Any]) -> dict[str, Any]:
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in config.items()}
+
