@@ -1,0 +1,223 @@
+"""Clock and scheduler: exact values after each step, no sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fcemu.clock import (
+    ManualClock,
+    RealClock,
+    Scheduler,
+    SettleTimeout,
+    format_ms,
+    new_event_loop,
+    to_duration_ms,
+    to_epoch_ms,
+)
+
+T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
+SECOND = 1000
+
+
+def run(coro_fn):
+    loop = new_event_loop()
+    try:
+        return loop.run_until_complete(coro_fn())
+    finally:
+        loop.close()
+
+
+def test_real_clock_reads_the_injected_source():
+    ticks = iter([T0 * 1_000_000, (T0 + 1) * 1_000_000 + 999_999])
+    clock = RealClock(time_source=lambda: next(ticks))
+    assert clock.now_ms() == T0
+    assert clock.now_ms() == T0 + 1
+    assert clock.mode == "real"
+
+
+def test_manual_clock_moves_only_forward():
+    clock = ManualClock(T0)
+    clock.move_to(T0 + 5)
+    assert clock.now_ms() == T0 + 5
+    with pytest.raises(ValueError, match="backwards.*reset"):
+        clock.move_to(T0)
+    assert repr(clock) == "ManualClock(now=2024-05-01T00:00:00.005Z)"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (T0, T0),
+        (str(T0), T0),
+        ("2024-05-01T00:00:00Z", T0),
+        ("2024-05-01T08:00:00+08:00", T0),
+        (datetime(2024, 5, 1, tzinfo=timezone.utc), T0),
+        (datetime(2024, 5, 1), T0),
+    ],
+)
+def test_to_epoch_ms(value, expected):
+    assert to_epoch_ms(value) == expected
+
+
+def test_to_epoch_ms_explains_bad_input():
+    with pytest.raises(ValueError, match="ISO 8601"):
+        to_epoch_ms("next tuesday")
+
+
+def test_to_duration_ms():
+    assert to_duration_ms(1.5) == 1500
+    assert to_duration_ms(timedelta(minutes=1)) == 60_000
+    assert format_ms(T0 + 1) == "2024-05-01T00:00:00.001Z"
+
+
+def test_timers_fire_in_due_order_with_the_clock_at_each_due_time():
+    async def scenario():
+        clock = ManualClock(T0)
+        scheduler = Scheduler(clock)
+        seen = []
+        for delay in (3, 1, 2):
+            scheduler.call_later(delay * SECOND, lambda d=delay: seen.append((d, clock.now_ms())),
+                                 name=f"t{delay}")
+        now = await scheduler.advance(5 * SECOND)
+        return seen, now
+
+    seen, now = run(scenario)
+    assert seen == [(1, T0 + 1000), (2, T0 + 2000), (3, T0 + 3000)]
+    assert now == T0 + 5000
+
+
+def test_a_timer_set_by_a_firing_timer_fires_in_the_same_advance():
+    async def scenario():
+        clock = ManualClock(T0)
+        scheduler = Scheduler(clock)
+        seen = []
+
+        def first():
+            seen.append(clock.now_ms())
+            scheduler.call_later(500, lambda: seen.append(clock.now_ms()), name="second")
+
+        scheduler.call_later(1000, first, name="first")
+        await scheduler.advance(2 * SECOND)
+        return seen
+
+    assert run(scenario) == [T0 + 1000, T0 + 1500]
+
+
+def test_timers_beyond_the_target_wait():
+    async def scenario():
+        clock = ManualClock(T0)
+        scheduler = Scheduler(clock)
+        seen = []
+        scheduler.call_later(10 * SECOND, lambda: seen.append("late"), name="late")
+        await scheduler.advance(9 * SECOND)
+        before = list(seen)
+        await scheduler.advance(1 * SECOND)
+        return before, seen
+
+    assert run(scenario) == ([], ["late"])
+
+
+def test_advance_waits_for_the_work_a_timer_started():
+    async def scenario():
+        clock = ManualClock(T0)
+        scheduler = Scheduler(clock)
+        done = []
+
+        async def work():
+            for _ in range(5):
+                await asyncio.sleep(0)
+            done.append(clock.now_ms())
+
+        scheduler.call_later(SECOND, work, name="work")
+        await scheduler.advance(SECOND)
+        return done
+
+    assert run(scenario) == [T0 + 1000]
+
+
+def test_cancelled_timers_do_not_fire():
+    async def scenario():
+        scheduler = Scheduler(ManualClock(T0))
+        seen = []
+        timer = scheduler.call_later(SECOND, lambda: seen.append(1), name="x")
+        timer.cancel()
+        await scheduler.advance(2 * SECOND)
+        return seen, scheduler.pending()
+
+    assert run(scenario) == ([], [])
+
+
+def test_moving_backwards_or_a_real_clock_is_refused_with_advice():
+    async def scenario():
+        manual = Scheduler(ManualClock(T0))
+        with pytest.raises(ValueError, match="cannot move time backwards; use reset"):
+            await manual.advance(-1)
+        with pytest.raises(ValueError, match="cannot move time backwards"):
+            await manual.set(T0 - 1)
+        real = Scheduler(RealClock())
+        with pytest.raises(ValueError, match="needs the manual clock"):
+            await real.advance(1)
+
+    run(scenario)
+
+
+def test_settle_is_bounded_and_names_what_is_busy():
+    async def scenario():
+        scheduler = Scheduler(ManualClock(T0))
+        never = asyncio.Event()
+        scheduler.spawn(never.wait(), name="stuck handler")
+        with pytest.raises(SettleTimeout, match="stuck handler") as info:
+            await scheduler.settle(timeout=0.05)
+        await scheduler.close()
+        return info.value.busy
+
+    assert run(scenario) == ["stuck handler"]
+
+
+def test_drain_runs_task_timers_but_not_housekeeping_alone():
+    async def scenario():
+        clock = ManualClock(T0)
+        scheduler = Scheduler(clock)
+        seen = []
+        scheduler.call_later(60 * SECOND, lambda: seen.append("retention"), name="r",
+                             kind="housekeeping")
+        scheduler.call_later(SECOND, lambda: scheduler.call_later(
+            4 * SECOND, lambda: seen.append("task2"), name="t2"), name="t1")
+        now = await scheduler.drain()
+        return seen, now, [t.name for t in scheduler.pending()]
+
+    seen, now, pending = run(scenario)
+    assert seen == ["task2"]
+    assert now == T0 + 5000
+    assert pending == ["r"]
+
+
+def test_failures_in_timers_are_reported_not_raised():
+    async def scenario():
+        scheduler = Scheduler(ManualClock(T0))
+        failures = []
+        scheduler.on_failure = lambda what, exc: failures.append((what, str(exc)))
+
+        def boom():
+            raise RuntimeError("boom")
+
+        scheduler.call_later(0, boom, name="bad")
+        await scheduler.settle()
+        return failures
+
+    assert run(scenario) == [("timer bad", "boom")]
+
+
+def test_real_mode_fires_due_timers_from_the_loop():
+    async def scenario():
+        scheduler = Scheduler(RealClock())
+        fired = asyncio.Event()
+        scheduler.call_later(0, fired.set, name="now")
+        await asyncio.wait_for(fired.wait(), timeout=5)
+        await scheduler.settle()
+        return fired.is_set()
+
+    assert run(scenario)
