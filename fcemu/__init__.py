@@ -33,7 +33,21 @@ _WHERE = {
     "Settings": "fcemu.settings",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Clock",
+    "Emulator",
+    "EmulatorClock",
+    "FcError",
+    "ManualClock",
+    "MessageView",
+    "QueueView",
+    "RealClock",
+    "ServerSideError",
+    "Settings",
+    "SettleTimeout",
+    "SmqError",
+    "TaskStatus",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -124,7 +124,7 @@ def to_epoch_ms(value: int | float | str | datetime) -> int:
         raise TypeError("a point in time cannot be a bool")
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return int(round(dt.timestamp() * 1000))
+        return round(dt.timestamp() * 1000)
     if isinstance(value, (int, float)):
         return int(value)
     text = str(value).strip()
@@ -145,8 +145,8 @@ def to_duration_ms(value: int | float | timedelta) -> int:
     if isinstance(value, bool):
         raise TypeError("a duration cannot be a bool")
     if isinstance(value, timedelta):
-        return int(round(value.total_seconds() * 1000))
-    return int(round(float(value) * 1000))
+        return round(value.total_seconds() * 1000)
+    return round(float(value) * 1000)
 
 
 class SettleTimeout(TimeoutError):
@@ -341,7 +341,9 @@ class Scheduler:
     async def advance(self, delta_ms: int, *, timeout: float | None = None) -> int:
         """Move a manual clock forward by ``delta_ms``, firing timers in due order."""
         if delta_ms < 0:
-            raise ValueError("clock.advance() cannot move time backwards; use reset() to start over")
+            raise ValueError(
+                "clock.advance() cannot move time backwards; use reset() to start over"
+            )
         clock = self._manual_clock("advance")
         return await self.set(clock.now_ms() + int(delta_ms), timeout=timeout)
 
@@ -383,7 +385,8 @@ class Scheduler:
             if due is None:
                 return clock.now_ms()
             await self.set(max(due, clock.now_ms()), timeout=timeout)
-        raise SettleTimeout(0, [f"drain stopped after {max_steps} steps", *self.busy()])
+        busy = [f"drain stopped after {max_steps} steps", *self.busy()]
+        raise SettleTimeout(0, busy)
 
     async def close(self) -> None:
         """Cancel every timer and every piece of in-flight work."""

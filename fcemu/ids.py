@@ -55,7 +55,7 @@ class IdGenerator:
         return f"c-{self.hex(8)}-{self.hex(12)}"
 
     def message_id(self) -> str:
-        """An SMQ message ID in the documented shape (``5F290C926D472878-2-14D9529A8FA-20000xxxx``)."""
+        """An SMQ message ID shaped like ``5F290C926D472878-2-14D9529A8FA-20000xxxx``."""
         return f"{self.hex(16).upper()}-1-{self.hex(11).upper()}-{self.hex(9).upper()}"
 
     def receipt_handle(self) -> str:

@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fcemu.clock import Timer
-from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, InvalidArgument, \
-    PreconditionFailed
+from fcemu.errors import (
+    AsyncTaskAlreadyExists,
+    AsyncTaskNotFound,
+    InvalidArgument,
+    PreconditionFailed,
+)
 from fcemu.models import TASK_RETENTION_MS, Attempt, Function, Task, TaskEvent, TaskStatus
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
 

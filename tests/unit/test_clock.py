@@ -42,7 +42,7 @@ def test_manual_clock_moves_only_forward():
     clock = ManualClock(T0)
     clock.move_to(T0 + 5)
     assert clock.now_ms() == T0 + 5
-    with pytest.raises(ValueError, match="backwards.*reset"):
+    with pytest.raises(ValueError, match=r"backwards.*reset"):
         clock.move_to(T0)
     assert repr(clock) == "ManualClock(now=2024-05-01T00:00:00.005Z)"
 
