@@ -89,6 +89,10 @@ class Engine:
         self._in_flight: dict[str, int] = {}
         self._code_root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=settings.data_dir))
         self._code_seq = itertools.count(1)
+        if settings.config:
+            from fcemu.config import apply_config
+
+            apply_config(self, settings.config)
 
     # -- life cycle -----------------------------------------------------------------
 

@@ -28,6 +28,8 @@ class Settings:
     :param max_instances: cap on concurrently running handler instances (worker processes).
     :param settle_timeout: real seconds ``settle()`` waits before naming what is still busy.
     :param data_dir: where function code is unpacked; a private temporary directory if None.
+    :param config: deployment files (``s.yaml`` / ``fcemu.yaml``) applied at start and after
+        every reset.
     """
 
     host: str = "127.0.0.1"
@@ -43,6 +45,7 @@ class Settings:
     max_instances: int = 16
     settle_timeout: float = 60.0
     data_dir: Path | None = None
+    config: tuple[Path, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: object) -> Settings:
