@@ -274,6 +274,16 @@ class Engine:
         self.get_concurrency_config(name)
         del self.concurrency[name]
 
+    def list_concurrency_configs(self, function_name: str | None = None, limit: int = 20,
+                                 next_token: str = "") -> tuple[list[ConcurrencyConfig], str]:
+        """ListConcurrencyConfigs: by function name from ``next_token`` on (spec §5.1)."""
+        if function_name:
+            self._function(function_name)
+        names = sorted(n for n in self.concurrency
+                       if (not function_name or n == function_name) and n >= next_token)
+        page = [self.concurrency[n] for n in names[:limit]]
+        return page, names[limit] if len(names) > limit else ""
+
     def acquire_slot(self, name: str) -> bool:
         """Take one execution slot of a function; False when its limit is reached."""
         config = self.concurrency.get(name)
