@@ -265,3 +265,45 @@ class SubscriptionAlreadyExist(SmqError):
     status = 409
     code = "SubscriptionAlreadyExist"
     default_message = "The subscription you want to create is already exist."
+
+
+class TopicNameInvalid(SmqError):
+    """400: topic names follow the queue-name rules (code as the MNS SDKs know it)."""
+
+    status = 400
+    code = "TopicNameInvalid"
+
+
+class TopicNameLengthError(SmqError):
+    status = 400
+    code = "TopicNameLengthError"
+
+
+class SubscriptionNameInvalid(SmqError):
+    status = 400
+    code = "SubscriptionNameInvalid"
+
+
+class SubscriptionNameLengthError(SmqError):
+    status = 400
+    code = "SubscriptionNameLengthError"
+
+
+class EndpointInvalid(SmqError):
+    """400: a subscription endpoint that is empty or cannot be read."""
+
+    status = 400
+    code = "EndpointInvalid"
+
+
+class InvalidRequestURL(SmqError):
+    """400: a method or path the MNS API does not have."""
+
+    status = 400
+    code = "InvalidRequestURL"
+    default_message = "Http request URL format invalid."
+
+
+class InvalidQueryString(SmqError):
+    status = 400
+    code = "InvalidQueryString"
