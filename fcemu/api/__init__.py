@@ -1,0 +1,66 @@
+"""The HTTP face of the engine: FC 3.0 API, MNS API and control API on one port.
+
+``make_app(engine)`` builds the root application (STYLE.md, aiohttp 2):
+
+- ``/2023-03-30/…``: the FC API, a sub-app with one route module per resource;
+- ``/_fcemu/…``: the control API, a second sub-app;
+- ``/queues…`` and ``/topics…``: the MNS routes of :mod:`fcemu.api.smq`, on the root.
+
+Each sub-app carries its own error middleware (:mod:`fcemu.api.middleware`);
+the root's turns misses outside every sub-app into FC error JSON too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from fcemu.api import (
+    async_configs,
+    async_tasks,
+    concurrency,
+    control,
+    functions,
+    invocations,
+    smq,
+)
+from fcemu.api.keys import ENGINE
+from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, root_errors
+from fcemu.engine import Engine
+
+__all__ = ["ENGINE", "FC_PREFIX", "make_app"]
+
+#: The API version prefix of every FC path (spec §1).
+FC_PREFIX = "/2023-03-30"
+CONTROL_PREFIX = "/_fcemu"
+
+_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks)
+
+
+def make_app(engine: Engine) -> web.Application:
+    """The root application serving ``engine``; closing it closes the engine."""
+    fc_app = _app(engine, error_middleware(stamp_success=True))
+    for module in _FC_MODULES:
+        fc_app.add_routes(module.routes)
+    control_app = _app(engine, error_middleware(stamp_success=False))
+    control_app.add_routes(control.routes)
+    root = _app(engine, root_errors)
+    root.add_routes(smq.routes)
+    root.add_subapp(FC_PREFIX, fc_app)
+    root.add_subapp(CONTROL_PREFIX, control_app)
+    root.cleanup_ctx.append(_engine_lifetime)
+    return root
+
+
+def _app(engine: Engine, middleware: Middleware) -> web.Application:
+    app = web.Application(middlewares=[middleware], client_max_size=CLIENT_MAX_SIZE)
+    app[ENGINE] = engine
+    return app
+
+
+async def _engine_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """Nothing to start (the engine is live once built); at shutdown, close it."""
+    yield
+    await app[ENGINE].close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-#: The :class:`fcemu.engine.Engine` serving requests (typed loosely to avoid an import cycle).
-ENGINE: web.AppKey[Any] = web.AppKey("engine")
+if TYPE_CHECKING:
+    from fcemu.engine import Engine
+
+#: The :class:`fcemu.engine.Engine` serving requests. ``Engine.reset()`` rebuilds the
+#: engine in place, so the object behind this key never changes.
+ENGINE: web.AppKey[Engine] = web.AppKey("engine")

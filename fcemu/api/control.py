@@ -1,0 +1,166 @@
+"""Routes under ``/_fcemu``: the emulator's control API, for tests in any language.
+
+The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed
+and a peek at SMQ queues. Errors use the FC error format, like the FC API.
+Times are epoch milliseconds on the emulator clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiohttp import web
+
+from fcemu.api import wire
+from fcemu.api.keys import ENGINE
+from fcemu.clock import SettleTimeout, to_duration_ms, to_epoch_ms
+from fcemu.engine import Engine
+from fcemu.errors import FcError, InvalidArgument
+from fcemu.smq import Message
+
+routes = web.RouteTableDef()
+
+#: Largest number of queues ``GET /_fcemu/queues`` lists.
+MAX_QUEUES = 100_000
+
+
+class SettleTimedOut(FcError):
+    """503: the emulator's work did not settle in time; the message names what is busy."""
+
+    status = 503
+    code = "SettleTimeout"
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """``{"status": "ok"}`` once the server answers."""
+    return wire.json_response({"status": "ok"})
+
+
+@routes.post("/reset")
+async def reset(request: web.Request) -> web.Response:
+    """All state gone, clock mode kept; a manual clock returns to its start, IDs to their seed."""
+    engine = request.app[ENGINE]
+    await engine.reset()
+    return wire.json_response({"status": "ok", **clock_state(engine)})
+
+
+@routes.get("/clock")
+async def get_clock(request: web.Request) -> web.Response:
+    """``{"mode": "real"|"manual", "now": <epoch ms>}``."""
+    return wire.json_response(clock_state(request.app[ENGINE]))
+
+
+@routes.post("/clock/advance")
+async def advance_clock(request: web.Request) -> web.Response:
+    """``{"seconds": N}``: settle, fire every timer due in order, settle; answer the clock."""
+    engine = request.app[ENGINE]
+    seconds = (await _body(request, required=True)).get("seconds")
+    with clock_errors():
+        await engine.scheduler.advance(to_duration_ms(_number(seconds, "seconds")))
+    return wire.json_response(clock_state(engine))
+
+
+@routes.post("/clock/set")
+async def set_clock(request: web.Request) -> web.Response:
+    """``{"now": <epoch ms or ISO 8601>}``: like advance, to an absolute time."""
+    engine = request.app[ENGINE]
+    now = (await _body(request, required=True)).get("now")
+    if isinstance(now, bool) or not isinstance(now, (int, float, str)):
+        raise InvalidArgument(f"now must be epoch milliseconds or an ISO 8601 string, got {now!r}")
+    with clock_errors():
+        await engine.scheduler.set(to_epoch_ms(now))
+    return wire.json_response(clock_state(engine))
+
+
+@routes.post("/settle")
+async def settle(request: web.Request) -> web.Response:
+    """Return once nothing is runnable at the current time (optional ``{"timeout": s}``)."""
+    engine = request.app[ENGINE]
+    timeout = (await _body(request)).get("timeout")
+    with clock_errors():
+        await engine.scheduler.settle(None if timeout is None else _number(timeout, "timeout"))
+    return wire.json_response({"now": engine.clock.now_ms()})
+
+
+@routes.post("/drain")
+async def drain(request: web.Request) -> web.Response:
+    """Manual clock: run every task to its end, jumping from task timer to task timer."""
+    engine = request.app[ENGINE]
+    timeout = (await _body(request)).get("timeout")
+    with clock_errors():
+        now = await engine.scheduler.drain(
+            timeout=None if timeout is None else _number(timeout, "timeout"))
+    return wire.json_response({"now": now})
+
+
+@routes.post("/seed")
+async def seed(request: web.Request) -> web.Response:
+    """``{"seed": N}``: re-seed the ID generator, then reset."""
+    engine = request.app[ENGINE]
+    value = (await _body(request, required=True)).get("seed")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"seed must be an integer, got {value!r}")
+    engine.ids.reset(value)
+    await engine.reset()
+    return wire.json_response({"seed": value, **clock_state(engine)})
+
+
+@routes.get("/queues")
+async def list_queues(request: web.Request) -> web.Response:
+    """Every SMQ queue with its number of live messages."""
+    queues, _ = request.app[ENGINE].smq.list_queues(limit=MAX_QUEUES)
+    return wire.json_response(
+        {"queues": [{"name": q.name, "messageCount": len(q.messages())} for q in queues]})
+
+
+@routes.get("/queues/{name}/messages")
+async def peek_queue_messages(request: web.Request) -> web.Response:
+    """Every live message of a queue, in delivery order, without consuming any.
+
+    A queue that does not exist (yet) has no messages: destinations create
+    theirs on first delivery, so "nothing yet" and "no queue yet" look alike.
+    """
+    smq = request.app[ENGINE].smq
+    name = request.match_info["name"]
+    messages = smq.get_queue(name).messages() if smq.queue_exists(name) else []
+    return wire.json_response({"messages": [message(m) for m in messages]})
+
+
+def clock_state(engine: Engine) -> dict[str, Any]:
+    """``{"mode", "now"}`` of the emulator clock."""
+    return {"mode": engine.clock.mode, "now": engine.clock.now_ms()}
+
+
+def message(m: Message) -> dict[str, Any]:
+    """An SMQ message as the control API shows it (MNS field meanings, spec §13.4)."""
+    return {"messageId": m.message_id, "body": m.body, "enqueueTime": m.enqueue_time,
+            "dequeueCount": m.dequeue_count, "nextVisibleTime": m.next_visible_time,
+            "priority": m.priority}
+
+
+@contextmanager
+def clock_errors() -> Iterator[None]:
+    """The scheduler's refusals as FC errors: 400 with its message, 503 on a settle timeout."""
+    try:
+        yield
+    except SettleTimeout as exc:
+        raise SettleTimedOut(str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+async def _body(request: web.Request, *, required: bool = False) -> dict[str, Any]:
+    if not required and not request.can_read_body:
+        return {}
+    if not required and not (await request.read()).strip():
+        return {}
+    return await wire.read_json(request)
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"{key} must be a number, got {value!r}")
+    return value

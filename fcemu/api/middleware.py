@@ -1,0 +1,107 @@
+"""Errors and request IDs: the one place where failures become FC error JSON.
+
+DESIGN.md principle 5 and STYLE.md (aiohttp 5, moto 2): the engine raises
+:class:`~fcemu.errors.FcError` subclasses, handlers never build error bodies,
+and the middleware maps, in order:
+
+- an ``FcError`` → ``{"Code","Message","RequestId"}`` with its status (spec §3.1);
+- aiohttp's 413 (body over ``client_max_size``) → 400 ``EntityTooLarge`` (spec §6.5);
+- a router miss (``HTTPNotFound``/``HTTPMethodNotAllowed``) → 400 ``PathNotSupported``
+  (decisions.md), never aiohttp's ``text/plain`` page;
+- anything else → logged with its traceback, kept with ``engine.record_failure``
+  for ``Emulator.check()``, and a 500 ``InternalServerError`` in FC format.
+
+Every error response carries ``x-fc-request-id`` equal to the body's ``RequestId``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from fcemu.api import wire
+from fcemu.api.keys import ENGINE
+from fcemu.engine import SYNC_PAYLOAD_LIMIT
+from fcemu.errors import (
+    EntityTooLarge,
+    FcError,
+    InternalServerError,
+    InvalidArgument,
+    PathNotSupported,
+)
+
+log = logging.getLogger("fcemu.api")
+
+#: Largest request body aiohttp reads: a bit above the 32 MB sync payload limit (spec §6.5),
+#: so that the engine, not aiohttp, refuses a 32 MB + 1 byte payload with EntityTooLarge.
+CLIENT_MAX_SIZE = 32 * 1024 * 1024 + 64 * 1024
+
+#: Paths the MNS routes own: their errors are MNS XML, rendered by ``fcemu.api.smq``.
+SMQ_PREFIXES = ("/queues", "/topics")
+
+
+def error_middleware(*, stamp_success: bool) -> Middleware:
+    """The error middleware of one sub-app (FC API or control API).
+
+    With ``stamp_success`` every response gets ``x-fc-request-id`` (the FC API,
+    spec §1.2); the control API stamps errors only, so that driving the clock
+    over HTTP draws no IDs from the seeded generator (same IDs as the Python API).
+    """
+
+    @web.middleware
+    async def fc_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except Exception as exc:  # every failure becomes FC error JSON (principle 5)
+            return render_error(request, exc)
+        if stamp_success and wire.REQUEST_ID not in response.headers:
+            response.headers[wire.REQUEST_ID] = new_request_id(request)
+        return response
+
+    return fc_errors
+
+
+@web.middleware
+async def root_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Root app: FC error JSON for paths outside every sub-app; MNS paths pass untouched."""
+    if _is_smq(request.path):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except Exception as exc:
+        return render_error(request, exc)
+
+
+def render_error(request: web.Request, exc: Exception) -> web.Response:
+    """Map any exception to the FC error response (see the module docstring)."""
+    error = as_fc_error(request, exc)
+    if isinstance(error, InternalServerError) and not isinstance(exc, FcError):
+        log.error("%s %s failed", request.method, request.path, exc_info=exc)
+        request.app[ENGINE].record_failure(f"{request.method} {request.path}", exc)
+    return wire.error_response(error, new_request_id(request))
+
+
+def as_fc_error(request: web.Request, exc: Exception) -> FcError:
+    """The :class:`FcError` an exception is answered with."""
+    if isinstance(exc, FcError):
+        return exc
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return EntityTooLarge(SYNC_PAYLOAD_LIMIT)
+    if isinstance(exc, (web.HTTPNotFound, web.HTTPMethodNotAllowed)):
+        return PathNotSupported(request.method, request.path)
+    if isinstance(exc, web.HTTPException) and 400 <= exc.status < 500:
+        # aiohttp's own 4xx (e.g. a malformed request line it could still answer)
+        return InvalidArgument(exc.reason)
+    return InternalServerError()
+
+
+def new_request_id(request: web.Request) -> str:
+    """A fresh FC 3.0 request ID from the engine's seeded generator (DESIGN.md principle 3)."""
+    engine = request.app[ENGINE]
+    return engine.ids.request_id(engine.clock.now_ms())
+
+
+def _is_smq(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in SMQ_PREFIXES)
