@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
+import io
 import json
 import os
 from collections.abc import Callable, Coroutine, Mapping
@@ -123,7 +124,8 @@ class Api:
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":"))
             headers = {"content-type": "application/json; charset=utf-8", **(headers or {})}
-        async with self._client.request(method, path, data=data, headers=headers,
+        body: Any = io.BytesIO(data) if isinstance(data, bytes) and len(data) > 2**20 else data
+        async with self._client.request(method, path, data=body, headers=headers,
                                         params=params) as response:
             return Reply(response.status, response.headers, await response.read())
 

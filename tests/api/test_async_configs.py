@@ -1,0 +1,102 @@
+"""Put/Get/Delete/ListAsyncInvokeConfigs (spec §7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import ARN_F, Api, assert_error, queue_arn
+
+CONFIG = "/functions/f/async-invoke-config"
+
+
+async def test_put_echoes_defaults(api: Api) -> None:
+    api.deploy()
+    reply = await api.fc("PUT", CONFIG, json_body={})
+    assert reply.status == 200
+    assert reply.json() == {
+        "asyncTask": False,
+        "createdTime": "2024-05-01T00:00:00Z",
+        "functionArn": ARN_F,
+        "lastModifiedTime": "2024-05-01T00:00:00Z",
+        "maxAsyncEventAgeInSeconds": 86400,
+        "maxAsyncRetryAttempts": 3,
+    }
+
+
+async def test_put_get_with_destinations(api: Api) -> None:
+    api.deploy()
+    body = {"asyncTask": True, "maxAsyncRetryAttempts": 2, "maxAsyncEventAgeInSeconds": 3600,
+            "destinationConfig": {"onSuccess": {"destination": queue_arn("ok")},
+                                  "onFailure": {"destination": queue_arn("bad")}}}
+    put = (await api.fc("PUT", CONFIG, json_body=body, params={"qualifier": "LATEST"})).json()
+    got = (await api.fc("GET", CONFIG)).json()
+    assert put == got
+    assert got["destinationConfig"] == body["destinationConfig"]
+    assert (got["asyncTask"], got["maxAsyncRetryAttempts"],
+            got["maxAsyncEventAgeInSeconds"]) == (True, 2, 3600)
+
+
+async def test_put_again_keeps_created_time(api: Api) -> None:
+    api.deploy()
+    await api.fc("PUT", CONFIG, json_body={})
+    await api.advance(3600)
+    doc = (await api.fc("PUT", CONFIG, json_body={"asyncTask": True})).json()
+    assert doc["createdTime"] == "2024-05-01T00:00:00Z"
+    assert doc["lastModifiedTime"] == "2024-05-01T01:00:00Z"
+
+
+async def test_get_and_delete_when_none(api: Api) -> None:
+    api.deploy()
+    assert_error(await api.fc("GET", CONFIG), 404, "AsyncConfigNotExists",
+                 "AsyncConfig for f:LATEST does not exist.")
+    assert_error(await api.fc("DELETE", CONFIG), 404, "AsyncConfigNotExists")
+
+
+async def test_delete(api: Api) -> None:
+    api.deploy()
+    await api.put_config()
+    reply = await api.fc("DELETE", CONFIG)
+    assert (reply.status, reply.body) == (204, b"")
+    assert (await api.fc("GET", CONFIG)).status == 404
+
+
+async def test_missing_function(api: Api) -> None:
+    assert_error(await api.fc("PUT", CONFIG, json_body={}), 404, "FunctionNotFound")
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"maxAsyncRetryAttempts": -1}, "maxAsyncRetryAttempts"),
+    ({"maxAsyncRetryAttempts": 9}, "maxAsyncRetryAttempts"),
+    ({"maxAsyncRetryAttempts": "3"}, "maxAsyncRetryAttempts"),
+    ({"maxAsyncEventAgeInSeconds": 0}, "maxAsyncEventAgeInSeconds"),
+    ({"maxAsyncEventAgeInSeconds": 604801}, "maxAsyncEventAgeInSeconds"),
+    ({"asyncTask": "yes"}, "asyncTask"),
+    ({"destinationConfig": []}, "destinationConfig"),
+    ({"destinationConfig": {"onSuccess": "arn"}}, "destinationConfig.onSuccess"),
+    ({"destinationConfig": {"onFailure": {"destination": "acs:oss:x"}}},
+     "destinationConfig.onFailure"),
+])
+async def test_out_of_range_values_are_400(api: Api, body: dict[str, object],
+                                           named: str) -> None:
+    api.deploy()
+    reply = await api.fc("PUT", CONFIG, json_body=body)
+    assert_error(reply, 400, "InvalidArgument")
+    assert named in reply.json()["Message"]
+
+
+async def test_list_all_and_per_function_with_pages(api: Api) -> None:
+    for name in ("a", "b", "c"):
+        api.deploy(name)
+        await api.put_config(name)
+    first = (await api.fc("GET", "/async-invoke-configs", params={"limit": "2"})).json()
+    assert [c["functionArn"].rsplit("/", 1)[1] for c in first["configs"]] == ["a", "b"]
+    rest = (await api.fc("GET", "/async-invoke-configs",
+                         params={"limit": "2", "nextToken": first["nextToken"]})).json()
+    assert [c["functionArn"].rsplit("/", 1)[1] for c in rest["configs"]] == ["c"]
+    assert "nextToken" not in rest
+    one = (await api.fc("GET", "/async-invoke-configs", params={"functionName": "b"})).json()
+    assert [c["functionArn"].rsplit("/", 1)[1] for c in one["configs"]] == ["b"]
+    assert_error(await api.fc("GET", "/async-invoke-configs", params={"functionName": "zz"}),
+                 404, "FunctionNotFound")
+    assert_error(await api.fc("GET", "/async-invoke-configs", params={"limit": "0"}),
+                 400, "InvalidArgument")
