@@ -30,6 +30,7 @@ from fcemu.errors import (
     InternalServerError,
     InvalidArgument,
     PathNotSupported,
+    SmqError,
 )
 
 log = logging.getLogger("fcemu.api")
@@ -90,6 +91,9 @@ def as_fc_error(request: web.Request, exc: Exception) -> FcError:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return EntityTooLarge(SYNC_PAYLOAD_LIMIT)
     if isinstance(exc, (web.HTTPNotFound, web.HTTPMethodNotAllowed)):
+        return PathNotSupported(request.method, request.path)
+    if isinstance(exc, SmqError) and exc.status < 500:
+        # a path like /queuesX: caught by the MNS catch-all route, yet not an MNS path
         return PathNotSupported(request.method, request.path)
     if isinstance(exc, web.HTTPException) and 400 <= exc.status < 500:
         # aiohttp's own 4xx (e.g. a malformed request line it could still answer)
