@@ -104,6 +104,11 @@ class ManualClock:
             )
         self._now = int(ms)
 
+    def rewind_to(self, ms: int) -> None:
+        """Set the time, even backwards. Only follow mode does this, and only while
+        nothing is scheduled or running (:mod:`fcemu.follow`)."""
+        self._now = int(ms)
+
     def __repr__(self) -> str:
         return f"ManualClock(now={format_ms(self._now)})"
 

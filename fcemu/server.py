@@ -10,17 +10,23 @@ plugin hands out this same object.
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
+import os
 import re
 import threading
+import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine, ServerFailure
+from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
 from fcemu.models import Function, Task
 from fcemu.settings import Settings
@@ -171,8 +177,9 @@ class Emulator:
     """A running fcemu: the FC 3.0 API, the SMQ API and the control API on one port.
 
     :param settings: a :class:`~fcemu.Settings`; keyword arguments override its fields.
-        ``clock`` is ``"real"`` or ``"manual"``; ``start`` (ISO 8601, datetime or epoch ms)
-        sets the manual clock's start; ``port`` defaults to 0 (a free port).
+        ``clock`` is ``"real"``, ``"manual"`` or ``"follow"`` (a manual clock that follows the
+        process's, possibly frozen, time: :mod:`fcemu.follow`); ``start`` (ISO 8601, datetime
+        or epoch ms) sets the manual clock's start; ``port`` defaults to 0 (a free port).
     """
 
     def __init__(self, settings: Settings | None = None, *,
@@ -181,9 +188,12 @@ class Emulator:
         if start is not None:
             overrides["start_ms"] = to_epoch_ms(start)
         self.settings = base.replace(**overrides)
-        if self.settings.clock not in ("real", "manual"):
-            raise ValueError(f"clock must be 'real' or 'manual', got {self.settings.clock!r}")
+        if self.settings.clock not in ("real", "manual", "follow"):
+            raise ValueError(f"clock must be 'real', 'manual' or 'follow', "
+                             f"got {self.settings.clock!r}")
         self.clock = EmulatorClock(self)
+        #: Follow mode only: pulls the clock to the process's time before each call and request.
+        self.follower = TimeFollower() if self.settings.clock == "follow" else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
@@ -216,11 +226,13 @@ class Emulator:
         from fcemu.api import make_app
 
         s = self.settings
-        clock = ManualClock(s.start_ms) if s.clock == "manual" else RealClock()
+        clock = RealClock() if s.clock == "real" else ManualClock(s.start_ms)
         self._engine = Engine(s, clock, IdGenerator(s.seed))
         self._engine.tasks.listeners.append(self._task_finished)
-        self._runner = web.AppRunner(make_app(self._engine), access_log=None,
-                                     handle_signals=False)
+        app = make_app(self._engine)
+        if self.follower is not None:
+            app.middlewares.append(self._follow_time)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host=s.host, port=s.port)
         await site.start()
@@ -293,7 +305,18 @@ class Emulator:
         return self._submit(self._with_engine(fn), timeout)
 
     async def _with_engine(self, fn: Callable[[Engine], Awaitable[T]]) -> T:
+        if self.follower is not None:
+            await self.follower.sync(self.engine)
         return await fn(self.engine)
+
+    @web.middleware
+    async def _follow_time(self, request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+        # Follow mode: timers that fell due by the process's time fire before the answer.
+        if self.follower is not None:
+            await self.follower.sync(self.engine, strict=False)
+        return await handler(request)
 
     def _submit(self, coro: Awaitable[T], timeout: float = CALL_TIMEOUT) -> T:
         loop = self._loop
@@ -318,9 +341,32 @@ class Emulator:
         self._deliver_task_events()
         return now
 
-    def reset(self) -> None:
-        """All state gone, clock mode kept; a manual clock returns to its start."""
-        self.call(lambda e: e.reset())
+    def reset(self, **changes: Any) -> None:
+        """All state gone, clock mode kept; a manual clock returns to its start.
+
+        Keyword arguments change settings from now on, e.g. ``start=`` (ISO 8601, datetime or
+        epoch ms), ``seed=``, ``config=``, ``region=``; a running emulator's ``clock`` mode,
+        ``host`` and ``port`` cannot change.
+        """
+        if "start" in changes:
+            changes["start_ms"] = to_epoch_ms(changes.pop("start"))
+        fixed = sorted(k for k in ("clock", "host", "port")
+                       if k in changes and changes[k] != getattr(self.settings, k))
+        if fixed:
+            raise ValueError(f"reset() cannot change {', '.join(fixed)} of a running emulator; "
+                             "start another Emulator")
+        self.settings = settings = self.settings.replace(**changes)
+
+        async def apply(engine: Engine) -> None:
+            engine.settings = settings
+            if changes.get("seed") is not None:
+                engine.ids.reset(settings.seed)
+            await engine.reset()
+
+        # not call(): follow mode must not fire timers of the state being thrown away
+        self._submit(apply(self.engine))
+        if self.follower is not None:
+            self.follower.forget()
         with self._finished_lock:
             self._finished.clear()
 
@@ -343,20 +389,36 @@ class Emulator:
 
     # -- deploying and inspecting -------------------------------------------------------
 
-    def register_function(self, name: str, handler: Callable[..., Any],
+    def register_function(self, name: str, handler: Callable[..., Any] | None = None, *,
+                          code: str | os.PathLike[str] | None = None,
                           **function_config: Any) -> Function:
-        """Deploy a Python callable ``handler(event, context)`` that runs in-process.
+        """Deploy a Python callable ``handler(event, context)`` that runs in-process, or
+        ``code``: a directory (zipped for you) or a ``.zip`` file, run in a worker process
+        exactly like code created through the API.
 
         ``function_config`` takes CreateFunction fields in camelCase or snake_case
         (``timeout=1``, ``memory_size=256``, ``environmentVariables={...}``).
         """
+        if (handler is None) == (code is None):
+            raise TypeError("register_function() takes a handler callable or "
+                            "code=<directory or .zip>, exactly one of them")
         doc = {"runtime": "python3.10", "handler": "index.handler",
                **_camel_keys(function_config), "functionName": name}
+        if code is not None:
+            doc["code"] = {"zipFile": _zip_code(Path(code))}
 
         async def create(engine: Engine) -> Function:
             return engine.create_function(doc, handler=handler)
 
         return self.call(create)
+
+    def delete_function(self, name: str) -> None:
+        """DeleteFunction from Python: the function, its async configs and task records go."""
+
+        async def delete(engine: Engine) -> None:
+            engine.delete_function(name)
+
+        self.call(delete)
 
     def put_async_invoke_config(self, function_name: str, *, qualifier: str | None = None,
                                 on_success: str | None = None, on_failure: str | None = None,
@@ -425,6 +487,20 @@ class Emulator:
 async def _take_failures(engine: Engine) -> list[ServerFailure]:
     failures, engine.failures = engine.failures, []
     return failures
+
+
+def _zip_code(path: Path) -> str:
+    """A ``code.zipFile``: the Base64 of ``path`` (a .zip) or of a zip of its files."""
+    if path.is_file():
+        return base64.b64encode(path.read_bytes()).decode()
+    if not path.is_dir():
+        raise FileNotFoundError(f"code={str(path)!r} is neither a directory nor a .zip file")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            if "__pycache__" not in file.parts:
+                archive.write(file, file.relative_to(path).as_posix())
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def _camel_keys(config: dict[str, Any]) -> dict[str, Any]:

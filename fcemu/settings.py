@@ -16,7 +16,8 @@ class Settings:
 
     :param host: interface to listen on (loopback unless told otherwise).
     :param port: TCP port; 0 picks a free one.
-    :param clock: ``"real"`` (wall time) or ``"manual"`` (moves only when told).
+    :param clock: ``"real"`` (wall time), ``"manual"`` (moves only when told) or ``"follow"``
+        (a manual clock pulled to the process's, possibly frozen, time: :mod:`fcemu.follow`).
     :param start_ms: the manual clock's start, epoch milliseconds.
     :param region: region in ARNs and contexts.
     :param account_id: account ID in ARNs and contexts.
@@ -34,7 +35,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 9000
-    clock: Literal["real", "manual"] = "real"
+    clock: Literal["real", "manual", "follow"] = "real"
     start_ms: int = DEFAULT_START_MS
     region: str = "cn-hangzhou"
     account_id: str = "1234567890123456"
