@@ -210,11 +210,13 @@ def assert_error(reply: Reply, status: int, code: str, message: str | None = Non
 
 
 def assert_golden(name: str, document: Any) -> None:
-    """Compare a whole JSON document with ``tests/golden/<name>.json``."""
+    """Compare a whole JSON document, key order included, with ``tests/golden/<name>.json``."""
     path = GOLDEN / f"{name}.json"
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if UPDATE_GOLDEN:
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        path.write_text(text)
     assert document == json.loads(path.read_text()), f"differs from {path}"
+    assert text == path.read_text(), f"same values, other key order than {path}"
 
 
 def b64(data: bytes) -> str:
