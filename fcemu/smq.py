@@ -348,6 +348,9 @@ class Queue:
     def _close(self) -> None:
         self.deleted = True
         self._messages.clear()
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
         self._notify()
 
 
@@ -367,6 +370,18 @@ class Smq:
         self.account_id = account_id
         self._queues: dict[str, Queue] = {}
         self._topics: dict[str, Topic] = {}
+
+    def close(self) -> None:
+        """Forget every queue and topic; parked long polls end at once with QueueNotExist.
+
+        Call it when this state is dropped (engine reset or close) and at server
+        shutdown, before aiohttp waits for in-flight requests: a long poll would
+        otherwise hold the shutdown for up to 30 s.
+        """
+        for queue in self._queues.values():
+            queue._close()
+        self._queues.clear()
+        self._topics.clear()
 
     def new_request_id(self) -> str:
         """An MNS-style request ID (24 upper-case hex digits)."""

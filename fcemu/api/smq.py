@@ -112,6 +112,17 @@ def mns(handler: Handler) -> Handler:
     return wrapped
 
 
+async def release_long_polls(app: web.Application) -> None:
+    """``on_shutdown`` hook: end parked long polls so that shutdown does not wait for them.
+
+    aiohttp runs ``on_shutdown`` before it waits (up to its shutdown timeout) for
+    in-flight handlers; a ReceiveMessage with ``waitseconds`` would hold that wait.
+    """
+    smq = getattr(app.get(ENGINE), "smq", None)
+    if smq is not None:
+        smq.close()
+
+
 # -- request helpers ------------------------------------------------------------------
 
 

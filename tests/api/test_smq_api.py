@@ -13,7 +13,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from fcemu.api.keys import ENGINE
-from fcemu.api.smq import routes, smq_error_middleware, smq_error_response
+from fcemu.api.smq import (
+    release_long_polls,
+    routes,
+    smq_error_middleware,
+    smq_error_response,
+)
 from fcemu.clock import ManualClock, Scheduler
 from fcemu.errors import QueueNotExist
 from fcemu.ids import IdGenerator
@@ -49,6 +54,7 @@ def with_client(env: SimpleNamespace,
         app = web.Application(middlewares=[smq_error_middleware] if app_middleware else [])
         app[ENGINE] = env.engine
         app.add_routes(routes)
+        app.on_shutdown.append(release_long_polls)
         async with TestClient(TestServer(app)) as client:
             await test(client)
 

@@ -33,7 +33,7 @@ from mns.subscription import SubscriptionMeta
 from mns.topic import TopicMessage, TopicMeta
 
 from fcemu.api.keys import ENGINE
-from fcemu.api.smq import routes
+from fcemu.api.smq import release_long_polls, routes
 from fcemu.clock import ManualClock, Scheduler, new_event_loop
 from fcemu.ids import IdGenerator
 from fcemu.smq import Queue, Smq
@@ -72,6 +72,7 @@ class MnsServer:
         app = web.Application()
         app[ENGINE] = self.engine
         app.add_routes(routes)
+        app.on_shutdown.append(release_long_polls)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host="127.0.0.1", port=0)
@@ -331,6 +332,23 @@ def test_long_poll_answered_when_the_clock_passes_visibility(mns_server, account
         mns_server.advance(30)
         again = poll.result(timeout=30)
     assert (again.message_id, again.dequeue_count) == (first.message_id, 2)
+
+
+def test_shutdown_does_not_wait_for_a_parked_long_poll():
+    server = MnsServer()
+    server.reset()
+    account = Account(server.endpoint, "AKIDTEST", "SECRETTEST")
+    try:
+        new_queue(account, "q1")
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            poll = pool.submit(account.get_queue("q1").receive_message, 30)
+            server.wait_for_long_polls("q1")
+            server.stop()  # run() bounds it at 30 s; the poll would hold it that long
+            with pytest.raises(MNSServerException) as info:
+                poll.result(timeout=10)
+        assert info.value.type == "QueueNotExist"
+    finally:
+        account.get_client().close_connection()
 
 
 # -- topics -------------------------------------------------------------------------------

@@ -397,6 +397,24 @@ def test_long_poll_ends_when_queue_is_deleted(env):
     run(main)
 
 
+def test_close_ends_long_polls_and_forgets_everything(env):
+    async def main():
+        queue, _ = env.smq.create_queue("q1", VisibilityTimeout=30)
+        queue.send("x")
+        queue.receive()
+        env.smq.create_topic("t1")
+        poll = asyncio.ensure_future(queue.receive_wait(1, 30))
+        await until_waiting(queue)
+        assert env.scheduler.pending("housekeeping")
+        env.smq.close()
+        with pytest.raises(QueueNotExist):
+            await poll
+        assert env.scheduler.pending() == []
+        assert not env.smq.queue_exists("q1") and not env.smq.topic_exists("t1")
+
+    run(main)
+
+
 def test_zero_wait_returns_at_once_and_wait_range_is_checked(env):
     async def main():
         queue, _ = env.smq.create_queue("q1", PollingWaitSeconds=30)
