@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 
@@ -113,6 +114,14 @@ class Api:
     def engine(self) -> Engine:
         assert self._engine is not None, "Api not started (only async tests start it)"
         return self._engine
+
+    @property
+    def client_app(self) -> web.Application:
+        """The root application under test."""
+        assert self._client is not None
+        app = self._client.server.app
+        assert app is not None
+        return app
 
     # -- HTTP -----------------------------------------------------------------------
 

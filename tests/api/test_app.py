@@ -1,0 +1,85 @@
+"""make_app: the route table of spec §5.1, sub-apps, app keys and shutdown."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from fcemu.api import async_configs, async_tasks, concurrency, control, functions, invocations
+from fcemu.api.keys import ENGINE
+from fcemu.api.middleware import CLIENT_MAX_SIZE
+from fcemu.settings import Settings
+from tests.api.conftest import Api
+
+# spec §5.1: method, path under /2023-03-30, and the FC operation in snake_case
+FC_ROUTES = {
+    ("POST", "/functions", "create_function"),
+    ("GET", "/functions/{functionName}", "get_function"),
+    ("GET", "/functions", "list_functions"),
+    ("PUT", "/functions/{functionName}", "update_function"),
+    ("DELETE", "/functions/{functionName}", "delete_function"),
+    ("POST", "/functions/{functionName}/invocations", "invoke_function"),
+    ("PUT", "/functions/{functionName}/concurrency", "put_concurrency_config"),
+    ("GET", "/functions/{functionName}/concurrency", "get_concurrency_config"),
+    ("DELETE", "/functions/{functionName}/concurrency", "delete_concurrency_config"),
+    ("GET", "/concurrency-configs", "list_concurrency_configs"),
+    ("PUT", "/functions/{functionName}/async-invoke-config", "put_async_invoke_config"),
+    ("GET", "/functions/{functionName}/async-invoke-config", "get_async_invoke_config"),
+    ("DELETE", "/functions/{functionName}/async-invoke-config", "delete_async_invoke_config"),
+    ("GET", "/async-invoke-configs", "list_async_invoke_configs"),
+    ("GET", "/functions/{functionName}/async-tasks/{taskId}", "get_async_task"),
+    ("GET", "/functions/{functionName}/async-tasks", "list_async_tasks"),
+    ("PUT", "/functions/{functionName}/async-tasks/{taskId}/stop", "stop_async_task"),
+}
+
+CONTROL_ROUTES = {
+    ("GET", "/health"), ("POST", "/reset"), ("GET", "/clock"), ("POST", "/clock/advance"),
+    ("POST", "/clock/set"), ("POST", "/settle"), ("POST", "/drain"), ("POST", "/seed"),
+    ("GET", "/queues"), ("GET", "/queues/{name}/messages"),
+}
+
+
+def table(*modules: object) -> set[tuple[str, str, str]]:
+    return {(r.method, r.path, r.handler.__name__)  # type: ignore[attr-defined]
+            for m in modules for r in m.routes}  # type: ignore[attr-defined]
+
+
+def test_fc_routes_are_the_spec_table_named_after_operations() -> None:
+    modules = (functions, async_configs, concurrency, invocations, async_tasks)
+    assert table(*modules) == FC_ROUTES
+
+
+def test_control_routes() -> None:
+    assert {(method, path) for method, path, _ in table(control)} == CONTROL_ROUTES
+
+
+async def test_every_app_knows_the_engine(api: Api) -> None:
+    root = api.client_app
+    apps = [root, *(r._app for r in root.router.resources()  # type: ignore[attr-defined]
+                    if isinstance(r, web.PrefixedSubAppResource))]
+    assert [getattr(a, "_client_max_size", None) for a in apps] == [CLIENT_MAX_SIZE] * 3
+    assert all(a[ENGINE] is api.engine for a in apps)
+    prefixes = sorted(r.canonical for r in root.router.resources()
+                      if isinstance(r, web.PrefixedSubAppResource))
+    assert prefixes == ["/2023-03-30", "/_fcemu"]
+
+
+async def test_shutting_the_app_down_closes_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = Api(Settings(clock="manual", seed=7))
+    await api.start()
+    closed: list[bool] = []
+    original = api.engine.close
+
+    async def close() -> None:
+        closed.append(True)
+        await original()
+
+    monkeypatch.setattr(api.engine, "close", close)
+    await api.close()
+    assert closed == [True]
+
+
+async def test_reset_keeps_the_engine_object(api: Api) -> None:
+    engine = api.engine
+    await api.control("POST", "/reset")
+    assert api.client_app[ENGINE] is engine
