@@ -36,6 +36,7 @@ from fcemu.config_schema import (
     ConfigError,
     MarkedDict,
     Where,
+    coerce,
     load_yaml,
     marked_dict,
     validate,
@@ -115,7 +116,8 @@ class _Source:
     """One file, read and checked, before functions are merged and built."""
 
     path: Path
-    functions: list[tuple[str, MarkedDict, str]] = field(default_factory=list)
+    #: (name, props, dotted prefix of the props, where the function is declared)
+    functions: list[tuple[str, MarkedDict, str, Where]] = field(default_factory=list)
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     topics: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -148,8 +150,8 @@ def load(paths: Iterable[Path | str], settings: Settings) -> Deployment:
         deployment.topics.update(source.topics)
         deployment.ignored += source.ignored
         names.update(source.names)
-        for name, props, prefix in source.functions:
-            _merge(merged, name, props, prefix)
+        for name, props, prefix, where in source.functions:
+            _merge(merged, name, props, prefix, where)
     for name, (props, origins) in merged.items():
         spec = _build_function(name, props, origins, settings, names)
         deployment.functions[name] = spec
@@ -206,8 +208,8 @@ def _read(path: Path, settings: Settings) -> _Source:
         parsed = read_s_yaml(doc, path, settings)
         source.names, source.settings, source.ignored = parsed.names, parsed.settings, \
             parsed.ignored
-        source.functions = [(name, _check_props(props, source, prefix), prefix)
-                            for name, props, prefix in parsed.functions]
+        source.functions = [(name, _check_props(props, source, prefix), prefix, where)
+                            for name, props, prefix, where in parsed.functions]
     else:
         _read_fcemu_yaml(doc, source, settings)
     return source
@@ -234,7 +236,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
         if props.get("functionName", name) != name:
             raise ConfigError(props.at("functionName"), f"{prefix}.functionName",
                               f"must match the key {name!r} (or be left out)")
-        source.functions.append((name, _check_props(props, source, prefix), prefix))
+        source.functions.append((name, _check_props(props, source, prefix), prefix,
+                                 functions.at(name)))
     for name, attributes in (doc.get("queues") or {}).items():
         source.queues[name] = _mns_attributes(attributes or {})
     for name, topic in (doc.get("topics") or {}).items():
@@ -249,6 +252,7 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
 
 def _check_props(props: MarkedDict, source: _Source, prefix: str) -> MarkedDict:
     """Validate the modelled props; note the others; make ``code`` an absolute path."""
+    props = coerce(props, SCHEMA["$defs"]["function"])
     schema = SCHEMA["$defs"]["function"]["properties"]
     for key, value in props.items():
         if key in MODELLED_PROPS:
@@ -272,11 +276,11 @@ def _mns_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 # -- merging and building -----------------------------------------------------------------
 
 def _merge(merged: dict[str, tuple[MarkedDict, dict[str, tuple[Where, str]]]], name: str,
-           props: MarkedDict, prefix: str) -> None:
+           props: MarkedDict, prefix: str, where: Where) -> None:
     """Overlay a later file's props on a function: mappings merge, other values replace."""
     origins = {k: (props.at(k), f"{prefix}.{k}") for k in props}
     if name not in merged:
-        merged[name] = (props, {**origins, "": (props.where, prefix)})
+        merged[name] = (props, {**origins, "": (where, prefix)})
         return
     base, base_origins = merged[name]
     merged[name] = (_deep_merge(base, props), {**base_origins, **origins})
@@ -319,8 +323,8 @@ def _build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where
         raise fail(_field_of(exc.message), exc.message) from None
     async_config = None
     if props.get("asyncInvokeConfig") is not None:
-        at = origins.get("asyncInvokeConfig", (where, prefix))[0]
-        async_config = _async_config(props["asyncInvokeConfig"], settings, names, fail, at)
+        field_name = origins.get("asyncInvokeConfig", (where, f"{prefix}.asyncInvokeConfig"))[1]
+        async_config = _async_config(props["asyncInvokeConfig"], settings, names, field_name)
     concurrency = (props.get("concurrencyConfig") or {}).get("reservedConcurrency")
     return FunctionSpec(name, doc, async_config, concurrency, where, origins, code_path)
 
@@ -381,27 +385,30 @@ def _code_files(root: Path) -> list[Path]:
     return files
 
 
-def _async_config(config: Mapping[str, Any], settings: Settings, names: Mapping[str, Any],
-                  fail: _Fail, where: Where) -> tuple[str, dict[str, Any]]:
+def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, Any],
+                  field_name: str) -> tuple[str, dict[str, Any]]:
     qualifier = config.get("qualifier") or LATEST
     if qualifier != LATEST:
-        raise fail("asyncInvokeConfig", f"qualifier {qualifier!r}: fcemu models LATEST only")
+        raise ConfigError(config.at("qualifier"), f"{field_name}.qualifier",
+                          f"{qualifier!r}: fcemu models the LATEST qualifier only")
     doc = {k: config[k] for k in ("asyncTask", "maxAsyncRetryAttempts",
                                   "maxAsyncEventAgeInSeconds") if k in config}
     if "statefulInvocation" in config:
         doc.setdefault("asyncTask", config["statefulInvocation"])
     destinations: dict[str, Any] = {}
-    for key, value in (config.get("destinationConfig") or {}).items():
+    targets: MarkedDict = config.get("destinationConfig") or marked_dict(config.where)
+    for key, value in targets.items():
         arn = value.get("destination") if isinstance(value, Mapping) else value
         if arn:
-            destinations[key] = {"destination": _arn(arn, settings, names, key, fail, where)}
+            destinations[key] = {"destination": _arn(
+                arn, settings, names, targets.at(key), f"{field_name}.destinationConfig.{key}")}
     if destinations:
         doc["destinationConfig"] = destinations
     return qualifier, doc
 
 
-def _arn(value: str, settings: Settings, names: Mapping[str, Any], key: str, fail: _Fail,
-         where: Where) -> str:
+def _arn(value: str, settings: Settings, names: Mapping[str, Any], where: Where,
+         field_name: str) -> str:
     """A destination ARN with ``{accountid}``-style placeholders filled (README: config)."""
     if not value.startswith("acs:"):
         value = f"acs:mns:{settings.region}:{settings.account_id}:/queues/{value}/messages"
@@ -416,8 +423,8 @@ def _arn(value: str, settings: Settings, names: Mapping[str, Any], key: str, fai
             return str(names[word])
         if (str(where), word) not in _reported:
             _reported.add((str(where), word))
-            log.warning("%s: destination placeholder {%s} has no value (no vars.%s): using "
-                        "%r", where, word, word, word)
+            log.warning("%s: %s: placeholder {%s} has no value (no vars.%s): using %r",
+                        where, field_name, word, word, word)
         return word
 
     arn = _PLACEHOLDER.sub(fill, value)
@@ -427,7 +434,7 @@ def _arn(value: str, settings: Settings, names: Mapping[str, Any], key: str, fai
     try:
         parse_destination(arn)
     except InvalidArgument as exc:
-        raise fail("asyncInvokeConfig", f"destinationConfig.{key}: {exc.message}") from None
+        raise ConfigError(where, field_name, exc.message) from None
     return arn
 
 

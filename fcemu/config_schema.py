@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["SCHEMA", "ConfigError", "MarkedDict", "MarkedList", "Where", "load_yaml", "validate"]
+__all__ = ["SCHEMA", "ConfigError", "MarkedDict", "MarkedList", "Where", "coerce", "load_yaml",
+           "validate"]
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,36 @@ def validate(value: Any, schema: dict[str, Any], where: Where, field: str,
         for index, item in enumerate(value):
             at = value.at(index) if isinstance(value, MarkedList) else where
             validate(item, schema["items"], at, f"{field}[{index}]", root)
+
+
+def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] = SCHEMA) -> Any:
+    """Text where the schema wants a number or a boolean, converted (``${env('X')}`` gives text).
+
+    Only whole integers, numbers and ``true``/``false`` are converted; anything
+    else is left for :func:`validate` to report.
+    """
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    if isinstance(value, MarkedDict) and "properties" in schema:
+        out = marked_dict(value.where, dict(value), value.key_where)
+        for key, item in value.items():
+            if key in schema["properties"]:
+                out[key] = coerce(item, schema["properties"][key], root)
+        return out
+    if not isinstance(value, str):
+        return value
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    enum = schema.get("enum", [])
+    text = value.strip()
+    if ("integer" in kinds or "number" in kinds or any(isinstance(e, int) for e in enum)) \
+            and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if "number" in kinds and re.fullmatch(r"-?\d*\.\d+", text):
+        return float(text)
+    if "boolean" in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return value
 
 
 def _one_of(value: Any, options: list[dict[str, Any]], where: Where, field: str,

@@ -38,8 +38,8 @@ _ACCOUNT = re.compile(r"""^config\(\s*(['"])AccountID\1\s*\)$""")
 class SYaml:
     """What an s.yaml declares, before fcemu checks the props."""
 
-    #: (function name, resolved props, dotted prefix of the props) per fc3 resource
-    functions: list[tuple[str, MarkedDict, str]] = field(default_factory=list)
+    #: (function name, resolved props, dotted prefix of the props, where) per fc3 resource
+    functions: list[tuple[str, MarkedDict, str, Where]] = field(default_factory=list)
     #: ``vars``, resolved: values for ``{name}`` placeholders in destination ARNs
     names: dict[str, Any] = field(default_factory=dict)
     #: settings the file implies: the resources' ``region``
@@ -83,11 +83,11 @@ def read_s_yaml(doc: MarkedDict, path: Path, settings: Settings) -> SYaml:
         props = refs.resolve(props, props.where, f"{prefix}.props", rname)
         name = props.get("functionName")
         if not isinstance(name, str) or not name:
-            raise ConfigError(props.at("functionName"), f"{prefix}.props.functionName",
-                              "is required (a string)")
+            raise ConfigError(props.key_where.get("functionName", resource.at("props")),
+                              f"{prefix}.props.functionName", "is required (a string)")
         if isinstance(props.get("region"), str):
             regions.append((props["region"], props.at("region")))
-        result.functions.append((name, props, f"{prefix}.props"))
+        result.functions.append((name, props, f"{prefix}.props", resource.at("props")))
     if regions:
         result.settings["region"] = regions[0][0]
         for region, where in regions[1:]:

@@ -1,0 +1,425 @@
+"""Deployment files: s.yaml and fcemu.yaml loading, references, errors, apply and watch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import textwrap
+import zipfile
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fcemu
+from fcemu import config
+from fcemu.config import ConfigError, load, load_settings, zip_code
+from fcemu.config_schema import SCHEMA
+from fcemu.errors import InvalidArgument
+from fcemu.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "fixtures" / "stateful-async-invocation"
+ACCOUNT = "1234567890123456"
+T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
+
+HANDLER = "def handler(event, context):\n    return b'v1:' + event\n"
+
+
+@pytest.fixture(autouse=True)
+def _forget_reported() -> None:
+    config._reported.clear()
+
+
+def project(tmp_path: Path, files: dict[str, str], code: str = HANDLER) -> Path:
+    """A project directory: ``code/index.py`` plus the given YAML files."""
+    (tmp_path / "code").mkdir(exist_ok=True)
+    (tmp_path / "code" / "index.py").write_text(code)
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip())
+    return tmp_path
+
+
+S_YAML = """
+    edition: 3.0.0
+    name: app
+    vars:
+      queue: results
+      memory: 256
+    resources:
+      job:
+        component: fc3
+        props:
+          region: cn-shanghai
+          functionName: job
+          runtime: python3.10
+          handler: index.handler
+          code: ./code
+          memorySize: ${vars.memory}
+          description: ${this.props.functionName} in ${this.props.region}
+          environmentVariables:
+            QUEUE: ${vars.queue}
+            DEBUG: true
+            PORT: 8080
+          asyncInvokeConfig:
+            asyncTask: true
+            destinationConfig:
+              onSuccess:
+                destination: acs:mns:{region}::/queues/${vars.queue}/messages
+              onFailure:
+                destination: acs:mns:cn-shanghai:{accountid}:/queues/{failures}/messages
+          concurrencyConfig:
+            reservedConcurrency: 2
+    """
+
+
+# -- loading ------------------------------------------------------------------------------
+
+def test_seed_demo_loads_as_create_function_and_async_config() -> None:
+    deployment = load([DEMO / "s.yaml"], Settings())
+    spec = deployment.functions["my-fc-job"]
+    assert {k: v for k, v in spec.doc.items() if k != "code"} == {
+        "functionName": "my-fc-job", "runtime": "python3", "handler": "index.handler",
+        "timeout": 60, "memorySize": 128, "instanceConcurrency": 1,
+    }
+    with zipfile.ZipFile(BytesIO(__import__("base64").b64decode(spec.doc["code"]["zipFile"]))) as z:
+        assert z.namelist() == ["index.py"]
+    arn = f"acs:mns:cn-hangzhou:{ACCOUNT}:/queues/myqueue/messages"
+    assert spec.async_config == ("LATEST", {
+        "asyncTask": True, "maxAsyncRetryAttempts": 1, "maxAsyncEventAgeInSeconds": 172800,
+        "destinationConfig": {"onSuccess": {"destination": arn},
+                              "onFailure": {"destination": arn}},
+    })
+    assert deployment.queues == {"myqueue": {}}  # destination queues exist from the start
+    assert deployment.settings == {"region": "cn-hangzhou"}
+
+
+def test_later_files_override_field_by_field() -> None:
+    deployment = load([DEMO / "s.yaml", DEMO / "fast.fcemu.yaml"], Settings())
+    spec = deployment.functions["my-fc-job"]
+    assert spec.doc["timeout"] == 1
+    assert spec.doc["memorySize"] == 128 and spec.async_config is not None
+    assert spec.origins["timeout"][1] == "functions.my-fc-job.timeout"
+
+
+def test_references_and_placeholders(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = project(tmp_path, {"s.yaml": S_YAML}) / "s.yaml"
+    deployment = load([path], Settings(account_id="42", region="cn-shanghai"))
+    spec = deployment.functions["job"]
+    assert spec.doc["memorySize"] == 256  # a lone reference keeps its type
+    assert spec.doc["description"] == "job in cn-shanghai"
+    assert spec.doc["environmentVariables"] == {"QUEUE": "results", "DEBUG": "true",
+                                                "PORT": "8080"}
+    destinations = spec.async_config[1]["destinationConfig"]  # type: ignore[index]
+    # {region} filled, the empty account filled, {failures} has no var: the name itself
+    assert destinations == {
+        "onSuccess": {"destination": "acs:mns:cn-shanghai:42:/queues/results/messages"},
+        "onFailure": {"destination": "acs:mns:cn-shanghai:42:/queues/failures/messages"},
+    }
+    assert "placeholder {failures} has no value" in caplog.text
+    assert spec.reserved_concurrency == 2
+    assert set(deployment.queues) == {"results", "failures"}
+
+
+def test_placeholder_from_vars(tmp_path: Path) -> None:
+    text = (DEMO / "s.yaml").read_text().replace("access: default", "vars:\n  myqueue: jobs")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(HANDLER)
+    (tmp_path / "s.yaml").write_text(text)
+    spec = load([tmp_path / "s.yaml"], Settings()).functions["my-fc-job"]
+    assert "/queues/jobs/messages" in json.dumps(spec.async_config)
+
+
+def test_env_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FCEMU_TEST_TIMEOUT", "7")
+    text = S_YAML.replace("memorySize: ${vars.memory}",
+                          "timeout: ${env('FCEMU_TEST_TIMEOUT')}\n"
+                          "          description: ${env('FCEMU_TEST_UNSET', 'fallback')}-"
+                          "${env.FCEMU_TEST_TIMEOUT}-${config('AccountID')}")
+    text = text.replace("          description: ${this.props.functionName} in "
+                        "${this.props.region}\n", "")
+    path = project(tmp_path, {"s.yaml": text}) / "s.yaml"
+    spec = load([path], Settings()).functions["job"]
+    assert spec.doc["timeout"] == 7  # env values are text, converted where numbers are due
+    assert spec.doc["description"] == f"fallback-7-{ACCOUNT}"
+
+
+def test_unmodelled_props_are_reported_once(tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    extra = ("          vpcConfig: auto\n          logConfig: auto\n"
+             "          role: acs:ram::123:role/fc\n          triggers:\n"
+             "            - triggerName: t\n              triggerType: timer\n")
+    text = textwrap.dedent(S_YAML).replace("      concurrencyConfig:",
+                                           textwrap.dedent(extra).replace("\n", "\n      ")
+                                           .join(["      ", "concurrencyConfig:"]))
+    path = project(tmp_path, {"s.yaml": text}) / "s.yaml"
+    with caplog.at_level(logging.WARNING, logger="fcemu.config"):
+        deployment = load([path], Settings())
+        config.report_ignored(deployment)
+        config.report_ignored(load([path], Settings()))
+    lines = [r.message for r in caplog.records if "not modelled" in r.message]
+    assert len(lines) == 1
+    for name in ("vpcConfig", "logConfig", "role", "triggers"):
+        assert f"resources.job.props.{name} (line" in lines[0]
+    doc = deployment.functions["job"].doc
+    assert doc["role"] == "acs:ram::123:role/fc"  # echoed by GetFunction
+    assert "vpcConfig" not in doc and "triggers" not in doc  # 'auto' and fc3-only: dropped
+
+
+def test_fcemu_yaml_settings_queues_topics(tmp_path: Path) -> None:
+    path = project(tmp_path, {"fcemu.yaml": """
+        version: 1
+        settings:
+          clock: manual
+          start: 2024-05-01T00:00:00Z
+          seed: 7
+          region: cn-beijing
+          accountId: 555
+          retryBaseMs: 100
+        functions:
+          worker:
+            runtime: python3
+            handler: index.handler
+            code: code
+            asyncInvokeConfig:
+              asyncTask: true
+              destinationConfig:
+                onSuccess: done
+                onFailure: {destination: "acs:mns:{region}:{accountid}:/topics/alerts/messages"}
+        queues:
+          done: {visibilityTimeout: 60}
+          audit:
+        topics:
+          alerts:
+            subscriptions:
+              to-audit: {queue: audit, notifyContentFormat: SIMPLIFIED}
+        """})
+    settings = load_settings([path / "fcemu.yaml"], Settings())
+    assert (settings.clock, settings.start_ms, settings.seed) == ("manual", T0, 7)
+    assert (settings.region, settings.account_id, settings.retry_base_ms) == ("cn-beijing", "555",
+                                                                               100)
+    deployment = load([path / "fcemu.yaml"], settings)
+    assert deployment.queues == {"done": {"VisibilityTimeout": 60}, "audit": {}}
+    assert deployment.topics == {"alerts": ({}, {"to-audit": (
+        "audit", {"notifyContentFormat": "SIMPLIFIED"})})}
+    destinations = deployment.functions["worker"].async_config[1]["destinationConfig"]  # type: ignore[index]
+    assert destinations == {
+        "onSuccess": {"destination": "acs:mns:cn-beijing:555:/queues/done/messages"},
+        "onFailure": {"destination": "acs:mns:cn-beijing:555:/topics/alerts/messages"},
+    }
+
+
+def test_load_settings_later_file_wins(tmp_path: Path) -> None:
+    path = project(tmp_path, {"a.yaml": "settings: {region: cn-a, seed: 1}\n",
+                              "b.yaml": "settings: {region: cn-b}\n"})
+    settings = load_settings([path / "a.yaml", path / "b.yaml", DEMO / "s.yaml"], Settings())
+    assert (settings.region, settings.seed) == ("cn-hangzhou", 1)  # s.yaml's region is last
+
+
+def test_zip_is_deterministic_and_keeps_modes(tmp_path: Path) -> None:
+    code = project(tmp_path, {}) / "code"
+    (code / "bootstrap").write_text("#!/bin/sh\n")
+    (code / "bootstrap").chmod(0o755)
+    (code / "__pycache__").mkdir()
+    (code / "__pycache__" / "index.cpython-311.pyc").write_bytes(b"x")
+    first, second = zip_code(code), zip_code(code)
+    assert first == second
+    with zipfile.ZipFile(BytesIO(first)) as archive:
+        assert archive.namelist() == ["bootstrap", "index.py"]
+        assert (archive.getinfo("bootstrap").external_attr >> 16) & 0o777 == 0o755
+    (tmp_path / "code.zip").write_bytes(first)
+    assert zip_code(tmp_path / "code.zip") == first
+    with pytest.raises(ValueError, match=r"not a directory or a \.zip file"):
+        zip_code(code / "index.py")
+
+
+# -- errors name the file, the line and the field -----------------------------------------
+
+FUNCTION = ("functions:\n  job:\n    runtime: python3\n    handler: index.handler\n"
+            "    code: ./code\n")
+S_HEAD = ("edition: 3.0.0\nresources:\n  r:\n    component: fc3\n    props:\n"
+          "      functionName: job\n")
+
+BAD_FILES = [
+    # (file name, text, line, field, words in the message)
+    ("fcemu.yaml", FUNCTION + "    timeout: abc\n", 6, "functions.job.timeout",
+     "must be an integer"),
+    ("fcemu.yaml", FUNCTION + "    memorySize: 100\n", 6, "functions.job.memorySize",
+     "between 128 and 32768"),
+    ("fcemu.yaml", FUNCTION + "    asyncInvokeConfig:\n      maxAsyncRetryAttempt: 2\n", 7,
+     "functions.job.asyncInvokeConfig.maxAsyncRetryAttempt",
+     "did you mean 'maxAsyncRetryAttempts'"),
+    ("fcemu.yaml", FUNCTION + "    asyncInvokeConfig:\n      maxAsyncRetryAttempts: 9\n", 7,
+     "functions.job.asyncInvokeConfig.maxAsyncRetryAttempts", "between 0 and 8"),
+    ("fcemu.yaml", FUNCTION.replace("functions:", "function:"), 1, "function",
+     "did you mean 'functions'"),
+    ("fcemu.yaml", FUNCTION.replace("./code", "./nowhere"), 5, "functions.job.code",
+     "does not exist"),
+    ("fcemu.yaml", FUNCTION.replace("python3", "nodejs18"), 3, "functions.job.runtime",
+     "not supported by fcemu"),
+    ("fcemu.yaml", FUNCTION.replace("    handler: index.handler\n", ""), 2,
+     "functions.job.handler", "is required"),
+    ("fcemu.yaml", FUNCTION + "    asyncInvokeConfig:\n      destinationConfig:\n"
+     "        onSuccess: acs:oss:cn-hangzhou:1:bucket\n", 8,
+     "functions.job.asyncInvokeConfig.destinationConfig.onSuccess", "unsupported destination"),
+    ("fcemu.yaml", FUNCTION + "    asyncInvokeConfig:\n      qualifier: prod\n", 7,
+     "functions.job.asyncInvokeConfig.qualifier", "LATEST qualifier only"),
+    ("fcemu.yaml", FUNCTION + "  job:\n    timeout: 3\n", 6, "job", "duplicate key"),
+    ("fcemu.yaml", FUNCTION + "  bad name!:\n    runtime: python3\n", 6, "functions.bad name!",
+     "invalid name"),
+    ("fcemu.yaml", "settings:\n  clock: fast\n", 2, "settings.clock", "one of 'real', 'manual'"),
+    ("fcemu.yaml", "settings:\n  start: yesterday\n", 2, "settings.start", ""),
+    ("fcemu.yaml", "queues:\n  done:\n    visibilityTimeout: 0\n", 3,
+     "queues.done.visibilityTimeout", "between 1 and 43200"),
+    ("fcemu.yaml", FUNCTION.replace("./code", "{ossBucketName: b, ossObjectName: o}"), 5,
+     "functions.job.code", "offline"),
+    ("fcemu.yaml", "functions:\n  job: [1, 2\n", 3, "", "not valid YAML"),
+    ("s.yaml", "edition: 1.0.0\nservices:\n  x: {}\n", 2, "services", "2.x"),
+    ("s.yaml", S_HEAD + "      runtime: python3\n      handler: index.handler\n"
+     "      code: ./code\n      timeout: 0\n", 10, "resources.r.props.timeout",
+     "between 1 and 86400"),
+    ("s.yaml", S_HEAD + "      memorySize: ${vars.nope}\n", 7, "resources.r.props.memorySize",
+     "vars.nope is not defined"),
+    ("s.yaml", S_HEAD + "      handler: ${env('FCEMU_TEST_SURELY_UNSET')}\n", 7,
+     "resources.r.props.handler", "FCEMU_TEST_SURELY_UNSET is not set"),
+    ("s.yaml", S_HEAD + "      handler: ${path('.')}\n", 7, "resources.r.props.handler",
+     "unsupported reference"),
+    ("s.yaml", S_HEAD + "      handler: ${this.props.description}\n"
+     "      description: ${this.props.handler}\n", 7, "resources.r.props.handler",
+     "circular reference"),
+    ("s.yaml", S_HEAD.replace("      functionName: job\n", "      region: cn-hangzhou\n"), 5,
+     "resources.r.props.functionName", "is required"),
+    ("s.yaml", S_HEAD + "      runtime: python3\n      code: ./code\n", 5,
+     "resources.r.props.handler", "is required"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "field", "words"), BAD_FILES,
+                         ids=[f"{i}-{case[3] or 'syntax'}" for i, case in enumerate(BAD_FILES)])
+def test_bad_files_name_file_line_and_field(tmp_path: Path, name: str, text: str, line: int,
+                                            field: str, words: str) -> None:
+    path = project(tmp_path, {name: text}) / name
+    with pytest.raises(ConfigError) as caught:
+        load_settings([path], Settings())
+        load([path], Settings())
+    error = caught.value
+    assert (error.where.path, error.where.line) == (path, line), str(error)  # type: ignore[union-attr]
+    assert error.field == field
+    assert words in error.message
+    assert str(error).startswith(f"{path}:{line}: ")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load([tmp_path / "absent.yaml"], Settings())
+
+
+# -- the JSON Schema ----------------------------------------------------------------------
+
+def test_schema_is_valid_json_schema_and_accepts_the_samples() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    samples = [*(ROOT / "fixtures").rglob("*fcemu.yaml")]
+    assert samples
+    import yaml
+
+    for sample in samples:
+        jsonschema.validate(yaml.safe_load(sample.read_text()), SCHEMA)
+
+
+# -- applying to an emulator --------------------------------------------------------------
+
+def _call(emu: fcemu.Emulator, fn: Any) -> Any:
+    async def run(engine: Any) -> Any:
+        return fn(engine)
+
+    return emu.call(run)
+
+
+def test_apply_config_deploys_and_survives_reset(tmp_path: Path) -> None:
+    path = project(tmp_path, {"s.yaml": S_YAML}) / "s.yaml"
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        def state(engine: Any) -> Any:
+            function = engine.functions["job"]
+            return (function.memory_size, function.environment_variables["QUEUE"],
+                    engine.async_configs[("job", "LATEST")].async_task,
+                    engine.concurrency["job"].reserved_concurrency,
+                    sorted(q.name for q in engine.smq.list_queues()[0]))
+
+        expected = (256, "results", True, 2, ["failures", "results"])
+        assert _call(emu, state) == expected
+        emu.reset()
+        assert _call(emu, state) == expected
+
+
+def test_engine_errors_become_config_errors(tmp_path: Path) -> None:
+    """What the engine still refuses is reported at the function's declaration."""
+    path = project(tmp_path, {"fcemu.yaml": FUNCTION}) / "fcemu.yaml"
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.functions: dict[str, Any] = {}
+            self.smq = None
+
+        def create_function(self, doc: dict[str, Any]) -> None:
+            raise InvalidArgument("handler index.handler: no such module")
+
+    with pytest.raises(ConfigError, match=r"fcemu\.yaml:2: functions\.job: InvalidArgument: "
+                                          r"handler index\.handler: no such module"):
+        config._deploy(Refusing(), load([path], Settings()), strict=True)  # type: ignore[arg-type]
+
+
+def test_watcher_redeploys_changes_and_keeps_tasks(tmp_path: Path) -> None:
+    root = project(tmp_path, {"fcemu.yaml": FUNCTION + "    asyncInvokeConfig:\n"
+                                                       "      asyncTask: true\n"})
+    path = root / "fcemu.yaml"
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        async def start(engine: Any) -> config.Watcher:
+            return config.watch(engine, [path], interval=3600)
+
+        watcher = emu.call(start)
+
+        async def invoke(engine: Any) -> str:
+            result = await engine.invoke_function("job", b"x", asynchronous=True, task_id="t1")
+            return result.task.task_id
+
+        emu.call(invoke)
+        emu.drain()
+        assert _call(emu, lambda e: watcher.poll()) is False  # nothing changed
+        (root / "code" / "index.py").write_text(HANDLER.replace("v1", "version2"))
+        path.write_text(path.read_text() + "    timeout: 9\n")
+        assert _call(emu, lambda e: watcher.poll()) is True
+
+        async def sync(engine: Any) -> tuple[bytes, int, str]:
+            result = await engine.invoke_function("job", b"y")
+            return result.outcome.body, engine.functions["job"].timeout, \
+                engine.tasks.get("job", "t1").status.value
+
+        assert emu.call(sync) == (b"version2:y", 9, "Succeeded")
+        path.write_text(path.read_text() + "    memorySize: 1\n")  # an error: keep going
+        assert _call(emu, lambda e: watcher.poll()) is False
+        assert _call(emu, lambda e: e.functions["job"].timeout) == 9
+
+        async def stop(engine: Any) -> None:
+            await watcher.stop()
+
+        emu.call(stop)
+
+
+def test_watcher_runs_on_the_loop_in_real_time(tmp_path: Path) -> None:
+    """The polling task runs without any clock move (a manual clock does not stop it)."""
+    path = project(tmp_path, {"fcemu.yaml": FUNCTION}) / "fcemu.yaml"
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        async def start_and_tick(engine: Any) -> bool:
+            watcher = config.watch(engine, [path], interval=0.01)
+            path.write_text(path.read_text() + "    timeout: 5\n")
+            for _ in range(500):  # bounded: the watcher's own interval is 0.01 s
+                await asyncio.sleep(0.01)
+                if engine.functions["job"].timeout == 5:
+                    break
+            await watcher.stop()
+            return bool(engine.functions["job"].timeout == 5)
+
+        assert emu.call(start_and_tick)
