@@ -16,6 +16,7 @@ import inspect
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,20 @@ ARN_F = f"acs:fc:{REGION}:{ACCOUNT}:functions/f"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 #: Set to rewrite tests/golden/*.json from the current output (then review the diff).
 UPDATE_GOLDEN = os.environ.get("FCEMU_UPDATE_GOLDEN") == "1"
+
+
+#: A CreateFunctionInput as the SDK sends it (sdk-notes §1.4), without code.
+CREATE = {"functionName": "f", "runtime": "python3.10", "handler": "index.handler",
+          "timeout": 60, "memorySize": 512, "environmentVariables": {"A": "b"}, "tags": [],
+          "vpcConfig": {"vpcId": "vpc-1"}}
+
+
+def zip_b64(source: str = "def handler(event, context):\n    return event\n") -> str:
+    """``code.zipFile``: a base64 zip holding ``index.py``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", source)
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def queue_arn(name: str) -> str:
@@ -226,10 +241,6 @@ def assert_golden(name: str, document: Any) -> None:
         path.write_text(text)
     assert document == json.loads(path.read_text()), f"differs from {path}"
     assert text == path.read_text(), f"same values, other key order than {path}"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @pytest.fixture

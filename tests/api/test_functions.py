@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import io
-import zipfile
-
 import pytest
 
-from tests.api.conftest import ARN_F, Api, assert_error
-
-CREATE = {"functionName": "f", "runtime": "python3.10", "handler": "index.handler",
-          "timeout": 60, "memorySize": 512, "environmentVariables": {"A": "b"}, "tags": [],
-          "vpcConfig": {"vpcId": "vpc-1"}}
-
-
-def zip_b64(source: str = "def handler(event, context):\n    return event\n") -> str:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", source)
-    return base64.b64encode(buffer.getvalue()).decode()
+from tests.api.conftest import ARN_F, CREATE, Api, assert_error, zip_b64
 
 
 async def test_create_function_answers_the_function(api: Api) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fcemu.runtime import Invocation, Outcome
-from tests.api.conftest import Api, assert_error, boom
+from tests.api.conftest import CREATE, Api, assert_error, boom, zip_b64
 
 ASYNC_LIMIT = 128 * 1024
 SYNC_LIMIT = 32 * 1024 * 1024
@@ -56,6 +56,18 @@ async def test_tail_log_is_base64_of_the_last_4_kb(api: Api,
     assert base64.b64decode(reply.headers["x-fc-log-result"]) == logs.encode()[-4096:]
     plain = await api.invoke(mode="Sync", headers={"x-fc-log-type": "None"})
     assert "x-fc-log-result" not in plain.headers
+
+
+async def test_tail_log_of_a_worker_function_holds_what_it_printed(api: Api) -> None:
+    source = "def handler(event, context):\n    print('got', event)\n    return b'done'\n"
+    created = await api.fc("POST", "/functions", json_body={
+        **CREATE, "code": {"zipFile": zip_b64(source)}})
+    assert created.status == 200, created
+    reply = await api.invoke(payload=b"ev", mode="Sync", headers={"x-fc-log-type": "Tail"})
+    assert (reply.status, reply.body) == (200, b"done")
+    log = base64.b64decode(reply.headers["x-fc-log-result"]).decode()
+    assert "got b'ev'" in log
+    assert f"FC Invoke End RequestId: {reply.request_id}" in log
 
 
 async def test_tail_log_of_a_silent_handler_is_empty(api: Api) -> None:
