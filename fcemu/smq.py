@@ -8,6 +8,13 @@ returns without any timer. The one timer this module uses is a
 ``housekeeping`` one that wakes long polls when the clock passes the earliest
 hidden message's visibility time (see :meth:`Queue.receive_wait`).
 
+Bodies are stored exactly as sent. The MNS SDK Base64-encodes bodies on
+send and decodes them on receive by default (``Queue.set_encoding(True)``), so
+SDK-to-SDK traffic round-trips either way. Messages FC writes to destination
+queues are raw JSON by default (decisions.md "Destinations"): read them with
+``queue.set_encoding(False)``; with the Base64 switch on, keep the SDK default.
+:meth:`Message.json` reads both.
+
 Wire details (ranges, defaults, units) are from spec §13.3–§13.5.
 """
 
@@ -20,7 +27,6 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +48,18 @@ from fcemu.errors import (
     TopicNameLengthError,
     TopicNotExist,
 )
+from fcemu.smq_rules import (
+    MAX_WAIT_SECONDS,
+    QUEUE_SPECS,
+    TOPIC_SPECS,
+    check_name,
+    defaults,
+    differences,
+    int_in_range,
+    normalise,
+    one_of,
+    page_names,
+)
 from fcemu.smq_topics import (
     MAX_TAG,
     NOTIFY_STRATEGIES,
@@ -49,7 +67,6 @@ from fcemu.smq_topics import (
     Subscription,
     Topic,
     endpoint_queue,
-    one_of,
 )
 
 if TYPE_CHECKING:
@@ -62,22 +79,11 @@ log = logging.getLogger("fcemu.smq")
 
 #: Batch operations take at most this many messages (spec §13.3).
 MAX_BATCH = 16
-#: ``waitseconds`` range for long polling (spec §13.4).
-MAX_WAIT_SECONDS = 30
 #: ChangeMessageVisibility range; the SDK checks 0–43200 (spec §13.3).
 MAX_VISIBILITY_TIMEOUT = 43200
+# The shape of IdGenerator.receipt_handle(): "1-" and letters and digits.
+_HANDLE = re.compile(r"^[0-9]+-[A-Za-z0-9]+$")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-_MAX_NAME = 256
-# spec §13.4: (low, high, unit, default) per numeric attribute.
-_QUEUE_SPECS: dict[str, tuple[int, int, str, int]] = {
-    "DelaySeconds": (0, 604800, "seconds", 0),
-    "MaximumMessageSize": (1024, 65536, "bytes", 65536),
-    "MessageRetentionPeriod": (60, 604800, "seconds", 345600),
-    "VisibilityTimeout": (1, 43200, "seconds", 30),
-    "PollingWaitSeconds": (0, MAX_WAIT_SECONDS, "seconds", 0),
-}
-_TOPIC_SPECS = {"MaximumMessageSize": _QUEUE_SPECS["MaximumMessageSize"]}
 
 def body_md5(body: str) -> str:
     """``MessageBodyMD5``: upper-case hex MD5 of the body text as stored (spec §13.4)."""
@@ -144,8 +150,8 @@ class Queue:
         self.attributes = attributes
         self.create_time = self.last_modify_time = smq.clock.now_ms() // 1000
         self._messages: dict[str, Message] = {}
-        # Every handle ever issued here, to tell a stale handle from a made-up one.
-        self._issued: dict[str, Message] = {}
+        # Current receipt handles only (bounded by the live messages).
+        self._handles: dict[str, Message] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._wake_timer: Timer | None = None
         self._seq = itertools.count()
@@ -175,6 +181,7 @@ class Queue:
     def clear(self) -> None:
         """Drop every message; handles issued so far become stale."""
         self._messages.clear()
+        self._handles.clear()
 
     def counts(self) -> dict[str, int]:
         """``ActiveMessages``, ``InactiveMessages`` and ``DelayMessages`` right now."""
@@ -187,7 +194,7 @@ class Queue:
 
     def set_attributes(self, **attributes: Any) -> None:
         """SetQueueAttributes: change the given attributes only."""
-        self.attributes.update(_normalise(_QUEUE_SPECS, attributes))
+        self.attributes.update(normalise(QUEUE_SPECS, attributes))
         self.last_modify_time = self._smq.clock.now_ms() // 1000
 
     # -- messages ---------------------------------------------------------------------
@@ -207,9 +214,9 @@ class Queue:
                 f"The value of MessageBody should be between 1 and {limit} bytes "
                 f"(MaximumMessageSize of queue {self.name}); got {size} bytes."
             )
-        priority = _int_in_range("Priority", priority, 1, 16, "")
+        priority = int_in_range("Priority", priority, 1, 16, "")
         delay = self.attributes["DelaySeconds"] if delay_seconds is None else delay_seconds
-        delay = _int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
+        delay = int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
         now = self._expire()
         ids = self._smq.ids
         message = Message(
@@ -250,7 +257,7 @@ class Queue:
         visibility time wakes the wait. Returns ``[]`` when nothing arrived.
         """
         wait = self.attributes["PollingWaitSeconds"] if wait_seconds is None else wait_seconds
-        wait = _int_in_range("waitseconds", wait, 0, MAX_WAIT_SECONDS, "seconds")
+        wait = int_in_range("waitseconds", wait, 0, MAX_WAIT_SECONDS, "seconds")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -279,11 +286,11 @@ class Queue:
     def delete(self, receipt_handle: str) -> None:
         """DeleteMessage by its current receipt handle."""
         message = self._by_handle(receipt_handle)
-        del self._messages[message.message_id]
+        self._drop(message)
 
     def change_visibility(self, receipt_handle: str, visibility_timeout: int) -> Message:
         """ChangeMessageVisibility: hide for ``visibility_timeout`` seconds from now, new handle."""
-        seconds = _int_in_range("VisibilityTimeout", visibility_timeout, 0,
+        seconds = int_in_range("VisibilityTimeout", visibility_timeout, 0,
                                 MAX_VISIBILITY_TIMEOUT, "seconds")
         message = self._by_handle(receipt_handle)
         message.next_visible_time = self._smq.clock.now_ms() + seconds * 1000
@@ -296,32 +303,38 @@ class Queue:
     def _expire(self) -> int:
         """Drop messages past their retention period; return the current time."""
         now = self._smq.clock.now_ms()
-        for message_id in [k for k, m in self._messages.items() if now >= m.expire_time]:
-            del self._messages[message_id]
+        for message in [m for m in self._messages.values() if now >= m.expire_time]:
+            self._drop(message)
         return now
 
+    def _drop(self, message: Message) -> None:
+        del self._messages[message.message_id]
+        if message.receipt_handle is not None:
+            self._handles.pop(message.receipt_handle, None)
+
     def _new_handle(self, message: Message) -> None:
+        if message.receipt_handle is not None:
+            self._handles.pop(message.receipt_handle, None)
         handle = self._smq.ids.receipt_handle()
         message.receipt_handle = handle
-        self._issued[handle] = message
+        self._handles[handle] = message
 
     def _by_handle(self, handle: str) -> Message:
         """The live message a current handle names.
 
-        A handle this queue never issued is ``ReceiptHandleError`` (400); one it
-        issued that is stale (replaced, expired at ``NextVisibleTime``, message
-        deleted or past retention) is ``MessageNotExist`` (404), as the MNS docs
-        describe for expired handles.
+        A handle not in the shape fcemu issues is ``ReceiptHandleError`` (400); a
+        well-formed one that is not current (replaced, expired at
+        ``NextVisibleTime``, message deleted or past retention) is
+        ``MessageNotExist`` (404), as the MNS docs describe for expired handles.
         """
-        message = self._issued.get(handle)
-        if message is None:
+        if not _HANDLE.match(handle):
             raise ReceiptHandleError(f"The receipt handle you provide is not valid: {handle!r}.")
         now = self._expire()
-        if (message.receipt_handle != handle or message.visible(now)
-                or self._messages.get(message.message_id) is not message):
+        message = self._handles.get(handle)
+        if message is None or message.visible(now):
             raise MessageNotExist(
-                f"Message not exist: receipt handle {handle!r} has expired or was replaced "
-                f"(message {message.message_id} on queue {self.name})."
+                f"Message not exist: receipt handle {handle!r} on queue {self.name} has "
+                "expired, was replaced by a later receive, or its message was deleted."
             )
         return message
 
@@ -347,7 +360,7 @@ class Queue:
 
     def _close(self) -> None:
         self.deleted = True
-        self._messages.clear()
+        self.clear()
         if self._wake_timer is not None:
             self._wake_timer.cancel()
             self._wake_timer = None
@@ -396,14 +409,14 @@ class Smq:
     def create_queue(self, name: str, **attributes: Any) -> tuple[Queue, bool]:
         """CreateQueue: ``(queue, True)`` when new, ``(queue, False)`` when one with the same
         attributes exists; different attributes raise ``QueueAlreadyExist`` (spec §13.3)."""
-        _check_name(name, InvalidQueueName, QueueNameLengthError, "queue")
-        wanted = _defaults(_QUEUE_SPECS) | _normalise(_QUEUE_SPECS, attributes)
+        check_name(name, InvalidQueueName, QueueNameLengthError, "queue")
+        wanted = defaults(QUEUE_SPECS) | normalise(QUEUE_SPECS, attributes)
         existing = self._queues.get(name)
         if existing is not None:
             if existing.attributes == wanted:
                 return existing, False
             raise QueueAlreadyExist(f"The queue you want to create is already exist: {name} "
-                                    f"has {_differences(existing.attributes, wanted)}.")
+                                    f"has {differences(existing.attributes, wanted)}.")
         queue = Queue(self, name, wanted)
         self._queues[name] = queue
         return queue, True
@@ -434,7 +447,7 @@ class Smq:
     def list_queues(self, prefix: str = "", marker: str = "",
                     limit: int = 1000) -> tuple[list[Queue], str]:
         """ListQueue: queues by name from ``marker`` on; returns them and the next marker."""
-        names = _page(self._queues, prefix, marker, limit)
+        names = page_names(self._queues, prefix, marker, limit)
         return [self._queues[n] for n in names[:limit]], names[limit] if len(names) > limit else ""
 
     def send_message(self, queue_name: str, body: str, *, delay_seconds: int | None = None,
@@ -449,14 +462,14 @@ class Smq:
 
     def create_topic(self, name: str, **attributes: Any) -> tuple[Topic, bool]:
         """CreateTopic, with the same 201/204/409 logic as :meth:`create_queue`."""
-        _check_name(name, TopicNameInvalid, TopicNameLengthError, "topic")
-        wanted = _defaults(_TOPIC_SPECS) | _normalise(_TOPIC_SPECS, attributes)
+        check_name(name, TopicNameInvalid, TopicNameLengthError, "topic")
+        wanted = defaults(TOPIC_SPECS) | normalise(TOPIC_SPECS, attributes)
         existing = self._topics.get(name)
         if existing is not None:
             if existing.attributes == wanted:
                 return existing, False
             raise TopicAlreadyExist(f"The topic you want to create is already exist: {name} "
-                                    f"has {_differences(existing.attributes, wanted)}.")
+                                    f"has {differences(existing.attributes, wanted)}.")
         topic = Topic(name, wanted, self.clock.now_ms())
         self._topics[name] = topic
         return topic, True
@@ -474,7 +487,7 @@ class Smq:
 
     def set_topic_attributes(self, name: str, **attributes: Any) -> Topic:
         topic = self.get_topic(name)
-        topic.attributes.update(_normalise(_TOPIC_SPECS, attributes))
+        topic.attributes.update(normalise(TOPIC_SPECS, attributes))
         topic.last_modify_time = self.clock.now_ms() // 1000
         return topic
 
@@ -484,7 +497,7 @@ class Smq:
 
     def list_topics(self, prefix: str = "", marker: str = "",
                     limit: int = 1000) -> tuple[list[Topic], str]:
-        names = _page(self._topics, prefix, marker, limit)
+        names = page_names(self._topics, prefix, marker, limit)
         return [self._topics[n] for n in names[:limit]], names[limit] if len(names) > limit else ""
 
     def subscribe(self, topic_name: str, subscription_name: str, endpoint: str, *,
@@ -492,7 +505,7 @@ class Smq:
                   filter_tag: str = "") -> tuple[Subscription, bool]:
         """Subscribe: ``(subscription, created)``; same 201/204/409 logic as queues."""
         topic = self.get_topic(topic_name)
-        _check_name(subscription_name, SubscriptionNameInvalid, SubscriptionNameLengthError,
+        check_name(subscription_name, SubscriptionNameInvalid, SubscriptionNameLengthError,
                     "subscription")
         now_s = self.clock.now_ms() // 1000
         wanted = Subscription(topic_name, subscription_name, endpoint, notify_strategy,
@@ -531,7 +544,7 @@ class Smq:
                            limit: int = 1000) -> tuple[list[Subscription], str]:
         """ListSubscriptionByTopic."""
         subs = self.get_topic(topic_name).subscriptions
-        names = _page(subs, prefix, marker, limit)
+        names = page_names(subs, prefix, marker, limit)
         return [subs[n] for n in names[:limit]], names[limit] if len(names) > limit else ""
 
     def publish_message(self, topic_name: str, body: str, *, tag: str | None = None,
@@ -580,80 +593,3 @@ class Smq:
         except SmqError as exc:
             log.warning("topic %s: push to queue %s (subscription %s) failed: %s",
                         topic.name, queue_name, subscription.name, exc)
-
-
-# -- helpers ----------------------------------------------------------------------------
-
-
-def _differences(have: Mapping[str, Any], asked: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} {have[k]} (asked {asked[k]})" for k in have if have[k] != asked[k])
-
-
-def _page(items: Mapping[str, object], prefix: str, marker: str, limit: int) -> list[str]:
-    """Sorted names with ``prefix``, from ``marker`` on, one more than ``limit`` if there are."""
-    if limit < 1:
-        raise SmqInvalidArgument(f"The value of ret-number should be between 1 and 1000; "
-                                 f"got {limit}.")
-    names = sorted(n for n in items if n.startswith(prefix) and n >= marker)
-    return names[:limit + 1]
-
-
-def _check_name(name: str, invalid: type[SmqError], length: type[SmqError], what: str) -> None:
-    if not 1 <= len(name) <= _MAX_NAME:
-        raise length(f"The length of {what} name should be between 1 and {_MAX_NAME}; "
-                     f"got {len(name)}.")
-    if not _NAME.match(name):
-        raise invalid(f"The {what} name {name!r} is invalid: use letters, digits and '-', "
-                      "starting with a letter or digit.")
-
-
-def _defaults(specs: dict[str, tuple[int, int, str, int]]) -> dict[str, Any]:
-    return {name: spec[3] for name, spec in specs.items()} | {"LoggingEnabled": False}
-
-
-def _camel(key: str) -> str:
-    """``visibility_timeout`` → ``VisibilityTimeout``; MNS names pass through."""
-    return "".join(part[:1].upper() + part[1:] for part in key.split("_")) if "_" in key else key
-
-
-def _normalise(specs: dict[str, tuple[int, int, str, int]],
-               attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate attributes given by MNS name (or snake_case), converting digit strings."""
-    out: dict[str, Any] = {}
-    for key, value in attributes.items():
-        name = _camel(key)
-        if name == "LoggingEnabled":
-            out[name] = _bool(name, value)
-        elif name in specs:
-            low, high, unit, _ = specs[name]
-            out[name] = _int_in_range(name, value, low, high, unit)
-        else:
-            raise SmqInvalidArgument(
-                f"The XML you provided did not validate against our published schema, "
-                f"cause by {key}.")
-    return out
-
-
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    raise SmqInvalidArgument(f"The value of {name} should be True or False; got {value!r}.")
-
-
-def _int_in_range(name: str, value: Any, low: int, high: int, unit: str) -> int:
-    """An integer (or digit string) within ``low..high``, else InvalidArgument naming both."""
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    else:
-        text = str(value).strip()
-        number = int(text) if re.fullmatch(r"-?\d+", text) else None
-    if number is None or not low <= number <= high:
-        raise SmqInvalidArgument(
-            f"The value of {name} should be between {low} and {high}"
-            f"{' ' + unit if unit else ''}; got {value!r}.")
-    return number

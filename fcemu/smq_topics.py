@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from fcemu.errors import EndpointInvalid, SmqInvalidArgument
+from fcemu.smq_rules import one_of
 
 if TYPE_CHECKING:
     from fcemu.smq import Message
@@ -35,13 +36,6 @@ def endpoint_queue(endpoint: str) -> str | None:
     """The queue a subscription endpoint points at, or ``None`` for other endpoints."""
     m = _QUEUE_ENDPOINT.match(endpoint)
     return m["queue"] if m else None
-
-
-def one_of(element: str, value: str, allowed: tuple[str, ...]) -> None:
-    """InvalidArgument naming ``element`` unless ``value`` is one of ``allowed``."""
-    if value not in allowed:
-        raise SmqInvalidArgument(f"The value of {element} should be one of "
-                                 f"{', '.join(allowed)}; got {value!r}.")
 
 
 @dataclass(eq=False)

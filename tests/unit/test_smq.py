@@ -178,7 +178,7 @@ def test_receipt_handles_are_one_time(env):
     old = msg.receipt_handle
     later(env, 30)
     [msg] = queue.receive()
-    with pytest.raises(MessageNotExist, match="expired or was replaced"):
+    with pytest.raises(MessageNotExist, match="expired, was replaced"):
         queue.delete(old)
     queue.delete(msg.receipt_handle)
     assert queue.messages() == []
@@ -196,10 +196,13 @@ def test_handle_expires_when_message_becomes_visible(env):
     assert len(queue.messages()) == 1
 
 
-def test_unknown_handle_is_receipt_handle_error(env):
+def test_malformed_handle_is_receipt_handle_error_and_unknown_one_message_not_exist(env):
     queue, _ = env.smq.create_queue("q1")
-    with pytest.raises(ReceiptHandleError):
-        queue.delete("1-ODU4OTkzNDU5My0xNDM1MTk3NjAwLTItNg==")
+    for bad in ("1-ODU4OTkzNDU5My0xNDM1MTk3NjAwLTItNg==", "junk", "1-a b", ""):
+        with pytest.raises(ReceiptHandleError):
+            queue.delete(bad)
+    with pytest.raises(MessageNotExist):
+        queue.delete("1-" + "a" * 40)
 
 
 def test_change_visibility_rotates_handle(env):
