@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-pytest_plugins = ("pytester",)
+pytest_plugins = ("pytest_fcemu.plugin", "pytester")
 
 # sdk-notes §1.2: the FC SDK forces HTTP(S)_PROXY even for 127.0.0.1, and NO_PROXY
 # does not help; every test talks to loopback only.

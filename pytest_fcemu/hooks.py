@@ -1,0 +1,67 @@
+"""Hook specifications of the fcemu pytest plugin (hookspecs only).
+
+Implement any of them in a ``conftest.py`` or a plugin, by name, without a
+decorator. pytest_fcemu calls them only on the test thread, never on the
+emulator's loop thread, and always with keyword arguments; an implementation
+may take any subset of the documented arguments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from fcemu import Emulator, Settings
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_fcemu_settings(config: pytest.Config, settings: Settings) -> Settings | None:
+    """Adjust the session's emulator settings before the first emulator starts.
+
+    Called once per session (per xdist worker) by the ``fcemu_settings``
+    fixture, after ``--fcemu-*`` options, ``FCEMU_*`` environment variables and
+    ``fcemu_*`` ini keys were applied.
+
+    :param config: the pytest config.
+    :param settings: the settings built so far (a frozen :class:`fcemu.Settings`).
+    :return: new settings (e.g. ``settings.replace(region="cn-shanghai")``), or
+        None to leave them as they are. The first non-None result wins
+        (``firstresult``): later implementations are not called.
+
+    .. versionadded:: 0.1
+    """
+
+
+@pytest.hookspec
+def pytest_fcemu_setup(emulator: Emulator, request: pytest.FixtureRequest) -> None:
+    """Deploy what every test needs, after each reset.
+
+    Called by the ``fcemu`` fixture once the emulator was reset and the test's
+    ``fcemu`` marker applied, before the test runs. Every implementation is
+    called.
+
+    :param emulator: the test's :class:`fcemu.Emulator`, reset and ready; e.g.
+        ``emulator.register_function(...)``, ``emulator.put_async_invoke_config(...)``.
+    :param request: the ``fcemu`` fixture's request (``request.node`` is the test).
+
+    .. versionadded:: 0.1
+    """
+
+
+@pytest.hookspec
+def pytest_fcemu_task_finished(task: dict[str, Any], emulator: Emulator) -> None:
+    """An async task reached a terminal status.
+
+    Delivered on the test thread when ``settle()``, ``drain()`` or a clock move
+    returns (and at the end of the test, which settles), in the order the tasks
+    finished. Every implementation is called.
+
+    :param task: the task as GetAsyncTask answers it (camelCase ``AsyncTask``
+        wire dict: ``taskId``, ``status``, ``events``, ``returnPayload``, ...) plus
+        ``functionName``.
+    :param emulator: the :class:`fcemu.Emulator` the task ran on.
+
+    .. versionadded:: 0.1
+    """

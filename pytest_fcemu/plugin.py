@@ -1,0 +1,355 @@
+"""The fcemu pytest plugin (``pytest11`` entry point): options, marker, fixtures, hook wiring.
+
+Everything it hands out is fcemu's public Python API (:class:`fcemu.Emulator`);
+this module only builds settings, picks the session's emulator and wires the
+hooks of :mod:`pytest_fcemu.hooks`. One emulator per clock mode runs per
+session (per xdist worker, on a free port), started on first use; the
+``fcemu`` fixture resets it before each test, so a test pays a reset, not a
+server start. A test whose marker asks for another clock mode gets that
+mode's emulator (changing a running emulator's clock mode is not possible).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+
+from fcemu.clock import SettleTimeout, to_epoch_ms
+from fcemu.settings import Settings
+
+if TYPE_CHECKING:
+    from fcemu import Emulator, EmulatorClock
+    from fcemu.models import Function
+
+#: Credentials the fixtures' clients sign with (fcemu accepts any).
+ACCESS_KEY_ID = "AKIDFCEMULOCAL"
+ACCESS_KEY_SECRET = "fcemu-local-secret"
+#: sdk-notes §1.2: the FC SDK sends even 127.0.0.1 traffic through these; NO_PROXY is ignored.
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
+#: Real seconds the end of a test waits for in-flight work before checking for errors.
+END_SETTLE_S = 5.0
+_SDK_HINT = "pip install fcemu[sdk]"
+#: --fcemu-NAME / FCEMU_NAME / fcemu_NAME ini key -> help
+_OPTIONS = {
+    "clock": "emulator clock: manual (default), real or follow (the test's frozen time)",
+    "start": "manual clock start: ISO 8601 or epoch ms (default 2024-05-01T00:00:00Z)",
+    "seed": "seed of every generated ID (default 0)",
+    "config": "deployment file (s.yaml / fcemu.yaml) applied after each reset; repeatable",
+    "region": "region in ARNs and contexts (default cn-hangzhou)",
+    "account_id": "account ID in ARNs and contexts (default 1234567890123456)",
+}
+_MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, **settings): "
+           "configure the test's emulator (pytest_fcemu)")
+_SERVER_FIELDS = ("clock", "host", "port")
+_SERVERS = pytest.StashKey["_Servers"]()
+_RUNNING = pytest.StashKey["_Running"]()
+
+
+class FunctionFactory(Protocol):
+    """The ``fcemu_function`` fixture's callable."""
+
+    def __call__(self, name: str, handler: Callable[..., Any] | None = None, *,
+                 code: str | os.PathLike[str] | None = None,
+                 async_config: Mapping[str, Any] | None = None, on_success: str | None = None,
+                 on_failure: str | None = None, **function_config: Any) -> Function: ...
+
+
+@pytest.hookimpl
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_fcemu import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fcemu", "fcemu: Function Compute emulator")
+    for name, help_text in _OPTIONS.items():
+        flag = "--fcemu-" + name.replace("_", "-")
+        if name == "config":
+            group.addoption(flag, dest="fcemu_config", action="append", help=help_text)
+            parser.addini("fcemu_config", help_text, type="paths")
+        else:
+            group.addoption(flag, dest=f"fcemu_{name}", help=help_text)
+            parser.addini(f"fcemu_{name}", help_text)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+    config.stash[_SERVERS] = _Servers()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Safety net: no emulator outlives the session, whatever happened to the fixtures.
+    servers = session.config.stash.get(_SERVERS, None)
+    if servers is not None:
+        servers.stop_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    # Check for server-side errors in the call phase, so they fail the test itself.
+    running = item.stash.get(_RUNNING, None)
+    try:
+        yield
+    except BaseException:
+        if running is not None:
+            running.finish(item, failed=True)
+        raise
+    if running is not None:
+        running.finish(item, failed=False)
+
+
+@pytest.fixture(scope="session")
+def fcemu_settings(pytestconfig: pytest.Config) -> Settings:
+    """The session's :class:`fcemu.Settings`: ``--fcemu-*`` options, then ``FCEMU_*``
+    environment variables, then ``fcemu_*`` ini keys, then the plugin's defaults (manual
+    clock, seed 0, a free port), passed through the ``pytest_fcemu_settings`` hook.
+
+    Override this fixture in a ``conftest.py`` to build them yourself.
+    """
+    settings = Settings(port=0, clock="manual", seed=0).replace(**_configured(pytestconfig))
+    adjusted = pytestconfig.hook.pytest_fcemu_settings(config=pytestconfig, settings=settings)
+    return adjusted if adjusted is not None else settings
+
+
+@pytest.fixture(scope="session")
+def fcemu_server(pytestconfig: pytest.Config, fcemu_settings: Settings) -> Iterator[Emulator]:
+    """The session's running :class:`fcemu.Emulator` (one per xdist worker, on a free port).
+
+    Prefer ``fcemu``, which resets it for each test; this one is not reset.
+    """
+    servers = pytestconfig.stash[_SERVERS]
+    yield servers.get(fcemu_settings)
+    servers.stop_all()
+
+
+@pytest.fixture
+def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
+          fcemu_settings: Settings) -> Iterator[Emulator]:
+    """The emulator for this test: reset, configured by the test's ``fcemu`` marker, set
+    up by ``pytest_fcemu_setup`` hooks; a :class:`fcemu.Emulator`.
+
+    After the test, it settles briefly and re-raises any server-side error with the
+    server's traceback (:class:`fcemu.ServerSideError`), failing the test, unless the
+    marker says ``expect_errors=True``.
+    """
+    options = _marker_options(request)
+    expect_errors = bool(options.pop("expect_errors", False))
+    wanted = fcemu_settings.replace(**options)
+    emu = fcemu_server
+    if wanted.clock != emu.settings.clock:
+        emu = request.config.stash[_SERVERS].get(wanted)
+    if not emu.running:
+        emu.start()
+    emu.reset(**{f.name: getattr(wanted, f.name) for f in fields(Settings)
+                 if f.name not in _SERVER_FIELDS})
+    if emu.follower is not None:
+        emu.follower.enabled = True
+    hook = request.config.hook
+
+    def task_finished(task: dict[str, Any]) -> None:
+        hook.pytest_fcemu_task_finished(task=task, emulator=emu)
+
+    running = request.node.stash[_RUNNING] = _Running(emu, expect_errors)
+    emu.task_listeners.append(task_finished)
+    try:
+        hook.pytest_fcemu_setup(emulator=emu, request=request)
+        yield emu
+    finally:
+        del request.node.stash[_RUNNING]
+        try:
+            running.finish(request.node, failed=False, teardown=True)
+        finally:
+            emu.task_listeners.remove(task_finished)
+
+
+@pytest.fixture
+def fcemu_clock(fcemu: Emulator) -> EmulatorClock:
+    """The test emulator's clock: ``now()``, ``advance(seconds | timedelta)``,
+    ``set(datetime | ISO 8601 | epoch ms)``."""
+    return fcemu.clock
+
+
+@pytest.fixture
+def fc_client(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An official FC 3.0 SDK client (``alibabacloud_fc20230330.client.Client``) pointed at
+    the test's emulator; sync and ``*_async`` methods both work. Proxy variables are unset
+    for the test (the SDK would send loopback traffic to a proxy). Skips the test when the
+    SDK is not installed."""
+    try:
+        from alibabacloud_fc20230330.client import Client
+        from alibabacloud_tea_openapi.models import Config
+    except ImportError:
+        pytest.skip(f"fc_client needs the official FC SDK: {_SDK_HINT}")
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return Client(Config(access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET,
+                         endpoint=fcemu.host_port, protocol="http", region_id=fcemu.region,
+                         read_timeout=60_000))
+
+
+@pytest.fixture
+def mns_account(fcemu: Emulator) -> Any:
+    """An ``mns.account.Account`` of the MNS SDK pointed at the test's emulator (SMQ
+    queues and topics). Skips the test when the SDK is not installed."""
+    try:
+        from mns.account import Account
+    except ImportError:
+        pytest.skip(f"mns_account needs the MNS SDK: {_SDK_HINT}")
+    return Account(fcemu.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+
+
+@pytest.fixture
+def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[FunctionFactory]:
+    """Deploy functions tersely; each is deleted at teardown.
+
+    ``fcemu_function(name, handler)`` deploys a Python callable ``handler(event, context)``
+    in-process; ``fcemu_function(name, code="dir/or/file.zip")`` deploys handler code run in
+    a worker process (a relative path is relative to the test file's directory).
+    ``async_config={...}`` (PutAsyncInvokeConfig fields, camelCase or snake_case),
+    ``on_success="queue"`` and ``on_failure="queue"`` set its async config in the same call;
+    other keywords are CreateFunction fields (``timeout=1``, ``memory_size=256`` ...).
+    Returns the deployed :class:`fcemu.models.Function`.
+    """
+    from fcemu.errors import FunctionNotFound
+
+    deployed: list[str] = []
+
+    def deploy(name: str, handler: Callable[..., Any] | None = None, *,
+               code: str | os.PathLike[str] | None = None,
+               async_config: Mapping[str, Any] | None = None, on_success: str | None = None,
+               on_failure: str | None = None, **function_config: Any) -> Function:
+        path = None if code is None else request.path.parent / code
+        function = fcemu.register_function(name, handler, code=path, **function_config)
+        deployed.append(name)
+        if async_config is not None or on_success or on_failure:
+            fcemu.put_async_invoke_config(name, on_success=on_success, on_failure=on_failure,
+                                          **dict(async_config or {}))
+        return function
+
+    yield deploy
+    for name in deployed if fcemu.running else ():
+        try:
+            fcemu.delete_function(name)
+        except FunctionNotFound:
+            pass  # the test deleted it itself
+
+
+@pytest.fixture
+def fcemu_mock(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """Mock mode for this test: FC and MNS SDK clients built for the real Alibaba Cloud
+    endpoints are served by the test's emulator (see :mod:`pytest_fcemu.mock`). Yields
+    the emulator."""
+    from pytest_fcemu.mock import mock_endpoints
+
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with mock_endpoints(fcemu):
+        yield fcemu
+
+
+class _Servers:
+    """The session's emulators, one per clock mode, started on first use."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, Emulator] = {}
+
+    def get(self, settings: Settings) -> Emulator:
+        emu = self.running.get(settings.clock)
+        if emu is None:
+            from fcemu import Emulator
+
+            emu = self.running[settings.clock] = Emulator(settings)
+        emu.start()
+        return emu
+
+    def stop_all(self) -> None:
+        while self.running:
+            self.running.popitem()[1].stop()
+
+
+@dataclass
+class _Running:
+    """One test's emulator, between the ``fcemu`` fixture's set-up and teardown."""
+
+    emulator: Emulator
+    expect_errors: bool
+    finished: bool = False
+
+    def finish(self, item: pytest.Item, *, failed: bool, teardown: bool = False) -> None:
+        """Stop following the test's time, settle briefly, surface server-side errors."""
+        emu = self.emulator
+        if not emu.running or (self.finished and not teardown):
+            return
+        self.finished = True
+        if emu.follower is not None:
+            emu.follower.enabled = False  # the test's frozen time is over
+        try:
+            emu.settle(timeout=END_SETTLE_S)
+        except SettleTimeout:
+            pass  # still-running handlers die at the next reset
+        from fcemu import ServerSideError
+
+        try:
+            emu.check()
+        except ServerSideError as exc:
+            if failed:
+                item.add_report_section("call", "fcemu server-side errors", str(exc))
+            elif not self.expect_errors:
+                raise
+
+
+def _configured(config: pytest.Config) -> dict[str, Any]:
+    """Settings fields from options, environment and ini, in that order of precedence."""
+    found: dict[str, Any] = {}
+    for name in _OPTIONS:
+        value = config.getoption(f"fcemu_{name}")
+        origin = config.invocation_params.dir
+        if value is None and os.environ.get(f"FCEMU_{name.upper()}"):
+            value = os.environ[f"FCEMU_{name.upper()}"]
+            value = value.split(os.pathsep) if name == "config" else value
+            origin = Path.cwd()
+        if value is None or value == []:
+            value, origin = config.getini(f"fcemu_{name}") or None, config.rootpath
+        if value is not None:
+            found.update(_field(name, value, origin))
+    return found
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("fcemu"))):  # closest wins
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.fcemu takes keyword arguments only, "
+                                    f"got {marker.args!r}")
+        merged.update(marker.kwargs)
+    allowed = {f.name for f in fields(Settings)} - set(_SERVER_FIELDS[1:])
+    options: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key == "expect_errors":
+            options[key] = value
+        elif key in ("start", "config", "clock") or key in allowed:
+            options.update(_field(key, value, request.path.parent))
+        else:
+            raise pytest.UsageError(f"@pytest.mark.fcemu got an unknown setting {key!r}; use "
+                                    f"expect_errors, start or one of {sorted(allowed)}")
+    return options
+
+
+def _field(name: str, value: Any, origin: Path) -> dict[str, Any]:
+    """One option value as Settings fields (relative config paths resolved from ``origin``)."""
+    if name == "start":
+        return {"start_ms": to_epoch_ms(value)}
+    if name == "seed":
+        return {"seed": None if value is None else int(value)}
+    if name == "config":
+        paths = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+        return {"config": tuple(origin / Path(p) for p in paths)}
+    if name == "clock" and value not in ("manual", "real", "follow"):
+        raise pytest.UsageError(f"fcemu clock must be manual, real or follow, got {value!r}")
+    return {name: value}
