@@ -256,7 +256,10 @@ async def send_message(request: web.Request) -> web.Response:
     queue = _smq(request).get_queue(request.match_info["queue"])
     if xml.local(root.tag) == "Message":
         return _xml(xml.send_result(_send(queue, xml.fields(root))), 201)
-    entries = xml.items(root, "Message")
+    return _batch_send(queue, xml.items(root, "Message"))
+
+
+def _batch_send(queue: Queue, entries: list[ElementTree.Element]) -> web.Response:
     if not 1 <= len(entries) <= MAX_BATCH:
         raise SmqInvalidArgument(f"The number of messages in a batch should be between 1 and "
                                  f"{MAX_BATCH}; got {len(entries)}.")
@@ -298,23 +301,26 @@ async def delete_message(request: web.Request) -> web.Response:
     """DeleteMessage (``?ReceiptHandle=``) or BatchDeleteMessage (``<ReceiptHandles>`` body)."""
     query = _query(request)
     queue = _smq(request).get_queue(request.match_info["queue"])
-    if "receipthandle" in query:
-        if not query["receipthandle"]:
-            raise MissingReceiptHandle()
-        queue.delete(query["receipthandle"])
-        return web.Response(status=204)
-    root = xml.parse(await request.read())
+    if "receipthandle" not in query:
+        return _batch_delete(queue, xml.parse(await request.read()))
+    if not query["receipthandle"]:
+        raise MissingReceiptHandle()
+    queue.delete(query["receipthandle"])
+    return web.Response(status=204)
+
+
+def _batch_delete(queue: Queue, root: ElementTree.Element | None) -> web.Response:
     if root is None:
         raise MissingReceiptHandle()
-    handles = [e.text or "" for e in xml.items(xml.expect(root, "ReceiptHandles"),
-                                                "ReceiptHandle")]
+    handles = [(e.text or "").strip()
+               for e in xml.items(xml.expect(root, "ReceiptHandles"), "ReceiptHandle")]
     if not 1 <= len(handles) <= MAX_BATCH:
         raise SmqInvalidArgument(f"The number of receipt handles should be between 1 and "
                                  f"{MAX_BATCH}; got {len(handles)}.")
     failures: list[tuple[str, SmqError]] = []
     for handle in handles:
         try:
-            queue.delete(handle.strip())
+            queue.delete(handle)
         except SmqError as err:
             failures.append((handle, err))
     if failures:  # spec §13.3: 204 only when every handle was deleted
