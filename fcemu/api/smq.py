@@ -6,6 +6,10 @@ are always MNS XML with an ``x-mns-request-id`` header, whatever middlewares
 the root app carries; unknown methods and sub-paths under ``/queues`` and
 ``/topics`` answer ``InvalidRequestURL`` in the same format. Signatures are
 not checked (decisions.md: off by default).
+
+Whoever runs the app should register :func:`release_long_polls` in
+``on_shutdown``: aiohttp waits for in-flight handlers at shutdown, and a
+parked ReceiveMessage (``waitseconds`` up to 30) would hold it.
 """
 
 from __future__ import annotations
@@ -447,8 +451,10 @@ async def unsubscribe(request: web.Request) -> web.Response:
 # -- everything else under /queues and /topics ----------------------------------------
 
 
-@routes.route("*", "/queues{tail:.*}")
-@routes.route("*", "/topics{tail:.*}")
+@routes.route("*", "/queues")
+@routes.route("*", "/queues/{tail:.*}")
+@routes.route("*", "/topics")
+@routes.route("*", "/topics/{tail:.*}")
 @mns
 async def unsupported(request: web.Request) -> web.Response:
     """Any other method or path under the MNS prefixes: InvalidRequestURL, as MNS XML."""
