@@ -1,61 +1,168 @@
-"""``fcemu serve``: command-line options → Settings → Emulator. No logic of its own."""
+"""The ``fcemu`` command: arguments → Settings → Emulator, and the inspection commands.
+
+``fcemu serve`` runs an emulator (optionally deploying ``--config`` files,
+``--watch``-ing them). The other commands talk to a running emulator over
+HTTP; their logic is in :mod:`fcemu.console`. Exit codes: 0 ok, 1 the
+emulator answered with an error, 2 usage or deployment-file error, 3 no
+emulator listening.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from fcemu import config, console
 from fcemu.clock import to_epoch_ms
-from fcemu.server import Emulator
-from fcemu.settings import DEFAULT_START_MS, Settings
+from fcemu.config_schema import SCHEMA, ConfigError
+from fcemu.settings import Settings
+
+#: ``fcemu serve`` options that set a Settings field, and that field.
+_SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "region",
+                   "account_id": "account_id", "seed": "seed",
+                   "destination_encoding": "destination_encoding",
+                   "strict_destinations": "strict_destinations",
+                   "retry_base_ms": "retry_base_ms", "max_instances": "max_instances"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fcemu", description="Local emulator of Alibaba Cloud Function Compute 3.0 "
-        "asynchronous invocation and async tasks, with SMQ (MNS) destinations.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the emulator until SIGINT/SIGTERM")
-    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 = free)")
-    serve.add_argument("--clock", choices=("real", "manual"), default="real",
-                       help="real wall time, or a manual clock moved through /_fcemu/clock")
-    serve.add_argument("--start-time", default=None, metavar="TIME",
-                       help="manual clock start: ISO 8601 or epoch ms (default 2024-05-01Z)")
-    serve.add_argument("--region", default="cn-hangzhou")
-    serve.add_argument("--account-id", default="1234567890123456")
-    serve.add_argument("--seed", type=int, default=None, help="seed for every generated ID")
-    serve.add_argument("--destination-encoding", choices=("raw", "base64"), default="raw",
-                       help="SMQ destination message bodies: raw JSON (default) or Base64")
-    serve.add_argument("--strict-destinations", action="store_true",
-                       help="fail deliveries to queues/topics that do not exist")
-    serve.add_argument("--retry-base-ms", type=int, default=500,
-                       help="first async retry backoff in ms (doubles per retry)")
-    serve.add_argument("--max-instances", type=int, default=16,
-                       help="cap on concurrently running handler processes")
-    serve.add_argument("--log-level", default="WARNING")
+        "asynchronous invocation and async tasks, with SMQ (MNS) destinations.",
+        epilog="exit codes: 0 ok, 1 the emulator answered with an error, 2 usage or "
+        "deployment-file error, 3 no emulator listening")
+    _client_options(parser, argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _serve_parser(commands)
+    _inspection_parsers(commands)
+    check = commands.add_parser("check", help="validate deployment files without serving")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument("--json", action="store_true", help="print the deployment as JSON")
+    commands.add_parser("config-schema", help="print the JSON Schema of fcemu.yaml")
     return parser
 
 
+def _serve_parser(commands: Any) -> None:
+    # Settings options default to None so that only explicit ones override --config files.
+    serve = commands.add_parser("serve", help="run the emulator until SIGINT/SIGTERM")
+    serve.add_argument("--host", default=None, help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 9000; 0 = free)")
+    serve.add_argument("--clock", choices=("real", "manual"), default=None,
+                       help="real wall time (default), or a manual clock moved through "
+                            "/_fcemu/clock")
+    serve.add_argument("--start-time", default=None, metavar="TIME",
+                       help="manual clock start: ISO 8601 or epoch ms (default 2024-05-01Z)")
+    serve.add_argument("--region", default=None, help="region (default cn-hangzhou)")
+    serve.add_argument("--account-id", default=None, help="account ID (default "
+                                                          "1234567890123456)")
+    serve.add_argument("--seed", type=int, default=None, help="seed for every generated ID")
+    serve.add_argument("--destination-encoding", choices=("raw", "base64"), default=None,
+                       help="SMQ destination message bodies: raw JSON (default) or Base64")
+    serve.add_argument("--strict-destinations", action="store_true", default=None,
+                       help="fail deliveries to queues/topics that do not exist")
+    serve.add_argument("--retry-base-ms", type=int, default=None,
+                       help="first async retry backoff in ms (default 500; doubles per retry)")
+    serve.add_argument("--max-instances", type=int, default=None,
+                       help="cap on concurrently running handler processes (default 16)")
+    serve.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
+                       help="deploy an s.yaml or fcemu.yaml at start and after every reset "
+                            "(repeatable; later files override earlier ones)")
+    serve.add_argument("--watch", action="store_true",
+                       help="redeploy --config files and code when they change")
+    serve.add_argument("--log-level", default="WARNING")
+
+
+def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--endpoint", default=default, metavar="URL",
+                        help="emulator URL (default $FCEMU_ENDPOINT or "
+                             f"{console.DEFAULT_ENDPOINT})")
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print JSON instead of tables")
+
+
+def _inspection_parsers(commands: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    _client_options(common, argparse.SUPPRESS)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text,
+                                                              parents=[common])
+        return parser
+
+    functions = add("functions", "list functions with their async invoke configs")
+    functions.add_argument("--prefix", default=None)
+    tasks = add("tasks", "list a function's async tasks")
+    tasks.add_argument("function")
+    tasks.add_argument("--status", default=None,
+                       help="Enqueued, Processed, Running, Retrying, Stopping, Succeeded, "
+                            "Failed, Stopped, Expired or Invalid")
+    tasks.add_argument("--prefix", default=None, help="task ID prefix")
+    tasks.add_argument("--limit", type=int, default=20)
+    tasks.add_argument("--all", action="store_true", help="every task, page after page")
+    tasks.add_argument("--asc", action="store_true", help="oldest first")
+    tasks.add_argument("--payload", action="store_true", help="include task payloads (JSON)")
+    tasks.add_argument("--qualifier", default=None)
+    for name, help_text in (("task", "show a task record and its event timeline"),
+                            ("stop", "stop an async task (StopAsyncTask)")):
+        parser = add(name, help_text)
+        parser.add_argument("function")
+        parser.add_argument("task_id", metavar="task-id")
+        parser.add_argument("--qualifier", default=None)
+    invoke = add("invoke", "invoke a function, synchronously or with --async")
+    invoke.add_argument("function")
+    invoke.add_argument("--async", dest="asynchronous", action="store_true",
+                        help="asynchronous invocation (202 and a task)")
+    invoke.add_argument("--payload", default=None,
+                        help="event payload: text, @file or - for standard input")
+    invoke.add_argument("--task-id", default=None, help="x-fc-async-task-id")
+    invoke.add_argument("--delay", type=int, default=None, help="x-fc-async-delay, seconds")
+    invoke.add_argument("--qualifier", default=None)
+    invoke.add_argument("--wait", type=float, nargs="?", const=600.0, default=None,
+                        metavar="SECONDS", help="with --async: follow the task to its end")
+    queue = add("queue", "show a queue's messages (peek), or --receive / --purge them")
+    queue.add_argument("name")
+    mode = queue.add_mutually_exclusive_group()
+    mode.add_argument("--receive", action="store_true",
+                      help="receive and delete visible messages (SMQ API)")
+    mode.add_argument("--purge", action="store_true", help="delete every visible message")
+    queue.add_argument("--count", type=int, default=16, help="--receive: at most N (1-16)")
+    queue.add_argument("--wait", type=int, default=None, help="--receive: long poll seconds")
+    add("queues", "list queues with message counts")
+    clock = add("clock", "show the emulator clock, or move a manual one")
+    clock.add_argument("action", nargs="?", choices=("advance", "set"))
+    clock.add_argument("value", nargs="?", help="advance: seconds (90, 1.5, 5m, 2h, 1d); "
+                                                "set: ISO 8601 or epoch ms")
+    add("settle", "wait until nothing is runnable at the current time")
+    add("drain", "manual clock: run every task to its end")
+    add("reset", "all state gone (--config files are deployed again)")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
-    try:
-        start = DEFAULT_START_MS if args.start_time is None else to_epoch_ms(args.start_time)
-    except ValueError as exc:
-        raise SystemExit(f"fcemu: --start-time: {exc}") from None
-    return Settings(
-        host=args.host, port=args.port, clock=args.clock, start_ms=start, region=args.region,
-        account_id=args.account_id, seed=args.seed,
-        destination_encoding=args.destination_encoding,
-        strict_destinations=args.strict_destinations, retry_base_ms=args.retry_base_ms,
-        max_instances=args.max_instances,
-    )
+    """Defaults, then what the --config files set, then the explicit options."""
+    base = Settings()
+    if args.config:
+        base = config.load_settings(args.config, base).replace(config=tuple(args.config))
+    changes = {field: getattr(args, option) for option, field in _SERVE_SETTINGS.items()
+               if getattr(args, option) is not None}
+    if args.start_time is not None:
+        try:
+            changes["start_ms"] = to_epoch_ms(args.start_time)
+        except ValueError as exc:
+            raise SystemExit(f"fcemu: --start-time: {exc}") from None
+    return base.replace(**changes)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, watch: bool = False) -> int:
+    """Run an emulator until SIGINT/SIGTERM; the first stdout line gives its URL."""
+    from fcemu.server import Emulator
+
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -66,20 +173,77 @@ def serve(settings: Settings) -> int:
         print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
               file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"fcemu: {exc}", file=sys.stderr)
+        return console.EXIT_USAGE
     print(f"fcemu listening on {url} (clock={settings.clock}, region={settings.region}, "
           f"account={settings.account_id})", flush=True)
+    watcher = None
     try:
+        if settings.config:
+            print(emulator.call(_deployed), flush=True)
+        if watch and settings.config:
+            async def start(engine: Any) -> config.Watcher:
+                return config.watch(engine, settings.config)
+
+            watcher = emulator.call(start)
         while not stop.wait(0.5):
             pass
     finally:
+        if watcher is not None:
+            async def stop_watch(engine: Any) -> None:
+                await watcher.stop()
+
+            emulator.call(stop_watch)
         emulator.stop()
     return 0
 
 
+async def _deployed(engine: Any) -> str:
+    queues = ", ".join(q.name for q in engine.smq.list_queues()[0]) or "none"
+    files = ", ".join(str(p) for p in engine.settings.config)
+    return f"deployed from {files}: functions {', '.join(engine.functions) or 'none'}; " \
+           f"queues {queues}"
+
+
+def check(files: list[Path], as_json: bool) -> int:
+    """``fcemu check``: load deployment files as ``serve`` would, without serving."""
+    settings = config.load_settings(files, Settings())
+    deployment = config.load(files, settings)
+    config.report_ignored(deployment)
+    if as_json:
+        doc = {"settings": deployment.settings, "queues": deployment.queues,
+               "topics": {n: {"attributes": a, "subscriptions": s}
+                          for n, (a, s) in deployment.topics.items()},
+               "functions": {n: {"function": {**f.doc, "code": {"zipFile": "..."}},
+                                 "asyncInvokeConfig": f.async_config,
+                                 "reservedConcurrency": f.reserved_concurrency}
+                             for n, f in deployment.functions.items()}}
+        print(json.dumps(doc, indent=2))
+    else:
+        names = ", ".join(deployment.functions) or "none"
+        print(f"ok: functions {names}; queues {', '.join(deployment.queues) or 'none'}")
+    return console.EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    return serve(settings_from(args))
+    logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            settings = settings_from(args)
+            config.load(settings.config, settings)  # fail fast, before binding the port
+            return serve(settings, watch=args.watch)
+        if args.command == "check":
+            return check(args.files, args.json)
+    except ConfigError as exc:
+        print(f"fcemu: {exc}", file=sys.stderr)
+        return console.EXIT_USAGE
+    if args.command == "config-schema":
+        print(json.dumps(SCHEMA, indent=2))
+        return console.EXIT_OK
+    return console.run(args)
 
 
 if __name__ == "__main__":

@@ -421,8 +421,8 @@ def _arn(value: str, settings: Settings, names: Mapping[str, Any], where: Where,
             return settings.region
         if word in names and isinstance(names[word], (str, int)):
             return str(names[word])
-        if (str(where), word) not in _reported:
-            _reported.add((str(where), word))
+        if (str(where.path), "{" + word + "}") not in _reported:  # once per file
+            _reported.add((str(where.path), "{" + word + "}"))
             log.warning("%s: %s: placeholder {%s} has no value (no vars.%s): using %r",
                         where, field_name, word, word, word)
         return word
