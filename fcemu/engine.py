@@ -98,6 +98,7 @@ class Engine:
 
     async def close(self) -> None:
         """Stop timers, work and every handler instance; remove unpacked code."""
+        self.smq.close()
         await self.scheduler.close()
         await self.runtimes.close()
         shutil.rmtree(self._code_root, ignore_errors=True)

@@ -17,51 +17,71 @@ _ALNUM = string.ascii_letters + string.digits
 
 
 class IdGenerator:
-    """Deterministic IDs from ``seed``; a random seed is drawn when none is given."""
+    """Deterministic IDs from ``seed``; a random seed is drawn when none is given.
+
+    Each kind of ID draws from its own stream (derived from the seed and the
+    kind), so that, say, an extra GetAsyncTask call (one more response ID)
+    does not shift the task IDs generated after it.
+    """
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
-        self._rng = random.Random(self.seed)
+        self._streams: dict[str, random.Random] = {}
 
     def reset(self, seed: int | None = None) -> None:
-        """Restart the sequence (from ``seed`` when given, else the current seed)."""
+        """Restart every stream (from ``seed`` when given, else the current seed)."""
         if seed is not None:
             self.seed = seed
-        self._rng = random.Random(self.seed)
+        self._streams.clear()
 
-    def hex(self, n: int) -> str:
+    def _rng(self, stream: str) -> random.Random:
+        rng = self._streams.get(stream)
+        if rng is None:
+            rng = self._streams[stream] = random.Random(f"{self.seed}/{stream}")
+        return rng
+
+    def hex(self, n: int, stream: str = "misc") -> str:
         """``n`` lower-case hex digits."""
-        return "".join(self._rng.choice("0123456789abcdef") for _ in range(n))
+        rng = self._rng(stream)
+        return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
-    def alnum(self, n: int) -> str:
+    def alnum(self, n: int, stream: str = "misc") -> str:
         """``n`` letters and digits."""
-        return "".join(self._rng.choice(_ALNUM) for _ in range(n))
+        rng = self._rng(stream)
+        return "".join(rng.choice(_ALNUM) for _ in range(n))
 
     def request_id(self, now_ms: int) -> str:
-        """FC 3.0 form ``1-<8 hex seconds>-<24 hex>`` (spec §1.2)."""
-        return f"1-{(now_ms // 1000) & 0xFFFFFFFF:08x}-{self.hex(24)}"
+        """An invocation's request ID, FC 3.0 form ``1-<8 hex seconds>-<24 hex>`` (spec §1.2)."""
+        return f"1-{(now_ms // 1000) & 0xFFFFFFFF:08x}-{self.hex(24, 'request')}"
+
+    def response_id(self, now_ms: int) -> str:
+        """The ``x-fc-request-id`` of an API response that runs no handler."""
+        return f"1-{(now_ms // 1000) & 0xFFFFFFFF:08x}-{self.hex(24, 'response')}"
 
     def task_id(self) -> str:
         """A UUID-shaped ID that also matches the task-ID rule (starts with a letter)."""
-        first = self._rng.choice("abcdef") + self.hex(7)
-        return f"{first}-{self.hex(4)}-4{self.hex(3)}-{self.hex(4)}-{self.hex(12)}"
+        h = lambda n: self.hex(n, "task")  # noqa: E731
+        first = self._rng("task").choice("abcdef") + h(7)
+        return f"{first}-{h(4)}-4{h(3)}-{h(4)}-{h(12)}"
 
     def function_id(self) -> str:
         """The globally unique system ID of a function (``Function.functionId``)."""
-        return f"{self.hex(8)}-{self.hex(4)}-{self.hex(4)}-{self.hex(4)}-{self.hex(12)}"
+        h = lambda n: self.hex(n, "function")  # noqa: E731
+        return f"{h(8)}-{h(4)}-{h(4)}-{h(4)}-{h(12)}"
 
     def instance_id(self) -> str:
         """An instance ID like ``c-66a1b2c3-0f1e2d3c4b5a``."""
-        return f"c-{self.hex(8)}-{self.hex(12)}"
+        return f"c-{self.hex(8, 'instance')}-{self.hex(12, 'instance')}"
 
     def message_id(self) -> str:
         """An SMQ message ID shaped like ``5F290C926D472878-2-14D9529A8FA-20000xxxx``."""
-        return f"{self.hex(16).upper()}-1-{self.hex(11).upper()}-{self.hex(9).upper()}"
+        h = lambda n: self.hex(n, "message").upper()  # noqa: E731
+        return f"{h(16)}-1-{h(11)}-{h(9)}"
 
     def receipt_handle(self) -> str:
         """A one-time SMQ receipt handle: letters, digits and ``-`` only (spec §13.3)."""
-        return f"1-{self.alnum(40)}"
+        return f"1-{self.alnum(40, 'receipt')}"
 
     def token(self, n: int = 16) -> str:
         """An opaque token of letters and digits."""
-        return self.alnum(n)
+        return self.alnum(n, "token")

@@ -50,6 +50,8 @@ def make_app(engine: Engine) -> web.Application:
     root.add_routes(smq.routes)
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
+    # long polls parked on queues answer at once instead of holding shutdown for up to 30 s
+    root.on_shutdown.append(smq.release_long_polls)
     root.cleanup_ctx.append(_engine_lifetime)
     return root
 

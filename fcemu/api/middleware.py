@@ -104,7 +104,7 @@ def as_fc_error(request: web.Request, exc: Exception) -> FcError:
 def new_request_id(request: web.Request) -> str:
     """A fresh FC 3.0 request ID from the engine's seeded generator (DESIGN.md principle 3)."""
     engine = request.app[ENGINE]
-    return engine.ids.request_id(engine.clock.now_ms())
+    return engine.ids.response_id(engine.clock.now_ms())
 
 
 def _is_smq(path: str) -> bool:
