@@ -10,10 +10,12 @@ runs in real time even when the emulator clock is manual).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from fcemu.ids import IdGenerator
     from fcemu.models import Function
 
 OutcomeKind = Literal["ok", "error", "timeout", "crash", "stopped"]
@@ -113,3 +115,115 @@ def error_body(message: str, error_type: str | None = None,
     if stack is not None:
         doc["stackTrace"] = stack
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- choosing a runtime ----------------------------------------------------------------
+
+
+class Runtimes:
+    """Every runtime of one engine: picks one per invocation and tracks what is running.
+
+    A function with ``inprocess_handler`` runs in-process; a ``python3.x``
+    function runs in a worker process (``max_instances`` of them at most, in
+    total, started with ``python``); other runtimes (custom) are answered with
+    an error outcome for now. The implementations are created on first use.
+    """
+
+    def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
+                 python: str = sys.executable) -> None:
+        self._ids = ids
+        self._max_instances = max_instances
+        self._python = python
+        self._inprocess: Runtime | None = None
+        self._worker: Runtime | None = None
+        self._running: dict[str, tuple[str, Runtime]] = {}
+        self._closed = False
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the handler once; handler failures come back as outcomes, never raised."""
+        function = invocation.function
+        if self._closed:
+            return Outcome("error", error_body("fcemu is shutting down: the runtimes are closed",
+                                               "RuntimeClosed"), UNHANDLED)
+        runtime = self._runtime_for(function)
+        if runtime is None:
+            return _unsupported(function)
+        self._running[invocation.request_id] = (function.name, runtime)
+        try:
+            return await runtime.invoke(invocation)
+        finally:
+            self._running.pop(invocation.request_id, None)
+
+    async def stop(self, request_id: str) -> bool:
+        """Stop the execution of ``request_id`` (its outcome is ``stopped``); False if none."""
+        entry = self._running.get(request_id)
+        return entry is not None and await entry[1].stop(request_id)
+
+    async def discard(self, function_name: str) -> None:
+        """Drop a function's warm instances (after an update or delete)."""
+        for runtime in self._created():
+            await runtime.discard(function_name)
+
+    async def close(self) -> None:
+        """Stop every execution and instance; no worker process outlives this call."""
+        self._closed = True
+        for runtime in self._created():
+            await runtime.close()
+
+    def busy(self) -> list[str]:
+        """What is running, e.g. ``["my-func request 1-abc"]`` (for settle() reports)."""
+        return [f"{name} request {request_id}"
+                for request_id, (name, _) in self._running.items()]
+
+    def in_flight(self, function_name: str) -> int:
+        """Executions of a function accepted and not finished (running, or waiting for an
+        instance); the engine's concurrency limits count these."""
+        return sum(1 for name, _ in self._running.values() if name == function_name)
+
+    def _created(self) -> list[Runtime]:
+        return [r for r in (self._inprocess, self._worker) if r is not None]
+
+    def _runtime_for(self, function: Function) -> Runtime | None:
+        if function.inprocess_handler is not None:
+            if self._inprocess is None:
+                from fcemu.runtime.inprocess import InProcessRuntime
+
+                self._inprocess = InProcessRuntime(self._ids, max_workers=self._max_instances)
+            return self._inprocess
+        if function.runtime.startswith("python"):
+            if self._worker is None:
+                from fcemu.runtime.worker import WorkerRuntime
+
+                self._worker = WorkerRuntime(self._ids, max_instances=self._max_instances,
+                                             python=self._python)
+            return self._worker
+        return None
+
+
+def _unsupported(function: Function) -> Outcome:
+    # custom runtimes (spec §12.2) are a later piece of work
+    message = (
+        f"runtime '{function.runtime}' of function '{function.name}' is not supported by "
+        "fcemu yet: use a python3.x runtime or register an in-process handler"
+    )
+    return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)
+
+
+# -- memory figures ----------------------------------------------------------------------
+
+
+def proc_status_kb(pid: int | str, key: str) -> int | None:
+    """A ``kB`` field (``VmHWM``, ``VmRSS``) of ``/proc/<pid>/status``; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def kb_to_mb(kb: int) -> int:
+    """KiB to whole MB, rounded up, at least 1 (FC never reports 0MB for a live process)."""
+    return max(1, -(-kb // 1024))

@@ -1,0 +1,192 @@
+"""In-process runtime: a Python callable registered through the Python API.
+
+``handler(event: bytes, context)`` runs inside the emulator's own process:
+plain functions on a thread pool this runtime owns, ``async def`` functions
+as tasks on the emulator's loop. The context and the result/error shapes are
+the worker runtime's (:mod:`fcemu.runtime._worker_main`), so a handler
+behaves the same when it moves into a code directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fcemu.clock import real_monotonic
+from fcemu.runtime import (
+    UNHANDLED,
+    Invocation,
+    Outcome,
+    crash_outcome,
+    kb_to_mb,
+    proc_status_kb,
+    timeout_outcome,
+)
+from fcemu.runtime._worker_main import (
+    encode_result,
+    error_doc,
+    exception_body,
+    make_context,
+    maxrss_kb,
+)
+
+if TYPE_CHECKING:
+    from fcemu.ids import IdGenerator
+
+
+@dataclass
+class _Execution:
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    stop_signal: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+    stopped: bool = False
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.stop_flag.set()
+        if not self.stop_signal.done():
+            self.stop_signal.set_result(None)
+
+
+class InProcessRuntime:
+    """Runs ``Function.inprocess_handler`` callables in this process.
+
+    Timeouts are ``function.timeout`` seconds of real time. An ``async def``
+    handler that times out or is stopped is cancelled. A plain handler
+    cannot be killed: its outcome (``timeout`` or ``stopped``) is returned at
+    once and ``context.stop_requested`` (a :class:`threading.Event`) is set,
+    but the thread runs on in the background until the handler returns, so a
+    handler that loops should poll that flag. Such a thread keeps a pool slot
+    busy meanwhile, and ``close()`` does not wait for it.
+
+    ``max_memory_mb`` is the emulator process's own resident size (there is no
+    separate instance to measure). Each function has one ``instance_id``,
+    stable until :meth:`discard`.
+    """
+
+    def __init__(self, ids: IdGenerator, *, max_workers: int = 16) -> None:
+        self._ids = ids
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="fcemu-handler")
+        self._instances: dict[str, str] = {}
+        self._running: dict[str, _Execution] = {}
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the callable once; failures, timeouts and stops come back as outcomes."""
+        function = invocation.function
+        handler = function.inprocess_handler
+        assert handler is not None, "InProcessRuntime needs Function.inprocess_handler"
+        instance_id = self._instance_id(function.name)
+        execution = _Execution()
+        context = make_context(
+            invocation.request_id,
+            {"name": function.name, "handler": function.handler, "memory": function.memory_size,
+             "timeout": function.timeout, "runtime": function.runtime},
+            invocation.region, invocation.account_id, vars(invocation.credentials),
+            execution.stop_flag)
+        self._running[invocation.request_id] = execution
+        started = real_monotonic()
+        work = self._start(handler, invocation.payload, context)
+        try:
+            finished = await self._wait(work, execution, function.timeout)
+        finally:
+            self._running.pop(invocation.request_id, None)
+            if not work.done():
+                execution.stop_flag.set()
+                work.cancel()
+        duration_ms = int((real_monotonic() - started) * 1000)
+        if execution.stopped:  # even if it returned: a handler may end early on the flag
+            return crash_outcome(duration_ms, _rss_mb(), kind="stopped", instance_id=instance_id)
+        if finished:
+            return _result(work, duration_ms, instance_id)
+        return timeout_outcome(function.timeout, duration_ms, _rss_mb(), instance_id=instance_id)
+
+    async def stop(self, request_id: str) -> bool:
+        """Flag the execution and end it now with a ``stopped`` outcome."""
+        execution = self._running.get(request_id)
+        if execution is None:
+            return False
+        execution.stop()
+        return True
+
+    async def discard(self, function_name: str) -> None:
+        """Forget the function's instance; the next invocation gets a new instance ID."""
+        self._instances.pop(function_name, None)
+
+    async def close(self) -> None:
+        """Stop every running execution and shut the thread pool down without waiting."""
+        for execution in list(self._running.values()):
+            execution.stop()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _instance_id(self, function_name: str) -> str:
+        if function_name not in self._instances:
+            self._instances[function_name] = self._ids.instance_id()
+        return self._instances[function_name]
+
+    def _start(self, handler: Callable[..., Any], payload: bytes,
+               context: object) -> asyncio.Future[Any]:
+        work: asyncio.Future[Any]
+        if _is_async(handler):
+            work = asyncio.ensure_future(_call_async(handler, payload, context))
+        else:
+            loop = asyncio.get_running_loop()
+            work = loop.run_in_executor(self._executor, handler, payload, context)
+        # work abandoned on timeout may fail later, when nobody is left to read the error
+        work.add_done_callback(_consume)
+        return work
+
+    @staticmethod
+    async def _wait(work: asyncio.Future[Any], execution: _Execution, timeout_s: int) -> bool:
+        """True when the handler finished; False on timeout or stop."""
+        try:
+            await asyncio.wait({work, execution.stop_signal}, timeout=timeout_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            execution.stop_signal.cancel()
+        return work.done()
+
+
+async def _call_async(handler: Callable[..., Awaitable[Any]], payload: bytes,
+                      context: object) -> Any:
+    return await handler(payload, context)
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    # type(...).__call__ covers objects whose __call__ is an async def
+    return (inspect.iscoroutinefunction(handler)
+            or inspect.iscoroutinefunction(type(handler).__call__))
+
+
+def _consume(work: asyncio.Future[Any]) -> None:
+    if not work.cancelled():
+        work.exception()
+
+
+def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str) -> Outcome:
+    memory = _rss_mb()
+    if work.cancelled():
+        body = error_doc("the handler was cancelled", "CancelledError", [])
+        return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
+    exc = work.exception()
+    if exc is not None:
+        return Outcome("error", exception_body(exc), UNHANDLED, duration_ms, memory, instance_id)
+    value = work.result()
+    if inspect.iscoroutine(value):
+        value.close()  # a plain callable returned a coroutine: never awaited, say so below
+    try:
+        body = encode_result(value)
+    except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
+        body = error_doc(str(exc), type(exc).__name__, [])
+        return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
+    return Outcome("ok", body, "", duration_ms, memory, instance_id)
+
+
+def _rss_mb() -> int:
+    """The emulator process's resident size now, or its peak where /proc is missing."""
+    kb = proc_status_kb("self", "VmRSS")
+    return kb_to_mb(kb if kb is not None else maxrss_kb())

@@ -1,0 +1,274 @@
+"""The in-process runtime: Python callables run on a thread pool or on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+
+import pytest
+
+from fcemu.ids import IdGenerator
+from fcemu.models import Function
+from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, Runtimes
+
+REGION = "cn-shanghai"
+ACCOUNT = "1234567890123456"
+STOPPED = re.compile(r"Process exited unexpectedly before completing request "
+                     r"\(duration: \d+ms, maxMemoryUsage: [1-9]\d*MB\)")
+
+
+def function(handler, *, name: str = "fn", timeout: int = 3, **fields) -> Function:
+    return Function(name=name, runtime=fields.pop("runtime", "python3.10"),
+                    handler="index.handler", arn=f"acs:fc:{REGION}:{ACCOUNT}:functions/{name}",
+                    function_id="fid", created_ms=0, modified_ms=0, timeout=timeout,
+                    inprocess_handler=handler, **fields)
+
+
+def call(fn: Function, payload: bytes = b"", request_id: str = "r-1") -> Invocation:
+    return Invocation(request_id, fn, payload, "LATEST", REGION, ACCOUNT,
+                      Credentials("AK", "SK", "TOKEN"))
+
+
+def run(body):
+    """Run ``body(runtimes)`` on a fresh event loop; the runtimes are always closed."""
+    async def main():
+        runtimes = Runtimes(IdGenerator(7))
+        try:
+            return await body(runtimes)
+        finally:
+            await runtimes.close()
+
+    return asyncio.run(main())
+
+
+def invoke_once(handler, payload: bytes = b"", **fields) -> Outcome:
+    return run(lambda rt: rt.invoke(call(function(handler, **fields), payload)))
+
+
+def error(outcome: Outcome) -> dict:
+    return json.loads(outcome.body)
+
+
+# -- results ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "body"), [
+    (b"\x00raw\xff", b"\x00raw\xff"),
+    ("h\u00e9llo", "h\u00e9llo".encode()),
+    (None, b""),
+    ({"a": 1, "b": [True, None]}, b'{"a":1,"b":[true,null]}'),
+    ([1, "two", 3.5], b'[1,"two",3.5]'),
+    (42, b"42"),
+    (1.5, b"1.5"),
+    (False, b"false"),
+])
+def test_return_value_becomes_the_body(value, body):
+    outcome = invoke_once(lambda event, context: value)
+    assert (outcome.kind, outcome.body, outcome.error_type) == ("ok", body, "")
+    assert outcome.max_memory_mb > 0
+
+
+def test_async_handler_runs_on_the_loop():
+    async def handler(event, context):
+        await asyncio.sleep(0)
+        return event.upper()
+
+    assert invoke_once(handler, b"abc").body == b"ABC"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({1, 2}, "handler returned a set"),
+    ({"when": object()}, "Object of type object is not JSON serializable"),
+])
+def test_unsupported_return_value_is_a_type_error(value, message):
+    outcome = invoke_once(lambda event, context: value)
+    assert (outcome.kind, outcome.error_type) == ("error", UNHANDLED)
+    assert error(outcome)["errorType"] == "TypeError"
+    assert message in error(outcome)["errorMessage"]
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def failing_handler(event, context):
+    return _check(event.decode())
+
+
+def _check(message):
+    raise ValueError(message)
+
+
+async def failing_async_handler(event, context):
+    await asyncio.sleep(0)
+    raise KeyError("missing")
+
+
+def test_exception_gives_the_fc_error_body_with_user_frames_only():
+    outcome = invoke_once(failing_handler, b"something is wrong")
+    assert (outcome.kind, outcome.error_type) == ("error", UNHANDLED)
+    body = error(outcome)
+    assert (body["errorMessage"], body["errorType"]) == ("something is wrong", "ValueError")
+    assert [frame[1:] for frame in body["stackTrace"]] == [
+        [f"line {failing_handler.__code__.co_firstlineno + 1}", "in failing_handler",
+         "return _check(event.decode())"],
+        [f"line {_check.__code__.co_firstlineno + 1}", "in _check", "raise ValueError(message)"],
+    ]
+    assert {frame[0] for frame in body["stackTrace"]} == {f'File "{__file__}"'}
+
+
+def test_async_exception_keeps_only_user_frames():
+    body = error(invoke_once(failing_async_handler))
+    assert (body["errorMessage"], body["errorType"]) == ("'missing'", "KeyError")
+    assert [frame[2] for frame in body["stackTrace"]] == ["in failing_async_handler"]
+
+
+# -- timeouts and stops ------------------------------------------------------------------------
+
+
+def test_sync_timeout_returns_at_once_and_flags_the_handler():
+    ended = threading.Event()
+
+    def handler(event, context):
+        while not context.stop_requested.wait(0.01):
+            pass
+        ended.set()
+
+    outcome = invoke_once(handler, timeout=1)
+    assert (outcome.kind, outcome.error_type) == ("timeout", UNHANDLED)
+    assert outcome.max_memory_mb > 0
+    assert error(outcome) == {"errorMessage": "Function timed out after 1 seconds "
+                                              f"(maxMemoryUsage: {outcome.max_memory_mb}MB)"}
+    assert 1000 <= outcome.duration_ms < 10_000
+    assert ended.wait(5)
+
+
+def test_async_timeout_cancels_the_handler():
+    async def body(rt):
+        cancelled = asyncio.Event()
+
+        async def handler(event, context):
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        outcome = await rt.invoke(call(function(handler, timeout=1)))
+        await asyncio.wait_for(cancelled.wait(), 5)
+        return outcome
+
+    outcome = run(body)
+    assert outcome.kind == "timeout"
+    assert error(outcome)["errorMessage"].startswith("Function timed out after 1 seconds ")
+
+
+def test_stop_ends_one_execution_while_another_goes_on():
+    started, ended = threading.Event(), threading.Event()
+
+    def blocking(event, context):
+        started.set()
+        context.stop_requested.wait(30)
+        ended.set()
+
+    async def body(rt):
+        async def quick(event, context):
+            await asyncio.sleep(0.2)
+            return "done"
+
+        stopping = asyncio.create_task(rt.invoke(call(function(blocking, timeout=60), b"", "r-a")))
+        other = asyncio.create_task(rt.invoke(call(function(quick, name="other"), b"", "r-b")))
+        await asyncio.to_thread(started.wait, 5)
+        busy = sorted(rt.busy()), rt.in_flight("fn"), rt.in_flight("other")
+        stopped, unknown = await rt.stop("r-a"), await rt.stop("r-x")
+        return busy, stopped, unknown, await stopping, await other
+
+    busy, stopped, unknown, outcome, other = run(body)
+    assert busy == (["fn request r-a", "other request r-b"], 1, 1)
+    assert (stopped, unknown) == (True, False)
+    assert (outcome.kind, outcome.error_type) == ("stopped", UNHANDLED)
+    assert STOPPED.fullmatch(error(outcome)["errorMessage"])
+    assert ended.wait(5)
+    assert (other.kind, other.body) == ("ok", b"done")
+
+
+def test_stop_cancels_an_async_handler():
+    async def body(rt):
+        running, cancelled = asyncio.Event(), asyncio.Event()
+
+        async def handler(event, context):
+            running.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        task = asyncio.create_task(rt.invoke(call(function(handler))))
+        await running.wait()
+        await rt.stop("r-1")
+        outcome = await task
+        await asyncio.wait_for(cancelled.wait(), 5)
+        return outcome
+
+    assert run(body).kind == "stopped"
+
+
+def test_close_stops_running_executions():
+    async def body(rt):
+        running = asyncio.Event()
+
+        async def handler(event, context):
+            running.set()
+            await asyncio.sleep(30)
+
+        task = asyncio.create_task(rt.invoke(call(function(handler))))
+        await running.wait()
+        await rt.close()
+        return await task, await rt.invoke(call(function(handler), request_id="r-2"))
+
+    outcome, late = run(body)
+    assert outcome.kind == "stopped"
+    assert error(late)["errorType"] == "RuntimeClosed"
+
+
+# -- instances and context ----------------------------------------------------------------------
+
+
+def test_instance_id_is_stable_per_function_until_discard():
+    async def body(rt):
+        one, two = function(lambda e, c: None), function(lambda e, c: None, name="two")
+        ids = [(await rt.invoke(call(fn))).instance_id for fn in (one, one, two)]
+        await rt.discard("fn")
+        return ids, (await rt.invoke(call(one))).instance_id
+
+    (first, again, other), after_discard = run(body)
+    assert re.fullmatch(r"c-[0-9a-f]{8}-[0-9a-f]{12}", first)
+    assert first == again
+    assert len({first, other, after_discard}) == 3
+
+
+def describe(event, context):
+    credentials = getattr(context, "credentials", None)
+    return {"request_id": context.request_id, "function": vars(context.function),
+            "region": context.region, "account_id": context.account_id,
+            "credentials": vars(credentials) if credentials else None,
+            "stop_requested": context.stop_requested.is_set(), "event": type(event).__name__}
+
+
+def test_context_fields():
+    outcome = invoke_once(describe, timeout=9, memory_size=512)
+    assert json.loads(outcome.body) == {
+        "request_id": "r-1",
+        "function": {"name": "fn", "handler": "index.handler", "memory": 512, "timeout": 9},
+        "region": REGION, "account_id": ACCOUNT,
+        "credentials": {"access_key_id": "AK", "access_key_secret": "SK",
+                        "security_token": "TOKEN"},
+        "stop_requested": False, "event": "bytes",
+    }
+
+
+def test_python312_context_has_no_credentials():
+    outcome = invoke_once(describe, runtime="python3.12")
+    assert json.loads(outcome.body)["credentials"] is None
