@@ -194,14 +194,17 @@ def fc_client(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def mns_account(fcemu: Emulator) -> Any:
+def mns_account(fcemu: Emulator) -> Iterator[Any]:
     """An ``mns.account.Account`` of the MNS SDK pointed at the test's emulator (SMQ
-    queues and topics). Skips the test when the SDK is not installed."""
+    queues and topics); its connection is closed at teardown. Skips the test when the SDK
+    is not installed."""
     try:
         from mns.account import Account
     except ImportError:
         pytest.skip(f"mns_account needs the MNS SDK: {_SDK_HINT}")
-    return Account(fcemu.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+    account = Account(fcemu.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+    yield account
+    account.get_client().close_connection()
 
 
 @pytest.fixture
