@@ -17,12 +17,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fcemu import config, console
-from fcemu.clock import to_epoch_ms
-from fcemu.config_schema import SCHEMA, ConfigError
-from fcemu.settings import Settings
+from fcemu import console
+
+if TYPE_CHECKING:  # imported when serving or checking: inspection commands start faster
+    from fcemu.settings import Settings
 
 #: ``fcemu serve`` options that set a Settings field, and that field.
 _SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "region",
@@ -146,6 +146,10 @@ def _inspection_parsers(commands: Any) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Defaults, then what the --config files set, then the explicit options."""
+    from fcemu import config
+    from fcemu.clock import to_epoch_ms
+    from fcemu.settings import Settings
+
     base = Settings()
     if args.config:
         base = config.load_settings(args.config, base).replace(config=tuple(args.config))
@@ -161,6 +165,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def serve(settings: Settings, watch: bool = False) -> int:
     """Run an emulator until SIGINT/SIGTERM; the first stdout line gives its URL."""
+    from fcemu import config
+    from fcemu.config_schema import ConfigError
     from fcemu.server import Emulator
 
     stop = threading.Event()
@@ -208,6 +214,9 @@ async def _deployed(engine: Any) -> str:
 
 def check(files: list[Path], as_json: bool) -> int:
     """``fcemu check``: load deployment files as ``serve`` would, without serving."""
+    from fcemu import config
+    from fcemu.settings import Settings
+
     settings = config.load_settings(files, Settings())
     deployment = config.load(files, settings)
     config.report_ignored(deployment)
@@ -227,7 +236,13 @@ def check(files: list[Path], as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``fcemu`` command; returns its exit code."""
     args = build_parser().parse_args(argv)
+    if args.command not in ("serve", "check", "config-schema"):
+        return console.run(args)
+    from fcemu import config
+    from fcemu.config_schema import SCHEMA, ConfigError
+
     logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -240,10 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fcemu: {exc}", file=sys.stderr)
         return console.EXIT_USAGE
-    if args.command == "config-schema":
-        print(json.dumps(SCHEMA, indent=2))
-        return console.EXIT_OK
-    return console.run(args)
+    print(json.dumps(SCHEMA, indent=2))  # config-schema
+    return console.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ __all__ = [
     "ApiError",
     "CliError",
     "Client",
+    "UsageError",
     "run",
 ]
 
@@ -65,6 +66,12 @@ class ApiError(CliError):
     def __init__(self, status: int, code: str, message: str, request_id: str = "") -> None:
         self.status, self.code, self.message, self.request_id = status, code, message, request_id
         super().__init__(f"{code} ({status}): {message}")
+
+
+class UsageError(CliError):
+    """A command line that cannot be run as given."""
+
+    exit_code = EXIT_USAGE
 
 
 class NoEmulator(CliError):
@@ -320,7 +327,7 @@ def _payload(value: str | None) -> bytes:
             with open(value[1:], "rb") as file:
                 return file.read()
         except OSError as exc:
-            raise CliError(f"--payload {value}: {exc.strerror}") from None
+            raise UsageError(f"--payload {value}: {exc.strerror}") from None
     return value.encode()
 
 
@@ -359,6 +366,8 @@ def run_queue(client: Client, args: argparse.Namespace, out: Output) -> int:
         out.emit(doc, fmt.purged(doc))
         return EXIT_OK
     if args.receive:
+        if not 1 <= args.count <= 16:
+            raise UsageError(f"--count must be between 1 and 16, got {args.count}")
         received = client.receive(args.name, args.count, args.wait)
         for message in received:
             client.delete_message(args.name, message["ReceiptHandle"])
@@ -384,13 +393,13 @@ def run_queues(client: Client, args: argparse.Namespace, out: Output) -> int:
 def run_clock(client: Client, args: argparse.Namespace, out: Output) -> int:
     if args.action == "advance":
         if args.value is None:
-            raise CliError("usage: fcemu clock advance SECONDS (e.g. 90, 1.5, 5m, 2h, 1d)")
+            raise UsageError("usage: fcemu clock advance SECONDS (e.g. 90, 1.5, 5m, 2h, 1d)")
         seconds = fmt.parse_duration(args.value)
         with progress(out, f"advancing the clock {args.value}"):
             doc = client.control("POST", "/clock/advance", {"seconds": seconds})
     elif args.action == "set":
         if args.value is None:
-            raise CliError("usage: fcemu clock set TIME (ISO 8601 or epoch milliseconds)")
+            raise UsageError("usage: fcemu clock set TIME (ISO 8601 or epoch milliseconds)")
         now: Any = int(args.value) if args.value.isdigit() else args.value
         with progress(out, f"setting the clock to {args.value}"):
             doc = client.control("POST", "/clock/set", {"now": now})
@@ -404,7 +413,7 @@ def run_settle(client: Client, args: argparse.Namespace, out: Output) -> int:
     verb = "drain" if args.command == "drain" else "settle"
     with progress(out, "waiting for the emulator to " + verb):
         doc = client.control("POST", "/" + verb)
-    out.emit(doc, f"{verb}d at {fmt.iso(doc.get('now'))}")
+    out.emit(doc, f"{'drained' if verb == 'drain' else 'settled'} at {fmt.iso(doc.get('now'))}")
     return EXIT_OK
 
 
@@ -431,6 +440,6 @@ def run(args: argparse.Namespace, out: Output | None = None) -> int:
     except CliError as exc:
         out.note(f"fcemu: {exc}")
         return exc.exit_code
-    except ValueError as exc:  # a bad argument value found late (durations, times)
+    except ValueError as exc:  # a bad argument value found late (durations)
         out.note(f"fcemu: {exc}")
         return EXIT_USAGE
