@@ -279,7 +279,7 @@ class Scheduler:
     def spawn(self, work: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``work`` as tracked background work on the loop."""
         coro: Coroutine[Any, Any, Any] = (
-            work if inspect.iscoroutine(work) else _await(work)  # type: ignore[arg-type]
+            work if inspect.iscoroutine(work) else _await(work)
         )
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._work[task] = name

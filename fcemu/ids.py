@@ -60,14 +60,13 @@ class IdGenerator:
 
     def task_id(self) -> str:
         """A UUID-shaped ID that also matches the task-ID rule (starts with a letter)."""
-        h = lambda n: self.hex(n, "task")  # noqa: E731
-        first = self._rng("task").choice("abcdef") + h(7)
-        return f"{first}-{h(4)}-4{h(3)}-{h(4)}-{h(12)}"
+        first = self._rng("task").choice("abcdef") + self.hex(7, "task")
+        rest = [self.hex(n, "task") for n in (4, 3, 4, 12)]
+        return f"{first}-{rest[0]}-4{rest[1]}-{rest[2]}-{rest[3]}"
 
     def function_id(self) -> str:
         """The globally unique system ID of a function (``Function.functionId``)."""
-        h = lambda n: self.hex(n, "function")  # noqa: E731
-        return f"{h(8)}-{h(4)}-{h(4)}-{h(4)}-{h(12)}"
+        return "-".join(self.hex(n, "function") for n in (8, 4, 4, 4, 12))
 
     def instance_id(self) -> str:
         """An instance ID like ``c-66a1b2c3-0f1e2d3c4b5a``."""
@@ -75,8 +74,8 @@ class IdGenerator:
 
     def message_id(self) -> str:
         """An SMQ message ID shaped like ``5F290C926D472878-2-14D9529A8FA-20000xxxx``."""
-        h = lambda n: self.hex(n, "message").upper()  # noqa: E731
-        return f"{h(16)}-1-{h(11)}-{h(9)}"
+        first, second, third = (self.hex(n, "message").upper() for n in (16, 11, 9))
+        return f"{first}-1-{second}-{third}"
 
     def receipt_handle(self) -> str:
         """A one-time SMQ receipt handle: letters, digits and ``-`` only (spec §13.3)."""

@@ -240,7 +240,7 @@ def query_int(value: str | None, key: str, low: int, high: int, default: int | N
     if value in (None, ""):
         return default
     try:
-        number = int(value)  # type: ignore[arg-type]
+        number = int(value)
     except ValueError:
         raise InvalidArgument(f"{key} must be an integer, got {value!r}") from None
     if not low <= number <= high:
@@ -252,7 +252,7 @@ def query_bool(value: str | None, key: str, default: bool = False) -> bool:
     """A boolean query parameter; the SDK sends ``True``/``False`` (spec §2.1)."""
     if value in (None, ""):
         return default
-    lowered = value.lower()  # type: ignore[union-attr]
+    lowered = value.lower()
     if lowered in ("true", "1"):
         return True
     if lowered in ("false", "0"):

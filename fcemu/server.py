@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import io
 import os
 import re
@@ -325,7 +326,8 @@ class Emulator:
         if threading.current_thread() is self._thread:
             raise RuntimeError("this Emulator method blocks; it cannot be called from the "
                                "emulator's own loop (e.g. from an async in-process handler)")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(
+            coro, loop)  # type: ignore[arg-type]
         return future.result(timeout)
 
     # -- time and work --------------------------------------------------------------------

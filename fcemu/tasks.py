@@ -146,17 +146,21 @@ class AsyncTasks:
         function = self._engine.functions.get(task.function_name)
         if function is None or function.function_id != task.function_id:
             task.error_type = "FunctionNotFound"
-            return self._finish(task, S.INVALID, "")
+            self._finish(task, S.INVALID, "")
+            return None
         now = self._clock.now_ms()
         if now - task.submitted_ms > task.max_age_s * 1000:
             if task.throttled:
-                return self._finish(task, S.FAILED, "FunctionResourceExhausted")
-            return self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
+                self._finish(task, S.FAILED, "FunctionResourceExhausted")
+            else:
+                self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
+            return None
         if not self._engine.acquire_slot(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
             task.throttle_count += 1
-            return self._retry_later(task, task.throttle_count, "throttled")
+            self._retry_later(task, task.throttle_count, "throttled")
+            return None
         if task.status is S.ENQUEUED:
             self._event(task, S.PROCESSED)
         self._event(task, S.RUNNING)
