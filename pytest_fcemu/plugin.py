@@ -93,6 +93,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     # Check for server-side errors in the call phase, so they fail the test itself.
+    __tracebackhide__ = True
     running = item.stash.get(_RUNNING, None)
     try:
         yield
@@ -286,6 +287,7 @@ class _Running:
 
     def finish(self, item: pytest.Item, *, failed: bool, teardown: bool = False) -> None:
         """Stop following the test's time, settle briefly, surface server-side errors."""
+        __tracebackhide__ = True
         emu = self.emulator
         if not emu.running or (self.finished and not teardown):
             return
@@ -304,7 +306,7 @@ class _Running:
             if failed:
                 item.add_report_section("call", "fcemu server-side errors", str(exc))
             elif not self.expect_errors:
-                raise
+                raise ServerSideError(exc.failures) from None  # the server's traceback only
 
 
 def _configured(config: pytest.Config) -> dict[str, Any]:
