@@ -71,8 +71,8 @@ def read_s_yaml(doc: MarkedDict, path: Path, settings: Settings) -> SYaml:
         component = refs.resolve(resource.get("component"), resource.at("component"),
                                  f"{prefix}.component", rname)
         if not isinstance(component, str) or not _FC3.match(component):
-            log.warning("%s: %s: component %r is not fc3; fcemu ignores this resource",
-                        resource.at("component"), prefix, component)
+            result.ignored.append((path, f"{prefix} (component {component})",
+                                   resource.at("component").line))
             continue
         result.ignored += [(path, f"{prefix}.{key}", resource.at(key).line)
                            for key in resource if key not in ("component", "props")]

@@ -115,6 +115,26 @@ def test_delayed_task() -> None:
             "sent": "reminder for ana"}
 
 
+def test_readme_fcemu_yaml_example(tmp_path: Path) -> None:
+    """The README's fcemu.yaml example is a valid file that deploys what it says."""
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme[readme.index("<!-- config:start -->"):readme.index("<!-- config:end -->")]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text("def handler(event, context):\n    return event\n")
+    (tmp_path / "fcemu.yaml").write_text(example)
+    settings = load_settings([tmp_path / "fcemu.yaml"], Settings())
+    assert (settings.clock, settings.seed, settings.max_instances) == ("manual", 7, 16)
+    deployment = load([tmp_path / "fcemu.yaml"], settings)
+    assert set(deployment.queues) == {"done", "audit"}
+    assert deployment.topics["alerts"][1] == {"to-audit": (
+        "audit", {"notifyContentFormat": "SIMPLIFIED"})}
+    with fcemu.Emulator(settings.replace(port=0, config=(tmp_path / "fcemu.yaml",))) as emu:
+        invoke(emu, "job", "hello")
+        emu.drain()
+        assert json.loads(emu.queue("done").last.json()["responsePayload"]) == "hello"
+
+
 @pytest.mark.parametrize("path", sorted([*FIXTURES.rglob("s.yaml"),
                                          *FIXTURES.rglob("*fcemu.yaml")]),
                          ids=lambda p: str(p.relative_to(FIXTURES)))
