@@ -2,7 +2,7 @@
 
 Most inner runs load only the plugin under test (``-p pytest_fcemu.plugin``
 with plugin autoloading off), so that whatever else is installed on the
-machine neither changes nor slows them; the downstream and xdist tests load
+machine neither changes nor slows them; the end-to-end downstream test loads
 it the way a downstream project does, through the ``pytest11`` entry point.
 """
 
