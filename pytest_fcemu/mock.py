@@ -142,24 +142,21 @@ class MockEndpoints(contextlib.ContextDecorator):
         except ImportError:
             return
         original = mns_http.MNSHttp.send_request
-        connections: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        # MNSHttp -> its own connection, given back on exit; meanwhile it talks to the
+        # emulator, and the SDK's close_connection() closes that connection as usual.
+        replaced: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-        def send_request(http: Any, req_inter: Any) -> Any:
-            if not MNS_HOST.match(http.host):
-                return original(http, req_inter)
-            conn = connections.get(http)
-            if conn is None:
-                conn = connections[http] = mns_http.MNSHTTPConnection(emu.host_port)
-            real, http.conn = http.conn, conn
-            try:
-                return original(http, req_inter)
-            finally:
-                http.conn = real
+        def send_request(client: Any, req_inter: Any) -> Any:
+            if client not in replaced and MNS_HOST.match(client.host):
+                replaced[client] = client.conn
+                client.conn = mns_http.MNSHTTPConnection(emu.host_port)
+            return original(client, req_inter)
 
         def undo() -> None:
             mns_http.MNSHttp.send_request = original
-            for conn in list(connections.values()):
-                conn.close()
+            for client, conn in list(replaced.items()):
+                client.conn.close()
+                client.conn = conn
 
         mns_http.MNSHttp.send_request = send_request
         self._undo.append(undo)
