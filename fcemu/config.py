@@ -216,7 +216,7 @@ def _read(path: Path, settings: Settings) -> _Source:
 
 
 def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> None:
-    doc = Refs(doc, settings).resolve(doc, doc.where, "", None)
+    doc = coerce(Refs(doc, settings).resolve(doc, doc.where, "", None), SCHEMA)
     validate(doc, SCHEMA, doc.where, "")
     source.names = dict(doc.get("vars") or {})
     block: MarkedDict = doc.get("settings") or marked_dict(doc.where)

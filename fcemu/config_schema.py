@@ -350,11 +350,17 @@ def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] = SCHEMA) ->
     """
     if "$ref" in schema:
         schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
-    if isinstance(value, MarkedDict) and "properties" in schema:
+    if isinstance(value, MarkedDict):
+        for option in schema.get("oneOf", ()):  # the mapping branch of a oneOf
+            if _option_type(option, root) == "object":
+                return coerce(value, option, root)
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
         out = marked_dict(value.where, dict(value), value.key_where)
         for key, item in value.items():
-            if key in schema["properties"]:
-                out[key] = coerce(item, schema["properties"][key], root)
+            if key in properties:
+                out[key] = coerce(item, properties[key], root)
+            elif isinstance(extra, dict):
+                out[key] = coerce(item, extra, root)
         return out
     if not isinstance(value, str):
         return value

@@ -146,6 +146,30 @@ def test_env_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert spec.doc["description"] == f"fallback-7-{ACCOUNT}"
 
 
+def test_fcemu_yaml_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FCEMU_TEST_RETRIES", "2")
+    path = project(tmp_path, {"fcemu.yaml": """
+        vars: {queue: jobs-done}
+        functions:
+          job:
+            runtime: python3
+            handler: index.handler
+            code: ./code
+            asyncInvokeConfig:
+              maxAsyncRetryAttempts: ${env('FCEMU_TEST_RETRIES')}
+              destinationConfig:
+                onSuccess: ${vars.queue}
+        queues:
+          jobs-done: {visibilityTimeout: "${env('FCEMU_TEST_RETRIES')}"}
+        """}) / "fcemu.yaml"
+    deployment = load([path], Settings())
+    _, doc = deployment.functions["job"].async_config  # type: ignore[misc]
+    assert doc["maxAsyncRetryAttempts"] == 2
+    target = doc["destinationConfig"]["onSuccess"]["destination"]
+    assert target == f"acs:mns:cn-hangzhou:{ACCOUNT}:/queues/jobs-done/messages"
+    assert deployment.queues == {"jobs-done": {"VisibilityTimeout": 2}}
+
+
 def test_unmodelled_props_are_reported_once(tmp_path: Path,
                                             caplog: pytest.LogCaptureFixture) -> None:
     extra = ("          vpcConfig: auto\n          logConfig: auto\n"
