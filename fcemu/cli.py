@@ -247,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
+            if args.watch and not args.config:
+                print("fcemu: --watch needs --config FILE (what to watch)", file=sys.stderr)
+                return console.EXIT_USAGE
             settings = settings_from(args)
             config.load(settings.config, settings)  # fail fast, before binding the port
             return serve(settings, watch=args.watch)
