@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from requests import PreparedRequest
+
     from fcemu import Emulator
 
 _FC = (r"(?:fcv3|fc)(?:-[a-z0-9]+)?\.[a-z0-9-]+\.aliyuncs\.com"
@@ -98,30 +100,26 @@ class MockEndpoints(contextlib.ContextDecorator):
             self._undo.pop()()
         self.emulator = None
 
-    def _forward(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _forward(self, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
         """A ``responses`` callback: send ``request`` to the emulator, return its answer."""
         assert self.emulator is not None
-        url = urlsplit(request.url)
-        body = request.body
-        if isinstance(body, str):
-            body = body.encode()
-        elif body is not None and not isinstance(body, bytes):
-            body = b"".join(body)  # a generator or file-like body
+        url = urlsplit(str(request.url))
+        body = _bytes(request.body)
         conn = http.client.HTTPConnection(self.emulator.settings.host, self.emulator.port,
                                           timeout=FORWARD_TIMEOUT_S)
         try:
             target = url.path + (f"?{url.query}" if url.query else "")
-            conn.request(request.method, target, body=body, headers=dict(request.headers))
+            conn.request(str(request.method), target, body=body, headers=dict(request.headers))
             answer = conn.getresponse()
             data = answer.read()
         finally:
             conn.close()
-        headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP]
+        headers = {k: v for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP}
         return answer.status, headers, data
 
     def _patch_fc_async(self, emu: Emulator) -> None:
         try:
-            from darabonba.core import DaraCore
+            from darabonba.core import DaraCore  # type: ignore[import-untyped]
         except ImportError:
             return
         original = DaraCore.async_do_action
@@ -133,12 +131,12 @@ class MockEndpoints(contextlib.ContextDecorator):
                 request.headers["host"] = emu.host_port
             return await original(request, runtime_option)
 
-        DaraCore.async_do_action = staticmethod(async_do_action)  # type: ignore[method-assign]
+        DaraCore.async_do_action = staticmethod(async_do_action)
         self._undo.append(lambda: setattr(DaraCore, "async_do_action", staticmethod(original)))
 
     def _patch_mns(self, emu: Emulator) -> None:
         try:
-            from mns import mns_http
+            from mns import mns_http  # type: ignore[import-untyped]
         except ImportError:
             return
         original = mns_http.MNSHttp.send_request
@@ -160,6 +158,15 @@ class MockEndpoints(contextlib.ContextDecorator):
 
         mns_http.MNSHttp.send_request = send_request
         self._undo.append(undo)
+
+
+def _bytes(body: Any) -> bytes | None:
+    """A prepared request's body as bytes (it may be str, bytes or an iterable of chunks)."""
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return b"".join(c.encode() if isinstance(c, str) else c for c in body)
 
 
 def mock_endpoints(emulator: Emulator | None = None, **settings: Any) -> MockEndpoints:

@@ -183,8 +183,8 @@ def fc_client(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Any:
     for the test (the SDK would send loopback traffic to a proxy). Skips the test when the
     SDK is not installed."""
     try:
-        from alibabacloud_fc20230330.client import Client
-        from alibabacloud_tea_openapi.models import Config
+        from alibabacloud_fc20230330.client import Client  # type: ignore[import-untyped]
+        from alibabacloud_tea_openapi.models import Config  # type: ignore[import-untyped]
     except ImportError:
         pytest.skip(f"fc_client needs the official FC SDK: {_SDK_HINT}")
     for name in PROXY_VARIABLES:
@@ -200,7 +200,7 @@ def mns_account(fcemu: Emulator) -> Iterator[Any]:
     queues and topics); its connection is closed at teardown. Skips the test when the SDK
     is not installed."""
     try:
-        from mns.account import Account
+        from mns.account import Account  # type: ignore[import-untyped]
     except ImportError:
         pytest.skip(f"mns_account needs the MNS SDK: {_SDK_HINT}")
     account = Account(fcemu.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
