@@ -108,12 +108,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def fcemu_settings(pytestconfig: pytest.Config) -> Settings:
     """The session's :class:`fcemu.Settings`: ``--fcemu-*`` options, then ``FCEMU_*``
-    environment variables, then ``fcemu_*`` ini keys, then the plugin's defaults (manual
-    clock, seed 0, a free port), passed through the ``pytest_fcemu_settings`` hook.
+    environment variables, then ``fcemu_*`` ini keys, then the ``settings`` of the
+    deployment files they name, then the plugin's defaults (manual clock, seed 0), passed
+    through the ``pytest_fcemu_settings`` hook. Always loopback on a free port.
 
     Override this fixture in a ``conftest.py`` to build them yourself.
     """
-    settings = Settings(port=0, clock="manual", seed=0).replace(**_configured(pytestconfig))
+    configured = _configured(pytestconfig)
+    settings = Settings(port=0, clock="manual", seed=0).replace(**configured)
+    if settings.config:  # the files' own settings, under explicit options; never their port
+        from fcemu.config import load_settings
+
+        settings = load_settings(settings.config, settings).replace(
+            **configured, host=settings.host, port=0)
     adjusted = pytestconfig.hook.pytest_fcemu_settings(config=pytestconfig, settings=settings)
     return adjusted if adjusted is not None else settings
 

@@ -142,3 +142,17 @@ def test_config_files_from_ini_and_marker(only_fcemu: pytest.Pytester) -> None:
     only_fcemu.makepyfile(CONFIGURED)
     result = only_fcemu.runpytest(*ONLY_FCEMU)
     result.assert_outcomes(passed=2)
+
+
+def test_settings_of_the_session_config_file_under_explicit_options(
+        only_fcemu: pytest.Pytester) -> None:
+    (only_fcemu.path / "fcemu.yaml").write_text(
+        "settings: {start: 2024-01-01T00:00:00Z, seed: 3, region: cn-beijing, port: 9000}\n")
+    only_fcemu.makepyfile(f'''
+def test_settings(fcemu, fcemu_clock):
+    assert fcemu_clock.now() == {T1}
+    assert (fcemu.settings.seed, fcemu.region, fcemu.settings.port) == (4, "cn-beijing", 0)
+''')
+    result = only_fcemu.runpytest("--fcemu-config", "fcemu.yaml", "--fcemu-seed", "4",
+                                  *ONLY_FCEMU)
+    result.assert_outcomes(passed=1)
