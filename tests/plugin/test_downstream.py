@@ -9,6 +9,8 @@ import pytest
 from tests.plugin.conftest import ONLY_FCEMU
 
 END_TO_END = '''
+import asyncio
+
 from alibabacloud_fc20230330 import models as fc
 from darabonba.runtime import RuntimeOptions
 
@@ -29,6 +31,8 @@ def test_failed_job_reaches_dead_letter_queue(fcemu, fc_client, fcemu_function):
 
     task = fc_client.get_async_task("job", "job-1", fc.GetAsyncTaskRequest()).body
     assert task.status == "Failed"
+    answer = asyncio.run(fc_client.get_async_task_async("job", "job-1", fc.GetAsyncTaskRequest()))
+    assert answer.body.status == "Failed"  # the SDK's aiohttp path reaches the emulator too
     assert [e.status for e in task.events][-1] == "Failed"
     message = fcemu.queue("dlq").last.json()
     assert message["requestContext"]["condition"] == "InvocationError"
