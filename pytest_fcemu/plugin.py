@@ -11,6 +11,7 @@ mode's emulator (changing a running emulator's clock mode is not possible).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -255,9 +256,11 @@ def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[
 def fcemu_mock(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """Mock mode for this test: FC and MNS SDK clients built for the real Alibaba Cloud
     endpoints are served by the test's emulator (see :mod:`pytest_fcemu.mock`). Yields
-    the emulator."""
+    the emulator. Skips the test when ``responses`` is not installed."""
     from pytest_fcemu.mock import mock_endpoints
 
+    if importlib.util.find_spec("responses") is None:
+        pytest.skip("fcemu_mock needs responses: pip install responses")
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with mock_endpoints(fcemu):

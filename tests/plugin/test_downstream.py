@@ -106,13 +106,16 @@ sys.modules["alibabacloud_fc20230330"] = None  # as if the SDK were not installe
 sys.modules["alibabacloud_fc20230330.client"] = None
 sys.modules["mns"] = None
 sys.modules["mns.account"] = None
+sys.modules["responses"] = None
 ''')
     only_fcemu.makepyfile('''
 def test_fc(fc_client): pass
 def test_mns(mns_account): pass
+def test_mock(fcemu_mock): pass
 ''')
     result = only_fcemu.runpytest("-rs", *ONLY_FCEMU)
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=3)
     output = result.stdout.str()
     assert "fc_client needs the official FC SDK: pip install fcemu[sdk]" in output
     assert "mns_account needs the MNS SDK: pip install fcemu[sdk]" in output
+    assert "fcemu_mock needs responses: pip install responses" in output
