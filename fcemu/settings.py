@@ -26,7 +26,9 @@ class Settings:
     :param destination_encoding: ``"raw"`` JSON text or ``"base64"`` for SMQ destination bodies.
     :param strict_destinations: when true, a missing destination queue or topic is a failed
         delivery instead of being created on first use.
-    :param max_instances: cap on concurrently running handler instances (worker processes).
+    :param max_instances: cap on handler processes alive at once (worker and custom-runtime
+        instances, over all functions); invocations beyond it wait in FIFO order.
+    :param instance_idle_seconds: real seconds an idle instance stays warm before it is stopped.
     :param settle_timeout: real seconds ``settle()`` waits before naming what is still busy.
     :param data_dir: where function code is unpacked; a private temporary directory if None.
     :param config: deployment files (``s.yaml`` / ``fcemu.yaml``) applied at start and after
@@ -44,6 +46,7 @@ class Settings:
     destination_encoding: Literal["raw", "base64"] = "raw"
     strict_destinations: bool = False
     max_instances: int = 16
+    instance_idle_seconds: float = 300.0
     settle_timeout: float = 60.0
     data_dir: Path | None = None
     config: tuple[Path, ...] = ()

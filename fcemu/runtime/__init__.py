@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -124,18 +124,24 @@ class Runtimes:
     """Every runtime of one engine: picks one per invocation and tracks what is running.
 
     A function with ``inprocess_handler`` runs in-process; a ``python3.x``
-    function runs in a worker process (``max_instances`` of them at most, in
-    total, started with ``python``); other runtimes (custom) are answered with
-    an error outcome for now. The implementations are created on first use.
+    function runs in a worker process started with ``python``; a ``custom*``
+    function runs its ``customRuntimeConfig`` command as an HTTP server. Worker
+    and custom instances share one :class:`~fcemu.runtime.pool.InstancePool`:
+    at most ``max_instances`` processes alive at once, idle ones stopped after
+    ``idle_seconds`` of real time. The implementations are created on first use.
     """
 
     def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
-                 python: str = sys.executable) -> None:
+                 idle_seconds: float = 300.0, python: str = sys.executable) -> None:
+        from fcemu.runtime.pool import InstancePool
+
         self._ids = ids
         self._max_instances = max_instances
         self._python = python
+        self.pool = InstancePool(max_instances, idle_seconds)
         self._inprocess: Runtime | None = None
         self._worker: Runtime | None = None
+        self._custom: Runtime | None = None
         self._running: dict[str, tuple[str, Runtime]] = {}
         self._closed = False
 
@@ -165,10 +171,11 @@ class Runtimes:
             await runtime.discard(function_name)
 
     async def close(self) -> None:
-        """Stop every execution and instance; no worker process outlives this call."""
+        """Stop every execution and instance; no process outlives this call."""
         self._closed = True
         for runtime in self._created():
             await runtime.close()
+        await self.pool.close()
 
     def busy(self) -> list[str]:
         """What is running, e.g. ``["my-func request 1-abc"]`` (for settle() reports)."""
@@ -180,8 +187,12 @@ class Runtimes:
         instance); the engine's concurrency limits count these."""
         return sum(1 for name, _ in self._running.values() if name == function_name)
 
+    def instances(self) -> list[dict[str, Any]]:
+        """Every process instance alive in the pool: ID, function, pid, slots in use."""
+        return [i.describe() for i in self.pool.instances()]
+
     def _created(self) -> list[Runtime]:
-        return [r for r in (self._inprocess, self._worker) if r is not None]
+        return [r for r in (self._inprocess, self._worker, self._custom) if r is not None]
 
     def _runtime_for(self, function: Function) -> Runtime | None:
         if function.inprocess_handler is not None:
@@ -194,17 +205,21 @@ class Runtimes:
             if self._worker is None:
                 from fcemu.runtime.worker import WorkerRuntime
 
-                self._worker = WorkerRuntime(self._ids, max_instances=self._max_instances,
-                                             python=self._python)
+                self._worker = WorkerRuntime(self._ids, self.pool, python=self._python)
             return self._worker
+        if function.runtime == "custom" or function.runtime.startswith("custom."):
+            if self._custom is None:
+                from fcemu.runtime.custom import CustomRuntime
+
+                self._custom = CustomRuntime(self._ids, self.pool)
+            return self._custom
         return None
 
 
 def _unsupported(function: Function) -> Outcome:
-    # custom runtimes (spec §12.2) are a later piece of work
     message = (
         f"runtime '{function.runtime}' of function '{function.name}' is not supported by "
-        "fcemu yet: use a python3.x runtime or register an in-process handler"
+        "fcemu: use a python3.x or custom runtime, or register an in-process handler"
     )
     return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)
 

@@ -1,4 +1,4 @@
-"""The worker process: runs one function's Python handler, one request at a time.
+"""The worker process: runs one function's Python handler, in one process per instance.
 
 Started by :mod:`fcemu.runtime.worker` as ``python <this file>`` with the
 function's code directory as working directory and its environment (the
@@ -12,16 +12,32 @@ Protocol, on file descriptors the handler cannot write to by accident:
   to a private descriptor and puts ``/dev/null`` on fd 0.
 * Replies leave on the original stdout, likewise moved to a private
   descriptor; fd 1 is then pointed at fd 2, so everything the handler
-  writes (``print``, ``logging``, C-level writes to fd 1 or 2) reaches the
-  stderr pipe, which the parent reads as the function's log.
+  writes at the file-descriptor level (C extensions, subprocesses) reaches the
+  stderr pipe, which the parent reads as the instance's output.
 * A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
   Bytes travel as Base64. The child sends ``{"type": "hello", "maxrss_kb"}``
-  once started, then answers each ``{"request_id", "payload", "credentials"}``
-  with ``{"type": "result", "kind": "ok"|"error", "body", "error_type",
-  "maxrss_kb"}``.
-* Around each request the child writes ``FC Invoke Start RequestId: <id>`` and
-  ``FC Invoke End RequestId: <id>`` lines to fd 2 (spec §12.2); the parent
-  cuts a request's log out of the stream at those lines.
+  once started, then answers each ``{"type": "init"|"invoke", "request_id",
+  "qualifier", "credentials"[, "payload"]}`` with ``{"type": "result",
+  "request_id", "kind": "ok"|"error", "body", "error_type", "maxrss_kb"}``.
+* Private settings arrive as ``FCEMU_*`` environment variables, removed from
+  ``os.environ`` before user code runs: ``FCEMU_INSTANCE_CONCURRENCY`` and
+  ``FCEMU_INITIALIZER`` (``module.function`` of
+  ``instanceLifecycleConfig.initializer``, run once per instance on ``init``).
+
+Logs come in two shapes, chosen by the instance concurrency:
+
+* **One request at a time** (``instanceConcurrency`` 1, FC's default for
+  Python): the handler runs on the main thread and everything it writes goes
+  to fd 2, between ``FC Invoke Start RequestId: <id>`` and ``FC Invoke End
+  RequestId: <id>`` lines (``FC Initialize …`` around the initializer, spec
+  §12.2). The parent cuts a request's log out of the stream at those lines,
+  so even fd-level output is attributed.
+* **Several at once**: each request runs on its own thread, and
+  ``sys.stdout``/``sys.stderr`` are proxies that send what a request's thread
+  writes as ``{"type": "log", "request_id", "data"}`` frames (line-buffered,
+  markers included), so concurrent requests keep separate logs. Writes from
+  threads that no request owns, and fd-level output, go to fd 2: the
+  instance's own log, attributed to no request.
 
 The helpers :func:`make_context`, :func:`encode_result` and :func:`fc_stack`
 are shared with the in-process runtime, so both runtimes give handlers the
@@ -31,6 +47,7 @@ same context and report results and errors alike.
 from __future__ import annotations
 
 import base64
+import contextvars
 import importlib
 import json
 import logging
@@ -57,29 +74,56 @@ _CREDENTIAL_ENV = {
     "access_key_secret": "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "security_token": "ALIBABA_CLOUD_SECURITY_TOKEN",
 }
-_NO_CREDENTIALS = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
+# spec §12.1: python3.12 and later have the new context shape (no credentials, a logger)
+_NEW_CONTEXT = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
 UNHANDLED = "UnhandledInvocationError"
+#: x-fc-error-type of a failed or timed-out initializer (FC's Python lifecycle-hook docs).
+INITIALIZATION_ERROR = "InitializationError"
+#: The log format of FC's Python runtime: time, request ID, level, message.
+LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
+
+#: The request the current thread (or task) works for; None outside every request.
+current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fcemu_request_id", default=None)
 
 
 # -- shared with the in-process runtime ---------------------------------------
 
 
 def make_context(request_id: str, function: dict[str, Any], region: str, account_id: str,
-                 credentials: dict[str, str], stop_requested: threading.Event) -> SimpleNamespace:
+                 credentials: dict[str, str], stop_requested: threading.Event,
+                 logger: logging.Logger | None = None) -> SimpleNamespace:
     """The ``context`` argument of ``handler(event, context)`` (spec §12.1).
 
     ``function`` holds ``name``, ``handler``, ``memory``, ``timeout`` and
-    ``runtime``. ``credentials`` is left out for python3.12 and later, as on FC.
+    ``runtime``, and optionally ``qualifier``, ``version_id``, ``log_project``
+    and ``log_store``. python3.12 and later get FC's new shape: ``function``
+    with ``version_id`` and ``qualifier``, ``logger`` and ``getLogger()``,
+    ``log_project``/``log_store``, no ``credentials``. Earlier versions get
+    ``credentials``, a ``service`` (``name``, ``log_project``, ``log_store``,
+    ``qualifier``, ``version_id``) and a four-field ``function``.
     ``stop_requested`` is fcemu's own: set when the execution is stopped or
     timed out, for handlers that want to end cleanly.
     """
-    meta = SimpleNamespace(name=function["name"], handler=function["handler"],
-                           memory=function["memory"], timeout=function["timeout"])
-    context = SimpleNamespace(request_id=request_id, function=meta, region=region,
-                              account_id=account_id, stop_requested=stop_requested)
-    if not _NO_CREDENTIALS.match(str(function.get("runtime", ""))):
-        context.credentials = SimpleNamespace(**credentials)
-    return context
+    qualifier = str(function.get("qualifier") or "LATEST")
+    version_id = str(function.get("version_id") or "")
+    log_project, log_store = function.get("log_project", ""), function.get("log_store", "")
+    base = {"name": function["name"], "handler": function["handler"],
+            "memory": function["memory"], "timeout": function["timeout"]}
+    if _NEW_CONTEXT.match(str(function.get("runtime", ""))):
+        log = logger if logger is not None else logging.getLogger()
+        meta = SimpleNamespace(**base, version_id=version_id, qualifier=qualifier)
+        context = SimpleNamespace(account_id=account_id, request_id=request_id, function=meta,
+                                  logger=log, log_project=log_project, log_store=log_store,
+                                  region=region, stop_requested=stop_requested)
+        context.getLogger = lambda: log
+        return context
+    # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
+    service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
+                              qualifier=qualifier, version_id=version_id)
+    return SimpleNamespace(request_id=request_id, credentials=SimpleNamespace(**credentials),
+                           function=SimpleNamespace(**base), service=service, region=region,
+                           account_id=account_id, stop_requested=stop_requested)
 
 
 def encode_result(value: object) -> bytes:
@@ -136,6 +180,14 @@ def exception_body(exc: BaseException) -> bytes:
     return error_doc(str(exc), type(exc).__name__, fc_stack(exc.__traceback__))
 
 
+class RequestIdFilter(logging.Filter):
+    """Adds the current request ID to log records, as FC's Python runtime does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request.get() or ""
+        return True
+
+
 # -- the worker process --------------------------------------------------------
 
 
@@ -187,11 +239,12 @@ def maxrss_kb() -> int:
 
 
 class _Channel:
-    """Length-prefixed JSON frames over the two protocol descriptors."""
+    """Length-prefixed JSON frames over the two protocol descriptors; writes are atomic."""
 
     def __init__(self, reader: BinaryIO, out_fd: int) -> None:
         self._reader = reader
         self._out_fd = out_fd
+        self._lock = threading.Lock()
 
     def read(self) -> dict[str, Any] | None:
         header = self._reader.read(_HEADER.size)
@@ -204,8 +257,9 @@ class _Channel:
     def write(self, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, separators=(",", ":")).encode()
         view = memoryview(_HEADER.pack(len(data)) + data)
-        while view:
-            view = view[os.write(self._out_fd, view):]
+        with self._lock:
+            while view:
+                view = view[os.write(self._out_fd, view):]
 
 
 def _take_protocol_fds() -> _Channel:
@@ -219,14 +273,62 @@ def _take_protocol_fds() -> _Channel:
     return _Channel(os.fdopen(in_fd, "rb"), out_fd)
 
 
-class _RequestIdFilter(logging.Filter):
-    """Adds the current request ID to log records, as FC's Python runtime does."""
+class _RequestLogs:
+    """Per-request output of a threaded worker, sent as ``log`` frames line by line."""
 
-    request_id = ""
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+        self._pending: dict[str, str] = {}
+        self._lock = threading.Lock()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = self.request_id
-        return True
+    def write(self, request_id: str, text: str) -> None:
+        with self._lock:
+            text = self._pending.pop(request_id, "") + text
+            cut = text.rfind("\n") + 1
+            if cut < len(text):
+                self._pending[request_id] = text[cut:]
+        if cut:
+            self._channel.write({"type": "log", "request_id": request_id, "data": text[:cut]})
+
+    def flush(self, request_id: str) -> None:
+        with self._lock:
+            text = self._pending.pop(request_id, "")
+        if text:
+            self._channel.write({"type": "log", "request_id": request_id, "data": text})
+
+
+class _RequestStream:
+    """``sys.stdout``/``sys.stderr`` of a threaded worker: a request's writes become its log."""
+
+    def __init__(self, logs: _RequestLogs, fallback: Any) -> None:
+        self._logs = logs
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        request_id = current_request.get()
+        if request_id is None:  # a thread no request owns: the instance's log
+            return int(self._fallback.write(text))
+        self._logs.write(request_id, str(text))
+        return len(text)
+
+    def flush(self) -> None:
+        if current_request.get() is None:
+            self._fallback.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fallback, name)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a record is emitted."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 class _Worker:
@@ -234,58 +336,107 @@ class _Worker:
         env = os.environ
         self.channel = channel
         self.spec = env["FC_FUNCTION_HANDLER"]
+        self.init_spec = env.pop("FCEMU_INITIALIZER", "")
+        self.threaded = int(env.pop("FCEMU_INSTANCE_CONCURRENCY", "1") or 1) > 1
         self.function = {"name": env["FC_FUNCTION_NAME"], "handler": self.spec,
                          "memory": int(env["FC_FUNCTION_MEMORY_SIZE"]),
-                         "timeout": int(env["FC_TIMEOUT"]), "runtime": env["FC_RUNTIME"]}
+                         "timeout": int(env["FC_TIMEOUT"]), "runtime": env["FC_RUNTIME"],
+                         "log_project": env.pop("FCEMU_LOG_PROJECT", ""),
+                         "log_store": env.pop("FCEMU_LOG_STORE", "")}
         self.handler: Callable[..., Any] | None = None
-        self.log_filter = _RequestIdFilter()
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"))
-        handler.addFilter(self.log_filter)
+        self.load_lock = threading.Lock()
+        self.logs: _RequestLogs | None = None
+        if self.threaded:
+            self.logs = _RequestLogs(channel)
+            sys.stdout = _RequestStream(self.logs, sys.stdout)
+            sys.stderr = _RequestStream(self.logs, sys.stderr)
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.addFilter(RequestIdFilter())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     def serve(self) -> None:
         self.channel.write({"type": "hello", "maxrss_kb": maxrss_kb()})
         while (request := self.channel.read()) is not None:
-            self.channel.write(self.handle(request))
+            if self.threaded:
+                threading.Thread(target=self.answer, args=(request,), daemon=True,
+                                 name=f"fc-request-{request['request_id']}").start()
+            else:
+                self.answer(request)
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, request: dict[str, Any]) -> None:
         request_id = request["request_id"]
-        self.log_filter.request_id = request_id
-        _log_line(f"FC Invoke Start RequestId: {request_id}")
-        kind, body = self.run(request)
-        _log_line(f"FC Invoke End RequestId: {request_id}")
-        return {"type": "result", "kind": kind, "body": base64.b64encode(body).decode(),
-                "error_type": UNHANDLED if kind == "error" else "", "maxrss_kb": maxrss_kb()}
-
-    def run(self, request: dict[str, Any]) -> tuple[str, bytes]:
-        """``("ok", body)`` or ``("error", error JSON)``; the error also goes to the log."""
+        token = current_request.set(request_id)
         try:
-            value = self.call(request)
-        except HandlerLoadError as exc:
-            _log_line(json.loads(exc.body)["errorMessage"])
-            return "error", exc.body
-        except Exception as exc:
-            _log_line(format_exception(exc).rstrip("\n"))
-            return "error", exception_body(exc)
-        except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
-            _exit_now(exc)
-        try:
-            return "ok", encode_result(value)
-        except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
-            _log_line(f"{type(exc).__name__}: {exc}")
-            return "error", error_doc(str(exc), type(exc).__name__, [])
+            phase = "Initialize" if request.get("type") == "init" else "Invoke"
+            self.log_line(f"FC {phase} Start RequestId: {request_id}")
+            if phase == "Initialize":
+                kind, body, error_type = self.initialize(request)
+            else:
+                kind, body, error_type = self.run(request)
+            self.log_line(f"FC {phase} End RequestId: {request_id}")
+            if self.logs is not None:
+                self.logs.flush(request_id)
+        finally:
+            current_request.reset(token)
+        self.channel.write({"type": "result", "request_id": request_id, "kind": kind,
+                            "body": base64.b64encode(body).decode(), "error_type": error_type,
+                            "maxrss_kb": maxrss_kb()})
 
-    def call(self, request: dict[str, Any]) -> object:
+    def log_line(self, text: str) -> None:
+        request_id = current_request.get()
+        if self.logs is not None and request_id is not None:
+            self.logs.write(request_id, f"{text}\n")
+        else:
+            _log_line(text)
+
+    def context(self, request: dict[str, Any]) -> SimpleNamespace:
         credentials: dict[str, str] = request["credentials"]
         for key, name in _CREDENTIAL_ENV.items():
             os.environ[name] = credentials[key]
-        if self.handler is None:
-            self.handler = load_handler(self.spec)
+        function = {**self.function, "qualifier": request.get("qualifier", "LATEST")}
         env = os.environ
-        context = make_context(request["request_id"], self.function, env["FC_REGION"],
-                               env["FC_ACCOUNT_ID"], credentials, threading.Event())
+        return make_context(request["request_id"], function, env["FC_REGION"],
+                            env["FC_ACCOUNT_ID"], credentials, threading.Event())
+
+    def initialize(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
+        """Run ``initializer(context)`` once; a failure is an ``InitializationError``."""
+        try:
+            initializer = load_handler(self.init_spec)
+            initializer(self.context(request))
+        except HandlerLoadError as exc:
+            self.log_line(json.loads(exc.body)["errorMessage"])
+            return "error", exc.body, INITIALIZATION_ERROR
+        except Exception as exc:
+            self.log_line(format_exception(exc).rstrip("\n"))
+            return "error", exception_body(exc), INITIALIZATION_ERROR
+        except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
+            _exit_now(exc)
+        return "ok", b"", ""
+
+    def run(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
+        """``("ok", body, "")`` or ``("error", error JSON, type)``; the error is logged too."""
+        try:
+            value = self.call(request)
+        except HandlerLoadError as exc:
+            self.log_line(json.loads(exc.body)["errorMessage"])
+            return "error", exc.body, UNHANDLED
+        except Exception as exc:
+            self.log_line(format_exception(exc).rstrip("\n"))
+            return "error", exception_body(exc), UNHANDLED
+        except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
+            _exit_now(exc)
+        try:
+            return "ok", encode_result(value), ""
+        except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
+            self.log_line(f"{type(exc).__name__}: {exc}")
+            return "error", error_doc(str(exc), type(exc).__name__, []), UNHANDLED
+
+    def call(self, request: dict[str, Any]) -> object:
+        context = self.context(request)
+        with self.load_lock:
+            if self.handler is None:
+                self.handler = load_handler(self.spec)
         return self.handler(base64.b64decode(request["payload"]), context)
 
 

@@ -4,12 +4,15 @@
 plain functions on a thread pool this runtime owns, ``async def`` functions
 as tasks on the emulator's loop. The context and the result/error shapes are
 the worker runtime's (:mod:`fcemu.runtime._worker_main`), so a handler
-behaves the same when it moves into a code directory.
+behaves the same when it moves into a code directory. What a handler prints
+or logs is captured per request (:mod:`fcemu.runtime.capture`) and framed by
+the FC markers, as the worker runtime does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
@@ -31,9 +34,12 @@ from fcemu.runtime._worker_main import (
     encode_result,
     error_doc,
     exception_body,
+    format_exception,
     make_context,
     maxrss_kb,
 )
+from fcemu.runtime.capture import Capture, function_logger, install
+from fcemu.runtime.logs import framed
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -82,15 +88,21 @@ class InProcessRuntime:
         assert handler is not None, "InProcessRuntime needs Function.inprocess_handler"
         instance_id = self._instance_id(function.name)
         execution = _Execution()
+        log_config = function.extra.get("logConfig")
+        log_config = log_config if isinstance(log_config, dict) else {}
         context = make_context(
             invocation.request_id,
             {"name": function.name, "handler": function.handler, "memory": function.memory_size,
-             "timeout": function.timeout, "runtime": function.runtime},
+             "timeout": function.timeout, "runtime": function.runtime,
+             "qualifier": invocation.qualifier, "log_project": log_config.get("project", ""),
+             "log_store": log_config.get("logstore", "")},
             invocation.region, invocation.account_id, vars(invocation.credentials),
-            execution.stop_flag)
+            execution.stop_flag, function_logger())
         self._running[invocation.request_id] = execution
+        capture = Capture(invocation.request_id)
+        install()
         started = real_monotonic()
-        work = self._start(handler, invocation.payload, context)
+        work = self._start(handler, invocation.payload, context, capture)
         try:
             finished = await self._wait(work, execution, function.timeout)
         finally:
@@ -100,10 +112,15 @@ class InProcessRuntime:
                 work.cancel()
         duration_ms = int((real_monotonic() - started) * 1000)
         if execution.stopped:  # even if it returned: a handler may end early on the flag
-            return crash_outcome(duration_ms, _rss_mb(), kind="stopped", instance_id=instance_id)
+            return crash_outcome(duration_ms, _rss_mb(), kind="stopped", instance_id=instance_id,
+                                 logs=framed(invocation.request_id, capture.text()))
         if finished:
-            return _result(work, duration_ms, instance_id)
-        return timeout_outcome(function.timeout, duration_ms, _rss_mb(), instance_id=instance_id)
+            outcome = _result(work, duration_ms, instance_id, capture)
+        else:
+            outcome = timeout_outcome(function.timeout, duration_ms, _rss_mb(),
+                                      instance_id=instance_id)
+        outcome.logs = framed(invocation.request_id, capture.text())
+        return outcome
 
     async def stop(self, request_id: str) -> bool:
         """Flag the execution and end it now with a ``stopped`` outcome."""
@@ -128,14 +145,18 @@ class InProcessRuntime:
             self._instances[function_name] = self._ids.instance_id()
         return self._instances[function_name]
 
-    def _start(self, handler: Callable[..., Any], payload: bytes,
-               context: object) -> asyncio.Future[Any]:
+    def _start(self, handler: Callable[..., Any], payload: bytes, context: object,
+               capture: Capture) -> asyncio.Future[Any]:
         work: asyncio.Future[Any]
         if _is_async(handler):
-            work = asyncio.ensure_future(_call_async(handler, payload, context))
+            work = asyncio.ensure_future(_call_async(handler, payload, context, capture))
         else:
+            # run_in_executor does not carry the context: run the handler in a copy of it
+            request_context = contextvars.copy_context()
+            request_context.run(capture.activate)
             loop = asyncio.get_running_loop()
-            work = loop.run_in_executor(self._executor, handler, payload, context)
+            work = loop.run_in_executor(self._executor, request_context.run, handler, payload,
+                                        context)
         # work abandoned on timeout may fail later, when nobody is left to read the error
         work.add_done_callback(_consume)
         return work
@@ -152,7 +173,8 @@ class InProcessRuntime:
 
 
 async def _call_async(handler: Callable[..., Awaitable[Any]], payload: bytes,
-                      context: object) -> Any:
+                      context: object, capture: Capture) -> Any:
+    capture.activate()  # this task's own context: the capture ends with it
     return await handler(payload, context)
 
 
@@ -167,13 +189,15 @@ def _consume(work: asyncio.Future[Any]) -> None:
         work.exception()
 
 
-def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str) -> Outcome:
+def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str,
+            capture: Capture) -> Outcome:
     memory = _rss_mb()
     if work.cancelled():
         body = error_doc("the handler was cancelled", "CancelledError", [])
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     exc = work.exception()
     if exc is not None:
+        capture.write(format_exception(exc))  # the worker runtime logs it too
         return Outcome("error", exception_body(exc), UNHANDLED, duration_ms, memory, instance_id)
     value = work.result()
     if inspect.iscoroutine(value):
@@ -181,6 +205,7 @@ def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str) -> Ou
     try:
         body = encode_result(value)
     except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
+        capture.write(f"{type(exc).__name__}: {exc}\n")
         body = error_doc(str(exc), type(exc).__name__, [])
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     return Outcome("ok", body, "", duration_ms, memory, instance_id)

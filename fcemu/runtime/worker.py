@@ -2,11 +2,18 @@
 
 Each instance is one child process running :mod:`fcemu.runtime._worker_main`
 (the protocol is described there) in the function's code directory. An
-instance serves one request at a time and stays warm for the next request of
-the same function, so module-level state survives between invocations as on
-FC. A new instance starts when all of a function's instances are busy; there
-are at most ``max_instances`` in total, and invocations beyond that wait in
-FIFO order (an idle instance of another function is stopped to make room).
+instance serves up to ``instanceConcurrency`` requests at once (each on its
+own thread in the child when that is above 1) and stays warm for the next
+request of the same function, so module-level state survives between
+invocations as on FC. Instances are pooled and capped by
+:class:`fcemu.runtime.pool.InstancePool`.
+
+``instanceLifecycleConfig.initializer`` (``{"handler": "index.initialize",
+"timeout": 5}``) runs ``initialize(context)`` once per instance before its
+first request, with its own timeout (the function's when absent). A failure
+or timeout fails the requests waiting for that instance with
+``InitializationError`` and the instance is destroyed, so the next request
+starts a new one and runs the initializer again (FC's lifecycle-hook docs).
 
 Every child is the leader of its own process group, so a timeout, a stop or
 :meth:`WorkerRuntime.close` kills whatever the handler started along with it.
@@ -22,7 +29,6 @@ import os
 import signal
 import struct
 import sys
-from collections import deque
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +45,16 @@ from fcemu.runtime import (
     proc_status_kb,
     timeout_outcome,
 )
+from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.logs import LogStream, end_marker, framed, start_marker
+from fcemu.runtime.pool import (
+    Initializer,
+    Instance,
+    InstancePool,
+    Key,
+    PooledRuntime,
+    init_timeout_outcome,
+)
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -51,134 +67,47 @@ _MAX_FRAME = 1 << 30
 _START_TIMEOUT_S = 30.0
 #: Real seconds to wait for the rest of a request's log once its process has answered or died.
 _LOG_DRAIN_S = 2.0
-#: A handler that prints without end keeps only the newest part of its log.
-_LOG_LIMIT = 4 * 1024 * 1024
-_LOG_KEEP = 1024 * 1024
+#: A request's log kept from ``log`` frames (threaded workers): its newest characters.
+_REQUEST_LOG_LIMIT = 1024 * 1024
 
 
 class _WorkerGone(Exception):
     """The process died or closed its protocol pipe."""
 
 
-def _start_marker(request_id: str) -> bytes:
-    return f"FC Invoke Start RequestId: {request_id}\n".encode()
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
-def _end_marker(request_id: str) -> bytes:
-    return f"FC Invoke End RequestId: {request_id}\n".encode()
+def _ms_since(started: float) -> int:
+    return int((real_monotonic() - started) * 1000)
 
 
-class _LogStream:
-    """One process's stderr, cut into per-request logs at the Start/End lines."""
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._changed = asyncio.Event()
-        self._eof = False
-        #: The request running now; its Start line survives trimming.
-        self.request_id = ""
-
-    def feed(self, chunk: bytes) -> None:
-        self._data += chunk
-        if len(self._data) > _LOG_LIMIT:
-            self._trim()
-        self._changed.set()
-
-    def close(self) -> None:
-        self._eof = True
-        self._changed.set()
-
-    def _trim(self) -> None:
-        dropped = len(self._data) - _LOG_KEEP
-        tail = self._data[dropped:]
-        start = _start_marker(self.request_id) if self.request_id else b""
-        head = start if start and start not in tail else b""
-        self._data = bytearray(head + f"[fcemu: {dropped} bytes of log dropped]\n".encode())
-        self._data += tail
-
-    async def wait_end(self, request_id: str, timeout_s: float) -> None:
-        """Until the request's End line has arrived (written before its reply, on another pipe)."""
-        end = _end_marker(request_id)
-
-        async def arrived() -> None:
-            while end not in self._data and not self._eof:
-                self._changed.clear()
-                await self._changed.wait()
-
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(arrived(), timeout_s)
-
-    def take(self, request_id: str) -> str:
-        """The request's framed log, removed from the buffer; the End line is added if missing."""
-        start, end = _start_marker(request_id), _end_marker(request_id)
-        begin = self._data.find(start)
-        first = max(begin, 0)
-        stop = self._data.find(end, first)
-        if stop >= 0:
-            cut = stop + len(end)
-            text = bytes(self._data[first:cut])
-        else:  # the process died mid-request
-            cut = len(self._data)
-            text = bytes(self._data[first:])
-            text += (b"" if text.endswith(b"\n") or not text else b"\n") + end
-        if begin < 0:
-            text = start + text
-        del self._data[:cut]
-        return text.decode("utf-8", "replace")
-
-
-class _Instance:
+class WorkerInstance(Instance):
     """One worker process of one function."""
 
-    def __init__(self, function: Function, key: tuple[object, ...], instance_id: str) -> None:
-        self.function_name = function.name
-        self.key = key
-        self.instance_id = instance_id
+    def __init__(self, function: Function, key: Key, instance_id: str, python: str) -> None:
+        super().__init__(function, key, instance_id)
+        self.python = python
+        self.threaded = self.capacity > 1
         self.proc: asyncio.subprocess.Process | None = None
-        self.log = _LogStream()
-        self.busy = True
-        self.reusable = False
-        self.stop_requested = False
-        self.retired = False
-        self.final_mem_mb = 0
+        #: fd-level output: cut per request at the markers (one request at a time), else
+        #: all of it is the instance's own log.
+        self.log = LogStream()
+        self._request_logs: dict[str, list[str]] = {}
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._hello: asyncio.Future[dict[str, Any]] | None = None
+        self._write_lock = asyncio.Lock()
         self._rss_kb = 0
         self._spawning = False
         self._spawned = asyncio.Event()
-        self._log_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pipe_closed = False
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
-
-    async def start(self, python: str, cwd: Path, env: dict[str, str]) -> None:
-        """Spawn the process and wait for its hello."""
-        if self.retired:
-            raise _WorkerGone("the instance was retired before it started")
-        self._spawning = True
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                python, _MAIN, cwd=cwd, env=env, start_new_session=True,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-            self._log_task = asyncio.create_task(self._collect_logs())
-        finally:
-            self._spawning = False
-            self._spawned.set()
-        hello = await asyncio.wait_for(self._read_frame(), _START_TIMEOUT_S)
-        self._rss_kb = int(hello.get("maxrss_kb", 0))
-
-    async def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one request and read its reply; _WorkerGone if the process ends first."""
-        assert self.proc is not None and self.proc.stdin is not None
-        data = json.dumps(request, separators=(",", ":")).encode()
-        try:
-            self.proc.stdin.write(_HEADER.pack(len(data)) + data)
-            await self.proc.stdin.drain()
-        except ConnectionError as exc:
-            raise _WorkerGone(str(exc)) from exc
-        reply = await self._read_frame()
-        self._rss_kb = int(reply.get("maxrss_kb", self._rss_kb))
-        return reply
 
     @property
     def exited(self) -> bool:
@@ -189,8 +118,155 @@ class _Instance:
         kb = proc_status_kb(self.pid, "VmHWM") if self.pid is not None else None
         return kb_to_mb(kb if kb is not None else self._rss_kb)
 
+    # -- start ------------------------------------------------------------------------
+
+    async def _prepare(self, invocation: Invocation) -> Outcome | None:
+        function, request_id = invocation.function, invocation.request_id
+        assert function.code_dir is not None
+        try:
+            await self._spawn(function.code_dir, _environment(invocation, self.instance_id))
+        except (OSError, _WorkerGone, asyncio.TimeoutError) as exc:
+            self.healthy = False
+            await self.kill()
+            logs = self._take_log(request_id)
+            if request_id in self.stopped or self.retired:  # killed on purpose while starting
+                kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+                return crash_outcome(0, self.final_mem_mb or self.peak_mb(), kind=kind,
+                                     instance_id=self.instance_id, logs=logs)
+            message = (f"the worker process of function '{function.name}' failed to start "
+                       f"({exc or type(exc).__name__}); its output: {logs[-2000:]}")
+            return Outcome("error", error_body(message, "WorkerStartError"), UNHANDLED,
+                           instance_id=self.instance_id, logs=logs)
+        initializer = Initializer.of(function)
+        return None if initializer is None else await self._initialize(invocation, initializer)
+
+    async def _spawn(self, cwd: Path, env: dict[str, str]) -> None:
+        if self.retired:
+            raise _WorkerGone("the instance was retired before it started")
+        self._spawning = True
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.python, _MAIN, cwd=cwd, env=env, start_new_session=True,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+            self._hello = asyncio.get_running_loop().create_future()
+            self._hello.add_done_callback(_consume)
+            self._tasks = [asyncio.create_task(self._collect_logs()),
+                           asyncio.create_task(self._read_frames())]
+        finally:
+            self._spawning = False
+            self._spawned.set()
+        hello = await asyncio.wait_for(asyncio.shield(self._hello), _START_TIMEOUT_S)
+        self._rss_kb = int(hello.get("maxrss_kb", 0))
+
+    async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:
+        """Run the initializer; an outcome (the requests fail) when it fails or times out."""
+        request_id = invocation.request_id
+        request = {"type": "init", "request_id": request_id, "qualifier": invocation.qualifier,
+                   "credentials": asdict(invocation.credentials)}
+        started = real_monotonic()
+        try:
+            reply = await asyncio.wait_for(self._call(request), init.timeout)
+        except asyncio.TimeoutError:
+            duration_ms, memory = _ms_since(started), self.peak_mb()
+            self.healthy = False
+            await self.kill()
+            return init_timeout_outcome(init.timeout, duration_ms, memory,
+                                        instance_id=self.instance_id,
+                                        logs=self._take_log(request_id, "Initialize"))
+        except _WorkerGone:
+            return await self._gone(request_id, started, "Initialize")
+        if not self.threaded:
+            await self.log.wait_for(end_marker(request_id, "Initialize"), _LOG_DRAIN_S)
+        if reply["kind"] == "ok":
+            # the initializer's log goes in front of the first request's log
+            init_log = self._take_log(request_id, "Initialize")
+            self._request_logs.setdefault(request_id, []).insert(0, init_log)
+            return None
+        self.healthy = False  # FC destroys an instance whose initializer failed
+        return Outcome("error", base64.b64decode(reply["body"]), INITIALIZATION_ERROR,
+                       _ms_since(started), kb_to_mb(int(reply["maxrss_kb"])), self.instance_id,
+                       self._take_log(request_id, "Initialize"))
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def execute(self, invocation: Invocation) -> Outcome:
+        function, request_id = invocation.function, invocation.request_id
+        request = {"type": "invoke", "request_id": request_id,
+                   "qualifier": invocation.qualifier,
+                   "payload": base64.b64encode(invocation.payload).decode(),
+                   "credentials": asdict(invocation.credentials)}
+        started = real_monotonic()
+        try:
+            reply = await asyncio.wait_for(self._call(request), function.timeout)
+        except asyncio.TimeoutError:
+            duration_ms = _ms_since(started)
+            memory = self.peak_mb()  # before the kill: /proc forgets a dead process
+            self.healthy = False
+            await self.kill()
+            return timeout_outcome(function.timeout, duration_ms, memory,
+                                   instance_id=self.instance_id, logs=self._take_log(request_id))
+        except _WorkerGone:
+            return await self._gone(request_id, started)
+        duration_ms = _ms_since(started)
+        if not self.threaded:
+            await self.log.wait_for(end_marker(request_id), _LOG_DRAIN_S)
+        return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
+                       duration_ms, kb_to_mb(int(reply["maxrss_kb"])), self.instance_id,
+                       self._take_log(request_id))
+
+    async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
+        """The process died during a request: a crash, or ``stopped`` if a stop killed it."""
+        duration_ms = _ms_since(started)
+        memory = self.final_mem_mb or self.peak_mb()
+        self.healthy = False
+        await self.kill()
+        kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+        logs = self._take_log(request_id, phase)
+        if phase == "Initialize":
+            outcome = crash_outcome(duration_ms, memory, kind=kind,
+                                    instance_id=self.instance_id, logs=logs)
+            outcome.error_type = INITIALIZATION_ERROR
+            return outcome
+        return crash_outcome(duration_ms, memory, kind=kind, instance_id=self.instance_id,
+                             logs=logs)
+
+    async def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and wait for its reply; _WorkerGone if the process ends first."""
+        assert self.proc is not None and self.proc.stdin is not None
+        request_id = request["request_id"]
+        if self._pipe_closed or self.exited:
+            raise _WorkerGone("process ended")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        data = json.dumps(request, separators=(",", ":")).encode()
+        try:
+            async with self._write_lock:
+                self.proc.stdin.write(_HEADER.pack(len(data)) + data)
+                await self.proc.stdin.drain()
+            return await future
+        except ConnectionError as exc:
+            raise _WorkerGone(str(exc)) from exc
+        finally:
+            self._pending.pop(request_id, None)
+
+    def _take_log(self, request_id: str, phase: str = "Invoke") -> str:
+        if self.threaded:
+            text = "".join(self._request_logs.pop(request_id, []))
+            end = end_marker(request_id, phase).decode()
+            if not text.endswith(end):  # the process died before the End line
+                text += ("" if text.endswith("\n") or not text else "\n") + end
+            if not text.startswith("FC "):
+                text = framed(request_id, "", phase)[:-len(end)] + text
+            return text
+        before = "".join(self._request_logs.pop(request_id, []))
+        return before + self.log.take(start_marker(request_id, phase),
+                                      end_marker(request_id, phase))
+
+    # -- the process ----------------------------------------------------------------------
+
     async def kill(self) -> None:
-        """Kill the process group, reap the process and drain its log; safe to repeat."""
+        """Kill the process group, reap the process and drain its output; safe to repeat."""
         if self._spawning:
             await self._spawned.wait()
         proc = self.proc
@@ -202,11 +278,11 @@ class _Instance:
         await proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()
-        if self._log_task is not None:
-            # a grandchild that left the process group may hold the pipe open
-            done, _ = await asyncio.wait({self._log_task}, timeout=_LOG_DRAIN_S)
-            if not done:
-                self._log_task.cancel()
+        if self._tasks:
+            # a grandchild that left the process group may hold the pipes open
+            _, pending = await asyncio.wait(self._tasks, timeout=_LOG_DRAIN_S)
+            for task in pending:
+                task.cancel()
 
     async def _read_frame(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
@@ -219,28 +295,56 @@ class _Instance:
             raise _WorkerGone("process ended") from exc
         return json.loads(data)  # type: ignore[no-any-return]
 
+    async def _read_frames(self) -> None:
+        """Route every frame from the child: hello, log lines, results."""
+        try:
+            while True:
+                frame = await self._read_frame()
+                kind = frame.get("type")
+                if kind == "log":
+                    self._add_log(frame["request_id"], frame["data"])
+                elif kind == "result":
+                    future = self._pending.get(frame["request_id"])
+                    if future is not None and not future.done():
+                        future.set_result(frame)
+                elif kind == "hello" and self._hello is not None and not self._hello.done():
+                    self._hello.set_result(frame)
+        except (_WorkerGone, ValueError):
+            pass
+        finally:
+            self._pipe_closed = True
+            for future in [*self._pending.values(), self._hello]:
+                if future is not None and not future.done():
+                    future.set_exception(_WorkerGone("process ended"))
+
+    def _add_log(self, request_id: str, data: str) -> None:
+        parts = self._request_logs.setdefault(request_id, [])
+        parts.append(data)
+        if sum(len(p) for p in parts) > _REQUEST_LOG_LIMIT and len(parts) > 1:
+            dropped = len(parts[1])
+            parts[1] = f"[fcemu: {dropped} characters of log dropped]\n"
+
     async def _collect_logs(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
         while chunk := await self.proc.stderr.read(65536):
             self.log.feed(chunk)
+            if self.threaded:
+                self.log.spill()
         self.log.close()
 
 
-def _key(function: Function) -> tuple[object, ...]:
+def _key(function: Function) -> Key:
     """What must match for a warm instance to be reused (an updated function is another)."""
-    return (function.name, function.function_id, function.modified_ms, function.code_checksum,
-            str(function.code_dir), function.handler, function.runtime)
+    return ("worker", function.name, function.function_id, function.modified_ms,
+            function.code_checksum, str(function.code_dir), function.handler, function.runtime,
+            function.instance_concurrency, repr(function.instance_lifecycle_config))
 
 
-def _ms_since(started: float) -> int:
-    return int((real_monotonic() - started) * 1000)
-
-
-class WorkerRuntime:
+class WorkerRuntime(PooledRuntime):
     """Runs Python handlers (``module.function`` in ``Function.code_dir``) in worker processes.
 
     :param ids: source of instance IDs.
-    :param max_instances: cap on worker processes alive at once, over all functions.
+    :param pool: the instance pool (and cap) shared with the other process runtimes.
     :param python: the interpreter the workers run.
 
     A timeout, a stop or a crash kills the instance's process group; the next
@@ -248,219 +352,50 @@ class WorkerRuntime:
     function's processes, so a request running on one of them ends as a crash.
     """
 
-    def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
+    def __init__(self, ids: IdGenerator, pool: InstancePool, *,
                  python: str = sys.executable) -> None:
-        if max_instances < 1:
-            raise ValueError("max_instances must be at least 1")
-        self._ids = ids
-        self._max = max_instances
+        super().__init__(ids, pool)
         self._python = python
-        self._instances: list[_Instance] = []
-        self._waiters: deque[tuple[asyncio.Future[_Instance | None], Function]] = deque()
-        self._running: dict[str, _Instance] = {}
-        self._queued_stops: set[str] = set()
-        self._queued: set[str] = set()
-        self._reaping: set[asyncio.Task[None]] = set()
-        self._closed = False
 
-    # -- the Runtime protocol ---------------------------------------------------------
-
-    async def invoke(self, invocation: Invocation) -> Outcome:
-        """Run the handler once in a warm or new instance; never raises for handler failures."""
-        function = invocation.function
+    def _check(self, function: Function) -> Outcome | None:
         if function.code_dir is None:
             message = f"function '{function.name}' has no code directory to run"
             return Outcome("error", error_body(message, "CodeNotFound"), UNHANDLED)
-        request_id = invocation.request_id
-        self._queued.add(request_id)
-        try:
-            instance = await self._acquire(function)
-        finally:
-            self._queued.discard(request_id)
-        if instance is None:
-            return Outcome("error", error_body("fcemu is shutting down: the worker runtime is "
-                                               "closed", "RuntimeClosed"), UNHANDLED)
-        try:
-            if request_id in self._queued_stops:  # stopped while waiting for an instance
-                return crash_outcome(0, 0, kind="stopped", instance_id=instance.instance_id)
-            return await self._run(instance, invocation)
-        finally:
-            self._queued_stops.discard(request_id)
-            self._release(instance)
+        return None
 
-    async def stop(self, request_id: str) -> bool:
-        """Kill the process running ``request_id``; its outcome is ``stopped``."""
-        if request_id in self._queued:
-            self._queued_stops.add(request_id)
-            return True
-        instance = self._running.get(request_id)
-        if instance is None:
-            return False
-        instance.stop_requested = True
-        instance.final_mem_mb = instance.peak_mb()
-        await instance.kill()
-        return True
+    def _key(self, function: Function) -> Key:
+        return _key(function)
+
+    def _make(self, function: Function, key: Key) -> Instance:
+        return WorkerInstance(function, key, self._ids.instance_id(), self._python)
 
     async def discard(self, function_name: str) -> None:
         """Kill every process of the function, busy ones included (their request crashes)."""
-        doomed = [i for i in self._instances if i.function_name == function_name]
-        await asyncio.gather(*(self._retire(i) for i in doomed))
+        await self.pool.discard(function_name)
 
     async def close(self) -> None:
         """Kill and reap every process; invocations still waiting get an error outcome."""
-        self._closed = True
-        while self._waiters:
-            future, _ = self._waiters.popleft()
-            if not future.done():
-                future.set_result(None)
-        for instance in list(self._instances):
-            self._retire(instance)
-        while self._reaping:
-            await asyncio.gather(*self._reaping)
-
-    # -- the pool -----------------------------------------------------------------------
-
-    async def _acquire(self, function: Function) -> _Instance | None:
-        """A warm idle instance, a new one, or a place in the FIFO queue until one frees."""
-        if self._closed:
-            return None
-        if not self._waiters:
-            instance = self._claim(function)
-            if instance is not None:
-                return instance
-        future: asyncio.Future[_Instance | None] = asyncio.get_running_loop().create_future()
-        entry = (future, function)
-        self._waiters.append(entry)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if entry in self._waiters:
-                self._waiters.remove(entry)
-            handed = future.result() if future.done() and not future.cancelled() else None
-            if handed is not None:  # an instance arrived just as we were cancelled
-                self._release(handed)
-            raise
-
-    def _claim(self, function: Function) -> _Instance | None:
-        """Take an idle warm instance or make room for a new one; None at the cap."""
-        key = _key(function)
-        for stale in [i for i in self._instances if not i.busy and (
-                i.exited or (i.function_name == function.name and i.key != key))]:
-            self._retire(stale)  # died while idle, or left over from before an update
-        for instance in self._instances:
-            if not instance.busy and instance.key == key:
-                instance.busy = True
-                return instance
-        if len(self._instances) >= self._max:
-            idle = next((i for i in self._instances if not i.busy), None)
-            if idle is None:
-                return None
-            self._retire(idle)
-        instance = _Instance(function, key, self._ids.instance_id())
-        self._instances.append(instance)
-        return instance
-
-    def _release(self, instance: _Instance) -> None:
-        instance.busy = False
-        # a stop may land just after the reply, killing a process that did finish
-        spent = not instance.reusable or instance.stop_requested or instance.exited
-        if instance in self._instances and (spent or self._closed):
-            self._retire(instance)
-        self._pump()
-
-    def _pump(self) -> None:
-        """Hand freed capacity to the waiters, first come first served."""
-        while self._waiters and not self._closed:
-            future, function = self._waiters[0]
-            if future.done():
-                self._waiters.popleft()
-                continue
-            instance = self._claim(function)
-            if instance is None:
-                return
-            self._waiters.popleft()
-            future.set_result(instance)
-
-    def _retire(self, instance: _Instance) -> asyncio.Task[None]:
-        """Remove an instance from the pool now and kill its process in the background."""
-        instance.retired = True
-        if instance in self._instances:
-            self._instances.remove(instance)
-        reaper = asyncio.ensure_future(instance.kill())
-        self._reaping.add(reaper)
-        reaper.add_done_callback(self._reaping.discard)
-        return reaper
-
-    # -- one request ----------------------------------------------------------------------
-
-    async def _run(self, instance: _Instance, invocation: Invocation) -> Outcome:
-        request_id = invocation.request_id
-        instance.reusable = False
-        instance.stop_requested = False
-        instance.log.request_id = request_id
-        self._running[request_id] = instance
-        try:
-            if instance.proc is None:
-                failed = await self._start(instance, invocation)
-                if failed is not None:
-                    return failed
-            return await self._execute(instance, invocation)
-        finally:
-            self._running.pop(request_id, None)
-            instance.log.request_id = ""
-
-    async def _start(self, instance: _Instance, invocation: Invocation) -> Outcome | None:
-        function = invocation.function
-        assert function.code_dir is not None
-        try:
-            await instance.start(self._python, function.code_dir,
-                                 _environment(invocation, instance.instance_id))
-            return None
-        except (OSError, _WorkerGone, asyncio.TimeoutError) as exc:
-            await instance.kill()
-            logs = instance.log.take(invocation.request_id)
-            if instance.stop_requested or instance.retired:  # killed on purpose while starting
-                kind: OutcomeKind = "stopped" if instance.stop_requested else "crash"
-                return crash_outcome(0, instance.final_mem_mb or instance.peak_mb(), kind=kind,
-                                     instance_id=instance.instance_id, logs=logs)
-            message = (f"the worker process of function '{function.name}' failed to start "
-                       f"({exc or type(exc).__name__}); its output: {logs[-2000:]}")
-            return Outcome("error", error_body(message, "WorkerStartError"), UNHANDLED,
-                           instance_id=instance.instance_id, logs=logs)
-
-    async def _execute(self, instance: _Instance, invocation: Invocation) -> Outcome:
-        function, request_id = invocation.function, invocation.request_id
-        request = {"request_id": request_id,
-                   "payload": base64.b64encode(invocation.payload).decode(),
-                   "credentials": asdict(invocation.credentials)}
-        started = real_monotonic()
-        try:
-            reply = await asyncio.wait_for(instance.call(request), function.timeout)
-        except asyncio.TimeoutError:
-            duration_ms = _ms_since(started)
-            memory = instance.peak_mb()  # before the kill: /proc forgets a dead process
-            await instance.kill()
-            return timeout_outcome(function.timeout, duration_ms, memory,
-                                   instance_id=instance.instance_id,
-                                   logs=instance.log.take(request_id))
-        except _WorkerGone:
-            duration_ms = _ms_since(started)
-            memory = instance.final_mem_mb or instance.peak_mb()
-            await instance.kill()
-            kind: OutcomeKind = "stopped" if instance.stop_requested else "crash"
-            return crash_outcome(duration_ms, memory, kind=kind,
-                                 instance_id=instance.instance_id,
-                                 logs=instance.log.take(request_id))
-        duration_ms = _ms_since(started)
-        await instance.log.wait_end(request_id, _LOG_DRAIN_S)
-        instance.reusable = True
-        return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
-                       duration_ms, kb_to_mb(int(reply["maxrss_kb"])), instance.instance_id,
-                       instance.log.take(request_id))
+        await self.pool.close()
 
 
 def _environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
     """The emulator's environment, the function's variables, then FC's own (which win)."""
+    function = invocation.function
+    env = fc_environment(invocation, instance_id)
+    env["FC_RUNTIME"] = function.runtime
+    env["FCEMU_INSTANCE_CONCURRENCY"] = str(function.instance_concurrency)
+    initializer = Initializer.of(function)
+    if initializer is not None:
+        env["FCEMU_INITIALIZER"] = initializer.handler
+    log_config = function.extra.get("logConfig")
+    if isinstance(log_config, dict):
+        env["FCEMU_LOG_PROJECT"] = str(log_config.get("project") or "")
+        env["FCEMU_LOG_STORE"] = str(log_config.get("logstore") or "")
+    return env
+
+
+def fc_environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
+    """The documented FC variables every instance gets, over the function's own variables."""
     function, credentials = invocation.function, invocation.credentials
     env = dict(os.environ)
     env.update(function.environment_variables)
@@ -472,7 +407,6 @@ def _environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
         "FC_REGION": invocation.region,
         "FC_ACCOUNT_ID": invocation.account_id,
         "FC_INSTANCE_ID": instance_id,
-        "FC_RUNTIME": function.runtime,
         "FC_FUNC_CODE_PATH": str(function.code_dir),
         "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials.access_key_id,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials.access_key_secret,

@@ -1,0 +1,480 @@
+"""Custom runtime: the function is an HTTP server, started from ``customRuntimeConfig``.
+
+For ``runtime: custom`` / ``custom.debian10|11|12`` fcemu runs
+``customRuntimeConfig.command + args`` (default ``<code>/bootstrap``, as FC's
+``/code/bootstrap``) in the unpacked code directory, as the leader of its own
+process group, with the FC environment (``FC_*``, the credential variables,
+the function's ``environmentVariables``). Each instance gets a free port of
+its own: it is passed as ``FC_SERVER_PORT`` and ``FC_CUSTOM_LISTEN_PORT``, and
+it replaces the configured port (``customRuntimeConfig.port``, default 9000)
+wherever that number appears in ``args``. A leading ``/code`` in the command
+or args is replaced by the code directory. fcemu waits (at most
+:data:`START_TIMEOUT_S`, FC's 120 s) for ``127.0.0.1:<port>`` to accept
+connections, then speaks the custom-runtime contract (spec §12.2):
+
+* ``POST /initialize`` once per instance when an initializer is configured
+  (2xx is success; anything else fails the requests with
+  ``InitializationError``);
+* ``POST /invoke`` per request, body = the event, with the ``x-fc-*`` request
+  headers; HTTP 200 (and ``x-fc-status`` absent or 200) is success and the
+  body is the result; 404 or ``x-fc-status: 404`` (or any other status) is a
+  function error (``UnhandledInvocationError``) whose body is passed on.
+
+What the server prints (stdout and stderr) is the function's log. With one
+request at a time, everything printed while a request runs is its log,
+framed by the FC markers (markers the server prints itself are not
+doubled). With ``instanceConcurrency`` above 1 a request's log is what the
+server printed between its own ``FC Invoke Start/End RequestId: <id>`` lines;
+other output is the instance's log. fcemu only ever connects to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from fcemu.clock import real_monotonic
+from fcemu.runtime import (
+    UNHANDLED,
+    Invocation,
+    Outcome,
+    OutcomeKind,
+    crash_outcome,
+    error_body,
+    kb_to_mb,
+    proc_status_kb,
+    timeout_outcome,
+)
+from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.logs import (
+    LogStream,
+    end_marker,
+    framed,
+    loop_turns,
+    start_marker,
+    strip_markers,
+)
+from fcemu.runtime.pool import (
+    Initializer,
+    Instance,
+    InstancePool,
+    Key,
+    PooledRuntime,
+    init_timeout_outcome,
+)
+from fcemu.runtime.worker import fc_environment
+
+if TYPE_CHECKING:
+    from fcemu.ids import IdGenerator
+    from fcemu.models import Function
+
+#: Real seconds a new server gets to accept connections (FC: "must be ready within 120 s").
+START_TIMEOUT_S = 120.0
+#: Real seconds to wait for a server's own End line, or for its output after a kill.
+_LOG_DRAIN_S = 2.0
+#: Real seconds a server whose connection broke gets to be seen dead (a crash, not an error).
+_EXIT_GRACE_S = 0.5
+_DEFAULT_PORT = 9000  # spec §12.2: FC's default listening port
+_LOOPBACK = "127.0.0.1"
+
+
+class _NotStarted(Exception):
+    """The server did not come up."""
+
+
+@dataclass(frozen=True)
+class CustomRuntimeConfig:
+    """``customRuntimeConfig``: the start command, its arguments and the configured port."""
+
+    command: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    port: int = _DEFAULT_PORT
+
+    @classmethod
+    def of(cls, function: Function) -> CustomRuntimeConfig:
+        """Read the function's config; ValueError naming the bad field."""
+        doc = function.custom_runtime_config or {}
+        parts: dict[str, list[str]] = {}
+        for key in ("command", "args"):
+            value = doc.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"customRuntimeConfig.{key} must be a list of strings, "
+                                 f"got {value!r}")
+            parts[key] = value
+        port = doc.get("port", _DEFAULT_PORT)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"customRuntimeConfig.port must be a port number, got {port!r}")
+        return cls(parts["command"], parts["args"], port)
+
+    def argv(self, code_dir: Path, port: int) -> list[str]:
+        """The command line of one instance: ``/code`` mapped, the configured port replaced."""
+        command = self.command or ["/code/bootstrap"]  # FC's default start command
+        number = re.compile(rf"(?<!\d){self.port}(?!\d)")
+        args = [number.sub(str(port), arg) for arg in self.args]
+        return [_map_code(part, code_dir) for part in [*command, *args]]
+
+
+def _map_code(part: str, code_dir: Path) -> str:
+    if part == "/code" or part.startswith("/code/"):
+        return str(code_dir) + part[len("/code"):]
+    return part
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((_LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (``/proc/<pid>/task/*/children``), leader first."""
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 256:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError, ValueError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as kids:
+                    todo.extend(int(k) for k in kids.read().split())
+    return found
+
+
+class CustomInstance(Instance):
+    """One custom-runtime server process of one function."""
+
+    def __init__(self, function: Function, key: Key, instance_id: str,
+                 runtime: CustomRuntime) -> None:
+        super().__init__(function, key, instance_id)
+        self._runtime = runtime
+        self.proc: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.log = LogStream()
+        self._init_logs: dict[str, str] = {}
+        self._peak_kb = 0
+        self._spawning = False
+        self._spawned = asyncio.Event()
+        self._log_task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.returncode is not None
+
+    def peak_mb(self) -> int:
+        """The summed peak memory (VmHWM) of the server and its children, while alive."""
+        if self.pid is not None and not self.exited:
+            total = sum(proc_status_kb(p, "VmHWM") or 0 for p in _tree_pids(self.pid))
+            self._peak_kb = max(self._peak_kb, total)
+        return kb_to_mb(self._peak_kb)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "port": self.port}
+
+    # -- start ------------------------------------------------------------------------
+
+    async def _prepare(self, invocation: Invocation) -> Outcome | None:
+        function, request_id = invocation.function, invocation.request_id
+        assert function.code_dir is not None
+        config = CustomRuntimeConfig.of(function)
+        started = real_monotonic()
+        try:
+            await self._spawn(config, invocation)
+            await self._wait_for_port(config)
+        except (OSError, _NotStarted) as exc:
+            self.healthy = False
+            await self.kill()
+            logs = self.log.take_all()
+            if request_id in self.stopped or self.retired:  # killed on purpose while starting
+                kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+                return crash_outcome(_ms_since(started), self.final_mem_mb, kind=kind,
+                                     instance_id=self.instance_id, logs=framed(request_id, logs))
+            message = (f"The function cannot be started. Failed to start function instance. "
+                       f"Error: {exc}\nLogs: {logs[-2000:]}")
+            return Outcome("error", error_body(message, "FunctionNotStarted"), UNHANDLED,
+                           _ms_since(started), instance_id=self.instance_id,
+                           logs=framed(request_id, logs))
+        await loop_turns()
+        self.log.spill()  # what the server printed while starting is the instance's own log
+        initializer = Initializer.of(function)
+        return None if initializer is None else await self._initialize(invocation, initializer)
+
+    async def _spawn(self, config: CustomRuntimeConfig, invocation: Invocation) -> None:
+        function = invocation.function
+        assert function.code_dir is not None
+        if self.retired:
+            raise _NotStarted("the instance was retired before it started")
+        self.port = _free_port()
+        argv = config.argv(function.code_dir, self.port)
+        _make_executable(argv[0], function.code_dir)
+        env = fc_environment(invocation, self.instance_id)
+        env.update({"FC_RUNTIME": function.runtime, "FC_SERVER_PORT": str(self.port),
+                    "FC_CUSTOM_LISTEN_PORT": str(self.port)})
+        self._spawning = True
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=function.code_dir, env=env, start_new_session=True,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            self._log_task = asyncio.create_task(self._collect_logs())
+        finally:
+            self._spawning = False
+            self._spawned.set()
+
+    async def _wait_for_port(self, config: CustomRuntimeConfig) -> None:
+        deadline = real_monotonic() + START_TIMEOUT_S
+        while True:
+            if self.exited:
+                assert self.proc is not None
+                raise _NotStarted(f"the start command exited with code {self.proc.returncode} "
+                                  "before listening")
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(_LOOPBACK, self.port), 1.0)
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return
+            if real_monotonic() > deadline:
+                raise _NotStarted(
+                    f"Function instance health check failed on port {self.port} in "
+                    f"{START_TIMEOUT_S:g} seconds: listen on {_LOOPBACK}:$FC_SERVER_PORT "
+                    f"(fcemu also puts that port in place of {config.port} in args)")
+            await asyncio.sleep(0.02)  # polling a process coming up, not waiting in a test
+
+    async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:
+        """``POST /initialize``; an outcome (the requests fail) when it fails or times out."""
+        request_id = invocation.request_id
+        started = real_monotonic()
+        try:
+            status, body, _ = await asyncio.wait_for(
+                self._post("/initialize", b"", _headers(invocation, init)), init.timeout)
+        except asyncio.TimeoutError:
+            memory = self.peak_mb()
+            self.healthy = False
+            await self.kill()
+            return init_timeout_outcome(init.timeout, _ms_since(started), memory,
+                                        instance_id=self.instance_id,
+                                        logs=await self._init_log(request_id))
+        except aiohttp.ClientError as exc:
+            outcome = await self._broken(request_id, started, exc)
+            outcome.error_type = INITIALIZATION_ERROR
+            return _with_logs(outcome, await self._init_log(request_id))
+        logs = await self._init_log(request_id)
+        if 200 <= status < 300:
+            self._init_logs[request_id] = logs
+            return None
+        self.healthy = False  # FC destroys an instance whose initializer failed
+        body = body or error_body(f"the initializer answered HTTP {status}")
+        return Outcome("error", body, INITIALIZATION_ERROR, _ms_since(started), self.peak_mb(),
+                       self.instance_id, logs)
+
+    async def _init_log(self, request_id: str) -> str:
+        await loop_turns()
+        text = strip_markers(request_id, self.log.take_all(), "Initialize")
+        return framed(request_id, text, "Initialize")
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def execute(self, invocation: Invocation) -> Outcome:
+        function, request_id = invocation.function, invocation.request_id
+        if self.capacity == 1:
+            await loop_turns()
+            self.log.spill()  # printed between requests: nobody's
+        self.peak_mb()  # measured while it lives: a crash reports the last figure
+        started = real_monotonic()
+        try:
+            status, body, headers = await asyncio.wait_for(
+                self._post("/invoke", invocation.payload, _headers(invocation, None)),
+                function.timeout)
+        except asyncio.TimeoutError:
+            duration_ms, memory = _ms_since(started), self.peak_mb()
+            self.healthy = False
+            await self.kill()
+            return timeout_outcome(function.timeout, duration_ms, memory,
+                                   instance_id=self.instance_id,
+                                   logs=await self._request_log(request_id))
+        except aiohttp.ClientError as exc:
+            outcome = await self._broken(request_id, started, exc)
+            return _with_logs(outcome, await self._request_log(request_id))
+        duration_ms, memory = _ms_since(started), self.peak_mb()
+        logs = await self._request_log(request_id)
+        fc_status = headers.get("x-fc-status")
+        if status == 200 and fc_status in (None, "200"):
+            return Outcome("ok", body, "", duration_ms, memory, self.instance_id, logs)
+        if not body:
+            body = error_body(f"the custom runtime answered HTTP {status}"
+                              + (f" with x-fc-status {fc_status}" if fc_status else ""))
+        return Outcome("error", body, UNHANDLED, duration_ms, memory, self.instance_id, logs)
+
+    async def _post(self, path: str, body: bytes,
+                    headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        session = self._runtime.session()
+        url = f"http://{_LOOPBACK}:{self.port}{path}"
+        async with session.post(url, data=body, headers=headers) as response:
+            return (response.status, await response.read(),
+                    {k.lower(): v for k, v in response.headers.items()})
+
+    async def _broken(self, request_id: str, started: float, exc: Exception) -> Outcome:
+        """The connection failed mid-request: a crash if the server died, else an error."""
+        duration_ms = _ms_since(started)
+        memory = self.final_mem_mb or self.peak_mb()
+        if self.proc is not None and not self.exited:  # a dying server drops its connections
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), _EXIT_GRACE_S)
+        if self.exited or request_id in self.stopped or self.retired:
+            self.healthy = False
+            await self.kill()
+            kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+            return crash_outcome(duration_ms, memory, kind=kind, instance_id=self.instance_id)
+        message = f"the custom runtime's connection failed: {exc or type(exc).__name__}"
+        return Outcome("error", error_body(message, type(exc).__name__), UNHANDLED,
+                       duration_ms, memory, self.instance_id)
+
+    async def _request_log(self, request_id: str) -> str:
+        before = self._init_logs.pop(request_id, "")
+        await loop_turns()
+        start, end = start_marker(request_id), end_marker(request_id)
+        if self.log.has(start):  # the server frames its requests itself (spec §12.2)
+            await self.log.wait_for(end, _LOG_DRAIN_S if not self.exited else 0)
+            text = self.log.take(start, end)
+        elif self.capacity == 1:
+            text = self.log.take_all()
+        else:  # concurrent requests, unframed: nobody's output
+            text = ""
+        return before + framed(request_id, strip_markers(request_id, text))
+
+    # -- the process ----------------------------------------------------------------------
+
+    async def kill(self) -> None:
+        """Kill the process group, reap the server and drain its output; safe to repeat."""
+        if self._spawning:
+            await self._spawned.wait()
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            self.final_mem_mb = self.final_mem_mb or self.peak_mb()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        if self._log_task is not None:
+            done, _ = await asyncio.wait({self._log_task}, timeout=_LOG_DRAIN_S)
+            if not done:
+                self._log_task.cancel()
+
+    async def _collect_logs(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while chunk := await self.proc.stdout.read(65536):
+            self.log.feed(chunk)
+        self.log.close()
+
+
+def _with_logs(outcome: Outcome, logs: str) -> Outcome:
+    outcome.logs = logs
+    return outcome
+
+
+def _make_executable(program: str, code_dir: Path) -> None:
+    """Zip files lose their mode bits: a start command shipped in the code gets +x back."""
+    path = (code_dir / program) if not os.path.isabs(program) else Path(program)
+    with contextlib.suppress(OSError):
+        if path.is_file() and code_dir.resolve() in path.resolve().parents:
+            mode = path.stat().st_mode
+            if not mode & stat.S_IXUSR:
+                path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _headers(invocation: Invocation, init: Initializer | None) -> dict[str, str]:
+    """The request headers FC sends to a custom runtime (spec §12.2 table)."""
+    function, credentials = invocation.function, invocation.credentials
+    headers = {
+        "content-type": "application/octet-stream",
+        "x-fc-request-id": invocation.request_id,
+        "x-fc-access-key-id": credentials.access_key_id,
+        "x-fc-access-key-secret": credentials.access_key_secret,
+        "x-fc-security-token": credentials.security_token,
+        "x-fc-function-name": function.name,
+        "x-fc-function-handler": function.handler,
+        "x-fc-function-memory": str(function.memory_size),
+        "x-fc-function-timeout": str(function.timeout),
+        "x-fc-region": invocation.region,
+        "x-fc-account-id": invocation.account_id,
+        "x-fc-qualifier": invocation.qualifier,
+    }
+    lifecycle = function.instance_lifecycle_config or {}
+    init = init or Initializer.of(function)
+    if init is not None:
+        headers["x-fc-function-initializer"] = init.handler
+        headers["x-fc-initialization-timeout"] = str(init.timeout)
+    pre_stop = lifecycle.get("preStop")
+    if isinstance(pre_stop, dict) and pre_stop.get("handler"):
+        headers["x-fc-instance-lifecycle-pre-stop-handler"] = str(pre_stop["handler"])
+    return headers
+
+
+def _ms_since(started: float) -> int:
+    return int((real_monotonic() - started) * 1000)
+
+
+def _key(function: Function) -> Key:
+    return ("custom", function.name, function.function_id, function.modified_ms,
+            function.code_checksum, str(function.code_dir), function.runtime,
+            repr(function.custom_runtime_config), function.instance_concurrency,
+            repr(function.instance_lifecycle_config))
+
+
+class CustomRuntime(PooledRuntime):
+    """Runs custom-runtime functions: an HTTP server per instance, in the shared pool."""
+
+    def __init__(self, ids: IdGenerator, pool: InstancePool) -> None:
+        super().__init__(ids, pool)
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP client every instance uses (created on the loop, on first use)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=None))
+        return self._session
+
+    def _check(self, function: Function) -> Outcome | None:
+        if function.code_dir is None:
+            message = f"function '{function.name}' has no code directory to run"
+            return Outcome("error", error_body(message, "CodeNotFound"), UNHANDLED)
+        try:
+            CustomRuntimeConfig.of(function)
+        except ValueError as exc:
+            return Outcome("error", error_body(str(exc), "FunctionNotStarted"), UNHANDLED)
+        return None
+
+    def _key(self, function: Function) -> Key:
+        return _key(function)
+
+    def _make(self, function: Function, key: Key) -> Instance:
+        return CustomInstance(function, key, self._ids.instance_id(), self)
+
+    async def discard(self, function_name: str) -> None:
+        """Kill every server of the function, busy ones included (their requests crash)."""
+        await self.pool.discard(function_name)
+
+    async def close(self) -> None:
+        """Kill and reap every server and close the HTTP client."""
+        await self.pool.close()
+        if self._session is not None:
+            await self._session.close()
+

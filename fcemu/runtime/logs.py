@@ -1,0 +1,132 @@
+"""Function logs: the FC markers around each request, and cutting a process's output.
+
+FC frames what a request logs with ``FC Invoke Start RequestId: <id>`` and
+``FC Invoke End RequestId: <id>`` lines, and what an initializer logs with
+``FC Initialize Start RequestId: <id>`` / ``FC Initialize End RequestId:
+<id>`` (spec §12.2; FC's lifecycle-hook samples). Every runtime returns a
+request's log in that shape as :attr:`fcemu.runtime.Outcome.logs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+#: A process that prints without end keeps only the newest part of its output.
+LOG_LIMIT = 4 * 1024 * 1024
+LOG_KEEP = 1024 * 1024
+#: What an instance's own log (output no request owns) keeps: its newest bytes.
+INSTANCE_LOG_KEEP = 64 * 1024
+
+
+def start_marker(request_id: str, phase: str = "Invoke") -> bytes:
+    """``FC Invoke Start RequestId: <id>`` (or ``Initialize``), with its newline."""
+    return f"FC {phase} Start RequestId: {request_id}\n".encode()
+
+
+def end_marker(request_id: str, phase: str = "Invoke") -> bytes:
+    """``FC Invoke End RequestId: <id>`` (or ``Initialize``), with its newline."""
+    return f"FC {phase} End RequestId: {request_id}\n".encode()
+
+
+def framed(request_id: str, text: str, phase: str = "Invoke") -> str:
+    """``text`` between the request's Start and End lines (a newline added if missing)."""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return (start_marker(request_id, phase).decode() + text
+            + end_marker(request_id, phase).decode())
+
+
+def strip_markers(request_id: str, text: str, phase: str = "Invoke") -> str:
+    """``text`` without the request's own Start/End lines (a server may print them)."""
+    drop = {start_marker(request_id, phase).decode(), end_marker(request_id, phase).decode()}
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line not in drop and line + "\n" not in drop)
+
+
+class LogStream:
+    """A process's output, as it arrives, cut into per-request logs at the FC markers."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._changed = asyncio.Event()
+        self._eof = False
+        #: A marker that survives trimming (the Start line of the request running now).
+        self.keep = b""
+        #: Output no request owns (cut away by :meth:`spill`), newest bytes only.
+        self.instance_log = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > LOG_LIMIT:
+            self._trim()
+        self._changed.set()
+
+    def close(self) -> None:
+        self._eof = True
+        self._changed.set()
+
+    def _trim(self) -> None:
+        dropped = len(self._data) - LOG_KEEP
+        tail = self._data[dropped:]
+        head = self.keep if self.keep and self.keep not in tail else b""
+        self._data = bytearray(head + f"[fcemu: {dropped} bytes of log dropped]\n".encode())
+        self._data += tail
+
+    def has(self, marker: bytes) -> bool:
+        return marker in self._data
+
+    async def wait_for(self, marker: bytes, timeout_s: float) -> None:
+        """Until ``marker`` has arrived or the stream ended, at most ``timeout_s`` seconds."""
+
+        async def arrived() -> None:
+            while marker not in self._data and not self._eof:
+                self._changed.clear()
+                await self._changed.wait()
+
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(arrived(), timeout_s)
+
+    def take(self, start: bytes, end: bytes) -> str:
+        """From ``start`` to ``end`` (both included), removed from the buffer.
+
+        A missing ``end`` (the process died mid-request) is added; a missing
+        ``start`` (trimmed, or never written) is put back in front. Output
+        before ``start`` belongs to no request and goes to the instance log.
+        """
+        begin = self._data.find(start)
+        if begin > 0:
+            self.spill(begin)
+            begin = 0
+        stop = self._data.find(end, max(begin, 0))
+        if stop >= 0:
+            cut = stop + len(end)
+            text = bytes(self._data[:cut])
+        else:
+            cut = len(self._data)
+            text = bytes(self._data)
+            text += (b"" if text.endswith(b"\n") or not text else b"\n") + end
+        if begin < 0:
+            text = start + text
+        del self._data[:cut]
+        return text.decode("utf-8", "replace")
+
+    def take_all(self) -> str:
+        """Everything buffered, removed."""
+        text = bytes(self._data).decode("utf-8", "replace")
+        self._data.clear()
+        return text
+
+    def spill(self, upto: int | None = None) -> None:
+        """Move buffered output (the first ``upto`` bytes) to the instance log."""
+        upto = len(self._data) if upto is None else upto
+        self.instance_log += self._data[:upto]
+        del self._data[:upto]
+        if len(self.instance_log) > INSTANCE_LOG_KEEP:
+            del self.instance_log[:len(self.instance_log) - INSTANCE_LOG_KEEP]
+
+
+async def loop_turns(count: int = 4) -> None:
+    """Let the loop run a few times, so pipe data already written reaches its reader."""
+    for _ in range(count):
+        await asyncio.sleep(0)

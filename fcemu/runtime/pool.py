@@ -1,0 +1,385 @@
+"""Instances and the pool that caps them, shared by the worker and custom runtimes.
+
+An :class:`Instance` is one warm process of one function. It serves up to
+``instanceConcurrency`` requests at once, starts (and runs the function's
+initializer) once, before its first request, and is reused until it dies, is
+killed (timeout, stop), is superseded by an updated function, or has been
+idle for ``idle_seconds`` of real time.
+
+The :class:`InstancePool` caps the processes alive at once over every
+function (``max_instances``). A request takes a free slot on a warm instance
+of its function when there is one (without queueing: it uses no new
+capacity); otherwise the oldest waiting request may start a new instance if
+the cap allows, or make room by stopping an idle instance of another function.
+Requests that find neither wait in FIFO order. An instance counts against the
+cap from the moment it is created until its process has been reaped, so the
+cap holds even while killed processes are on their way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
+from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.logs import framed
+
+if TYPE_CHECKING:
+    from fcemu.ids import IdGenerator
+    from fcemu.models import Function
+
+Key = Hashable
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """``instanceLifecycleConfig.initializer``: ``module.function`` and its timeout (s)."""
+
+    handler: str
+    timeout: int
+
+    @classmethod
+    def of(cls, function: Function) -> Initializer | None:
+        """The function's initializer, or None when it has none."""
+        config = (function.instance_lifecycle_config or {}).get("initializer")
+        if not isinstance(config, dict) or not config.get("handler"):
+            return None
+        timeout = config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+            timeout = function.timeout  # fcemu: no timeout of its own → the function's
+        return cls(str(config["handler"]), timeout)
+
+
+def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
+                         **kw: Any) -> Outcome:
+    """fcemu's initializer timeout (FC documents the error type, not the text)."""
+    message = (f"Function initialization timed out after {timeout_s} seconds "
+               f"(maxMemoryUsage: {max_memory_mb}MB)")
+    return Outcome("timeout", error_body(message), INITIALIZATION_ERROR, duration_ms,
+                   max_memory_mb, **kw)
+
+
+class Instance:
+    """One warm process of one function. Subclasses run the process and its protocol."""
+
+    def __init__(self, function: Function, key: Key, instance_id: str) -> None:
+        self.function_name = function.name
+        self.key = key
+        self.instance_id = instance_id
+        self.capacity = max(1, function.instance_concurrency)
+        #: Requests holding a slot now.
+        self.active = 0
+        #: False once the instance must take no more requests (dead, killed, failed init).
+        self.healthy = True
+        self.retired = False
+        #: Requests stopped on this instance (their outcome is ``stopped``, not ``crash``).
+        self.stopped: set[str] = set()
+        #: Peak memory noted just before a kill (``/proc`` forgets a dead process).
+        self.final_mem_mb = 0
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self._ready: asyncio.Future[Outcome | None] | None = None
+        self._first_request = ""
+
+    async def prepare(self, invocation: Invocation) -> Outcome | None:
+        """Start the process and run the initializer, once; None when ready.
+
+        Every request that arrives while the instance starts waits for the
+        same start. A failure outcome goes to each of them; its log belongs
+        to the request that started the instance.
+        """
+        if self._ready is None:
+            self._first_request = invocation.request_id
+            self._ready = asyncio.ensure_future(self._prepare(invocation))
+            self._ready.add_done_callback(_consume)
+        outcome = await asyncio.shield(self._ready)
+        if outcome is not None and invocation.request_id != self._first_request:
+            outcome = dataclasses.replace(outcome, logs=framed(invocation.request_id, ""))
+        return outcome
+
+    async def _prepare(self, invocation: Invocation) -> Outcome | None:
+        raise NotImplementedError
+
+    async def execute(self, invocation: Invocation) -> Outcome:
+        """Run one request on the ready instance; never raises for handler failures."""
+        raise NotImplementedError
+
+    async def kill(self) -> None:
+        """Kill the process (group), reap it and collect its last output; safe to repeat."""
+        raise NotImplementedError
+
+    @property
+    def exited(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        raise NotImplementedError
+
+    def peak_mb(self) -> int:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What ``Runtimes.instances()`` shows of this instance."""
+        return {"instanceId": self.instance_id, "functionName": self.function_name,
+                "pid": self.pid, "active": self.active, "capacity": self.capacity,
+                "healthy": self.healthy}
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass(eq=False)
+class _Waiter:
+    function: Function
+    key: Key
+    make: Callable[[], Instance]
+    future: asyncio.Future[Instance | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class InstancePool:
+    """Every process instance of one engine, capped at ``max_instances``.
+
+    :param max_instances: processes alive at once, over all functions and runtimes.
+    :param idle_seconds: real seconds an idle instance stays warm before it is stopped.
+    """
+
+    def __init__(self, max_instances: int = 16, idle_seconds: float = 300.0) -> None:
+        if max_instances < 1:
+            raise ValueError("max_instances must be at least 1")
+        self.max_instances = max_instances
+        self.idle_seconds = idle_seconds
+        self._instances: list[Instance] = []
+        self._reaping: dict[Instance, asyncio.Task[None]] = {}
+        self._queue: deque[_Waiter] = deque()
+        self._by_key: dict[Key, deque[_Waiter]] = {}
+        self._latest: dict[str, Key] = {}
+        self._closed = False
+        #: The most processes ever alive at once (for tests of the cap).
+        self.peak = 0
+
+    @property
+    def live(self) -> int:
+        """Instances alive now: serving, idle, starting, or being killed."""
+        return len(self._instances) + len(self._reaping)
+
+    def instances(self) -> list[Instance]:
+        return list(self._instances)
+
+    async def acquire(self, function: Function, key: Key,
+                      make: Callable[[], Instance]) -> Instance | None:
+        """A slot on a warm or new instance, in FIFO order; None once the pool is closed."""
+        if self._closed:
+            return None
+        self._latest[function.name] = key
+        waiter = _Waiter(function, key, make)
+        self._queue.append(waiter)
+        self._by_key.setdefault(key, deque()).append(waiter)
+        self._pump()
+        try:
+            return await waiter.future
+        except asyncio.CancelledError:
+            future = waiter.future
+            handed = future.result() if future.done() and not future.cancelled() else None
+            if handed is not None:  # an instance arrived just as we were cancelled
+                self.release(handed)
+            else:
+                future.cancel()
+            raise
+
+    def release(self, instance: Instance) -> None:
+        """Give a slot back; a spent, stale or idle-too-long instance goes."""
+        instance.active -= 1
+        if instance in self._instances:
+            stale = self._latest.get(instance.function_name) != instance.key
+            if not instance.healthy or instance.exited or self._closed:
+                self.retire(instance)
+            elif instance.active == 0:
+                if stale:
+                    self.retire(instance)
+                else:
+                    self._idle(instance)
+        self._pump()
+
+    def retire(self, instance: Instance) -> asyncio.Task[None]:
+        """Take an instance out of service now and kill its process in the background."""
+        instance.retired = True
+        instance.healthy = False
+        if instance.idle_timer is not None:
+            instance.idle_timer.cancel()
+            instance.idle_timer = None
+        if instance in self._instances:
+            self._instances.remove(instance)
+        reaper = self._reaping.get(instance)
+        if reaper is None:
+            reaper = self._reaping[instance] = asyncio.ensure_future(self._reap(instance))
+        return reaper
+
+    async def discard(self, function_name: str) -> None:
+        """Kill every instance of a function, busy ones included (their requests crash)."""
+        doomed = [i for i in self._instances if i.function_name == function_name]
+        await asyncio.gather(*(self.retire(i) for i in doomed))
+
+    async def close(self) -> None:
+        """Kill and reap every process; waiting requests get None. Safe to repeat."""
+        self._closed = True
+        while self._queue:
+            waiter = self._queue.popleft()
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+        self._by_key.clear()
+        for instance in list(self._instances):
+            self.retire(instance)
+        while self._reaping:
+            await asyncio.gather(*self._reaping.values(), return_exceptions=True)
+
+    # -- the queue ------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Hand free slots and free capacity to waiting requests."""
+        if self._closed:
+            return
+        for instance in [i for i in self._instances if i.active == 0 and (
+                i.exited or not i.healthy or self._latest.get(i.function_name) != i.key)]:
+            self.retire(instance)  # died while idle, or left over from before an update
+        for instance in list(self._instances):
+            self._fill(instance)
+        while self._queue:
+            waiter = self._queue[0]
+            if waiter.future.done():
+                self._queue.popleft()
+                continue
+            if self.live < self.max_instances:
+                instance = waiter.make()
+                self._instances.append(instance)
+                self.peak = max(self.peak, self.live)
+                self._hand(instance, waiter)
+                self._fill(instance)  # more requests may share a new instance
+                continue
+            if not self._reaping:  # room is not on its way: make some
+                idle = next((i for i in self._instances if i.active == 0), None)
+                if idle is not None:
+                    self.retire(idle)
+            return
+
+    def _fill(self, instance: Instance) -> None:
+        """Give the instance's free slots to the requests waiting for its function."""
+        waiting = self._by_key.get(instance.key)
+        while (waiting and instance.healthy and not instance.exited
+               and instance.active < instance.capacity):
+            waiter = waiting[0]
+            if not waiter.future.done():
+                self._hand(instance, waiter)
+            waiting.popleft()
+        if waiting is not None and not waiting:
+            del self._by_key[instance.key]
+
+    def _hand(self, instance: Instance, waiter: _Waiter) -> None:
+        instance.active += 1
+        if instance.idle_timer is not None:
+            instance.idle_timer.cancel()
+            instance.idle_timer = None
+        waiter.future.set_result(instance)
+        if self._queue and self._queue[0] is waiter:
+            self._queue.popleft()
+
+    def _idle(self, instance: Instance) -> None:
+        loop = asyncio.get_running_loop()
+        instance.idle_timer = loop.call_later(self.idle_seconds, self._expire, instance)
+
+    def _expire(self, instance: Instance) -> None:
+        instance.idle_timer = None
+        if instance in self._instances and instance.active == 0:
+            self.retire(instance)
+
+    async def _reap(self, instance: Instance) -> None:
+        try:
+            await instance.kill()
+        finally:
+            del self._reaping[instance]
+            self._pump()
+
+
+class PooledRuntime:
+    """The request flow of a runtime whose instances are processes in an :class:`InstancePool`.
+
+    Subclasses say how to check a function (:meth:`_check`), what must match for
+    an instance to be reused (:meth:`_key`) and how to make one (:meth:`_make`).
+    """
+
+    def __init__(self, ids: IdGenerator, pool: InstancePool) -> None:
+        self._ids = ids
+        self.pool = pool
+        self._running: dict[str, Instance] = {}
+        self._queued: set[str] = set()
+        self._queued_stops: set[str] = set()
+
+    def _check(self, function: Function) -> Outcome | None:
+        return None
+
+    def _key(self, function: Function) -> Key:
+        raise NotImplementedError
+
+    def _make(self, function: Function, key: Key) -> Instance:
+        raise NotImplementedError
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the handler once in a warm or new instance; never raises for handler failures."""
+        function, request_id = invocation.function, invocation.request_id
+        refused = self._check(function)
+        if refused is not None:
+            return refused
+        key = self._key(function)
+        self._queued.add(request_id)
+        try:
+            instance = await self.pool.acquire(function, key, lambda: self._make(function, key))
+        finally:
+            self._queued.discard(request_id)
+        if instance is None:
+            return Outcome("error", error_body("fcemu is shutting down: the runtime is closed",
+                                               "RuntimeClosed"), UNHANDLED)
+        self._running[request_id] = instance
+        try:
+            if request_id in self._queued_stops:  # stopped while waiting for an instance
+                return crash_outcome(0, 0, kind="stopped", instance_id=instance.instance_id,
+                                     logs=framed(request_id, ""))
+            failed = await instance.prepare(invocation)
+            if failed is not None:
+                if request_id in instance.stopped:
+                    return dataclasses.replace(failed, kind="stopped")
+                return failed
+            return await instance.execute(invocation)
+        finally:
+            self._running.pop(request_id, None)
+            self._queued_stops.discard(request_id)
+            self.pool.release(instance)
+
+    async def stop(self, request_id: str) -> bool:
+        """Kill the instance running ``request_id``; its outcome is ``stopped``.
+
+        With ``instanceConcurrency`` above 1 the other requests on that
+        instance end too (as crashes): a process cannot lose one thread.
+        """
+        if request_id in self._queued:
+            self._queued_stops.add(request_id)
+            return True
+        instance = self._running.get(request_id)
+        if instance is None:
+            return False
+        instance.stopped.add(request_id)
+        instance.healthy = False
+        instance.final_mem_mb = instance.final_mem_mb or instance.peak_mb()
+        with contextlib.suppress(ProcessLookupError):
+            await instance.kill()
+        return True
+
+    def running(self) -> int:
+        return len(self._running) + len(self._queued)
