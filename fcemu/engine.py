@@ -22,7 +22,13 @@ from typing import Any
 
 from fcemu import code, inputs
 from fcemu.clock import ManualClock, RealClock, Scheduler
-from fcemu.destinations import destination_for, encode_message, parse_destination, result_message
+from fcemu.destinations import (
+    Target,
+    destination_for,
+    encode_message,
+    parse_destination,
+    result_message,
+)
 from fcemu.errors import (
     AliasNotFound,
     AsyncConfigNotExists,
@@ -35,6 +41,7 @@ from fcemu.errors import (
     SmqError,
     VersionNotFound,
 )
+from fcemu.faults import Faults, Step, parse_steps
 from fcemu.ids import IdGenerator
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
 from fcemu.runtime import Invocation, Outcome, Runtimes
@@ -78,7 +85,10 @@ class Engine:
         self.scheduler.on_failure = self.record_failure
         self.smq = Smq(clock, self.scheduler, ids, region=settings.region,
                        account_id=settings.account_id)
-        self.runtimes = Runtimes(ids, max_instances=settings.max_instances)
+        self.runtimes = Runtimes(ids, max_instances=settings.max_instances,
+                                 idle_seconds=settings.instance_idle_seconds)
+        #: Scripted outcomes and destination faults (:mod:`fcemu.faults`); gone at reset.
+        self.faults = Faults()
         self.functions: dict[str, Function] = {}
         self.async_configs: dict[tuple[str, str], AsyncConfig] = {}
         self.concurrency: dict[str, ConcurrencyConfig] = {}
@@ -179,6 +189,7 @@ class Engine:
         for key in [k for k in self.async_configs if k[0] == name]:
             del self.async_configs[key]
         self.concurrency.pop(name, None)
+        self.faults.drop_function(name)
         self.tasks.drop_function(name)
         self.scheduler.spawn(self.runtimes.discard(name), name=f"discard {name}")
 
@@ -318,18 +329,60 @@ class Engine:
             return InvocationResult(task.request_id, task=task)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
+        if self.faults.take_throttle(name):
+            raise ResourceThrottled(f"function '{name}' is throttled by a scripted 'throttle' "
+                                    "step of its fcemu script; retry later")
         if not self.acquire_slot(name):
             limit = self.concurrency[name].reserved_concurrency
             raise ResourceThrottled(f"function '{name}' is at its concurrency limit "
                                     f"(reservedConcurrency {limit}); retry later")
         request_id = self.ids.request_id(self.clock.now_ms())
         try:
-            outcome = await self.runtimes.invoke(Invocation(
+            outcome = await self.execute(Invocation(
                 request_id, function, payload, qualifier, self.settings.region,
-                self.settings.account_id))
+                self.settings.account_id), self.faults.take(name))
         finally:
             self.release_slot(name)
         return InvocationResult(request_id, outcome=outcome)
+
+    async def execute(self, invocation: Invocation, step: Step | None = None) -> Outcome:
+        """One attempt: the scripted outcome of ``step``, else the handler in its runtime."""
+        if step is not None and step.outcome != "run":
+            return step.outcome_for(invocation)
+        return await self.runtimes.invoke(invocation)
+
+    # -- scripted outcomes (fcemu's own, not FC operations) ---------------------------
+
+    def put_script(self, name: str, steps: Any) -> list[Step]:
+        """Replace a function's script of attempt outcomes (:mod:`fcemu.faults`)."""
+        self._function(name)
+        try:
+            parsed = parse_steps(steps)
+        except ValueError as exc:
+            raise InvalidArgument(f"script: {exc}") from None
+        self.faults.set_script(name, parsed)
+        return self.faults.script(name)
+
+    def get_script(self, name: str) -> list[Step]:
+        self._function(name)
+        return self.faults.script(name)
+
+    def delete_script(self, name: str) -> None:
+        self._function(name)
+        self.faults.clear_script(name)
+
+    def fail_destination(self, destination: str, times: int = 1) -> Target:
+        """Make the next ``times`` deliveries to a destination fail; a bare name is a queue."""
+        if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+            raise InvalidArgument(f"times must be a whole number of at least 0, got {times!r}")
+        if not isinstance(destination, str) or not destination:
+            raise InvalidArgument("destination must be a queue name or a destination ARN")
+        if destination.startswith("acs:"):
+            target = parse_destination(destination)
+        else:
+            target = Target("queue", destination)
+        self.faults.fail_destination(target, times)
+        return target
 
     # -- async tasks ----------------------------------------------------------------
 
@@ -364,6 +417,10 @@ class Engine:
         message = result_message(task, self.clock.now_ms())
         target = parse_destination(arn)
         create = not self.settings.strict_destinations
+        if self.faults.take_destination_fault(target):
+            log.warning("destination %s of task %s failed: scripted fault", arn, task.task_id)
+            task.destination_status = "Failed"
+            return
         try:
             if target.kind == "queue":
                 body = encode_message(message, self.settings.destination_encoding)

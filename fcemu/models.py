@@ -127,6 +127,10 @@ class Attempt:
     duration_ms: int = 0
     outcome: str = ""
     error_type: str = ""
+    #: The attempt's log, framed by the FC Start/End lines.
+    logs: str = ""
+    #: The scripted outcome that replaced the handler (:mod:`fcemu.faults`), or "".
+    scripted: str = ""
 
 
 @dataclass
@@ -162,6 +166,8 @@ class Task:
     condition: str = ""
     stop_requested: bool = False
     logs: list[str] = field(default_factory=list)
+    #: Scripted throttles since the last event, reported in the next event's detail.
+    scripted_throttles: int = 0
 
     @property
     def retried(self) -> int:

@@ -465,6 +465,58 @@ class Emulator:
 
         return self.call(get)
 
+    def task_logs(self, function_name: str, task_id: str) -> str:
+        """What a task's handler printed and logged, every attempt in order, each framed by
+        ``FC Invoke Start/End RequestId: <id>`` (as ``x-fc-log-result`` carries it)."""
+
+        async def get(engine: Engine) -> str:
+            return "".join(a.logs for a in engine.tasks.get(function_name, task_id).attempts)
+
+        return self.call(get)
+
+    # -- scripted outcomes and instances (fcemu's own) ----------------------------------
+
+    def script(self, function_name: str, steps: list[str | dict[str, Any]]) -> None:
+        """Script the outcomes of a function's next attempts, consumed in order (replacing
+        any script it had): ``emu.script("f", ["throttle", {"outcome": "error",
+        "message": "boom", "times": 2}, "run"])``. Outcomes: ``error`` (``message``,
+        ``errorType``), ``timeout``, ``crash``, ``throttle``, ``ok`` (``value``) and ``run``
+        (the real handler); see :mod:`fcemu.faults`. An empty list clears the script."""
+
+        async def put(engine: Engine) -> None:
+            engine.put_script(function_name, steps)
+
+        self.call(put)
+
+    def clear_script(self, function_name: str | None = None) -> None:
+        """Forget a function's script, or every function's."""
+
+        async def clear(engine: Engine) -> None:
+            if function_name is None:
+                engine.faults.clear_script()
+            else:
+                engine.delete_script(function_name)
+
+        self.call(clear)
+
+    def fail_destination(self, destination: str, times: int = 1) -> None:
+        """Make the next ``times`` deliveries to a destination fail (``destinationStatus``
+        ``Failed``): a queue name, or any destination ARN (queue, topic, function, bus)."""
+
+        async def fail(engine: Engine) -> None:
+            engine.fail_destination(destination, times)
+
+        self.call(fail)
+
+    def instances(self) -> list[dict[str, Any]]:
+        """The handler processes alive now: ``instanceId``, ``functionName``, ``pid``,
+        ``active`` requests, ``capacity`` (instanceConcurrency), ``port`` (custom runtimes)."""
+
+        async def get(engine: Engine) -> list[dict[str, Any]]:
+            return engine.runtimes.instances()
+
+        return self.call(get)
+
     # -- task events for the test thread -------------------------------------------------
 
     def _task_finished(self, task: Task) -> None:

@@ -23,6 +23,7 @@ from fcemu.errors import (
     InvalidArgument,
     PreconditionFailed,
 )
+from fcemu.faults import Step, scripted_detail
 from fcemu.models import TASK_RETENTION_MS, Attempt, Function, Task, TaskEvent, TaskStatus
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
 
@@ -155,26 +156,31 @@ class AsyncTasks:
             else:
                 self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
             return None
-        if not self._engine.acquire_slot(function.name):
+        faults = self._engine.faults
+        scripted = faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
+        if scripted or not self._engine.acquire_slot(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
             task.throttle_count += 1
+            task.scripted_throttles += scripted
             self._retry_later(task, task.throttle_count, "throttled")
             return None
+        step = faults.take(function.name)
         if task.status is S.ENQUEUED:
             self._event(task, S.PROCESSED)
-        self._event(task, S.RUNNING)
-        return self._attempt(task, function)
+        self._event(task, S.RUNNING, scripted_detail(step))
+        return self._attempt(task, function, step)
 
-    async def _attempt(self, task: Task, function: Function) -> None:
+    async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
         engine = self._engine
-        attempt = Attempt(number=len(task.attempts) + 1, started_ms=self._clock.now_ms())
+        attempt = Attempt(number=len(task.attempts) + 1, started_ms=self._clock.now_ms(),
+                          scripted=step.outcome if step is not None else "")
         task.attempts.append(attempt)
         self._running[task.request_id] = task
         invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
                                 engine.settings.region, engine.settings.account_id)
         try:
-            outcome = await engine.runtimes.invoke(invocation)
+            outcome = await engine.execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried
             engine.record_failure(f"task {task.task_id}", exc)
             outcome = Outcome("error", error_body(f"fcemu internal error: {exc!r}"),
@@ -184,20 +190,22 @@ class AsyncTasks:
             engine.release_slot(function.name)
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
+        attempt.logs = outcome.logs
         if outcome.logs:
             task.logs.append(outcome.logs)
-        self._after_attempt(task, outcome)
+        self._after_attempt(task, outcome, step)
 
-    def _after_attempt(self, task: Task, outcome: Outcome) -> None:
+    def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:
         if task.stop_requested:
             task.error_body = None if outcome.ok else outcome.body
-            self._finish(task, S.STOPPED, "InvocationStopped")
+            self._finish(task, S.STOPPED, "InvocationStopped", scripted_detail(step))
         elif outcome.ok:
             task.return_payload = outcome.body
-            self._finish(task, S.SUCCEEDED, "")
+            self._finish(task, S.SUCCEEDED, "", scripted_detail(step))
         else:
             task.error_body, task.error_type = outcome.body, outcome.error_type or UNHANDLED
-            detail = json.dumps({"Error": task.error_type}, separators=(",", ":"))
+            detail = scripted_detail(step, json.dumps({"Error": task.error_type},
+                                                      separators=(",", ":")))
             if outcome.error_type != "InternalError" and task.retried < task.max_retries:
                 self._event(task, S.RETRYING, detail)
                 self._retry_later(task, len(task.attempts), "retry")
@@ -225,6 +233,10 @@ class AsyncTasks:
             self._forget(task)
 
     def _event(self, task: Task, status: TaskStatus, detail: str = "") -> None:
+        if task.scripted_throttles:  # scripted throttles leave no event: name them in the next
+            doc = json.loads(detail) if detail else {}
+            doc["ScriptedThrottles"] = task.scripted_throttles
+            detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
         task.status = status
         task.events.append(TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail))
 

@@ -1,12 +1,14 @@
 """Routes under ``/_fcemu``: the emulator's control API, for tests in any language.
 
 The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed
-and a peek at SMQ queues. Errors use the FC error format, like the FC API.
-Times are epoch milliseconds on the emulator clock.
+and a peek at SMQ queues; task logs, handler instances, scripted outcomes and
+destination faults (:mod:`fcemu.faults`). Errors use the FC error format,
+like the FC API. Times are epoch milliseconds on the emulator clock.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -127,6 +129,77 @@ async def peek_queue_messages(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     messages = smq.get_queue(name).messages() if smq.queue_exists(name) else []
     return wire.json_response({"messages": [message(m) for m in messages]})
+
+
+@routes.get("/functions/{name}/async-tasks/{taskId}/logs")
+async def get_async_task_logs(request: web.Request) -> web.Response:
+    """A task's logs: ``logs`` (every attempt, in order) and ``attempts`` one by one."""
+    task = request.app[ENGINE].tasks.get(request.match_info["name"], request.match_info["taskId"])
+    attempts = [{"attempt": a.number, "instanceId": a.instance_id, "outcome": a.outcome,
+                 "scripted": a.scripted, "logs": a.logs} for a in task.attempts]
+    return wire.json_response({"taskId": task.task_id, "requestId": task.request_id,
+                               "logs": "".join(a.logs for a in task.attempts),
+                               "attempts": attempts})
+
+
+@routes.get("/instances")
+async def list_instances(request: web.Request) -> web.Response:
+    """The handler processes alive now, and the most ever alive at once."""
+    runtimes = request.app[ENGINE].runtimes
+    return wire.json_response({"instances": runtimes.instances(), "live": runtimes.pool.live,
+                               "peak": runtimes.pool.peak,
+                               "maxInstances": runtimes.pool.max_instances})
+
+
+@routes.post("/functions/{name}/script")
+async def put_script(request: web.Request) -> web.Response:
+    """Body: a list of steps (or ``{"steps": [...]}``); replaces the function's script."""
+    raw = await wire.read_body(request)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError is one
+        raise InvalidArgument(f"the request body is not valid JSON: {exc}") from None
+    steps = body.get("steps") if isinstance(body, dict) else body
+    name = request.match_info["name"]
+    script = request.app[ENGINE].put_script(name, steps)
+    return wire.json_response({"functionName": name, "steps": [s.to_doc() for s in script]})
+
+
+@routes.get("/functions/{name}/script")
+async def get_script(request: web.Request) -> web.Response:
+    """What is left of the function's script."""
+    name = request.match_info["name"]
+    script = request.app[ENGINE].get_script(name)
+    return wire.json_response({"functionName": name, "steps": [s.to_doc() for s in script]})
+
+
+@routes.delete("/functions/{name}/script")
+async def delete_script(request: web.Request) -> web.Response:
+    """Forget the function's script: its handler runs again."""
+    request.app[ENGINE].delete_script(request.match_info["name"])
+    return wire.empty_response()
+
+
+@routes.post("/destinations/faults")
+async def fail_destination(request: web.Request) -> web.Response:
+    """``{"destination": <queue name or ARN>, "times": N}``: the next N deliveries fail."""
+    body = await _body(request, required=True)
+    engine = request.app[ENGINE]
+    engine.fail_destination(str(body.get("destination") or ""), body.get("times", 1))
+    return wire.json_response({"faults": engine.faults.destinations()})
+
+
+@routes.get("/destinations/faults")
+async def list_destination_faults(request: web.Request) -> web.Response:
+    """The destination faults left: ``kind``, ``name``, ``remaining``."""
+    return wire.json_response({"faults": request.app[ENGINE].faults.destinations()})
+
+
+@routes.delete("/destinations/faults")
+async def clear_destination_faults(request: web.Request) -> web.Response:
+    """Forget every destination fault."""
+    request.app[ENGINE].faults.clear_destinations()
+    return wire.empty_response()
 
 
 def clock_state(engine: Engine) -> dict[str, Any]:

@@ -36,6 +36,11 @@ CONTROL_ROUTES = {
     ("GET", "/health"), ("POST", "/reset"), ("GET", "/clock"), ("POST", "/clock/advance"),
     ("POST", "/clock/set"), ("POST", "/settle"), ("POST", "/drain"), ("POST", "/seed"),
     ("GET", "/queues"), ("GET", "/queues/{name}/messages"),
+    # runtimes: task logs, instances, scripted outcomes, destination faults
+    ("GET", "/functions/{name}/async-tasks/{taskId}/logs"), ("GET", "/instances"),
+    ("POST", "/functions/{name}/script"), ("GET", "/functions/{name}/script"),
+    ("DELETE", "/functions/{name}/script"), ("POST", "/destinations/faults"),
+    ("GET", "/destinations/faults"), ("DELETE", "/destinations/faults"),
 }
 
 
