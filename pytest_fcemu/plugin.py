@@ -348,7 +348,7 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     for key, value in merged.items():
         if key == "expect_errors":
             options[key] = value
-        elif key in ("start", "config", "clock") or key in allowed:
+        elif key == "start" or key in allowed:
             options.update(_field(key, value, request.path.parent))
         else:
             raise pytest.UsageError(f"@pytest.mark.fcemu got an unknown setting {key!r}; use "
