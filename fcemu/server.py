@@ -442,6 +442,32 @@ class Emulator:
             return value
         return f"acs:mns:{self.region}:{self.account_id}:/queues/{value}/messages"
 
+    def invoke(self, function_name: str, payload: bytes | str = b"", *,
+               asynchronous: bool = False, task_id: str | None = None, delay: int = 0,
+               qualifier: str | None = None) -> str:
+        """InvokeFunction from Python, without an SDK.
+
+        Asynchronous: enqueues the task and returns its task ID at once.
+        Synchronous: runs the handler and returns its result as text; a function
+        error raises ``RuntimeError`` carrying the error type and JSON. API errors
+        (unknown function, bad task ID...) raise their :class:`~fcemu.FcError`.
+        """
+        data = payload.encode() if isinstance(payload, str) else payload
+
+        async def run(engine: Engine) -> str:
+            result = await engine.invoke_function(
+                function_name, data, qualifier=qualifier, asynchronous=asynchronous,
+                task_id=task_id, delay_s=delay)
+            if result.task is not None:
+                return result.task.task_id
+            assert result.outcome is not None
+            body = result.outcome.body.decode("utf-8", "replace")
+            if not result.outcome.ok:
+                raise RuntimeError(f"{result.outcome.error_type}: {body}")
+            return body
+
+        return self.call(run)
+
     def queue(self, name: str) -> QueueView:
         """Inspect an SMQ queue (e.g. a destination) without consuming its messages."""
         return QueueView(self, name)

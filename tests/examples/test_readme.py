@@ -38,3 +38,19 @@ def test_quick_start(capsys):
 def test_python_api():
     pytest.importorskip("alibabacloud_fc20230330")
     exec(compile(snippet("Python API"), "README.md Python API", "exec"), {})
+
+
+def test_smq_section():
+    pytest.importorskip("mns")
+    exec(compile(snippet("Simple Message Queue (MNS) API"), "README.md SMQ", "exec"), {})
+
+
+def test_emulator_invoke_sync_and_errors():
+    with fcemu.Emulator() as emu:
+        emu.register_function("upper", lambda event, context: event.upper())
+        emu.register_function("bad", lambda event, context: 1 / 0)
+        assert emu.invoke("upper", "abc") == "ABC"
+        with pytest.raises(RuntimeError, match=r"UnhandledInvocationError.*ZeroDivisionError"):
+            emu.invoke("bad")
+        with pytest.raises(fcemu.FcError, match="function 'ghost' does not exist"):
+            emu.invoke("ghost")
