@@ -9,7 +9,11 @@ runs in real time even when the emulator clock is manual).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -224,7 +228,35 @@ def _unsupported(function: Function) -> Outcome:
     return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)
 
 
-# -- memory figures ----------------------------------------------------------------------
+# -- process groups and memory figures ----------------------------------------------------
+
+
+def group_members(pgid: int) -> list[int]:
+    """Running (not zombie) processes of process group ``pgid``, read from ``/proc``."""
+    members = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+                members.append(int(entry))
+    return members
+
+
+async def kill_group(pgid: int, timeout_s: float = 2.0) -> None:
+    """Kill what is left of an instance's process group (children of a dead leader, a shell's
+    server) and wait, boundedly, until none of it runs: no orphan outlives its instance."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while group_members(pgid) and loop.time() < deadline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        await asyncio.sleep(0.01)  # the kernel needs a moment to end them
 
 
 def proc_status_kb(pid: int | str, key: str) -> int | None:

@@ -24,8 +24,9 @@ What the server prints (stdout and stderr) is the function's log. With one
 request at a time, everything printed while a request runs is its log,
 framed by the FC markers (markers the server prints itself are not
 doubled). With ``instanceConcurrency`` above 1 a request's log is what the
-server printed between its own ``FC Invoke Start/End RequestId: <id>`` lines;
-other output is the instance's log. fcemu only ever connects to 127.0.0.1.
+server printed between its own ``FC Invoke Start/End RequestId: <id>`` lines
+(so it includes lines of requests that overlapped it); other output is the
+instance's log. fcemu only ever connects to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from fcemu.runtime import (
     crash_outcome,
     error_body,
     kb_to_mb,
+    kill_group,
     proc_status_kb,
     timeout_outcome,
 )
@@ -215,8 +217,8 @@ class CustomInstance(Instance):
     async def _spawn(self, config: CustomRuntimeConfig, invocation: Invocation) -> None:
         function = invocation.function
         assert function.code_dir is not None
-        if self.retired:
-            raise _NotStarted("the instance was retired before it started")
+        if self.retired or not self.healthy:
+            raise _NotStarted("the instance was stopped before it started")
         self.port = _free_port()
         argv = config.argv(function.code_dir, self.port)
         _make_executable(argv[0], function.code_dir)
@@ -348,13 +350,14 @@ class CustomInstance(Instance):
         before = self._init_logs.pop(request_id, "")
         await loop_turns()
         start, end = start_marker(request_id), end_marker(request_id)
-        if self.log.has(start):  # the server frames its requests itself (spec §12.2)
-            await self.log.wait_for(end, _LOG_DRAIN_S if not self.exited else 0)
-            text = self.log.take(start, end)
-        elif self.capacity == 1:
+        if self.capacity == 1:
             text = self.log.take_all()
-        else:  # concurrent requests, unframed: nobody's output
-            text = ""
+        else:  # only what the server framed itself (spec §12.2) can be told apart
+            if self.log.has(start):
+                await self.log.wait_for(end, _LOG_DRAIN_S if not self.exited else 0)
+            text = self.log.copy(start, end)
+            if self.active <= 1:  # nobody else is running: the rest is the instance's
+                self.log.spill()
         return before + framed(request_id, strip_markers(request_id, text))
 
     # -- the process ----------------------------------------------------------------------
@@ -371,6 +374,7 @@ class CustomInstance(Instance):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
+        await kill_group(proc.pid)
         if self._log_task is not None:
             done, _ = await asyncio.wait({self._log_task}, timeout=_LOG_DRAIN_S)
             if not done:

@@ -111,6 +111,16 @@ class LogStream:
         del self._data[:cut]
         return text.decode("utf-8", "replace")
 
+    def copy(self, start: bytes, end: bytes) -> str:
+        """From ``start`` to ``end`` (both included), left in the buffer ("" without ``start``):
+        overlapping requests of one instance may each need the same lines."""
+        begin = self._data.find(start)
+        if begin < 0:
+            return ""
+        stop = self._data.find(end, begin)
+        cut = stop + len(end) if stop >= 0 else len(self._data)
+        return bytes(self._data[begin:cut]).decode("utf-8", "replace")
+
     def take_all(self) -> str:
         """Everything buffered, removed."""
         text = bytes(self._data).decode("utf-8", "replace")

@@ -355,7 +355,13 @@ class PooledRuntime:
             if failed is not None:
                 if request_id in instance.stopped:
                     return dataclasses.replace(failed, kind="stopped")
+                if failed.kind == "stopped":  # another request's stop killed the instance
+                    return dataclasses.replace(failed, kind="crash")
                 return failed
+            if request_id in instance.stopped:  # stopped just as its instance became ready
+                return crash_outcome(0, instance.final_mem_mb, kind="stopped",
+                                     instance_id=instance.instance_id,
+                                     logs=framed(request_id, ""))
             return await instance.execute(invocation)
         finally:
             self._running.pop(request_id, None)

@@ -42,6 +42,7 @@ from fcemu.runtime import (
     crash_outcome,
     error_body,
     kb_to_mb,
+    kill_group,
     proc_status_kb,
     timeout_outcome,
 )
@@ -141,8 +142,8 @@ class WorkerInstance(Instance):
         return None if initializer is None else await self._initialize(invocation, initializer)
 
     async def _spawn(self, cwd: Path, env: dict[str, str]) -> None:
-        if self.retired:
-            raise _WorkerGone("the instance was retired before it started")
+        if self.retired or not self.healthy:
+            raise _WorkerGone("the instance was stopped before it started")
         self._spawning = True
         try:
             self.proc = await asyncio.create_subprocess_exec(
@@ -276,6 +277,7 @@ class WorkerInstance(Instance):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
+        await kill_group(proc.pid)
         if proc.stdin is not None:
             proc.stdin.close()
         if self._tasks:

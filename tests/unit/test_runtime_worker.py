@@ -53,7 +53,12 @@ def error(outcome: Outcome) -> dict:
 
 
 def alive(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
+    """Running: a zombie (dead, waiting for whoever inherited it to reap it) is not."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def logged_pid(outcome: Outcome) -> int:
@@ -401,7 +406,8 @@ def test_context_and_environment_seen_by_the_handler():
         "FC_FUNCTION_NAME": "echo", "FC_FUNCTION_HANDLER": "index.context_info",
         "FC_FUNCTION_MEMORY_SIZE": "256", "FC_TIMEOUT": "7", "FC_REGION": REGION,
         "FC_ACCOUNT_ID": ACCOUNT, "FC_INSTANCE_ID": outcome.instance_id,
-        "FC_RUNTIME": "python3.10", "GREETING": "hi",
+        "FC_RUNTIME": "python3.10", "FC_FUNC_CODE_PATH": str(FIXTURES / "echo"),
+        "GREETING": "hi",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": "AK", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "SK",
         "ALIBABA_CLOUD_SECURITY_TOKEN": "TOKEN",
     }
