@@ -272,3 +272,74 @@ def test_context_fields():
 def test_python312_context_has_no_credentials():
     outcome = invoke_once(describe, runtime="python3.12")
     assert json.loads(outcome.body)["credentials"] is None
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+
+def chatty(event, context):
+    import logging
+    import sys
+
+    print(f"print {event.decode()}")
+    sys.stderr.write("stderr line\n")
+    logging.getLogger("user").warning("warning line")
+    return "done"
+
+
+def test_prints_and_logs_are_captured_per_request_and_framed():
+    outcome = invoke_once(chatty, b"x")
+    lines = outcome.logs.splitlines()
+    assert lines[:3] == ["FC Invoke Start RequestId: r-1", "print x", "stderr line"]
+    assert re.fullmatch(r".* r-1 \[WARNING\] warning line", lines[3])
+    assert lines[4:] == ["FC Invoke End RequestId: r-1"]
+
+
+def test_concurrent_requests_keep_their_own_logs():
+    gate = threading.Barrier(3, timeout=10)
+
+    def sync_handler(event, context):
+        print(f"sync {context.request_id} before")
+        gate.wait()
+        print(f"sync {context.request_id} after")
+
+    async def async_handler(event, context):
+        print(f"async {context.request_id}")
+        await asyncio.to_thread(gate.wait)
+        print(f"async {context.request_id} after")
+
+    async def body(rt):
+        return await asyncio.gather(
+            rt.invoke(call(function(sync_handler), b"", "r-a")),
+            rt.invoke(call(function(sync_handler), b"", "r-b")),
+            rt.invoke(call(function(async_handler, name="other"), b"", "r-c")))
+
+    a, b, c = run(body)
+    assert a.logs == ("FC Invoke Start RequestId: r-a\nsync r-a before\nsync r-a after\n"
+                      "FC Invoke End RequestId: r-a\n")
+    assert b.logs == ("FC Invoke Start RequestId: r-b\nsync r-b before\nsync r-b after\n"
+                      "FC Invoke End RequestId: r-b\n")
+    assert c.logs == ("FC Invoke Start RequestId: r-c\nasync r-c\nasync r-c after\n"
+                      "FC Invoke End RequestId: r-c\n")
+
+
+def test_an_error_is_logged_with_its_traceback():
+    outcome = invoke_once(failing_handler, b"bad input")
+    assert "Traceback (most recent call last):" in outcome.logs
+    assert outcome.logs.endswith("ValueError: bad input\nFC Invoke End RequestId: r-1\n")
+
+
+def test_output_outside_requests_is_not_captured(capsys):
+    invoke_once(chatty, b"x")
+    print("after the request")
+    assert "after the request" in capsys.readouterr().out
+
+
+def test_python312_get_logger_logs_at_info_into_the_request_log():
+    def handler(event, context):
+        context.getLogger().info("hello from %s", context.function.qualifier)
+        return context.logger is context.getLogger()
+
+    outcome = invoke_once(handler, runtime="python3.12")
+    assert outcome.body == b"true"
+    assert re.search(r"^\S+ \S+ r-1 \[INFO\] hello from LATEST$", outcome.logs, re.M)
