@@ -279,3 +279,11 @@ def test_no_handler_process_survives_a_reset_or_the_shutdown(tmp_path):
         assert not any(alive(p) for p in pids) and emu.instances() == []
         pids = deploy()
     assert not any(alive(p) for p in pids)
+
+
+def test_the_readme_runtimes_snippet_runs_as_written():
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme[readme.index("## Runtimes"):readme.index("## Fidelity notes")]
+    code = section[section.index("```python\n") + 10:]
+    code = code[:code.index("```")]
+    exec(compile(code, "README.md Runtimes", "exec"), {})
