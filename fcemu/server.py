@@ -536,7 +536,8 @@ class Emulator:
 
     def instances(self) -> list[dict[str, Any]]:
         """The handler processes alive now: ``instanceId``, ``functionName``, ``pid``,
-        ``active`` requests, ``capacity`` (instanceConcurrency), ``port`` (custom runtimes)."""
+        ``active`` requests, ``capacity`` (instanceConcurrency), ``port`` (custom runtimes),
+        ``log`` (the newest 64 KB of output that belongs to no request)."""
 
         async def get(engine: Engine) -> list[dict[str, Any]]:
             return engine.runtimes.instances()

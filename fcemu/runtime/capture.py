@@ -53,8 +53,8 @@ class Capture:
                 self._size = len(kept)
 
     def text(self) -> str:
-        with self._lock:
-            return "".join(self._parts)
+        with self._lock:  # what a handler wrote may hold lone surrogates: not UTF-8
+            return "".join(self._parts).encode("utf-8", "replace").decode()
 
     def activate(self) -> None:
         """Make this the capture of the current context (a copied one, or a task's)."""

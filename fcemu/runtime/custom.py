@@ -176,6 +176,9 @@ class CustomInstance(Instance):
     def exited(self) -> bool:
         return self.proc is not None and self.proc.returncode is not None
 
+    def instance_log(self) -> str:
+        return self.log.instance_log.decode("utf-8", "replace")
+
     def peak_mb(self) -> int:
         """The summed peak memory (VmHWM) of the server and its children, while alive."""
         if self.pid is not None and not self.exited:

@@ -124,11 +124,15 @@ class Instance:
     def peak_mb(self) -> int:
         raise NotImplementedError
 
+    def instance_log(self) -> str:
+        """Output that belongs to no request (start-up, fd-level writes of threaded workers)."""
+        return ""
+
     def describe(self) -> dict[str, Any]:
         """What ``Runtimes.instances()`` shows of this instance."""
         return {"instanceId": self.instance_id, "functionName": self.function_name,
                 "pid": self.pid, "active": self.active, "capacity": self.capacity,
-                "healthy": self.healthy}
+                "healthy": self.healthy, "log": self.instance_log()}
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

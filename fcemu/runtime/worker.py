@@ -114,6 +114,9 @@ class WorkerInstance(Instance):
     def exited(self) -> bool:
         return self.proc is not None and self.proc.returncode is not None
 
+    def instance_log(self) -> str:
+        return self.log.instance_log.decode("utf-8", "replace")
+
     def peak_mb(self) -> int:
         """Peak memory: VmHWM while the process lives, else the last figure it reported."""
         kb = proc_status_kb(self.pid, "VmHWM") if self.pid is not None else None
@@ -321,7 +324,7 @@ class WorkerInstance(Instance):
 
     def _add_log(self, request_id: str, data: str) -> None:
         parts = self._request_logs.setdefault(request_id, [])
-        parts.append(data)
+        parts.append(data.encode("utf-8", "replace").decode())  # no lone surrogates
         if sum(len(p) for p in parts) > _REQUEST_LOG_LIMIT and len(parts) > 1:
             dropped = len(parts[1])
             parts[1] = f"[fcemu: {dropped} characters of log dropped]\n"

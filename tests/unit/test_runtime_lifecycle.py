@@ -222,3 +222,16 @@ def test_the_python3_12_context_has_a_logger_and_no_credentials():
     assert (shape["log_project"], shape["log_store"]) == ("proj", "store")
     assert shape["logger_is_context_logger"] is True
     assert re.search(r"^\S+ \S+ r-ctx \[INFO\] via getLogger$", outcome.logs, re.M)
+
+
+def test_the_instance_log_keeps_what_belongs_to_no_request():
+    fn = function("printer", instance_concurrency=2)
+
+    async def scenario(rt):
+        await rt.invoke(call(fn, b"req-a", "req-a"))
+        while "fd2" not in rt.instances()[0]["log"]:  # stderr is a pipe of its own
+            await asyncio.sleep(0.01)
+        return rt.instances()
+
+    [instance] = run(lambda rt: asyncio.wait_for(scenario(rt), 10))
+    assert instance["log"] == "fd1 line\nfd2 line\n"
