@@ -307,3 +307,40 @@ class InvalidRequestURL(SmqError):
 class InvalidQueryString(SmqError):
     status = 400
     code = "InvalidQueryString"
+
+
+# Signature verification (verify mode, decisions.md "Accounts, regions, credentials";
+# codes and statuses from spec §13.2).
+
+
+class SignatureDoesNotMatch(SmqError):
+    status = 403
+    code = "SignatureDoesNotMatch"
+    default_message = ("The request signature we calculated does not match the signature you "
+                       "provided. Check your key and signing method.")
+
+
+class SmqInvalidAccessKeyId(SmqError):
+    """403 ``InvalidAccessKeyId`` (prefixed: FC's ``InvalidAccessKeyID`` differs only in case)."""
+
+    status = 403
+    code = "InvalidAccessKeyId"
+    default_message = "The AccessKey Id you provided is not exist."
+
+
+class MissingAuthorizationHeader(SmqError):
+    status = 400
+    code = "MissingAuthorizationHeader"
+    default_message = "Authorization header is required."
+
+
+class InvalidAuthorizationHeader(SmqError):
+    status = 400
+    code = "InvalidAuthorizationHeader"
+    default_message = "The Authorization header format is invalid."
+
+
+class MissingDateHeader(SmqError):
+    status = 400
+    code = "MissingDateHeader"
+    default_message = "Date header is required."

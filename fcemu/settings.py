@@ -33,6 +33,10 @@ class Settings:
     :param data_dir: where function code is unpacked; a private temporary directory if None.
     :param config: deployment files (``s.yaml`` / ``fcemu.yaml``) applied at start and after
         every reset.
+    :param access_keys: ``(AccessKeyId, AccessKeySecret)`` pairs; when any are given, the FC
+        API and the SMQ (MNS) API check request signatures against them (verify mode,
+        :mod:`fcemu.signing`); when empty (the default) any credentials work. Left out of
+        ``repr``.
     """
 
     host: str = "127.0.0.1"
@@ -50,7 +54,18 @@ class Settings:
     settle_timeout: float = 60.0
     data_dir: Path | None = None
     config: tuple[Path, ...] = ()
+    access_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        pairs = []
+        for pair in self.access_keys:
+            if isinstance(pair, str) or len(pair) != 2 or not all(
+                    isinstance(part, str) and part for part in pair):
+                raise ValueError("access_keys: each item must be an (AccessKeyId, "
+                                 "AccessKeySecret) pair of non-empty strings")
+            pairs.append((pair[0], pair[1]))
+        object.__setattr__(self, "access_keys", tuple(pairs))
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed."""

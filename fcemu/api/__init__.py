@@ -7,7 +7,9 @@
 - ``/queues…`` and ``/topics…``: the MNS routes of :mod:`fcemu.api.smq`, on the root.
 
 Each sub-app carries its own error middleware (:mod:`fcemu.api.middleware`);
-the root's turns misses outside every sub-app into FC error JSON too.
+the root's turns misses outside every sub-app into FC error JSON too. In verify
+mode (``Settings.access_keys``) the FC sub-app and the MNS routes check request
+signatures before their handlers (:mod:`fcemu.api.auth`); the control API never does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from fcemu.api import (
     invocations,
     smq,
 )
+from fcemu.api.auth import fc_signature_middleware
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, root_errors
 from fcemu.engine import Engine
@@ -41,7 +44,7 @@ _FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks)
 
 def make_app(engine: Engine) -> web.Application:
     """The root application serving ``engine``; closing it closes the engine."""
-    fc_app = _app(engine, error_middleware(stamp_success=True))
+    fc_app = _app(engine, error_middleware(stamp_success=True), fc_signature_middleware)
     for module in _FC_MODULES:
         fc_app.add_routes(module.routes)
     control_app = _app(engine, error_middleware(stamp_success=False))
@@ -56,8 +59,8 @@ def make_app(engine: Engine) -> web.Application:
     return root
 
 
-def _app(engine: Engine, middleware: Middleware) -> web.Application:
-    app = web.Application(middlewares=[middleware], client_max_size=CLIENT_MAX_SIZE)
+def _app(engine: Engine, *middlewares: Middleware) -> web.Application:
+    app = web.Application(middlewares=middlewares, client_max_size=CLIENT_MAX_SIZE)
     app[ENGINE] = engine
     return app
 

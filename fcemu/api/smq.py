@@ -5,7 +5,8 @@ app. Each handler is wrapped by :func:`smq_error_middleware`, so MNS responses
 are always MNS XML with an ``x-mns-request-id`` header, whatever middlewares
 the root app carries; unknown methods and sub-paths under ``/queues`` and
 ``/topics`` answer ``InvalidRequestURL`` in the same format. Signatures are
-not checked (decisions.md: off by default).
+not checked unless verify mode is on (decisions.md: off by default); then
+:func:`fcemu.api.auth.check_mns_signature` runs before every handler.
 
 Whoever runs the app should register :func:`release_long_polls` in
 ``on_shutdown``: aiohttp waits for in-flight handlers at shutdown, and a
@@ -26,6 +27,7 @@ from xml.etree import ElementTree
 from aiohttp import web
 
 from fcemu.api import smq_xml as xml
+from fcemu.api.auth import check_mns_signature
 from fcemu.api.keys import ENGINE
 from fcemu.errors import (
     InvalidRequestURL,
@@ -77,6 +79,7 @@ async def smq_error_middleware(request: web.Request, handler: Handler) -> web.St
     request_id = request[_REQUEST_ID] = _new_request_id(request)
     host_id = f"{request.scheme}://{request.host}"
     try:
+        await check_mns_signature(request)
         response = await handler(request)
     except SmqError as err:
         response = smq_error_response(err, request_id, host_id=host_id)
