@@ -71,12 +71,25 @@ def _serve_parser(commands: Any) -> None:
                        help="first async retry backoff in ms (default 500; doubles per retry)")
     serve.add_argument("--max-instances", type=int, default=None,
                        help="cap on concurrently running handler processes (default 16)")
+    serve.add_argument("--access-key", action="append", type=_access_key, default=None,
+                       dest="access_keys", metavar="ID:SECRET",
+                       help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "
+                            "signatures against this AccessKey pair (repeatable; default: "
+                            "signatures are not checked)")
     serve.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                        help="deploy an s.yaml or fcemu.yaml at start and after every reset "
                             "(repeatable; later files override earlier ones)")
     serve.add_argument("--watch", action="store_true",
                        help="redeploy --config files and code when they change")
     serve.add_argument("--log-level", default="WARNING")
+
+
+def _access_key(text: str) -> tuple[str, str]:
+    """``--access-key ID:SECRET`` → ``(ID, SECRET)`` (the secret may contain ``:``)."""
+    key_id, sep, secret = text.partition(":")
+    if not sep or not key_id.strip() or not secret:
+        raise argparse.ArgumentTypeError("expected ID:SECRET")
+    return key_id.strip(), secret
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -155,6 +168,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         base = config.load_settings(args.config, base).replace(config=tuple(args.config))
     changes = {field: getattr(args, option) for option, field in _SERVE_SETTINGS.items()
                if getattr(args, option) is not None}
+    if args.access_keys is not None:
+        changes["access_keys"] = tuple(args.access_keys)
     if args.start_time is not None:
         try:
             changes["start_ms"] = to_epoch_ms(args.start_time)

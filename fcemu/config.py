@@ -60,7 +60,7 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "seed": "seed", "region": "region", "accountId": "account_id",
              "retryBaseMs": "retry_base_ms", "destinationEncoding": "destination_encoding",
              "strictDestinations": "strict_destinations", "maxInstances": "max_instances",
-             "settleTimeout": "settle_timeout"}
+             "settleTimeout": "settle_timeout", "accessKeys": "access_keys"}
 #: Function fields passed to CreateFunction as they are.
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
           "description", "customRuntimeConfig", "instanceLifecycleConfig")
@@ -228,6 +228,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
                 raise ConfigError(block.at(key), "settings.start", str(exc)) from None
         elif key == "accountId":
             value = str(value)
+        elif key == "accessKeys":
+            value = tuple(tuple(item.split(":", 1)) for item in value)
         source.settings[_SETTINGS[key]] = value
     functions: MarkedDict = doc.get("functions") or marked_dict(doc.where)
     for name, props in functions.items():

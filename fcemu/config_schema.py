@@ -241,6 +241,9 @@ SCHEMA: dict[str, Any] = {
             "strictDestinations": {"type": "boolean"},
             "maxInstances": _int(1),
             "settleTimeout": {"type": "number", "minimum": 0},
+            "accessKeys": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+:."},
+                           "description": "verify mode: AccessKey pairs as ID:SECRET; FC and "
+                                          "SMQ request signatures are checked against them"},
         }, "additionalProperties": False},
         "vars": {"type": "object", "description": "values for {name} placeholders in "
                  "destination ARNs"},
