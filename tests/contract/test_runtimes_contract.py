@@ -118,6 +118,18 @@ def test_task_logs_from_the_python_api_and_the_control_api(emu, client):
     assert attempt["instanceId"] == get_task(client, "printer", "job-1").instance_id
 
 
+def test_a_failing_initializer_answers_initialization_error(emu, client):
+    source = PRINTER + "\n\ndef initialize(context):\n    raise OSError('no database')\n"
+    create_function(client, "init", source, instance_lifecycle_config=fc.InstanceLifecycleConfig(
+        initializer=fc.LifecycleHook(handler="index.initialize", timeout=3)))
+    response = invoke_sync(client, "init", b"x", log_type="Tail")
+    assert (response.status_code, response.headers["x-fc-error-type"]) == (
+        200, "InitializationError")
+    assert json.loads(response.body.read())["errorMessage"] == "no database"
+    log = base64.b64decode(response.headers["x-fc-log-result"]).decode()
+    assert log.startswith("FC Initialize Start RequestId: ")
+
+
 # -- scripted outcomes over the control API ------------------------------------------------------
 
 
