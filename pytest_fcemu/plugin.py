@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from fcemu import Emulator, EmulatorClock
     from fcemu.models import Function
 
-#: Credentials the fixtures' clients sign with (fcemu accepts any).
+#: Credentials the fixtures' clients sign with (fcemu accepts any unless verify mode is on).
 ACCESS_KEY_ID = "AKIDFCEMULOCAL"
 ACCESS_KEY_SECRET = "fcemu-local-secret"
+
+
+def _credentials(emulator: Emulator) -> tuple[str, str]:
+    """The first configured AccessKey pair in verify mode, else the local defaults."""
+    keys = emulator.settings.access_keys
+    return keys[0] if keys else (ACCESS_KEY_ID, ACCESS_KEY_SECRET)
 #: sdk-notes §1.2: the FC SDK sends even 127.0.0.1 traffic through these; NO_PROXY is ignored.
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
 #: Real seconds the end of a test waits for in-flight work before checking for errors.
@@ -197,7 +203,8 @@ def fc_client(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Any:
         pytest.skip(f"fc_client needs the official FC SDK: {_SDK_HINT}")
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    return Client(Config(access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET,
+    key_id, secret = _credentials(fcemu)
+    return Client(Config(access_key_id=key_id, access_key_secret=secret,
                          endpoint=fcemu.host_port, protocol="http", region_id=fcemu.region,
                          read_timeout=60_000))
 
@@ -211,7 +218,7 @@ def mns_account(fcemu: Emulator) -> Iterator[Any]:
         from mns.account import Account  # type: ignore[import-untyped]
     except ImportError:
         pytest.skip(f"mns_account needs the MNS SDK: {_SDK_HINT}")
-    account = Account(fcemu.endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+    account = Account(fcemu.endpoint, *_credentials(fcemu))
     yield account
     account.get_client().close_connection()
 
