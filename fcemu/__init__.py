@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from fcemu.clock import Clock, ManualClock, RealClock, SettleTimeout
     from fcemu.errors import FcError, SmqError
     from fcemu.models import TaskStatus
-    from fcemu.server import Emulator, EmulatorClock, MessageView, QueueView, ServerSideError
+    from fcemu.server import Emulator
     from fcemu.settings import Settings
+    from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError
 
 _WHERE = {
     "Clock": "fcemu.clock",
@@ -26,10 +27,10 @@ _WHERE = {
     "SmqError": "fcemu.errors",
     "TaskStatus": "fcemu.models",
     "Emulator": "fcemu.server",
-    "EmulatorClock": "fcemu.server",
-    "MessageView": "fcemu.server",
-    "QueueView": "fcemu.server",
-    "ServerSideError": "fcemu.server",
+    "EmulatorClock": "fcemu.views",
+    "MessageView": "fcemu.views",
+    "QueueView": "fcemu.views",
+    "ServerSideError": "fcemu.views",
     "Settings": "fcemu.settings",
 }
 
