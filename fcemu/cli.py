@@ -86,10 +86,10 @@ def _serve_parser(commands: Any) -> None:
 
 def _access_key(text: str) -> tuple[str, str]:
     """``--access-key ID:SECRET`` → ``(ID, SECRET)`` (the secret may contain ``:``)."""
-    key_id, sep, secret = text.partition(":")
-    if not sep or not key_id.strip() or not secret:
-        raise argparse.ArgumentTypeError("expected ID:SECRET")
-    return key_id.strip(), secret
+    try:
+        return console.parse_access_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -98,6 +98,10 @@ def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
                              f"{console.DEFAULT_ENDPOINT})")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print JSON instead of tables")
+    parser.add_argument("--access-key", type=_access_key, default=default, metavar="ID:SECRET",
+                        help="sign FC and SMQ requests with this AccessKey pair, for an "
+                             "emulator in verify mode (default $FCEMU_ACCESS_KEY; unsigned "
+                             "when neither is set)")
 
 
 def _inspection_parsers(commands: Any) -> None:

@@ -1,9 +1,12 @@
 """The inspection commands of the ``fcemu`` CLI: an HTTP client of a running emulator.
 
 Everything goes over the emulator's public HTTP APIs, with the standard
-library only: the FC API under ``/2023-03-30`` (plain JSON; fcemu does not
-check signatures), the control API under ``/_fcemu`` and the SMQ (MNS) API
-for ``fcemu queue --receive/--purge``. Each ``run_<command>`` function takes
+library only: the FC API under ``/2023-03-30`` (plain JSON), the control API
+under ``/_fcemu`` and the SMQ (MNS) API for ``fcemu queue --receive/--purge``.
+With ``--access-key ID:SECRET`` (or ``FCEMU_ACCESS_KEY``) FC requests are
+signed with ACS3-HMAC-SHA256 and SMQ requests with the MNS signature
+(:mod:`fcemu.signing`), as an emulator in verify mode requires; control API
+calls are never signed. Each ``run_<command>`` function takes
 the parsed arguments, prints a human-readable view (or JSON with
 ``--json``), and returns an exit code; :mod:`fcemu.console_format` draws the
 tables.
@@ -31,6 +34,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from fcemu import console_format as fmt
+from fcemu import signing
 
 __all__ = [
     "COMMANDS",
@@ -43,6 +47,7 @@ __all__ = [
     "CliError",
     "Client",
     "UsageError",
+    "parse_access_key",
     "run",
 ]
 
@@ -52,6 +57,11 @@ FC = "/2023-03-30"
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Expired", "Invalid"})
 #: Real seconds a single request may take: clock moves run handlers in real time.
 REQUEST_TIMEOUT = 900.0
+#: What verify mode answers to a missing or wrong signature (FC and SMQ codes).
+_AUTH_ERRORS = frozenset({"MissingRequiredHeader", "SignatureNotMatch", "InvalidAccessKeyID",
+                          "AccessDenied", "MissingAuthorizationHeader",
+                          "InvalidAuthorizationHeader", "MissingDateHeader",
+                          "SignatureDoesNotMatch", "InvalidAccessKeyId"})
 
 
 class CliError(Exception):
@@ -96,29 +106,35 @@ class Client:
     """Talks to one emulator. Proxies are bypassed: an emulator is a local service.
 
     :param endpoint: ``http://host:port`` of ``fcemu serve``.
+    :param access_key: ``(AccessKeyId, AccessKeySecret)`` to sign FC and SMQ requests with
+        (an emulator in verify mode checks them); None sends them unsigned.
     """
 
-    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, timeout: float = REQUEST_TIMEOUT) -> None:
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, timeout: float = REQUEST_TIMEOUT,
+                 access_key: tuple[str, str] | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
+        self.access_key = access_key
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: bytes | None = None, json_body: Any = None,
-                headers: dict[str, str] | None = None) -> Response:
+                headers: dict[str, str] | None = None, action: str = "") -> Response:
         """One request; an error status raises :class:`ApiError`, no listener
-        :class:`NoEmulator`."""
-        url = self.endpoint + path
+        :class:`NoEmulator`. ``action`` names the FC operation (``x-acs-action``)."""
+        target = path
         if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items()
-                                                 if v is not None})
+            target += "?" + urllib.parse.urlencode({k: v for k, v in query.items()
+                                                    if v is not None})
         headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
             headers.setdefault("content-type", "application/json")
         if body is None and method in ("POST", "PUT"):
             body = b""
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        headers = self._sign(method, target, headers, body, action)
+        request = urllib.request.Request(self.endpoint + target, data=body, headers=headers,
+                                         method=method)
         try:
             with self._opener.open(request, timeout=self.timeout) as answer:
                 return Response(answer.status, _lower(answer.headers), answer.read())
@@ -130,22 +146,40 @@ class Client:
                              "one with `fcemu serve`, or point --endpoint / FCEMU_ENDPOINT at "
                              "it") from None
 
-    def fc(self, method: str, path: str, **kwargs: Any) -> Any:
-        """An FC API call answering JSON."""
-        return self.request(method, FC + path, **kwargs).json()
+    def _sign(self, method: str, target: str, headers: dict[str, str], body: bytes | None,
+              action: str) -> dict[str, str]:
+        """With an access key: the headers of a signed FC or SMQ request (else as given)."""
+        if self.access_key is None:
+            return headers
+        key_id, secret = self.access_key
+        if target.startswith(FC + "/"):
+            if body is not None:  # else urllib adds its own, unsigned, content-type
+                headers.setdefault("content-type", "application/octet-stream")
+            return signing.sign_acs3(method, target, headers, body or b"", key_id, secret,
+                                     host=urllib.parse.urlsplit(self.endpoint).netloc,
+                                     action=action or "Unknown")
+        if target.startswith(("/queues", "/topics")):
+            if body is not None:
+                headers.setdefault("content-type", "text/xml;charset=UTF-8")
+            return signing.sign_mns(method, target, headers, body or b"", key_id, secret)
+        return headers  # the control API is never signed
+
+    def fc(self, method: str, path: str, action: str, **kwargs: Any) -> Any:
+        """An FC API call answering JSON; ``action`` is the operation's name."""
+        return self.request(method, FC + path, action=action, **kwargs).json()
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         """A control API call (``/_fcemu``)."""
         return self.request(method, "/_fcemu" + path, json_body=body).json()
 
-    def pages(self, path: str, key: str, query: dict[str, Any] | None = None,
+    def pages(self, path: str, key: str, action: str, query: dict[str, Any] | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
         """Every item of a paginated FC List operation (or the first ``limit``)."""
         items: list[dict[str, Any]] = []
         token = ""
         while True:
-            page = self.fc("GET", path, query={**(query or {}), "limit": 100,
-                                               "nextToken": token or None})
+            page = self.fc("GET", path, action, query={**(query or {}), "limit": 100,
+                                                       "nextToken": token or None})
             items += page.get(key) or []
             token = page.get("nextToken") or ""
             if not token or (limit is not None and len(items) >= limit):
@@ -253,9 +287,11 @@ def progress(out: Output, what: str, after: float = 1.0) -> Iterator[None]:
 # -- commands -------------------------------------------------------------------------------
 
 def run_functions(client: Client, args: argparse.Namespace, out: Output) -> int:
-    functions = client.pages("/functions", "functions", {"prefix": args.prefix})
+    functions = client.pages("/functions", "functions", "ListFunctions",
+                             {"prefix": args.prefix})
     configs = {c.get("functionArn", ""): c
-               for c in client.pages("/async-invoke-configs", "configs")}
+               for c in client.pages("/async-invoke-configs", "configs",
+                                     "ListAsyncInvokeConfigs")}
     for function in functions:
         function["asyncConfig"] = configs.get(function.get("functionArn", ""))
     out.emit({"functions": functions}, lambda: fmt.functions_table(functions))
@@ -266,23 +302,24 @@ def run_tasks(client: Client, args: argparse.Namespace, out: Output) -> int:
     query = {"status": args.status, "prefix": args.prefix, "qualifier": args.qualifier,
              "sortOrderByTime": "asc" if args.asc else None,
              "includePayload": "true" if args.payload else None}
-    tasks = client.pages(f"/functions/{_q(args.function)}/async-tasks", "tasks", query,
-                         None if args.all else args.limit)
+    tasks = client.pages(f"/functions/{_q(args.function)}/async-tasks", "tasks",
+                         "ListAsyncTasks", query, None if args.all else args.limit)
     out.emit({"tasks": tasks}, lambda: fmt.tasks_table(tasks, args.function))
     return EXIT_OK
 
 
 def run_task(client: Client, args: argparse.Namespace, out: Output) -> int:
     task = client.fc("GET", f"/functions/{_q(args.function)}/async-tasks/{_q(args.task_id)}",
-                     query={"qualifier": args.qualifier})
+                     "GetAsyncTask", query={"qualifier": args.qualifier})
     out.emit(task, lambda: fmt.task_view(task, args.function))
     return EXIT_OK
 
 
 def run_stop(client: Client, args: argparse.Namespace, out: Output) -> int:
     path = f"/functions/{_q(args.function)}/async-tasks/{_q(args.task_id)}"
-    client.request("PUT", f"{FC}{path}/stop", query={"qualifier": args.qualifier})
-    task = client.fc("GET", path, query={"qualifier": args.qualifier})
+    client.request("PUT", f"{FC}{path}/stop", query={"qualifier": args.qualifier},
+                   action="StopAsyncTask")
+    task = client.fc("GET", path, "GetAsyncTask", query={"qualifier": args.qualifier})
     out.emit(task, f"stop requested: task {args.task_id} is {task.get('status')}")
     return EXIT_OK
 
@@ -297,7 +334,7 @@ def run_invoke(client: Client, args: argparse.Namespace, out: Output) -> int:
     path = f"{FC}/functions/{_q(args.function)}/invocations"
     with progress(out, f"invoking {args.function}"):
         answer = client.request("POST", path, body=_payload(args.payload), headers=headers,
-                                query={"qualifier": args.qualifier})
+                                query={"qualifier": args.qualifier}, action="InvokeFunction")
     request_id = answer.headers.get("x-fc-request-id", "")
     if args.asynchronous:
         task_id = answer.headers.get("x-fc-async-task-id", "")
@@ -338,7 +375,7 @@ def wait_for_task(client: Client, function: str, task_id: str, timeout: float,
     deadline, seen, hinted = time.monotonic() + timeout, "", False
     manual = client.control("GET", "/clock").get("mode") == "manual"
     while True:
-        task: dict[str, Any] = client.fc("GET", path)
+        task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
         status = task.get("status", "")
         if status != seen:
             out.note(f"task {task_id}: {status}")
@@ -430,13 +467,37 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace, Output], int]] = {
 }
 
 
+def parse_access_key(text: str) -> tuple[str, str]:
+    """``ID:SECRET`` → ``(ID, SECRET)`` (the secret may contain ``:``); ValueError if not."""
+    key_id, sep, secret = text.partition(":")
+    if not sep or not key_id.strip() or not secret:
+        raise ValueError("expected ID:SECRET")
+    return key_id.strip(), secret
+
+
 def run(args: argparse.Namespace, out: Output | None = None) -> int:
-    """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``."""
+    """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``, signing its
+    FC and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
     out = out or Output(bool(getattr(args, "json", False)))
     endpoint = (getattr(args, "endpoint", None) or os.environ.get("FCEMU_ENDPOINT")
                 or DEFAULT_ENDPOINT)
+    access_key: tuple[str, str] | None = getattr(args, "access_key", None)
+    if access_key is None and os.environ.get("FCEMU_ACCESS_KEY"):
+        try:
+            access_key = parse_access_key(os.environ["FCEMU_ACCESS_KEY"])
+        except ValueError as exc:
+            out.note(f"fcemu: FCEMU_ACCESS_KEY: {exc}")
+            return EXIT_USAGE
     try:
-        return COMMANDS[args.command](Client(endpoint), args, out)
+        return COMMANDS[args.command](Client(endpoint, access_key=access_key), args, out)
+    except ApiError as exc:
+        out.note(f"fcemu: {exc}")
+        if exc.code in _AUTH_ERRORS:
+            out.note("fcemu: the emulator checks request signatures (verify mode): " + (
+                "check that --access-key / FCEMU_ACCESS_KEY is one of its AccessKey pairs"
+                if access_key else "pass --access-key ID:SECRET (or set FCEMU_ACCESS_KEY) "
+                "with one of the pairs given to `fcemu serve --access-key`"))
+        return exc.exit_code
     except CliError as exc:
         out.note(f"fcemu: {exc}")
         return exc.exit_code

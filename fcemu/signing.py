@@ -1,10 +1,13 @@
-"""Request signature checks of verify mode: ACS3-HMAC-SHA256 (FC API) and MNS (SMQ API).
+"""Request signatures of verify mode: ACS3-HMAC-SHA256 (FC API) and MNS (SMQ API).
 
 Signatures are not checked by default. With configured AccessKey pairs
 (``Settings.access_keys``, ``fcemu serve --access-key ID:SECRET``) the FC API and
 the MNS routes check every request (decisions.md "Accounts, regions,
 credentials"). This module is the pure part: given what was received, each
-function returns ``None`` or raises the error the API answers with.
+``verify_*`` function returns ``None`` or raises the error the API answers
+with; given what is about to be sent, each ``sign_*`` function returns the
+headers the SDKs would send (the ``fcemu`` CLI signs with them). Both sides
+build the canonical request / string to sign with the same helpers.
 
 - :func:`verify_acs3` follows spec §2.1–2.2 and sdk-notes §1.5: canonical URI
   as sent, the query form-decoded (``+`` is a space on the wire) and
@@ -15,6 +18,9 @@ function returns ``None`` or raises the error the API answers with.
   headers, the raw request URI, and the SDK's non-standard Content-MD5
   (Base64 of the hex MD5 string).
 
+- :func:`sign_acs3` and :func:`sign_mns` are the client side: the headers of
+  spec §1.1 / §13.1, every one signed, as the SDKs sign them.
+
 STS credentials are accepted when their AccessKey pair is configured (the
 token itself is not checked). Bearer tokens are refused in verify mode.
 Dates and nonces are not checked (spec §2.2: no documented window).
@@ -23,10 +29,13 @@ Dates and nonces are not checked (spec §2.2: no documented window).
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable, Mapping
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NoReturn, TypeAlias
 from urllib.parse import parse_qsl, quote
 
@@ -42,12 +51,17 @@ from fcemu.errors import (
     SmqInvalidAccessKeyId,
 )
 
-__all__ = ["ACS3", "Headers", "verify_acs3", "verify_mns"]
+__all__ = ["ACS3", "FC_VERSION", "MNS_VERSION", "Headers", "canonical_query", "mns_content_md5",
+           "sign_acs3", "sign_mns", "verify_acs3", "verify_mns"]
 
 log = logging.getLogger("fcemu.signing")
 
 #: The one ACS3 algorithm verify mode checks (the FC SDK's default, spec §2).
 ACS3 = "ACS3-HMAC-SHA256"
+#: ``x-acs-version`` of the FC 3.0 API (spec §1.1).
+FC_VERSION = "2023-03-30"
+#: ``x-mns-version`` of the SMQ (MNS) API (spec §13.1).
+MNS_VERSION = "2015-06-06"
 
 #: Received headers: a mapping (a multidict's ``items()`` gives repeated names too) or
 #: ``(name, value)`` pairs, names in any case.
@@ -89,7 +103,7 @@ def verify_acs3(method: str, raw_path_and_query: str, headers: Headers, body: by
     authorization = received.get("authorization")
     if not authorization:
         raise MissingRequiredHeader("Authorization")
-    algorithm, credential, signed, signature = _parse_acs3(authorization[0])
+    _, credential, signed, signature = _parse_acs3(authorization[0])
     if credential not in secrets:
         raise InvalidAccessKeyID(credential)
     sts_key_id = received.get("x-acs-accesskey-id")
@@ -106,22 +120,66 @@ def verify_acs3(method: str, raw_path_and_query: str, headers: Headers, body: by
         _mismatch(f"x-acs-content-sha256 {declared[0].strip()!r} is not the SHA-256 of the "
                   f"{len(body)}-byte body ({payload})")
 
-    lines = []
     for name in signed:
-        values = received.get(name.lower())
-        if values is None:
+        if name.lower() not in received:
             _mismatch(f"signed header {name!r} is not in the request")
-        lines.append(f"{name}:{','.join(sorted(v.strip() for v in values))}\n")
-    path, _, query = raw_path_and_query.partition("?")
-    canonical_request = "\n".join([
-        method.upper(), path or "/", canonical_query(query), "".join(lines), ";".join(signed),
-        payload])
-    string_to_sign = f"{algorithm}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-    expected = hmac.new(secrets[credential].encode(), string_to_sign.encode(),
-                        hashlib.sha256).hexdigest()
+    canonical_request = _acs3_canonical_request(method, raw_path_and_query, received, signed,
+                                                payload)
+    expected = _acs3_signature(secrets[credential], canonical_request)
     if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
         _mismatch(f"signature of {credential!r} differs; canonical request:\n"
                   f"{canonical_request}")
+
+
+def sign_acs3(method: str, raw_path_and_query: str, headers: Mapping[str, str], body: bytes,
+              key_id: str, secret: str, *, host: str, action: str, date: str | None = None,
+              nonce: str | None = None) -> dict[str, str]:
+    """The headers of an FC API request signed with ACS3-HMAC-SHA256 (spec §1.1, §2.1).
+
+    :param method: the request method.
+    :param raw_path_and_query: the request target as it will be sent (percent-encoded path,
+        ``urlencode`` query).
+    :param headers: the request's own headers (``content-type``, ``x-fc-*``…); all are signed.
+    :param body: the body bytes that will be sent (``b""`` when none).
+    :param key_id: the AccessKeyId.
+    :param secret: the AccessKeySecret.
+    :param host: the ``host`` header that will be sent (``127.0.0.1:9000``).
+    :param action: the operation name for ``x-acs-action`` (``InvokeFunction``…).
+    :param date: ``x-acs-date``; now (UTC, whole seconds) when None.
+    :param nonce: ``x-acs-signature-nonce``; 32 random hex characters when None.
+    :returns: ``headers`` (names lower-cased) plus ``host``, ``x-acs-version``,
+        ``x-acs-action``, ``x-acs-date``, ``x-acs-signature-nonce``,
+        ``x-acs-content-sha256`` and ``authorization``.
+    """
+    payload = hashlib.sha256(body).hexdigest()
+    out = {name.lower(): value for name, value in headers.items()}
+    out.update({"host": host, "x-acs-version": FC_VERSION, "x-acs-action": action,
+                "x-acs-date": date or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+                "x-acs-content-sha256": payload})
+    signed = sorted(out)
+    canonical_request = _acs3_canonical_request(method, raw_path_and_query, _collect(out),
+                                                signed, payload)
+    out["authorization"] = (f"{ACS3} Credential={key_id},SignedHeaders={';'.join(signed)},"
+                            f"Signature={_acs3_signature(secret, canonical_request)}")
+    return out
+
+
+def _acs3_canonical_request(method: str, raw_path_and_query: str,
+                            values: Mapping[str, list[str]], signed: Sequence[str],
+                            payload: str) -> str:
+    """Spec §2.1 steps 2–5: every name in ``signed`` must be in ``values`` (lower-case)."""
+    lines = "".join(f"{name}:{','.join(sorted(v.strip() for v in values[name.lower()]))}\n"
+                    for name in signed)
+    path, _, query = raw_path_and_query.partition("?")
+    return "\n".join([method.upper(), path or "/", canonical_query(query), lines,
+                      ";".join(signed), payload])
+
+
+def _acs3_signature(secret: str, canonical_request: str) -> str:
+    """Spec §2.1 steps 6–7: lower-case hex HMAC-SHA256 of the string to sign."""
+    string_to_sign = f"{ACS3}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
+    return hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def canonical_query(raw_query: str) -> str:
@@ -202,18 +260,60 @@ def verify_mns(method: str, raw_uri: str, headers: Headers, body: bytes,
 
     content_md5 = _first(received, "content-md5")
     if body:
-        expected_md5 = base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
+        expected_md5 = mns_content_md5(body)
         if content_md5 != expected_md5:
             _mns_mismatch(f"Content-MD5 {content_md5!r} is not Base64(hex MD5 of the body) "
                           f"{expected_md5!r}")
-    mns_headers = "".join(f"{name}:{','.join(received[name])}\n"
-                          for name in sorted(received) if name.startswith("x-mns-"))
-    string_to_sign = (f"{method.upper()}\n{content_md5}\n{_first(received, 'content-type')}\n"
-                      f"{_first(received, 'date')}\n{mns_headers}{raw_uri}")
-    expected = base64.b64encode(hmac.new(secrets[key_id].encode(), string_to_sign.encode(),
-                                         hashlib.sha1).digest()).decode()
+    string_to_sign = _mns_string_to_sign(method, raw_uri, received)
+    expected = _mns_signature(secrets[key_id], string_to_sign)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         _mns_mismatch(f"signature of {key_id!r} differs; string to sign:\n{string_to_sign}")
+
+
+def sign_mns(method: str, raw_uri: str, headers: Mapping[str, str], body: bytes, key_id: str,
+             secret: str, *, date: str | None = None) -> dict[str, str]:
+    """The headers of an MNS API request with its signature (spec §13.1).
+
+    :param method: the request method.
+    :param raw_uri: the request target as it will be sent (path, ``?`` and raw query).
+    :param headers: the request's own headers (``x-mns-*`` ones are signed).
+    :param body: the body bytes that will be sent.
+    :param key_id: the AccessKeyId.
+    :param secret: the AccessKeySecret.
+    :param date: the ``date`` header (RFC 1123 GMT); now when None.
+    :returns: ``headers`` (names lower-cased) plus ``x-mns-version`` (unless given),
+        ``date``, ``content-md5`` and ``content-type`` when there is a body (the SDK's
+        ``text/xml;charset=UTF-8`` unless given), and ``authorization``.
+    """
+    out = {name.lower(): value for name, value in headers.items()}
+    out.setdefault("x-mns-version", MNS_VERSION)
+    out["date"] = date or email.utils.formatdate(usegmt=True)
+    if body:
+        out["content-md5"] = mns_content_md5(body)
+        out.setdefault("content-type", "text/xml;charset=UTF-8")
+    signature = _mns_signature(secret, _mns_string_to_sign(method, raw_uri, _collect(out)))
+    out["authorization"] = f"MNS {key_id}:{signature}"
+    return out
+
+
+def mns_content_md5(body: bytes) -> str:
+    """The MNS SDK's non-standard Content-MD5: Base64 of the hex MD5 string (sdk-notes §2.3)."""
+    return base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
+
+
+def _mns_string_to_sign(method: str, raw_uri: str, values: Mapping[str, list[str]]) -> str:
+    """``VERB\nContent-MD5\nContent-Type\nDate\n`` + the ``x-mns-*`` headers + the URI."""
+    mns_headers = "".join(f"{name}:{','.join(values[name])}\n"
+                          for name in sorted(values) if name.startswith("x-mns-"))
+    return (f"{method.upper()}\n{_first(values, 'content-md5')}\n"
+            f"{_first(values, 'content-type')}\n{_first(values, 'date')}\n"
+            f"{mns_headers}{raw_uri}")
+
+
+def _mns_signature(secret: str, string_to_sign: str) -> str:
+    """Base64 of HMAC-SHA1(secret, string to sign)."""
+    return base64.b64encode(hmac.new(secret.encode(), string_to_sign.encode(),
+                                     hashlib.sha1).digest()).decode()
 
 
 def _first(received: Mapping[str, list[str]], name: str) -> str:

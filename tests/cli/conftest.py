@@ -16,7 +16,8 @@ DEMO = ROOT / "fixtures" / "stateful-async-invocation"
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FCEMU_ENDPOINT"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FCEMU_ENDPOINT", "FCEMU_ACCESS_KEY")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -31,12 +32,12 @@ class Result:
 
 
 def fcemu(*args: str, endpoint: str | None = None, cwd: Path = ROOT,
-          stdin: str | None = None) -> Result:
-    """``python -m fcemu [--endpoint URL] ARGS...``, waited for."""
+          stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """``python -m fcemu [--endpoint URL] ARGS...``, waited for (``env``: extra variables)."""
     prefix = ["--endpoint", endpoint] if endpoint else []
     done = subprocess.run([sys.executable, "-m", "fcemu", *prefix, *args], cwd=cwd,
-                          env=environment(), input=stdin, capture_output=True, text=True,
-                          timeout=120, check=False)
+                          env={**environment(), **(env or {})}, input=stdin,
+                          capture_output=True, text=True, timeout=120, check=False)
     return Result(done.returncode, done.stdout, done.stderr)
 
 
@@ -49,8 +50,9 @@ class Server:
     process: subprocess.Popen[str]
     log: Path
 
-    def __call__(self, *args: str, stdin: str | None = None) -> Result:
-        return fcemu(*args, endpoint=self.url, stdin=stdin)
+    def __call__(self, *args: str, stdin: str | None = None,
+                 env: dict[str, str] | None = None) -> Result:
+        return fcemu(*args, endpoint=self.url, stdin=stdin, env=env)
 
     def stderr(self) -> str:
         return self.log.read_text()

@@ -351,6 +351,77 @@ def test_tampered_mns_requests_fail(name: str) -> None:
     assert caught.value.code == error.code
 
 
+# -- the client side: sign_acs3 / sign_mns (the fcemu CLI) -------------------------------
+
+
+def test_sign_acs3_reproduces_the_captured_sdk_requests() -> None:
+    """Same date, nonce and headers as the SDK's captured requests: the same Authorization."""
+    for target, headers in (GET_TASK, LIST_TASKS):
+        sent = dict(headers)
+        own = {k: sent[k] for k in ("user-agent", "accept", "x-acs-credentials-provider")}
+        signed = signing.sign_acs3("GET", target, own, b"", "AKIDTEST", "SECRETTEST",
+                                   host=sent["host"], action=sent["x-acs-action"],
+                                   date=sent["x-acs-date"], nonce=sent["x-acs-signature-nonce"])
+        assert signed["authorization"] == sent["Authorization"]
+        assert {k: v for k, v in signed.items() if k != "authorization"} == {
+            k: v for k, v in sent.items() if k not in ("Accept-Encoding", "Authorization")}
+
+
+def test_sign_mns_reproduces_the_captured_sdk_requests() -> None:
+    for method, (target, headers) in (("GET", MNS_RECEIVE), ("DELETE", MNS_DELETE)):
+        sent = dict(headers)
+        signed = signing.sign_mns(method, target, {"x-mns-version": "2015-06-06"}, b"",
+                                  "AKIDTEST", "SECRETTEST", date=sent["date"])
+        assert signed == {"x-mns-version": "2015-06-06", "date": sent["date"],
+                          "authorization": sent["Authorization"]}
+
+
+@pytest.mark.parametrize("method, target, headers, body", [
+    ("POST", "/2023-03-30/functions/f/invocations?qualifier=LATEST",
+     {"Content-Type": "application/octet-stream", "x-fc-invocation-type": "Async",
+      "x-fc-async-task-id": "job 1"}, BINARY),
+    ("GET", "/2023-03-30/functions/f/async-tasks?nextToken=tok+en%2B%2F%3D&limit=100"
+     "&prefix=&status=Running", {}, b""),
+    ("PUT", "/2023-03-30/functions/f%20g/async-tasks/t/stop", {"content-type": "x"}, b""),
+], ids=["invoke", "urlencoded-query", "empty-put"])
+def test_sign_acs3_then_verify(method: str, target: str, headers: dict[str, str],
+                               body: bytes) -> None:
+    signed = signing.sign_acs3(method, target, headers, body, "AKID", "SECRET",
+                               host="127.0.0.1:9000", action="Test")
+    assert signed["x-acs-content-sha256"] == hashlib.sha256(body).hexdigest()
+    assert len(signed["x-acs-signature-nonce"]) == 32
+    assert signed["authorization"].startswith(
+        "ACS3-HMAC-SHA256 Credential=AKID,SignedHeaders=content-type;host;" if headers else
+        "ACS3-HMAC-SHA256 Credential=AKID,SignedHeaders=host;x-acs-action;")
+    signing.verify_acs3(method, target, signed, body, KEYS)
+    received = [*signed.items(), ("Accept-Encoding", "identity"), ("Connection", "close"),
+                ("User-Agent", "Python-urllib/3.11")]  # what urllib adds, unsigned
+    signing.verify_acs3(method, target, received, body, KEYS)
+    with pytest.raises(SignatureNotMatch):
+        signing.verify_acs3(method, target, signed, body + b"!", KEYS)
+    with pytest.raises(SignatureNotMatch):
+        signing.verify_acs3(method, target, signed, body, {"AKID": "other"})
+    with pytest.raises(SignatureNotMatch):
+        signing.verify_acs3(method, target.replace("/f", "/h"), signed, body, KEYS)
+
+
+@pytest.mark.parametrize("method, uri, body", [
+    ("GET", "/queues/q/messages?numOfMessages=16&waitseconds=3", b""),
+    ("DELETE", "/queues/q/messages?ReceiptHandle=1-a+b/c==", b""),
+    ("POST", "/queues/q/messages", XML),
+], ids=["receive", "delete", "send"])
+def test_sign_mns_then_verify(method: str, uri: str, body: bytes) -> None:
+    signed = signing.sign_mns(method, uri, {"x-mns-version": "2015-06-06"}, body, "AKID",
+                              "SECRET")
+    assert ("content-md5" in signed) == bool(body)
+    assert signed["authorization"].startswith("MNS AKID:")
+    signing.verify_mns(method, uri, signed, body, KEYS)
+    with pytest.raises(SignatureDoesNotMatch):
+        signing.verify_mns(method, uri, signed, body, {"AKID": "other"})
+    with pytest.raises(SignatureDoesNotMatch):
+        signing.verify_mns(method, uri + "&x=1", signed, body, KEYS)
+
+
 # -- settings plumbing ---------------------------------------------------------------------
 
 
