@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -29,7 +30,8 @@ _SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "
                    "account_id": "account_id", "seed": "seed",
                    "destination_encoding": "destination_encoding",
                    "strict_destinations": "strict_destinations",
-                   "retry_base_ms": "retry_base_ms", "max_instances": "max_instances"}
+                   "retry_base_ms": "retry_base_ms", "max_instances": "max_instances",
+                   "instance_idle_seconds": "instance_idle_seconds"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +73,9 @@ def _serve_parser(commands: Any) -> None:
                        help="first async retry backoff in ms (default 500; doubles per retry)")
     serve.add_argument("--max-instances", type=int, default=None,
                        help="cap on concurrently running handler processes (default 16)")
+    serve.add_argument("--instance-idle-seconds", type=_seconds, default=None, metavar="N",
+                       help="real seconds an idle instance stays warm before it is stopped "
+                            "(default 300)")
     serve.add_argument("--access-key", action="append", type=_access_key, default=None,
                        dest="access_keys", metavar="ID:SECRET",
                        help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "
@@ -90,6 +95,17 @@ def _access_key(text: str) -> tuple[str, str]:
         return console.parse_access_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
+    return value
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -60,7 +60,8 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "seed": "seed", "region": "region", "accountId": "account_id",
              "retryBaseMs": "retry_base_ms", "destinationEncoding": "destination_encoding",
              "strictDestinations": "strict_destinations", "maxInstances": "max_instances",
-             "settleTimeout": "settle_timeout", "accessKeys": "access_keys"}
+             "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
+             "accessKeys": "access_keys"}
 #: Function fields passed to CreateFunction as they are.
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
           "description", "customRuntimeConfig", "instanceLifecycleConfig")

@@ -240,6 +240,9 @@ SCHEMA: dict[str, Any] = {
             "destinationEncoding": {"enum": ["raw", "base64"]},
             "strictDestinations": {"type": "boolean"},
             "maxInstances": _int(1),
+            "instanceIdleSeconds": {"type": "number", "minimum": 0,
+                                    "description": "real seconds an idle instance stays warm "
+                                                   "before it is stopped (default 300)"},
             "settleTimeout": {"type": "number", "minimum": 0},
             "accessKeys": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+:."},
                            "description": "verify mode: AccessKey pairs as ID:SECRET; FC and "

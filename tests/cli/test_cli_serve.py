@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,23 @@ def test_file_settings_and_explicit_options(tmp_path: Path) -> None:
         functions = json.loads(server("functions", "--json").out)["functions"]
         assert functions[0]["functionArn"] == \
             "acs:fc:cn-shanghai:1234567890123456:functions/job"
+
+
+def test_instance_idle_seconds_stops_idle_instances(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    with serving("--config", "fcemu.yaml", "--instance-idle-seconds", "0.2", cwd=tmp_path,
+                 log=tmp_path / "serve.log") as server:
+        assert server("invoke", "job", "--payload", "a").out.strip() == "v1:a"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + 20
+        while True:  # the idle timer runs in real time: poll the control API
+            with opener.open(f"{server.url}/_fcemu/instances", timeout=30) as answer:
+                instances = json.load(answer)
+            if instances["live"] == 0:
+                break
+            assert time.monotonic() < deadline, instances
+            time.sleep(0.1)
+        assert instances["peak"] == 1
 
 
 def test_function_error_and_wait_on_a_real_clock(tmp_path: Path) -> None:

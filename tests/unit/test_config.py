@@ -242,6 +242,30 @@ def test_load_settings_later_file_wins(tmp_path: Path) -> None:
     assert (settings.region, settings.seed) == ("cn-hangzhou", 1)  # s.yaml's region is last
 
 
+def test_instance_idle_seconds_from_file_and_command_line(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcemu.cli import build_parser, settings_from
+
+    path = project(tmp_path, {"a.yaml": "settings: {instanceIdleSeconds: 30}\n",
+                              "b.yaml": "settings: {instanceIdleSeconds: \"${env('IDLE')}\"}\n",
+                              "bad.yaml": "settings:\n  instanceIdleSeconds: -1\n"})
+    assert load_settings([path / "a.yaml"], Settings()).instance_idle_seconds == 30
+    monkeypatch.setenv("IDLE", "0.5")  # environment text becomes a number
+    assert load_settings([path / "b.yaml"], Settings()).instance_idle_seconds == 0.5
+    with pytest.raises(ConfigError, match=r"bad\.yaml:2: settings\.instanceIdleSeconds: "):
+        load_settings([path / "bad.yaml"], Settings())
+    assert SCHEMA["properties"]["settings"]["properties"]["instanceIdleSeconds"]["minimum"] == 0
+    parse = build_parser().parse_args
+    assert settings_from(parse(["serve"])).instance_idle_seconds == 300
+    assert settings_from(parse(["serve", "--config", str(path / "a.yaml")])) \
+        .instance_idle_seconds == 30
+    assert settings_from(parse(["serve", "--config", str(path / "a.yaml"),
+                                "--instance-idle-seconds", "2.5"])).instance_idle_seconds == 2.5
+    for bad in ("-1", "soon", "nan", "inf"):
+        with pytest.raises(SystemExit):
+            parse(["serve", "--instance-idle-seconds", bad])
+
+
 def test_zip_is_deterministic_and_keeps_modes(tmp_path: Path) -> None:
     code = project(tmp_path, {}) / "code"
     (code / "bootstrap").write_text("#!/bin/sh\n")
