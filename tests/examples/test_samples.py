@@ -115,6 +115,27 @@ def test_delayed_task() -> None:
             "sent": "reminder for ana"}
 
 
+def test_custom_runtime() -> None:
+    """An HTTP server as the function: started from customRuntimeConfig, sent POST /invoke."""
+    with emulator(SAMPLES / "custom-runtime" / "fcemu.yaml") as emu:
+        assert json.loads(emu.invoke("greeter", b'{"name": "bo"}')) == {"greeting": "hello, bo"}
+        invoke(emu, "greeter", {"name": "ana"}, task_id="ana")
+        invoke(emu, "greeter", {}, task_id="nameless")
+        emu.drain()
+        [done] = emu.queue("greetings").json()
+        assert json.loads(done["responsePayload"]) == {"greeting": "hello, ana"}
+        assert done["requestContext"]["condition"] == ""
+        [failed] = emu.queue("greetings-failed").json()
+        assert failed["requestContext"]["condition"] == "InvocationError"
+        assert failed["requestContext"]["approximateInvokeCount"] == 2  # 1 retry
+        assert json.loads(failed["responsePayload"])["errorType"] == "BadEvent"
+        assert "greeting ana (request " in emu.task_logs("greeter", "ana")
+        instances = emu.instances()  # one or more: the two tasks may run at once
+        assert instances
+        for instance in instances:  # each has its own port, put in place of 9000 in args
+            assert f"listening on 127.0.0.1:{instance['port']}\n" in instance["log"]
+
+
 def test_readme_fcemu_yaml_example(tmp_path: Path) -> None:
     """The README's fcemu.yaml example is a valid file that deploys what it says."""
     readme = (FIXTURES.parent / "README.md").read_text()
