@@ -4,7 +4,6 @@ and real handler processes (Python workers and a custom-runtime server).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -268,28 +267,30 @@ def test_a_burst_of_2000_tasks_stays_under_the_instance_cap():
 def test_no_handler_process_survives_a_reset_or_the_shutdown(tmp_path):
     code = tmp_path / "web"
     shutil.copytree(FIXTURES / "custom" / "http-server", code)
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "index.py").write_text(BLOCKER)
     with fcemu.Emulator(clock="manual", start=T0, seed=7) as emu:
-        def deploy() -> list[int]:
+        def deploy(gate: Path) -> list[int]:
             emu.register_function("py", code=FIXTURES / "functions" / "echo")
             emu.register_function(
                 "web", code=code, runtime="custom.debian12",
                 customRuntimeConfig={"command": ["sh", "-c"],
                                      "args": [f"{sys.executable} -u server.py"]})
-            emu.register_function("busy", code=FIXTURES / "functions" / "sleeper", timeout=60)
+            emu.register_function("busy", code=blocker, timeout=60)
             emu.put_async_invoke_config("busy", asyncTask=True)
             for name in ("py", "web"):
                 assert emu.call(lambda e, n=name: e.invoke_function(n, b"x")).outcome.ok
-            emu.call(lambda e: e.invoke_function("busy", b"30", asynchronous=True))
-            while len(emu.instances()) < 3 or not all(i["pid"] for i in emu.instances()):
-                emu.call(lambda e: asyncio.sleep(0.01))  # the sleeper is starting
+            emu.call(lambda e: e.invoke_function("busy", str(gate).encode(), asynchronous=True))
+            running(gate)  # the blocker is inside its handler, never released
             pids = [p for i in emu.instances() for p in tree(i["pid"])]
             assert len(pids) >= 4 and all(alive(p) for p in pids)  # sh and its server: two
             return pids
 
-        pids = deploy()
+        pids = deploy(fifo(tmp_path, "first"))
         emu.reset()
         assert not any(alive(p) for p in pids) and emu.instances() == []
-        pids = deploy()
+        pids = deploy(fifo(tmp_path, "second"))
     assert not any(alive(p) for p in pids)
 
 
