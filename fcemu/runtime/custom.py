@@ -59,7 +59,6 @@ from fcemu.runtime import (
 )
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
 from fcemu.runtime.logs import (
-    LogStream,
     end_marker,
     framed,
     loop_turns,
@@ -159,25 +158,10 @@ class CustomInstance(Instance):
                  runtime: CustomRuntime) -> None:
         super().__init__(function, key, instance_id)
         self._runtime = runtime
-        self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
-        self.log = LogStream()
         self._init_logs: dict[str, str] = {}
         self._peak_kb = 0
-        self._spawning = False
-        self._spawned = asyncio.Event()
         self._log_task: asyncio.Task[None] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def exited(self) -> bool:
-        return self.proc is not None and self.proc.returncode is not None
-
-    def instance_log(self) -> str:
-        return self.log.instance_log.decode("utf-8", "replace")
 
     def peak_mb(self) -> int:
         """The summed peak memory (VmHWM) of the server and its children, while alive."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.logs import framed
+from fcemu.runtime.logs import LogStream, framed
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -69,6 +69,11 @@ class Instance:
     """One warm process of one function. Subclasses run the process and its protocol."""
 
     def __init__(self, function: Function, key: Key, instance_id: str) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        #: The process's fd-level output; what belongs to no request is the instance's log.
+        self.log = LogStream()
+        self._spawning = False
+        self._spawned = asyncio.Event()
         self.function_name = function.name
         self.key = key
         self.instance_id = instance_id
@@ -115,18 +120,18 @@ class Instance:
 
     @property
     def exited(self) -> bool:
-        raise NotImplementedError
+        return self.proc is not None and self.proc.returncode is not None
 
     @property
     def pid(self) -> int | None:
-        raise NotImplementedError
+        return self.proc.pid if self.proc is not None else None
 
     def peak_mb(self) -> int:
         raise NotImplementedError
 
     def instance_log(self) -> str:
         """Output that belongs to no request (start-up, fd-level writes of threaded workers)."""
-        return ""
+        return self.log.instance_log.decode("utf-8", "replace")
 
     def describe(self) -> dict[str, Any]:
         """What ``Runtimes.instances()`` shows of this instance."""

@@ -47,7 +47,7 @@ from fcemu.runtime import (
     timeout_outcome,
 )
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.logs import LogStream, end_marker, framed, start_marker
+from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pool import (
     Initializer,
     Instance,
@@ -92,30 +92,15 @@ class WorkerInstance(Instance):
         super().__init__(function, key, instance_id)
         self.python = python
         self.threaded = self.capacity > 1
-        self.proc: asyncio.subprocess.Process | None = None
-        #: fd-level output: cut per request at the markers (one request at a time), else
-        #: all of it is the instance's own log.
-        self.log = LogStream()
+        # self.log (fd-level output) is cut per request at the markers when requests run
+        # one at a time; otherwise all of it is the instance's own log.
         self._request_logs: dict[str, list[str]] = {}
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._write_lock = asyncio.Lock()
         self._rss_kb = 0
-        self._spawning = False
-        self._spawned = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pipe_closed = False
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def exited(self) -> bool:
-        return self.proc is not None and self.proc.returncode is not None
-
-    def instance_log(self) -> str:
-        return self.log.instance_log.decode("utf-8", "replace")
 
     def peak_mb(self) -> int:
         """Peak memory: VmHWM while the process lives, else the last figure it reported."""
