@@ -1,0 +1,1 @@
+"""Hardening: hostile browsers, bad input, runaway handlers (issue 9). One module per concern."""
