@@ -23,9 +23,13 @@ from typing import Any
 from fcemu import code, inputs
 from fcemu.clock import ManualClock, RealClock, Scheduler
 from fcemu.destinations import (
+    DeliveryRefused,
     Target,
+    check_size,
+    delivery_failed,
     destination_for,
     encode_message,
+    failure_reason,
     parse_destination,
     result_message,
 )
@@ -34,6 +38,7 @@ from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
     EntityTooLarge,
+    FcError,
     FunctionAlreadyExists,
     FunctionNotFound,
     InvalidArgument,
@@ -410,7 +415,12 @@ class Engine:
     # -- destinations ---------------------------------------------------------------
 
     def deliver_result(self, task: Task) -> None:
-        """Push a terminal task's result message to its destination, once."""
+        """Push a terminal task's result message to its destination, once.
+
+        A refused delivery (a scripted fault, a message over FC's payload limit or the
+        queue's ``MaximumMessageSize``, a missing destination in strict mode) is recorded
+        on the task by :func:`~fcemu.destinations.delivery_failed`, never only logged.
+        """
         arn = destination_for(task)
         if arn is None:
             return
@@ -418,30 +428,31 @@ class Engine:
         target = parse_destination(arn)
         create = not self.settings.strict_destinations
         if self.faults.take_destination_fault(target):
-            log.warning("destination %s of task %s failed: scripted fault", arn, task.task_id)
-            task.destination_status = "Failed"
+            delivery_failed(task, arn, "scripted destination fault")
             return
         try:
-            if target.kind == "queue":
+            if target.kind in ("queue", "topic"):
                 body = encode_message(message, self.settings.destination_encoding)
-                self.smq.send_message(target.name, body, create=create)
-            elif target.kind == "topic":
-                body = encode_message(message, self.settings.destination_encoding)
-                self.smq.publish_message(target.name, body, create=create)
+                check_size(target, body.encode())
+                if target.kind == "queue":
+                    self.smq.send_message(target.name, body, create=create)
+                else:
+                    self.smq.publish_message(target.name, body, create=create)
             elif target.kind == "function":
-                self._deliver_to_function(target.name, target.qualifier, message)
+                self._deliver_to_function(target, message)
             else:
+                check_size(target, encode_message(message, "raw").encode())
                 self.eventbus_log.append({"eventBus": target.name, "destination": arn,
                                           "timestamp": self.clock.now_ms(), "data": message})
-        except (SmqError, FunctionNotFound, InvalidArgument) as exc:
-            log.warning("destination %s of task %s failed: %s", arn, task.task_id, exc)
-            task.destination_status = "Failed"
+        except (SmqError, FcError, DeliveryRefused) as exc:
+            delivery_failed(task, arn, failure_reason(exc))
         else:
             task.destination_status = "Succeeded"
 
-    def _deliver_to_function(self, name: str, qualifier: str | None,
-                             message: dict[str, Any]) -> None:
-        function = self._function(name)
+    def _deliver_to_function(self, target: Target, message: dict[str, Any]) -> None:
+        function = self._function(target.name)
         payload = encode_message(message, "raw").encode()
+        check_size(target, payload)
+        qualifier = target.qualifier
         self.tasks.submit(function, self._qualifier(function, qualifier), payload,
                           task_id=None, delay_s=0)
