@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -136,12 +137,21 @@ class Runtimes:
     """
 
     def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
-                 idle_seconds: float = 300.0, python: str = sys.executable) -> None:
+                 idle_seconds: float = 300.0, python: str = sys.executable,
+                 pass_env: Iterable[str] = (), containment: str | None = None) -> None:
+        from fcemu.runtime.contain import MODES, Containment
+        from fcemu.runtime.contain import containment as contained
+        from fcemu.runtime.environ import check_pass_env
         from fcemu.runtime.pool import InstancePool
 
         self._ids = ids
         self._max_instances = max_instances
         self._python = python
+        self._pass_env = check_pass_env(pass_env)
+        if containment is not None and containment not in MODES:
+            raise ValueError(f"containment must be one of {', '.join(MODES)}, got {containment!r}")
+        #: How worker and custom-runtime instances are contained (:mod:`fcemu.runtime.contain`).
+        self.containment: Containment = contained(containment)
         self.pool = InstancePool(max_instances, idle_seconds)
         self._inprocess: Runtime | None = None
         self._worker: Runtime | None = None
@@ -209,13 +219,16 @@ class Runtimes:
             if self._worker is None:
                 from fcemu.runtime.worker import WorkerRuntime
 
-                self._worker = WorkerRuntime(self._ids, self.pool, python=self._python)
+                self._worker = WorkerRuntime(self._ids, self.pool, python=self._python,
+                                             pass_env=self._pass_env,
+                                             contained=self.containment)
             return self._worker
         if function.runtime == "custom" or function.runtime.startswith("custom."):
             if self._custom is None:
                 from fcemu.runtime.custom import CustomRuntime
 
-                self._custom = CustomRuntime(self._ids, self.pool)
+                self._custom = CustomRuntime(self._ids, self.pool, pass_env=self._pass_env,
+                                             contained=self.containment)
             return self._custom
         return None
 
@@ -228,35 +241,7 @@ def _unsupported(function: Function) -> Outcome:
     return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)
 
 
-# -- process groups and memory figures ----------------------------------------------------
-
-
-def group_members(pgid: int) -> list[int]:
-    """Running (not zombie) processes of process group ``pgid``, read from ``/proc``."""
-    members = []
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                    fields = stat.read().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-                members.append(int(entry))
-    return members
-
-
-async def kill_group(pgid: int, timeout_s: float = 2.0) -> None:
-    """Kill what is left of an instance's process group (children of a dead leader, a shell's
-    server) and wait, boundedly, until none of it runs: no orphan outlives its instance."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while group_members(pgid) and loop.time() < deadline:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-        await asyncio.sleep(0.01)  # the kernel needs a moment to end them
+# -- memory figures ----------------------------------------------------
 
 
 def proc_status_kb(pid: int | str, key: str) -> int | None:

@@ -2,9 +2,10 @@
 
 For ``runtime: custom`` / ``custom.debian10|11|12`` fcemu runs
 ``customRuntimeConfig.command + args`` (default ``<code>/bootstrap``, as FC's
-``/code/bootstrap``) in the unpacked code directory, as the leader of its own
-process group, with the FC environment (``FC_*``, the credential variables,
-the function's ``environmentVariables``). Each instance gets a free port of
+``/code/bootstrap``) in the unpacked code directory, contained
+(:mod:`fcemu.runtime.contain`: whatever it starts ends with the instance),
+with FC's environment only (:mod:`fcemu.runtime.environ`: ``FC_*``, the
+credential variables, the function's ``environmentVariables``). Each instance gets a free port of
 its own: it is passed as ``FC_SERVER_PORT`` and ``FC_CUSTOM_LISTEN_PORT``, and
 it replaces the configured port (``customRuntimeConfig.port``, default 9000)
 wherever that number appears in ``args``. A leading ``/code`` in the command
@@ -35,7 +36,6 @@ import asyncio
 import contextlib
 import os
 import re
-import signal
 import socket
 import stat
 from dataclasses import dataclass, field
@@ -52,12 +52,11 @@ from fcemu.runtime import (
     OutcomeKind,
     crash_outcome,
     error_body,
-    kb_to_mb,
-    kill_group,
-    proc_status_kb,
     timeout_outcome,
 )
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.contain import Containment, tree_pids
+from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.logs import (
     end_marker,
     framed,
@@ -73,7 +72,6 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
-from fcemu.runtime.worker import fc_environment
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -137,18 +135,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _tree_pids(pid: int) -> list[int]:
-    """``pid`` and its descendants (``/proc/<pid>/task/*/children``), leader first."""
-    found: list[int] = []
-    todo = [pid]
-    while todo and len(found) < 256:
-        current = todo.pop()
-        found.append(current)
-        with contextlib.suppress(OSError, ValueError):
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as kids:
-                    todo.extend(int(k) for k in kids.read().split())
-    return found
+#: ``pid`` and its descendants, leader first (kept for the tests that list a server's tree).
+_tree_pids = tree_pids
 
 
 class CustomInstance(Instance):
@@ -156,19 +144,10 @@ class CustomInstance(Instance):
 
     def __init__(self, function: Function, key: Key, instance_id: str,
                  runtime: CustomRuntime) -> None:
-        super().__init__(function, key, instance_id)
+        super().__init__(function, key, instance_id, runtime.containment)
         self._runtime = runtime
         self.port = 0
         self._init_logs: dict[str, str] = {}
-        self._peak_kb = 0
-        self._log_task: asyncio.Task[None] | None = None
-
-    def peak_mb(self) -> int:
-        """The summed peak memory (VmHWM) of the server and its children, while alive."""
-        if self.pid is not None and not self.exited:
-            total = sum(proc_status_kb(p, "VmHWM") or 0 for p in _tree_pids(self.pid))
-            self._peak_kb = max(self._peak_kb, total)
-        return kb_to_mb(self._peak_kb)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "port": self.port}
@@ -209,19 +188,11 @@ class CustomInstance(Instance):
         self.port = _free_port()
         argv = config.argv(function.code_dir, self.port)
         _make_executable(argv[0], function.code_dir)
-        env = fc_environment(invocation, self.instance_id)
-        env.update({"FC_RUNTIME": function.runtime, "FC_SERVER_PORT": str(self.port),
-                    "FC_CUSTOM_LISTEN_PORT": str(self.port)})
-        self._spawning = True
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=function.code_dir, env=env, start_new_session=True,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT)
-            self._log_task = asyncio.create_task(self._collect_logs())
-        finally:
-            self._spawning = False
-            self._spawned.set()
+        env = handler_environment(invocation, self.instance_id, self._runtime.pass_env)
+        env.update({"FC_SERVER_PORT": str(self.port), "FC_CUSTOM_LISTEN_PORT": str(self.port)})
+        await self.spawn(argv, cwd=function.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                         readers=lambda: [self._collect_logs()])
 
     async def _wait_for_port(self, config: CustomRuntimeConfig) -> None:
         deadline = real_monotonic() + START_TIMEOUT_S
@@ -249,8 +220,9 @@ class CustomInstance(Instance):
         request_id = invocation.request_id
         started = real_monotonic()
         try:
-            status, body, _ = await asyncio.wait_for(
-                self._post("/initialize", b"", _headers(invocation, init)), init.timeout)
+            with self.watching_memory():
+                status, body, _ = await asyncio.wait_for(
+                    self._post("/initialize", b"", _headers(invocation, init)), init.timeout)
         except asyncio.TimeoutError:
             memory = self.peak_mb()
             self.healthy = False
@@ -260,8 +232,15 @@ class CustomInstance(Instance):
                                         logs=await self._init_log(request_id))
         except aiohttp.ClientError as exc:
             outcome = await self._broken(request_id, started, exc)
+            if self.oom_kb:
+                return self.oom_outcome(request_id, outcome.duration_ms,
+                                        await self._init_log(request_id), "Initialize")
             outcome.error_type = INITIALIZATION_ERROR
             return _with_logs(outcome, await self._init_log(request_id))
+        if self.over_memory():
+            await self.kill()
+            return self.oom_outcome(request_id, _ms_since(started),
+                                    await self._init_log(request_id), "Initialize")
         logs = await self._init_log(request_id)
         if 200 <= status < 300:
             self._init_logs[request_id] = logs
@@ -286,9 +265,10 @@ class CustomInstance(Instance):
         self.peak_mb()  # measured while it lives: a crash reports the last figure
         started = real_monotonic()
         try:
-            status, body, headers = await asyncio.wait_for(
-                self._post("/invoke", invocation.payload, _headers(invocation, None)),
-                function.timeout)
+            with self.watching_memory():
+                status, body, headers = await asyncio.wait_for(
+                    self._post("/invoke", invocation.payload, _headers(invocation, None)),
+                    function.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -298,7 +278,14 @@ class CustomInstance(Instance):
                                    logs=await self._request_log(request_id))
         except aiohttp.ClientError as exc:
             outcome = await self._broken(request_id, started, exc)
+            if self.oom_kb:
+                return self.oom_outcome(request_id, outcome.duration_ms,
+                                        await self._request_log(request_id))
             return _with_logs(outcome, await self._request_log(request_id))
+        if self.over_memory():  # a peak between two readings: FC's kernel would have seen it
+            await self.kill()
+            return self.oom_outcome(request_id, _ms_since(started),
+                                    await self._request_log(request_id))
         duration_ms, memory = _ms_since(started), self.peak_mb()
         logs = await self._request_log(request_id)
         fc_status = headers.get("x-fc-status")
@@ -321,10 +308,9 @@ class CustomInstance(Instance):
         """The connection failed mid-request: a crash if the server died, else an error."""
         duration_ms = _ms_since(started)
         memory = self.final_mem_mb or self.peak_mb()
-        if self.proc is not None and not self.exited:  # a dying server drops its connections
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.proc.wait()), _EXIT_GRACE_S)
-        if self.exited or request_id in self.stopped or self.retired:
+        if self.tree is not None and not self.exited:  # a dying server drops its connections
+            await self.tree.wait(_EXIT_GRACE_S)
+        if self.exited or request_id in self.stopped or self.retired or self.oom_kb:
             self.healthy = False
             await self.kill()
             kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
@@ -348,24 +334,6 @@ class CustomInstance(Instance):
         return before + framed(request_id, strip_markers(request_id, text))
 
     # -- the process ----------------------------------------------------------------------
-
-    async def kill(self) -> None:
-        """Kill the process group, reap the server and drain its output; safe to repeat."""
-        if self._spawning:
-            await self._spawned.wait()
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.returncode is None:
-            self.final_mem_mb = self.final_mem_mb or self.peak_mb()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        await kill_group(proc.pid)
-        if self._log_task is not None:
-            done, _ = await asyncio.wait({self._log_task}, timeout=_LOG_DRAIN_S)
-            if not done:
-                self._log_task.cancel()
 
     async def _collect_logs(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -431,8 +399,9 @@ def _key(function: Function) -> Key:
 class CustomRuntime(PooledRuntime):
     """Runs custom-runtime functions: an HTTP server per instance, in the shared pool."""
 
-    def __init__(self, ids: IdGenerator, pool: InstancePool) -> None:
-        super().__init__(ids, pool)
+    def __init__(self, ids: IdGenerator, pool: InstancePool, *, pass_env: tuple[str, ...] = (),
+                 contained: Containment | None = None) -> None:
+        super().__init__(ids, pool, pass_env=pass_env, contained=contained)
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:

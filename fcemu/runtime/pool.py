@@ -1,10 +1,9 @@
-"""Instances and the pool that caps them, shared by the worker and custom runtimes.
+"""The pool that caps instances, and the request flow shared by the worker and custom runtimes.
 
-An :class:`Instance` is one warm process of one function. It serves up to
-``instanceConcurrency`` requests at once, starts (and runs the function's
-initializer) once, before its first request, and is reused until it dies, is
-killed (timeout, stop), is superseded by an updated function, or has been
-idle for ``idle_seconds`` of real time.
+An :class:`~fcemu.runtime.instance.Instance` is one warm process tree of one
+function (:mod:`fcemu.runtime.instance`); it is reused until it dies, is
+killed (timeout, stop, out of memory), is superseded by an updated function,
+or has been idle for ``idle_seconds`` of real time.
 
 The :class:`InstancePool` caps the processes alive at once over every
 function (``max_instances``). A request takes a free slot on a warm instance
@@ -22,127 +21,21 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
-from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.logs import LogStream, framed
+from fcemu.runtime.instance import Initializer, Instance, Key, init_timeout_outcome
+from fcemu.runtime.logs import framed
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
     from fcemu.models import Function
+    from fcemu.runtime.contain import Containment
 
-Key = Hashable
-
-
-@dataclass(frozen=True)
-class Initializer:
-    """``instanceLifecycleConfig.initializer``: ``module.function`` and its timeout (s)."""
-
-    handler: str
-    timeout: int
-
-    @classmethod
-    def of(cls, function: Function) -> Initializer | None:
-        """The function's initializer, or None when it has none."""
-        config = (function.instance_lifecycle_config or {}).get("initializer")
-        if not isinstance(config, dict) or not config.get("handler"):
-            return None
-        timeout = config.get("timeout")
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-            timeout = function.timeout  # fcemu: no timeout of its own → the function's
-        return cls(str(config["handler"]), timeout)
-
-
-def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
-                         **kw: Any) -> Outcome:
-    """fcemu's initializer timeout (FC documents the error type, not the text)."""
-    message = (f"Function initialization timed out after {timeout_s} seconds "
-               f"(maxMemoryUsage: {max_memory_mb}MB)")
-    return Outcome("timeout", error_body(message), INITIALIZATION_ERROR, duration_ms,
-                   max_memory_mb, **kw)
-
-
-class Instance:
-    """One warm process of one function. Subclasses run the process and its protocol."""
-
-    def __init__(self, function: Function, key: Key, instance_id: str) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
-        #: The process's fd-level output; what belongs to no request is the instance's log.
-        self.log = LogStream()
-        self._spawning = False
-        self._spawned = asyncio.Event()
-        self.function_name = function.name
-        self.key = key
-        self.instance_id = instance_id
-        self.capacity = max(1, function.instance_concurrency)
-        #: Requests holding a slot now.
-        self.active = 0
-        #: False once the instance must take no more requests (dead, killed, failed init).
-        self.healthy = True
-        self.retired = False
-        #: Requests stopped on this instance (their outcome is ``stopped``, not ``crash``).
-        self.stopped: set[str] = set()
-        #: Peak memory noted just before a kill (``/proc`` forgets a dead process).
-        self.final_mem_mb = 0
-        self.idle_timer: asyncio.TimerHandle | None = None
-        self._ready: asyncio.Future[Outcome | None] | None = None
-        self._first_request = ""
-
-    async def prepare(self, invocation: Invocation) -> Outcome | None:
-        """Start the process and run the initializer, once; None when ready.
-
-        Every request that arrives while the instance starts waits for the
-        same start. A failure outcome goes to each of them; its log belongs
-        to the request that started the instance.
-        """
-        if self._ready is None:
-            self._first_request = invocation.request_id
-            self._ready = asyncio.ensure_future(self._prepare(invocation))
-            self._ready.add_done_callback(_consume)
-        outcome = await asyncio.shield(self._ready)
-        if outcome is not None and invocation.request_id != self._first_request:
-            outcome = dataclasses.replace(outcome, logs=framed(invocation.request_id, ""))
-        return outcome
-
-    async def _prepare(self, invocation: Invocation) -> Outcome | None:
-        raise NotImplementedError
-
-    async def execute(self, invocation: Invocation) -> Outcome:
-        """Run one request on the ready instance; never raises for handler failures."""
-        raise NotImplementedError
-
-    async def kill(self) -> None:
-        """Kill the process (group), reap it and collect its last output; safe to repeat."""
-        raise NotImplementedError
-
-    @property
-    def exited(self) -> bool:
-        return self.proc is not None and self.proc.returncode is not None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    def peak_mb(self) -> int:
-        raise NotImplementedError
-
-    def instance_log(self) -> str:
-        """Output that belongs to no request (start-up, fd-level writes of threaded workers)."""
-        return self.log.instance_log.decode("utf-8", "replace")
-
-    def describe(self) -> dict[str, Any]:
-        """What ``Runtimes.instances()`` shows of this instance."""
-        return {"instanceId": self.instance_id, "functionName": self.function_name,
-                "pid": self.pid, "active": self.active, "capacity": self.capacity,
-                "healthy": self.healthy, "log": self.instance_log()}
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+__all__ = ["Initializer", "Instance", "InstancePool", "Key", "PooledRuntime",
+           "init_timeout_outcome"]
 
 
 @dataclass(eq=False)
@@ -202,6 +95,9 @@ class InstancePool:
                 self.release(handed)
             else:
                 future.cancel()
+                self._forget(waiter)
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(waiter)
             raise
 
     def release(self, instance: Instance) -> None:
@@ -285,10 +181,11 @@ class InstancePool:
         while (waiting and instance.healthy and not instance.exited
                and instance.active < instance.capacity):
             waiter = waiting[0]
-            if not waiter.future.done():
-                self._hand(instance, waiter)
-            waiting.popleft()
-        if waiting is not None and not waiting:
+            if waiter.future.done():
+                waiting.popleft()
+            else:
+                self._hand(instance, waiter)  # which takes it out of the line
+        if waiting is not None and not waiting and self._by_key.get(instance.key) is waiting:
             del self._by_key[instance.key]
 
     def _hand(self, instance: Instance, waiter: _Waiter) -> None:
@@ -299,6 +196,21 @@ class InstancePool:
         waiter.future.set_result(instance)
         if self._queue and self._queue[0] is waiter:
             self._queue.popleft()
+        self._forget(waiter)
+
+    def _forget(self, waiter: _Waiter) -> None:
+        """Take a served or cancelled request out of its function's line: a finished request
+        must not keep its instance (and that instance's logs) referenced."""
+        waiting = self._by_key.get(waiter.key)
+        if waiting is None:
+            return
+        if waiting and waiting[0] is waiter:
+            waiting.popleft()
+        else:
+            with contextlib.suppress(ValueError):
+                waiting.remove(waiter)
+        if not waiting:
+            del self._by_key[waiter.key]
 
     def _idle(self, instance: Instance) -> None:
         loop = asyncio.get_running_loop()
@@ -324,9 +236,14 @@ class PooledRuntime:
     an instance to be reused (:meth:`_key`) and how to make one (:meth:`_make`).
     """
 
-    def __init__(self, ids: IdGenerator, pool: InstancePool) -> None:
+    def __init__(self, ids: IdGenerator, pool: InstancePool, *, pass_env: tuple[str, ...] = (),
+                 contained: Containment | None = None) -> None:
         self._ids = ids
         self.pool = pool
+        #: Server variables handlers get besides FC's (:mod:`fcemu.runtime.environ`).
+        self.pass_env = pass_env
+        #: How instances are contained; None: the strongest available (:mod:`.contain`).
+        self.containment = contained
         self._running: dict[str, Instance] = {}
         self._queued: set[str] = set()
         self._queued_stops: set[str] = set()

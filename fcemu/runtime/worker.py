@@ -15,20 +15,20 @@ or timeout fails the requests waiting for that instance with
 ``InitializationError`` and the instance is destroyed, so the next request
 starts a new one and runs the initializer again (FC's lifecycle-hook docs).
 
-Every child is the leader of its own process group, so a timeout, a stop or
-:meth:`WorkerRuntime.close` kills whatever the handler started along with it.
+Every instance is contained (:mod:`fcemu.runtime.contain`), so a timeout, a
+stop, going over ``memorySize`` or :meth:`WorkerRuntime.close` kills whatever
+the handler started along with it. The handler sees only FC's environment
+(:mod:`fcemu.runtime.environ`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import os
-import signal
 import struct
 import sys
+from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,11 +42,11 @@ from fcemu.runtime import (
     crash_outcome,
     error_body,
     kb_to_mb,
-    kill_group,
-    proc_status_kb,
     timeout_outcome,
 )
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.contain import Containment
+from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pool import (
     Initializer,
@@ -66,7 +66,7 @@ _HEADER = struct.Struct(">I")
 _MAX_FRAME = 1 << 30
 #: Real seconds a new process gets to say hello (interpreter start, not the handler's import).
 _START_TIMEOUT_S = 30.0
-#: Real seconds to wait for the rest of a request's log once its process has answered or died.
+#: Real seconds to wait for the rest of a request's log once its process has answered.
 _LOG_DRAIN_S = 2.0
 #: A request's log kept from ``log`` frames (threaded workers): its newest characters.
 _REQUEST_LOG_LIMIT = 1024 * 1024
@@ -88,9 +88,11 @@ def _ms_since(started: float) -> int:
 class WorkerInstance(Instance):
     """One worker process of one function."""
 
-    def __init__(self, function: Function, key: Key, instance_id: str, python: str) -> None:
-        super().__init__(function, key, instance_id)
+    def __init__(self, function: Function, key: Key, instance_id: str, python: str,
+                 pass_env: tuple[str, ...] = (), contained: Containment | None = None) -> None:
+        super().__init__(function, key, instance_id, contained)
         self.python = python
+        self.pass_env = pass_env
         self.threaded = self.capacity > 1
         # self.log (fd-level output) is cut per request at the markers when requests run
         # one at a time; otherwise all of it is the instance's own log.
@@ -98,14 +100,7 @@ class WorkerInstance(Instance):
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._write_lock = asyncio.Lock()
-        self._rss_kb = 0
-        self._tasks: list[asyncio.Task[None]] = []
         self._pipe_closed = False
-
-    def peak_mb(self) -> int:
-        """Peak memory: VmHWM while the process lives, else the last figure it reported."""
-        kb = proc_status_kb(self.pid, "VmHWM") if self.pid is not None else None
-        return kb_to_mb(kb if kb is not None else self._rss_kb)
 
     # -- start ------------------------------------------------------------------------
 
@@ -113,7 +108,8 @@ class WorkerInstance(Instance):
         function, request_id = invocation.function, invocation.request_id
         assert function.code_dir is not None
         try:
-            await self._spawn(function.code_dir, _environment(invocation, self.instance_id))
+            await self._spawn(function.code_dir,
+                              _environment(invocation, self.instance_id, self.pass_env))
         except (OSError, _WorkerGone, asyncio.TimeoutError) as exc:
             self.healthy = False
             await self.kill()
@@ -132,21 +128,18 @@ class WorkerInstance(Instance):
     async def _spawn(self, cwd: Path, env: dict[str, str]) -> None:
         if self.retired or not self.healthy:
             raise _WorkerGone("the instance was stopped before it started")
-        self._spawning = True
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                self.python, _MAIN, cwd=cwd, env=env, start_new_session=True,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
+
+        def readers() -> list[Coroutine[Any, Any, None]]:
             self._hello = asyncio.get_running_loop().create_future()
             self._hello.add_done_callback(_consume)
-            self._tasks = [asyncio.create_task(self._collect_logs()),
-                           asyncio.create_task(self._read_frames())]
-        finally:
-            self._spawning = False
-            self._spawned.set()
+            return [self._collect_logs(), self._read_frames()]
+
+        pipe = asyncio.subprocess.PIPE
+        await self.spawn([self.python, _MAIN], cwd=cwd, env=env, stdin=pipe, stdout=pipe,
+                         stderr=pipe, readers=readers)
+        assert self._hello is not None
         hello = await asyncio.wait_for(asyncio.shield(self._hello), _START_TIMEOUT_S)
-        self._rss_kb = int(hello.get("maxrss_kb", 0))
+        self.reported_kb = int(hello.get("maxrss_kb", 0))
 
     async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:
         """Run the initializer; an outcome (the requests fail) when it fails or times out."""
@@ -155,7 +148,8 @@ class WorkerInstance(Instance):
                    "credentials": asdict(invocation.credentials)}
         started = real_monotonic()
         try:
-            reply = await asyncio.wait_for(self._call(request), init.timeout)
+            with self.watching_memory():
+                reply = await asyncio.wait_for(self._call(request), init.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -164,6 +158,9 @@ class WorkerInstance(Instance):
                                         instance_id=self.instance_id,
                                         logs=self._take_log(request_id, "Initialize"))
         except _WorkerGone:
+            return await self._gone(request_id, started, "Initialize")
+        self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
+        if self.over_memory():
             return await self._gone(request_id, started, "Initialize")
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id, "Initialize"), _LOG_DRAIN_S)
@@ -187,7 +184,8 @@ class WorkerInstance(Instance):
                    "credentials": asdict(invocation.credentials)}
         started = real_monotonic()
         try:
-            reply = await asyncio.wait_for(self._call(request), function.timeout)
+            with self.watching_memory():
+                reply = await asyncio.wait_for(self._call(request), function.timeout)
         except asyncio.TimeoutError:
             duration_ms = _ms_since(started)
             memory = self.peak_mb()  # before the kill: /proc forgets a dead process
@@ -197,28 +195,32 @@ class WorkerInstance(Instance):
                                    instance_id=self.instance_id, logs=self._take_log(request_id))
         except _WorkerGone:
             return await self._gone(request_id, started)
+        self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
+        if self.over_memory():  # a peak between two readings: FC's kernel would have seen it
+            return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id), _LOG_DRAIN_S)
         return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
-                       duration_ms, kb_to_mb(int(reply["maxrss_kb"])), self.instance_id,
-                       self._take_log(request_id))
+                       duration_ms, max(kb_to_mb(int(reply["maxrss_kb"])), self.peak_mb()),
+                       self.instance_id, self._take_log(request_id))
 
     async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
-        """The process died during a request: a crash, or ``stopped`` if a stop killed it."""
+        """The process died (or went over memorySize) during a request: a crash, the
+        out-of-memory error, or ``stopped`` if a stop killed it."""
         duration_ms = _ms_since(started)
         memory = self.final_mem_mb or self.peak_mb()
         self.healthy = False
         await self.kill()
-        kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
         logs = self._take_log(request_id, phase)
+        if self.oom_kb:
+            return self.oom_outcome(request_id, duration_ms, logs, phase)
+        kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+        outcome = crash_outcome(duration_ms, memory, kind=kind, instance_id=self.instance_id,
+                                logs=logs)
         if phase == "Initialize":
-            outcome = crash_outcome(duration_ms, memory, kind=kind,
-                                    instance_id=self.instance_id, logs=logs)
             outcome.error_type = INITIALIZATION_ERROR
-            return outcome
-        return crash_outcome(duration_ms, memory, kind=kind, instance_id=self.instance_id,
-                             logs=logs)
+        return outcome
 
     async def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request and wait for its reply; _WorkerGone if the process ends first."""
@@ -253,26 +255,6 @@ class WorkerInstance(Instance):
                                       end_marker(request_id, phase))
 
     # -- the process ----------------------------------------------------------------------
-
-    async def kill(self) -> None:
-        """Kill the process group, reap the process and drain its output; safe to repeat."""
-        if self._spawning:
-            await self._spawned.wait()
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.returncode is None:  # once reaped, the pid (and group id) may be reused
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        await kill_group(proc.pid)
-        if proc.stdin is not None:
-            proc.stdin.close()
-        if self._tasks:
-            # a grandchild that left the process group may hold the pipes open
-            _, pending = await asyncio.wait(self._tasks, timeout=_LOG_DRAIN_S)
-            for task in pending:
-                task.cancel()
 
     async def _read_frame(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
@@ -337,14 +319,15 @@ class WorkerRuntime(PooledRuntime):
     :param pool: the instance pool (and cap) shared with the other process runtimes.
     :param python: the interpreter the workers run.
 
-    A timeout, a stop or a crash kills the instance's process group; the next
-    invocation starts a fresh process. :meth:`discard` kills all of a
-    function's processes, so a request running on one of them ends as a crash.
+    A timeout, a stop, a crash or going over ``memorySize`` kills the instance and every
+    process it started (:mod:`fcemu.runtime.contain`); the next invocation starts a fresh
+    process. :meth:`discard` kills all of a function's processes, so a request running on
+    one of them ends as a crash.
     """
 
-    def __init__(self, ids: IdGenerator, pool: InstancePool, *,
-                 python: str = sys.executable) -> None:
-        super().__init__(ids, pool)
+    def __init__(self, ids: IdGenerator, pool: InstancePool, *, python: str = sys.executable,
+                 pass_env: tuple[str, ...] = (), contained: Containment | None = None) -> None:
+        super().__init__(ids, pool, pass_env=pass_env, contained=contained)
         self._python = python
 
     def _check(self, function: Function) -> Outcome | None:
@@ -357,7 +340,8 @@ class WorkerRuntime(PooledRuntime):
         return _key(function)
 
     def _make(self, function: Function, key: Key) -> Instance:
-        return WorkerInstance(function, key, self._ids.instance_id(), self._python)
+        return WorkerInstance(function, key, self._ids.instance_id(), self._python,
+                              self.pass_env, self.containment)
 
     async def discard(self, function_name: str) -> None:
         """Kill every process of the function, busy ones included (their request crashes)."""
@@ -368,11 +352,11 @@ class WorkerRuntime(PooledRuntime):
         await self.pool.close()
 
 
-def _environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
-    """The emulator's environment, the function's variables, then FC's own (which win)."""
+def _environment(invocation: Invocation, instance_id: str,
+                 pass_env: tuple[str, ...] = ()) -> dict[str, str]:
+    """The handler's environment (:mod:`fcemu.runtime.environ`) and the worker's settings."""
     function = invocation.function
-    env = fc_environment(invocation, instance_id)
-    env["FC_RUNTIME"] = function.runtime
+    env = handler_environment(invocation, instance_id, pass_env)
     env["FCEMU_INSTANCE_CONCURRENCY"] = str(function.instance_concurrency)
     initializer = Initializer.of(function)
     if initializer is not None:
@@ -381,25 +365,4 @@ def _environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
     if isinstance(log_config, dict):
         env["FCEMU_LOG_PROJECT"] = str(log_config.get("project") or "")
         env["FCEMU_LOG_STORE"] = str(log_config.get("logstore") or "")
-    return env
-
-
-def fc_environment(invocation: Invocation, instance_id: str) -> dict[str, str]:
-    """The documented FC variables every instance gets, over the function's own variables."""
-    function, credentials = invocation.function, invocation.credentials
-    env = dict(os.environ)
-    env.update(function.environment_variables)
-    env.update({
-        "FC_FUNCTION_NAME": function.name,
-        "FC_FUNCTION_HANDLER": function.handler,
-        "FC_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-        "FC_TIMEOUT": str(function.timeout),
-        "FC_REGION": invocation.region,
-        "FC_ACCOUNT_ID": invocation.account_id,
-        "FC_INSTANCE_ID": instance_id,
-        "FC_FUNC_CODE_PATH": str(function.code_dir),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials.access_key_secret,
-        "ALIBABA_CLOUD_SECURITY_TOKEN": credentials.security_token,
-    })
     return env

@@ -25,13 +25,13 @@ from tests.contract.test_fc_contract import (
     put_config,
     queue_arn,
 )
-from tests.unit.test_runtime_worker import alive
+from tests.unit.test_runtime_worker import alive, instance_processes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 T0 = 1_714_521_600_000
 
-#: A handler that, given a FIFO path as its event, writes its pid there and then waits for
-#: ``<fifo>.go`` to exist; given nothing, it answers at once.
+#: A handler that, given a FIFO path as its event, writes its instance ID there and then waits
+#: for ``<fifo>.go`` to exist; given nothing, it answers at once.
 BLOCKER = """\
 import os, time
 
@@ -41,7 +41,7 @@ def handler(event, context):
     if not path:
         return "quick"
     with open(path, "w") as fifo:
-        fifo.write(str(os.getpid()))
+        fifo.write(os.environ["FC_INSTANCE_ID"])
     while not os.path.exists(path + ".go"):
         time.sleep(0.01)
     return "released"
@@ -73,9 +73,9 @@ def fifo(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def running(path: Path) -> int:
-    """Block until the handler given ``path`` is running; its pid."""
-    return int(path.read_text())
+def running(path: Path) -> str:
+    """Block until the handler given ``path`` is running; its instance ID."""
+    return path.read_text()
 
 
 def release(path: Path) -> None:
@@ -221,15 +221,15 @@ def test_stop_one_attempt_among_several_running(emu, client, tmp_path):
     gates = [fifo(tmp_path, f"g{i}") for i in range(3)]
     for i, gate in enumerate(gates):
         invoke_async(client, "work", str(gate).encode(), task_id=f"t-{i}")
-    pids = [running(gate) for gate in gates]
-    assert len(set(pids)) == 3  # three instances
+    ids = [running(gate) for gate in gates]
+    assert len(set(ids)) == 3  # three instances
     client.stop_async_task("work", "t-1", fc.StopAsyncTaskRequest())
     release(gates[0])
     release(gates[2])
     emu.settle()
     tasks = [get_task(client, "work", f"t-{i}") for i in range(3)]
     assert [t.status for t in tasks] == ["Succeeded", "Stopped", "Succeeded"]
-    assert (alive(pids[0]), alive(pids[1]), alive(pids[2])) == (True, False, True)
+    assert [bool(instance_processes(i)) for i in ids] == [True, False, True]
 
 
 # -- the instance cap and orphans, on emulators of their own -------------------------------------

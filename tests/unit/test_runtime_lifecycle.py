@@ -18,11 +18,11 @@ from tests.unit.test_runtime_worker import (
     CRASH,
     FIXTURES,
     REGION,
-    alive,
     call,
     error,
     function,
     handler_running,
+    instance_processes,
     run,
 )
 
@@ -63,8 +63,8 @@ def test_requests_beyond_instance_concurrency_start_another_instance():
 
     outcomes, peak = run(scenario)
     assert [o.kind for o in outcomes] == ["ok"] * 4
-    pids = [body(o)["pid"] for o in outcomes]
-    assert pids[0] == pids[1] and pids[2] == pids[3] and pids[0] != pids[2]
+    ids = [o.instance_id for o in outcomes]  # one process each (PID 2 of its namespace)
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
     assert peak == 2
 
 
@@ -86,18 +86,18 @@ def test_stop_on_a_shared_instance_ends_the_requests_on_it(tmp_path):
 
     async def scenario(rt):
         stopped = asyncio.create_task(rt.invoke(call(fn, b"30", "r-stop")))
-        pid = await handler_running(fifo)
+        await handler_running(fifo)
         neighbour = asyncio.create_task(rt.invoke(call(fn, b"30", "r-neighbour")))
         await handler_running(fifo)
         elsewhere = await rt.invoke(call(other, b"0", "r-elsewhere"))
         await rt.stop("r-stop")
-        return pid, await stopped, await neighbour, elsewhere
+        return await stopped, await neighbour, elsewhere
 
-    pid, stopped, neighbour, elsewhere = run(scenario)
+    stopped, neighbour, elsewhere = run(scenario)
     assert (stopped.kind, neighbour.kind, elsewhere.kind) == ("stopped", "crash", "ok")
     assert CRASH.fullmatch(error(neighbour)["errorMessage"])
     assert stopped.instance_id == neighbour.instance_id != elsewhere.instance_id
-    assert not alive(pid)
+    assert not instance_processes(stopped.instance_id)
 
 
 def test_idle_instances_are_stopped_after_the_idle_time():
@@ -105,10 +105,10 @@ def test_idle_instances_are_stopped_after_the_idle_time():
         outcome = await rt.invoke(call(function("echo", "index.counter")))
         while rt.instances():  # the pool stops it after idle_seconds of real time
             await asyncio.sleep(0.02)
-        return body(outcome)["pid"]
+        return outcome.instance_id
 
-    pid = run(lambda rt: asyncio.wait_for(scenario(rt), 10), idle_seconds=0.1)
-    assert not alive(pid)
+    instance_id = run(lambda rt: asyncio.wait_for(scenario(rt), 10), idle_seconds=0.1)
+    assert not instance_processes(instance_id)
 
 
 # -- initializers ----------------------------------------------------------------------------
@@ -177,8 +177,8 @@ def test_an_initializer_that_times_out_is_killed():
     assert re.fullmatch(r"Function initialization timed out after 1 seconds "
                         r"\(maxMemoryUsage: [1-9]\d*MB\)", error(outcome)["errorMessage"])
     assert 1000 <= outcome.duration_ms < 10_000
-    pid = int(re.search(r"^pid=(\d+)$", outcome.logs, re.M).group(1))
-    assert not alive(pid)
+    assert re.search(r"^pid=(\d+)$", outcome.logs, re.M)
+    assert not instance_processes(outcome.instance_id)
     assert outcome.logs.endswith("FC Initialize End RequestId: r-1\n")
 
 

@@ -1,0 +1,154 @@
+"""The first process of every handler instance: it starts the handler and takes its leftovers.
+
+Started by :mod:`fcemu.runtime.contain` as ``python -I -S <this file> MODE
+SERVER_PID -- COMMAND...``, in the function's code directory, with the
+handler's environment. It uses only the standard library and is run by path
+(the handler's processes never import fcemu). It starts ``COMMAND`` as its
+child, stops holding the instance's pipes, reaps every process that ends up
+its child, and exits with the command's status once the command has exited.
+
+* ``pidns``: this process is PID 1 of a PID namespace of its own (``unshare
+  --pid --fork --kill-child --mount-proc``). Processes the handler leaves
+  behind (``setsid``, a double fork) are re-parented to it, and when it
+  exits the kernel kills everything still in the namespace. Killing it
+  (SIGKILL from the server) ends the whole instance.
+* ``subreaper``: no namespace. It makes itself a child subreaper, so the
+  handler's orphans are re-parented to it rather than to the system's init,
+  and asks for SIGTERM when the server dies (``PR_SET_PDEATHSIG``). When the
+  command exits, or on SIGTERM/SIGINT/SIGHUP, it SIGKILLs every process
+  below it, reaps them and exits.
+
+Exit status: the command's exit code, or 128 + the signal that ended it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_CHILD_BUDGET = 4096  # descendants looked at per sweep (a fork bomb is cut off over sweeps)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from ``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < _CHILD_BUDGET:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as kids:
+                    children = [int(k) for k in kids.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def _kill_everything_below() -> None:
+    """SIGKILL every descendant and reap until none is left (new forks are caught next sweep)."""
+    for _ in range(64):
+        below = _descendants(os.getpid())
+        if not below:
+            break
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap(block=True)
+    _reap(block=False)
+
+
+def _reap(block: bool) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return
+
+
+def _status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+
+
+def _become_subreaper(server_pid: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != server_pid:  # the server died before we could ask to follow it
+        os._exit(1)
+
+
+def main() -> None:
+    """Entry point: ``MODE SERVER_PID -- COMMAND...``."""
+    args = sys.argv[1:]
+    if len(args) < 4 or args[2] != "--" or args[0] not in ("pidns", "subreaper"):
+        sys.stderr.write("usage: _contain_main.py pidns|subreaper SERVER_PID -- COMMAND...\n")
+        os._exit(2)
+    mode, command = args[0], args[3:]
+    if mode == "subreaper":
+        _become_subreaper(int(args[1]))
+    child = 0
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    child = os.fork()
+    if child == 0:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        try:
+            os.execvp(command[0], command)
+        except OSError as exc:
+            os.write(2, f"fcemu: cannot run {command[0]!r}: {exc.strerror}\n".encode())
+        os._exit(127)
+    if stopping:  # a signal came before the child existed
+        os.kill(child, signal.SIGKILL)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the instance's pipes are the handler's, not ours to hold open
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    code = 1
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid == child:
+            code = _status(status)
+            break
+    if mode == "subreaper":
+        _kill_everything_below()
+    os._exit(code)  # pidns: as PID 1 leaving, the kernel kills what is left
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Containing handler processes: every process an instance starts ends with the instance.
+
+A worker or custom-runtime instance is started through a launcher (this
+module builds its command line), so that whatever the handler starts,
+``setsid`` and double forks included, can be found, measured and killed
+with it, and nothing outlives the emulator, even one killed with ``kill -9``.
+The containment is probed once per process and logged once:
+
+* ``pidns`` (Linux, where ``unshare`` may make namespaces: as root, or with
+  ``--map-current-user``, util-linux 2.38+): ``unshare --pid --fork
+  --kill-child --mount-proc`` runs the launcher
+  (:mod:`fcemu.runtime._contain_main`) as PID 1 of a new PID namespace with a
+  ``/proc`` of its own, and the launcher runs the handler. Killing the
+  launcher makes the kernel kill every process in the namespace. ``unshare``
+  dies with the server (``PR_SET_PDEATHSIG``), and the launcher with
+  ``unshare`` (``--kill-child``). The handler sees namespace PIDs (its own
+  process is PID 2) and only its own processes in ``/proc``, as in an FC
+  instance.
+* ``subreaper`` (Linux without namespaces, e.g. a locked-down container): the
+  launcher is a child subreaper that takes the handler's orphans, follows the
+  server's death (SIGTERM) and kills every process below it when the handler
+  exits or it is told to stop. A process that kills the launcher itself with
+  SIGKILL can leave orphans behind.
+* ``group`` (macOS and other systems): no launcher; the handler leads a
+  process group of its own and that group is killed. A process that leaves
+  the group (``setsid``) is not found, and ``kill -9`` of the server leaves
+  the handler running.
+
+The server never waits on pipes a handler's child may have inherited: it
+waits for the launcher to exit (the asyncio process's exit callback, not
+``Process.wait()``, which in Python 3.11 also waits for every pipe to close),
+then gives the output a bounded moment to drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from fcemu.runtime import proc_status_kb
+
+Mode = Literal["pidns", "subreaper", "group"]
+MODES: tuple[Mode, ...] = ("pidns", "subreaper", "group")
+
+LAUNCHER = str(Path(__file__).with_name("_contain_main.py"))
+#: Real seconds a killed instance gets to be seen gone before everything of it is killed again.
+KILL_WAIT_S = 1.0
+#: How many processes one instance's tree may list (a fork bomb is killed over several sweeps).
+_TREE_LIMIT = 4096
+_PR_SET_PDEATHSIG = 1
+_UNSHARE_OPTIONS = ("--pid", "--fork", "--kill-child", "--mount-proc")
+_STREAM_LIMIT = 2 ** 16
+
+log = logging.getLogger("fcemu.runtime")
+
+
+@dataclass(frozen=True)
+class Containment:
+    """How instances are started and killed on this machine (see the module docstring)."""
+
+    mode: Mode
+    #: The ``unshare ...`` command line in front of the launcher (``pidns`` only).
+    prefix: tuple[str, ...] = ()
+    python: str = sys.executable
+
+    def argv(self, command: Sequence[str]) -> list[str]:
+        """The command line that runs ``command`` contained."""
+        if self.mode == "group":
+            return list(command)
+        return [*self.prefix, self.python, "-I", "-S", LAUNCHER, self.mode, str(os.getpid()),
+                "--", *command]
+
+    def describe(self) -> str:
+        """One line for the log: what is active and what it guarantees."""
+        if self.mode == "pidns":
+            return (f"handler instances run in PID namespaces of their own ({' '.join(self.prefix)}"
+                    "): every process a handler starts ends with its instance")
+        if self.mode == "subreaper":
+            return ("PID namespaces are not available (unshare failed): handler instances run "
+                    "under a child-subreaper launcher; a handler process that kills its "
+                    "launcher with SIGKILL can leave orphans")
+        return ("handler instances are contained by process group only (no /proc or prctl "
+                "here): a process a handler moves to another session (setsid) can outlive "
+                "its instance, and killing the server with SIGKILL leaves handlers running")
+
+
+_chosen: dict[str, Containment] = {}
+_lock = threading.Lock()
+
+
+def containment(mode: Mode | None = None) -> Containment:
+    """The containment in force: ``mode`` when given (and possible), else the strongest this
+    machine allows, probed once per process and logged once."""
+    with _lock:
+        key = mode or "auto"
+        if key not in _chosen:
+            chosen = _probe(mode)
+            if mode is None:
+                level = logging.INFO if chosen.mode == "pidns" else logging.WARNING
+                log.log(level, "fcemu containment: %s", chosen.describe())
+            _chosen[key] = chosen
+        return _chosen[key]
+
+
+def _probe(mode: Mode | None) -> Containment:
+    linux = sys.platform.startswith("linux") and os.path.isdir("/proc/self/task")
+    if not linux or mode == "group":
+        return Containment("group")
+    if mode in (None, "pidns"):
+        unshare = shutil.which("unshare")
+        variants = [list(_UNSHARE_OPTIONS), ["--map-current-user", *_UNSHARE_OPTIONS]]
+        for options in variants if unshare else []:
+            prefix = (str(unshare), *options, "--")
+            if _works(Containment("pidns", prefix)):
+                return Containment("pidns", prefix)
+        if mode == "pidns":
+            raise RuntimeError("PID namespaces are not available here (unshare failed)")
+    return Containment("subreaper")
+
+
+def _works(candidate: Containment) -> bool:
+    """Whether the launcher starts a process as PID 2 of a namespace with its own /proc."""
+    check = "import os,sys; sys.exit(0 if os.getpid() == 2 and os.path.isdir('/proc/2') else 3)"
+    try:
+        done = subprocess.run(candidate.argv([candidate.python, "-I", "-S", "-c", check]),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+_prctl: list[Any] = []
+
+
+def _die_with_server() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child (``unshare``) die with the thread that starts it
+    (the emulator's loop): ``PR_SET_PDEATHSIG``, then a check that the parent still lives."""
+    if not _prctl:
+        try:
+            import ctypes
+
+            _prctl.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except (OSError, AttributeError):
+            _prctl.append(None)
+    prctl = _prctl[0]
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the server is already gone
+            os._exit(1)
+
+    return preexec
+
+
+# -- /proc ---------------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (every thread's), oldest first; [] if unknown."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        with contextlib.suppress(OSError, ValueError):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as kids:
+                found.extend(int(k) for k in kids.read().split())
+    return sorted(found, key=_start_time)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and every process below it, ``pid`` first."""
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < _TREE_LIMIT:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children(current))
+    return found
+
+
+def _start_time(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return int(stat.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def group_members(pgid: int) -> list[int]:
+    """Running (not zombie) processes of process group ``pgid``, read from ``/proc``."""
+    members = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+                members.append(int(entry))
+    return members
+
+
+def _signal(pids: Sequence[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+# -- one contained process tree ------------------------------------------------------------
+
+
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The asyncio stream protocol, plus an event set as soon as the process has exited."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit, loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+class Contained:
+    """The processes of one instance: the launcher, the handler and whatever it started.
+
+    ``proc`` is the asyncio process of the launcher (its pipes are the
+    handler's stdin/stdout/stderr). ``handler_pid`` is the handler's own
+    process (as the server's ``/proc`` numbers it); ``pids`` lists the
+    handler's processes, launchers left out.
+    """
+
+    def __init__(self, contained: Containment, transport: asyncio.SubprocessTransport,
+                 protocol: _Protocol) -> None:
+        self.containment = contained
+        self._transport = transport
+        self._exited = protocol.exited
+        self.proc = asyncio.subprocess.Process(transport, protocol, asyncio.get_running_loop())
+        self._init_pid: int | None = self.proc.pid if contained.mode == "subreaper" else None
+        self._handler_pid: int | None = self.proc.pid if contained.mode == "group" else None
+
+    @classmethod
+    async def spawn(cls, contained: Containment, command: Sequence[str], *, cwd: Path,
+                    env: dict[str, str], stdin: int, stdout: int, stderr: int) -> Contained:
+        """Start ``command`` contained; OSError when it cannot be run."""
+        if shutil.which(command[0], path=env.get("PATH", os.defpath)) is None and not (
+                os.sep in command[0] and os.access(Path(cwd, command[0]), os.X_OK)):
+            raise FileNotFoundError(2, "No such file or directory", command[0])
+        loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if contained.mode == "pidns":
+            extra["preexec_fn"] = _die_with_server()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _Protocol(_STREAM_LIMIT, loop), *contained.argv(command), cwd=cwd, env=env,
+            stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, **extra)
+        return cls(contained, transport, protocol)
+
+    @property
+    def exited(self) -> bool:
+        """The launcher has exited: in ``pidns`` mode, every process of the instance is gone."""
+        return self._exited.is_set()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def handler_pid(self) -> int | None:
+        """The handler's process (worker or custom-runtime command); None until it exists."""
+        if self._handler_pid is None and not self.exited:
+            init = self._launcher_init()
+            kids = children(init) if init is not None else []
+            self._handler_pid = kids[0] if kids else None
+        return self._handler_pid
+
+    def pids(self) -> list[int]:
+        """The instance's live processes, the handler first (launchers left out)."""
+        if self.exited:
+            return []
+        if self.containment.mode == "group":
+            assert self._handler_pid is not None
+            tree = tree_pids(self._handler_pid)
+            return tree + [p for p in group_members(self._handler_pid) if p not in tree]
+        init = self._launcher_init()
+        if init is None:
+            return []
+        below = tree_pids(init)[1:]
+        handler = self.handler_pid()
+        return sorted(below, key=lambda p: p != handler)
+
+    def memory_kb(self, key: str = "VmRSS") -> int:
+        """The summed ``VmRSS`` (or ``VmHWM``) of the instance's processes, in KiB."""
+        return sum(proc_status_kb(pid, key) or 0 for pid in self.pids())
+
+    def _launcher_init(self) -> int | None:
+        """The launcher inside the namespace (``pidns``) or the launcher itself."""
+        if self._init_pid is None and self.containment.mode == "pidns" and not self.exited:
+            kids = children(self.proc.pid)
+            self._init_pid = kids[0] if kids else None
+        return self._init_pid
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Until the launcher has exited (never waiting on pipes); False on timeout."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        return self.exited
+
+    async def kill(self) -> None:
+        """Kill every process of the instance and wait (boundedly) until it is gone."""
+        if self.exited:
+            self._sweep([])
+            return
+        known = self.pids()
+        mode = self.containment.mode
+        init, handler = self._launcher_init(), self.handler_pid()
+        if mode != "group" and init is not None and handler is not None:
+            # The handler, then the launcher, which exits once the handler has: in pidns
+            # mode the kernel then kills the rest of the namespace, in subreaper mode the
+            # launcher does. (SIGKILL to a PID 1 would make unshare print a complaint.)
+            _signal([handler], signal.SIGKILL)
+            _signal([init], signal.SIGTERM)
+        elif mode != "group":  # still starting: the outermost process, the rest follows it
+            _signal([self.proc.pid], signal.SIGKILL)
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            _signal(known, signal.SIGKILL)
+        if not await self.wait(KILL_WAIT_S):  # the launcher is stuck: kill all we know of
+            _signal([self.proc.pid, *known, *self.pids()], signal.SIGKILL)
+            await self.wait(KILL_WAIT_S)
+        self._sweep(known)
+
+    def _sweep(self, known: Sequence[int]) -> None:
+        """Outside ``pidns``: kill what was seen of the instance and may have outlived it."""
+        if self.containment.mode != "pidns":
+            _signal(known, signal.SIGKILL)
+            if self.containment.mode == "group" and self._handler_pid is not None:
+                _signal(group_members(self._handler_pid), signal.SIGKILL)
+
+    def close(self) -> None:
+        """Close the pipes (readers get EOF); kills the launcher if it still runs."""
+        self._transport.close()

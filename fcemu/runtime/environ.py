@@ -1,0 +1,75 @@
+"""What a handler process finds in its environment: FC's variables, never the server's.
+
+A worker or custom-runtime instance starts with an environment built from
+scratch, in this order (later wins):
+
+1. the few variables an interpreter or a shell needs, copied from the
+   server's environment when set there (:data:`BASE_VARIABLES`);
+2. the variables the user lets through with ``--pass-env NAME``
+   (``Settings.pass_env``, ``settings.passEnv`` in fcemu.yaml);
+3. the function's ``environmentVariables``;
+4. FC's documented system variables (``FC_FUNCTION_NAME``,
+   ``FC_FUNCTION_HANDLER``, ``FC_FUNCTION_MEMORY_SIZE``, ``FC_REGION``,
+   ``FC_ACCOUNT_ID``, ``FC_INSTANCE_ID``, ``FC_FUNC_CODE_PATH``, the
+   ``ALIBABA_CLOUD_*`` credentials; ``FC_SERVER_PORT`` and
+   ``FC_CUSTOM_LISTEN_PORT`` for custom runtimes) and the runtime's own
+   (``FC_TIMEOUT``, ``FC_RUNTIME``).
+
+Anything else of the server's (``FCEMU_ACCESS_KEY``, cloud credentials,
+tokens of the user's shell) stays out. ``PYTHONPATH`` and the like are the
+function's business: set them in ``environmentVariables``. Handlers that run
+in-process share the server's environment; they cannot be isolated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fcemu.runtime import Invocation
+
+#: Server variables every handler gets (when set): what interpreters and shells need to run
+#: (the command search path, the home and temporary directories, user name, locale, zone).
+BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+                  "TMPDIR")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_pass_env(names: Iterable[object]) -> tuple[str, ...]:
+    """``--pass-env`` names as a tuple; ValueError naming one that is not a variable name."""
+    checked = []
+    for name in names:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"pass_env: {name!r} is not an environment variable name "
+                             "(letters, digits and _, not starting with a digit)")
+        if name not in checked:
+            checked.append(name)
+    return tuple(checked)
+
+
+def handler_environment(invocation: Invocation, instance_id: str,
+                        pass_env: Iterable[str] = (),
+                        server_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one instance's processes (see the module docstring)."""
+    server = os.environ if server_env is None else server_env
+    function, credentials = invocation.function, invocation.credentials
+    env = {name: server[name] for name in (*BASE_VARIABLES, *pass_env) if name in server}
+    env.update(function.environment_variables)
+    env.update({
+        "FC_FUNCTION_NAME": function.name,
+        "FC_FUNCTION_HANDLER": function.handler,
+        "FC_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "FC_TIMEOUT": str(function.timeout),
+        "FC_RUNTIME": function.runtime,
+        "FC_REGION": invocation.region,
+        "FC_ACCOUNT_ID": invocation.account_id,
+        "FC_INSTANCE_ID": instance_id,
+        "FC_FUNC_CODE_PATH": str(function.code_dir),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials.access_key_secret,
+        "ALIBABA_CLOUD_SECURITY_TOKEN": credentials.security_token,
+    })
+    return env

@@ -1,0 +1,265 @@
+"""One warm instance of a function: its contained processes, its memory limit, its start.
+
+An :class:`Instance` is one warm process tree of one function (started
+through :mod:`fcemu.runtime.contain`). It serves up to
+``instanceConcurrency`` requests at once, starts (and runs the function's
+initializer) once, before its first request, and is reused until it dies,
+is killed (timeout, stop, out of memory), is superseded by an updated
+function, or has been idle for the pool's ``idle_seconds``.
+
+``memorySize`` is enforced: while a request runs, the summed resident memory
+of the instance's processes is read every :data:`MEMORY_POLL_S` seconds of
+real time, and once more (as the summed peaks) when it ends; an instance
+over ``memorySize`` is killed and its requests fail as FC reports an
+out-of-memory instance, with ``Process exited unexpectedly before completing
+request (duration: <n>ms, maxMemoryUsage: <x>MB)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcemu.runtime import Invocation, Outcome, OutcomeKind, crash_outcome, error_body, kb_to_mb
+from fcemu.runtime._worker_main import INITIALIZATION_ERROR
+from fcemu.runtime.contain import Contained, Containment, containment
+from fcemu.runtime.logs import LogStream, end_marker, framed
+
+if TYPE_CHECKING:
+    from fcemu.models import Function
+
+Key = Hashable
+#: Real seconds between two readings of a busy instance's memory.
+MEMORY_POLL_S = 0.05
+#: Real seconds the output of a dead instance gets to arrive before its pipes are closed.
+LOG_DRAIN_S = 0.5
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """``instanceLifecycleConfig.initializer``: ``module.function`` and its timeout (s)."""
+
+    handler: str
+    timeout: int
+
+    @classmethod
+    def of(cls, function: Function) -> Initializer | None:
+        """The function's initializer, or None when it has none."""
+        config = (function.instance_lifecycle_config or {}).get("initializer")
+        if not isinstance(config, dict) or not config.get("handler"):
+            return None
+        timeout = config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+            timeout = function.timeout  # fcemu: no timeout of its own → the function's
+        return cls(str(config["handler"]), timeout)
+
+
+def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
+                         **kw: Any) -> Outcome:
+    """fcemu's initializer timeout (FC documents the error type, not the text)."""
+    message = (f"Function initialization timed out after {timeout_s} seconds "
+               f"(maxMemoryUsage: {max_memory_mb}MB)")
+    return Outcome("timeout", error_body(message), INITIALIZATION_ERROR, duration_ms,
+                   max_memory_mb, **kw)
+
+
+class Instance:
+    """One warm process tree of one function. Subclasses run the process and its protocol."""
+
+    def __init__(self, function: Function, key: Key, instance_id: str,
+                 contained: Containment | None = None) -> None:
+        #: The instance's processes; None until started.
+        self.tree: Contained | None = None
+        self._containment = contained
+        #: The process's fd-level output; what belongs to no request is the instance's log.
+        self.log = LogStream()
+        self._spawning = False
+        self._spawned = asyncio.Event()
+        self._readers: list[asyncio.Task[None]] = []
+        self.function_name = function.name
+        self.key = key
+        self.instance_id = instance_id
+        self.capacity = max(1, function.instance_concurrency)
+        #: Requests holding a slot now.
+        self.active = 0
+        #: False once the instance must take no more requests (dead, killed, failed init).
+        self.healthy = True
+        self.retired = False
+        #: Requests stopped on this instance (their outcome is ``stopped``, not ``crash``).
+        self.stopped: set[str] = set()
+        #: Peak memory noted just before a kill (``/proc`` forgets a dead process).
+        self.final_mem_mb = 0
+        #: ``memorySize``; the instance is killed above it.
+        self.memory_limit_mb = function.memory_size
+        #: The memory (KiB) that made the instance go over ``memorySize``; 0 while it has not.
+        self.oom_kb = 0
+        #: The peak the process reported itself (KiB), for when ``/proc`` cannot tell.
+        self.reported_kb = 0
+        self._peak_kb = 0
+        self._watching = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self._ready: asyncio.Future[Outcome | None] | None = None
+        self._first_request = ""
+
+    # -- start ------------------------------------------------------------------------
+
+    async def prepare(self, invocation: Invocation) -> Outcome | None:
+        """Start the process and run the initializer, once; None when ready.
+
+        Every request that arrives while the instance starts waits for the
+        same start. A failure outcome goes to each of them; its log belongs
+        to the request that started the instance.
+        """
+        if self._ready is None:
+            self._first_request = invocation.request_id
+            self._ready = asyncio.ensure_future(self._prepare(invocation))
+            self._ready.add_done_callback(_consume)
+        outcome = await asyncio.shield(self._ready)
+        if outcome is not None and invocation.request_id != self._first_request:
+            outcome = dataclasses.replace(outcome, logs=framed(invocation.request_id, ""))
+        return outcome
+
+    async def _prepare(self, invocation: Invocation) -> Outcome | None:
+        raise NotImplementedError
+
+    async def spawn(self, command: Sequence[str], *, cwd: Path, env: dict[str, str],
+                    stdin: int, stdout: int, stderr: int,
+                    readers: Callable[[], list[Coroutine[Any, Any, None]]]) -> None:
+        """Start the instance's processes and the tasks reading their output."""
+        self._spawning = True
+        try:
+            self.tree = await Contained.spawn(self._containment or containment(), command,
+                                              cwd=cwd, env=env, stdin=stdin, stdout=stdout,
+                                              stderr=stderr)
+            self._readers = [asyncio.create_task(reader) for reader in readers()]
+        finally:
+            self._spawning = False
+            self._spawned.set()
+
+    async def execute(self, invocation: Invocation) -> Outcome:
+        """Run one request on the ready instance; never raises for handler failures."""
+        raise NotImplementedError
+
+    # -- the processes ----------------------------------------------------------------------
+
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        """The launcher's process: its pipes are the instance's stdin/stdout/stderr."""
+        return self.tree.proc if self.tree is not None else None
+
+    @property
+    def exited(self) -> bool:
+        return self.tree is not None and self.tree.exited
+
+    @property
+    def pid(self) -> int | None:
+        """The handler's own process (the worker, the custom runtime's command)."""
+        return self.tree.handler_pid() if self.tree is not None else None
+
+    async def kill(self) -> None:
+        """Kill every process of the instance, then drain (boundedly) and close its output.
+
+        Safe to repeat; never waits on a pipe some process may still hold.
+        """
+        if self._spawning:
+            await self._spawned.wait()
+        tree = self.tree
+        if tree is None:
+            return
+        if not tree.exited:
+            self.final_mem_mb = self.final_mem_mb or self.peak_mb()
+        await tree.kill()
+        proc = tree.proc
+        if proc.stdin is not None:
+            proc.stdin.close()
+        readers = {r for r in self._readers if not r.done()}
+        if readers:
+            _, readers = await asyncio.wait(readers, timeout=LOG_DRAIN_S)
+        tree.close()  # the readers see the end of their pipes
+        if readers:
+            _, readers = await asyncio.wait(readers, timeout=LOG_DRAIN_S)
+            for reader in readers:
+                reader.cancel()
+
+    def peak_mb(self) -> int:
+        """Peak memory of the instance's processes (their summed VmHWM), as last seen alive."""
+        if self.tree is not None and not self.tree.exited:
+            self._peak_kb = max(self._peak_kb, self.tree.memory_kb("VmHWM"))
+        return kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb))
+
+    # -- memorySize ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def watching_memory(self) -> Iterator[None]:
+        """While a request runs: kill the instance as soon as it uses more than memorySize."""
+        self._watching += 1
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_memory())
+        try:
+            yield
+        finally:
+            self._watching -= 1
+
+    async def _watch_memory(self) -> None:
+        limit_kb = self.memory_limit_mb * 1024
+        while self._watching > 0 and self.tree is not None and not self.tree.exited:
+            used = self.tree.memory_kb("VmRSS")
+            if used > limit_kb:
+                self._went_over(used)
+                await self.kill()
+                return
+            await asyncio.sleep(MEMORY_POLL_S)
+
+    def over_memory(self) -> bool:
+        """After a request: whether the instance went over memorySize (peaks included)."""
+        if not self.oom_kb and self.tree is not None and not self.tree.exited:
+            peak = max(self.tree.memory_kb("VmHWM"), self.reported_kb)
+            if peak > self.memory_limit_mb * 1024:
+                self._went_over(peak)
+        return bool(self.oom_kb)
+
+    def _went_over(self, used_kb: int) -> None:
+        self.oom_kb = max(self.oom_kb, used_kb)
+        self.healthy = False
+
+    def oom_outcome(self, request_id: str, duration_ms: int, logs: str,
+                    phase: str = "Invoke") -> Outcome:
+        """FC's answer for an instance killed for its memory: the process-exit error (the
+        documented symptom of an out-of-memory instance), a line in the request's log."""
+        kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
+        used = kb_to_mb(self.oom_kb)
+        line = (f"fcemu: out of memory: the instance used {used}MB, more than its memorySize "
+                f"of {self.memory_limit_mb}MB, and was killed\n")
+        end = end_marker(request_id, phase).decode()
+        if logs.endswith(end):
+            body = logs[:-len(end)]
+            logs = body + ("" if not body or body.endswith("\n") else "\n") + line + end
+        outcome = crash_outcome(duration_ms, used, kind=kind, instance_id=self.instance_id,
+                                logs=logs)
+        if phase == "Initialize":
+            outcome.error_type = INITIALIZATION_ERROR
+        return outcome
+
+    # -- what the pool shows ------------------------------------------------------------------
+
+    def instance_log(self) -> str:
+        """Output that belongs to no request (start-up, fd-level writes of threaded workers)."""
+        return self.log.instance_log.decode("utf-8", "replace")
+
+    def describe(self) -> dict[str, Any]:
+        """What ``Runtimes.instances()`` shows of this instance."""
+        return {"instanceId": self.instance_id, "functionName": self.function_name,
+                "pid": self.pid, "active": self.active, "capacity": self.capacity,
+                "healthy": self.healthy, "memoryLimitMB": self.memory_limit_mb,
+                "log": self.instance_log()}
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
