@@ -81,6 +81,11 @@ def _serve_parser(commands: Any) -> None:
                        help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "
                             "signatures against this AccessKey pair (repeatable; default: "
                             "signatures are not checked)")
+    serve.add_argument("--pass-env", action="append", type=_variable_name, default=None,
+                       dest="pass_env", metavar="NAME",
+                       help="give handlers this variable of the server's environment too "
+                            "(repeatable; by default they see only FC's variables, the "
+                            "function's environmentVariables and PATH, HOME, LANG, TZ...)")
     serve.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                        help="deploy an s.yaml or fcemu.yaml at start and after every reset "
                             "(repeatable; later files override earlier ones)")
@@ -95,6 +100,16 @@ def _access_key(text: str) -> tuple[str, str]:
         return console.parse_access_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _variable_name(text: str) -> str:
+    """``--pass-env NAME``: an environment variable name."""
+    from fcemu.runtime.environ import check_pass_env
+
+    try:
+        return check_pass_env([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("pass_env: ")) from None
 
 
 def _seconds(text: str) -> float:
@@ -190,6 +205,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
                if getattr(args, option) is not None}
     if args.access_keys is not None:
         changes["access_keys"] = tuple(args.access_keys)
+    if args.pass_env is not None:
+        changes["pass_env"] = tuple(args.pass_env)
     if args.start_time is not None:
         try:
             changes["start_ms"] = to_epoch_ms(args.start_time)

@@ -247,6 +247,11 @@ SCHEMA: dict[str, Any] = {
             "accessKeys": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+:."},
                            "description": "verify mode: AccessKey pairs as ID:SECRET; FC and "
                                           "SMQ request signatures are checked against them"},
+            "passEnv": {"type": "array",
+                        "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                        "description": "names of the server's environment variables that "
+                                       "handlers get too (by default only FC's, the "
+                                       "function's and PATH, HOME, LANG, TZ...)"},
         }, "additionalProperties": False},
         "vars": {"type": "object", "description": "values for {name} placeholders in "
                  "destination ARNs"},

@@ -91,7 +91,8 @@ class Engine:
         self.smq = Smq(clock, self.scheduler, ids, region=settings.region,
                        account_id=settings.account_id)
         self.runtimes = Runtimes(ids, max_instances=settings.max_instances,
-                                 idle_seconds=settings.instance_idle_seconds)
+                                 idle_seconds=settings.instance_idle_seconds,
+                                 pass_env=settings.pass_env)
         #: Scripted outcomes and destination faults (:mod:`fcemu.faults`); gone at reset.
         self.faults = Faults()
         self.functions: dict[str, Function] = {}

@@ -37,6 +37,10 @@ class Settings:
         API and the SMQ (MNS) API check request signatures against them (verify mode,
         :mod:`fcemu.signing`); when empty (the default) any credentials work. Left out of
         ``repr``.
+    :param pass_env: names of the server's environment variables that worker and
+        custom-runtime handlers get too (by default they see only FC's variables, the
+        function's ``environmentVariables`` and PATH, HOME, USER, LOGNAME, LANG, LC_ALL,
+        LC_CTYPE, TZ, TMPDIR: :mod:`fcemu.runtime.environ`).
     """
 
     host: str = "127.0.0.1"
@@ -55,6 +59,7 @@ class Settings:
     data_dir: Path | None = None
     config: tuple[Path, ...] = ()
     access_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    pass_env: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -66,6 +71,11 @@ class Settings:
                                  "AccessKeySecret) pair of non-empty strings")
             pairs.append((pair[0], pair[1]))
         object.__setattr__(self, "access_keys", tuple(pairs))
+        from fcemu.runtime.environ import check_pass_env
+
+        if isinstance(self.pass_env, str):
+            raise ValueError(f"pass_env: expected a list of variable names, got {self.pass_env!r}")
+        object.__setattr__(self, "pass_env", check_pass_env(self.pass_env))
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
