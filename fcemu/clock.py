@@ -38,6 +38,12 @@ _MONO0_NS: Final[int] = _REAL["monotonic_ns"]()
 
 TimerKind = Literal["task", "housekeeping"]
 
+#: The latest time a clock can show: 9999-12-31T23:59:59.999Z (the end of ISO 8601's
+#: four-digit years, and of what ``datetime`` and FC's RFC 3339 times can write).
+MAX_EPOCH_MS: Final[int] = 253_402_300_799_999
+#: The longest duration :func:`to_duration_ms` takes, either way.
+MAX_DURATION_MS: Final[int] = MAX_EPOCH_MS
+
 
 def real_monotonic() -> float:
     """Real monotonic seconds, immune to freezegun and time-machine."""
@@ -131,10 +137,13 @@ def to_epoch_ms(value: int | float | str | datetime) -> int:
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return round(dt.timestamp() * 1000)
     if isinstance(value, (int, float)):
-        return int(value)
+        return _epoch_in_range(value, value)
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
+    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+        if len(text) > 20:  # far out of range, and int() refuses 4300+ digits
+            raise ValueError(f"{text[:24]}... is not a time: epoch milliseconds must be at "
+                             f"most {MAX_EPOCH_MS}")
+        return _epoch_in_range(int(text), value)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -145,13 +154,25 @@ def to_epoch_ms(value: int | float | str | datetime) -> int:
     return to_epoch_ms(parsed)
 
 
+def _epoch_in_range(ms: float, given: object) -> int:
+    if not -MAX_EPOCH_MS <= ms <= MAX_EPOCH_MS:  # NaN fails too
+        raise ValueError(f"{given!r} is not a time: epoch milliseconds must be finite and at "
+                         f"most {MAX_EPOCH_MS} (9999-12-31T23:59:59.999Z) either way")
+    return int(ms)
+
+
 def to_duration_ms(value: int | float | timedelta) -> int:
-    """Normalise a duration (seconds, or a timedelta) into integer milliseconds."""
+    """Normalise a duration (seconds, or a timedelta) into integer milliseconds.
+
+    Raises ValueError for NaN, infinities and durations beyond :data:`MAX_DURATION_MS`.
+    """
     if isinstance(value, bool):
         raise TypeError("a duration cannot be a bool")
-    if isinstance(value, timedelta):
-        return round(value.total_seconds() * 1000)
-    return round(float(value) * 1000)
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not -MAX_DURATION_MS <= seconds * 1000 <= MAX_DURATION_MS:  # NaN fails too
+        raise ValueError(f"{value!r} is not a duration fcemu can use: give a finite number of "
+                         f"seconds, at most {MAX_DURATION_MS // 1000} either way")
+    return round(seconds * 1000)
 
 
 class SettleTimeout(TimeoutError):
@@ -360,6 +381,9 @@ class Scheduler:
         new time once everything started has settled.
         """
         clock = self._manual_clock("set")
+        if target_ms > MAX_EPOCH_MS:
+            raise ValueError(f"clock.set() cannot move past {format_ms(MAX_EPOCH_MS)} "
+                             f"(asked {target_ms} ms)")
         if target_ms < clock.now_ms():
             raise ValueError(
                 f"clock.set() cannot move time backwards (now {format_ms(clock.now_ms())}, "

@@ -17,11 +17,8 @@ warning, never an error.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import os
 import re
-import zipfile
 from base64 import b64encode
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu import inputs
 from fcemu.clock import to_epoch_ms
+from fcemu.code import code_files as _code_files
+from fcemu.code import zip_code
 from fcemu.config_schema import (
     MODELLED_PROPS,
     SCHEMA,
@@ -71,7 +70,6 @@ _UPDATE_DEFAULTS = {"timeout": 3, "memorySize": 128, "instanceConcurrency": 1,
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 _ACCOUNT_WORDS = frozenset({"accountid", "account_id", "account-id", "uid"})
 _REGION_WORDS = frozenset({"region", "regionid", "region_id", "region-id"})
-_SKIP_IN_CODE = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".s"})
 #: (file, field) pairs already reported as ignored: report once per process.
 _reported: set[tuple[str, str]] = set()
 
@@ -358,36 +356,6 @@ def _code(value: Any, fail: _Fail) -> tuple[Path | None, dict[str, Any]]:
         return path, {"zipFile": b64encode(zip_code(path)).decode()}
     except ValueError as exc:
         raise fail("code", str(exc)) from None
-
-
-def zip_code(path: Path) -> bytes:
-    """A code directory as zip bytes (deterministic: same files, same bytes), or a .zip file."""
-    if path.is_file():
-        data = path.read_bytes()
-        if not zipfile.is_zipfile(io.BytesIO(data)):
-            raise ValueError(f"{path} is not a directory or a .zip file")
-        return data
-    if not path.is_dir():
-        raise ValueError(f"{path} does not exist (expected a code directory or .zip file)")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in _code_files(path):
-            info = zipfile.ZipInfo(file.relative_to(path).as_posix(), (1980, 1, 1, 0, 0, 0))
-            info.external_attr = (0o100000 | (file.stat().st_mode & 0o777)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, file.read_bytes())
-    if not archive.filelist:
-        raise ValueError(f"code directory {path} is empty")
-    return buffer.getvalue()
-
-
-def _code_files(root: Path) -> list[Path]:
-    files = []
-    for directory, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_IN_CODE)
-        files += [Path(directory, n) for n in sorted(names)
-                  if n not in _SKIP_IN_CODE and not n.endswith(".pyc")]
-    return files
 
 
 def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, Any],

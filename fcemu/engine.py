@@ -10,10 +10,7 @@ lives in :mod:`fcemu.tasks`, SMQ in :mod:`fcemu.smq`, handler execution in
 
 from __future__ import annotations
 
-import itertools
 import logging
-import shutil
-import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +39,7 @@ from fcemu.errors import (
     FunctionAlreadyExists,
     FunctionNotFound,
     InvalidArgument,
+    PreconditionFailed,
     ResourceThrottled,
     SmqError,
     VersionNotFound,
@@ -103,8 +101,8 @@ class Engine:
         #: What EventBridge destinations received (decisions.md: an inspectable log).
         self.eventbus_log: list[dict[str, Any]] = []
         self._in_flight: dict[str, int] = {}
-        self._code_root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=settings.data_dir))
-        self._code_seq = itertools.count(1)
+        #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
+        self.code = code.CodeStore(settings.data_dir)
         if settings.config:
             from fcemu.config import apply_config
 
@@ -117,7 +115,7 @@ class Engine:
         self.smq.close()
         await self.scheduler.close()
         await self.runtimes.close()
-        shutil.rmtree(self._code_root, ignore_errors=True)
+        await self.code.close()
 
     async def reset(self) -> None:
         """All state gone, clock mode kept: reconstruction through ``__init__`` (moto-style).
@@ -144,9 +142,43 @@ class Engine:
 
     # -- functions ------------------------------------------------------------------
 
-    def create_function(self, doc: dict[str, Any],
-                        handler: Callable[..., Any] | None = None) -> Function:
-        """CreateFunction from a ``CreateFunctionInput`` document (or a Python callable)."""
+    def create_function(self, doc: dict[str, Any], handler: Callable[..., Any] | None = None,
+                        *, package: code.Package | None = None) -> Function:
+        """CreateFunction from a ``CreateFunctionInput`` document (or a Python callable).
+
+        Everything is checked before anything changes. The code is unpacked on this
+        thread unless ``package`` (from :meth:`create_function_async`) holds it already.
+        """
+        try:
+            name, fields = self._check_create(doc, handler)
+            if fields.zip_file is not None and package is None:
+                package = self.code.prepare(name, fields.zip_file)
+            self._check_package(package)
+        except BaseException:
+            self.code.discard(package)
+            raise
+        now = self.clock.now_ms()
+        function = Function(
+            name=name, arn=self.arn(name), function_id=self.ids.function_id(),
+            created_ms=now, modified_ms=now, inprocess_handler=handler,
+            extra=fields.echoed, tags=fields.tags, **fields.values,
+        )
+        if package is not None:
+            _install(function, package)
+        self.functions[name] = function
+        return function
+
+    async def create_function_async(self, doc: dict[str, Any],
+                                    handler: Callable[..., Any] | None = None) -> Function:
+        """CreateFunction with the code unpacked on a worker thread (the loop keeps serving)."""
+        name, fields = self._check_create(doc, handler)
+        package = None
+        if fields.zip_file is not None:
+            package = await self.code.prepare_async(name, fields.zip_file)
+        return self.create_function(doc, handler, package=package)
+
+    def _check_create(self, doc: dict[str, Any], handler: Callable[..., Any] | None,
+                      ) -> tuple[str, inputs.FunctionFields]:
         name = inputs.check_function_name(doc.get("functionName"))  # type: ignore[arg-type]
         if name in self.functions:
             raise FunctionAlreadyExists(name)
@@ -154,16 +186,12 @@ class Engine:
         if handler is None and fields.zip_file is None:
             raise InvalidArgument("code is required: send code.zipFile (a base64 zip holding "
                                   "your handler, e.g. index.py)")
-        now = self.clock.now_ms()
-        function = Function(
-            name=name, arn=self.arn(name), function_id=self.ids.function_id(),
-            created_ms=now, modified_ms=now, inprocess_handler=handler,
-            extra=fields.echoed, tags=list(doc.get("tags") or []), **fields.values,
-        )
-        if fields.zip_file is not None:
-            self._install_code(function, fields.zip_file)
-        self.functions[name] = function
-        return function
+        return name, fields
+
+    def _check_package(self, package: code.Package | None) -> None:
+        if package is not None and not self.code.owns(package):
+            raise PreconditionFailed("the resource being modified has been changed: the "
+                                     "emulator was reset while the code was unpacked")
 
     def get_function(self, name: str, qualifier: str | None = None) -> Function:
         function = self._function(name)
@@ -176,35 +204,56 @@ class Engine:
         page = names[:limit]
         return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
 
-    def update_function(self, name: str, doc: dict[str, Any]) -> Function:
-        function = self._function(name)
-        fields = inputs.function_fields(doc, create=False)
+    def update_function(self, name: str, doc: dict[str, Any], *,
+                        package: code.Package | None = None) -> Function:
+        """UpdateFunction: every field and the code are checked (the code unpacked) first,
+        then applied at once; a refused update changes nothing."""
+        try:
+            function = self._function(name)
+            fields = inputs.function_fields(doc, create=False)
+            if fields.zip_file is not None and package is None:
+                package = self.code.prepare(name, fields.zip_file)
+            self._check_package(package)
+        except BaseException:
+            self.code.discard(package)
+            raise
         for attr, value in fields.values.items():
             setattr(function, attr, value)
         function.extra.update(fields.echoed)
-        if fields.zip_file is not None:
-            self._install_code(function, fields.zip_file)
+        old_code = None
+        if package is not None:
+            old_code = function.code_dir
+            _install(function, package)
         function.modified_ms = self.clock.now_ms()
         # new code or config: warm instances must not serve the old one
-        self.scheduler.spawn(self.runtimes.discard(name), name=f"discard {name}")
+        self.scheduler.spawn(self._retire(name, old_code), name=f"discard {name}")
         return function
 
-    def delete_function(self, name: str) -> None:
+    async def update_function_async(self, name: str, doc: dict[str, Any]) -> Function:
+        """UpdateFunction with the code unpacked on a worker thread."""
         self._function(name)
+        fields = inputs.function_fields(doc, create=False)
+        package = None
+        if fields.zip_file is not None:
+            package = await self.code.prepare_async(name, fields.zip_file)
+        return self.update_function(name, doc, package=package)
+
+    def delete_function(self, name: str) -> None:
+        function = self._function(name)
         del self.functions[name]
         for key in [k for k in self.async_configs if k[0] == name]:
             del self.async_configs[key]
         self.concurrency.pop(name, None)
         self.faults.drop_function(name)
         self.tasks.drop_function(name)
-        self.scheduler.spawn(self.runtimes.discard(name), name=f"discard {name}")
+        self.scheduler.spawn(self._retire(name, function.code_dir), name=f"discard {name}")
 
-    def _install_code(self, function: Function, zip_file: str) -> None:
-        data = code.decode_zip(zip_file)
-        target = self._code_root / f"{function.name}-{next(self._code_seq)}"
-        code.unpack(data, target)
-        function.code_dir, function.code_size = target, len(data)
-        function.code_checksum = code.crc64(data)
+    async def _retire(self, name: str, old_code: Path | None) -> None:
+        """Kill the function's instances, then remove the code directory they ran from:
+        nothing can use it any more (a new instance starts from the function's new code,
+        or not at all once it is deleted)."""
+        await self.runtimes.discard(name)
+        await self.code.remove(old_code)
 
     def _function(self, name: str) -> Function:
         function = self.functions.get(name)
@@ -377,7 +426,7 @@ class Engine:
         self._function(name)
         self.faults.clear_script(name)
 
-    def fail_destination(self, destination: str, times: int = 1) -> Target:
+    def fail_destination(self, destination: object, times: int = 1) -> Target:
         """Make the next ``times`` deliveries to a destination fail; a bare name is a queue."""
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
             raise InvalidArgument(f"times must be a whole number of at least 0, got {times!r}")
@@ -457,3 +506,8 @@ class Engine:
         qualifier = target.qualifier
         self.tasks.submit(function, self._qualifier(function, qualifier), payload,
                           task_id=None, delay_s=0)
+
+
+def _install(function: Function, package: code.Package) -> None:
+    function.code_dir, function.code_size = package.path, package.size
+    function.code_checksum = package.checksum

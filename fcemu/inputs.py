@@ -10,8 +10,9 @@ allowed (decisions.md: "names the field and the allowed range").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fcemu.errors import InvalidArgument
@@ -34,6 +35,66 @@ ECHOED_FIELDS = (
     "polarFsConfig", "resourceGroupId", "role", "sessionAffinity", "sessionAffinityConfig",
     "tracingConfig", "vpcConfig",
 )
+#: Deepest nesting of arrays and objects a JSON document may have (fcemu's limit: FC's
+#: documents are a few levels deep; deeper ones only exhaust the stack).
+MAX_JSON_DEPTH = 100
+
+
+def check_document(doc: Any, where: str = "") -> None:
+    """Every string of a decoded JSON document, keys included, is valid Unicode (no lone
+    surrogate such as ``"\\ud800"``), and arrays and objects nest at most
+    :data:`MAX_JSON_DEPTH` deep; an InvalidArgument naming the field otherwise.
+    """
+    # (value, depth, trail): trail is (parent trail, key or index), turned into a path
+    # such as ``environmentVariables.A`` or ``tags[0].Key`` only for an error message
+    stack: list[tuple[Any, int, Any]] = [(doc, 0, None)]
+    while stack:
+        value, depth, trail = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                _check_text(value, partial(_path, where, trail))
+        elif isinstance(value, list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep(_path(where, trail))
+            stack.extend((v, depth + 1, (trail, i)) for i, v in enumerate(value))
+        elif isinstance(value, dict):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep(_path(where, trail))
+            for key, item in value.items():
+                if isinstance(key, str) and not key.isascii():
+                    _check_text(key, partial(_key_of, where, trail))
+                stack.append((item, depth + 1, (trail, key)))
+
+
+def _path(where: str, trail: Any) -> str:
+    parts: list[str] = []
+    while trail is not None:
+        trail, key = trail
+        parts.append(f"[{key}]" if isinstance(key, int) else "." + printable(str(key)))
+    path = (where + "".join(reversed(parts))).lstrip(".") or "the request body"
+    return path if len(path) <= 120 else path[:100] + "..."
+
+
+def _key_of(where: str, trail: Any) -> str:
+    return "a key of " + _path(where, trail)
+
+
+def _too_deep(path: str) -> InvalidArgument:
+    return InvalidArgument(f"{path} is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _check_text(text: str, path: Callable[[], str]) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start].encode("utf-8", "backslashreplace").decode("ascii")
+        raise InvalidArgument(f"{path()} is not valid Unicode: it holds a lone surrogate "
+                              f"({bad})") from None
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udXXX`` escapes (safe in messages)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def check_function_name(name: str) -> str:
@@ -119,10 +180,13 @@ def environment(doc: Mapping[str, Any]) -> dict[str, str] | None:
     if env is None:
         return None
     for k, v in env.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
+            raise InvalidArgument(f"environmentVariables: invalid variable name "
+                                  f"{printable(k)!r}")
         if not isinstance(v, str):
             raise InvalidArgument(f"environmentVariables.{k} must be a string, got {v!r}")
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
-            raise InvalidArgument(f"environmentVariables: invalid variable name {k!r}")
+        if "\0" in v:
+            raise InvalidArgument(f"environmentVariables.{k} must not contain a NUL character")
     return dict(env)
 
 
@@ -144,10 +208,14 @@ class FunctionFields:
     values: dict[str, Any]
     zip_file: str | None
     echoed: dict[str, Any]
+    tags: list[Any]
 
 
 def function_fields(doc: Mapping[str, Any], *, create: bool) -> FunctionFields:
     """Validate a ``CreateFunctionInput`` / ``UpdateFunctionInput`` (spec §11.1)."""
+    if not isinstance(doc, Mapping):
+        raise InvalidArgument("the function document must be a JSON object")
+    check_document(doc)
     values: dict[str, Any] = {}
     if create or "runtime" in doc:
         values["runtime"] = runtime(doc.get("runtime"))
@@ -179,7 +247,19 @@ def function_fields(doc: Mapping[str, Any], *, create: bool) -> FunctionFields:
         obj = mapping(doc, key)
         if obj is not None:
             values[attr] = obj
-    return FunctionFields(values, _zip_file(doc), {k: doc[k] for k in ECHOED_FIELDS if k in doc})
+    echoed = {k: doc[k] for k in ECHOED_FIELDS if k in doc}
+    _list_of(echoed, "layers", str, "ARN strings")
+    return FunctionFields(values, _zip_file(doc), echoed,
+                          _list_of(doc, "tags", dict, "{Key, Value} objects"))
+
+
+def _list_of(doc: Mapping[str, Any], key: str, kind: type, what: str) -> list[Any]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise InvalidArgument(f"{key} must be a list of {what}")
+    return list(value)
 
 
 def _zip_file(doc: Mapping[str, Any]) -> str | None:
@@ -208,6 +288,7 @@ class AsyncConfigFields:
 
 def async_config_fields(doc: Mapping[str, Any]) -> AsyncConfigFields:
     """Validate a ``PutAsyncInvokeConfigInput`` (spec §7.1); omitted fields take defaults."""
+    check_document(doc)
     destinations = mapping(doc, "destinationConfig") or {}
     return AsyncConfigFields(
         async_task=bool(boolean(doc, "asyncTask", False)),

@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import io
 import os
 import re
 import threading
-import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_epoch_ms
+from fcemu.code import zip_code
 from fcemu.engine import Engine, ServerFailure
 from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
@@ -276,7 +275,7 @@ class Emulator:
             doc["code"] = {"zipFile": _zip_code(Path(code))}
 
         async def create(engine: Engine) -> Function:
-            return engine.create_function(doc, handler=handler)
+            return await engine.create_function_async(doc, handler=handler)
 
         return self.call(create)
 
@@ -438,16 +437,9 @@ async def _take_failures(engine: Engine) -> list[ServerFailure]:
 
 def _zip_code(path: Path) -> str:
     """A ``code.zipFile``: the Base64 of ``path`` (a .zip) or of a zip of its files."""
-    if path.is_file():
-        return base64.b64encode(path.read_bytes()).decode()
-    if not path.is_dir():
+    if not path.exists():
         raise FileNotFoundError(f"code={str(path)!r} is neither a directory nor a .zip file")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            if "__pycache__" not in file.parts:
-                archive.write(file, file.relative_to(path).as_posix())
-    return base64.b64encode(buf.getvalue()).decode()
+    return base64.b64encode(zip_code(path)).decode()
 
 
 def _camel_keys(config: dict[str, Any]) -> dict[str, Any]:

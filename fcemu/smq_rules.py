@@ -99,11 +99,13 @@ def int_in_range(name: str, value: Any, low: int, high: int, unit: str) -> int:
         number = value
     else:
         text = str(value).strip()
-        number = int(text) if re.fullmatch(r"-?\d+", text) else None
+        # plain ASCII digits, few enough for int() (which refuses 4300+ digits)
+        number = int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else None
     if number is None or not low <= number <= high:
+        shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:40] + "...")
         raise SmqInvalidArgument(
             f"The value of {name} should be between {low} and {high}"
-            f"{' ' + unit if unit else ''}; got {value!r}.")
+            f"{' ' + unit if unit else ''}; got {shown}.")
     return number
 
 

@@ -44,7 +44,8 @@ _FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks)
 
 def make_app(engine: Engine) -> web.Application:
     """The root application serving ``engine``; closing it closes the engine."""
-    fc_app = _app(engine, error_middleware(stamp_success=True), fc_signature_middleware)
+    fc_app = _app(engine, error_middleware(stamp_success=True), functions.code_bodies,
+                  fc_signature_middleware)
     for module in _FC_MODULES:
         fc_app.add_routes(module.routes)
     control_app = _app(engine, error_middleware(stamp_success=False))

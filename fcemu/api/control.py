@@ -8,7 +8,6 @@ like the FC API. Times are epoch milliseconds on the emulator clock.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +16,7 @@ from aiohttp import web
 
 from fcemu.api import wire
 from fcemu.api.keys import ENGINE
-from fcemu.clock import SettleTimeout, to_duration_ms, to_epoch_ms
+from fcemu.clock import MAX_DURATION_MS, SettleTimeout, to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine
 from fcemu.errors import FcError, InvalidArgument
 from fcemu.smq import Message
@@ -26,6 +25,9 @@ routes = web.RouteTableDef()
 
 #: Largest number of queues ``GET /_fcemu/queues`` lists.
 MAX_QUEUES = 100_000
+#: Largest ``seconds`` / ``timeout`` the clock routes take (the clock's own range is
+#: :data:`fcemu.clock.MAX_EPOCH_MS`).
+MAX_SECONDS = MAX_DURATION_MS // 1000
 
 
 class SettleTimedOut(FcError):
@@ -83,7 +85,8 @@ async def settle(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     timeout = (await _body(request)).get("timeout")
     with clock_errors():
-        await engine.scheduler.settle(None if timeout is None else _number(timeout, "timeout"))
+        await engine.scheduler.settle(
+            None if timeout is None else _number(timeout, "timeout", low=0))
     return wire.json_response({"now": engine.clock.now_ms()})
 
 
@@ -94,7 +97,7 @@ async def drain(request: web.Request) -> web.Response:
     timeout = (await _body(request)).get("timeout")
     with clock_errors():
         now = await engine.scheduler.drain(
-            timeout=None if timeout is None else _number(timeout, "timeout"))
+            timeout=None if timeout is None else _number(timeout, "timeout", low=0))
     return wire.json_response({"now": now})
 
 
@@ -154,11 +157,7 @@ async def list_instances(request: web.Request) -> web.Response:
 @routes.post("/functions/{name}/script")
 async def put_script(request: web.Request) -> web.Response:
     """Body: a list of steps (or ``{"steps": [...]}``); replaces the function's script."""
-    raw = await wire.read_body(request)
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError is one
-        raise InvalidArgument(f"the request body is not valid JSON: {exc}") from None
+    body = await wire.read_any_json(request)
     steps = body.get("steps") if isinstance(body, dict) else body
     name = request.match_info["name"]
     script = request.app[ENGINE].put_script(name, steps)
@@ -185,7 +184,7 @@ async def fail_destination(request: web.Request) -> web.Response:
     """``{"destination": <queue name or ARN>, "times": N}``: the next N deliveries fail."""
     body = await _body(request, required=True)
     engine = request.app[ENGINE]
-    engine.fail_destination(str(body.get("destination") or ""), body.get("times", 1))
+    engine.fail_destination(body.get("destination"), body.get("times", 1))
     return wire.json_response({"faults": engine.faults.destinations()})
 
 
@@ -221,7 +220,7 @@ def clock_errors() -> Iterator[None]:
         yield
     except SettleTimeout as exc:
         raise SettleTimedOut(str(exc)) from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidArgument(str(exc)) from None
 
 
@@ -233,7 +232,11 @@ async def _body(request: web.Request, *, required: bool = False) -> dict[str, An
     return await wire.read_json(request)
 
 
-def _number(value: Any, key: str) -> float:
+def _number(value: Any, key: str, *, low: float = -MAX_SECONDS) -> float:
+    """A finite number of seconds within ``low..MAX_SECONDS``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"{key} must be a number, got {value!r}")
+    if not low <= value <= MAX_SECONDS:  # NaN and infinities fail too
+        raise InvalidArgument(f"{key} must be a finite number of seconds between {low:g} and "
+                              f"{MAX_SECONDS}, got {value!r}")
     return value

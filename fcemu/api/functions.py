@@ -1,20 +1,71 @@
-"""Routes: the function CRUD that async flows need (spec §5.1, §11)."""
+"""Routes: the function CRUD that async flows need (spec §5.1, §11).
+
+CreateFunction and UpdateFunction read bodies up to the size of FC's largest code
+upload (a 100 MB zip, Base64-encoded: :func:`code_body_limit`; the FC sub-app's
+:func:`code_bodies` middleware raises the limit for them before anything reads the
+body), and the engine unpacks the code on a worker thread, so a big package never
+stalls the loop.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from fcemu import code
 from fcemu.api import wire
 from fcemu.api.keys import ENGINE
 
 routes = web.RouteTableDef()
 
+#: Room for the other fields of a CreateFunction / UpdateFunction body.
+_FIELDS_ROOM = 1024 * 1024
+
+
+def code_body_limit() -> int:
+    """The largest CreateFunction / UpdateFunction body: a Base64 code zip at FC's limit,
+    plus the other fields (the zip limit itself is checked on the decoded bytes)."""
+    return (code.MAX_ZIP_BYTES + 2) // 3 * 4 + _FIELDS_ROOM
+
+
+_CODE_ROUTES: set[Callable[..., Awaitable[web.StreamResponse]]] = set()
+
+
+def _takes_code(handler: Callable[[web.Request], Awaitable[web.Response]],
+                ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    _CODE_ROUTES.add(handler)
+    return handler
+
+
+@web.middleware
+async def code_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Raise the body limit of the routes that take a ``code.zipFile`` (an FC sub-app
+    middleware, ahead of any that reads the body, e.g. the signature check)."""
+    if request.match_info.handler in _CODE_ROUTES:
+        request = request.clone(client_max_size=max(request.client_max_size,
+                                                    code_body_limit()))
+    return await handler(request)
+
+
+async def _read_function_doc(request: web.Request) -> dict[str, Any]:
+    try:
+        return await wire.read_json(request)
+    except web.HTTPRequestEntityTooLarge:
+        raise code.CodeSizeExceeded(
+            f"the request body is over {request.client_max_size} bytes: FC takes a "
+            f"code.zipFile of at most {code.MAX_ZIP_BYTES} bytes (Base64-encoded) through "
+            "the API") from None
+
 
 @routes.post("/functions")
+@_takes_code
 async def create_function(request: web.Request) -> web.Response:
     """CreateFunction: ``CreateFunctionInput`` → ``Function``, 200 (decisions.md)."""
-    doc = await wire.read_json(request)
-    function = request.app[ENGINE].create_function(doc)
+    doc = await _read_function_doc(request)
+    function = await request.app[ENGINE].create_function_async(doc)
     return wire.json_response(wire.function(function))
 
 
@@ -37,11 +88,13 @@ async def list_functions(request: web.Request) -> web.Response:
 
 
 @routes.put("/functions/{functionName}")
+@_takes_code
 async def update_function(request: web.Request) -> web.Response:
-    """UpdateFunction: ``UpdateFunctionInput`` → ``Function``."""
+    """UpdateFunction: ``UpdateFunctionInput`` → ``Function``; all of it or nothing."""
     name = wire.function_name(request)
-    doc = await wire.read_json(request)
-    return wire.json_response(wire.function(request.app[ENGINE].update_function(name, doc)))
+    doc = await _read_function_doc(request)
+    function = await request.app[ENGINE].update_function_async(name, doc)
+    return wire.json_response(wire.function(function))
 
 
 @routes.delete("/functions/{functionName}")

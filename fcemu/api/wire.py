@@ -8,6 +8,7 @@ nothing else in fcemu knows the wire casing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -40,10 +41,17 @@ def dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
+def encode(doc: Any) -> bytes:
+    """:func:`dumps` as UTF-8. A lone surrogate, which UTF-8 cannot hold, is written as its
+    JSON escape (``\\ud800``): the answer stays valid JSON whatever a string holds."""
+    return dumps(doc).encode("utf-8", "backslashreplace")
+
+
 def json_response(doc: Any, *, status: int = 200, request_id: str | None = None) -> web.Response:
     """A JSON response; ``x-fc-request-id`` is set here or by the middleware."""
     headers = {REQUEST_ID: request_id} if request_id else None
-    return web.Response(text=dumps(doc), status=status, content_type=JSON, headers=headers)
+    return web.Response(body=encode(doc), status=status, content_type=JSON, charset="utf-8",
+                        headers=headers)
 
 
 def empty_response(status: int = 204) -> web.Response:
@@ -109,10 +117,14 @@ def function(f: Function) -> dict[str, Any]:
         "state": "Active",
         "lastUpdateStatus": "Successful",
         # the SDK reads layers as FunctionLayer objects {arn, size}, tags as {Key, Value}
-        "layers": [{"arn": a} for a in f.extra.get("layers") or [] if isinstance(a, str)],
-        "tags": [t for t in f.tags if isinstance(t, dict)],
+        "layers": [{"arn": a} for a in _list(f.extra.get("layers")) if isinstance(a, str)],
+        "tags": [t for t in _list(f.tags) if isinstance(t, dict)],
     })
     return doc
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def async_config(c: AsyncConfig) -> dict[str, Any]:
@@ -199,8 +211,8 @@ def task_error_message(task: Task) -> str:
         return ""
     text = _text(task.error_body)
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = loads(text)
+    except InvalidArgument:
         return text
     message = doc.get("errorMessage") if isinstance(doc, dict) else None
     return message if isinstance(message, str) else text
@@ -248,17 +260,44 @@ async def read_body(request: web.Request) -> bytes:
     return await request.read()
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """A JSON object body; a 400 ``InvalidArgument`` naming what is wrong otherwise."""
+#: Bodies above this many bytes are decoded on a worker thread (a code zip can be 133 MB).
+_DECODE_OFF_LOOP = 1024 * 1024
+
+
+def loads(raw: bytes | str) -> Any:
+    """Decode a JSON document; every failure is a 400 ``InvalidArgument`` saying why.
+
+    The one JSON reader of request bodies: not UTF-8, not JSON, nested too deep (a
+    RecursionError in the decoder, or deeper than ``inputs.MAX_JSON_DEPTH``), or a string
+    holding a lone surrogate (``"\\ud800"``, named by its field).
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        doc = json.loads(text)
+    except UnicodeDecodeError:
+        raise InvalidArgument("the request body is not UTF-8 encoded JSON") from None
+    except RecursionError:
+        raise InvalidArgument(f"the request body is nested more than "
+                              f"{inputs.MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise InvalidArgument(f"the request body is not valid JSON: {exc}") from None
+    inputs.check_document(doc)
+    return doc
+
+
+async def read_any_json(request: web.Request) -> Any:
+    """A JSON body of any kind (:func:`loads`); a large one is decoded off the loop."""
     raw = await read_body(request)
     if not raw.strip():
         raise InvalidArgument("the request body is empty: send a JSON object")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidArgument("the request body is not UTF-8 encoded JSON") from None
-    except ValueError as exc:
-        raise InvalidArgument(f"the request body is not valid JSON: {exc}") from None
+    if len(raw) > _DECODE_OFF_LOOP:
+        return await asyncio.get_running_loop().run_in_executor(None, loads, raw)
+    return loads(raw)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """A JSON object body; a 400 ``InvalidArgument`` naming what is wrong otherwise."""
+    doc = await read_any_json(request)
     if not isinstance(doc, dict):
         kind = _JSON_KINDS.get(type(doc), "value")
         raise InvalidArgument(f"the request body must be a JSON object, got a JSON {kind}")
