@@ -81,6 +81,14 @@ def _serve_parser(commands: Any) -> None:
                        help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "
                             "signatures against this AccessKey pair (repeatable; default: "
                             "signatures are not checked)")
+    serve.add_argument("--allow-host", action="append", default=None, dest="allow_hosts",
+                       metavar="NAME",
+                       help="also answer requests for this Host name (repeatable; '*' for any; "
+                            "default: loopback names and addresses and --host only)")
+    serve.add_argument("--allow-origin", action="append", type=_origin, default=None,
+                       dest="allow_origins", metavar="ORIGIN",
+                       help="answer web pages from this origin, e.g. http://localhost:3000, "
+                            "with CORS headers (repeatable; '*' for any; default: none)")
     serve.add_argument("--pass-env", action="append", type=_variable_name, default=None,
                        dest="pass_env", metavar="NAME",
                        help="give handlers this variable of the server's environment too "
@@ -110,6 +118,16 @@ def _variable_name(text: str) -> str:
         return check_pass_env([text])[0]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("pass_env: ")) from None
+
+
+def _origin(text: str) -> str:
+    """``--allow-origin ORIGIN``: ``scheme://host[:port]``, ``null`` or ``*``."""
+    from fcemu.hosts import normalize_origin
+
+    try:
+        return normalize_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -205,6 +223,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
                if getattr(args, option) is not None}
     if args.access_keys is not None:
         changes["access_keys"] = tuple(args.access_keys)
+    for option in ("allow_hosts", "allow_origins"):
+        if getattr(args, option) is not None:
+            changes[option] = tuple(getattr(args, option))
     if args.pass_env is not None:
         changes["pass_env"] = tuple(args.pass_env)
     if args.start_time is not None:

@@ -60,7 +60,8 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "retryBaseMs": "retry_base_ms", "destinationEncoding": "destination_encoding",
              "strictDestinations": "strict_destinations", "maxInstances": "max_instances",
              "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
-             "accessKeys": "access_keys", "passEnv": "pass_env"}
+             "accessKeys": "access_keys", "passEnv": "pass_env",
+             "allowHosts": "allow_hosts", "allowOrigins": "allow_origins"}
 #: Function fields passed to CreateFunction as they are.
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
           "description", "customRuntimeConfig", "instanceLifecycleConfig")
@@ -229,7 +230,7 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
             value = str(value)
         elif key == "accessKeys":
             value = tuple(tuple(item.split(":", 1)) for item in value)
-        elif key == "passEnv":
+        elif key in ("passEnv", "allowHosts", "allowOrigins"):
             value = tuple(value)
         source.settings[_SETTINGS[key]] = value
     functions: MarkedDict = doc.get("functions") or marked_dict(doc.where)

@@ -247,6 +247,14 @@ SCHEMA: dict[str, Any] = {
             "accessKeys": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+:."},
                            "description": "verify mode: AccessKey pairs as ID:SECRET; FC and "
                                           "SMQ request signatures are checked against them"},
+            "allowHosts": {"type": "array", "items": {"type": "string", "minLength": 1},
+                           "description": "Host names answered besides loopback names and "
+                                          "addresses and host ('*': any)"},
+            "allowOrigins": {"type": "array", "items": {
+                "type": "string",
+                "pattern": r"^(\*|null|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"},
+                "description": "browser origins (http://localhost:3000) whose requests are "
+                               "answered, with CORS headers ('*': any)"},
             "passEnv": {"type": "array",
                         "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
                         "description": "names of the server's environment variables that "

@@ -3,10 +3,10 @@
 Everything goes over the emulator's public HTTP APIs, with the standard
 library only: the FC API under ``/2023-03-30`` (plain JSON), the control API
 under ``/_fcemu`` and the SMQ (MNS) API for ``fcemu queue --receive/--purge``.
-With ``--access-key ID:SECRET`` (or ``FCEMU_ACCESS_KEY``) FC requests are
-signed with ACS3-HMAC-SHA256 and SMQ requests with the MNS signature
-(:mod:`fcemu.signing`), as an emulator in verify mode requires; control API
-calls are never signed. Each ``run_<command>`` function takes
+With ``--access-key ID:SECRET`` (or ``FCEMU_ACCESS_KEY``) FC and control API
+requests are signed with ACS3-HMAC-SHA256 and SMQ requests with the MNS
+signature (:mod:`fcemu.signing`), as an emulator in verify mode requires
+(each signature with a fresh date and nonce). Each ``run_<command>`` function takes
 the parsed arguments, prints a human-readable view (or JSON with
 ``--json``), and returns an exit code; :mod:`fcemu.console_format` draws the
 tables.
@@ -62,6 +62,9 @@ _AUTH_ERRORS = frozenset({"MissingRequiredHeader", "SignatureNotMatch", "Invalid
                           "AccessDenied", "MissingAuthorizationHeader",
                           "InvalidAuthorizationHeader", "MissingDateHeader",
                           "SignatureDoesNotMatch", "InvalidAccessKeyId"})
+#: What verify mode answers to a request date too far from the emulator machine's clock.
+_DATE_ERRORS = frozenset({"InvalidTimeStamp.Expired", "InvalidTimeStamp.Format", "TimeExpired",
+                          "InvalidDateHeader"})
 
 
 class CliError(Exception):
@@ -148,29 +151,30 @@ class Client:
 
     def _sign(self, method: str, target: str, headers: dict[str, str], body: bytes | None,
               action: str) -> dict[str, str]:
-        """With an access key: the headers of a signed FC or SMQ request (else as given)."""
+        """With an access key: the headers of a signed FC, control or SMQ request (else as
+        given)."""
         if self.access_key is None:
             return headers
         key_id, secret = self.access_key
-        if target.startswith(FC + "/"):
-            if body is not None:  # else urllib adds its own, unsigned, content-type
-                headers.setdefault("content-type", "application/octet-stream")
-            return signing.sign_acs3(method, target, headers, body or b"", key_id, secret,
-                                     host=urllib.parse.urlsplit(self.endpoint).netloc,
-                                     action=action or "Unknown")
         if target.startswith(("/queues", "/topics")):
             if body is not None:
                 headers.setdefault("content-type", "text/xml;charset=UTF-8")
             return signing.sign_mns(method, target, headers, body or b"", key_id, secret)
-        return headers  # the control API is never signed
+        # the FC API and the control API (/_fcemu): ACS3, as verify mode checks both
+        if body is not None:  # else urllib adds its own, unsigned, content-type
+            headers.setdefault("content-type", "application/octet-stream")
+        return signing.sign_acs3(method, target, headers, body or b"", key_id, secret,
+                                 host=urllib.parse.urlsplit(self.endpoint).netloc,
+                                 action=action or "Unknown")
 
     def fc(self, method: str, path: str, action: str, **kwargs: Any) -> Any:
         """An FC API call answering JSON; ``action`` is the operation's name."""
         return self.request(method, FC + path, action=action, **kwargs).json()
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
-        """A control API call (``/_fcemu``)."""
-        return self.request(method, "/_fcemu" + path, json_body=body).json()
+        """A control API call (``/_fcemu``), signed as ``x-acs-action: FcemuControl``."""
+        return self.request(method, "/_fcemu" + path, json_body=body,
+                            action="FcemuControl").json()
 
     def pages(self, path: str, key: str, action: str, query: dict[str, Any] | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
@@ -477,7 +481,7 @@ def parse_access_key(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace, out: Output | None = None) -> int:
     """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``, signing its
-    FC and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
+    FC, control and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
     out = out or Output(bool(getattr(args, "json", False)))
     endpoint = (getattr(args, "endpoint", None) or os.environ.get("FCEMU_ENDPOINT")
                 or DEFAULT_ENDPOINT)
@@ -497,6 +501,9 @@ def run(args: argparse.Namespace, out: Output | None = None) -> int:
                 "check that --access-key / FCEMU_ACCESS_KEY is one of its AccessKey pairs"
                 if access_key else "pass --access-key ID:SECRET (or set FCEMU_ACCESS_KEY) "
                 "with one of the pairs given to `fcemu serve --access-key`"))
+        elif exc.code in _DATE_ERRORS:
+            out.note("fcemu: the emulator checks request dates (verify mode): this machine's "
+                     "clock and the emulator machine's clock differ by more than 15 minutes")
         return exc.exit_code
     except CliError as exc:
         out.note(f"fcemu: {exc}")

@@ -90,6 +90,7 @@ class Emulator:
 
     async def _astart(self) -> int:
         from fcemu.api import make_app
+        from fcemu.api.protocol import FrontDoorRunner
 
         s = self.settings
         clock = RealClock() if s.clock == "real" else ManualClock(s.start_ms)
@@ -98,7 +99,8 @@ class Emulator:
         app = make_app(self._engine)
         if self.follower is not None:
             app.middlewares.append(self._follow_time)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # FrontDoorRunner: HTTP-level errors in FC/MNS format, slow request heads time out
+        self._runner = FrontDoorRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host=s.host, port=s.port)
         await site.start()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from fcemu.hosts import normalize_origin
+
 #: 2024-05-01T00:00:00Z, the manual clock's start when none is given.
 DEFAULT_START_MS = 1_714_521_600_000
 
@@ -37,6 +39,13 @@ class Settings:
         API and the SMQ (MNS) API check request signatures against them (verify mode,
         :mod:`fcemu.signing`); when empty (the default) any credentials work. Left out of
         ``repr``.
+    :param allow_hosts: ``Host`` names answered besides loopback names and addresses and
+        ``host`` (``*``: any); other requests get 403 (:mod:`fcemu.hosts`, DNS rebinding).
+    :param allow_origins: browser origins (``http://localhost:3000``; ``*``: any) whose
+        cross-origin requests are answered, with CORS headers; other foreign ``Origin`` values
+        and ``Sec-Fetch-Site: cross-site`` get 403.
+    :param read_timeout: real seconds a client has to send a request's head (from its first
+        byte), and again its body; else 408 and the connection is closed.
     :param pass_env: names of the server's environment variables that worker and
         custom-runtime handlers get too (by default they see only FC's variables, the
         function's ``environmentVariables`` and PATH, HOME, USER, LOGNAME, LANG, LC_ALL,
@@ -59,6 +68,9 @@ class Settings:
     data_dir: Path | None = None
     config: tuple[Path, ...] = ()
     access_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    allow_hosts: tuple[str, ...] = ()
+    allow_origins: tuple[str, ...] = ()
+    read_timeout: float = 30.0
     pass_env: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -71,11 +83,20 @@ class Settings:
                                  "AccessKeySecret) pair of non-empty strings")
             pairs.append((pair[0], pair[1]))
         object.__setattr__(self, "access_keys", tuple(pairs))
+        for name, normalize in (("allow_hosts", str.lower), ("allow_origins", normalize_origin)):
+            values = getattr(self, name)
+            if isinstance(values, str) or not all(isinstance(v, str) and v.strip()
+                                                  for v in values):
+                raise ValueError(f"{name}: expected a list of non-empty strings, got {values!r}")
+            object.__setattr__(self, name, tuple(normalize(v.strip()) for v in values))
         from fcemu.runtime.environ import check_pass_env
 
         if isinstance(self.pass_env, str):
             raise ValueError(f"pass_env: expected a list of variable names, got {self.pass_env!r}")
         object.__setattr__(self, "pass_env", check_pass_env(self.pass_env))
+        if not 0 < self.read_timeout < float("inf"):
+            raise ValueError(f"read_timeout: must be more than 0 seconds, "
+                             f"got {self.read_timeout!r}")
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed."""

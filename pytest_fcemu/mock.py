@@ -37,14 +37,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from fcemu.hosts import FC_ENDPOINT, MNS_ENDPOINT
+
 if TYPE_CHECKING:
     from requests import PreparedRequest
 
     from fcemu import Emulator
 
-_FC = (r"(?:fcv3|fc)(?:-[a-z0-9]+)?\.[a-z0-9-]+\.aliyuncs\.com"
-       r"|(?:\d+\.)?[a-z0-9-]+\.fc\.aliyuncs\.com")
-_MNS = r"\d+\.mns\.[a-z0-9-]+\.aliyuncs\.com"
+# the endpoint names the emulator's front door answers as they are (fcemu.hosts)
+_FC = FC_ENDPOINT
+_MNS = MNS_ENDPOINT
 FC_HOST = re.compile(rf"^(?:{_FC})(?::\d+)?$")
 MNS_HOST = re.compile(rf"^(?:{_MNS})(?::\d+)?$")
 _FC_URL = re.compile(rf"^https?://(?:{_FC})(?::\d+)?(?:[/?].*)?$")

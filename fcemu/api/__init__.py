@@ -6,10 +6,14 @@
 - ``/_fcemu/…``: the control API, a second sub-app;
 - ``/queues…`` and ``/topics…``: the MNS routes of :mod:`fcemu.api.smq`, on the root.
 
+The root's first middleware is the front door (:mod:`fcemu.api.front_door`):
+every request, whatever its route, passes its Host and Origin checks first
+(and, served by :mod:`fcemu.api.protocol`, its head and body time limits).
 Each sub-app carries its own error middleware (:mod:`fcemu.api.middleware`);
 the root's turns misses outside every sub-app into FC error JSON too. In verify
-mode (``Settings.access_keys``) the FC sub-app and the MNS routes check request
-signatures before their handlers (:mod:`fcemu.api.auth`); the control API never does.
+mode (``Settings.access_keys``) the FC sub-app, the control API and the MNS
+routes check request signatures, dates and nonces before their handlers
+(:mod:`fcemu.api.auth`).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from fcemu.api import (
     smq,
 )
 from fcemu.api.auth import fc_signature_middleware
-from fcemu.api.keys import ENGINE
+from fcemu.api.front_door import front_door
+from fcemu.api.keys import ENGINE, NONCES
 from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, root_errors
 from fcemu.engine import Engine
+from fcemu.replay import Nonces
 
 __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 
@@ -48,9 +54,10 @@ def make_app(engine: Engine) -> web.Application:
                   fc_signature_middleware)
     for module in _FC_MODULES:
         fc_app.add_routes(module.routes)
-    control_app = _app(engine, error_middleware(stamp_success=False))
+    control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
     control_app.add_routes(control.routes)
-    root = _app(engine, root_errors)
+    root = _app(engine, front_door, root_errors)
+    root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)

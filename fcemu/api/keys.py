@@ -8,7 +8,11 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from fcemu.engine import Engine
+    from fcemu.replay import Nonces
 
 #: The :class:`fcemu.engine.Engine` serving requests. ``Engine.reset()`` rebuilds the
 #: engine in place, so the object behind this key never changes.
 ENGINE: web.AppKey[Engine] = web.AppKey("engine")
+#: The root app's memory of used ``x-acs-signature-nonce`` values (verify mode): one per
+#: server, kept across resets, so a reset is no way to replay a request.
+NONCES: web.AppKey[Nonces] = web.AppKey("nonces")

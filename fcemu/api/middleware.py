@@ -8,8 +8,16 @@ and the middleware maps, in order:
 - aiohttp's 413 (body over ``client_max_size``) → 400 ``EntityTooLarge`` (spec §6.5);
 - a router miss (``HTTPNotFound``/``HTTPMethodNotAllowed``) → 400 ``PathNotSupported``
   (decisions.md), never aiohttp's ``text/plain`` page;
+- the client's own doing at the HTTP level (:func:`client_error`: it hung up
+  mid-request, or sent a body that cannot be decoded) → its error, logged at
+  debug level only: never a server error, never recorded;
 - anything else → logged with its traceback, kept with ``engine.record_failure``
   for ``Emulator.check()``, and a 500 ``InternalServerError`` in FC format.
+
+HTTP-level errors belong to no API, so :class:`RequestTimeout`,
+:class:`ClientClosedRequest` and :class:`UnreadableBody` are both
+:class:`~fcemu.errors.FcError` and :class:`~fcemu.errors.SmqError`: the FC
+middleware renders them as JSON, the MNS one as XML.
 
 Every error response carries ``x-fc-request-id`` equal to the body's ``RequestId``.
 """
@@ -19,7 +27,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
 from fcemu.api import wire
 from fcemu.api.keys import ENGINE
@@ -41,6 +51,47 @@ CLIENT_MAX_SIZE = 32 * 1024 * 1024 + 64 * 1024
 
 #: Paths the MNS routes own: their errors are MNS XML, rendered by ``fcemu.api.smq``.
 SMQ_PREFIXES = ("/queues", "/topics")
+
+
+class HttpLevelError(FcError, SmqError):
+    """An error of the HTTP exchange itself, answered in whichever format the route speaks."""
+
+
+class RequestTimeout(HttpLevelError):
+    """408: the request's head or body did not arrive within ``Settings.read_timeout``."""
+
+    status = 408
+    code = "RequestTimeout"
+    default_message = "the request did not arrive in time"
+
+
+class ClientClosedRequest(HttpLevelError):
+    """499 (FC's documented code): the client hung up before its request was read. The
+    answer reaches nobody; the point is that this is no server error."""
+
+    status = 499
+    code = "ClientClosedRequest"
+    default_message = "client Closed Request"
+
+
+class UnreadableBody(HttpLevelError):
+    """400: the body's transfer encoding or length is broken."""
+
+    status = 400
+    code = "InvalidArgument"
+
+
+def client_error(request: web.BaseRequest, exc: BaseException) -> HttpLevelError | None:
+    """The error ``exc`` is answered with when it is the client's doing at the HTTP level
+    (it hung up mid-request; its body cannot be decoded), else None."""
+    if isinstance(exc, HttpLevelError):
+        return exc
+    transport = request.transport
+    if isinstance(exc, ConnectionError) and (transport is None or transport.is_closing()):
+        return ClientClosedRequest()
+    if isinstance(exc, (RequestPayloadError, HttpProcessingError)):
+        return UnreadableBody(f"the request body could not be read: {exc}")
+    return None
 
 
 def error_middleware(*, stamp_success: bool) -> Middleware:
@@ -67,7 +118,7 @@ def error_middleware(*, stamp_success: bool) -> Middleware:
 @web.middleware
 async def root_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Root app: FC error JSON for paths outside every sub-app; MNS paths pass untouched."""
-    if _is_smq(request.path):
+    if is_smq(request.path):
         return await handler(request)
     try:
         return await handler(request)
@@ -77,6 +128,10 @@ async def root_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def render_error(request: web.Request, exc: Exception) -> web.Response:
     """Map any exception to the FC error response (see the module docstring)."""
+    client = client_error(request, exc)
+    if client is not None:
+        log.debug("%s %s: %r (the client's doing)", request.method, request.path, exc)
+        return wire.error_response(client, new_request_id(request))
     error = as_fc_error(request, exc)
     if isinstance(error, InternalServerError) and not isinstance(exc, FcError):
         log.error("%s %s failed", request.method, request.path, exc_info=exc)
@@ -107,5 +162,6 @@ def new_request_id(request: web.Request) -> str:
     return engine.ids.response_id(engine.clock.now_ms())
 
 
-def _is_smq(path: str) -> bool:
+def is_smq(path: str) -> bool:
+    """Whether ``path`` belongs to the MNS routes (errors in MNS XML, not FC JSON)."""
     return any(path == p or path.startswith(p + "/") for p in SMQ_PREFIXES)

@@ -29,6 +29,7 @@ from aiohttp import web
 from fcemu.api import smq_xml as xml
 from fcemu.api.auth import check_mns_signature
 from fcemu.api.keys import ENGINE
+from fcemu.api.middleware import client_error
 from fcemu.errors import (
     InvalidRequestURL,
     MessageNotExist,
@@ -92,11 +93,15 @@ async def smq_error_middleware(request: web.Request, handler: Handler) -> web.St
                                  f"{request.path} ({exc.status} {exc.reason}).")
         response = smq_error_response(miss, request_id, host_id=host_id)
     except Exception as exc:
-        log.exception("MNS %s %s failed", request.method, request.path)
-        record = getattr(request.app.get(ENGINE), "record_failure", None)
-        if callable(record):
-            record(f"MNS {request.method} {request.path}", exc)
-        response = smq_error_response(SmqError(), request_id, host_id=host_id)
+        client = client_error(request, exc)  # hung up, broken body: the client's, not ours
+        if client is not None:
+            response = smq_error_response(client, request_id, host_id=host_id)
+        else:
+            log.exception("MNS %s %s failed", request.method, request.path)
+            record = getattr(request.app.get(ENGINE), "record_failure", None)
+            if callable(record):
+                record(f"MNS {request.method} {request.path}", exc)
+            response = smq_error_response(SmqError(), request_id, host_id=host_id)
     response.headers["x-mns-request-id"] = request_id
     response.headers.setdefault("x-mns-version", "2015-06-06")
     return response

@@ -25,7 +25,8 @@ def verifying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def server(verifying: Server) -> Server:
-    assert verifying("reset").code == 0  # the control API is never signed
+    reset = verifying("reset", "--access-key", KEY)  # the control API is checked too (issue 9)
+    assert reset.code == 0, reset.err
     return verifying
 
 
@@ -36,7 +37,7 @@ def test_signed_commands_work(server: Server) -> None:
     accepted = server("--access-key", KEY, "invoke", "charge", "--async", "--task-id", "t1",
                       "--payload", '{"amount": 42}')
     assert accepted.code == 0, accepted.err
-    assert server("drain").code == 0
+    assert server("drain", env={"FCEMU_ACCESS_KEY": KEY}).code == 0
     tasks = server("tasks", "charge", "--json", "--access-key", KEY)
     assert [t["taskId"] for t in json.loads(tasks.out)["tasks"]] == ["t1"], tasks.err
     task = server("task", "charge", "t1", "--json", env={"FCEMU_ACCESS_KEY": KEY})
@@ -47,14 +48,17 @@ def test_signed_commands_work(server: Server) -> None:
     assert received.code == 0, received.err
     [message] = json.loads(received.out)["messages"]
     assert json.loads(message["bodyJson"]["responsePayload"]) == {"charged": 42}
-    assert json.loads(server("queue", "payments-done", "--json").out)["messages"] == []
+    peek = server("queue", "payments-done", "--json", "--access-key", KEY)
+    assert json.loads(peek.out)["messages"] == [], peek.err
 
 
 @pytest.mark.parametrize("command", [
     ["invoke", "charge", "--payload", "{}"],
     ["tasks", "charge"],
     ["queue", "payments-done", "--receive"],
-], ids=["invoke", "tasks", "receive"])
+    ["clock"],
+    ["queue", "payments-done"],
+], ids=["invoke", "tasks", "receive", "clock", "peek"])
 def test_unsigned_commands_fail_with_a_hint(server: Server, command: list[str]) -> None:
     result = server(*command)
     assert (result.code, result.out) == (1, "")

@@ -1,9 +1,10 @@
 """Verify mode end to end: a real fcemu with AccessKey pairs, the official FC and MNS SDKs.
 
 ``fcemu.Emulator(access_keys=...)`` checks ACS3-HMAC-SHA256 signatures on the
-FC API and MNS signatures on the SMQ routes (decisions.md "Accounts, regions,
-credentials"); the control API is never checked. Without access keys nothing
-is checked (every other contract test runs that way with made-up keys).
+FC API and the control API, and MNS signatures on the SMQ routes (decisions.md
+"Accounts, regions, credentials"; issue 9 closed the control API). Without
+access keys nothing is checked (every other contract test runs that way with
+made-up keys).
 """
 
 from __future__ import annotations
@@ -174,16 +175,28 @@ def test_sts_token_and_second_key_work(emu: fcemu.Emulator) -> None:
             other.list_functions(fc.ListFunctionsRequest()).body.functions] == ["echo"]
 
 
-def test_function_credentials_are_accepted(emu: fcemu.Emulator,
-                                           account: Callable[..., Account]) -> None:
-    """What a handler finds in ``context.credentials`` can call back into the emulator."""
+def test_function_credentials_work_only_when_configured(
+        emu: fcemu.Emulator, account: Callable[..., Account]) -> None:
+    """What a handler finds in ``context.credentials`` is a fixed, public pair: it calls
+    back into the emulator only when the user lists it too (issue 9)."""
     creds = Credentials()
-    client = fc_client(emu, key_id=creds.access_key_id, secret=creds.access_key_secret,
-                       security_token=creds.security_token)
-    assert client.list_functions(fc.ListFunctionsRequest()).body.functions == []
-    queue = account(creds.access_key_id, creds.access_key_secret,
-                    creds.security_token).get_queue("from-a-function")
-    queue.create(QueueMeta())
+
+    def calls() -> None:
+        client = fc_client(emu, key_id=creds.access_key_id, secret=creds.access_key_secret,
+                           security_token=creds.security_token)
+        assert client.list_functions(fc.ListFunctionsRequest()).body.functions == []
+        queue = account(creds.access_key_id, creds.access_key_secret,
+                        creds.security_token).get_queue("from-a-function")
+        queue.create(QueueMeta())
+
+    error = client_error(calls)
+    assert (error.status_code, error.code) == (403, "InvalidAccessKeyID")
+    emu.reset(access_keys=((KEY_ID, SECRET),
+                           (creds.access_key_id, creds.access_key_secret)))
+    try:
+        calls()
+    finally:
+        emu.reset(access_keys=((KEY_ID, SECRET), ("AKID2", "S2")))
 
 
 def test_bearer_token_is_refused(emu: fcemu.Emulator) -> None:
@@ -211,8 +224,8 @@ def test_unsigned_requests_and_the_control_api(emu: fcemu.Emulator) -> None:
     status, headers, body = http(emu, "GET", "/queues")
     assert status == 400
     assert b"<Code>MissingAuthorizationHeader</Code>" in body and "x-mns-request-id" in headers
-    status, _, body = http(emu, "GET", "/_fcemu/clock")  # never checked
-    assert status == 200 and "now" in json.loads(body)
+    status, _, body = http(emu, "GET", "/_fcemu/clock")  # checked too since issue 9
+    assert status == 400 and json.loads(body)["Code"] == "MissingRequiredHeader"
 
 
 def test_reset_can_turn_verify_mode_off(emu: fcemu.Emulator) -> None:

@@ -1,0 +1,105 @@
+"""The front door: one root middleware, first in the chain, in front of every route.
+
+:func:`front_door` runs before anything else for every request (FC API,
+control API, MNS routes, router misses):
+
+1. ``Host`` must be one fcemu answers (:func:`fcemu.hosts.host_allowed`):
+   else 403 ``AccessDenied``. This stops DNS rebinding.
+2. ``Origin`` / ``Sec-Fetch-Site`` must not be a foreign web page
+   (:func:`fcemu.hosts.origin_allowed`): else 403 ``AccessDenied``. An origin
+   listed with ``--allow-origin`` gets CORS: its preflight ``OPTIONS`` is
+   answered 204 and its responses carry ``Access-Control-Allow-Origin``.
+
+Refusals are the FC error JSON, or MNS XML on ``/queues`` and ``/topics``
+(:func:`error_response`, also used for errors met before any route by
+:mod:`fcemu.api.protocol`). What happens below the routes (heads and bodies
+too long or too slow) is :mod:`fcemu.api.protocol`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from fcemu import hosts
+from fcemu.api import wire
+from fcemu.api.keys import ENGINE
+from fcemu.api.middleware import is_smq
+from fcemu.api.smq import smq_error_response
+from fcemu.errors import AccessDenied, FcError, SmqError
+
+__all__ = ["SmqAccessDenied", "error_response", "front_door"]
+
+log = logging.getLogger("fcemu.api.front_door")
+
+#: Longest header value quoted back in a refusal.
+_QUOTE = 200
+#: What a preflight answer may be cached for by the browser (seconds).
+_PREFLIGHT_MAX_AGE = "600"
+
+
+class SmqAccessDenied(SmqError):
+    status = 403
+    code = "AccessDenied"
+
+
+def error_response(app: web.Application, path: str, fc: FcError,
+                   mns: SmqError) -> web.Response:
+    """``fc`` as FC error JSON, or ``mns`` as MNS XML when ``path`` is an MNS route; with a
+    fresh request ID from the engine."""
+    engine = app[ENGINE]
+    if is_smq(path):
+        return smq_error_response(mns, engine.smq.new_request_id())
+    return wire.error_response(fc, engine.ids.response_id(engine.clock.now_ms()))
+
+
+@web.middleware
+async def front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host and Origin checks (see the module docstring), then the handler."""
+    settings = request.app[ENGINE].settings
+    host = request.headers.get(hdrs.HOST)
+    origin = request.headers.get(hdrs.ORIGIN)
+    if not hosts.host_allowed(host, settings.host, settings.allow_hosts):
+        return _refuse(request, f"Host {_quote(host)} is not allowed: fcemu answers requests "
+                                "for loopback names and addresses, the --host it listens on "
+                                "and the names given with --allow-host")
+    if not hosts.origin_allowed(origin, request.headers.get("Sec-Fetch-Site"), host,
+                                settings.allow_origins):
+        what = f"Origin {_quote(origin)}" if origin is not None else "a cross-site request"
+        return _refuse(request, f"{what} is not allowed: fcemu answers web pages only from "
+                                "its own origin and from the origins given with --allow-origin")
+    cors = origin is not None and not hosts.same_origin(origin, host)
+    if cors and request.method == hdrs.METH_OPTIONS and \
+            hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
+        return _preflight(request, str(origin))
+    response = await handler(request)
+    if cors and not response.prepared:
+        response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = str(origin)
+        response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = "*"
+        response.headers.add(hdrs.VARY, hdrs.ORIGIN)
+    return response
+
+
+def _quote(value: str | None) -> str:
+    text = repr(value) if value is not None else "(none)"
+    return text if len(text) <= _QUOTE else text[:_QUOTE] + "…"
+
+
+def _refuse(request: web.Request, message: str) -> web.Response:
+    log.warning("refused %s %s: %s", request.method, request.path[:_QUOTE], message)
+    return error_response(request.app, request.path, AccessDenied(message),
+                          SmqAccessDenied(message))
+
+
+def _preflight(request: web.Request, origin: str) -> web.Response:
+    """The CORS preflight answer for an origin the user allowed."""
+    headers = {hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin,
+               hdrs.ACCESS_CONTROL_ALLOW_METHODS:
+                   request.headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD],
+               hdrs.ACCESS_CONTROL_MAX_AGE: _PREFLIGHT_MAX_AGE, hdrs.VARY: hdrs.ORIGIN}
+    wanted = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS)
+    if wanted:
+        headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = wanted
+    return web.Response(status=204, headers=headers)

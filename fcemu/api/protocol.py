@@ -1,0 +1,198 @@
+"""HTTP below the routes: request heads that are too long, too many or too slow.
+
+aiohttp reads the request line and headers before any route or middleware
+runs. When it cannot (a line over 8190 bytes, a header field over 8190 bytes,
+more than 128 headers, bytes that are not HTTP) it answers a ``text/plain``
+400 of its own, and it waits for a request head as long as the connection's
+keep-alive allows (an hour). :class:`FrontDoorRunner` serves the app over
+connections that instead:
+
+- answer those errors as FC error JSON, or as MNS XML when the request was
+  for ``/queues`` or ``/topics`` (400 ``InvalidArgument``, naming the limit).
+  The route is read from the first bytes the client sent; when they do not
+  tell, the FC format is used;
+- give a request head ``Settings.read_timeout`` real seconds from its first
+  byte, and its body as long again from the end of the head; then the client
+  gets 408 ``RequestTimeout`` (same formats: the handler reading a late body
+  gets :class:`fcemu.api.middleware.RequestTimeout`) and the connection is
+  closed, so a slowloris client holds nothing;
+- close a connection on which no request begins for twice that time.
+
+aiohttp has no public hook for any of this, so :class:`_Connection` extends
+its ``RequestHandler`` and uses a few of its internals (``_messages``,
+``_waiter``, ``_close``, ``_current_request``, ``_ErrInfo``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
+from aiohttp.web_request import BaseRequest
+
+from fcemu.api.front_door import error_response
+from fcemu.api.keys import ENGINE
+from fcemu.api.middleware import RequestTimeout
+from fcemu.errors import (
+    FcError,
+    InternalServerError,
+    InvalidArgument,
+    SmqError,
+    SmqInvalidArgument,
+)
+
+__all__ = ["FrontDoorRunner"]
+
+#: How many first bytes of a request head are kept to tell its route.
+_SNIFF = 1024
+_REQUEST_LINE = re.compile(rb"^\s*[!-~]+ +(\S+)")
+#: aiohttp's stand-in method for a request that could not be parsed.
+_UNPARSED = "UNKNOWN"
+
+
+class FrontDoorRunner(web.AppRunner):
+    """An :class:`aiohttp.web.AppRunner` whose connections behave as the module says."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # same object, our connection factory
+        assert isinstance(server, _Server)
+        server.app = self.app
+        return server
+
+
+class _Server(web.Server):
+    app: web.Application
+
+    def __call__(self) -> RequestHandler:
+        kwargs: dict[str, Any] = self._kwargs
+        return _Connection(self, loop=self._loop, app=self.app, **kwargs)
+
+
+class _Connection(RequestHandler):
+    """One client connection (see the module docstring)."""
+
+    def __init__(self, manager: web.Server, *, app: web.Application, **kwargs: Any) -> None:
+        self._app = app
+        self._read_timeout = float(app[ENGINE].settings.read_timeout)
+        kwargs["keepalive_timeout"] = 2 * self._read_timeout  # idle: no request begun
+        super().__init__(manager, **kwargs)
+        self._head = bytearray()  # first bytes of the head being received
+        self._error_head = b""  # ... of the head that failed
+        self._timer: asyncio.TimerHandle | None = None  # the head's or the body's deadline
+        self._body: StreamReader | None = None  # body of the newest parsed request
+
+    # -- reading --------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._close or self._force_close:
+            return
+        if data and (self._body is None or self._body.is_eof()):  # bytes of a request head
+            if not self._head:
+                self._arm(self._head_timed_out)
+            if len(self._head) < _SNIFF:
+                self._head += data[:_SNIFF - len(self._head)]
+        parsed = len(self._messages)
+        super().data_received(data)
+        if len(self._messages) > parsed:  # a head is complete (or failed to parse)
+            message, payload = self._messages[-1]
+            if isinstance(message, _ErrInfo):
+                self._error_head = bytes(self._head)
+            self._disarm()
+            self._head.clear()
+            self._body = payload
+            if not payload.is_eof():
+                self._arm(self._body_timed_out)
+        elif self._body is not None and self._body.is_eof() and not self._head:
+            self._disarm()  # the body is complete
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self, expired: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = self._loop.call_later(self._read_timeout, expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _head_timed_out(self) -> None:
+        """Queue a 408 answer after whatever is in progress, and read no more."""
+        self._timer = None
+        if self._close or self._force_close or self.transport is None:
+            return
+        self._error_head = bytes(self._head)
+        message = f"the request head did not arrive within {self._read_timeout:g} seconds"
+        self._close = True  # this connection ends with that answer
+        self._messages.append((_ErrInfo(status=408, exc=RequestTimeout(message),
+                                        message=message), EMPTY_PAYLOAD))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _body_timed_out(self) -> None:
+        """The handler reading the late body gets RequestTimeout (answered 408 in the route's
+        format); nothing more is read, and the connection closes after the answer."""
+        self._timer = None
+        body = self._body
+        if body is None or body.is_eof() or self._current_request is None:
+            return  # complete; or nobody reads it any more (aiohttp's lingering bounds that)
+        self._close = True
+        body.set_exception(RequestTimeout(f"the request body did not arrive within "
+                                          f"{self._read_timeout:g} seconds"))
+        body.feed_eof()  # no lingering: the rest of it will not be read
+
+    # -- answering errors aiohttp meets before any route ----------------------------
+
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("Response is sent already, cannot send another response "
+                                  "with the error message")
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        else:  # the client's mistake: no server error
+            self.log_debug("Refused a request from %s: %s", request.remote, message)
+        unparsed = request.method == _UNPARSED and request.path == "/"
+        path = _route(self._error_head) if unparsed else request.path
+        fc, mns = self._describe(status, exc, message or "", self._error_head)
+        response = error_response(self._app, path, fc, mns)
+        response.force_close()
+        return response
+
+    def _describe(self, status: int, exc: BaseException | None, message: str,
+                  head: bytes) -> tuple[FcError, SmqError]:
+        if status >= 500:
+            return InternalServerError(), SmqError()
+        if isinstance(exc, RequestTimeout):
+            return exc, exc
+        if isinstance(exc, LineTooLong):
+            text = (f"a request header is longer than {self.max_field_size} bytes"
+                    if b"\n" in head else
+                    f"the request line (method, URL, version) is longer than "
+                    f"{self.max_line_size} bytes")
+        elif isinstance(exc, BadHttpMessage) and "too many headers" in message.lower():
+            text = f"the request has more than {self.max_headers} headers"
+        else:
+            text = f"the request is not valid HTTP: {message[:200]}"
+        return InvalidArgument(text), SmqInvalidArgument(text)
+
+
+def _route(head: bytes) -> str:
+    """The path of a request from its first bytes; ``/`` when they do not tell."""
+    found = _REQUEST_LINE.match(head)
+    if not found:
+        return "/"
+    target = found[1].decode("latin-1")
+    return urlsplit(target).path if "://" in target else target.partition("?")[0]
