@@ -49,6 +49,7 @@ _OPTIONS = {
     "config": "deployment file (s.yaml / fcemu.yaml) applied after each reset; repeatable",
     "region": "region in ARNs and contexts (default cn-hangzhou)",
     "account_id": "account ID in ARNs and contexts (default 1234567890123456)",
+    "pass_env": "environment variable handlers get besides FC's (repeatable; ini: a list)",
 }
 _MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, **settings): "
            "configure the test's emulator (pytest_fcemu)")
@@ -80,6 +81,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if name == "config":
             group.addoption(flag, dest="fcemu_config", action="append", help=help_text)
             parser.addini("fcemu_config", help_text, type="paths")
+        elif name == "pass_env":
+            group.addoption(flag, dest="fcemu_pass_env", action="append", help=help_text)
+            parser.addini("fcemu_pass_env", help_text, type="args")
         else:
             group.addoption(flag, dest=f"fcemu_{name}", help=help_text)
             parser.addini(f"fcemu_{name}", help_text)
@@ -333,8 +337,13 @@ def _configured(config: pytest.Config) -> dict[str, Any]:
         value = config.getoption(f"fcemu_{name}")
         origin = config.invocation_params.dir
         if value is None and os.environ.get(f"FCEMU_{name.upper()}"):
-            value = os.environ[f"FCEMU_{name.upper()}"]
-            value = value.split(os.pathsep) if name == "config" else value
+            text = os.environ[f"FCEMU_{name.upper()}"]
+            if name == "config":
+                value = text.split(os.pathsep)
+            elif name == "pass_env":  # FCEMU_PASS_ENV="A,B" or "A B"
+                value = text.replace(",", " ").split()
+            else:
+                value = text
             origin = Path.cwd()
         if value is None or value == []:
             value, origin = config.getini(f"fcemu_{name}") or None, config.rootpath
@@ -372,6 +381,9 @@ def _field(name: str, value: Any, origin: Path) -> dict[str, Any]:
     if name == "config":
         paths = [value] if isinstance(value, (str, os.PathLike)) else list(value)
         return {"config": tuple(origin / Path(p) for p in paths)}
+    if name == "pass_env":
+        names = [value] if isinstance(value, str) else list(value)
+        return {"pass_env": tuple(names)}
     if name == "clock" and value not in ("manual", "real", "follow"):
         raise pytest.UsageError(f"fcemu clock must be manual, real or follow, got {value!r}")
     return {name: value}

@@ -9,11 +9,7 @@ runs in real time even when the emulator clock is manual).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field

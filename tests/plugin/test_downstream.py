@@ -91,11 +91,11 @@ def test_end_to_end_with_fc_client_drain_task_and_queue(downstream: pytest.Pytes
 
 def test_code_directory_deploys_to_a_worker_process(only_fcemu: pytest.Pytester,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_PID", str(os.getpid()))  # the worker inherits the environment
+    monkeypatch.setenv("TEST_PID", str(os.getpid()))  # handlers get it through --pass-env only
     (only_fcemu.path / "code" / "echo").mkdir(parents=True)
     (only_fcemu.path / "code" / "echo" / "index.py").write_text(ECHO)
     only_fcemu.makepyfile(test_code=CODE_DIR)
-    result = only_fcemu.runpytest(*ONLY_FCEMU)
+    result = only_fcemu.runpytest("--fcemu-pass-env", "TEST_PID", *ONLY_FCEMU)
     result.assert_outcomes(passed=2)
 
 
