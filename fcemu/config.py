@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu import inputs
 from fcemu.clock import to_epoch_ms
+from fcemu.code import Package, zip_code
 from fcemu.code import code_files as _code_files
-from fcemu.code import zip_code
 from fcemu.config_schema import (
     MODELLED_PROPS,
     SCHEMA,
@@ -427,8 +427,14 @@ def _add_destination_resources(deployment: Deployment) -> None:
 
 # -- deploying ----------------------------------------------------------------------------
 
-def _deploy(engine: Engine, deployment: Deployment, *, strict: bool) -> None:
-    """Create or update everything; ``strict`` turns engine errors into ConfigErrors."""
+def _deploy(engine: Engine, deployment: Deployment, *, strict: bool,
+            packages: dict[str, Package] | None = None) -> None:
+    """Create or update everything; ``strict`` turns engine errors into ConfigErrors.
+
+    ``packages`` holds code already unpacked (off the loop) by function name; the rest is
+    unpacked here.
+    """
+    packages = packages if packages is not None else {}
     smq = engine.smq
     for name, attributes in deployment.queues.items():
         _smq_call(f"queues.{name}", strict, _ensure, smq.create_queue,
@@ -444,7 +450,7 @@ def _deploy(engine: Engine, deployment: Deployment, *, strict: bool) -> None:
                       filter_tag=options.get("filterTag", ""))
     for spec in deployment.functions.values():
         try:
-            _deploy_function(engine, spec)
+            _deploy_function(engine, spec, packages.pop(spec.name, None))
         except FcError as exc:
             if strict:
                 raise ConfigError(spec.where, spec.origins[""][1],
@@ -470,12 +476,13 @@ def _smq_call(name: str, strict: bool, call: Callable[..., Any], *args: Any,
         log.error("%s: %s", name, exc)
 
 
-def _deploy_function(engine: Engine, spec: FunctionSpec) -> None:
+def _deploy_function(engine: Engine, spec: FunctionSpec, package: Package | None) -> None:
+    unpacked: dict[str, Any] = {"package": package} if package is not None else {}
     if spec.name in engine.functions:
         update = {k: v for k, v in spec.doc.items() if k not in ("functionName", "tags")}
-        engine.update_function(spec.name, {**_UPDATE_DEFAULTS, **update})
+        engine.update_function(spec.name, {**_UPDATE_DEFAULTS, **update}, **unpacked)
     else:
-        engine.create_function(spec.doc)
+        engine.create_function(spec.doc, **unpacked)
     if spec.async_config is not None:
         engine.put_async_invoke_config(spec.name, *spec.async_config)
     elif (spec.name, LATEST) in engine.async_configs:
@@ -492,10 +499,11 @@ class Watcher:
     """Polls the deployment files and code every ``interval`` real seconds; redeploys changes.
 
     Runs on the emulator loop (not on the emulator clock: a manual clock must
-    not stop it). Changed functions get UpdateFunction (new code, new config)
-    and PutAsyncInvokeConfig; new ones are created; task records are kept.
-    Functions removed from the files stay deployed until a restart. A file
-    with an error is reported and the previous deployment kept.
+    not stop it); the files are read and the code unpacked on worker threads.
+    Changed functions get UpdateFunction (new code, new config) and
+    PutAsyncInvokeConfig; new ones are created; task records are kept. Functions
+    removed from the files stay deployed until a restart. A file with an error
+    is reported and the previous deployment kept.
     """
 
     def __init__(self, engine: Engine, paths: tuple[Path, ...], interval: float = 1.0) -> None:
@@ -508,33 +516,66 @@ class Watcher:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                self.poll()
+                await self.poll_async()
             except Exception:  # the watcher must outlive any one bad reload
                 log.exception("reloading %s failed", ", ".join(map(str, self.paths)))
 
     def poll(self) -> bool:
-        """Redeploy if anything changed since the last poll; True when it did."""
+        """Redeploy if anything changed since the last poll; True when it did. Blocking:
+        the files are read and the code unpacked on this thread."""
+        deployment = self._reload()
+        if deployment is None:
+            return False
+        self._redeploy(deployment, self._changed_names(deployment), {})
+        return True
+
+    async def poll_async(self) -> bool:
+        """:meth:`poll`, with the files read and the code unpacked on worker threads."""
+        loop = asyncio.get_running_loop()
+        deployment = await loop.run_in_executor(None, self._reload)
+        if deployment is None:
+            return False
+        changed, packages = self._changed_names(deployment), {}
+        for name in list(changed):
+            zip_file = (deployment.functions[name].doc.get("code") or {}).get("zipFile")
+            if not zip_file:
+                continue
+            try:
+                packages[name] = await self.engine.code.prepare_async(name, zip_file)
+            except FcError as exc:
+                log.error("%s: %s: %s: %s", deployment.functions[name].where, name, exc.code,
+                          exc.message)
+                changed.remove(name)
+        self._redeploy(deployment, changed, packages)
+        return True
+
+    def _reload(self) -> Deployment | None:
+        """The deployment files again, if they or the code changed since the last poll."""
         stamp = self._stamp(self.previous)
         if stamp == self.stamp:
-            return False
+            return None
         self.stamp = stamp
         try:
-            deployment = load(self.paths, self.engine.settings)
+            return load(self.paths, self.engine.settings)
         except ConfigError as exc:
             log.error("not reloaded: %s (the previous deployment stays)", exc)
-            return False
-        changed = [name for name, spec in deployment.functions.items()
-                   if _changed(self.previous.functions.get(name), spec)
-                   or name not in self.engine.functions]
+            return None
+
+    def _changed_names(self, deployment: Deployment) -> list[str]:
+        return [name for name, spec in deployment.functions.items()
+                if _changed(self.previous.functions.get(name), spec)
+                or name not in self.engine.functions]
+
+    def _redeploy(self, deployment: Deployment, changed: list[str],
+                  packages: dict[str, Package]) -> None:
         report_ignored(deployment)
         subset = Deployment(deployment.files, {n: deployment.functions[n] for n in changed},
                             deployment.queues, deployment.topics)
-        _deploy(self.engine, subset, strict=False)
+        _deploy(self.engine, subset, strict=False, packages=packages)
         self.previous = deployment
         self.stamp = self._stamp(deployment)
         log.warning("reloaded %s: %s", ", ".join(map(str, self.paths)),
                     ", ".join(changed) or "no function changed")
-        return True
 
     def _stamp(self, deployment: Deployment) -> tuple[tuple[str, int, int], ...]:
         paths = list(self.paths) + [s.code_path for s in deployment.functions.values()
