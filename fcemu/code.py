@@ -136,8 +136,9 @@ def decode_zip(zip_file_b64: str, max_bytes: int | None = None) -> bytes:
 
 def _zip_too_large(size: int, limit: int) -> CodeSizeExceeded:
     return CodeSizeExceeded(
-        f"code.zipFile: the code package is {size} bytes; FC allows at most {limit} bytes "
-        "for a Base64-encoded ZIP uploaded through the API")
+        f"Code size exceeds the maximum allowed length (max: {limit}, actual: '{size}'): "
+        "code.zipFile is the zip, Base64-encoded, and FC takes at most that many bytes of "
+        "it through the API")
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def test_a_zip_over_fcs_upload_limit_is_refused(
                          create_doc("g", zip_bytes(index(), ("noise", os.urandom(4096), FILE))))
     assert reply.status == 400, reply
     assert reply.json()["Code"] == "EntityTooLarge"
-    assert "FC allows at most 1024 bytes" in reply.json()["Message"]
+    assert "exceeds the maximum allowed length (max: 1024," in reply.json()["Message"]
     assert store(fcemu) == []
 
 

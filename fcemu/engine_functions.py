@@ -1,0 +1,190 @@
+"""The engine's function operations: CreateFunction, GetFunction, ListFunctions,
+UpdateFunction and DeleteFunction, with the function lookups every other operation uses.
+
+A mixin of :class:`fcemu.engine.Engine` (kept apart so that the engine module stays
+readable); the engine owns the state declared below. A create or an update is
+checked in full and its code unpacked into a package of its own (on a worker thread
+in the ``*_async`` variants, which the API uses) before anything is applied; then it
+is applied at once. A refused one changes nothing and leaves no package behind.
+A function's old code directory is removed once its instances are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcemu import inputs
+from fcemu.code import CodeStore, Package
+from fcemu.errors import (
+    AliasNotFound,
+    FunctionAlreadyExists,
+    FunctionNotFound,
+    InvalidArgument,
+    PreconditionFailed,
+    VersionNotFound,
+)
+from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function
+
+if TYPE_CHECKING:
+    from fcemu.clock import ManualClock, RealClock, Scheduler
+    from fcemu.faults import Faults
+    from fcemu.ids import IdGenerator
+    from fcemu.runtime import Runtimes
+    from fcemu.settings import Settings
+    from fcemu.tasks import AsyncTasks
+
+
+class FunctionOperations:
+    """Function CRUD on the engine's state (see the module docstring)."""
+
+    settings: Settings
+    clock: RealClock | ManualClock
+    ids: IdGenerator
+    scheduler: Scheduler
+    runtimes: Runtimes
+    code: CodeStore
+    faults: Faults
+    tasks: AsyncTasks
+    functions: dict[str, Function]
+    async_configs: dict[tuple[str, str], AsyncConfig]
+    concurrency: dict[str, ConcurrencyConfig]
+
+    def arn(self, function_name: str) -> str:
+        s = self.settings
+        return f"acs:fc:{s.region}:{s.account_id}:functions/{function_name}"
+
+    def create_function(self, doc: dict[str, Any], handler: Callable[..., Any] | None = None,
+                        *, package: Package | None = None) -> Function:
+        """CreateFunction from a ``CreateFunctionInput`` document (or a Python callable).
+
+        Everything is checked before anything changes. The code is unpacked on this
+        thread unless ``package`` (from :meth:`create_function_async`) holds it already.
+        """
+        try:
+            name, fields = self._check_create(doc, handler)
+            if fields.zip_file is not None and package is None:
+                package = self.code.prepare(name, fields.zip_file)
+            self._check_package(package)
+        except BaseException:
+            self.code.discard(package)
+            raise
+        now = self.clock.now_ms()
+        function = Function(
+            name=name, arn=self.arn(name), function_id=self.ids.function_id(),
+            created_ms=now, modified_ms=now, inprocess_handler=handler,
+            extra=fields.echoed, tags=fields.tags, **fields.values,
+        )
+        if package is not None:
+            _install(function, package)
+        self.functions[name] = function
+        return function
+
+    async def create_function_async(self, doc: dict[str, Any],
+                                    handler: Callable[..., Any] | None = None) -> Function:
+        """CreateFunction with the code unpacked on a worker thread (the loop keeps serving)."""
+        name, fields = self._check_create(doc, handler)
+        package = None
+        if fields.zip_file is not None:
+            package = await self.code.prepare_async(name, fields.zip_file)
+        return self.create_function(doc, handler, package=package)
+
+    def _check_create(self, doc: dict[str, Any], handler: Callable[..., Any] | None,
+                      ) -> tuple[str, inputs.FunctionFields]:
+        name = inputs.check_function_name(doc.get("functionName"))  # type: ignore[arg-type]
+        if name in self.functions:
+            raise FunctionAlreadyExists(name)
+        fields = inputs.function_fields(doc, create=True)
+        if handler is None and fields.zip_file is None:
+            raise InvalidArgument("code is required: send code.zipFile (a base64 zip holding "
+                                  "your handler, e.g. index.py)")
+        return name, fields
+
+    def _check_package(self, package: Package | None) -> None:
+        if package is not None and not self.code.owns(package):
+            raise PreconditionFailed("the resource being modified has been changed: the "
+                                     "emulator was reset while the code was unpacked")
+
+    def get_function(self, name: str, qualifier: str | None = None) -> Function:
+        function = self._function(name)
+        self._qualifier(function, qualifier)
+        return function
+
+    def list_functions(self, prefix: str = "", limit: int = 20,
+                       next_token: str = "") -> tuple[list[Function], str]:
+        names = sorted(n for n in self.functions if n.startswith(prefix) and n >= next_token)
+        page = names[:limit]
+        return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
+
+    def update_function(self, name: str, doc: dict[str, Any], *,
+                        package: Package | None = None) -> Function:
+        """UpdateFunction: every field and the code are checked (the code unpacked) first,
+        then applied at once; a refused update changes nothing."""
+        try:
+            function = self._function(name)
+            fields = inputs.function_fields(doc, create=False)
+            if fields.zip_file is not None and package is None:
+                package = self.code.prepare(name, fields.zip_file)
+            self._check_package(package)
+        except BaseException:
+            self.code.discard(package)
+            raise
+        for attr, value in fields.values.items():
+            setattr(function, attr, value)
+        function.extra.update(fields.echoed)
+        old_code = None
+        if package is not None:
+            old_code = function.code_dir
+            _install(function, package)
+        function.modified_ms = self.clock.now_ms()
+        # new code or config: warm instances must not serve the old one
+        self.scheduler.spawn(self._retire(name, old_code), name=f"discard {name}")
+        return function
+
+    async def update_function_async(self, name: str, doc: dict[str, Any]) -> Function:
+        """UpdateFunction with the code unpacked on a worker thread."""
+        self._function(name)
+        fields = inputs.function_fields(doc, create=False)
+        package = None
+        if fields.zip_file is not None:
+            package = await self.code.prepare_async(name, fields.zip_file)
+        return self.update_function(name, doc, package=package)
+
+    def delete_function(self, name: str) -> None:
+        function = self._function(name)
+        del self.functions[name]
+        for key in [k for k in self.async_configs if k[0] == name]:
+            del self.async_configs[key]
+        self.concurrency.pop(name, None)
+        self.faults.drop_function(name)
+        self.tasks.drop_function(name)
+        self.scheduler.spawn(self._retire(name, function.code_dir), name=f"discard {name}")
+
+    async def _retire(self, name: str, old_code: Path | None) -> None:
+        """Kill the function's instances, then remove the code directory they ran from:
+        nothing can use it any more (a new instance starts from the function's new code,
+        or not at all once it is deleted)."""
+        await self.runtimes.discard(name)
+        await self.code.remove(old_code)
+
+    def _function(self, name: str) -> Function:
+        function = self.functions.get(name)
+        if function is None:
+            raise FunctionNotFound(name)
+        return function
+
+    def _qualifier(self, function: Function, qualifier: str | None) -> str:
+        """Resolve a qualifier; fcemu models LATEST only (versions and aliases: 404)."""
+        if qualifier in (None, "", LATEST):
+            return LATEST
+        assert qualifier is not None
+        if qualifier.isdigit():
+            raise VersionNotFound(function.name, qualifier)
+        raise AliasNotFound(function.name, qualifier)
+
+
+
+def _install(function: Function, package: Package) -> None:
+    function.code_dir, function.code_size = package.path, package.size
+    function.code_checksum = package.checksum
