@@ -84,14 +84,18 @@ class UnreadableBody(HttpLevelError):
 def client_error(request: web.BaseRequest, exc: BaseException) -> HttpLevelError | None:
     """The error ``exc`` is answered with when it is the client's doing at the HTTP level
     (it hung up mid-request; its body cannot be decoded), else None."""
-    if isinstance(exc, HttpLevelError):
-        return exc
+    error: HttpLevelError | None = None
     transport = request.transport
-    if isinstance(exc, ConnectionError) and (transport is None or transport.is_closing()):
-        return ClientClosedRequest()
-    if isinstance(exc, (RequestPayloadError, HttpProcessingError)):
-        return UnreadableBody(f"the request body could not be read: {exc}")
-    return None
+    if isinstance(exc, HttpLevelError):
+        error = exc
+    elif isinstance(exc, ConnectionError) and (transport is None or transport.is_closing()):
+        error = ClientClosedRequest()
+    elif isinstance(exc, (RequestPayloadError, HttpProcessingError)):
+        error = UnreadableBody(f"the request body could not be read: {exc}")
+    if error is not None:
+        log.debug("%s %s: %s %s (the client's doing, not a server error): %r", request.method,
+                  request.path, error.status, error.code, exc)
+    return error
 
 
 def error_middleware(*, stamp_success: bool) -> Middleware:
@@ -130,7 +134,6 @@ def render_error(request: web.Request, exc: Exception) -> web.Response:
     """Map any exception to the FC error response (see the module docstring)."""
     client = client_error(request, exc)
     if client is not None:
-        log.debug("%s %s: %r (the client's doing)", request.method, request.path, exc)
         return wire.error_response(client, new_request_id(request))
     error = as_fc_error(request, exc)
     if isinstance(error, InternalServerError) and not isinstance(exc, FcError):

@@ -115,6 +115,11 @@ class _Connection(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        body = self._body
+        if body is not None and not body.is_eof():
+            # The client left mid-body. aiohttp tells a handler already running; one that
+            # starts later (its request was queued) would wait for the rest for ever.
+            body.set_exception(ConnectionResetError("Connection lost"))
         super().connection_lost(exc)
 
     def _arm(self, expired: Callable[[], None]) -> None:
