@@ -61,11 +61,14 @@ def alive(pid: int) -> bool:
 
 
 def instance_processes(instance_id: str) -> list[int]:
-    """Running processes (server-side pids) whose environment names ``instance_id``: every
-    process of an instance, launcher included (a handler's children inherit FC_INSTANCE_ID).
+    """Running processes below this test process whose environment names ``instance_id``:
+    every process of an instance, launcher included (a handler's children inherit
+    FC_INSTANCE_ID).
 
     Handlers may run in a PID namespace of their own, so a pid a handler reports is not
-    the server's; this finds an instance's processes whatever the containment.
+    the server's; this finds an instance's processes whatever the containment. Only this
+    process's descendants count: another test process (xdist) may run an instance with
+    the same seeded ID at the same time.
     """
     marker = f"FC_INSTANCE_ID={instance_id}".encode()
     found = []
@@ -74,11 +77,27 @@ def instance_processes(instance_id: str) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as environ:
-                if marker in environ.read().split(b"\0") and alive(int(entry)):
-                    found.append(int(entry))
+                if marker not in environ.read().split(b"\0"):
+                    continue
         except OSError:
             continue
+        if alive(int(entry)) and _descends_from_us(int(entry)):
+            found.append(int(entry))
     return found
+
+
+def _descends_from_us(pid: int) -> bool:
+    for _ in range(64):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                pid = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == os.getpid():
+            return True
+        if pid <= 1:
+            return False
+    return False
 
 
 def logged_pid(outcome: Outcome) -> int:
