@@ -242,15 +242,54 @@ def function_fields(doc: Mapping[str, Any], *, create: bool) -> FunctionFields:
     description = string(doc, "description", max_len=256)
     if description is not None:
         values["description"] = description
-    for attr, key in (("custom_runtime_config", "customRuntimeConfig"),
-                      ("instance_lifecycle_config", "instanceLifecycleConfig")):
+    for attr, key, check in (("custom_runtime_config", "customRuntimeConfig", _custom_runtime),
+                             ("instance_lifecycle_config", "instanceLifecycleConfig",
+                              _lifecycle)):
         obj = mapping(doc, key)
         if obj is not None:
+            check(obj)
             values[attr] = obj
     echoed = {k: doc[k] for k in ECHOED_FIELDS if k in doc}
     _list_of(echoed, "layers", str, "ARN strings")
     return FunctionFields(values, _zip_file(doc), echoed,
                           _list_of(doc, "tags", dict, "{Key, Value} objects"))
+
+
+def _custom_runtime(config: Mapping[str, Any]) -> None:
+    """The parts of ``customRuntimeConfig`` fcemu runs: a start command that can start."""
+    for key in ("command", "args"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, list)
+                                  or not all(isinstance(v, str) for v in value)):
+            raise InvalidArgument(f"customRuntimeConfig.{key} must be a list of strings, "
+                                  f"got {value!r}")
+    port = config.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                             or not 0 < port < 65536):
+        raise InvalidArgument(f"customRuntimeConfig.port must be a port number (1-65535), "
+                              f"got {port!r}")
+
+
+#: Lifecycle hooks and their longest timeouts (FC 3.0 limits: Initializer 300 s, PreStop 90 s).
+_HOOK_TIMEOUTS = {"initializer": 300, "preStop": 90}
+
+
+def _lifecycle(config: Mapping[str, Any]) -> None:
+    """``instanceLifecycleConfig``: each hook an object ``{handler, timeout}``."""
+    for hook, longest in _HOOK_TIMEOUTS.items():
+        entry = config.get(hook)
+        if entry is None:
+            continue
+        if not isinstance(entry, dict):
+            raise InvalidArgument(f"instanceLifecycleConfig.{hook} must be an object "
+                                  f"{{handler, timeout}}, got {entry!r}")
+        if entry.get("handler") is not None and not isinstance(entry["handler"], str):
+            raise InvalidArgument(f"instanceLifecycleConfig.{hook}.handler must be a string, "
+                                  f"got {entry['handler']!r}")
+        try:
+            integer(entry, "timeout", 1, longest)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"instanceLifecycleConfig.{hook}.{exc.message}") from None
 
 
 def _list_of(doc: Mapping[str, Any], key: str, kind: type, what: str) -> list[Any]:

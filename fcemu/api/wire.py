@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -267,13 +268,14 @@ _DECODE_OFF_LOOP = 1024 * 1024
 def loads(raw: bytes | str) -> Any:
     """Decode a JSON document; every failure is a 400 ``InvalidArgument`` saying why.
 
-    The one JSON reader of request bodies: not UTF-8, not JSON, nested too deep (a
+    The one JSON reader of request bodies: not UTF-8, not JSON (``NaN`` and
+    ``Infinity`` are not, nor numbers beyond a float's range), nested too deep (a
     RecursionError in the decoder, or deeper than ``inputs.MAX_JSON_DEPTH``), or a string
     holding a lone surrogate (``"\\ud800"``, named by its field).
     """
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except UnicodeDecodeError:
         raise InvalidArgument("the request body is not UTF-8 encoded JSON") from None
     except RecursionError:
@@ -283,6 +285,17 @@ def loads(raw: bytes | str) -> Any:
         raise InvalidArgument(f"the request body is not valid JSON: {exc}") from None
     inputs.check_document(doc)
     return doc
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 async def read_any_json(request: web.Request) -> Any:
