@@ -18,7 +18,8 @@ Protocol, on file descriptors the handler cannot write to by accident:
   Bytes travel as Base64. The child sends ``{"type": "hello", "maxrss_kb"}``
   once started, then answers each ``{"type": "init"|"invoke", "request_id",
   "qualifier", "credentials"[, "payload"]}`` with ``{"type": "result",
-  "request_id", "kind": "ok"|"error", "body", "error_type", "maxrss_kb"}``.
+  "request_id", "kind": "ok"|"error", "body", "error_type", "maxrss_kb",
+  "children"}`` (``children``: whether the process has child processes now).
 * Private settings arrive as ``FCEMU_*`` environment variables, removed from
   ``os.environ`` before user code runs: ``FCEMU_INSTANCE_CONCURRENCY`` and
   ``FCEMU_INITIALIZER`` (``module.function`` of
@@ -238,6 +239,18 @@ def maxrss_kb() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
 
 
+def has_children() -> bool:
+    """Whether this process has child processes (running or exited), without reaping any:
+    if not, the parent need not look for them when it checks the instance's memory."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    except (AttributeError, OSError):  # no waitid here: assume there may be some
+        return True
+    return True
+
+
 class _Channel:
     """Length-prefixed JSON frames over the two protocol descriptors; writes are atomic."""
 
@@ -381,7 +394,7 @@ class _Worker:
             current_request.reset(token)
         self.channel.write({"type": "result", "request_id": request_id, "kind": kind,
                             "body": base64.b64encode(body).decode(), "error_type": error_type,
-                            "maxrss_kb": maxrss_kb()})
+                            "maxrss_kb": maxrss_kb(), "children": has_children()})
 
     def log_line(self, text: str) -> None:
         request_id = current_request.get()

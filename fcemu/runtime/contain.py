@@ -170,8 +170,8 @@ def _die_with_server() -> Callable[[], None] | None:
 # -- /proc ---------------------------------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    """The direct children of ``pid`` (every thread's), oldest first; [] if unknown."""
+def children(pid: int, oldest_first: bool = False) -> list[int]:
+    """The direct children of ``pid`` (every thread's); [] if unknown."""
     found: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -181,7 +181,7 @@ def children(pid: int) -> list[int]:
         with contextlib.suppress(OSError, ValueError):
             with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as kids:
                 found.extend(int(k) for k in kids.read().split())
-    return sorted(found, key=_start_time)
+    return sorted(found, key=_start_time) if oldest_first and len(found) > 1 else found
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -218,6 +218,18 @@ def group_members(pgid: int) -> list[int]:
             if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
                 members.append(int(entry))
     return members
+
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def _rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` in KiB from ``/proc/<pid>/statm`` (cheaper than status)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _signal(pids: Sequence[int], signum: int) -> None:
@@ -288,28 +300,60 @@ class Contained:
         """The handler's process (worker or custom-runtime command); None until it exists."""
         if self._handler_pid is None and not self.exited:
             init = self._launcher_init()
-            kids = children(init) if init is not None else []
+            kids = children(init, oldest_first=True) if init is not None else []
             self._handler_pid = kids[0] if kids else None
         return self._handler_pid
 
     def pids(self) -> list[int]:
-        """The instance's live processes, the handler first (launchers left out)."""
+        """The instance's live processes, the handler first (launchers left out).
+
+        Read on every request (memorySize), so it reads as little as it can: the
+        launcher has one thread, whose ``children`` file lists the handler and the
+        orphans it took in.
+        """
         if self.exited:
             return []
         if self.containment.mode == "group":
             assert self._handler_pid is not None
-            tree = tree_pids(self._handler_pid)
-            return tree + [p for p in group_members(self._handler_pid) if p not in tree]
+            return tree_pids(self._handler_pid)
         init = self._launcher_init()
         if init is None:
             return []
-        below = tree_pids(init)[1:]
+        top = self._launcher_children(init)
         handler = self.handler_pid()
-        return sorted(below, key=lambda p: p != handler)
+        found = []
+        for child in sorted(top, key=lambda p: p != handler):
+            found.extend(tree_pids(child))
+        return found
 
-    def memory_kb(self, key: str = "VmRSS") -> int:
-        """The summed ``VmRSS`` (or ``VmHWM``) of the instance's processes, in KiB."""
-        return sum(proc_status_kb(pid, key) or 0 for pid in self.pids())
+    def memory_kb(self, peak: bool = False, handler_kb: int | None = None,
+                  childless: bool = False) -> int:
+        """The summed resident memory (``peak``: the summed ``VmHWM``) of the instance's
+        processes, in KiB; ``handler_kb``, the handler's own figure when it just reported
+        one, stands in for reading it. ``childless``: the handler said it has no child
+        processes; then only the launcher's are looked at (orphans it took in)."""
+        if childless and handler_kb is not None and self.containment.mode != "group":
+            init, handler = self._launcher_init(), self.handler_pid()
+            if init is not None and self._launcher_children(init) == [handler]:
+                return handler_kb
+        total = 0
+        handler = self.handler_pid() if handler_kb is not None else None
+        for pid in self.pids():
+            if pid == handler and handler_kb is not None:
+                total += handler_kb
+            elif peak:
+                total += proc_status_kb(pid, "VmHWM") or 0
+            else:
+                total += _rss_kb(pid)
+        return total
+
+    @staticmethod
+    def _launcher_children(init: int) -> list[int]:
+        try:
+            with open(f"/proc/{init}/task/{init}/children", "rb") as kids:
+                return [int(k) for k in kids.read().split()]
+        except (OSError, ValueError):
+            return []
 
     def _launcher_init(self) -> int | None:
         """The launcher inside the namespace (``pidns``) or the launcher itself."""

@@ -286,7 +286,7 @@ class CustomInstance(Instance):
             await self.kill()
             return self.oom_outcome(request_id, _ms_since(started),
                                     await self._request_log(request_id))
-        duration_ms, memory = _ms_since(started), self.peak_mb()
+        duration_ms, memory = _ms_since(started), self.seen_peak_mb()
         logs = await self._request_log(request_id)
         fc_status = headers.get("x-fc-status")
         if status == 200 and fc_status in (None, "200"):

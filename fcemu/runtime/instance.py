@@ -169,6 +169,9 @@ class Instance:
         """
         if self._spawning:
             await self._spawned.wait()
+        watcher = self._watcher
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
         tree = self.tree
         if tree is None:
             return
@@ -190,7 +193,7 @@ class Instance:
     def peak_mb(self) -> int:
         """Peak memory of the instance's processes (their summed VmHWM), as last seen alive."""
         if self.tree is not None and not self.tree.exited:
-            self._peak_kb = max(self._peak_kb, self.tree.memory_kb("VmHWM"))
+            self._peak_kb = max(self._peak_kb, self.tree.memory_kb(peak=True))
         return kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb))
 
     # -- memorySize ---------------------------------------------------------------------------
@@ -207,22 +210,36 @@ class Instance:
             self._watching -= 1
 
     async def _watch_memory(self) -> None:
+        # A request shorter than one interval is never read here: over_memory() sees its peak.
         limit_kb = self.memory_limit_mb * 1024
-        while self._watching > 0 and self.tree is not None and not self.tree.exited:
-            used = self.tree.memory_kb("VmRSS")
+        while True:
+            await asyncio.sleep(MEMORY_POLL_S)
+            if self._watching <= 0 or self.tree is None or self.tree.exited:
+                return
+            used = self.tree.memory_kb()
             if used > limit_kb:
                 self._went_over(used)
                 await self.kill()
                 return
-            await asyncio.sleep(MEMORY_POLL_S)
 
-    def over_memory(self) -> bool:
-        """After a request: whether the instance went over memorySize (peaks included)."""
+    def over_memory(self, handler_kb: int | None = None, childless: bool = False) -> bool:
+        """After a request: whether the instance went over memorySize (peaks included).
+
+        Reads the processes' peaks once (``handler_kb``: the peak the handler's process
+        just reported itself; ``childless``: it said it has no child processes); then
+        :meth:`seen_peak_mb` reports them.
+        """
         if not self.oom_kb and self.tree is not None and not self.tree.exited:
-            peak = max(self.tree.memory_kb("VmHWM"), self.reported_kb)
+            self._peak_kb = max(self._peak_kb, self.tree.memory_kb(
+                peak=True, handler_kb=handler_kb, childless=childless))
+            peak = max(self._peak_kb, self.reported_kb)
             if peak > self.memory_limit_mb * 1024:
                 self._went_over(peak)
         return bool(self.oom_kb)
+
+    def seen_peak_mb(self) -> int:
+        """The peak memory last read (by :meth:`over_memory` or :meth:`peak_mb`), in MB."""
+        return kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb))
 
     def _went_over(self, used_kb: int) -> None:
         self.oom_kb = max(self.oom_kb, used_kb)

@@ -160,7 +160,7 @@ class WorkerInstance(Instance):
         except _WorkerGone:
             return await self._gone(request_id, started, "Initialize")
         self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
-        if self.over_memory():
+        if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
             return await self._gone(request_id, started, "Initialize")
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id, "Initialize"), _LOG_DRAIN_S)
@@ -196,14 +196,14 @@ class WorkerInstance(Instance):
         except _WorkerGone:
             return await self._gone(request_id, started)
         self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
-        if self.over_memory():  # a peak between two readings: FC's kernel would have seen it
+        if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
             return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id), _LOG_DRAIN_S)
         return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
-                       duration_ms, max(kb_to_mb(int(reply["maxrss_kb"])), self.peak_mb()),
-                       self.instance_id, self._take_log(request_id))
+                       duration_ms, self.seen_peak_mb(), self.instance_id,
+                       self._take_log(request_id))
 
     async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
         """The process died (or went over memorySize) during a request: a crash, the

@@ -30,12 +30,17 @@ pytestmark = linux_only
 T0 = 1_714_521_600_000
 OOM = re.compile(r"Process exited unexpectedly before completing request "
                  r"\(duration: \d+ms, maxMemoryUsage: (\d+)MB\)")
-#: event: "<MB to allocate>" or "<MB>|hold" (keep it and sleep: only the watch can stop it).
+#: event: "<MB to allocate>", "<MB>|hold" (keep it and sleep: only the watch can stop it) or
+#: "<MB>|child" (a child process allocates and holds it: the instance counts its processes).
 HOG = """\
-import time
+import subprocess, sys, time
 
 def handler(event, context):
     size, _, then = event.decode().partition("|")
+    if then == "child":
+        grab = f"import time; hog = bytearray({size} * 1024 * 1024); time.sleep(60)"
+        subprocess.Popen([sys.executable, "-c", grab])
+        time.sleep(60)
     hog = bytearray(int(size) * 1024 * 1024)
     if then == "hold":
         time.sleep(60)
@@ -77,6 +82,7 @@ def hog(tmp_path: Path, kind: str):
     ("python", "20", "ok"),            # well under 128 MB: untouched
     ("python", "300", "oom"),          # a peak, gone by the time it returns: still over
     ("python", "300|hold", "oom"),     # over and holding it: killed while it runs
+    ("python", "300|child", "oom"),    # a child process of the handler over it
     ("custom", "20", "ok"),
     ("custom", "300|hold", "oom"),
 ])
