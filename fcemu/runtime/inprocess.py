@@ -73,6 +73,10 @@ class InProcessRuntime:
     ``max_memory_mb`` is the emulator process's own resident size (there is no
     separate instance to measure). Each function has one ``instance_id``,
     stable until :meth:`discard`.
+
+    Such a handler cannot be isolated: it shares the server's environment
+    (``os.environ``, not FC's), memory and process, so ``memorySize`` is not
+    enforced, and what it starts is not contained (:mod:`fcemu.runtime.contain`).
     """
 
     def __init__(self, ids: IdGenerator, *, max_workers: int = 16) -> None:

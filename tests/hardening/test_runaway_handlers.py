@@ -116,7 +116,9 @@ def test_reset_and_shutdown_end_runaway_handlers(runaway, tmp_path):
             assert len(processes_with(marker)) == 2
             started = time.monotonic()
             if round_ == "reset":
-                emu.reset()
+                reset = urllib.request.Request(f"{emu.endpoint}/_fcemu/reset", data=b"",
+                                               method="POST")
+                urllib.request.urlopen(reset, timeout=30).close()
                 assert emu.instances() == []
             else:
                 emu.stop()
