@@ -85,7 +85,9 @@ def element(tag: str, values: Mapping[str, object]) -> str:
 def document(root: str, content: str | Iterable[str]) -> bytes:
     """A whole response: prolog, namespaced root, ``content`` XML."""
     body = content if isinstance(content, str) else "".join(content)
-    return f'{PROLOG}<{root} xmlns="{NS}">{body}</{root}>'.encode()
+    # A lone surrogate (UTF-8 cannot hold one, nor XML) never reaches here from the wire;
+    # should one slip in, it is written as "?" rather than failing the whole answer.
+    return f'{PROLOG}<{root} xmlns="{NS}">{body}</{root}>'.encode("utf-8", "replace")
 
 
 def error(err: SmqError, request_id: str, host_id: str) -> bytes:

@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 import pytest
 
 import fcemu
-from fcemu.api import wire
+from fcemu.api import smq_xml, wire
 from fcemu.errors import InvalidArgument
 from fcemu.inputs import MAX_JSON_DEPTH
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot
@@ -351,12 +351,15 @@ async def _function_names(engine: Any) -> list[str]:
     return sorted(engine.functions)
 
 
-def test_responses_stay_valid_json_whatever_a_string_holds() -> None:
+def test_responses_stay_valid_whatever_a_string_holds() -> None:
     """The JSON writer never fails: a lone surrogate (which UTF-8 cannot hold) is written as
-    its JSON escape, so one bad record cannot turn GetFunction or ListFunctions into 500s."""
+    its JSON escape, so one bad record cannot turn GetFunction or ListFunctions into 500s;
+    the MNS XML writer writes it as "?"."""
     encoded = wire.encode({"description": "a\ud800b", "\udc80": ["\\\ud800"]})
     assert json.loads(encoded) == {"description": "a\ud800b", "\udc80": ["\\\ud800"]}
     assert encoded.decode("utf-8")  # valid UTF-8 on the wire
+    xml_doc = smq_xml.document("Message", smq_xml.inner({"MessageBody": "a\ud800b"}))
+    assert ElementTree.fromstring(xml_doc)[0].text == "a?b"
 
 
 def test_a_refused_update_keeps_every_field(fcemu: fcemu.Emulator, http: Http) -> None:
