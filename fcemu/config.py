@@ -164,7 +164,8 @@ def apply_config(engine: Engine, paths: Iterable[Path | str]) -> None:
     """Deploy what the files describe into ``engine`` (runs on the emulator loop).
 
     Called by ``Engine.__init__`` when ``Settings.config`` is set, so the same
-    deployment is back after every reset.
+    deployment is back after every reset; the code is unpacked right here (start-up
+    and reset are synchronous), while the :class:`Watcher` unpacks on worker threads.
     """
     deployment = load(paths, engine.settings)
     report_ignored(deployment)
