@@ -240,18 +240,6 @@ def _unsupported(function: Function) -> Outcome:
 # -- memory figures ----------------------------------------------------
 
 
-def proc_status_kb(pid: int | str, key: str) -> int | None:
-    """A ``kB`` field (``VmHWM``, ``VmRSS``) of ``/proc/<pid>/status``; None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith(f"{key}:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def kb_to_mb(kb: int) -> int:
     """KiB to whole MB, rounded up, at least 1 (FC never reports 0MB for a live process)."""
     return max(1, -(-kb // 1024))

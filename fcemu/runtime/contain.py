@@ -48,7 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fcemu.runtime import proc_status_kb
+from fcemu.runtime.procfs import (
+    children,
+    group_members,
+    proc_status_kb,
+    rss_kb,
+    tree_pids,
+)
 
 Mode = Literal["pidns", "subreaper", "group"]
 MODES: tuple[Mode, ...] = ("pidns", "subreaper", "group")
@@ -56,8 +62,6 @@ MODES: tuple[Mode, ...] = ("pidns", "subreaper", "group")
 LAUNCHER = str(Path(__file__).with_name("_contain_main.py"))
 #: Real seconds a killed instance gets to be seen gone before everything of it is killed again.
 KILL_WAIT_S = 1.0
-#: How many processes one instance's tree may list (a fork bomb is killed over several sweeps).
-_TREE_LIMIT = 4096
 _PR_SET_PDEATHSIG = 1
 _UNSHARE_OPTIONS = ("--pid", "--fork", "--kill-child", "--mount-proc")
 _STREAM_LIMIT = 2 ** 16
@@ -165,71 +169,6 @@ def _die_with_server() -> Callable[[], None] | None:
             os._exit(1)
 
     return preexec
-
-
-# -- /proc ---------------------------------------------------------------------------------
-
-
-def children(pid: int, oldest_first: bool = False) -> list[int]:
-    """The direct children of ``pid`` (every thread's); [] if unknown."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for task in tasks:
-        with contextlib.suppress(OSError, ValueError):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as kids:
-                found.extend(int(k) for k in kids.read().split())
-    return sorted(found, key=_start_time) if oldest_first and len(found) > 1 else found
-
-
-def tree_pids(pid: int) -> list[int]:
-    """``pid`` and every process below it, ``pid`` first."""
-    found: list[int] = []
-    todo = [pid]
-    while todo and len(found) < _TREE_LIMIT:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children(current))
-    return found
-
-
-def _start_time(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return int(stat.read().rpartition(")")[2].split()[19])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def group_members(pgid: int) -> list[int]:
-    """Running (not zombie) processes of process group ``pgid``, read from ``/proc``."""
-    members = []
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                    fields = stat.read().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-                members.append(int(entry))
-    return members
-
-
-_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
-
-
-def _rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` in KiB from ``/proc/<pid>/statm`` (cheaper than status)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_KB
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _signal(pids: Sequence[int], signum: int) -> None:
@@ -344,7 +283,7 @@ class Contained:
             elif peak:
                 total += proc_status_kb(pid, "VmHWM") or 0
             else:
-                total += _rss_kb(pid)
+                total += rss_kb(pid)
         return total
 
     @staticmethod

@@ -55,7 +55,7 @@ from fcemu.runtime import (
     timeout_outcome,
 )
 from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.contain import Containment, tree_pids
+from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.logs import (
     end_marker,
@@ -72,6 +72,7 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
+from fcemu.runtime.procfs import tree_pids
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator

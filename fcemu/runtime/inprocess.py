@@ -27,7 +27,6 @@ from fcemu.runtime import (
     Outcome,
     crash_outcome,
     kb_to_mb,
-    proc_status_kb,
     timeout_outcome,
 )
 from fcemu.runtime._worker_main import (
@@ -40,6 +39,7 @@ from fcemu.runtime._worker_main import (
 )
 from fcemu.runtime.capture import Capture, function_logger, install
 from fcemu.runtime.logs import framed
+from fcemu.runtime.procfs import proc_status_kb
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
