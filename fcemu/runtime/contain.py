@@ -104,17 +104,30 @@ _lock = threading.Lock()
 
 
 def containment(mode: Mode | None = None) -> Containment:
-    """The containment in force: ``mode`` when given (and possible), else the strongest this
-    machine allows, probed once per process and logged once."""
+    """The containment in force: ``mode`` when given (and possible), else the one the
+    ``FCEMU_CONTAINMENT`` environment variable names (``pidns``, ``subreaper`` or
+    ``group``), else the strongest this machine allows; chosen once per process and
+    logged once."""
     with _lock:
         key = mode or "auto"
         if key not in _chosen:
-            chosen = _probe(mode)
+            wanted = mode or _from_environment()
+            chosen = _probe(wanted)
             if mode is None:
                 level = logging.INFO if chosen.mode == "pidns" else logging.WARNING
                 log.log(level, "fcemu containment: %s", chosen.describe())
             _chosen[key] = chosen
         return _chosen[key]
+
+
+def _from_environment() -> Mode | None:
+    value = os.environ.get("FCEMU_CONTAINMENT", "").strip()
+    for mode in MODES:
+        if value == mode:
+            return mode
+    if value:
+        log.warning("FCEMU_CONTAINMENT=%r is not one of %s: ignored", value, ", ".join(MODES))
+    return None
 
 
 def _probe(mode: Mode | None) -> Containment:
@@ -129,7 +142,7 @@ def _probe(mode: Mode | None) -> Containment:
             if _works(Containment("pidns", prefix)):
                 return Containment("pidns", prefix)
         if mode == "pidns":
-            raise RuntimeError("PID namespaces are not available here (unshare failed)")
+            log.warning("PID namespaces are not available here (unshare failed)")
     return Containment("subreaper")
 
 

@@ -148,13 +148,20 @@ def test_a_crashed_instance_takes_what_it_started_along(runaway, tmp_path, mode)
     assert instance_processes(outcome.instance_id) == []
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_no_handler_process_outlives_the_server(runaway, tmp_path, how):
+SERVER_CASES = [(mode, how) for mode in available_modes()
+                for how in ([signal.SIGTERM, signal.SIGKILL] if mode == "pidns" else [
+                    signal.SIGKILL])]
+
+
+@pytest.mark.parametrize(("mode", "how"), SERVER_CASES,
+                         ids=[f"{mode}-{how.name}" for mode, how in SERVER_CASES])
+def test_no_handler_process_outlives_the_server(runaway, tmp_path, mode, how):
     marker = str(tmp_path / f"server-{how.name}")
     fifo = make_fifo(tmp_path / "ready")
     server = subprocess.Popen(
         [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
-        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        env={**environment(), "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None
         endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
@@ -184,13 +191,19 @@ def test_no_handler_process_outlives_the_server(runaway, tmp_path, how):
     assert processes_with(marker) == []
 
 
-def test_the_emulator_says_which_containment_is_active(caplog):
+@pytest.mark.parametrize("wanted", ["", "subreaper", "group", "nonsense"])
+def test_the_emulator_says_which_containment_is_active(caplog, monkeypatch, wanted):
     from fcemu.runtime import contain
 
-    contain._chosen.clear()  # probe again, as a new process would
+    monkeypatch.setenv("FCEMU_CONTAINMENT", wanted)
+    monkeypatch.setattr(contain, "_chosen", {})  # choose again, as a new process would
     with caplog.at_level("INFO", logger="fcemu.runtime"):
         chosen = contain.containment()
-    assert [r.getMessage() for r in caplog.records] == [
-        f"fcemu containment: {chosen.describe()}"]
-    assert chosen.mode in available_modes()
+    said = [r.getMessage() for r in caplog.records]
+    assert said[-1] == f"fcemu containment: {chosen.describe()}"
+    if wanted in ("subreaper", "group"):
+        assert chosen.mode == wanted and len(said) == 1
+    else:  # unset or not a mode (which is said too): the strongest there is
+        assert chosen.mode == available_modes()[0]
+        assert len(said) == (2 if wanted else 1)
     assert os.path.exists(contain.LAUNCHER)
