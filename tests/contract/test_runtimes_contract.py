@@ -25,7 +25,7 @@ from tests.contract.test_fc_contract import (
     put_config,
     queue_arn,
 )
-from tests.unit.test_runtime_worker import alive, instance_processes
+from tests.unit.test_runtime_worker import alive, boot_ticks, instance_processes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 T0 = 1_714_521_600_000
@@ -216,6 +216,7 @@ def test_reserved_concurrency_throttles_sync_and_delays_async(emu, client, tmp_p
 
 
 def test_stop_one_attempt_among_several_running(emu, client, tmp_path):
+    since = boot_ticks()
     create_function(client, "work", BLOCKER, timeout=60)
     put_config(client, "work", retries=0)
     gates = [fifo(tmp_path, f"g{i}") for i in range(3)]
@@ -229,7 +230,7 @@ def test_stop_one_attempt_among_several_running(emu, client, tmp_path):
     emu.settle()
     tasks = [get_task(client, "work", f"t-{i}") for i in range(3)]
     assert [t.status for t in tasks] == ["Succeeded", "Stopped", "Succeeded"]
-    assert [bool(instance_processes(i)) for i in ids] == [True, False, True]
+    assert [bool(instance_processes(i, since)) for i in ids] == [True, False, True]
 
 
 # -- the instance cap and orphans, on emulators of their own -------------------------------------

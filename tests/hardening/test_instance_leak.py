@@ -22,24 +22,27 @@ from tests.unit.test_runtime_pool import function as pool_function
 from tests.unit.test_runtime_worker import call, function
 
 
-def live_instances() -> int:
+def live_instances(function_name: str) -> int:
+    """Instance objects of ``function_name`` still referenced (other emulators of this
+    process, e.g. the pytest plugin's, have instances of their own)."""
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, Instance))
+    return sum(1 for o in gc.get_objects()
+               if isinstance(o, Instance) and o.function_name == function_name)
 
 
 def test_a_long_run_of_crashed_instances_holds_flat_in_the_pool():
     async def crash(pool: InstancePool, count: int) -> tuple[int, int]:
-        fn = pool_function("f")
+        fn = pool_function("leak-fake")
         for number in range(count):
             instance = await pool.acquire(
-                fn, "f", lambda n=number: FakeInstance(fn, "f", n))  # type: ignore[misc]
+                fn, "k", lambda n=number: FakeInstance(fn, "k", n))  # type: ignore[misc]
             assert instance is not None
             instance.healthy = False  # it crashed (or timed out): never reused
             pool.release(instance)
             del instance
         while pool.live:  # the reapers run (fake kills finish at once)
             await asyncio.sleep(0)
-        return sum(len(line) for line in pool._by_key.values()), live_instances()
+        return sum(len(line) for line in pool._by_key.values()), live_instances(fn.name)
 
     async def main() -> list[tuple[int, int]]:
         pool = InstancePool(max_instances=4)
@@ -54,7 +57,7 @@ def test_a_long_run_of_crashed_instances_holds_flat_in_the_pool():
 
 @linux_only
 def test_crashing_worker_invocations_leave_nothing_referenced():
-    crasher = function("crasher", "index.os_exit")
+    crasher = function("crasher", "index.os_exit", name="leak-crasher")
 
     async def main() -> list[int]:
         runtimes = Runtimes(IdGenerator(7), max_instances=2)
@@ -64,7 +67,7 @@ def test_crashing_worker_invocations_leave_nothing_referenced():
                 while len(counts) < total:
                     outcome = await runtimes.invoke(call(crasher, request_id=f"r-{len(counts)}"))
                     assert outcome.kind == "crash"
-                    counts.append(live_instances())
+                    counts.append(live_instances(crasher.name))
                 assert not runtimes.pool._by_key and not runtimes.pool.instances()
         finally:
             await runtimes.close()

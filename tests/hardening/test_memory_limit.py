@@ -23,7 +23,13 @@ import fcemu
 from fcemu.ids import IdGenerator
 from fcemu.runtime import UNHANDLED, Runtimes
 from tests.hardening.processes import linux_only
-from tests.unit.test_runtime_worker import call, error, function, instance_processes
+from tests.unit.test_runtime_worker import (
+    boot_ticks,
+    call,
+    error,
+    function,
+    instance_processes,
+)
 
 pytestmark = linux_only
 
@@ -87,7 +93,7 @@ def hog(tmp_path: Path, kind: str):
     ("custom", "300|hold", "oom"),
 ])
 def test_an_instance_over_its_memory_size_is_killed(tmp_path, kind, event, expected):
-    fn = hog(tmp_path, kind)
+    fn, since = hog(tmp_path, kind), boot_ticks()
 
     async def main():
         runtimes = Runtimes(IdGenerator(7))
@@ -109,7 +115,7 @@ def test_an_instance_over_its_memory_size_is_killed(tmp_path, kind, event, expec
     assert "fcemu: out of memory: the instance used" in outcome.logs
     assert outcome.logs.endswith("FC Invoke End RequestId: r-1\n")
     assert took < 30  # not the 60 s timeout: the watch killed it
-    assert instance_processes(outcome.instance_id) == []
+    assert instance_processes(outcome.instance_id, since) == []
 
 
 def test_600_mb_with_memory_size_128_fails_and_is_retried(tmp_path):

@@ -37,7 +37,7 @@ from tests.hardening.processes import (
     wait_ready,
     write_handler,
 )
-from tests.unit.test_runtime_worker import call, function, instance_processes
+from tests.unit.test_runtime_worker import boot_ticks, call, function, instance_processes
 
 pytestmark = linux_only
 
@@ -80,7 +80,7 @@ def test_a_timeout_ends_the_attempt_and_everything_the_handler_started(runaway, 
 
 
 def test_stop_async_task_stops_a_runaway_handler_and_sends_its_message(runaway, tmp_path):
-    marker = str(tmp_path / "stop")
+    marker, since = str(tmp_path / "stop"), boot_ticks()
     fifo = make_fifo(tmp_path / "ready")
     with fcemu.Emulator(clock="manual", start=T0, seed=7) as emu:
         deploy(emu, runaway, fifo, timeout=60)
@@ -97,7 +97,7 @@ def test_stop_async_task_stops_a_runaway_handler_and_sends_its_message(runaway, 
         late = time.monotonic() - started
         task = emu.task("runaway", task_id)
         message = emu.queue("failed").last.json()
-        assert processes_with(marker) == [] and instance_processes(instance) == []
+        assert processes_with(marker) == [] and instance_processes(instance, since) == []
     assert late < LATE_S
     assert task["status"] == "Stopped"
     assert message["requestContext"]["condition"] == "InvocationStopped"
@@ -128,7 +128,7 @@ def test_reset_and_shutdown_end_runaway_handlers(runaway, tmp_path):
 
 @pytest.mark.parametrize("mode", available_modes())
 def test_a_crashed_instance_takes_what_it_started_along(runaway, tmp_path, mode):
-    marker = str(tmp_path / f"crash-{mode}")
+    marker, since = str(tmp_path / f"crash-{mode}"), boot_ticks()
     fn = function("runaway", code_dir=runaway, name="runaway")
 
     async def body(rt: Runtimes):
@@ -145,7 +145,7 @@ def test_a_crashed_instance_takes_what_it_started_along(runaway, tmp_path, mode)
     assert outcome.kind == "crash"
     assert "children started" in outcome.logs
     assert processes_with(marker) == []
-    assert instance_processes(outcome.instance_id) == []
+    assert instance_processes(outcome.instance_id, since) == []
 
 
 SERVER_CASES = [(mode, how) for mode in available_modes()

@@ -37,6 +37,8 @@ def call(fn: Function, payload: bytes = b"", request_id: str = "r-1",
 
 def run(body, **settings):
     """Run ``body(runtimes)`` on a fresh event loop; the runtimes are always closed."""
+    _run_started[0] = boot_ticks()
+
     async def main():
         runtimes = Runtimes(IdGenerator(7), **settings)
         try:
@@ -60,17 +62,30 @@ def alive(pid: int) -> bool:
         return False
 
 
-def instance_processes(instance_id: str) -> list[int]:
-    """Running processes below this test process whose environment names ``instance_id``:
-    every process of an instance, launcher included (a handler's children inherit
-    FC_INSTANCE_ID).
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: When the last run() began, in clock ticks since boot.
+_run_started = [0]
+
+
+def boot_ticks() -> int:
+    """Now, in clock ticks since boot (the unit of a process's start time in /proc)."""
+    with open("/proc/uptime") as uptime:
+        return int(float(uptime.read().split()[0]) * _CLOCK_TICKS)
+
+
+def instance_processes(instance_id: str, since: int | None = None) -> list[int]:
+    """Running processes of an instance: below this test process, started since ``since``
+    (clock ticks since boot; default: when the last :func:`run` began), with
+    ``FC_INSTANCE_ID=<instance_id>`` in their environment (the launcher's, the handler's
+    and its children's).
 
     Handlers may run in a PID namespace of their own, so a pid a handler reports is not
-    the server's; this finds an instance's processes whatever the containment. Only this
-    process's descendants count: another test process (xdist) may run an instance with
-    the same seeded ID at the same time.
+    the server's; this finds an instance's processes whatever the containment. Instance
+    IDs are seeded: another emulator of this process (a warm instance of an earlier test)
+    or of another one (xdist) may have the same, hence the other two conditions.
     """
     marker = f"FC_INSTANCE_ID={instance_id}".encode()
+    since = _run_started[0] if since is None else since
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -79,9 +94,11 @@ def instance_processes(instance_id: str) -> list[int]:
             with open(f"/proc/{entry}/environ", "rb") as environ:
                 if marker not in environ.read().split(b"\0"):
                     continue
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
         except OSError:
             continue
-        if alive(int(entry)) and _descends_from_us(int(entry)):
+        if fields[0] != "Z" and int(fields[19]) >= since and _descends_from_us(int(entry)):
             found.append(int(entry))
     return found
 
