@@ -91,12 +91,12 @@ class Containment:
             return (f"handler instances run in PID namespaces of their own ({' '.join(self.prefix)}"
                     "): every process a handler starts ends with its instance")
         if self.mode == "subreaper":
-            return ("PID namespaces are not available (unshare failed): handler instances run "
-                    "under a child-subreaper launcher; a handler process that kills its "
-                    "launcher with SIGKILL can leave orphans")
-        return ("handler instances are contained by process group only (no /proc or prctl "
-                "here): a process a handler moves to another session (setsid) can outlive "
-                "its instance, and killing the server with SIGKILL leaves handlers running")
+            return ("handler instances run under a child-subreaper launcher, without PID "
+                    "namespaces: a handler process that kills its launcher with SIGKILL can "
+                    "leave orphans")
+        return ("handler instances are contained by their process group only: a process a "
+                "handler moves to another session (setsid) can outlive its instance, and "
+                "killing the server with SIGKILL leaves handlers running")
 
 
 _chosen: dict[str, Containment] = {}
