@@ -92,6 +92,13 @@ def zip_b64(*members: tuple[str, str], link: str | None = None) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def weighted(*options: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """Draw from one of the strategies, each chosen ``weight`` times in ``sum(weights)``
+    (``st.one_of`` gives no weights, and collapses repeated branches)."""
+    choices = [strategy for weight, strategy in options for _ in range(weight)]
+    return st.sampled_from(choices).flatmap(lambda strategy: strategy)
+
+
 HANDLER = "def handler(event, context):\n    return event\n"
 GOOD_CODE = {"zipFile": zip_b64(("index.py", HANDLER))}
 BAD_CODES = [{"zipFile": zip_b64(("a", "x"), ("a/b.py", ""))},
@@ -112,7 +119,7 @@ json_values = st.recursive(
 NASTY = [HUGE, DEEP, 1e308, float("nan"), "\ud800", "a\udfffb", "x" * 70_000, 2**63, -1,
          None, True, "", [], {"a": [1]}]
 #: What any field may get instead of its own value.
-hostile = st.one_of(st.sampled_from(NASTY), st.sampled_from(NASTY), texts, json_values)
+hostile = weighted((2, st.sampled_from(NASTY)), (1, texts), (1, json_values))
 
 #: Per route (by the end of its canonical path): the wire fields it reads, each with
 #: values it accepts and values it should refuse (besides :data:`hostile`).
@@ -174,8 +181,8 @@ ROUTE_XML: dict[tuple[str, str], tuple[str, dict[str, tuple[list[str], list[str]
 }
 XML_NASTY = ["9" * 5000, "-" + "9" * 5000, "-1", "1e3", " 7 ", "\uff17", "x" * 70_000, "",
              "\x7f", "<>&"]
-xml_odd = st.one_of(st.sampled_from(XML_NASTY), st.sampled_from(XML_NASTY), texts.map(
-    lambda t: t.encode("utf-8", "surrogatepass").decode("utf-8", "replace")))
+xml_odd = weighted((2, st.sampled_from(XML_NASTY)), (1, texts.map(
+    lambda t: t.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))))
 #: Query parameters a route reads: name → accepted values (odd ones come from faults).
 ROUTE_QUERY: dict[str, dict[str, list[str]]] = {
     "/async-tasks": {"limit": ["10"], "status": ["Succeeded", "Dequeued"], "prefix": ["task"],
@@ -224,11 +231,12 @@ HOSTILE_XML = [
     b"<Message><MessageBody>&b;&b;</MessageBody></Message>",
     b"<Message><MessageBody>x</MessageBody>", b"\xff\xfe<\x00", b"<X/>",
 ]
-odd_bodies = st.one_of(
-    st.just(b""), st.binary(max_size=300), json_values.map(lambda v: _dumps(v)),
-    st.tuples(st.sampled_from([1000, 100_000]), st.sampled_from(["json", "obj", "xml"]))
-    .map(lambda t: _nested(*t)),
-    st.sampled_from([b"[1e999]", b"NaN", b'"\\ud800"', b"\xff", b"{" * 3, *HOSTILE_XML]),
+deep_bodies = st.tuples(st.sampled_from([1000, 100_000]),
+                        st.sampled_from(["json", "obj", "xml"])).map(lambda t: _nested(*t))
+odd_bodies = weighted(
+    (2, deep_bodies), (1, st.binary(max_size=300)), (1, json_values.map(lambda v: _dumps(v))),
+    (2, st.sampled_from([b"", b"[1e999]", b"NaN", b'"\\ud800"', b"\xff", b"{" * 3,
+                         *HOSTILE_XML])),
 )
 
 
@@ -263,14 +271,18 @@ def _xml(root: str, inner: str) -> bytes:
 
 # -- probes -------------------------------------------------------------------------------
 
-FAULTS = ("field", "field", "body", "param", "query", "header", "method")
+#: Faults a probe may get; a route that reads a body gets more body and field faults.
+FAULTS = ("param", "query", "header", "method", "body")
+BODY_FAULTS = ("field", "field", "body", "body", *FAULTS)
 
 
 @st.composite
 def probes(draw: st.DrawFn, route: Route, handle: str) -> Probe:
     """A request ``route`` accepts, mostly with one or two faults (module docstring)."""
-    some = st.lists(st.sampled_from(FAULTS), min_size=1, max_size=2)
-    faults = draw(st.one_of(some, some, some, st.just([])))
+    reads_body = route.method in ("POST", "PUT", "DELETE", "*")
+    some = st.lists(st.sampled_from(BODY_FAULTS if reads_body else FAULTS), min_size=1,
+                    max_size=2)
+    faults = draw(weighted((3, some), (1, st.just([]))))
     method = route.method if route.method != "*" else draw(st.sampled_from(METHODS))
     if "method" in faults:
         method = draw(st.sampled_from(METHODS))
@@ -320,7 +332,7 @@ def _json_body(draw: st.DrawFn, route: Route, odd_field: bool) -> bytes:
     doc = {k: draw(st.sampled_from(ok)) for k, (ok, _) in fields.items() if draw(st.booleans())}
     if odd_field:
         name = draw(st.sampled_from(sorted(fields)))
-        doc[name] = draw(st.sampled_from(fields[name][1] + NASTY) | hostile)
+        doc[name] = draw(weighted((1, st.sampled_from(fields[name][1] + NASTY)), (1, hostile)))
     return _dumps(doc)
 
 
@@ -331,7 +343,8 @@ def _xml_body(draw: st.DrawFn, route: Route, handle: str, odd_field: bool) -> by
                 for k, (ok, _) in elements.items() if draw(st.booleans())]
     if odd_field and elements:
         name = draw(st.sampled_from(sorted(elements)))
-        children.append((name, draw(st.sampled_from(elements[name][1] + XML_NASTY) | xml_odd)))
+        children.append((name, draw(weighted((1, st.sampled_from(elements[name][1] + XML_NASTY)),
+                                             (1, xml_odd)))))
     if root == "Message" and route.path.startswith("/queues") and draw(st.booleans()):
         # BatchSendMessage: 1-17 messages, one of them possibly refused
         good = f"<Message>{_inner([('MessageBody', 'ok')])}</Message>"

@@ -9,13 +9,15 @@ checks that the answer is below 500, that the state still reads back through the
 (:func:`tests.hardening.state.snapshot`) without a 5xx, and that after a 4xx it equals
 the baseline's.
 
-Bounded and deterministic: ``derandomize=True``, a fixed example count, no database.
+Bounded and deterministic: ``derandomize=True``, a fixed example count per route, no
+example database.
 No request can block: a ReceiveMessage never gets a ``waitseconds`` of 1–30.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -28,8 +30,9 @@ from hypothesis import strategies as st
 from tests.hardening.probes import GOOD_CODE, NS, Probe, app_routes, probes
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot
 
-#: Examples per route: about 60 routes, about 25 ms an example.
-EXAMPLES_PER_ROUTE = 10
+#: Examples per route (about 60 routes, 25 ms an example); FCEMU_PROPERTY_EXAMPLES=40 for a
+#: deeper run by hand.
+EXAMPLES_PER_ROUTE = int(os.environ.get("FCEMU_PROPERTY_EXAMPLES", "8"))
 SEED = 7
 ROUTES = app_routes()
 
