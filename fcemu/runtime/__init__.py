@@ -130,6 +130,11 @@ class Runtimes:
     and custom instances share one :class:`~fcemu.runtime.pool.InstancePool`:
     at most ``max_instances`` processes alive at once, idle ones stopped after
     ``idle_seconds`` of real time. The implementations are created on first use.
+
+    Worker and custom-runtime handlers see only FC's environment plus the server
+    variables named in ``pass_env`` (:mod:`fcemu.runtime.environ`), and run
+    contained (:mod:`fcemu.runtime.contain`): ``containment`` (``"pidns"``,
+    ``"subreaper"``, ``"group"``) forces a mode, None picks the strongest there is.
     """
 
     def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
