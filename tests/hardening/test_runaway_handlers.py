@@ -199,7 +199,7 @@ def test_the_emulator_says_which_containment_is_active(caplog, monkeypatch, want
     monkeypatch.setattr(contain, "_chosen", {})  # choose again, as a new process would
     with caplog.at_level("INFO", logger="fcemu.runtime"):
         chosen = contain.containment()
-    said = [r.getMessage() for r in caplog.records]
+    said = [r.getMessage() for r in caplog.records if r.name == "fcemu.runtime"]
     assert said[-1] == f"fcemu containment: {chosen.describe()}"
     if wanted in ("subreaper", "group"):
         assert chosen.mode == wanted and len(said) == 1
