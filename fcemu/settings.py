@@ -45,7 +45,8 @@ class Settings:
         cross-origin requests are answered, with CORS headers; other foreign ``Origin`` values
         and ``Sec-Fetch-Site: cross-site`` get 403.
     :param read_timeout: real seconds a client has to send a request's head (from its first
-        byte), and again its body; else 408 and the connection is closed.
+        byte), and again its body; else 408 and the connection is closed. A connection on
+        which no request begins is closed after twice that (:mod:`fcemu.api.protocol`).
     :param pass_env: names of the server's environment variables that worker and
         custom-runtime handlers get too (by default they see only FC's variables, the
         function's ``environmentVariables`` and PATH, HOME, USER, LOGNAME, LANG, LC_ALL,

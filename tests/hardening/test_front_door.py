@@ -26,9 +26,6 @@ from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, sna
 
 pytestmark = pytest.mark.fcemu(clock="manual")
 
-NS = "{http://mns.aliyuncs.com/doc/v1/}"
-
-
 def code_running(command: str) -> str:
     """A ``code.zipFile`` whose handler runs ``command`` and returns its output."""
     buffer = io.BytesIO()
