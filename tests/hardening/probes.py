@@ -332,8 +332,19 @@ def _json_body(draw: st.DrawFn, route: Route, odd_field: bool) -> bytes:
     doc = {k: draw(st.sampled_from(ok)) for k, (ok, _) in fields.items() if draw(st.booleans())}
     if odd_field:
         name = draw(st.sampled_from(sorted(fields)))
-        doc[name] = draw(weighted((1, st.sampled_from(fields[name][1] + NASTY)), (1, hostile)))
+        odd = weighted((1, st.sampled_from(fields[name][1] + NASTY)), (1, hostile))
+        if route.path.endswith(("/settle", "/drain")):
+            odd = odd.filter(_not_racy)
+        doc[name] = draw(odd)
     return _dumps(doc)
+
+
+def _not_racy(value: Any) -> bool:
+    """A settle or drain ``timeout`` of a few real seconds or less may or may not expire
+    while the baseline's task runs (a 503 ``SettleTimeout`` either way round): leave those
+    out so the test is deterministic. 0 stays: it always expires with work to do."""
+    return not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and 0 < value < 5)
 
 
 @st.composite
