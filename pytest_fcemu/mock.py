@@ -12,8 +12,9 @@ are answered by the emulator, with no change to that code. What is covered:
   127.0.0.1 with :mod:`http.client` and returns the emulator's answer.
 * FC SDK, ``*_async`` methods: they use aiohttp, which ``responses`` cannot
   see; ``darabonba.core.DaraCore.async_do_action`` (the one function every
-  async call goes through) is wrapped to send matching requests to the
-  emulator over plain HTTP instead.
+  async call goes through) is wrapped so that the URL of a matching request
+  (``DaraCore.compose_url``) points at the emulator over plain HTTP; its
+  headers, ``Host`` included, are sent as the SDK signed them.
 * MNS SDK (``aliyun-mns-sdk``): it uses :mod:`http.client` directly;
   ``mns.mns_http.MNSHttp.send_request`` is wrapped to use a connection to the
   emulator for MNS hosts. Accounts created before entering mock mode are
@@ -29,6 +30,7 @@ Other HTTP clients (curl, other SDKs) need the emulator's endpoint.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import http.client
 import re
 import weakref
@@ -55,6 +57,9 @@ _METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 #: Real seconds a forwarded request may take (a sync invoke runs the handler).
 FORWARD_TIMEOUT_S = 600.0
+#: Set while an async FC SDK call for a real endpoint is being sent.
+_ASYNC_FC: contextvars.ContextVar[bool] = contextvars.ContextVar("fcemu_async_fc",
+                                                                 default=False)
 
 
 class MockEndpoints(contextlib.ContextDecorator):
@@ -124,17 +129,30 @@ class MockEndpoints(contextlib.ContextDecorator):
             from darabonba.core import DaraCore  # type: ignore[import-untyped]
         except ImportError:
             return
-        original = DaraCore.async_do_action
+        original, compose = DaraCore.async_do_action, DaraCore.compose_url
 
         async def async_do_action(request: Any, runtime_option: Any = None) -> Any:
             host = str(request.headers.get("host") or "").rstrip("/")
-            if FC_HOST.match(host.split("://")[-1]):
-                request.protocol, request.port = "http", 80  # port 80: none in the URL
-                request.headers["host"] = emu.host_port
-            return await original(request, runtime_option)
+            token = _ASYNC_FC.set(bool(FC_HOST.match(host.split("://")[-1])))
+            try:
+                return await original(request, runtime_option)
+            finally:
+                _ASYNC_FC.reset(token)
+
+        def compose_url(request: Any) -> str:
+            # Only the connection goes to the emulator: the Host header stays the endpoint the
+            # SDK signed (the emulator answers Alibaba Cloud's endpoint names: fcemu.hosts).
+            url = str(compose(request))
+            if not _ASYNC_FC.get():
+                return url
+            parts = urlsplit(url)
+            return f"http://{emu.host_port}{parts.path}" + (f"?{parts.query}" if parts.query
+                                                             else "")
 
         DaraCore.async_do_action = staticmethod(async_do_action)
+        DaraCore.compose_url = staticmethod(compose_url)
         self._undo.append(lambda: setattr(DaraCore, "async_do_action", staticmethod(original)))
+        self._undo.append(lambda: setattr(DaraCore, "compose_url", staticmethod(compose)))
 
     def _patch_mns(self, emu: Emulator) -> None:
         try:

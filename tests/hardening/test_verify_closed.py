@@ -15,6 +15,7 @@ Every refused request is checked to have changed nothing.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -322,7 +323,8 @@ def test_an_mns_date_too_far_from_now_is_refused(fcemu: fcemu.Emulator, http: Ht
 
 def test_mock_mode_works_in_verify_mode(fcemu_mock: fcemu.Emulator) -> None:
     """An SDK client built for the real endpoint reaches the emulator with the real
-    ``Host`` (signed as such): the front door answers Alibaba Cloud's endpoint names."""
+    ``Host`` (signed as such), sync and async: the front door answers Alibaba Cloud's
+    endpoint names."""
     from alibabacloud_fc20230330 import models
     from alibabacloud_fc20230330.client import Client
     from alibabacloud_tea_openapi.models import Config
@@ -330,6 +332,29 @@ def test_mock_mode_works_in_verify_mode(fcemu_mock: fcemu.Emulator) -> None:
     fcemu_mock.register_function("f", lambda event, context: event)
     client = Client(Config(access_key_id=KEY[0], access_key_secret=KEY[1],
                            region_id="cn-hangzhou"))
-    names = [f.function_name for f in client.list_functions(
-        models.ListFunctionsRequest()).body.functions]
-    assert names == ["f"]
+    listed = client.list_functions(models.ListFunctionsRequest()).body.functions
+    assert [f.function_name for f in listed] == ["f"]
+    listed = asyncio.run(client.list_functions_async(models.ListFunctionsRequest()))
+    assert [f.function_name for f in listed.body.functions] == ["f"]
+
+
+def test_the_sdk_async_methods_work_in_verify_mode(fcemu: fcemu.Emulator,
+                                                   fc_client: Any) -> None:
+    """They go through aiohttp, which adds an unsigned ``Content-Type`` to body-less
+    calls; a content type that describes no body is not required to be signed."""
+    from alibabacloud_fc20230330 import models
+
+    fcemu.register_function("f", lambda event, context: event)
+    listed = asyncio.run(fc_client.list_functions_async(models.ListFunctionsRequest()))
+    assert [f.function_name for f in listed.body.functions] == ["f"]
+
+
+def test_a_body_needs_its_content_type_signed(fcemu: fcemu.Emulator, http: Http) -> None:
+    body = json.dumps({"functionName": "typed", "runtime": "python3.10",
+                       "handler": "index.handler", "code": {"zipFile": zip_b64()}}).encode()
+    headers = signing.sign_acs3("POST", f"{FC}/functions", {}, body, *KEY,
+                                host=fcemu.host_port, action="CreateFunction")
+    headers["content-type"] = "application/json"  # added after signing
+    assert fc_error(http.request("POST", f"{FC}/functions", headers, body))[:2] == \
+        (403, "SignatureNotMatch")
+    assert signed(http, fcemu, "GET", f"{FC}/functions/typed").status == 404
