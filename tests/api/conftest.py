@@ -32,16 +32,9 @@ from fcemu.engine import Engine
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
 from fcemu.settings import Settings
+from tests.constants import FC, SEED, T0, function_arn
 
-#: 2024-05-01T00:00:00Z, the manual clock's start in every API test.
-T0 = 1_714_521_600_000
-SECOND_MS = 1000
-SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
-SEED = 7
-REGION = "cn-hangzhou"
-ACCOUNT = "1234567890123456"
-FC = "/2023-03-30"
-ARN_F = f"acs:fc:{REGION}:{ACCOUNT}:functions/f"
+ARN_F = function_arn("f")
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 #: Set to rewrite tests/golden/*.json from the current output (then review the diff).
 UPDATE_GOLDEN = os.environ.get("FCEMU_UPDATE_GOLDEN") == "1"
@@ -59,11 +52,6 @@ def zip_b64(source: str = "def handler(event, context):\n    return event\n") ->
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("index.py", source)
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-def queue_arn(name: str) -> str:
-    """The SMQ destination ARN of a queue (spec §4.3)."""
-    return f"acs:mns:{REGION}:{ACCOUNT}:/queues/{name}/messages"
 
 
 def echo(event: bytes, context: Any) -> bytes:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import ARN_F, Api, assert_error, queue_arn
+from tests.api.conftest import ARN_F, Api, assert_error
+from tests.constants import queue_arn
 
 CONFIG = "/functions/f/async-invoke-config"
 

@@ -11,16 +11,8 @@ from typing import Any
 import pytest
 
 from fcemu.api import wire
-from tests.api.conftest import (
-    ARN_F,
-    SECOND_MS,
-    SEVEN_DAYS_MS,
-    T0,
-    Api,
-    assert_error,
-    boom,
-    queue_arn,
-)
+from tests.api.conftest import ARN_F, Api, assert_error, boom
+from tests.constants import SECOND_MS, SEVEN_DAYS_MS, T0, queue_arn
 
 TASKS = "/functions/f/async-tasks"
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from fcemu.settings import Settings
-from tests.api.conftest import SECOND_MS, T0, Api, assert_error, queue_arn
+from tests.api.conftest import Api, assert_error
+from tests.constants import SECOND_MS, T0, queue_arn
 
 
 async def test_health(api: Api) -> None:

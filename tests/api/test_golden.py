@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, assert_golden, boom, queue_arn
+from tests.api.conftest import Api, assert_golden, boom
+from tests.constants import queue_arn
 
 
 @pytest.fixture(autouse=True)

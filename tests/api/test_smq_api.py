@@ -23,9 +23,8 @@ from fcemu.clock import ManualClock, Scheduler
 from fcemu.errors import QueueNotExist
 from fcemu.ids import IdGenerator
 from fcemu.smq import Smq
+from tests.constants import SECOND_MS, T0
 
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
-SECOND_MS = 1000
 NS = "{http://mns.aliyuncs.com/doc/v1/}"
 XML_BODY = '<?xml version="1.0" encoding="utf-8"?>'
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import DEMO, Server, fcemu, serving
+from tests.constants import function_arn
 
-ACCOUNT = "1234567890123456"
-ARN = f"acs:fc:cn-hangzhou:{ACCOUNT}:functions/my-fc-job"
+ARN = function_arn("my-fc-job")
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import pytest
 import fcemu
 from fcemu.config import load, load_settings
 from fcemu.settings import Settings
+from tests.constants import ACCOUNT
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DEMO = FIXTURES / "stateful-async-invocation"
 SAMPLES = FIXTURES / "samples"
-ACCOUNT = "1234567890123456"
 T9 = 1_714_554_000_000  # 2024-05-01T09:00:00Z, the delayed-task sample's start
 
 

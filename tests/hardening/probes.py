@@ -27,11 +27,11 @@ from xml.sax.saxutils import escape
 from hypothesis import strategies as st
 
 from fcemu.api import make_app
+from tests.constants import ACCOUNT
 
 NS = "http://mns.aliyuncs.com/doc/v1/"
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
-ACCOUNT = "1234567890123456"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-FC = "/2023-03-30"
+from tests.constants import FC
+
 #: Headers the MNS routes expect from a client (spec §13.1).
 MNS_HEADERS = {"x-mns-version": "2015-06-06", "Content-Type": "text/xml;charset=utf-8"}
 #: Bound on pages read while listing (a runaway nextToken loop fails loudly).

@@ -25,7 +25,9 @@ from fcemu.ids import IdGenerator
 from fcemu.runtime import Runtimes
 from fcemu.runtime.environ import BASE_VARIABLES
 from fcemu.settings import Settings
-from tests.unit.test_runtime_worker import ACCOUNT, REGION, call, function
+from tests.constants import ACCOUNT
+from tests.constants import RUNTIME_REGION as REGION
+from tests.unit.test_runtime_worker import call, function
 
 #: FC 3.0's documented system variables (help/en/functioncompute/fc/environment-variables)
 #: that every instance gets, and the runtime's own two.

@@ -22,6 +22,7 @@ import pytest
 import fcemu
 from fcemu.ids import IdGenerator
 from fcemu.runtime import UNHANDLED, Runtimes
+from tests.constants import T0
 from tests.hardening.processes import linux_only
 from tests.unit.test_runtime_worker import (
     boot_ticks,
@@ -33,7 +34,6 @@ from tests.unit.test_runtime_worker import (
 
 pytestmark = linux_only
 
-T0 = 1_714_521_600_000
 OOM = re.compile(r"Process exited unexpectedly before completing request "
                  r"\(duration: \d+ms, maxMemoryUsage: (\d+)MB\)")
 #: event: "<MB to allocate>", "<MB>|hold" (keep it and sleep: only the watch can stop it) or

@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.constants import SEED
 from tests.hardening.probes import GOOD_CODE, NS, Probe, app_routes, probes
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot
 
 #: Examples per route (about 60 routes, 25 ms an example); FCEMU_PROPERTY_EXAMPLES=40 for a
 #: deeper run by hand.
 EXAMPLES_PER_ROUTE = int(os.environ.get("FCEMU_PROPERTY_EXAMPLES", "8"))
-SEED = 7
 ROUTES = app_routes()
 
 

@@ -27,6 +27,7 @@ import fcemu
 from fcemu.runtime import Runtimes
 from tests.api.conftest import zip_b64
 from tests.cli.conftest import environment
+from tests.constants import T0
 from tests.hardening.processes import (
     RUNAWAY,
     available_modes,
@@ -41,7 +42,6 @@ from tests.unit.test_runtime_worker import boot_ticks, call, function, instance_
 
 pytestmark = linux_only
 
-T0 = 1_714_521_600_000
 #: How late after its deadline a timeout or a stop may complete (the issue: about a second).
 LATE_S = 1.0
 

@@ -9,12 +9,10 @@ import pytest
 
 from fcemu import Emulator, ServerSideError
 from fcemu.follow import process_time_ns
+from tests.constants import HOUR_MS, T0
 
 freezegun = pytest.importorskip("freezegun")
 time_machine = pytest.importorskip("time_machine")
-
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
-HOUR_MS = 3600 * 1000
 
 
 def ok(event, context):

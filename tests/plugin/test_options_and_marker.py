@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.constants import T0
 from tests.plugin.conftest import ONLY_FCEMU
 
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z, the default start
 T1 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-HOUR_MS = 3600 * 1000
 
 SESSION_DEFAULTS = '''
 def test_defaults(fcemu, fcemu_clock):

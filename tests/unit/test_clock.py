@@ -17,9 +17,7 @@ from fcemu.clock import (
     to_duration_ms,
     to_epoch_ms,
 )
-
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
-SECOND = 1000
+from tests.constants import SECOND_MS, T0
 
 
 def run(coro_fn):
@@ -79,9 +77,10 @@ def test_timers_fire_in_due_order_with_the_clock_at_each_due_time():
         scheduler = Scheduler(clock)
         seen = []
         for delay in (3, 1, 2):
-            scheduler.call_later(delay * SECOND, lambda d=delay: seen.append((d, clock.now_ms())),
+            scheduler.call_later(delay * SECOND_MS,
+                                 lambda d=delay: seen.append((d, clock.now_ms())),
                                  name=f"t{delay}")
-        now = await scheduler.advance(5 * SECOND)
+        now = await scheduler.advance(5 * SECOND_MS)
         return seen, now
 
     seen, now = run(scenario)
@@ -100,7 +99,7 @@ def test_a_timer_set_by_a_firing_timer_fires_in_the_same_advance():
             scheduler.call_later(500, lambda: seen.append(clock.now_ms()), name="second")
 
         scheduler.call_later(1000, first, name="first")
-        await scheduler.advance(2 * SECOND)
+        await scheduler.advance(2 * SECOND_MS)
         return seen
 
     assert run(scenario) == [T0 + 1000, T0 + 1500]
@@ -111,10 +110,10 @@ def test_timers_beyond_the_target_wait():
         clock = ManualClock(T0)
         scheduler = Scheduler(clock)
         seen = []
-        scheduler.call_later(10 * SECOND, lambda: seen.append("late"), name="late")
-        await scheduler.advance(9 * SECOND)
+        scheduler.call_later(10 * SECOND_MS, lambda: seen.append("late"), name="late")
+        await scheduler.advance(9 * SECOND_MS)
         before = list(seen)
-        await scheduler.advance(1 * SECOND)
+        await scheduler.advance(1 * SECOND_MS)
         return before, seen
 
     assert run(scenario) == ([], ["late"])
@@ -131,8 +130,8 @@ def test_advance_waits_for_the_work_a_timer_started():
                 await asyncio.sleep(0)
             done.append(clock.now_ms())
 
-        scheduler.call_later(SECOND, work, name="work")
-        await scheduler.advance(SECOND)
+        scheduler.call_later(SECOND_MS, work, name="work")
+        await scheduler.advance(SECOND_MS)
         return done
 
     assert run(scenario) == [T0 + 1000]
@@ -142,9 +141,9 @@ def test_cancelled_timers_do_not_fire():
     async def scenario():
         scheduler = Scheduler(ManualClock(T0))
         seen = []
-        timer = scheduler.call_later(SECOND, lambda: seen.append(1), name="x")
+        timer = scheduler.call_later(SECOND_MS, lambda: seen.append(1), name="x")
         timer.cancel()
-        await scheduler.advance(2 * SECOND)
+        await scheduler.advance(2 * SECOND_MS)
         return seen, scheduler.pending()
 
     assert run(scenario) == ([], [])
@@ -182,10 +181,10 @@ def test_drain_runs_task_timers_but_not_housekeeping_alone():
         clock = ManualClock(T0)
         scheduler = Scheduler(clock)
         seen = []
-        scheduler.call_later(60 * SECOND, lambda: seen.append("retention"), name="r",
+        scheduler.call_later(60 * SECOND_MS, lambda: seen.append("retention"), name="r",
                              kind="housekeeping")
-        scheduler.call_later(SECOND, lambda: scheduler.call_later(
-            4 * SECOND, lambda: seen.append("task2"), name="t2"), name="t1")
+        scheduler.call_later(SECOND_MS, lambda: scheduler.call_later(
+            4 * SECOND_MS, lambda: seen.append("task2"), name="t2"), name="t1")
         now = await scheduler.drain()
         return seen, now, [t.name for t in scheduler.pending()]
 

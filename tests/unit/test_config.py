@@ -19,11 +19,10 @@ from fcemu.config import ConfigError, load, load_settings, zip_code
 from fcemu.config_schema import SCHEMA, load_yaml
 from fcemu.errors import InvalidArgument
 from fcemu.settings import Settings
+from tests.constants import ACCOUNT, T0
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "stateful-async-invocation"
-ACCOUNT = "1234567890123456"
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
 
 HANDLER = "def handler(event, context):\n    return b'v1:' + event\n"
 

@@ -25,11 +25,11 @@ from fcemu.models import TASK_RETENTION_MS, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome, error_body, timeout_outcome
 from fcemu.settings import Settings
 from fcemu.tasks import TaskQuery
+from tests.constants import T0, queue_arn
 
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
 S = TaskStatus
 QUEUE = "dest"
-ARN = "acs:mns:cn-hangzhou:1234567890123456:/queues/dest/messages"
+ARN = queue_arn(QUEUE)
 
 
 class ScriptedRuntime:

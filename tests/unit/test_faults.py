@@ -17,10 +17,10 @@ from fcemu.faults import Step, parse_steps
 from fcemu.ids import IdGenerator
 from fcemu.models import TaskStatus
 from fcemu.settings import Settings
+from tests.constants import T0, queue_arn
 
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
 QUEUE = "dest"
-ARN = f"acs:mns:cn-hangzhou:1234567890123456:/queues/{QUEUE}/messages"
+ARN = queue_arn(QUEUE)
 UNHANDLED = '{"Error":"UnhandledInvocationError"'
 
 

@@ -6,8 +6,7 @@ import re
 
 from fcemu.ids import IdGenerator
 from fcemu.inputs import TASK_ID
-
-T0 = 1_714_521_600_000
+from tests.constants import T0
 
 
 def sample(ids: IdGenerator) -> list[str]:

@@ -20,7 +20,9 @@ import fcemu.runtime.custom as custom
 from fcemu.models import Function
 from fcemu.runtime import UNHANDLED
 from fcemu.runtime.custom import _tree_pids
-from tests.unit.test_runtime_worker import ACCOUNT, CRASH, REGION, alive, call, error, run
+from tests.constants import ACCOUNT
+from tests.constants import RUNTIME_REGION as REGION
+from tests.unit.test_runtime_worker import CRASH, alive, call, error, run
 
 SERVER = Path(__file__).resolve().parents[2] / "fixtures" / "custom" / "http-server"
 PYTHON = [sys.executable, "-u", "server.py"]

@@ -12,9 +12,9 @@ import pytest
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
 from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, Runtimes
+from tests.constants import ACCOUNT
+from tests.constants import RUNTIME_REGION as REGION
 
-REGION = "cn-shanghai"
-ACCOUNT = "1234567890123456"
 STOPPED = re.compile(r"Process exited unexpectedly before completing request "
                      r"\(duration: \d+ms, maxMemoryUsage: [1-9]\d*MB\)")
 

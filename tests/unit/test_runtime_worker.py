@@ -13,10 +13,10 @@ import pytest
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
 from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, Runtimes
+from tests.constants import ACCOUNT
+from tests.constants import RUNTIME_REGION as REGION
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "functions"
-REGION = "cn-shanghai"
-ACCOUNT = "1234567890123456"
 CRASH = re.compile(r"Process exited unexpectedly before completing request "
                    r"\(duration: \d+ms, maxMemoryUsage: [1-9]\d*MB\)")
 

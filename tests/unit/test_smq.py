@@ -30,10 +30,7 @@ from fcemu.errors import (
 )
 from fcemu.ids import IdGenerator
 from fcemu.smq import Queue, Smq, body_md5, endpoint_queue
-
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
-SECOND_MS = 1000
-ACCOUNT = "1234567890123456"
+from tests.constants import ACCOUNT, SECOND_MS, T0
 
 
 @pytest.fixture
