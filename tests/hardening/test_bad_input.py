@@ -25,7 +25,8 @@ from xml.etree import ElementTree
 import pytest
 
 import fcemu
-from fcemu.api import smq_xml, wire
+from fcemu.api import wire
+from fcemu.api.smq import xml as smq_xml
 from fcemu.errors import InvalidArgument
 from fcemu.inputs import MAX_JSON_DEPTH
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot

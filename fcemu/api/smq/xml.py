@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from fcemu.errors import MalformedXML, SmqError, SmqInvalidArgument
-from fcemu.smq_topics import TOPIC_RETENTION_SECONDS
+from fcemu.smq import TOPIC_RETENTION_SECONDS
 
 if TYPE_CHECKING:
     from fcemu.smq import Message, Queue, Subscription, Topic

@@ -1,23 +1,34 @@
-"""SMQ topics and subscriptions: the records, endpoint parsing and pushed-message formats.
+"""SMQ topics and subscriptions: the records, endpoint parsing, pushed-message formats and
+the fan-out of a published message to subscribed queues.
 
-:class:`fcemu.smq.Smq` owns the topics and does the fan-out; this module
-holds what a topic *is*. Spec §13.5; subscription endpoints and
+:class:`fcemu.smq.account.Smq` owns the topics of an account, checks a publish
+and builds its message; this module holds what a topic *is* and how it pushes.
+It never reaches for queues: :meth:`Topic.publish` is handed a ``deliver``
+callable (queue name, body). Spec §13.5; subscription endpoints and
 NotifyContentFormat from the MNS "Endpoint" and "NotifyContentFormat" pages.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
-from fcemu.errors import EndpointInvalid, SmqInvalidArgument
-from fcemu.smq_rules import one_of
+from fcemu.errors import EndpointInvalid, SmqError, SmqInvalidArgument
+from fcemu.smq.messages import Message
+from fcemu.smq.rules import one_of
 
-if TYPE_CHECKING:
-    from fcemu.smq import Message
+__all__ = ["CONTENT_FORMATS", "MAX_TAG", "NOTIFY_STRATEGIES", "TOPIC_RETENTION_SECONDS",
+           "Deliver", "Subscription", "Topic", "endpoint_queue"]
+
+log = logging.getLogger("fcemu.smq")
+
+#: Sends a body to the named queue; raises SmqError when the queue is missing or refuses it.
+Deliver = Callable[[str, str], object]
 
 #: Topics keep published messages for a day (reported as MessageRetentionPeriod).
 TOPIC_RETENTION_SECONDS = 86400
@@ -113,3 +124,31 @@ class Topic:
         """Messages published within the topic's retention period."""
         self.published = [m for m in self.published if now_ms < m.expire_time]
         return len(self.published)
+
+    def publish(self, message: Message, tag: str, owner: str, deliver: Deliver) -> None:
+        """Record ``message`` and push it to every subscribed queue endpoint via ``deliver``.
+
+        Each queue gets the body in its subscription's ``NotifyContentFormat``
+        (XML notification, JSON notification, or SIMPLIFIED = the body as is).
+        A subscription whose tag filter does not match, whose queue is missing,
+        or whose queue refuses the body, is skipped with a log line.
+        """
+        self.message_count(message.enqueue_time)
+        self.published.append(message)
+        for subscription in list(self.subscriptions.values()):
+            self._push(subscription, message, tag, owner, deliver)
+
+    def _push(self, subscription: Subscription, message: Message, tag: str, owner: str,
+              deliver: Deliver) -> None:
+        queue_name = subscription.queue_name
+        if not subscription.accepts(tag):
+            return
+        if queue_name is None:
+            log.info("topic %s: subscription %s endpoint %s is not a queue; not delivered",
+                     self.name, subscription.name, subscription.endpoint)
+            return
+        try:
+            deliver(queue_name, subscription.notification(message, tag, owner))
+        except SmqError as exc:
+            log.warning("topic %s: push to queue %s (subscription %s) failed: %s",
+                        self.name, queue_name, subscription.name, exc)

@@ -1,4 +1,4 @@
-"""SMQ limits: resource names and attribute ranges and defaults (spec §13.4).
+"""SMQ limits: resource names, attribute ranges and defaults, batch sizes (spec §13.4).
 
 Validation raises the documented SMQ errors with messages that name the
 element and its range, e.g. ``The value of VisibilityTimeout should be between
@@ -15,6 +15,10 @@ from fcemu.errors import SmqError, SmqInvalidArgument
 
 #: ``waitseconds`` range for long polling (spec §13.4).
 MAX_WAIT_SECONDS = 30
+#: Batch operations take at most this many messages (spec §13.3).
+MAX_BATCH = 16
+#: ChangeMessageVisibility range; the SDK checks 0–43200 (spec §13.3).
+MAX_VISIBILITY_TIMEOUT = 43200
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _MAX_NAME = 256

@@ -1,0 +1,71 @@
+"""SMQ messages: the :class:`Message` record, its body digest and its delivery order.
+
+Queues and topics both hold messages; this module is the one both import, so
+neither imports the other. Bodies are stored exactly as sent. The MNS SDK
+Base64-encodes bodies on send and decodes them on receive by default
+(``Queue.set_encoding(True)``), so SDK-to-SDK traffic round-trips either way.
+Messages FC writes to destination queues are raw JSON by default (decisions.md
+"Destinations"): read them with ``queue.set_encoding(False)``; with the Base64
+switch on, keep the SDK default. :meth:`Message.json` reads both.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Message", "body_md5", "delivery_order"]
+
+
+def body_md5(body: str) -> str:
+    """``MessageBodyMD5``: upper-case hex MD5 of the body text as stored (spec §13.4)."""
+    return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
+
+
+@dataclass(eq=False)
+class Message:
+    """One SMQ message. Objects returned by the domain are live views of queue state.
+
+    Times are epoch milliseconds; ``first_dequeue_time`` is 0 until the first
+    receive; ``receipt_handle`` is the current one-time handle, if any.
+    """
+
+    message_id: str
+    body: str
+    body_md5: str
+    enqueue_time: int
+    next_visible_time: int
+    priority: int = 8
+    first_dequeue_time: int = 0
+    dequeue_count: int = 0
+    receipt_handle: str | None = None
+    expire_time: int = 0
+    seq: int = field(default=0, repr=False)
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a Base64 body is decoded first when plain JSON fails."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            pass
+        try:
+            decoded = base64.b64decode(self.body, validate=True).decode("utf-8")
+            return json.loads(decoded)
+        except ValueError:
+            raise ValueError(
+                f"message {self.message_id}: body is neither JSON nor Base64 of JSON: "
+                f"{self.body[:80]!r}"
+            ) from None
+
+    def visible(self, now_ms: int) -> bool:
+        """Whether a receive at ``now_ms`` may return this message."""
+        return now_ms >= self.next_visible_time
+
+
+def delivery_order(message: Message) -> tuple[int, int]:
+    """The sort key of delivery: priority 1 is the highest; equal priorities keep enqueue
+    order (spec §13.4)."""
+    return (message.priority, message.seq)
