@@ -1,42 +1,36 @@
-"""Contract tests: the official SDKs against a real fcemu server on 127.0.0.1."""
+"""Contract tests: the official FC and MNS SDKs against a running fcemu on 127.0.0.1.
+
+They use the pytest plugin's own fixtures, as a user's tests do: ``fcemu`` (the
+session's emulator, reset before each test and checked for server-side errors
+after it), ``fc_client`` (an ``alibabacloud_fc20230330`` client) and
+``mns_account`` (an ``mns`` Account), all from :mod:`pytest_fcemu.plugin`. A
+module or test that needs other settings asks with ``@pytest.mark.fcemu(...)``.
+
+``@pytest.mark.fc_verified`` is put on each TEST (never on a module) that could
+run as written against the real Function Compute and SMQ: it uses nothing but the
+official SDKs (FC and MNS) over HTTP against an endpoint, and no emulator-only
+control: not the Python API's ``drain``, ``settle``, ``clock``, ``queue``,
+``register_function``, ``reset`` or ``task_listeners``, not the ``/_fcemu``
+routes, scripted outcomes or destination faults, not in-process handlers or
+hand-made HTTP requests. Nor does it assert what only the emulator's set-up makes
+true (the manual clock's start time, seeded IDs, made-up credentials it was told
+to accept). ``pytest -m fc_verified`` selects them.
+
+This module keeps the SDK-side helpers the contract modules share.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
 import zipfile
-from collections.abc import Iterator
 
 import pytest
-
-import fcemu
 
 pytest.importorskip("alibabacloud_fc20230330", reason="pip install fcemu[sdk]")
 
 from alibabacloud_fc20230330 import models as fc
 from alibabacloud_fc20230330.client import Client
-from alibabacloud_tea_openapi.models import Config
-
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[fcemu.Emulator]:
-    with fcemu.Emulator(clock="manual", start=T0, seed=7) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(server: fcemu.Emulator) -> Iterator[fcemu.Emulator]:
-    server.reset()
-    yield server
-    server.check()
-
-
-@pytest.fixture
-def client(emu: fcemu.Emulator) -> Client:
-    return Client(Config(access_key_id="AKIDTEST", access_key_secret="SECRET",
-                         endpoint=emu.host_port, protocol="http", read_timeout=60_000))
 
 
 def zip_code(source: str, filename: str = "index.py") -> str:

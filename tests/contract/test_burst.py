@@ -38,9 +38,8 @@ async def fire(endpoint: str) -> list[str]:
         return await asyncio.gather(*(one(session, i) for i in range(BURST)))
 
 
-def test_a_burst_reaches_exactly_one_terminal_status_and_one_message_each(server):
-    emu = server
-    emu.reset()
+def test_a_burst_reaches_exactly_one_terminal_status_and_one_message_each(fcemu):
+    emu = fcemu  # reset by the plugin's fixture
     emu.register_function("flaky", flaky)
     emu.put_async_invoke_config("flaky", asyncTask=True, maxAsyncRetryAttempts=1,
                                 on_success="burst-ok", on_failure="burst-dlq")

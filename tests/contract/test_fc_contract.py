@@ -18,9 +18,9 @@ from alibabacloud_fc20230330 import models as fc
 from alibabacloud_tea_openapi.exceptions import ClientException
 from darabonba.runtime import RuntimeOptions
 
-from tests.contract.conftest import T0, create_function, zip_code
-
-pytestmark = pytest.mark.fc_verified
+from tests import constants
+from tests.constants import T0
+from tests.contract.conftest import create_function, zip_code
 
 ECHO = "def handler(event, context):\n    return event\n"
 
@@ -50,7 +50,7 @@ def handler(event, context):
 
 
 def queue_arn(emu, name):
-    return f"acs:mns:{emu.region}:{emu.account_id}:/queues/{name}/messages"
+    return constants.queue_arn(name, emu.region, emu.account_id)
 
 
 def put_config(client, name, *, queue=None, retries=None, max_age=None, async_task=True):
@@ -96,24 +96,24 @@ def client_error(call):
 # -- the seed scenario ---------------------------------------------------------------
 
 
-def test_seed_scenario_timeout_retried_once_then_failed_to_the_dead_letter_queue(emu, client):
-    create_function(client, "my-fc-job", SEED_JOB, timeout=1)
-    put_config(client, "my-fc-job", queue=queue_arn(emu, "fc-dlq"), retries=1)
+def test_seed_scenario_timeout_retried_once_then_failed_to_the_dead_letter_queue(fcemu, fc_client):
+    create_function(fc_client, "my-fc-job", SEED_JOB, timeout=1)
+    put_config(fc_client, "my-fc-job", queue=queue_arn(fcemu, "fc-dlq"), retries=1)
 
-    response = invoke_async(client, "my-fc-job", b'{"failure": true}', task_id="job-failure")
+    response = invoke_async(fc_client, "my-fc-job", b'{"failure": true}', task_id="job-failure")
     assert response.status_code == 202
     assert response.headers["x-fc-async-task-id"] == "job-failure"
-    emu.drain()
+    fcemu.drain()
 
-    task = get_task(client, "my-fc-job", "job-failure")
+    task = get_task(fc_client, "my-fc-job", "job-failure")
     assert task.status == "Failed"
     assert statuses(task) == ["Enqueued", "Processed", "Running", "Retrying", "Running", "Failed"]
     assert task.already_retried_times == 1
-    [message] = emu.queue("fc-dlq").json()
+    [message] = fcemu.queue("fc-dlq").json()
     assert message["requestContext"]["condition"] == "InvocationError"
     assert message["requestContext"]["approximateInvokeCount"] == 2
     assert message["requestContext"]["functionArn"] == (
-        f"acs:fc:{emu.region}:{emu.account_id}:functions/my-fc-job")
+        f"acs:fc:{fcemu.region}:{fcemu.account_id}:functions/my-fc-job")
     assert message["requestContext"]["requestId"] == task.request_id
     assert message["requestPayload"] == '{"failure": true}'
     assert message["responseContext"] == {"statusCode": 200, "functionError": "InvocationError"}
@@ -123,15 +123,15 @@ def test_seed_scenario_timeout_retried_once_then_failed_to_the_dead_letter_queue
     assert message["timestamp"] == task.end_time
 
 
-def test_seed_scenario_success_goes_to_on_success(emu, client):
-    create_function(client, "my-fc-job", SEED_JOB, timeout=1)
-    put_config(client, "my-fc-job", queue=queue_arn(emu, "fc-ok"), retries=1)
-    invoke_async(client, "my-fc-job", b'{"failure": false}', task_id="job-ok")
-    emu.drain()
-    task = get_task(client, "my-fc-job", "job-ok")
+def test_seed_scenario_success_goes_to_on_success(fcemu, fc_client):
+    create_function(fc_client, "my-fc-job", SEED_JOB, timeout=1)
+    put_config(fc_client, "my-fc-job", queue=queue_arn(fcemu, "fc-ok"), retries=1)
+    invoke_async(fc_client, "my-fc-job", b'{"failure": false}', task_id="job-ok")
+    fcemu.drain()
+    task = get_task(fc_client, "my-fc-job", "job-ok")
     assert statuses(task) == ["Enqueued", "Processed", "Running", "Succeeded"]
     assert json.loads(task.return_payload)["request"] == task.request_id
-    [message] = emu.queue("fc-ok").json()
+    [message] = fcemu.queue("fc-ok").json()
     assert message["requestContext"]["condition"] == ""
     assert message["responsePayload"] == task.return_payload
     assert task.destination_status == "Succeeded"
@@ -140,55 +140,59 @@ def test_seed_scenario_success_goes_to_on_success(emu, client):
 # -- functions ------------------------------------------------------------------------
 
 
-def test_function_crud(emu, client):
-    created = create_function(client, "crud", ECHO, timeout=7, memory_size=256,
+@pytest.mark.fc_verified
+def test_function_crud(fcemu, fc_client):
+    created = create_function(fc_client, "crud", ECHO, timeout=7, memory_size=256,
                               environment_variables={"A": "b"})
     assert created.function_name == "crud"
-    assert created.function_arn == f"acs:fc:{emu.region}:{emu.account_id}:functions/crud"
+    assert created.function_arn == f"acs:fc:{fcemu.region}:{fcemu.account_id}:functions/crud"
     assert (created.timeout, created.memory_size) == (7, 256)
     assert created.environment_variables == {"A": "b"}
     assert created.code_size > 0 and created.code_checksum
 
-    got = client.get_function("crud", fc.GetFunctionRequest()).body
+    got = fc_client.get_function("crud", fc.GetFunctionRequest()).body
     assert got.function_id == created.function_id
 
-    create_function(client, "crud-2", ECHO)
-    create_function(client, "other", ECHO)
-    page = client.list_functions(fc.ListFunctionsRequest(prefix="crud", limit=1)).body
+    create_function(fc_client, "crud-2", ECHO)
+    create_function(fc_client, "other", ECHO)
+    page = fc_client.list_functions(fc.ListFunctionsRequest(prefix="crud", limit=1)).body
     assert [f.function_name for f in page.functions] == ["crud"]
-    rest = client.list_functions(fc.ListFunctionsRequest(prefix="crud", limit=1,
-                                                         next_token=page.next_token)).body
+    rest = fc_client.list_functions(fc.ListFunctionsRequest(prefix="crud", limit=1,
+                                                            next_token=page.next_token)).body
     assert [f.function_name for f in rest.functions] == ["crud-2"]
     assert not rest.next_token
 
-    updated = client.update_function("crud", fc.UpdateFunctionRequest(
+    updated = fc_client.update_function("crud", fc.UpdateFunctionRequest(
         body=fc.UpdateFunctionInput(timeout=9))).body
     assert updated.timeout == 9
-    client.delete_function("crud")
-    error = client_error(lambda: client.get_function("crud", fc.GetFunctionRequest()))
+    fc_client.delete_function("crud")
+    error = client_error(lambda: fc_client.get_function("crud", fc.GetFunctionRequest()))
     assert (error.status_code, error.code) == (404, "FunctionNotFound")
 
 
-def test_function_already_exists(emu, client):
-    create_function(client, "dup", ECHO)
-    error = client_error(lambda: create_function(client, "dup", ECHO))
+@pytest.mark.fc_verified
+def test_function_already_exists(fc_client):
+    create_function(fc_client, "dup", ECHO)
+    error = client_error(lambda: create_function(fc_client, "dup", ECHO))
     assert (error.status_code, error.code) == (409, "FunctionAlreadyExists")
     assert "function 'dup' already exists" in error.message
 
 
+@pytest.mark.fc_verified
 @pytest.mark.parametrize(("fields", "needle"), [
     ({"timeout": 0}, "timeout must be between 1 and 86400"),
     ({"memory_size": 100}, "memorySize must be between 128 and 32768"),
     ({"runtime": "nodejs20"}, "runtime 'nodejs20' is not supported"),
 ])
-def test_create_function_rejects_bad_values(emu, client, fields, needle):
-    error = client_error(lambda: create_function(client, "bad", ECHO, **fields))
+def test_create_function_rejects_bad_values(fc_client, fields, needle):
+    error = client_error(lambda: create_function(fc_client, "bad", ECHO, **fields))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
     assert needle in error.message
 
 
-def test_bad_function_name(emu, client):
-    error = client_error(lambda: create_function(client, "9lives", ECHO))
+@pytest.mark.fc_verified
+def test_bad_function_name(fc_client):
+    error = client_error(lambda: create_function(fc_client, "9lives", ECHO))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
     assert "functionName" in error.message
 
@@ -196,30 +200,31 @@ def test_bad_function_name(emu, client):
 # -- async invoke configs ---------------------------------------------------------------
 
 
-def test_async_invoke_config_crud_and_defaults(emu, client):
-    create_function(client, "cfg", ECHO)
-    put = put_config(client, "cfg")
+def test_async_invoke_config_crud_and_defaults(fc_client):
+    create_function(fc_client, "cfg", ECHO)
+    put = put_config(fc_client, "cfg")
     assert (put.max_async_retry_attempts, put.max_async_event_age_in_seconds) == (3, 86400)
     assert put.async_task is True
     assert put.function_arn.endswith(":functions/cfg")
-    got = client.get_async_invoke_config("cfg", fc.GetAsyncInvokeConfigRequest()).body
+    got = fc_client.get_async_invoke_config("cfg", fc.GetAsyncInvokeConfigRequest()).body
     assert got.created_time == "2024-05-01T00:00:00Z"
-    listed = client.list_async_invoke_configs(fc.ListAsyncInvokeConfigsRequest()).body
+    listed = fc_client.list_async_invoke_configs(fc.ListAsyncInvokeConfigsRequest()).body
     assert [c.function_arn for c in listed.configs] == [put.function_arn]
-    client.delete_async_invoke_config("cfg", fc.DeleteAsyncInvokeConfigRequest())
+    fc_client.delete_async_invoke_config("cfg", fc.DeleteAsyncInvokeConfigRequest())
     error = client_error(
-        lambda: client.get_async_invoke_config("cfg", fc.GetAsyncInvokeConfigRequest()))
+        lambda: fc_client.get_async_invoke_config("cfg", fc.GetAsyncInvokeConfigRequest()))
     assert (error.status_code, error.code) == (404, "AsyncConfigNotExists")
 
 
+@pytest.mark.fc_verified
 @pytest.mark.parametrize(("field", "value", "needle"), [
     ("retries", 9, "maxAsyncRetryAttempts must be between 0 and 8"),
     ("max_age", 0, "maxAsyncEventAgeInSeconds must be between 1 and 604800"),
     ("queue", "arn:aws:sqs:nope", "unsupported destination"),
 ])
-def test_async_invoke_config_out_of_range(emu, client, field, value, needle):
-    create_function(client, "cfg", ECHO)
-    error = client_error(lambda: put_config(client, "cfg", **{field: value}))
+def test_async_invoke_config_out_of_range(fc_client, field, value, needle):
+    create_function(fc_client, "cfg", ECHO)
+    error = client_error(lambda: put_config(fc_client, "cfg", **{field: value}))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
     assert needle in error.message
 
@@ -227,17 +232,19 @@ def test_async_invoke_config_out_of_range(emu, client, field, value, needle):
 # -- synchronous invocation -----------------------------------------------------------------
 
 
-def test_sync_invoke_returns_the_handler_result(emu, client):
-    create_function(client, "echo", ECHO)
-    response = invoke_sync(client, "echo", b"hello")
+@pytest.mark.fc_verified
+def test_sync_invoke_returns_the_handler_result(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    response = invoke_sync(fc_client, "echo", b"hello")
     assert response.status_code == 200
     assert response.body.read() == b"hello"
     assert response.headers["x-fc-request-id"].startswith("1-")
 
 
-def test_sync_function_error_is_a_200_with_error_type_and_log_tail(emu, client):
-    create_function(client, "raiser", RAISER)
-    response = invoke_sync(client, "raiser", b"xyz", log_type="Tail")
+@pytest.mark.fc_verified
+def test_sync_function_error_is_a_200_with_error_type_and_log_tail(fc_client):
+    create_function(fc_client, "raiser", RAISER)
+    response = invoke_sync(fc_client, "raiser", b"xyz", log_type="Tail")
     assert response.status_code == 200
     assert response.headers["x-fc-error-type"] == "UnhandledInvocationError"
     error = json.loads(response.body.read())
@@ -248,182 +255,188 @@ def test_sync_function_error_is_a_200_with_error_type_and_log_tail(emu, client):
     assert "about to fail" in log
 
 
-def test_sync_throttled_over_reserved_concurrency(emu, client):
-    create_function(client, "limited", ECHO)
-    client.put_concurrency_config("limited", fc.PutConcurrencyConfigRequest(
+@pytest.mark.fc_verified
+def test_sync_throttled_over_reserved_concurrency(fc_client):
+    create_function(fc_client, "limited", ECHO)
+    fc_client.put_concurrency_config("limited", fc.PutConcurrencyConfigRequest(
         body=fc.PutConcurrencyInput(reserved_concurrency=0)))
-    error = client_error(lambda: invoke_sync(client, "limited", b"x"))
+    error = client_error(lambda: invoke_sync(fc_client, "limited", b"x"))
     assert (error.status_code, error.code) == (429, "ResourceThrottled")
 
 
-def test_async_payload_over_128_kb_is_entity_too_large(emu, client):
-    create_function(client, "echo", ECHO)
-    error = client_error(lambda: invoke_async(client, "echo", b"x" * (128 * 1024 + 1)))
+@pytest.mark.fc_verified
+def test_async_payload_over_128_kb_is_entity_too_large(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    error = client_error(lambda: invoke_async(fc_client, "echo", b"x" * (128 * 1024 + 1)))
     assert (error.status_code, error.code) == (400, "EntityTooLarge")
 
 
-def test_invoking_a_missing_function(emu, client):
-    error = client_error(lambda: invoke_async(client, "ghost"))
+@pytest.mark.fc_verified
+def test_invoking_a_missing_function(fc_client):
+    error = client_error(lambda: invoke_async(fc_client, "ghost"))
     assert (error.status_code, error.code) == (404, "FunctionNotFound")
 
 
 # -- async tasks ----------------------------------------------------------------------------
 
 
-def test_generated_task_id_is_the_request_id(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo")
-    response = invoke_async(client, "echo", b"1")
+def test_generated_task_id_is_the_request_id(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo")
+    response = invoke_async(fc_client, "echo", b"1")
     task_id = response.headers["x-fc-async-task-id"]
     assert response.headers["x-fc-request-id"] == task_id
-    emu.drain()
-    assert get_task(client, "echo", task_id).request_id == task_id
+    fcemu.drain()
+    assert get_task(fc_client, "echo", task_id).request_id == task_id
 
 
-def test_duplicate_task_id_conflicts(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo")
-    invoke_async(client, "echo", task_id="once")
-    error = client_error(lambda: invoke_async(client, "echo", task_id="once"))
+@pytest.mark.fc_verified
+def test_duplicate_task_id_conflicts(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo")
+    invoke_async(fc_client, "echo", task_id="once")
+    error = client_error(lambda: invoke_async(fc_client, "echo", task_id="once"))
     assert (error.status_code, error.code) == (409, "AsyncTaskAlreadyExists")
     assert "async task 'once' already exists" in error.message
 
 
-def test_bad_task_id(emu, client):
-    create_function(client, "echo", ECHO)
-    error = client_error(lambda: invoke_async(client, "echo", task_id="-nope"))
+@pytest.mark.fc_verified
+def test_bad_task_id(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    error = client_error(lambda: invoke_async(fc_client, "echo", task_id="-nope"))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
     assert "x-fc-async-task-id" in error.message
 
 
-def test_unknown_task_and_task_mode_off(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo", async_task=False)
-    error = client_error(lambda: get_task(client, "echo", "nope"))
+@pytest.mark.fc_verified
+def test_unknown_task_and_task_mode_off(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo", async_task=False)
+    error = client_error(lambda: get_task(fc_client, "echo", "nope"))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
     assert "asyncTask" in error.message
-    put_config(client, "echo")
-    error = client_error(lambda: get_task(client, "echo", "nope"))
+    put_config(fc_client, "echo")
+    error = client_error(lambda: get_task(fc_client, "echo", "nope"))
     assert (error.status_code, error.code) == (404, "AsyncTaskNotFound")
 
 
-def test_retrying_then_failed_with_a_raising_handler(emu, client):
-    create_function(client, "raiser", RAISER)
-    put_config(client, "raiser", queue=queue_arn(emu, "dlq"), retries=2)
-    invoke_async(client, "raiser", b"p", task_id="r1")
-    emu.settle()
-    task = get_task(client, "raiser", "r1")
+def test_retrying_then_failed_with_a_raising_handler(fcemu, fc_client):
+    create_function(fc_client, "raiser", RAISER)
+    put_config(fc_client, "raiser", queue=queue_arn(fcemu, "dlq"), retries=2)
+    invoke_async(fc_client, "raiser", b"p", task_id="r1")
+    fcemu.settle()
+    task = get_task(fc_client, "raiser", "r1")
     assert task.status == "Retrying"
     assert task.events[-1].event_detail == '{"Error":"UnhandledInvocationError"}'
-    emu.clock.advance(0.5)
-    assert get_task(client, "raiser", "r1").status == "Retrying"
-    emu.clock.advance(1)
-    task = get_task(client, "raiser", "r1")
+    fcemu.clock.advance(0.5)
+    assert get_task(fc_client, "raiser", "r1").status == "Retrying"
+    fcemu.clock.advance(1)
+    task = get_task(fc_client, "raiser", "r1")
     assert task.status == "Failed"
     assert [e.timestamp - T0 for e in task.events] == [0, 0, 0, 0, 500, 500, 1500, 1500]
     assert task.task_error_message == "bad input: p"
-    assert emu.queue("dlq").last.json()["requestContext"]["approximateInvokeCount"] == 3
+    assert fcemu.queue("dlq").last.json()["requestContext"]["approximateInvokeCount"] == 3
 
 
-def test_delayed_task_expires_past_its_max_age(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo", queue=queue_arn(emu, "dlq"), max_age=30)
-    invoke_async(client, "echo", task_id="late", delay=60)
-    emu.clock.advance(59)
-    assert get_task(client, "echo", "late").status == "Enqueued"
-    emu.drain()
-    task = get_task(client, "echo", "late")
+def test_delayed_task_expires_past_its_max_age(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo", queue=queue_arn(fcemu, "dlq"), max_age=30)
+    invoke_async(fc_client, "echo", task_id="late", delay=60)
+    fcemu.clock.advance(59)
+    assert get_task(fc_client, "echo", "late").status == "Enqueued"
+    fcemu.drain()
+    task = get_task(fc_client, "echo", "late")
     assert statuses(task) == ["Enqueued", "Expired"]
-    assert emu.queue("dlq").last.json()["requestContext"]["condition"] == "EventMaxAgeExceeded"
+    assert fcemu.queue("dlq").last.json()["requestContext"]["condition"] == "EventMaxAgeExceeded"
 
 
-def test_stop_a_waiting_task_and_412_after(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo", queue=queue_arn(emu, "dlq"))
-    invoke_async(client, "echo", task_id="waiting", delay=10)
-    client.stop_async_task("echo", "waiting", fc.StopAsyncTaskRequest())
-    assert statuses(get_task(client, "echo", "waiting")) == ["Enqueued", "Stopped"]
+def test_stop_a_waiting_task_and_412_after(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo", queue=queue_arn(fcemu, "dlq"))
+    invoke_async(fc_client, "echo", task_id="waiting", delay=10)
+    fc_client.stop_async_task("echo", "waiting", fc.StopAsyncTaskRequest())
+    assert statuses(get_task(fc_client, "echo", "waiting")) == ["Enqueued", "Stopped"]
     error = client_error(
-        lambda: client.stop_async_task("echo", "waiting", fc.StopAsyncTaskRequest()))
+        lambda: fc_client.stop_async_task("echo", "waiting", fc.StopAsyncTaskRequest()))
     assert (error.status_code, error.code) == (412, "PreconditionFailed")
     assert "already Stopped" in error.message
-    assert emu.queue("dlq").last.json()["requestContext"]["condition"] == "InvocationStopped"
+    assert fcemu.queue("dlq").last.json()["requestContext"]["condition"] == "InvocationStopped"
 
 
-def test_stop_a_running_task_kills_its_worker(emu, client):
-    create_function(client, "blocker", BLOCKING, timeout=60)
-    put_config(client, "blocker", queue=queue_arn(emu, "dlq"))
-    invoke_async(client, "blocker", task_id="busy")
+def test_stop_a_running_task_kills_its_worker(fcemu, fc_client):
+    create_function(fc_client, "blocker", BLOCKING, timeout=60)
+    put_config(fc_client, "blocker", queue=queue_arn(fcemu, "dlq"))
+    invoke_async(fc_client, "blocker", task_id="busy")
     # the attempt is running in its worker; the stop must kill it, not wait 30 s
-    task = get_task(client, "blocker", "busy")
+    task = get_task(fc_client, "blocker", "busy")
     assert task.status in ("Processed", "Running")
-    client.stop_async_task("blocker", "busy", fc.StopAsyncTaskRequest())
-    assert get_task(client, "blocker", "busy").status in ("Stopping", "Stopped")
-    emu.settle(timeout=20)
-    task = get_task(client, "blocker", "busy")
+    fc_client.stop_async_task("blocker", "busy", fc.StopAsyncTaskRequest())
+    assert get_task(fc_client, "blocker", "busy").status in ("Stopping", "Stopped")
+    fcemu.settle(timeout=20)
+    task = get_task(fc_client, "blocker", "busy")
     assert statuses(task)[-2:] == ["Stopping", "Stopped"]
-    message = emu.queue("dlq").last.json()
+    message = fcemu.queue("dlq").last.json()
     assert message["requestContext"]["condition"] == "InvocationStopped"
     assert "Process exited unexpectedly" in message["responsePayload"]
 
 
-def test_deleted_function_makes_waiting_tasks_invalid(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo", queue=queue_arn(emu, "dlq"))
-    invoke_async(client, "echo", task_id="orphan", delay=5)
+def test_deleted_function_makes_waiting_tasks_invalid(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo", queue=queue_arn(fcemu, "dlq"))
+    invoke_async(fc_client, "echo", task_id="orphan", delay=5)
     finished = []
-    emu.task_listeners.append(finished.append)
+    fcemu.task_listeners.append(finished.append)
     try:
-        client.delete_function("echo")
-        emu.drain()
+        fc_client.delete_function("echo")
+        fcemu.drain()
     finally:
-        emu.task_listeners.remove(finished.append)
+        fcemu.task_listeners.remove(finished.append)
     assert [(t["taskId"], t["status"]) for t in finished] == [("orphan", "Invalid")]
-    assert emu.queue("dlq").messages() == []
+    assert fcemu.queue("dlq").messages() == []
 
 
-def test_list_async_tasks_filters_sorts_pages_and_payloads(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo")
+def test_list_async_tasks_filters_sorts_pages_and_payloads(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo")
     for i in range(4):
-        invoke_async(client, "echo", f"p{i}".encode(), task_id=f"job-{i}", delay=100 * (i == 3))
-        emu.clock.advance(1)
-    listing = client.list_async_tasks("echo", fc.ListAsyncTasksRequest(limit=2)).body
+        invoke_async(fc_client, "echo", f"p{i}".encode(), task_id=f"job-{i}", delay=100 * (i == 3))
+        fcemu.clock.advance(1)
+    listing = fc_client.list_async_tasks("echo", fc.ListAsyncTasksRequest(limit=2)).body
     assert [t.task_id for t in listing.tasks] == ["job-3", "job-2"]
     assert all(t.task_payload is None for t in listing.tasks)
-    rest = client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
+    rest = fc_client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
         limit=2, next_token=listing.next_token, include_payload=True)).body
     assert [(t.task_id, t.task_payload) for t in rest.tasks] == [("job-1", "p1"), ("job-0", "p0")]
-    waiting = client.list_async_tasks("echo", fc.ListAsyncTasksRequest(status="Enqueued")).body
+    waiting = fc_client.list_async_tasks("echo", fc.ListAsyncTasksRequest(status="Enqueued")).body
     assert [t.task_id for t in waiting.tasks] == ["job-3"]
-    ranged = client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
+    ranged = fc_client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
         started_time_begin=T0 + 1000, started_time_end=T0 + 2000, sort_order_by_time="asc",
         prefix="job-")).body
     assert [t.task_id for t in ranged.tasks] == ["job-1", "job-2"]
-    error = client_error(lambda: client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
+    error = client_error(lambda: fc_client.list_async_tasks("echo", fc.ListAsyncTasksRequest(
         limit=101)))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
 
 
-def test_records_are_kept_seven_days(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo")
-    invoke_async(client, "echo", task_id="old")
-    emu.settle()
-    emu.clock.advance(7 * 24 * 3600 - 1)
-    assert get_task(client, "echo", "old").status == "Succeeded"
-    emu.clock.advance(1)
-    error = client_error(lambda: get_task(client, "echo", "old"))
+def test_records_are_kept_seven_days(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo")
+    invoke_async(fc_client, "echo", task_id="old")
+    fcemu.settle()
+    fcemu.clock.advance(7 * 24 * 3600 - 1)
+    assert get_task(fc_client, "echo", "old").status == "Succeeded"
+    fcemu.clock.advance(1)
+    error = client_error(lambda: get_task(fc_client, "echo", "old"))
     assert (error.status_code, error.code) == (404, "AsyncTaskNotFound")
-    invoke_async(client, "echo", task_id="old")  # the ID is free again
+    invoke_async(fc_client, "echo", task_id="old")  # the ID is free again
 
 
-def test_every_task_field_is_filled(emu, client):
-    create_function(client, "echo", ECHO)
-    put_config(client, "echo", queue=queue_arn(emu, "ok"))
-    invoke_async(client, "echo", b"payload", task_id="full")
-    emu.drain()
-    task = get_task(client, "echo", "full")
+def test_every_task_field_is_filled(fcemu, fc_client):
+    create_function(fc_client, "echo", ECHO)
+    put_config(fc_client, "echo", queue=queue_arn(fcemu, "ok"))
+    invoke_async(fc_client, "echo", b"payload", task_id="full")
+    fcemu.drain()
+    task = get_task(fc_client, "echo", "full")
     assert task.task_id == "full"
     assert task.function_arn.endswith(":functions/echo")
     assert task.qualifier == "LATEST"
@@ -451,16 +464,16 @@ def raw(emu, method, path, body=None, headers=None):
         return error.code, dict(error.headers), error.read()
 
 
-def test_unknown_route_is_path_not_supported_json(emu):
-    status, headers, body = raw(emu, "GET", "/2023-03-30/nothing-here")
+def test_unknown_route_is_path_not_supported_json(fcemu):
+    status, headers, body = raw(fcemu, "GET", "/2023-03-30/nothing-here")
     assert status == 400
     document = json.loads(body)
     assert document["Code"] == "PathNotSupported"
     assert document["RequestId"] == headers["x-fc-request-id"]
 
 
-def test_bad_json_body_is_invalid_argument(emu):
-    status, _, body = raw(emu, "POST", "/2023-03-30/functions", b"{not json",
+def test_bad_json_body_is_invalid_argument(fcemu):
+    status, _, body = raw(fcemu, "POST", "/2023-03-30/functions", b"{not json",
                           {"content-type": "application/json"})
     assert status == 400
     assert json.loads(body)["Code"] == "InvalidArgument"

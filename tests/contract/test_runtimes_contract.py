@@ -13,9 +13,11 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import pytest
 from alibabacloud_fc20230330 import models as fc
 
-import fcemu
+from fcemu import Emulator
+from tests.constants import T0
 from tests.contract.conftest import create_function
 from tests.contract.test_fc_contract import (
     client_error,
@@ -28,7 +30,6 @@ from tests.contract.test_fc_contract import (
 from tests.unit.test_runtime_worker import alive, boot_ticks, instance_processes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-T0 = 1_714_521_600_000
 
 #: A handler that, given a FIFO path as its event, writes its instance ID there and then waits
 #: for ``<fifo>.go`` to exist; given nothing, it answers at once.
@@ -56,7 +57,7 @@ def handler(event, context):
 """
 
 
-def control(emu: fcemu.Emulator, method: str, path: str, body: object = None) -> tuple[int, dict]:
+def control(emu: Emulator, method: str, path: str, body: object = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{emu.endpoint}/_fcemu{path}", data=data, method=method)
     try:
@@ -91,11 +92,11 @@ def tree(pid: int) -> list[int]:
 # -- logs -------------------------------------------------------------------------------------
 
 
-def test_tail_logs_of_worker_and_in_process_handlers(emu, client):
-    create_function(client, "printer", PRINTER)
-    emu.register_function("inline", lambda event, context: print("inline", event.decode()))
+def test_tail_logs_of_worker_and_in_process_handlers(fcemu, fc_client):
+    create_function(fc_client, "printer", PRINTER)
+    fcemu.register_function("inline", lambda event, context: print("inline", event.decode()))
     for name, needle in (("printer", "printed ev"), ("inline", "inline ev")):
-        response = invoke_sync(client, name, b"ev", log_type="Tail")
+        response = invoke_sync(fc_client, name, b"ev", log_type="Tail")
         request_id = response.headers["x-fc-request-id"]
         log = base64.b64decode(response.headers["x-fc-log-result"]).decode()
         assert log.startswith(f"FC Invoke Start RequestId: {request_id}\n")
@@ -103,25 +104,26 @@ def test_tail_logs_of_worker_and_in_process_handlers(emu, client):
         assert log.endswith(f"FC Invoke End RequestId: {request_id}\n")
 
 
-def test_task_logs_from_the_python_api_and_the_control_api(emu, client):
-    create_function(client, "printer", PRINTER)
-    put_config(client, "printer", retries=0)
-    invoke_async(client, "printer", b"job", task_id="job-1")
-    emu.drain()
-    logs = emu.task_logs("printer", "job-1")
-    status, doc = control(emu, "GET", "/functions/printer/async-tasks/job-1/logs")
+def test_task_logs_from_the_python_api_and_the_control_api(fcemu, fc_client):
+    create_function(fc_client, "printer", PRINTER)
+    put_config(fc_client, "printer", retries=0)
+    invoke_async(fc_client, "printer", b"job", task_id="job-1")
+    fcemu.drain()
+    logs = fcemu.task_logs("printer", "job-1")
+    status, doc = control(fcemu, "GET", "/functions/printer/async-tasks/job-1/logs")
     assert status == 200
     assert doc["logs"] == logs and "printed job" in logs
     [attempt] = doc["attempts"]
     assert (attempt["attempt"], attempt["outcome"], attempt["logs"]) == (1, "ok", logs)
-    assert attempt["instanceId"] == get_task(client, "printer", "job-1").instance_id
+    assert attempt["instanceId"] == get_task(fc_client, "printer", "job-1").instance_id
 
 
-def test_a_failing_initializer_answers_initialization_error(emu, client):
+@pytest.mark.fc_verified
+def test_a_failing_initializer_answers_initialization_error(fc_client):
     source = PRINTER + "\n\ndef initialize(context):\n    raise OSError('no database')\n"
-    create_function(client, "init", source, instance_lifecycle_config=fc.InstanceLifecycleConfig(
+    create_function(fc_client, "init", source, instance_lifecycle_config=fc.InstanceLifecycleConfig(
         initializer=fc.LifecycleHook(handler="index.initialize", timeout=3)))
-    response = invoke_sync(client, "init", b"x", log_type="Tail")
+    response = invoke_sync(fc_client, "init", b"x", log_type="Tail")
     assert (response.status_code, response.headers["x-fc-error-type"]) == (
         200, "InitializationError")
     assert json.loads(response.body.read())["errorMessage"] == "no database"
@@ -132,103 +134,103 @@ def test_a_failing_initializer_answers_initialization_error(emu, client):
 # -- scripted outcomes over the control API ------------------------------------------------------
 
 
-def test_a_script_drives_retries_and_shows_in_the_events(emu, client):
-    create_function(client, "job", PRINTER)
-    put_config(client, "job", retries=2, queue=queue_arn(emu, "out"))
-    status, doc = control(emu, "POST", "/functions/job/script",
+def test_a_script_drives_retries_and_shows_in_the_events(fcemu, fc_client):
+    create_function(fc_client, "job", PRINTER)
+    put_config(fc_client, "job", retries=2, queue=queue_arn(fcemu, "out"))
+    status, doc = control(fcemu, "POST", "/functions/job/script",
                           [{"outcome": "error", "message": "flaky", "times": 2}, "run"])
     assert status == 200
     assert [s["outcome"] for s in doc["steps"]] == ["error", "run"]
-    invoke_async(client, "job", b"x", task_id="t-1")
-    emu.drain()
-    task = get_task(client, "job", "t-1")
+    invoke_async(fc_client, "job", b"x", task_id="t-1")
+    fcemu.drain()
+    task = get_task(fc_client, "job", "t-1")
     assert task.status == "Succeeded" and task.already_retried_times == 2
     assert [json.loads(e.event_detail or "{}").get("Scripted") for e in task.events] == [
         None, None, "error", "error", "error", "error", "run", "run"]
-    assert control(emu, "GET", "/functions/job/script") == (
+    assert control(fcemu, "GET", "/functions/job/script") == (
         200, {"functionName": "job", "steps": []})
-    assert emu.queue("out").json()[0]["requestContext"]["approximateInvokeCount"] == 3
+    assert fcemu.queue("out").json()[0]["requestContext"]["approximateInvokeCount"] == 3
 
 
-def test_scripted_throttle_is_a_429_and_a_script_can_be_cleared(emu, client):
-    create_function(client, "job", PRINTER)
-    control(emu, "POST", "/functions/job/script", {"steps": ["throttle", "crash"]})
-    error = client_error(lambda: invoke_sync(client, "job", b"1"))
+def test_scripted_throttle_is_a_429_and_a_script_can_be_cleared(fcemu, fc_client):
+    create_function(fc_client, "job", PRINTER)
+    control(fcemu, "POST", "/functions/job/script", {"steps": ["throttle", "crash"]})
+    error = client_error(lambda: invoke_sync(fc_client, "job", b"1"))
     assert (error.status_code, error.code) == (429, "ResourceThrottled")
-    assert control(emu, "DELETE", "/functions/job/script")[0] == 204
-    assert invoke_sync(client, "job", b"1").body.read() == b"ok"
-    status, doc = control(emu, "POST", "/functions/job/script", [{"outcome": "nope"}])
+    assert control(fcemu, "DELETE", "/functions/job/script")[0] == 204
+    assert invoke_sync(fc_client, "job", b"1").body.read() == b"ok"
+    status, doc = control(fcemu, "POST", "/functions/job/script", [{"outcome": "nope"}])
     assert (status, doc["Code"]) == (400, "InvalidArgument")
-    assert control(emu, "POST", "/functions/missing/script", [])[0] == 404
+    assert control(fcemu, "POST", "/functions/missing/script", [])[0] == 404
 
 
-def test_a_destination_fault_fails_delivery(emu, client):
-    create_function(client, "job", PRINTER)
-    put_config(client, "job", queue=queue_arn(emu, "out"))
-    status, doc = control(emu, "POST", "/destinations/faults", {"destination": "out", "times": 2})
+def test_a_destination_fault_fails_delivery(fcemu, fc_client):
+    create_function(fc_client, "job", PRINTER)
+    put_config(fc_client, "job", queue=queue_arn(fcemu, "out"))
+    status, doc = control(fcemu, "POST", "/destinations/faults", {"destination": "out", "times": 2})
     assert (status, doc) == (200, {"faults": [{"kind": "queue", "name": "out", "remaining": 2}]})
-    invoke_async(client, "job", b"1", task_id="t-1")
-    emu.drain()
-    assert get_task(client, "job", "t-1").destination_status == "Failed"
-    assert len(emu.queue("out")) == 0
-    assert control(emu, "DELETE", "/destinations/faults")[0] == 204
-    emu.fail_destination(queue_arn(emu, "out"), times=0)  # the Python API, an ARN, a no-op
-    invoke_async(client, "job", b"2", task_id="t-2")
-    emu.drain()
-    assert get_task(client, "job", "t-2").destination_status == "Succeeded"
+    invoke_async(fc_client, "job", b"1", task_id="t-1")
+    fcemu.drain()
+    assert get_task(fc_client, "job", "t-1").destination_status == "Failed"
+    assert len(fcemu.queue("out")) == 0
+    assert control(fcemu, "DELETE", "/destinations/faults")[0] == 204
+    fcemu.fail_destination(queue_arn(fcemu, "out"), times=0)  # the Python API, an ARN, a no-op
+    invoke_async(fc_client, "job", b"2", task_id="t-2")
+    fcemu.drain()
+    assert get_task(fc_client, "job", "t-2").destination_status == "Succeeded"
 
 
-def test_the_python_api_scripts_functions_too(emu):
-    emu.register_function("inline", lambda event, context: "real")
-    emu.script("inline", [{"outcome": "ok", "value": {"fake": True}}])
-    first = emu.call(lambda e: e.invoke_function("inline", b""))
-    second = emu.call(lambda e: e.invoke_function("inline", b""))
+def test_the_python_api_scripts_functions_too(fcemu):
+    fcemu.register_function("inline", lambda event, context: "real")
+    fcemu.script("inline", [{"outcome": "ok", "value": {"fake": True}}])
+    first = fcemu.call(lambda e: e.invoke_function("inline", b""))
+    second = fcemu.call(lambda e: e.invoke_function("inline", b""))
     assert (first.outcome.body, second.outcome.body) == (b'{"fake":true}', b"real")
-    emu.script("inline", ["crash"])
-    emu.clear_script()
-    assert emu.call(lambda e: e.invoke_function("inline", b"")).outcome.body == b"real"
+    fcemu.script("inline", ["crash"])
+    fcemu.clear_script()
+    assert fcemu.call(lambda e: e.invoke_function("inline", b"")).outcome.body == b"real"
 
 
 # -- throttling and stops with real processes ----------------------------------------------------
 
 
-def test_reserved_concurrency_throttles_sync_and_delays_async(emu, client, tmp_path):
-    create_function(client, "one", BLOCKER)
-    put_config(client, "one", retries=0)
-    client.put_concurrency_config("one", fc.PutConcurrencyConfigRequest(
+def test_reserved_concurrency_throttles_sync_and_delays_async(fcemu, fc_client, tmp_path):
+    create_function(fc_client, "one", BLOCKER)
+    put_config(fc_client, "one", retries=0)
+    fc_client.put_concurrency_config("one", fc.PutConcurrencyConfigRequest(
         body=fc.PutConcurrencyInput(reserved_concurrency=1)))
     gate = fifo(tmp_path, "busy")
-    holder = threading.Thread(target=invoke_sync, args=(client, "one", str(gate).encode()))
+    holder = threading.Thread(target=invoke_sync, args=(fc_client, "one", str(gate).encode()))
     holder.start()
     running(gate)
-    error = client_error(lambda: invoke_sync(client, "one", b""))
+    error = client_error(lambda: invoke_sync(fc_client, "one", b""))
     assert (error.status_code, error.code) == (429, "ResourceThrottled")
-    invoke_async(client, "one", b"", task_id="later")
-    emu.settle()
-    assert get_task(client, "one", "later").status == "Enqueued"  # throttled, not an attempt
+    invoke_async(fc_client, "one", b"", task_id="later")
+    fcemu.settle()
+    assert get_task(fc_client, "one", "later").status == "Enqueued"  # throttled, not an attempt
     release(gate)
     holder.join(30)
-    emu.drain()
-    task = get_task(client, "one", "later")
+    fcemu.drain()
+    task = get_task(fc_client, "one", "later")
     assert (task.status, task.already_retried_times) == ("Succeeded", 0)
     assert [(e.status, e.timestamp - T0) for e in task.events][:2] == [
         ("Enqueued", 0), ("Processed", 500)]
 
 
-def test_stop_one_attempt_among_several_running(emu, client, tmp_path):
+def test_stop_one_attempt_among_several_running(fcemu, fc_client, tmp_path):
     since = boot_ticks()
-    create_function(client, "work", BLOCKER, timeout=60)
-    put_config(client, "work", retries=0)
+    create_function(fc_client, "work", BLOCKER, timeout=60)
+    put_config(fc_client, "work", retries=0)
     gates = [fifo(tmp_path, f"g{i}") for i in range(3)]
     for i, gate in enumerate(gates):
-        invoke_async(client, "work", str(gate).encode(), task_id=f"t-{i}")
+        invoke_async(fc_client, "work", str(gate).encode(), task_id=f"t-{i}")
     ids = [running(gate) for gate in gates]
     assert len(set(ids)) == 3  # three instances
-    client.stop_async_task("work", "t-1", fc.StopAsyncTaskRequest())
+    fc_client.stop_async_task("work", "t-1", fc.StopAsyncTaskRequest())
     release(gates[0])
     release(gates[2])
-    emu.settle()
-    tasks = [get_task(client, "work", f"t-{i}") for i in range(3)]
+    fcemu.settle()
+    tasks = [get_task(fc_client, "work", f"t-{i}") for i in range(3)]
     assert [t.status for t in tasks] == ["Succeeded", "Stopped", "Succeeded"]
     assert [bool(instance_processes(i, since)) for i in ids] == [True, False, True]
 
@@ -239,7 +241,7 @@ def test_stop_one_attempt_among_several_running(emu, client, tmp_path):
 def test_a_burst_of_2000_tasks_stays_under_the_instance_cap():
     count = 2000
     finished: list[str] = []
-    with fcemu.Emulator(clock="manual", start=T0, seed=7, max_instances=2) as emu:
+    with Emulator(clock="manual", start=T0, seed=7, max_instances=2) as emu:
         emu.task_listeners.append(lambda task: finished.append(task["taskId"]))
         for name in ("tiny-a", "tiny-b"):
             emu.register_function(name, code=FIXTURES / "functions" / "echo")
@@ -271,7 +273,7 @@ def test_no_handler_process_survives_a_reset_or_the_shutdown(tmp_path):
     blocker = tmp_path / "blocker"
     blocker.mkdir()
     (blocker / "index.py").write_text(BLOCKER)
-    with fcemu.Emulator(clock="manual", start=T0, seed=7) as emu:
+    with Emulator(clock="manual", start=T0, seed=7) as emu:
         def deploy(gate: Path) -> list[int]:
             emu.register_function("py", code=FIXTURES / "functions" / "echo")
             emu.register_function(

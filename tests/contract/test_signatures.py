@@ -4,7 +4,9 @@
 FC API and the control API, and MNS signatures on the SMQ routes (decisions.md
 "Accounts, regions, credentials"; issue 9 closed the control API). Without
 access keys nothing is checked (every other contract test runs that way with
-made-up keys).
+made-up keys). Here the plugin's ``fcemu`` fixture runs in verify mode through
+the module's ``fcemu`` marker; its ``fc_client`` and ``mns_account`` sign with
+the first pair, other clients are made with other keys on purpose.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-import fcemu
+from fcemu import Emulator
 
 pytest.importorskip("alibabacloud_fc20230330", reason="pip install fcemu[sdk]")
 pytest.importorskip("mns", reason="pip install fcemu[sdk]")
@@ -41,28 +43,18 @@ KEY_ID, SECRET = "AKID", "SECRET"
 ECHO = "def handler(event, context):\n    return event\n"
 BINARY = bytes(range(256)) * 4 + b"\r\n+ =&%"
 
+KEYS = ((KEY_ID, SECRET), ("AKID2", "S2"))
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[fcemu.Emulator]:
-    with fcemu.Emulator(access_keys=((KEY_ID, SECRET), ("AKID2", "S2")), clock="manual",
-                        seed=3) as emu:
-        yield emu
+pytestmark = pytest.mark.fcemu(access_keys=KEYS, seed=3)
 
 
 @pytest.fixture
-def emu(server: fcemu.Emulator) -> Iterator[fcemu.Emulator]:
-    server.reset()
-    yield server
-    server.check()
-
-
-@pytest.fixture
-def account(emu: fcemu.Emulator) -> Iterator[Callable[..., Account]]:
-    """Make MNS accounts on the emulator; their keep-alive sockets are closed at teardown."""
+def account(fcemu: Emulator) -> Iterator[Callable[..., Account]]:
+    """Make MNS accounts with other keys; their keep-alive sockets are closed at teardown."""
     made: list[Account] = []
 
     def make(key_id: str = KEY_ID, secret: str = SECRET, token: str = "") -> Account:
-        made.append(Account(emu.endpoint, key_id, secret, token))
+        made.append(Account(fcemu.endpoint, key_id, secret, token))
         return made[-1]
 
     yield make
@@ -70,8 +62,9 @@ def account(emu: fcemu.Emulator) -> Iterator[Callable[..., Account]]:
         acc.get_client().close_connection()
 
 
-def fc_client(emu: fcemu.Emulator, key_id: str = KEY_ID, secret: str = SECRET,
-              **config: Any) -> Client:
+def client_with(emu: Emulator, key_id: str = KEY_ID, secret: str = SECRET,
+                **config: Any) -> Client:
+    """An FC client signing with other keys (or an STS token) than ``fc_client``'s."""
     return Client(Config(access_key_id=key_id, access_key_secret=secret,
                          endpoint=emu.host_port, protocol="http", read_timeout=60_000,
                          **config))
@@ -98,8 +91,8 @@ def invoke(client: Client, name: str, payload: bytes, **headers: Any) -> Any:
 # -- FC API ---------------------------------------------------------------------------------
 
 
-def test_correct_keys_work_for_fc_operations(emu: fcemu.Emulator) -> None:
-    client = fc_client(emu)
+def test_correct_keys_work_for_fc_operations(fcemu: Emulator, fc_client: Client) -> None:
+    client = fc_client
     create_function(client, "echo", ECHO)
     assert client.get_function("echo", fc.GetFunctionRequest()).body.function_name == "echo"
     assert [f.function_name for f in
@@ -114,7 +107,7 @@ def test_correct_keys_work_for_fc_operations(emu: fcemu.Emulator) -> None:
     accepted = invoke(client, "echo", BINARY, x_fc_invocation_type="Async",
                       x_fc_async_task_id="job-1")
     assert accepted.status_code == 202
-    emu.drain()
+    fcemu.drain()
     task = client.get_async_task("echo", "job-1",
                                  fc.GetAsyncTaskRequest(qualifier="LATEST")).body
     assert task.status == "Succeeded"
@@ -134,8 +127,9 @@ def test_correct_keys_work_for_fc_operations(emu: fcemu.Emulator) -> None:
     client.delete_function("echo")
 
 
-def test_paging_with_a_real_next_token(emu: fcemu.Emulator) -> None:
-    client = fc_client(emu)
+@pytest.mark.fc_verified
+def test_paging_with_a_real_next_token(fc_client: Client) -> None:
+    client = fc_client
     create_function(client, "echo", ECHO)
     client.put_async_invoke_config("echo", fc.PutAsyncInvokeConfigRequest(
         body=fc.PutAsyncInvokeConfigInput(async_task=True)))
@@ -148,42 +142,44 @@ def test_paging_with_a_real_next_token(emu: fcemu.Emulator) -> None:
     assert len(rest.tasks) == 1
 
 
-def test_wrong_secret_is_signature_not_match(emu: fcemu.Emulator) -> None:
-    error = client_error(lambda: fc_client(emu, secret="wrong").list_functions(
+@pytest.mark.fc_verified
+def test_wrong_secret_is_signature_not_match(fcemu: Emulator) -> None:
+    error = client_error(lambda: client_with(fcemu, secret="wrong").list_functions(
         fc.ListFunctionsRequest()))
     assert (error.status_code, error.code) == (403, "SignatureNotMatch")
     assert "does not match the signature you provided" in error.message
     assert error.request_id
     # a body signed with one secret is refused too (POST, binary body)
-    error = client_error(lambda: invoke(fc_client(emu, secret="wrong"), "echo", BINARY))
+    error = client_error(lambda: invoke(client_with(fcemu, secret="wrong"), "echo", BINARY))
     assert (error.status_code, error.code) == (403, "SignatureNotMatch")
 
 
-def test_unknown_key_id_is_invalid_access_key_id(emu: fcemu.Emulator) -> None:
-    error = client_error(lambda: fc_client(emu, key_id="NOPE").list_functions(
+@pytest.mark.fc_verified
+def test_unknown_key_id_is_invalid_access_key_id(fcemu: Emulator) -> None:
+    error = client_error(lambda: client_with(fcemu, key_id="NOPE").list_functions(
         fc.ListFunctionsRequest()))
     assert (error.status_code, error.code) == (403, "InvalidAccessKeyID")
     assert "invalid access key ID 'NOPE'" in error.message
 
 
-def test_sts_token_and_second_key_work(emu: fcemu.Emulator) -> None:
-    sts = fc_client(emu, security_token="STS-TOKEN-X")
+def test_sts_token_and_second_key_work(fcemu: Emulator) -> None:
+    sts = client_with(fcemu, security_token="STS-TOKEN-X")
     create_function(sts, "echo", ECHO)
     assert invoke(sts, "echo", b"hi", x_fc_invocation_type="Sync").body.read() == b"hi"
-    other = fc_client(emu, key_id="AKID2", secret="S2")
+    other = client_with(fcemu, key_id="AKID2", secret="S2")
     assert [f.function_name for f in
             other.list_functions(fc.ListFunctionsRequest()).body.functions] == ["echo"]
 
 
 def test_function_credentials_work_only_when_configured(
-        emu: fcemu.Emulator, account: Callable[..., Account]) -> None:
+        fcemu: Emulator, account: Callable[..., Account]) -> None:
     """What a handler finds in ``context.credentials`` is a fixed, public pair: it calls
     back into the emulator only when the user lists it too (issue 9)."""
     creds = Credentials()
 
     def calls() -> None:
-        client = fc_client(emu, key_id=creds.access_key_id, secret=creds.access_key_secret,
-                           security_token=creds.security_token)
+        client = client_with(fcemu, key_id=creds.access_key_id,
+                             secret=creds.access_key_secret, security_token=creds.security_token)
         assert client.list_functions(fc.ListFunctionsRequest()).body.functions == []
         queue = account(creds.access_key_id, creds.access_key_secret,
                         creds.security_token).get_queue("from-a-function")
@@ -191,23 +187,24 @@ def test_function_credentials_work_only_when_configured(
 
     error = client_error(calls)
     assert (error.status_code, error.code) == (403, "InvalidAccessKeyID")
-    emu.reset(access_keys=((KEY_ID, SECRET),
-                           (creds.access_key_id, creds.access_key_secret)))
+    fcemu.reset(access_keys=((KEY_ID, SECRET),
+                             (creds.access_key_id, creds.access_key_secret)))
     try:
         calls()
     finally:
-        emu.reset(access_keys=((KEY_ID, SECRET), ("AKID2", "S2")))
+        fcemu.reset(access_keys=KEYS)
 
 
-def test_bearer_token_is_refused(emu: fcemu.Emulator) -> None:
-    client = Client(Config(bearer_token="a-bearer-token", endpoint=emu.host_port,
+@pytest.mark.fc_verified
+def test_bearer_token_is_refused(fcemu: Emulator) -> None:
+    client = Client(Config(bearer_token="a-bearer-token", endpoint=fcemu.host_port,
                            protocol="http"))
     error = client_error(lambda: client.list_functions(fc.ListFunctionsRequest()))
     assert (error.status_code, error.code) == (403, "AccessDenied")
     assert "bearer tokens are not accepted" in error.message
 
 
-def http(emu: fcemu.Emulator, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def http(emu: Emulator, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(emu.endpoint + path, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -216,34 +213,35 @@ def http(emu: fcemu.Emulator, method: str, path: str) -> tuple[int, dict[str, st
         return exc.code, dict(exc.headers), exc.read()
 
 
-def test_unsigned_requests_and_the_control_api(emu: fcemu.Emulator) -> None:
-    status, headers, body = http(emu, "GET", "/2023-03-30/functions")
+def test_unsigned_requests_and_the_control_api(fcemu: Emulator) -> None:
+    status, headers, body = http(fcemu, "GET", "/2023-03-30/functions")
     assert status == 400
     assert json.loads(body)["Code"] == "MissingRequiredHeader"
     assert json.loads(body)["RequestId"] == headers["x-fc-request-id"]
-    status, headers, body = http(emu, "GET", "/queues")
+    status, headers, body = http(fcemu, "GET", "/queues")
     assert status == 400
     assert b"<Code>MissingAuthorizationHeader</Code>" in body and "x-mns-request-id" in headers
-    status, _, body = http(emu, "GET", "/_fcemu/clock")  # checked too since issue 9
+    status, _, body = http(fcemu, "GET", "/_fcemu/clock")  # checked too since issue 9
     assert status == 400 and json.loads(body)["Code"] == "MissingRequiredHeader"
 
 
-def test_reset_can_turn_verify_mode_off(emu: fcemu.Emulator) -> None:
+def test_reset_can_turn_verify_mode_off(fcemu: Emulator) -> None:
     try:
-        emu.reset(access_keys=())
-        assert http(emu, "GET", "/2023-03-30/functions")[0] == 200
-        assert fc_client(emu, "any", "thing").list_functions(
+        fcemu.reset(access_keys=())
+        assert http(fcemu, "GET", "/2023-03-30/functions")[0] == 200
+        assert client_with(fcemu, "any", "thing").list_functions(
             fc.ListFunctionsRequest()).body.functions == []
     finally:
-        emu.reset(access_keys=((KEY_ID, SECRET), ("AKID2", "S2")))
-    assert http(emu, "GET", "/2023-03-30/functions")[0] == 400
+        fcemu.reset(access_keys=KEYS)
+    assert http(fcemu, "GET", "/2023-03-30/functions")[0] == 400
 
 
 # -- SMQ (MNS) API --------------------------------------------------------------------------
 
 
-def test_correct_keys_work_for_mns_operations(account: Callable[..., Account]) -> None:
-    acc = account()
+@pytest.mark.fc_verified
+def test_correct_keys_work_for_mns_operations(mns_account: Account) -> None:
+    acc = mns_account
     queue = acc.get_queue("signed")
     queue.create(QueueMeta(vis_timeout=30))
     assert queue.get_attributes().visibility_timeout == 30
@@ -261,7 +259,9 @@ def test_correct_keys_work_for_mns_operations(account: Callable[..., Account]) -
     queue.delete()
 
 
-def test_mns_wrong_secret_and_unknown_key(account: Callable[..., Account]) -> None:
+@pytest.mark.fc_verified
+def test_mns_wrong_secret_and_unknown_key(account: Callable[..., Account],
+                                          mns_account: Account) -> None:
     queue = account(KEY_ID, "wrong").get_queue("q")
     error = mns_error(lambda: queue.create(QueueMeta()))
     assert error.type == "SignatureDoesNotMatch"
@@ -269,5 +269,5 @@ def test_mns_wrong_secret_and_unknown_key(account: Callable[..., Account]) -> No
     error = mns_error(lambda: account("NOPE", SECRET).get_queue("q").create(QueueMeta()))
     assert error.type == "InvalidAccessKeyId"
     # neither request reached the handler
-    good = account().get_queue("q")
+    good = mns_account.get_queue("q")
     assert mns_error(good.get_attributes).type == "QueueNotExist"
