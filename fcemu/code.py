@@ -115,6 +115,11 @@ def zip_code(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+def zip_code_base64(path: Path) -> str:
+    """A ``code.zipFile`` value: :func:`zip_code` of ``path``, Base64-encoded."""
+    return base64.b64encode(zip_code(path)).decode()
+
+
 # -- checking and unpacking -----------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,11 @@ class Engine(FunctionOperations):
     """All emulator state: functions, async configs, tasks, queues."""
 
     def __init__(self, settings: Settings, clock: RealClock | ManualClock,
-                 ids: IdGenerator) -> None:
+                 ids: IdGenerator, *, on_reset: Callable[[Engine], None] | None = None) -> None:
         self.settings = settings
+        #: Called with the engine at the end of each :meth:`reset` (the layer above hands
+        #: in what puts its deployment back: ``--config`` files).
+        self.on_reset = on_reset
         self.clock = clock
         self.ids = ids
         self.scheduler = Scheduler(clock, settle_timeout=settings.settle_timeout)
@@ -98,10 +102,6 @@ class Engine(FunctionOperations):
         self._in_flight: dict[str, int] = {}
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
-        if settings.config:
-            from fcemu.config import apply_config
-
-            apply_config(self, settings.config)
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -117,14 +117,16 @@ class Engine(FunctionOperations):
 
         A manual clock goes back to its start and the ID generator to its seed,
         so the same scenario after a reset gives the same IDs and times.
-        Task listeners (the pytest plugin's) stay subscribed.
+        Task listeners (the pytest plugin's) stay subscribed; ``on_reset`` runs last.
         """
         settings, ids, listeners = self.settings, self.ids, self.tasks.listeners
         clock = self.clock if isinstance(self.clock, RealClock) else ManualClock(settings.start_ms)
         await self.close()
         ids.reset()
-        self.__init__(settings, clock, ids)  # type: ignore[misc]
+        self.__init__(settings, clock, ids, on_reset=self.on_reset)  # type: ignore[misc]
         self.tasks.listeners = listeners
+        if self.on_reset is not None:
+            self.on_reset(self)
 
     def record_failure(self, what: str, error: BaseException) -> None:
         """Keep an unexpected server-side error for ``check()``."""
@@ -223,6 +225,26 @@ class Engine(FunctionOperations):
 
     def release_slot(self, name: str) -> None:
         self._in_flight[name] = max(0, self._in_flight.get(name, 0) - 1)
+
+    # -- SMQ resources (what deployment files declare) ---------------------------------
+
+    def create_queue(self, name: str, **attributes: Any) -> None:
+        """CreateQueue; an SmqError when it exists with other attributes."""
+        self.smq.create_queue(name, **attributes)
+
+    def set_queue_attributes(self, name: str, **attributes: Any) -> None:
+        self.smq.set_queue_attributes(name, **attributes)
+
+    def create_topic(self, name: str, **attributes: Any) -> None:
+        """CreateTopic; an SmqError when it exists with other attributes."""
+        self.smq.create_topic(name, **attributes)
+
+    def set_topic_attributes(self, name: str, **attributes: Any) -> None:
+        self.smq.set_topic_attributes(name, **attributes)
+
+    def subscribe(self, topic: str, subscription: str, queue: str, **options: str) -> None:
+        """Subscribe: a queue of this account's, as the endpoint (``notify_strategy=``...)."""
+        self.smq.subscribe(topic, subscription, self.smq.queue_endpoint(queue), **options)
 
     # -- invocation -----------------------------------------------------------------
 

@@ -10,7 +10,6 @@ plugin hands out this same object.
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import os
 import re
@@ -23,7 +22,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_epoch_ms
-from fcemu.code import zip_code
+from fcemu.code import zip_code_base64
+from fcemu.config import Deployer
 from fcemu.engine import Engine, ServerFailure
 from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
@@ -70,6 +70,9 @@ class Emulator:
         #: Called on the test thread with each finished task (AsyncTask wire dict plus
         #: ``functionName``) when ``settle()``, ``drain()`` or a clock move returns.
         self.task_listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Deploys ``settings.config`` on the engine at start and after every reset; its
+        #: ``reporter`` warns about a file's ignored props and placeholders once.
+        self.deployer = Deployer()
 
     # -- start and stop -----------------------------------------------------------------
 
@@ -94,7 +97,12 @@ class Emulator:
 
         s = self.settings
         clock = RealClock() if s.clock == "real" else ManualClock(s.start_ms)
-        self._engine = Engine(s, clock, IdGenerator(s.seed))
+        self._engine = Engine(s, clock, IdGenerator(s.seed), on_reset=self.deployer)
+        try:
+            self.deployer(self._engine)  # --config files; a ConfigError leaves nothing behind
+        except BaseException:
+            await self._engine.close()
+            raise
         self._engine.tasks.listeners.append(self._task_finished)
         app = make_app(self._engine)
         if self.follower is not None:
@@ -274,7 +282,11 @@ class Emulator:
         doc = {"runtime": "python3.10", "handler": "index.handler",
                **_camel_keys(function_config), "functionName": name}
         if code is not None:
-            doc["code"] = {"zipFile": _zip_code(Path(code))}
+            path = Path(code)
+            if not path.exists():
+                raise FileNotFoundError(f"code={str(path)!r} is neither a directory nor a .zip "
+                                        "file")
+            doc["code"] = {"zipFile": zip_code_base64(path)}
 
         async def create(engine: Engine) -> Function:
             return await engine.create_function_async(doc, handler=handler)
@@ -435,13 +447,6 @@ class Emulator:
 async def _take_failures(engine: Engine) -> list[ServerFailure]:
     failures, engine.failures = engine.failures, []
     return failures
-
-
-def _zip_code(path: Path) -> str:
-    """A ``code.zipFile``: the Base64 of ``path`` (a .zip) or of a zip of its files."""
-    if not path.exists():
-        raise FileNotFoundError(f"code={str(path)!r} is neither a directory nor a .zip file")
-    return base64.b64encode(zip_code(path)).decode()
 
 
 def _camel_keys(config: dict[str, Any]) -> dict[str, Any]:

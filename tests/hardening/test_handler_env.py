@@ -20,7 +20,7 @@ import pytest
 
 from fcemu import config
 from fcemu.cli import build_parser, settings_from
-from fcemu.config_schema import ConfigError
+from fcemu.config import ConfigError
 from fcemu.ids import IdGenerator
 from fcemu.runtime import Runtimes
 from fcemu.runtime.environ import BASE_VARIABLES

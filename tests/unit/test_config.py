@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import textwrap
+import urllib.request
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -15,9 +16,9 @@ import pytest
 
 import fcemu
 from fcemu import config
-from fcemu.config import ConfigError, load, load_settings, zip_code
-from fcemu.config_schema import SCHEMA, load_yaml
-from fcemu.errors import InvalidArgument
+from fcemu.code import zip_code
+from fcemu.config import SCHEMA, ConfigError, load, load_settings, load_yaml
+from fcemu.errors import FunctionNotFound, InvalidArgument
 from fcemu.settings import Settings
 from tests.constants import ACCOUNT, T0
 
@@ -25,11 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "stateful-async-invocation"
 
 HANDLER = "def handler(event, context):\n    return b'v1:' + event\n"
-
-
-@pytest.fixture(autouse=True)
-def _forget_reported() -> None:
-    config._reported.clear()
 
 
 def project(tmp_path: Path, files: dict[str, str], code: str = HANDLER) -> Path:
@@ -178,10 +174,11 @@ def test_unmodelled_props_are_reported_once(tmp_path: Path,
                                            textwrap.dedent(extra).replace("\n", "\n      ")
                                            .join(["      ", "concurrencyConfig:"]))
     path = project(tmp_path, {"s.yaml": text}) / "s.yaml"
+    reporter = config.Reporter()  # the emulator keeps one for its life
     with caplog.at_level(logging.WARNING, logger="fcemu.config"):
-        deployment = load([path], Settings())
-        config.report_ignored(deployment)
-        config.report_ignored(load([path], Settings()))
+        deployment = load([path], Settings(), reporter)
+        reporter.report_ignored(deployment)
+        reporter.report_ignored(load([path], Settings(), reporter))
     lines = [r.message for r in caplog.records if "not modelled" in r.message]
     assert len(lines) == 1
     for name in ("vpcConfig", "logConfig", "role", "triggers"):
@@ -399,21 +396,47 @@ def test_apply_config_deploys_and_survives_reset(tmp_path: Path) -> None:
         assert _call(emu, state) == expected
 
 
+def test_every_reset_deploys_again_and_warnings_come_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The emulator hands the engine its deployer: a reset through the control API deploys
+    the files again too, and the emulator's reporter warns about a placeholder once."""
+    path = project(tmp_path, {"s.yaml": S_YAML}) / "s.yaml"
+    with caplog.at_level(logging.WARNING, logger="fcemu.config"), \
+            fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        _call(emu, lambda e: e.delete_function("job"))
+        emu.reset()
+        _call(emu, lambda e: e.delete_function("job"))
+        request = urllib.request.Request(f"{emu.endpoint}/_fcemu/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            assert json.load(reply)["status"] == "ok"
+        assert _call(emu, lambda e: e.get_function("job").memory_size) == 256
+    assert caplog.text.count("placeholder {failures} has no value") == 1
+
+
+def test_a_bad_file_at_start_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = project(tmp_path, {"fcemu.yaml": FUNCTION + "    timeout: 0\n"}) / "fcemu.yaml"
+    (tmp_path / "data").mkdir()
+    emu = fcemu.Emulator(clock="manual", config=(path,), data_dir=tmp_path / "data")
+    with pytest.raises(ConfigError, match=r"fcemu\.yaml:6: functions\.job\.timeout"):
+        emu.start()
+    assert not emu.running
+    assert list((tmp_path / "data").iterdir()) == []  # the engine's code store is gone
+
+
 def test_engine_errors_become_config_errors(tmp_path: Path) -> None:
     """What the engine still refuses is reported at the function's declaration."""
     path = project(tmp_path, {"fcemu.yaml": FUNCTION}) / "fcemu.yaml"
 
     class Refusing:
-        def __init__(self) -> None:
-            self.functions: dict[str, Any] = {}
-            self.smq = None
+        def get_function(self, name: str) -> None:
+            raise FunctionNotFound(name)
 
         def create_function(self, doc: dict[str, Any]) -> None:
             raise InvalidArgument("handler index.handler: no such module")
 
     with pytest.raises(ConfigError, match=r"fcemu\.yaml:2: functions\.job: InvalidArgument: "
                                           r"handler index\.handler: no such module"):
-        config._deploy(Refusing(), load([path], Settings()), strict=True)  # type: ignore[arg-type]
+        config.deploy(Refusing(), load([path], Settings()), strict=True)  # type: ignore[arg-type]
 
 
 def test_watcher_redeploys_changes_and_keeps_tasks(tmp_path: Path) -> None:
@@ -454,16 +477,23 @@ def test_watcher_redeploys_changes_and_keeps_tasks(tmp_path: Path) -> None:
 
 
 def test_watcher_runs_on_the_loop_in_real_time(tmp_path: Path) -> None:
-    """The polling task runs without any clock move (a manual clock does not stop it)."""
+    """The polling task runs without any clock move (a manual clock does not stop it): it
+    waits on its timer (real seconds by default; here one the test fires), then polls."""
     path = project(tmp_path, {"fcemu.yaml": FUNCTION}) / "fcemu.yaml"
     with fcemu.Emulator(clock="manual", config=(path,)) as emu:
         async def start_and_tick(engine: Any) -> bool:
-            watcher = config.watch(engine, [path], interval=0.01)
+            waits: asyncio.Queue[float] = asyncio.Queue()  # the watcher is waiting
+            ticks: asyncio.Queue[None] = asyncio.Queue()  # the wait is over
+
+            async def timer(seconds: float) -> None:
+                waits.put_nowait(seconds)
+                await ticks.get()
+
+            watcher = config.watch(engine, [path], interval=0.01, timer=timer)
+            assert await asyncio.wait_for(waits.get(), 10) == 0.01
             path.write_text(path.read_text() + "    timeout: 5\n")
-            for _ in range(500):  # bounded: the watcher's own interval is 0.01 s
-                await asyncio.sleep(0.01)
-                if engine.functions["job"].timeout == 5:
-                    break
+            ticks.put_nowait(None)
+            await asyncio.wait_for(waits.get(), 10)  # it polled, and waits again
             await watcher.stop()
             return bool(engine.functions["job"].timeout == 5)
 

@@ -1,7 +1,7 @@
 """Serverless Devs 3.x ``s.yaml`` (component ``fc3``) and its ``${...}`` references.
 
 :func:`read_s_yaml` turns each ``fc3`` resource into a function name and its
-props, with references resolved and line numbers kept; :mod:`fcemu.config`
+props, with references resolved and line numbers kept; :mod:`fcemu.config.load`
 checks and builds them exactly like ``fcemu.yaml`` functions. :class:`Refs`
 resolves the simple references Serverless Devs offers: ``${vars.x}``,
 ``${env('X')}`` (also ``${env('X', 'default')}`` and ``${env.X}``),
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fcemu.config_schema import ConfigError, MarkedDict, MarkedList, Where, marked_dict
+from fcemu.config.marked import ConfigError, MarkedDict, MarkedList, Where, marked_dict
 from fcemu.settings import Settings
 
 __all__ = ["Refs", "SYaml", "read_s_yaml"]

@@ -1,0 +1,171 @@
+"""Building one function from its merged props: the FC API documents that deploy it.
+
+:func:`build_function` turns a function's props (from ``s.yaml`` or
+``fcemu.yaml``, already checked against the schema) into a
+:class:`~fcemu.config.deployment.FunctionEntry`: a ``CreateFunctionInput`` with
+the code zipped by :func:`fcemu.code.zip_code_base64` (the one zip builder), a
+``PutAsyncInvokeConfigInput`` whose destination ARNs have their ``{accountid}``-style
+placeholders filled, and the reserved concurrency. What the engine would refuse is
+reported here, at the line that wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fcemu import inputs
+from fcemu.code import zip_code_base64
+from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
+from fcemu.config.marked import ConfigError, MarkedDict, Where, marked_dict
+from fcemu.config.schema import MODELLED_PROPS
+from fcemu.destinations import parse_destination
+from fcemu.errors import InvalidArgument
+from fcemu.models import LATEST
+from fcemu.settings import Settings
+
+__all__ = ["add_destination_resources", "build_function"]
+
+log = logging.getLogger("fcemu.config")
+
+#: Function fields passed to CreateFunction as they are.
+_PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
+          "description", "customRuntimeConfig", "instanceLifecycleConfig")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
+_ACCOUNT_WORDS = frozenset({"accountid", "account_id", "account-id", "uid"})
+_REGION_WORDS = frozenset({"region", "regionid", "region_id", "region-id"})
+
+_Fail = Callable[[str, str], ConfigError]
+
+
+def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where, str]],
+                   settings: Settings, names: Mapping[str, Any],
+                   reporter: Reporter) -> FunctionEntry:
+    """The function ``name`` as FC API documents; ``origins`` says where each prop was written
+    (``""``: where the function is declared), ``names`` holds the files' ``vars``."""
+    where, prefix = origins[""]
+
+    def fail(key: str, message: str) -> ConfigError:
+        at, field_name = origins.get(key, (where, f"{prefix}.{key}"))
+        return ConfigError(at, field_name, message)
+
+    for key in ("runtime", "handler", "code"):
+        if key not in props:
+            raise fail(key, "is required" + (" (a directory or .zip file, relative to the "
+                                             "file)" if key == "code" else ""))
+    doc: dict[str, Any] = {"functionName": name}
+    doc.update({key: props[key] for key in _PLAIN if key in props})
+    if "environmentVariables" in props:
+        doc["environmentVariables"] = {k: _env_text(v)
+                                       for k, v in props["environmentVariables"].items()}
+    for key, value in props.items():
+        if key not in MODELLED_PROPS and key in inputs.ECHOED_FIELDS and value != "auto":
+            doc[key] = value  # accepted and echoed by GetFunction, not modelled
+    code_path, doc["code"] = _code(props["code"], fail)
+    try:
+        inputs.check_function_name(name)
+        inputs.function_fields(doc, create=True)
+    except InvalidArgument as exc:
+        raise fail(_field_of(exc.message), exc.message) from None
+    async_config = None
+    if props.get("asyncInvokeConfig") is not None:
+        field_name = origins.get("asyncInvokeConfig", (where, f"{prefix}.asyncInvokeConfig"))[1]
+        async_config = _async_config(props["asyncInvokeConfig"], settings, names,
+                                     field_name, reporter)
+    concurrency = (props.get("concurrencyConfig") or {}).get("reservedConcurrency")
+    return FunctionEntry(name, doc, async_config, concurrency, where, origins, code_path)
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _field_of(message: str) -> str:
+    """The prop an engine validation message starts with (``timeout must be…``)."""
+    return re.split(r"[\s.]", message, maxsplit=1)[0]
+
+
+def _code(value: Any, fail: _Fail) -> tuple[Path | None, dict[str, Any]]:
+    if isinstance(value, Mapping):
+        if value.get("ossBucketName") or value.get("ossObjectName"):
+            raise fail("code", "fcemu runs offline and cannot fetch code from OSS: point code "
+                               "at a local directory or .zip file")
+        if value.get("zipFile"):
+            return None, {"zipFile": value["zipFile"]}
+        raise fail("code", "give a directory or .zip file (code: ./code)")
+    path = Path(value)
+    try:
+        return path, {"zipFile": zip_code_base64(path)}
+    except ValueError as exc:
+        raise fail("code", str(exc)) from None
+
+
+def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, Any],
+                  field_name: str, reporter: Reporter) -> tuple[str, dict[str, Any]]:
+    qualifier = config.get("qualifier") or LATEST
+    if qualifier != LATEST:
+        raise ConfigError(config.at("qualifier"), f"{field_name}.qualifier",
+                          f"{qualifier!r}: fcemu models the LATEST qualifier only")
+    doc = {k: config[k] for k in ("asyncTask", "maxAsyncRetryAttempts",
+                                  "maxAsyncEventAgeInSeconds") if k in config}
+    if "statefulInvocation" in config:
+        doc.setdefault("asyncTask", config["statefulInvocation"])
+    destinations: dict[str, Any] = {}
+    targets: MarkedDict = config.get("destinationConfig") or marked_dict(config.where)
+    for key, value in targets.items():
+        arn = value.get("destination") if isinstance(value, Mapping) else value
+        if arn:
+            destinations[key] = {"destination": _arn(
+                arn, settings, names, targets.at(key), f"{field_name}.destinationConfig.{key}",
+                reporter)}
+    if destinations:
+        doc["destinationConfig"] = destinations
+    return qualifier, doc
+
+
+def _arn(value: str, settings: Settings, names: Mapping[str, Any], where: Where,
+         field_name: str, reporter: Reporter) -> str:
+    """A destination ARN with ``{accountid}``-style placeholders filled (README: config)."""
+    if not value.startswith("acs:"):
+        value = f"acs:mns:{settings.region}:{settings.account_id}:/queues/{value}/messages"
+
+    def fill(match: re.Match[str]) -> str:
+        word = match[1]
+        if word.lower() in _ACCOUNT_WORDS:
+            return settings.account_id
+        if word.lower() in _REGION_WORDS:
+            return settings.region
+        if word in names and isinstance(names[word], (str, int)):
+            return str(names[word])
+        if reporter.first(where.path, "{" + word + "}"):  # once per file
+            log.warning("%s: %s: placeholder {%s} has no value (no vars.%s): using %r",
+                        where, field_name, word, word, word)
+        return word
+
+    arn = _PLACEHOLDER.sub(fill, value)
+    parts = arn.split(":", 4)
+    if len(parts) == 5 and parts[3] == "":  # acs:mns:cn-hangzhou::/queues/q/messages
+        arn = ":".join([*parts[:3], settings.account_id, parts[4]])
+    try:
+        parse_destination(arn)
+    except InvalidArgument as exc:
+        raise ConfigError(where, field_name, exc.message) from None
+    return arn
+
+
+def add_destination_resources(deployment: Deployment) -> None:
+    """Destination queues and topics exist from the start, as ``s deploy`` users expect."""
+    for spec in deployment.functions.values():
+        if spec.async_config is None:
+            continue
+        for entry in (spec.async_config[1].get("destinationConfig") or {}).values():
+            target = parse_destination(entry["destination"])
+            if target.kind == "queue":
+                deployment.queues.setdefault(target.name, {})
+            elif target.kind == "topic":
+                deployment.topics.setdefault(target.name, ({}, {}))

@@ -1,0 +1,182 @@
+"""Deploying a loaded :class:`~fcemu.config.deployment.Deployment` into an engine.
+
+The layer above the engine (the :class:`~fcemu.server.Emulator`) deploys the
+``settings.config`` files on a new engine and hands the engine a
+:class:`Deployer` to call after every reset, so the same deployment is back; the
+``--watch`` watcher (:mod:`fcemu.config.watch`) deploys what changed. Everything
+goes through the engine's public operations (CreateFunction, UpdateFunction,
+PutAsyncInvokeConfig, PutConcurrencyConfig, CreateQueue, CreateTopic, Subscribe...),
+and every call to the engine is in the section "the engine calls" below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcemu.api.inputs import async_config_spec, function_spec  # phase 1 of issue 10 (S)
+from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
+from fcemu.config.load import load
+from fcemu.config.marked import ConfigError
+from fcemu.errors import (
+    AsyncConfigNotExists,
+    ConcurrencyConfigNotFound,
+    FcError,
+    FunctionNotFound,
+    SmqError,
+)
+from fcemu.models import LATEST
+
+if TYPE_CHECKING:
+    from fcemu.engine import Engine
+
+__all__ = ["Deployer", "apply_config", "deploy", "deploy_async", "function_exists"]
+
+log = logging.getLogger("fcemu.config")
+
+#: What UpdateFunction resets a field to when a reloaded file no longer sets it (spec §11.1).
+_UPDATE_DEFAULTS = {"timeout": 3, "memorySize": 128, "instanceConcurrency": 1,
+                    "environmentVariables": {}, "description": ""}
+
+
+def apply_config(engine: Engine, paths: Iterable[Path | str],
+                 reporter: Reporter | None = None) -> None:
+    """Deploy what the files describe into ``engine`` (on the emulator loop), strictly: what
+    the engine refuses is a :class:`ConfigError`. The code is unpacked on this thread."""
+    reporter = reporter if reporter is not None else Reporter()
+    deployment = load(paths, engine.settings, reporter)
+    reporter.report_ignored(deployment)
+    deploy(engine, deployment, strict=True)
+
+
+class Deployer:
+    """Deploys an engine's ``settings.config`` files (nothing when there are none).
+
+    The emulator calls it on a new engine, and the engine after each reset; its
+    :attr:`reporter` warns about each ignored prop or placeholder once for the
+    emulator's life (hand it to :func:`~fcemu.config.watch.watch` too).
+    """
+
+    def __init__(self) -> None:
+        self.reporter = Reporter()
+
+    def __call__(self, engine: Engine) -> None:
+        if engine.settings.config:
+            apply_config(engine, engine.settings.config, self.reporter)
+
+
+def deploy(engine: Engine, deployment: Deployment, *, strict: bool) -> list[str]:
+    """Create or update everything, the code unpacked on this thread; the names of the
+    functions deployed. ``strict``: the first refusal is a ConfigError (else logged)."""
+    _deploy_smq(engine, deployment, strict)
+    done = []
+    for entry in deployment.functions.values():
+        with _refusals(entry, strict):
+            if function_exists(engine, entry.name):
+                engine.update_function(entry.name, function_spec(_update_doc(entry), create=False))
+            else:
+                engine.create_function(function_spec(entry.doc, create=True))
+            _deploy_configs(engine, entry)
+            done.append(entry.name)
+    return done
+
+
+async def deploy_async(engine: Engine, deployment: Deployment) -> list[str]:
+    """:func:`deploy` (refusals logged), the code unpacked on worker threads."""
+    _deploy_smq(engine, deployment, strict=False)
+    done = []
+    for entry in deployment.functions.values():
+        with _refusals(entry, strict=False):
+            if function_exists(engine, entry.name):
+                await engine.update_function_async(
+                    entry.name, function_spec(_update_doc(entry), create=False))
+            else:
+                await engine.create_function_async(function_spec(entry.doc, create=True))
+            _deploy_configs(engine, entry)
+            done.append(entry.name)
+    return done
+
+
+# -- the engine calls ---------------------------------------------------------------------
+
+def function_exists(engine: Engine, name: str) -> bool:
+    """GetFunction: is ``name`` deployed?"""
+    try:
+        engine.get_function(name)
+    except FunctionNotFound:
+        return False
+    return True
+
+
+def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
+    """The function's async invoke config and reserved concurrency: put, or deleted when the
+    files no longer set them."""
+    if entry.async_config is not None:
+        qualifier, doc = entry.async_config
+        engine.put_async_invoke_config(entry.name, qualifier, async_config_spec(doc))
+    else:
+        with suppress(AsyncConfigNotExists):
+            engine.delete_async_invoke_config(entry.name, LATEST)
+    if entry.reserved_concurrency is not None:
+        engine.put_concurrency_config(entry.name, entry.reserved_concurrency)
+    else:
+        with suppress(ConcurrencyConfigNotFound):
+            engine.delete_concurrency_config(entry.name)
+
+
+def _deploy_smq(engine: Engine, deployment: Deployment, strict: bool) -> None:
+    """Queues, topics and subscriptions: created, or their attributes set when they exist."""
+    for name, attributes in deployment.queues.items():
+        with _smq_refusals(f"queues.{name}", strict):
+            _create_or_set(engine.create_queue, engine.set_queue_attributes, name, attributes)
+    for name, (attributes, subscriptions) in deployment.topics.items():
+        with _smq_refusals(f"topics.{name}", strict):
+            _create_or_set(engine.create_topic, engine.set_topic_attributes, name, attributes)
+        for sub, (queue, options) in subscriptions.items():
+            with _smq_refusals(f"topics.{name}.subscriptions.{sub}", strict):
+                engine.subscribe(name, sub, queue,
+                                 notify_strategy=options.get("notifyStrategy", ""),
+                                 notify_content_format=options.get("notifyContentFormat", ""),
+                                 filter_tag=options.get("filterTag", ""))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def _update_doc(entry: FunctionEntry) -> dict[str, Any]:
+    """An ``UpdateFunctionInput``: every field the files set, the defaults for the others."""
+    update = {k: v for k, v in entry.doc.items() if k not in ("functionName", "tags")}
+    return {**_UPDATE_DEFAULTS, **update}
+
+
+def _create_or_set(create: Callable[..., Any], update: Callable[..., Any], name: str,
+                   attributes: dict[str, Any]) -> None:
+    try:
+        create(name, **attributes)
+    except SmqError:  # exists with other attributes (a reload changed them)
+        update(name, **attributes)
+
+
+@contextmanager
+def _refusals(entry: FunctionEntry, strict: bool) -> Iterator[None]:
+    """An FC error deploying ``entry``: a ConfigError at its declaration, or logged."""
+    try:
+        yield
+    except FcError as exc:
+        if strict:
+            raise ConfigError(entry.where, entry.origins[""][1],
+                              f"{exc.code}: {exc.message}") from None
+        log.error("%s: %s: %s: %s", entry.where, entry.name, exc.code, exc.message)
+
+
+@contextmanager
+def _smq_refusals(name: str, strict: bool) -> Iterator[None]:
+    """An SMQ error deploying ``name``: a ConfigError, or logged."""
+    try:
+        yield
+    except SmqError as exc:
+        if strict:
+            raise ConfigError(None, name, str(exc)) from None
+        log.error("%s: %s", name, exc)

@@ -1,0 +1,131 @@
+"""Deployment files read as YAML that remembers where every value came from.
+
+:func:`load_yaml` keeps the file and line of every mapping key and list item
+(:class:`MarkedDict`, :class:`MarkedList`), so that any problem found later
+can be reported as ``file:line: field: what is wrong``: a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+__all__ = ["ConfigError", "MarkedDict", "MarkedList", "Where", "load_yaml", "marked_dict"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a deployment file: path and 1-based line."""
+
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class ConfigError(ValueError):
+    """A deployment file is wrong; the message names the file, the line and the field.
+
+    :param where: file and line, or None when the problem is not tied to a line.
+    :param field: dotted path of the field (``functions.job.timeout``), or "".
+    :param message: what is wrong and, where possible, what to write instead.
+    """
+
+    def __init__(self, where: Where | Path | None, field: str, message: str) -> None:
+        self.where, self.field, self.message = where, field, message
+        place = f"{where}: " if where is not None else ""
+        super().__init__(f"{place}{field + ': ' if field else ''}{message}")
+
+
+class MarkedDict(dict[str, Any]):
+    """A YAML mapping that remembers where it and each of its keys are."""
+
+    where: Where
+    key_where: dict[str, Where]
+
+    def at(self, key: str) -> Where:
+        """Where ``key`` is written, or where the mapping starts when it is absent."""
+        return self.key_where.get(key, self.where)
+
+
+class MarkedList(list[Any]):
+    """A YAML sequence that remembers where it and each of its items are."""
+
+    where: Where
+    item_where: list[Where]
+
+    def at(self, index: int) -> Where:
+        return self.item_where[index] if index < len(self.item_where) else self.where
+
+
+def marked_dict(where: Where, items: dict[str, Any] | None = None,
+                key_where: dict[str, Where] | None = None) -> MarkedDict:
+    """A new :class:`MarkedDict` (used when values are rebuilt: merges, references)."""
+    result = MarkedDict(items or {})
+    result.where = where
+    result.key_where = dict(key_where or {})
+    return result
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+    path: Path
+
+
+# Dates stay strings: FC fields are strings, and fcemu converts times itself.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
+    loader.flatten_mapping(node)
+    result = marked_dict(Where(loader.path, node.start_mark.line + 1))
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        where = Where(loader.path, key_node.start_mark.line + 1)
+        if not isinstance(key, str):
+            # YAML 1.1 reads `on:`/`yes:`/`1:` as bool/int keys; every key we read is a name
+            key = "true" if key is True else "false" if key is False else str(key)
+        if key in result:
+            raise ConfigError(where, key, f"duplicate key (first written on line "
+                                          f"{result.key_where[key].line})")
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_where[key] = where
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> MarkedList:
+    result = MarkedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.where = Where(loader.path, node.start_mark.line + 1)
+    result.item_where = [Where(loader.path, child.start_mark.line + 1) for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML file; mappings become :class:`MarkedDict`, lists :class:`MarkedList`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read the file: {exc.strerror or exc}") from None
+    loader = _Loader(text)
+    loader.path = path
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Where(path, mark.line + 1) if mark is not None else path
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError(where, "", f"not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, "", f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
