@@ -11,9 +11,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fcemu.clock import Clock, ManualClock, RealClock, SettleTimeout
+    from fcemu.clock import Clock, ManualClock, RealClock
     from fcemu.errors import FcError, SmqError
     from fcemu.models import TaskStatus
+    from fcemu.scheduler import SettleTimeout
     from fcemu.server import Emulator
     from fcemu.settings import Settings
     from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError
@@ -22,7 +23,7 @@ _WHERE = {
     "Clock": "fcemu.clock",
     "ManualClock": "fcemu.clock",
     "RealClock": "fcemu.clock",
-    "SettleTimeout": "fcemu.clock",
+    "SettleTimeout": "fcemu.scheduler",
     "FcError": "fcemu.errors",
     "SmqError": "fcemu.errors",
     "TaskStatus": "fcemu.models",

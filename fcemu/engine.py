@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fcemu import code, inputs
-from fcemu.clock import ManualClock, RealClock, Scheduler
+from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import (
     DeliveryRefused,
     Target,
@@ -44,6 +44,7 @@ from fcemu.faults import Faults, Step, parse_steps
 from fcemu.ids import IdGenerator
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
 from fcemu.runtime import Invocation, Outcome, Runtimes
+from fcemu.scheduler import Scheduler
 from fcemu.settings import Settings
 from fcemu.smq import Smq
 from fcemu.tasks import AsyncTasks, TaskQuery

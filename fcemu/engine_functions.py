@@ -28,10 +28,11 @@ from fcemu.errors import (
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function
 
 if TYPE_CHECKING:
-    from fcemu.clock import ManualClock, RealClock, Scheduler
+    from fcemu.clock import ManualClock, RealClock
     from fcemu.faults import Faults
     from fcemu.ids import IdGenerator
     from fcemu.runtime import Runtimes
+    from fcemu.scheduler import Scheduler
     from fcemu.settings import Settings
     from fcemu.tasks import AsyncTasks
 

@@ -37,8 +37,9 @@ from typing import Any
 
 from fcemu.destinations import Target
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, timeout_outcome
-from fcemu.runtime._worker_main import encode_result, error_doc
+from fcemu.runtime.handler_api import encode_result
 from fcemu.runtime.logs import framed
+from fcemu.runtime.protocol import error_body
 
 #: The outcomes a step can script.
 OUTCOMES = ("error", "timeout", "crash", "throttle", "ok", "run")
@@ -106,7 +107,7 @@ class Step:
         timeout = invocation.function.timeout
         note = framed(invocation.request_id, f"[fcemu] scripted outcome: {self.outcome}\n")
         if self.outcome == "error":
-            body = error_doc(self.message, self.error_type, [])
+            body = error_body(self.message, self.error_type, [])
             return Outcome("error", body, UNHANDLED, logs=note)
         if self.outcome == "timeout":
             return timeout_outcome(timeout, timeout * 1000, 0, logs=note)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fcemu.clock import Timer
 from fcemu.errors import (
     AsyncTaskAlreadyExists,
     AsyncTaskNotFound,
@@ -26,6 +25,7 @@ from fcemu.errors import (
 from fcemu.faults import Step, scripted_detail
 from fcemu.models import TASK_RETENTION_MS, Attempt, Function, Task, TaskEvent, TaskStatus
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+from fcemu.scheduler import Timer
 
 if TYPE_CHECKING:
     from fcemu.engine import Engine

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from fcemu.clock import SettleTimeout, to_epoch_ms
+from fcemu.clock import to_epoch_ms
+from fcemu.scheduler import SettleTimeout
 from fcemu.settings import Settings
 
 if TYPE_CHECKING:

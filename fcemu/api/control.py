@@ -16,9 +16,10 @@ from aiohttp import web
 
 from fcemu.api import wire
 from fcemu.api.keys import ENGINE
-from fcemu.clock import MAX_DURATION_MS, SettleTimeout, to_duration_ms, to_epoch_ms
+from fcemu.clock import MAX_DURATION_MS, to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine
 from fcemu.errors import FcError, InvalidArgument
+from fcemu.scheduler import SettleTimeout
 from fcemu.smq import Message
 
 routes = web.RouteTableDef()

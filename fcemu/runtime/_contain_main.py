@@ -19,16 +19,43 @@ its child, and exits with the command's status once the command has exited.
   below it, reaps them and exits.
 
 Exit status: the command's exit code, or 128 + the signal that ended it.
+
+The command line's format is :mod:`fcemu.runtime.launcher`'s, shared with the
+server. This file is run by path and must not import fcemu, so it loads that
+module (which imports nothing) into a private package of its own whose path
+is this directory (:func:`_shared`, as ``_worker_main.py`` does).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
+from types import ModuleType
 
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
+TYPE_CHECKING = False  # not typing's: importing typing would slow every instance start
+
+#: The private package the shared module is loaded into (its path: this directory).
+_SHARED = "_fcemu_runtime_shared"
+
+
+def _shared(name: str) -> ModuleType:
+    """Import ``<this directory>/<name>.py`` as ``_fcemu_runtime_shared.<name>``, without
+    running ``fcemu/__init__.py`` or ``fcemu/runtime/__init__.py``."""
+    package = sys.modules.get(_SHARED)
+    if package is None:
+        package = ModuleType(_SHARED)
+        package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+        sys.modules[_SHARED] = package
+    return importlib.import_module(f"{_SHARED}.{name}")
+
+
+if TYPE_CHECKING:
+    from fcemu.runtime import launcher
+else:
+    launcher = _shared("launcher")
+
 _CHILD_BUDGET = 4096  # descendants looked at per sweep (a fork bomb is cut off over sweeps)
 
 
@@ -90,21 +117,21 @@ def _become_subreaper(server_pid: int) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    libc.prctl(launcher.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(launcher.PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
     if os.getppid() != server_pid:  # the server died before we could ask to follow it
         os._exit(1)
 
 
 def main() -> None:
     """Entry point: ``MODE SERVER_PID -- COMMAND...``."""
-    args = sys.argv[1:]
-    if len(args) < 4 or args[2] != "--" or args[0] not in ("pidns", "subreaper"):
+    parsed = launcher.parse_launcher_args(sys.argv[1:])
+    if parsed is None:
         sys.stderr.write("usage: _contain_main.py pidns|subreaper SERVER_PID -- COMMAND...\n")
         os._exit(2)
-    mode, command = args[0], args[3:]
+    mode, server_pid, command = parsed
     if mode == "subreaper":
-        _become_subreaper(int(args[1]))
+        _become_subreaper(server_pid)
     child = 0
     stopping = False
 

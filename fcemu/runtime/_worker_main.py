@@ -40,153 +40,60 @@ Logs come in two shapes, chosen by the instance concurrency:
   threads that no request owns, and fd-level output, go to fd 2: the
   instance's own log, attributed to no request.
 
-The helpers :func:`make_context`, :func:`encode_result` and :func:`fc_stack`
-are shared with the in-process runtime, so both runtimes give handlers the
-same context and report results and errors alike.
+What a handler is given and how its results and errors are reported
+(:mod:`fcemu.runtime.handler_api`) is shared with the in-process runtime, so
+both runtimes give handlers the same context and report alike; the frames,
+error types and settings above are named once, in
+:mod:`fcemu.runtime.protocol`, for this process and the server. This file
+is run by path and must not import fcemu (its ``__init__`` starts the
+server's imports), so it loads those two standard-library-only modules as a
+package of its own, :data:`_SHARED`, whose path is this directory: their
+relative import of each other works, nothing else of fcemu is imported, and
+no name of theirs can shadow a module of the handler's (:func:`_shared`).
 """
 
 from __future__ import annotations
 
 import base64
-import contextvars
 import importlib
 import json
 import logging
 import os
-import re
-import struct
 import sys
 import threading
 import traceback
 from collections.abc import Callable
-from types import SimpleNamespace, TracebackType
-from typing import Any, BinaryIO, NoReturn
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-_HEADER = struct.Struct(">I")
-_FCEMU_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
-# Frames of the machinery between fcemu and the handler (thread pools, the
-# event loop, import_module) that a traceback passes through before user code.
-_PLUMBING = tuple(
-    os.path.join(_STDLIB_DIR, name) for name in ("importlib", "concurrent", "asyncio", "threading")
-)
+#: The private package the shared modules are loaded into (its path: this directory).
+_SHARED = "_fcemu_runtime_shared"
+
+
+def _shared(name: str) -> ModuleType:
+    """Import ``<this directory>/<name>.py`` as ``_fcemu_runtime_shared.<name>``, without
+    running ``fcemu/__init__.py`` or ``fcemu/runtime/__init__.py``."""
+    package = sys.modules.get(_SHARED)
+    if package is None:
+        package = ModuleType(_SHARED)
+        package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+        sys.modules[_SHARED] = package
+    return importlib.import_module(f"{_SHARED}.{name}")
+
+
+if TYPE_CHECKING:
+    from fcemu.runtime import handler_api, protocol
+else:
+    protocol = _shared("protocol")
+    handler_api = _shared("handler_api")
+
 _CREDENTIAL_ENV = {
     "access_key_id": "ALIBABA_CLOUD_ACCESS_KEY_ID",
     "access_key_secret": "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "security_token": "ALIBABA_CLOUD_SECURITY_TOKEN",
 }
-# spec §12.1: python3.12 and later have the new context shape (no credentials, a logger)
-_NEW_CONTEXT = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
-UNHANDLED = "UnhandledInvocationError"
-#: x-fc-error-type of a failed or timed-out initializer (FC's Python lifecycle-hook docs).
-INITIALIZATION_ERROR = "InitializationError"
-#: The log format of FC's Python runtime: time, request ID, level, message.
-LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
-
-#: The request the current thread (or task) works for; None outside every request.
-current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "fcemu_request_id", default=None)
-
-
-# -- shared with the in-process runtime ---------------------------------------
-
-
-def make_context(request_id: str, function: dict[str, Any], region: str, account_id: str,
-                 credentials: dict[str, str], stop_requested: threading.Event,
-                 logger: logging.Logger | None = None) -> SimpleNamespace:
-    """The ``context`` argument of ``handler(event, context)`` (spec §12.1).
-
-    ``function`` holds ``name``, ``handler``, ``memory``, ``timeout`` and
-    ``runtime``, and optionally ``qualifier``, ``version_id``, ``log_project``
-    and ``log_store``. python3.12 and later get FC's new shape: ``function``
-    with ``version_id`` and ``qualifier``, ``logger`` and ``getLogger()``,
-    ``log_project``/``log_store``, no ``credentials``. Earlier versions get
-    ``credentials``, a ``service`` (``name``, ``log_project``, ``log_store``,
-    ``qualifier``, ``version_id``) and a four-field ``function``.
-    ``stop_requested`` is fcemu's own: set when the execution is stopped or
-    timed out, for handlers that want to end cleanly.
-    """
-    qualifier = str(function.get("qualifier") or "LATEST")
-    version_id = str(function.get("version_id") or "")
-    log_project, log_store = function.get("log_project", ""), function.get("log_store", "")
-    base = {"name": function["name"], "handler": function["handler"],
-            "memory": function["memory"], "timeout": function["timeout"]}
-    if _NEW_CONTEXT.match(str(function.get("runtime", ""))):
-        log = logger if logger is not None else logging.getLogger()
-        meta = SimpleNamespace(**base, version_id=version_id, qualifier=qualifier)
-        context = SimpleNamespace(account_id=account_id, request_id=request_id, function=meta,
-                                  logger=log, log_project=log_project, log_store=log_store,
-                                  region=region, stop_requested=stop_requested)
-        context.getLogger = lambda: log
-        return context
-    # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
-    service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
-                              qualifier=qualifier, version_id=version_id)
-    return SimpleNamespace(request_id=request_id, credentials=SimpleNamespace(**credentials),
-                           function=SimpleNamespace(**base), service=service, region=region,
-                           account_id=account_id, stop_requested=stop_requested)
-
-
-def encode_result(value: object) -> bytes:
-    """A handler's return value as the response body; TypeError for other types."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode()
-    if value is None:
-        return b""
-    if isinstance(value, (dict, list, int, float)):  # bool is an int
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    raise TypeError(
-        f"handler returned a {type(value).__name__}; return bytes, str, None, "
-        "or a JSON-serializable dict, list, number or bool"
-    )
-
-
-def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
-    """The frames of a traceback that belong to the handler's code, not to fcemu."""
-    frames: list[traceback.FrameSummary] = []
-    for frame in traceback.extract_tb(tb):
-        path = frame.filename
-        if path.startswith((_FCEMU_DIR + os.sep, "<frozen importlib")):
-            continue
-        if not frames and path.startswith(_PLUMBING):
-            continue
-        frames.append(frame)
-    return frames
-
-
-def fc_stack(tb: TracebackType | None) -> list[list[str]]:
-    """The FC ``stackTrace``: user frames as ``[File "p", line n, in f, source]`` (spec §6.2)."""
-    return [[f'File "{f.filename}"', f"line {f.lineno}", f"in {f.name}", f.line or ""]
-            for f in user_frames(tb)]
-
-
-def format_exception(exc: BaseException) -> str:
-    """A traceback of the user frames only, as Python prints it, for the function's log."""
-    lines = ["Traceback (most recent call last):\n"]
-    lines += traceback.format_list(user_frames(exc.__traceback__))
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
-
-
-def error_doc(message: str, error_type: str, stack: list[list[str]]) -> bytes:
-    """The Python runtime's error JSON (the same shape as ``fcemu.runtime.error_body``)."""
-    doc = {"errorMessage": message, "errorType": error_type, "stackTrace": stack}
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def exception_body(exc: BaseException) -> bytes:
-    """The error JSON for an exception raised by a handler."""
-    return error_doc(str(exc), type(exc).__name__, fc_stack(exc.__traceback__))
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds the current request ID to log records, as FC's Python runtime does."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request.get() or ""
-        return True
+current_request = handler_api.current_request
+error_body = protocol.error_body
 
 
 # -- the worker process --------------------------------------------------------
@@ -204,39 +111,20 @@ def load_handler(spec: str) -> Callable[..., Any]:
     """Import ``module.function`` (the module may be dotted: ``pkg.mod.fn``)."""
     module_name, _, attr = spec.rpartition(".")
     if not module_name or not attr:
-        raise HandlerLoadError(error_doc(
+        raise HandlerLoadError(error_body(
             f"Invalid handler '{spec}': expected <module>.<function>, e.g. index.handler",
             "HandlerNotFound", []))
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise HandlerLoadError(error_doc(
+        raise HandlerLoadError(error_body(
             f"Unable to import module '{module_name}': {exc}", "ImportModuleError",
-            fc_stack(exc.__traceback__))) from exc
+            handler_api.fc_stack(exc.__traceback__))) from exc
     handler = getattr(module, attr, None)
     if not callable(handler):
-        raise HandlerLoadError(error_doc(
+        raise HandlerLoadError(error_body(
             f"Handler '{attr}' is missing on module '{module_name}'", "HandlerNotFound", []))
     return handler  # type: ignore[no-any-return]
-
-
-def maxrss_kb() -> int:
-    """This process's peak resident set size in KiB.
-
-    ``VmHWM`` first: ``ru_maxrss`` survives ``exec`` on Linux, so in a fresh
-    worker it can report the emulator's size instead of the worker's.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
 
 
 def has_children() -> bool:
@@ -260,16 +148,15 @@ class _Channel:
         self._lock = threading.Lock()
 
     def read(self) -> dict[str, Any] | None:
-        header = self._reader.read(_HEADER.size)
-        if len(header) < _HEADER.size:
+        header = self._reader.read(protocol.FRAME_HEADER.size)
+        if len(header) < protocol.FRAME_HEADER.size:
             return None
-        (size,) = _HEADER.unpack(header)
+        (size,) = protocol.FRAME_HEADER.unpack(header)
         data = self._reader.read(size)
         return json.loads(data) if len(data) == size else None
 
     def write(self, doc: dict[str, Any]) -> None:
-        data = json.dumps(doc, separators=(",", ":")).encode()
-        view = memoryview(_HEADER.pack(len(data)) + data)
+        view = memoryview(protocol.encode_frame(doc))
         with self._lock:
             while view:
                 view = view[os.write(self._out_fd, view):]
@@ -349,13 +236,13 @@ class _Worker:
         env = os.environ
         self.channel = channel
         self.spec = env["FC_FUNCTION_HANDLER"]
-        self.init_spec = env.pop("FCEMU_INITIALIZER", "")
-        self.threaded = int(env.pop("FCEMU_INSTANCE_CONCURRENCY", "1") or 1) > 1
+        self.init_spec = env.pop(protocol.ENV_INITIALIZER, "")
+        self.threaded = int(env.pop(protocol.ENV_INSTANCE_CONCURRENCY, "1") or 1) > 1
         self.function = {"name": env["FC_FUNCTION_NAME"], "handler": self.spec,
                          "memory": int(env["FC_FUNCTION_MEMORY_SIZE"]),
                          "timeout": int(env["FC_TIMEOUT"]), "runtime": env["FC_RUNTIME"],
-                         "log_project": env.pop("FCEMU_LOG_PROJECT", ""),
-                         "log_store": env.pop("FCEMU_LOG_STORE", "")}
+                         "log_project": env.pop(protocol.ENV_LOG_PROJECT, ""),
+                         "log_store": env.pop(protocol.ENV_LOG_STORE, "")}
         self.handler: Callable[..., Any] | None = None
         self.load_lock = threading.Lock()
         self.logs: _RequestLogs | None = None
@@ -364,12 +251,12 @@ class _Worker:
             sys.stdout = _RequestStream(self.logs, sys.stdout)
             sys.stderr = _RequestStream(self.logs, sys.stderr)
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter(handler_api.LOG_FORMAT))
+        handler.addFilter(handler_api.RequestIdFilter())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     def serve(self) -> None:
-        self.channel.write({"type": "hello", "maxrss_kb": maxrss_kb()})
+        self.channel.write({"type": "hello", "maxrss_kb": handler_api.maxrss_kb()})
         while (request := self.channel.read()) is not None:
             if self.threaded:
                 threading.Thread(target=self.answer, args=(request,), daemon=True,
@@ -394,7 +281,7 @@ class _Worker:
             current_request.reset(token)
         self.channel.write({"type": "result", "request_id": request_id, "kind": kind,
                             "body": base64.b64encode(body).decode(), "error_type": error_type,
-                            "maxrss_kb": maxrss_kb(), "children": has_children()})
+                            "maxrss_kb": handler_api.maxrss_kb(), "children": has_children()})
 
     def log_line(self, text: str) -> None:
         request_id = current_request.get()
@@ -409,7 +296,7 @@ class _Worker:
             os.environ[name] = credentials[key]
         function = {**self.function, "qualifier": request.get("qualifier", "LATEST")}
         env = os.environ
-        return make_context(request["request_id"], function, env["FC_REGION"],
+        return handler_api.make_context(request["request_id"], function, env["FC_REGION"],
                             env["FC_ACCOUNT_ID"], credentials, threading.Event())
 
     def initialize(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
@@ -419,10 +306,10 @@ class _Worker:
             initializer(self.context(request))
         except HandlerLoadError as exc:
             self.log_line(json.loads(exc.body)["errorMessage"])
-            return "error", exc.body, INITIALIZATION_ERROR
+            return "error", exc.body, protocol.INITIALIZATION_ERROR
         except Exception as exc:
-            self.log_line(format_exception(exc).rstrip("\n"))
-            return "error", exception_body(exc), INITIALIZATION_ERROR
+            self.log_line(handler_api.format_exception(exc).rstrip("\n"))
+            return "error", handler_api.exception_body(exc), protocol.INITIALIZATION_ERROR
         except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
             _exit_now(exc)
         return "ok", b"", ""
@@ -433,17 +320,17 @@ class _Worker:
             value = self.call(request)
         except HandlerLoadError as exc:
             self.log_line(json.loads(exc.body)["errorMessage"])
-            return "error", exc.body, UNHANDLED
+            return "error", exc.body, protocol.UNHANDLED
         except Exception as exc:
-            self.log_line(format_exception(exc).rstrip("\n"))
-            return "error", exception_body(exc), UNHANDLED
+            self.log_line(handler_api.format_exception(exc).rstrip("\n"))
+            return "error", handler_api.exception_body(exc), protocol.UNHANDLED
         except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
             _exit_now(exc)
         try:
-            return "ok", encode_result(value), ""
+            return "ok", handler_api.encode_result(value), ""
         except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
             self.log_line(f"{type(exc).__name__}: {exc}")
-            return "error", error_doc(str(exc), type(exc).__name__, []), UNHANDLED
+            return "error", error_body(str(exc), type(exc).__name__, []), protocol.UNHANDLED
 
     def call(self, request: dict[str, Any]) -> object:
         context = self.context(request)

@@ -22,7 +22,7 @@ import sys
 import threading
 from typing import Any
 
-from fcemu.runtime._worker_main import LOG_FORMAT
+from fcemu.runtime.handler_api import LOG_FORMAT
 from fcemu.runtime.logs import LOG_KEEP, LOG_LIMIT
 
 _current: contextvars.ContextVar[Capture | None] = contextvars.ContextVar(

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fcemu.runtime.launcher import PR_SET_PDEATHSIG, launcher_args
 from fcemu.runtime.procfs import (
     children,
     group_members,
@@ -62,7 +63,6 @@ MODES: tuple[Mode, ...] = ("pidns", "subreaper", "group")
 LAUNCHER = str(Path(__file__).with_name("_contain_main.py"))
 #: Real seconds a killed instance gets to be seen gone before everything of it is killed again.
 KILL_WAIT_S = 1.0
-_PR_SET_PDEATHSIG = 1
 _UNSHARE_OPTIONS = ("--pid", "--fork", "--kill-child", "--mount-proc")
 _STREAM_LIMIT = 2 ** 16
 
@@ -82,8 +82,8 @@ class Containment:
         """The command line that runs ``command`` contained."""
         if self.mode == "group":
             return list(command)
-        return [*self.prefix, self.python, "-I", "-S", LAUNCHER, self.mode, str(os.getpid()),
-                "--", *command]
+        return [*self.prefix, self.python, "-I", "-S", LAUNCHER,
+                *launcher_args(self.mode, os.getpid(), list(command))]
 
     def describe(self) -> str:
         """One line for the log: what is active and what it guarantees."""
@@ -177,7 +177,7 @@ def _die_with_server() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:  # the server is already gone
             os._exit(1)
 

@@ -2,7 +2,8 @@
 
 For ``runtime: custom`` / ``custom.debian10|11|12`` fcemu runs
 ``customRuntimeConfig.command + args`` (default ``<code>/bootstrap``, as FC's
-``/code/bootstrap``) in the unpacked code directory, contained
+``/code/bootstrap``; read by :mod:`fcemu.runtime.custom_config`, which also
+builds the request headers) in the unpacked code directory, contained
 (:mod:`fcemu.runtime.contain`: whatever it starts ends with the instance),
 with FC's environment only (:mod:`fcemu.runtime.environ`: ``FC_*``, the
 credential variables, the function's ``environmentVariables``). Each instance gets a free port of
@@ -34,29 +35,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import re
 import socket
-import stat
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from fcemu.clock import real_monotonic
-from fcemu.runtime import (
-    UNHANDLED,
+from fcemu.runtime.contain import Containment
+from fcemu.runtime.custom_config import CustomRuntimeConfig, make_executable, request_headers
+from fcemu.runtime.environ import handler_environment
+from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
     OutcomeKind,
     crash_outcome,
-    error_body,
     timeout_outcome,
 )
-from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.contain import Containment
-from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.logs import (
     end_marker,
     framed,
@@ -72,7 +66,7 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
-from fcemu.runtime.procfs import tree_pids
+from fcemu.runtime.protocol import INITIALIZATION_ERROR, UNHANDLED, error_body
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -84,7 +78,6 @@ START_TIMEOUT_S = 120.0
 _LOG_DRAIN_S = 2.0
 #: Real seconds a server whose connection broke gets to be seen dead (a crash, not an error).
 _EXIT_GRACE_S = 0.5
-_DEFAULT_PORT = 9000  # spec §12.2: FC's default listening port
 _LOOPBACK = "127.0.0.1"
 
 
@@ -92,52 +85,10 @@ class _NotStarted(Exception):
     """The server did not come up."""
 
 
-@dataclass(frozen=True)
-class CustomRuntimeConfig:
-    """``customRuntimeConfig``: the start command, its arguments and the configured port."""
-
-    command: list[str] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    port: int = _DEFAULT_PORT
-
-    @classmethod
-    def of(cls, function: Function) -> CustomRuntimeConfig:
-        """Read the function's config; ValueError naming the bad field."""
-        doc = function.custom_runtime_config or {}
-        parts: dict[str, list[str]] = {}
-        for key in ("command", "args"):
-            value = doc.get(key) or []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"customRuntimeConfig.{key} must be a list of strings, "
-                                 f"got {value!r}")
-            parts[key] = value
-        port = doc.get("port", _DEFAULT_PORT)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError(f"customRuntimeConfig.port must be a port number, got {port!r}")
-        return cls(parts["command"], parts["args"], port)
-
-    def argv(self, code_dir: Path, port: int) -> list[str]:
-        """The command line of one instance: ``/code`` mapped, the configured port replaced."""
-        command = self.command or ["/code/bootstrap"]  # FC's default start command
-        number = re.compile(rf"(?<!\d){self.port}(?!\d)")
-        args = [number.sub(str(port), arg) for arg in self.args]
-        return [_map_code(part, code_dir) for part in [*command, *args]]
-
-
-def _map_code(part: str, code_dir: Path) -> str:
-    if part == "/code" or part.startswith("/code/"):
-        return str(code_dir) + part[len("/code"):]
-    return part
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_LOOPBACK, 0))
         return int(sock.getsockname()[1])
-
-
-#: ``pid`` and its descendants, leader first (kept for the tests that list a server's tree).
-_tree_pids = tree_pids
 
 
 class CustomInstance(Instance):
@@ -188,7 +139,7 @@ class CustomInstance(Instance):
             raise _NotStarted("the instance was stopped before it started")
         self.port = _free_port()
         argv = config.argv(function.code_dir, self.port)
-        _make_executable(argv[0], function.code_dir)
+        make_executable(argv[0], function.code_dir)
         env = handler_environment(invocation, self.instance_id, self._runtime.pass_env)
         env.update({"FC_SERVER_PORT": str(self.port), "FC_CUSTOM_LISTEN_PORT": str(self.port)})
         await self.spawn(argv, cwd=function.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
@@ -223,7 +174,7 @@ class CustomInstance(Instance):
         try:
             with self.watching_memory():
                 status, body, _ = await asyncio.wait_for(
-                    self._post("/initialize", b"", _headers(invocation, init)), init.timeout)
+                    self._post("/initialize", b"", request_headers(invocation, init)), init.timeout)
         except asyncio.TimeoutError:
             memory = self.peak_mb()
             self.healthy = False
@@ -268,7 +219,7 @@ class CustomInstance(Instance):
         try:
             with self.watching_memory():
                 status, body, headers = await asyncio.wait_for(
-                    self._post("/invoke", invocation.payload, _headers(invocation, None)),
+                    self._post("/invoke", invocation.payload, request_headers(invocation, None)),
                     function.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
@@ -346,44 +297,6 @@ class CustomInstance(Instance):
 def _with_logs(outcome: Outcome, logs: str) -> Outcome:
     outcome.logs = logs
     return outcome
-
-
-def _make_executable(program: str, code_dir: Path) -> None:
-    """Zip files lose their mode bits: a start command shipped in the code gets +x back."""
-    path = (code_dir / program) if not os.path.isabs(program) else Path(program)
-    with contextlib.suppress(OSError):
-        if path.is_file() and code_dir.resolve() in path.resolve().parents:
-            mode = path.stat().st_mode
-            if not mode & stat.S_IXUSR:
-                path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
-def _headers(invocation: Invocation, init: Initializer | None) -> dict[str, str]:
-    """The request headers FC sends to a custom runtime (spec §12.2 table)."""
-    function, credentials = invocation.function, invocation.credentials
-    headers = {
-        "content-type": "application/octet-stream",
-        "x-fc-request-id": invocation.request_id,
-        "x-fc-access-key-id": credentials.access_key_id,
-        "x-fc-access-key-secret": credentials.access_key_secret,
-        "x-fc-security-token": credentials.security_token,
-        "x-fc-function-name": function.name,
-        "x-fc-function-handler": function.handler,
-        "x-fc-function-memory": str(function.memory_size),
-        "x-fc-function-timeout": str(function.timeout),
-        "x-fc-region": invocation.region,
-        "x-fc-account-id": invocation.account_id,
-        "x-fc-qualifier": invocation.qualifier,
-    }
-    lifecycle = function.instance_lifecycle_config or {}
-    init = init or Initializer.of(function)
-    if init is not None:
-        headers["x-fc-function-initializer"] = init.handler
-        headers["x-fc-initialization-timeout"] = str(init.timeout)
-    pre_stop = lifecycle.get("preStop")
-    if isinstance(pre_stop, dict) and pre_stop.get("handler"):
-        headers["x-fc-instance-lifecycle-pre-stop-handler"] = str(pre_stop["handler"])
-    return headers
 
 
 def _ms_since(started: float) -> int:

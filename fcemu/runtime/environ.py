@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fcemu.runtime import Invocation
+    from fcemu.runtime.invocation import Invocation
 
 #: Server variables every handler gets (when set): what interpreters and shells need to run
 #: (the command search path, the home and temporary directories, user name, locale, zone).

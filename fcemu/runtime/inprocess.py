@@ -3,7 +3,7 @@
 ``handler(event: bytes, context)`` runs inside the emulator's own process:
 plain functions on a thread pool this runtime owns, ``async def`` functions
 as tasks on the emulator's loop. The context and the result/error shapes are
-the worker runtime's (:mod:`fcemu.runtime._worker_main`), so a handler
+the worker runtime's (:mod:`fcemu.runtime.handler_api`), so a handler
 behaves the same when it moves into a code directory. What a handler prints
 or logs is captured per request (:mod:`fcemu.runtime.capture`) and framed by
 the FC markers, as the worker runtime does.
@@ -21,25 +21,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
-from fcemu.runtime import (
-    UNHANDLED,
+from fcemu.runtime.capture import Capture, function_logger, install
+from fcemu.runtime.handler_api import (
+    encode_result,
+    exception_body,
+    format_exception,
+    make_context,
+    maxrss_kb,
+)
+from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
     crash_outcome,
     kb_to_mb,
     timeout_outcome,
 )
-from fcemu.runtime._worker_main import (
-    encode_result,
-    error_doc,
-    exception_body,
-    format_exception,
-    make_context,
-    maxrss_kb,
-)
-from fcemu.runtime.capture import Capture, function_logger, install
 from fcemu.runtime.logs import framed
 from fcemu.runtime.procfs import proc_status_kb
+from fcemu.runtime.protocol import UNHANDLED, error_body
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -197,7 +196,7 @@ def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str,
             capture: Capture) -> Outcome:
     memory = _rss_mb()
     if work.cancelled():
-        body = error_doc("the handler was cancelled", "CancelledError", [])
+        body = error_body("the handler was cancelled", "CancelledError", [])
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     exc = work.exception()
     if exc is not None:
@@ -210,7 +209,7 @@ def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str,
         body = encode_result(value)
     except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
         capture.write(f"{type(exc).__name__}: {exc}\n")
-        body = error_doc(str(exc), type(exc).__name__, [])
+        body = error_body(str(exc), type(exc).__name__, [])
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     return Outcome("ok", body, "", duration_ms, memory, instance_id)
 

@@ -23,12 +23,12 @@ import dataclasses
 from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fcemu.runtime import Invocation, Outcome, OutcomeKind, crash_outcome, error_body, kb_to_mb
-from fcemu.runtime._worker_main import INITIALIZATION_ERROR
 from fcemu.runtime.contain import Contained, Containment, containment
+from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
 from fcemu.runtime.logs import LogStream, end_marker, framed
+from fcemu.runtime.protocol import INITIALIZATION_ERROR, error_body
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -38,6 +38,14 @@ Key = Hashable
 MEMORY_POLL_S = 0.05
 #: Real seconds the output of a dead instance gets to arrive before its pipes are closed.
 LOG_DRAIN_S = 0.5
+
+
+class TimerHandle(Protocol):
+    """A started timer (``asyncio.TimerHandle``, or a test's): it can be cancelled."""
+
+    def cancel(self) -> None:
+        """Make sure the timer never fires."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class Instance:
         self._peak_kb = 0
         self._watching = 0
         self._watcher: asyncio.Task[None] | None = None
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.idle_timer: TimerHandle | None = None
         self._ready: asyncio.Future[Outcome | None] | None = None
         self._first_request = ""
 

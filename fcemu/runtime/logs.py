@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 #: A process that prints without end keeps only the newest part of its output.
 LOG_LIMIT = 4 * 1024 * 1024
@@ -78,14 +79,19 @@ class LogStream:
 
     async def wait_for(self, marker: bytes, timeout_s: float) -> None:
         """Until ``marker`` has arrived or the stream ended, at most ``timeout_s`` seconds."""
+        await self.wait_until(lambda: marker in self._data, timeout_s)
 
-        async def arrived() -> None:
-            while marker not in self._data and not self._eof:
+    async def wait_until(self, arrived: Callable[[], bool], timeout_s: float) -> None:
+        """Until ``arrived()`` holds (checked whenever output comes in) or the stream ended,
+        at most ``timeout_s`` seconds."""
+
+        async def changes() -> None:
+            while not arrived() and not self._eof:
                 self._changed.clear()
                 await self._changed.wait()
 
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(arrived(), timeout_s)
+            await asyncio.wait_for(changes(), timeout_s)
 
     def take(self, start: bytes, end: bytes) -> str:
         """From ``start`` to ``end`` (both included), removed from the buffer.

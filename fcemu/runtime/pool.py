@@ -25,17 +25,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
-from fcemu.runtime.instance import Initializer, Instance, Key, init_timeout_outcome
+from fcemu.runtime.instance import Initializer, Instance, Key, TimerHandle, init_timeout_outcome
+from fcemu.runtime.invocation import Invocation, Outcome, crash_outcome
 from fcemu.runtime.logs import framed
+from fcemu.runtime.protocol import UNHANDLED, error_body
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
     from fcemu.models import Function
     from fcemu.runtime.contain import Containment
 
-__all__ = ["Initializer", "Instance", "InstancePool", "Key", "PooledRuntime",
-           "init_timeout_outcome"]
+__all__ = ["IdleTimer", "Initializer", "Instance", "InstancePool", "Key", "PoolUsage",
+           "PooledRuntime", "init_timeout_outcome"]
+
+#: Starts a timer: ``idle_timer(seconds, callback)`` calls ``callback`` after that many real
+#: seconds unless the handle it returns is cancelled (the loop's ``call_later`` by default).
+IdleTimer = Callable[[float, Callable[[], None]], TimerHandle]
+
+
+def _loop_timer(seconds: float, callback: Callable[[], None]) -> TimerHandle:
+    return asyncio.get_running_loop().call_later(seconds, callback)
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """How many processes the pool holds: alive now, the most ever at once, the cap."""
+
+    live: int
+    peak: int
+    max_instances: int
 
 
 @dataclass(eq=False)
@@ -52,13 +70,16 @@ class InstancePool:
 
     :param max_instances: processes alive at once, over all functions and runtimes.
     :param idle_seconds: real seconds an idle instance stays warm before it is stopped.
+    :param idle_timer: starts the timer that stops an idle instance (:data:`IdleTimer`).
     """
 
-    def __init__(self, max_instances: int = 16, idle_seconds: float = 300.0) -> None:
+    def __init__(self, max_instances: int = 16, idle_seconds: float = 300.0, *,
+                 idle_timer: IdleTimer | None = None) -> None:
         if max_instances < 1:
             raise ValueError("max_instances must be at least 1")
         self.max_instances = max_instances
         self.idle_seconds = idle_seconds
+        self._idle_timer = idle_timer or _loop_timer
         self._instances: list[Instance] = []
         self._reaping: dict[Instance, asyncio.Task[None]] = {}
         self._queue: deque[_Waiter] = deque()
@@ -75,6 +96,10 @@ class InstancePool:
 
     def instances(self) -> list[Instance]:
         return list(self._instances)
+
+    def usage(self) -> PoolUsage:
+        """Processes alive now, the most ever alive at once, and the cap."""
+        return PoolUsage(self.live, self.peak, self.max_instances)
 
     async def acquire(self, function: Function, key: Key,
                       make: Callable[[], Instance]) -> Instance | None:
@@ -143,6 +168,10 @@ class InstancePool:
         self._by_key.clear()
         for instance in list(self._instances):
             self.retire(instance)
+        await self.reaped()
+
+    async def reaped(self) -> None:
+        """Until every instance taken out of service has been killed and reaped."""
         while self._reaping:
             await asyncio.gather(*self._reaping.values(), return_exceptions=True)
 
@@ -213,8 +242,8 @@ class InstancePool:
             del self._by_key[waiter.key]
 
     def _idle(self, instance: Instance) -> None:
-        loop = asyncio.get_running_loop()
-        instance.idle_timer = loop.call_later(self.idle_seconds, self._expire, instance)
+        instance.idle_timer = self._idle_timer(self.idle_seconds,
+                                               lambda: self._expire(instance))
 
     def _expire(self, instance: Instance) -> None:
         instance.idle_timer = None
@@ -312,6 +341,3 @@ class PooledRuntime:
         with contextlib.suppress(ProcessLookupError):
             await instance.kill()
         return True
-
-    def running(self) -> int:
-        return len(self._running) + len(self._queued)

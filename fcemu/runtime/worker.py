@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import struct
 import sys
 from collections.abc import Coroutine
 from dataclasses import asdict
@@ -34,19 +33,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
-from fcemu.runtime import (
-    UNHANDLED,
+from fcemu.runtime.contain import Containment
+from fcemu.runtime.environ import handler_environment
+from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
     OutcomeKind,
     crash_outcome,
-    error_body,
     kb_to_mb,
     timeout_outcome,
 )
-from fcemu.runtime._worker_main import INITIALIZATION_ERROR
-from fcemu.runtime.contain import Containment
-from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pool import (
     Initializer,
@@ -56,14 +52,24 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
+from fcemu.runtime.protocol import (
+    ENV_INITIALIZER,
+    ENV_INSTANCE_CONCURRENCY,
+    ENV_LOG_PROJECT,
+    ENV_LOG_STORE,
+    FRAME_HEADER,
+    INITIALIZATION_ERROR,
+    MAX_FRAME,
+    UNHANDLED,
+    encode_frame,
+    error_body,
+)
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
     from fcemu.models import Function
 
 _MAIN = str(Path(__file__).with_name("_worker_main.py"))
-_HEADER = struct.Struct(">I")
-_MAX_FRAME = 1 << 30
 #: Real seconds a new process gets to say hello (interpreter start, not the handler's import).
 _START_TIMEOUT_S = 30.0
 #: Real seconds to wait for the rest of a request's log once its process has answered.
@@ -230,10 +236,9 @@ class WorkerInstance(Instance):
             raise _WorkerGone("process ended")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        data = json.dumps(request, separators=(",", ":")).encode()
         try:
             async with self._write_lock:
-                self.proc.stdin.write(_HEADER.pack(len(data)) + data)
+                self.proc.stdin.write(encode_frame(request))
                 await self.proc.stdin.drain()
             return await future
         except ConnectionError as exc:
@@ -259,8 +264,8 @@ class WorkerInstance(Instance):
     async def _read_frame(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            (size,) = _HEADER.unpack(await self.proc.stdout.readexactly(_HEADER.size))
-            if size > _MAX_FRAME:
+            (size,) = FRAME_HEADER.unpack(await self.proc.stdout.readexactly(FRAME_HEADER.size))
+            if size > MAX_FRAME:
                 raise _WorkerGone(f"frame of {size} bytes")
             data = await self.proc.stdout.readexactly(size)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -357,12 +362,12 @@ def _environment(invocation: Invocation, instance_id: str,
     """The handler's environment (:mod:`fcemu.runtime.environ`) and the worker's settings."""
     function = invocation.function
     env = handler_environment(invocation, instance_id, pass_env)
-    env["FCEMU_INSTANCE_CONCURRENCY"] = str(function.instance_concurrency)
+    env[ENV_INSTANCE_CONCURRENCY] = str(function.instance_concurrency)
     initializer = Initializer.of(function)
     if initializer is not None:
-        env["FCEMU_INITIALIZER"] = initializer.handler
+        env[ENV_INITIALIZER] = initializer.handler
     log_config = function.extra.get("logConfig")
     if isinstance(log_config, dict):
-        env["FCEMU_LOG_PROJECT"] = str(log_config.get("project") or "")
-        env["FCEMU_LOG_STORE"] = str(log_config.get("logstore") or "")
+        env[ENV_LOG_PROJECT] = str(log_config.get("project") or "")
+        env[ENV_LOG_STORE] = str(log_config.get("logstore") or "")
     return env

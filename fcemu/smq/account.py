@@ -48,8 +48,9 @@ from fcemu.smq.topics import (
 )
 
 if TYPE_CHECKING:
-    from fcemu.clock import Clock, Scheduler
+    from fcemu.clock import Clock
     from fcemu.ids import IdGenerator
+    from fcemu.scheduler import Scheduler
 
 __all__ = ["Smq"]
 

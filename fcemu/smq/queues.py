@@ -36,8 +36,9 @@ from fcemu.smq.rules import (
 )
 
 if TYPE_CHECKING:
-    from fcemu.clock import Clock, Scheduler, Timer
+    from fcemu.clock import Clock
     from fcemu.ids import IdGenerator
+    from fcemu.scheduler import Scheduler, Timer
 
 __all__ = ["Queue"]
 

@@ -19,9 +19,10 @@ from fcemu.api.smq import (
     smq_error_middleware,
     smq_error_response,
 )
-from fcemu.clock import ManualClock, Scheduler
+from fcemu.clock import ManualClock
 from fcemu.errors import QueueNotExist
 from fcemu.ids import IdGenerator
+from fcemu.scheduler import Scheduler
 from fcemu.smq import Smq
 from tests.constants import SECOND_MS, T0
 

@@ -84,9 +84,9 @@ def release(path: Path) -> None:
 
 
 def tree(pid: int) -> list[int]:
-    from fcemu.runtime.custom import _tree_pids
+    from fcemu.runtime.procfs import tree_pids
 
-    return _tree_pids(pid)
+    return tree_pids(pid)
 
 
 # -- logs -------------------------------------------------------------------------------------

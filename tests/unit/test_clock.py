@@ -10,13 +10,12 @@ import pytest
 from fcemu.clock import (
     ManualClock,
     RealClock,
-    Scheduler,
-    SettleTimeout,
     format_ms,
     new_event_loop,
     to_duration_ms,
     to_epoch_ms,
 )
+from fcemu.scheduler import Scheduler, SettleTimeout
 from tests.constants import SECOND_MS, T0
 
 

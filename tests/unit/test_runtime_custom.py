@@ -19,7 +19,7 @@ import pytest
 import fcemu.runtime.custom as custom
 from fcemu.models import Function
 from fcemu.runtime import UNHANDLED
-from fcemu.runtime.custom import _tree_pids
+from fcemu.runtime.procfs import tree_pids
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
 from tests.unit.test_runtime_worker import CRASH, alive, call, error, run
@@ -110,7 +110,7 @@ def test_a_timeout_kills_the_server_and_the_next_request_gets_a_new_one():
 
     async def scenario(rt):
         await rt.invoke(call(fn, b"hello", "r-0"))
-        pids = _tree_pids(rt.instances()[0]["pid"])
+        pids = tree_pids(rt.instances()[0]["pid"])
         timed_out = await rt.invoke(call(fn, b"sleep:30", "r-1"))
         return pids, timed_out, await rt.invoke(call(fn, b"hello", "r-2"))
 
@@ -227,7 +227,7 @@ def test_close_leaves_no_server_behind():
     async def scenario(rt):
         await asyncio.gather(rt.invoke(call(server(), b"hello", "r-1")),
                              rt.invoke(call(shell_child, b"hello", "r-2")))
-        pids = [p for i in rt.instances() for p in _tree_pids(i["pid"])]
+        pids = [p for i in rt.instances() for p in tree_pids(i["pid"])]
         await rt.close()
         return pids
 

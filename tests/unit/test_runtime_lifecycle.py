@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_requests_beyond_instance_concurrency_start_another_instance():
 
     async def scenario(rt):
         outcomes = await asyncio.gather(*(rt.invoke(call(fn, b"2", f"r-{i}")) for i in range(4)))
-        return outcomes, rt.pool.peak
+        return outcomes, rt.usage().peak
 
     outcomes, peak = run(scenario)
     assert [o.kind for o in outcomes] == ["ok"] * 4
@@ -100,14 +101,76 @@ def test_stop_on_a_shared_instance_ends_the_requests_on_it(tmp_path):
     assert not instance_processes(stopped.instance_id)
 
 
-def test_idle_instances_are_stopped_after_the_idle_time():
+class IdleTimers:
+    """Idle timers that fire only when the test fires them (the pool's ``idle_timer``)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[float, Callable[[], None], Handle]] = []
+
+    def __call__(self, seconds: float, callback: Callable[[], None]) -> Handle:
+        handle = Handle()
+        self.started.append((seconds, callback, handle))
+        return handle
+
+
+class Handle:
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def test_an_idle_instance_is_stopped_when_its_idle_timer_fires():
+    timers = IdleTimers()
+
     async def scenario(rt):
         outcome = await rt.invoke(call(function("echo", "index.counter")))
-        while rt.instances():  # the pool stops it after idle_seconds of real time
-            await asyncio.sleep(0.02)
-        return outcome.instance_id
+        warm = [i["instanceId"] for i in rt.instances()]
+        [(seconds, expire, handle)] = timers.started
+        expire()  # idle_seconds have passed
+        await rt.pool.reaped()
+        return outcome.instance_id, warm, (seconds, handle.cancelled), rt.instances()
 
-    instance_id = run(lambda rt: asyncio.wait_for(scenario(rt), 10), idle_seconds=0.1)
+    instance_id, warm, timer, after = run(scenario, idle_seconds=300, idle_timer=timers)
+    assert warm == [instance_id]
+    assert timer == (300, False)
+    assert after == []
+    assert not instance_processes(instance_id)
+
+
+def test_a_reused_instance_cancels_its_idle_timer():
+    timers = IdleTimers()
+
+    async def scenario(rt):
+        fn = function("echo", "index.counter")
+        first, second = [await rt.invoke(call(fn, request_id=f"r-{i}")) for i in range(2)]
+        [(_, _, old), (_, _, new)] = timers.started
+        return first.instance_id == second.instance_id, old.cancelled, new.cancelled
+
+    warm, old_cancelled, new_cancelled = run(scenario, idle_timer=timers)
+    assert warm  # the second request ran on the idle instance
+    assert (old_cancelled, new_cancelled) == (True, False)
+
+
+def test_idle_instances_are_stopped_after_the_idle_time():
+    """End to end, in real time: the loop's own timer stops the instance."""
+    fired = asyncio.Event()
+
+    def loop_timer(seconds: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        def expire() -> None:
+            callback()
+            fired.set()
+
+        return asyncio.get_running_loop().call_later(seconds, expire)
+
+    async def scenario(rt):
+        outcome = await rt.invoke(call(function("echo", "index.counter")))
+        await asyncio.wait_for(fired.wait(), 10)
+        await rt.pool.reaped()
+        return outcome.instance_id, rt.instances()
+
+    instance_id, after = run(scenario, idle_seconds=0.1, idle_timer=loop_timer)
+    assert after == []
     assert not instance_processes(instance_id)
 
 
@@ -229,9 +292,9 @@ def test_the_instance_log_keeps_what_belongs_to_no_request():
 
     async def scenario(rt):
         await rt.invoke(call(fn, b"req-a", "req-a"))
-        while "fd2" not in rt.instances()[0]["log"]:  # stderr is a pipe of its own
-            await asyncio.sleep(0.01)
+        [log] = [i.log for i in rt.pool.instances()]  # stderr is a pipe of its own: wait for it
+        await log.wait_until(lambda: b"fd2" in log.instance_log, 10)
         return rt.instances()
 
-    [instance] = run(lambda rt: asyncio.wait_for(scenario(rt), 10))
+    [instance] = run(scenario)
     assert instance["log"] == "fd1 line\nfd2 line\n"

@@ -12,7 +12,7 @@ import pytest
 
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
-from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, Runtimes
+from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, PoolUsage, Runtimes
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
 
@@ -316,11 +316,12 @@ def test_invocations_beyond_max_instances_wait_in_fifo_order():
                  asyncio.create_task(invoke(rt, echo, b"b", "r-2")),
                  asyncio.create_task(invoke(rt, echo, b"c", "r-3"))]
         await asyncio.sleep(0)  # let every task register with the runtime
-        counts = rt.in_flight("sleeper"), rt.in_flight("echo"), sorted(rt.busy())
+        # the one instance the cap allows serves r-1; r-2 and r-3 wait without an instance
+        counts = [(i["functionName"], i["active"]) for i in rt.instances()], rt.usage()
         return counts, await asyncio.gather(*tasks)
 
     counts, outcomes = run(body, max_instances=1)
-    assert counts == (1, 2, ["echo request r-2", "echo request r-3", "sleeper request r-1"])
+    assert counts == ([("sleeper", 1)], PoolUsage(live=1, peak=1, max_instances=1))
     assert [o.kind for o in outcomes] == ["ok", "ok", "ok"]
     assert [o.body for o in outcomes[1:]] == [b"b", b"c"]
     assert finished == ["r-1", "r-2", "r-3"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fcemu.clock import ManualClock, Scheduler
+from fcemu.clock import ManualClock
 from fcemu.errors import (
     EndpointInvalid,
     InvalidQueueName,
@@ -29,6 +29,7 @@ from fcemu.errors import (
     TopicNotExist,
 )
 from fcemu.ids import IdGenerator
+from fcemu.scheduler import Scheduler
 from fcemu.smq import Queue, Smq, body_md5, endpoint_queue
 from tests.constants import ACCOUNT, SECOND_MS, T0
 

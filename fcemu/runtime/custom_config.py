@@ -1,0 +1,102 @@
+"""A custom runtime's configuration and the HTTP contract's request headers.
+
+``customRuntimeConfig`` (``command``, ``args``, ``port``) says how to start a
+custom-runtime function's server; :func:`request_headers` are the headers FC
+sends it with every ``/invoke`` and ``/initialize`` request (spec §12.2).
+:mod:`fcemu.runtime.custom` runs the servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fcemu.runtime.instance import Initializer
+
+if TYPE_CHECKING:
+    from fcemu.models import Function
+    from fcemu.runtime.invocation import Invocation
+
+DEFAULT_PORT = 9000  # spec §12.2: FC's default listening port
+
+
+@dataclass(frozen=True)
+class CustomRuntimeConfig:
+    """``customRuntimeConfig``: the start command, its arguments and the configured port."""
+
+    command: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    port: int = DEFAULT_PORT
+
+    @classmethod
+    def of(cls, function: Function) -> CustomRuntimeConfig:
+        """Read the function's config; ValueError naming the bad field."""
+        doc = function.custom_runtime_config or {}
+        parts: dict[str, list[str]] = {}
+        for key in ("command", "args"):
+            value = doc.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"customRuntimeConfig.{key} must be a list of strings, "
+                                 f"got {value!r}")
+            parts[key] = value
+        port = doc.get("port", DEFAULT_PORT)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"customRuntimeConfig.port must be a port number, got {port!r}")
+        return cls(parts["command"], parts["args"], port)
+
+    def argv(self, code_dir: Path, port: int) -> list[str]:
+        """The command line of one instance: ``/code`` mapped, the configured port replaced."""
+        command = self.command or ["/code/bootstrap"]  # FC's default start command
+        number = re.compile(rf"(?<!\d){self.port}(?!\d)")
+        args = [number.sub(str(port), arg) for arg in self.args]
+        return [map_code(part, code_dir) for part in [*command, *args]]
+
+
+def map_code(part: str, code_dir: Path) -> str:
+    """A leading ``/code`` (FC's code directory) in a command part, mapped to ``code_dir``."""
+    if part == "/code" or part.startswith("/code/"):
+        return str(code_dir) + part[len("/code"):]
+    return part
+
+
+def make_executable(program: str, code_dir: Path) -> None:
+    """Zip files lose their mode bits: a start command shipped in the code gets +x back."""
+    path = (code_dir / program) if not os.path.isabs(program) else Path(program)
+    with contextlib.suppress(OSError):
+        if path.is_file() and code_dir.resolve() in path.resolve().parents:
+            mode = path.stat().st_mode
+            if not mode & stat.S_IXUSR:
+                path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def request_headers(invocation: Invocation, init: Initializer | None) -> dict[str, str]:
+    """The request headers FC sends to a custom runtime (spec §12.2 table)."""
+    function, credentials = invocation.function, invocation.credentials
+    headers = {
+        "content-type": "application/octet-stream",
+        "x-fc-request-id": invocation.request_id,
+        "x-fc-access-key-id": credentials.access_key_id,
+        "x-fc-access-key-secret": credentials.access_key_secret,
+        "x-fc-security-token": credentials.security_token,
+        "x-fc-function-name": function.name,
+        "x-fc-function-handler": function.handler,
+        "x-fc-function-memory": str(function.memory_size),
+        "x-fc-function-timeout": str(function.timeout),
+        "x-fc-region": invocation.region,
+        "x-fc-account-id": invocation.account_id,
+        "x-fc-qualifier": invocation.qualifier,
+    }
+    lifecycle = function.instance_lifecycle_config or {}
+    init = init or Initializer.of(function)
+    if init is not None:
+        headers["x-fc-function-initializer"] = init.handler
+        headers["x-fc-initialization-timeout"] = str(init.timeout)
+    pre_stop = lifecycle.get("preStop")
+    if isinstance(pre_stop, dict) and pre_stop.get("handler"):
+        headers["x-fc-instance-lifecycle-pre-stop-handler"] = str(pre_stop["handler"])
+    return headers

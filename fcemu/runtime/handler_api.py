@@ -1,0 +1,151 @@
+"""The Python handler's side of FC: its ``context``, its result, its errors and logs.
+
+Shared by the two runtimes that run Python handlers, so that a handler
+behaves the same in both: the worker process (``_worker_main.py``, which
+loads this file by path, without importing fcemu) and the in-process
+runtime (:mod:`fcemu.runtime.inprocess`). Standard library only; the one
+other module it imports is :mod:`fcemu.runtime.protocol` (relatively, so
+that the worker's private package finds it too).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import traceback
+from types import SimpleNamespace, TracebackType
+from typing import Any
+
+from .protocol import error_body
+
+_FCEMU_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
+# Frames of the machinery between fcemu and the handler (thread pools, the
+# event loop, import_module) that a traceback passes through before user code.
+_PLUMBING = tuple(
+    os.path.join(_STDLIB_DIR, name) for name in ("importlib", "concurrent", "asyncio", "threading")
+)
+# spec §12.1: python3.12 and later have the new context shape (no credentials, a logger)
+_NEW_CONTEXT = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
+#: The log format of FC's Python runtime: time, request ID, level, message.
+LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
+
+#: The request the current thread (or task) works for; None outside every request.
+current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fcemu_request_id", default=None)
+
+
+def make_context(request_id: str, function: dict[str, Any], region: str, account_id: str,
+                 credentials: dict[str, str], stop_requested: threading.Event,
+                 logger: logging.Logger | None = None) -> SimpleNamespace:
+    """The ``context`` argument of ``handler(event, context)`` (spec §12.1).
+
+    ``function`` holds ``name``, ``handler``, ``memory``, ``timeout`` and
+    ``runtime``, and optionally ``qualifier``, ``version_id``, ``log_project``
+    and ``log_store``. python3.12 and later get FC's new shape: ``function``
+    with ``version_id`` and ``qualifier``, ``logger`` and ``getLogger()``,
+    ``log_project``/``log_store``, no ``credentials``. Earlier versions get
+    ``credentials``, a ``service`` (``name``, ``log_project``, ``log_store``,
+    ``qualifier``, ``version_id``) and a four-field ``function``.
+    ``stop_requested`` is fcemu's own: set when the execution is stopped or
+    timed out, for handlers that want to end cleanly.
+    """
+    qualifier = str(function.get("qualifier") or "LATEST")
+    version_id = str(function.get("version_id") or "")
+    log_project, log_store = function.get("log_project", ""), function.get("log_store", "")
+    base = {"name": function["name"], "handler": function["handler"],
+            "memory": function["memory"], "timeout": function["timeout"]}
+    if _NEW_CONTEXT.match(str(function.get("runtime", ""))):
+        log = logger if logger is not None else logging.getLogger()
+        meta = SimpleNamespace(**base, version_id=version_id, qualifier=qualifier)
+        context = SimpleNamespace(account_id=account_id, request_id=request_id, function=meta,
+                                  logger=log, log_project=log_project, log_store=log_store,
+                                  region=region, stop_requested=stop_requested)
+        context.getLogger = lambda: log
+        return context
+    # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
+    service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
+                              qualifier=qualifier, version_id=version_id)
+    return SimpleNamespace(request_id=request_id, credentials=SimpleNamespace(**credentials),
+                           function=SimpleNamespace(**base), service=service, region=region,
+                           account_id=account_id, stop_requested=stop_requested)
+
+
+def encode_result(value: object) -> bytes:
+    """A handler's return value as the response body; TypeError for other types."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    if value is None:
+        return b""
+    if isinstance(value, (dict, list, int, float)):  # bool is an int
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    raise TypeError(
+        f"handler returned a {type(value).__name__}; return bytes, str, None, "
+        "or a JSON-serializable dict, list, number or bool"
+    )
+
+
+def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    """The frames of a traceback that belong to the handler's code, not to fcemu."""
+    frames: list[traceback.FrameSummary] = []
+    for frame in traceback.extract_tb(tb):
+        path = frame.filename
+        if path.startswith((_FCEMU_DIR + os.sep, "<frozen importlib")):
+            continue
+        if not frames and path.startswith(_PLUMBING):
+            continue
+        frames.append(frame)
+    return frames
+
+
+def fc_stack(tb: TracebackType | None) -> list[list[str]]:
+    """The FC ``stackTrace``: user frames as ``[File "p", line n, in f, source]`` (spec §6.2)."""
+    return [[f'File "{f.filename}"', f"line {f.lineno}", f"in {f.name}", f.line or ""]
+            for f in user_frames(tb)]
+
+
+def format_exception(exc: BaseException) -> str:
+    """A traceback of the user frames only, as Python prints it, for the function's log."""
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(user_frames(exc.__traceback__))
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def exception_body(exc: BaseException) -> bytes:
+    """The error JSON for an exception raised by a handler."""
+    return error_body(str(exc), type(exc).__name__, fc_stack(exc.__traceback__))
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request ID to log records, as FC's Python runtime does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request.get() or ""
+        return True
+
+
+def maxrss_kb() -> int:
+    """This process's peak resident set size in KiB.
+
+    ``VmHWM`` first: ``ru_maxrss`` survives ``exec`` on Linux, so in a fresh
+    worker it can report the emulator's size instead of the worker's.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes

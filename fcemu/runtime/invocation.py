@@ -1,0 +1,108 @@
+"""One execution of a handler: what the engine hands a runtime, and what comes back.
+
+The engine hands an :class:`Invocation` to :class:`~fcemu.runtime.runtimes.Runtimes`,
+which picks the implementation for the function and returns an :class:`Outcome`.
+Every kind of runtime implements the :class:`Runtime` protocol. Handler failures,
+timeouts, crashes and stops are outcomes, never exceptions; the outcome builders for
+FC's own error messages live here, so every runtime words them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from fcemu.runtime.protocol import UNHANDLED, error_body
+
+if TYPE_CHECKING:
+    from fcemu.models import Function
+
+OutcomeKind = Literal["ok", "error", "timeout", "crash", "stopped"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the handler sees as ``context.credentials`` and in the credential env vars."""
+
+    access_key_id: str = "STS.fcemu-local-access-key"
+    access_key_secret: str = "fcemu-local-access-key-secret"
+    security_token: str = "fcemu-local-security-token"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One execution request for a handler."""
+
+    request_id: str
+    function: Function
+    payload: bytes
+    qualifier: str
+    region: str
+    account_id: str
+    credentials: Credentials = field(default_factory=Credentials)
+
+
+@dataclass
+class Outcome:
+    """What one execution produced.
+
+    ``body`` is the return value (``ok``) or the error JSON as bytes
+    (``error``/``timeout``/``crash``/``stopped``), e.g.
+    ``{"errorMessage": "...", "errorType": "...", "stackTrace": [...]}``.
+    """
+
+    kind: OutcomeKind
+    body: bytes = b""
+    error_type: str = ""
+    duration_ms: int = 0
+    max_memory_mb: int = 0
+    instance_id: str = ""
+    logs: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+
+class Runtime(Protocol):
+    """One kind of runtime (in-process, worker process, custom)."""
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the handler once; never raises for handler failures."""
+        ...
+
+    async def stop(self, request_id: str) -> bool:
+        """Kill the execution running ``request_id``; False when none is running."""
+        ...
+
+    async def discard(self, function_name: str) -> None:
+        """Drop warm instances of a function (after update or delete)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every instance; no process may outlive this call."""
+        ...
+
+
+def timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int, **kw: str) -> Outcome:
+    """The spec'd timeout error (decisions.md, "Destinations")."""
+    message = f"Function timed out after {timeout_s} seconds (maxMemoryUsage: {max_memory_mb}MB)"
+    return Outcome(
+        "timeout", error_body(message), UNHANDLED, duration_ms, max_memory_mb, **kw
+    )
+
+
+def crash_outcome(
+    duration_ms: int, max_memory_mb: int, kind: OutcomeKind = "crash", **kw: str
+) -> Outcome:
+    """A worker that died (or was killed by StopAsyncTask) mid-request."""
+    message = (
+        "Process exited unexpectedly before completing request "
+        f"(duration: {duration_ms}ms, maxMemoryUsage: {max_memory_mb}MB)"
+    )
+    return Outcome(kind, error_body(message), UNHANDLED, duration_ms, max_memory_mb, **kw)
+
+
+def kb_to_mb(kb: int) -> int:
+    """KiB to whole MB, rounded up, at least 1 (FC never reports 0MB for a live process)."""
+    return max(1, -(-kb // 1024))

@@ -1,0 +1,62 @@
+"""What the server and the worker process agree on: error JSON, error types, framing.
+
+The Python worker runs ``_worker_main.py`` by path and never imports fcemu.
+This module is where both sides take their shared vocabulary from, so it
+imports only the standard library and nothing of fcemu: the server imports
+it as ``fcemu.runtime.protocol``, the worker loads the file into a private
+package of its own (``_worker_main._shared``).
+
+* the Python runtime's error JSON (spec §6.2), :func:`error_body`, the one
+  builder of it, and the ``x-fc-error-type`` values the runtimes report;
+* the worker protocol: length-prefixed JSON frames (:func:`encode_frame`)
+  and the private ``FCEMU_*`` settings a worker reads from its environment.
+
+The launcher's command line (``_contain_main.py``) is in :mod:`fcemu.runtime.launcher`,
+which imports nothing, so that starting an instance stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+#: ``x-fc-error-type`` of an error the handler did not catch (and of timeouts, crashes).
+UNHANDLED = "UnhandledInvocationError"
+#: ``x-fc-error-type`` of a failed or timed-out initializer (FC's Python lifecycle-hook docs).
+INITIALIZATION_ERROR = "InitializationError"
+
+
+def error_body(message: str, error_type: str | None = None,
+               stack: list[list[str]] | None = None) -> bytes:
+    """The Python runtime's error JSON (spec §6.2), compact:
+    ``{"errorMessage": ..., "errorType": ..., "stackTrace": [...]}``, the last two only
+    when given."""
+    doc: dict[str, object] = {"errorMessage": message}
+    if error_type is not None:
+        doc["errorType"] = error_type
+    if stack is not None:
+        doc["stackTrace"] = stack
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- the worker protocol ----------------------------------------------------------------
+
+#: A frame: this 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+FRAME_HEADER = struct.Struct(">I")
+#: The largest frame the server reads (a result is at most a few MB of Base64).
+MAX_FRAME = 1 << 30
+
+#: ``instanceConcurrency``: above 1, the worker runs each request on a thread of its own.
+ENV_INSTANCE_CONCURRENCY = "FCEMU_INSTANCE_CONCURRENCY"
+#: ``module.function`` of ``instanceLifecycleConfig.initializer``.
+ENV_INITIALIZER = "FCEMU_INITIALIZER"
+#: ``logConfig.project`` and ``logConfig.logstore``, for the handler's context.
+ENV_LOG_PROJECT = "FCEMU_LOG_PROJECT"
+ENV_LOG_STORE = "FCEMU_LOG_STORE"
+
+
+def encode_frame(doc: dict[str, Any]) -> bytes:
+    """One frame: the header, then ``doc`` as compact JSON."""
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    return FRAME_HEADER.pack(len(data)) + data

@@ -1,0 +1,141 @@
+"""Choosing a runtime: :class:`Runtimes`, the one object the engine runs handlers through.
+
+The engine builds one :class:`Runtimes` (or is handed one: ``Engine(runtimes=...)``)
+and uses only its public methods: :meth:`~Runtimes.invoke`, :meth:`~Runtimes.stop`,
+:meth:`~Runtimes.discard`, :meth:`~Runtimes.close`, and for the control API
+:meth:`~Runtimes.instances` and :meth:`~Runtimes.usage`. It keeps no count of what
+is running: each runtime knows its own executions (the engine keeps the one count
+its concurrency limits need).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from fcemu.runtime.contain import MODES, Containment
+from fcemu.runtime.contain import containment as contained
+from fcemu.runtime.environ import check_pass_env
+from fcemu.runtime.invocation import Invocation, Outcome, Runtime
+from fcemu.runtime.pool import IdleTimer, InstancePool, PoolUsage
+from fcemu.runtime.protocol import UNHANDLED, error_body
+
+if TYPE_CHECKING:
+    from fcemu.ids import IdGenerator
+    from fcemu.models import Function
+
+
+class Runtimes:
+    """Every runtime of one engine: picks one per invocation.
+
+    A function with ``inprocess_handler`` runs in-process; a ``python3.x``
+    function runs in a worker process started with ``python``; a ``custom*``
+    function runs its ``customRuntimeConfig`` command as an HTTP server. Worker
+    and custom instances share one :class:`~fcemu.runtime.pool.InstancePool`:
+    at most ``max_instances`` processes alive at once, idle ones stopped after
+    ``idle_seconds`` of real time (``idle_timer`` starts that timer; the loop's
+    ``call_later`` unless a test hands in its own). The implementations are
+    created on first use.
+
+    Worker and custom-runtime handlers see only FC's environment plus the server
+    variables named in ``pass_env`` (:mod:`fcemu.runtime.environ`), and run
+    contained (:mod:`fcemu.runtime.contain`): ``containment`` (``"pidns"``,
+    ``"subreaper"``, ``"group"``) forces a mode, None picks the strongest there is.
+    """
+
+    def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
+                 idle_seconds: float = 300.0, python: str = sys.executable,
+                 pass_env: Iterable[str] = (), containment: str | None = None,
+                 idle_timer: IdleTimer | None = None) -> None:
+        self._ids = ids
+        self._max_instances = max_instances
+        self._python = python
+        self._pass_env = check_pass_env(pass_env)
+        if containment is not None and containment not in MODES:
+            raise ValueError(f"containment must be one of {', '.join(MODES)}, got {containment!r}")
+        #: How worker and custom-runtime instances are contained (:mod:`fcemu.runtime.contain`).
+        self.containment: Containment = contained(containment)
+        #: The instance pool the worker and custom runtimes share.
+        self.pool = InstancePool(max_instances, idle_seconds, idle_timer=idle_timer)
+        self._inprocess: Runtime | None = None
+        self._worker: Runtime | None = None
+        self._custom: Runtime | None = None
+        self._closed = False
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        """Run the handler once; handler failures come back as outcomes, never raised."""
+        function = invocation.function
+        if self._closed:
+            return Outcome("error", error_body("fcemu is shutting down: the runtimes are closed",
+                                               "RuntimeClosed"), UNHANDLED)
+        runtime = self._runtime_for(function)
+        if runtime is None:
+            return _unsupported(function)
+        return await runtime.invoke(invocation)
+
+    async def stop(self, request_id: str) -> bool:
+        """Stop the execution of ``request_id`` (its outcome is ``stopped``); False if none.
+
+        Each runtime registers an execution before its first ``await``, so one that
+        :meth:`invoke` has accepted is always found here.
+        """
+        for runtime in self._created():
+            if await runtime.stop(request_id):
+                return True
+        return False
+
+    async def discard(self, function_name: str) -> None:
+        """Drop a function's warm instances (after an update or delete)."""
+        for runtime in self._created():
+            await runtime.discard(function_name)
+
+    async def close(self) -> None:
+        """Stop every execution and instance; no process outlives this call."""
+        self._closed = True
+        for runtime in self._created():
+            await runtime.close()
+        await self.pool.close()
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every process instance alive in the pool: ID, function, pid, slots in use."""
+        return [i.describe() for i in self.pool.instances()]
+
+    def usage(self) -> PoolUsage:
+        """Processes alive now, the most ever alive at once, and the cap."""
+        return self.pool.usage()
+
+    def _created(self) -> list[Runtime]:
+        return [r for r in (self._inprocess, self._worker, self._custom) if r is not None]
+
+    def _runtime_for(self, function: Function) -> Runtime | None:
+        if function.inprocess_handler is not None:
+            if self._inprocess is None:
+                from fcemu.runtime.inprocess import InProcessRuntime
+
+                self._inprocess = InProcessRuntime(self._ids, max_workers=self._max_instances)
+            return self._inprocess
+        if function.runtime.startswith("python"):
+            if self._worker is None:
+                from fcemu.runtime.worker import WorkerRuntime
+
+                self._worker = WorkerRuntime(self._ids, self.pool, python=self._python,
+                                             pass_env=self._pass_env,
+                                             contained=self.containment)
+            return self._worker
+        if function.runtime == "custom" or function.runtime.startswith("custom."):
+            if self._custom is None:
+                from fcemu.runtime.custom import CustomRuntime
+
+                self._custom = CustomRuntime(self._ids, self.pool, pass_env=self._pass_env,
+                                             contained=self.containment)
+            return self._custom
+        return None
+
+
+def _unsupported(function: Function) -> Outcome:
+    message = (
+        f"runtime '{function.runtime}' of function '{function.name}' is not supported by "
+        "fcemu: use a python3.x or custom runtime, or register an in-process handler"
+    )
+    return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)
