@@ -10,6 +10,13 @@ payload limit (:data:`PAYLOAD_LIMITS`), an SMQ queue or topic its own
 ``MaximumMessageSize`` too, and a refused delivery is recorded on the task
 (:func:`delivery_failed`): ``destinationStatus`` ``Failed`` and the reason in
 the terminal event's ``eventDetail``.
+
+:class:`Delivery` owns every delivery of one engine: it routes a terminal task's
+result message, checks the limits, takes the scripted destination faults
+(:meth:`Delivery.fail_destination`) and keeps the EventBridge log. It is built
+from collaborators handed in (the clock, the SMQ account, a callable that submits
+an async invocation of a function); it never sees the engine. A bare destination
+name means an SMQ queue, everywhere (:func:`destination_arn`, :func:`target_of`).
 """
 
 from __future__ import annotations
@@ -18,11 +25,16 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fcemu.errors import InvalidArgument
+from fcemu.errors import FcError, InvalidArgument, SmqError
 from fcemu.models import Task, TaskStatus
+
+if TYPE_CHECKING:
+    from fcemu.clock import Clock
+    from fcemu.smq import Smq
 
 Kind = Literal["queue", "topic", "function", "eventbus"]
 
@@ -71,6 +83,20 @@ def parse_destination(arn: str) -> Target:
         "acs:fc:<region>:<account>:functions/<name> or "
         "acs:eventbridge:<region>:<account>:eventbus/<bus>"
     )
+
+
+def destination_arn(value: str, region: str, account_id: str) -> str:
+    """A destination as an ARN: an ARN (``acs:…``) as it is, a bare name as its SMQ queue."""
+    if value.startswith("acs:"):
+        return value
+    return f"acs:mns:{region}:{account_id}:/queues/{value}/messages"
+
+
+def target_of(value: object) -> Target:
+    """A destination ARN, or a bare name (an SMQ queue), as a :class:`Target`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument("destination must be a queue name or a destination ARN")
+    return parse_destination(value) if value.startswith("acs:") else Target("queue", value)
 
 
 class DeliveryRefused(Exception):
@@ -154,3 +180,99 @@ def encode_message(message: dict[str, object], encoding: str) -> str:
 
 def _text(data: bytes | None) -> str:
     return data.decode("utf-8", "replace") if data else ""
+
+
+#: Submits an async invocation of a function (``(name, qualifier, payload)``): the engine's.
+SubmitFunction = Callable[[str, "str | None", bytes], None]
+
+
+class Delivery:
+    """Every result delivery of one engine: routing, limits, destination faults, bus log.
+
+    :param strict: a missing queue or topic fails the delivery (``strict_destinations``);
+        otherwise it is created on first delivery.
+    :param encoding: ``"raw"`` or ``"base64"`` SMQ message bodies (decisions.md).
+    :param submit_function: how a function destination is invoked (asynchronously).
+    """
+
+    def __init__(self, clock: Clock, smq: Smq, submit_function: SubmitFunction, *,
+                 strict: bool, encoding: str) -> None:
+        self._clock = clock
+        self._smq = smq
+        self._submit_function = submit_function
+        self._strict = strict
+        self._encoding = encoding
+        self._faults: dict[tuple[str, str], int] = {}
+        #: What EventBridge destinations received (decisions.md: an inspectable log).
+        self.eventbus_log: list[dict[str, Any]] = []
+
+    def deliver_result(self, task: Task) -> None:
+        """Push a terminal task's result message to its destination, once.
+
+        A refused delivery (a scripted fault, a message over FC's payload limit or the
+        queue's ``MaximumMessageSize``, a missing destination in strict mode) is recorded
+        on the task by :func:`delivery_failed`, never only logged.
+        """
+        arn = destination_for(task)
+        if arn is None:
+            return
+        message = result_message(task, self._clock.now_ms())
+        target = parse_destination(arn)
+        if self._take_fault(target):
+            delivery_failed(task, arn, "scripted destination fault")
+            return
+        try:
+            self._send(target, arn, message)
+        except (SmqError, FcError, DeliveryRefused) as exc:
+            delivery_failed(task, arn, failure_reason(exc))
+        else:
+            task.destination_status = "Succeeded"
+
+    def _send(self, target: Target, arn: str, message: dict[str, Any]) -> None:
+        create = not self._strict
+        if target.kind in ("queue", "topic"):
+            body = encode_message(message, self._encoding)
+            check_size(target, body.encode())
+            if target.kind == "queue":
+                self._smq.send_message(target.name, body, create=create)
+            else:
+                self._smq.publish_message(target.name, body, create=create)
+        elif target.kind == "function":
+            payload = encode_message(message, "raw").encode()
+            check_size(target, payload)
+            self._submit_function(target.name, target.qualifier, payload)
+        else:
+            check_size(target, encode_message(message, "raw").encode())
+            self.eventbus_log.append({"eventBus": target.name, "destination": arn,
+                                      "timestamp": self._clock.now_ms(), "data": message})
+
+    # -- destination faults (fcemu's own) -------------------------------------------------
+
+    def fail_destination(self, target: Target, times: int) -> None:
+        """Make the next ``times`` deliveries to ``target`` fail (0 clears)."""
+        key = (target.kind, target.name)
+        if times > 0:
+            self._faults[key] = times
+        else:
+            self._faults.pop(key, None)
+
+    def clear_faults(self) -> None:
+        """Forget every destination fault."""
+        self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The destination faults left, as the control API shows them."""
+        return [{"kind": kind, "name": name, "remaining": left}
+                for (kind, name), left in sorted(self._faults.items())]
+
+    def _take_fault(self, target: Target) -> bool:
+        """True (and one count used) when a delivery to ``target`` must fail."""
+        key = (target.kind, target.name)
+        left = self._faults.get(key, 0)
+        if left <= 0:
+            return False
+        if left == 1:
+            del self._faults[key]
+        else:
+            self._faults[key] = left - 1
+        return True

@@ -1,12 +1,22 @@
-"""The engine: the one owner of emulator state (DESIGN.md principle 1).
+"""The engine: the one owner of emulator state and its one front door (DESIGN.md principle 1).
 
-One method per FC operation, named after it in snake_case
-(``get_async_task``), taking plain Python values and returning models.
-Runs only on the emulator's event loop; the API layer and the
-:class:`~fcemu.server.Emulator` call it there. The async task state machine
-lives in :mod:`fcemu.tasks`, SMQ in :mod:`fcemu.smq`, handler execution in
-:mod:`fcemu.runtime`; the function operations (CreateFunction … DeleteFunction) are
-a mixin in :mod:`fcemu.engine_functions`, unpacked code in :mod:`fcemu.code`.
+Every outer layer (the HTTP API, the Python API, the CLI, the pytest plugin,
+config deployment) calls the engine's public methods, named after the
+operations: one per FC operation in snake_case (``get_async_task``), taking
+typed specs (:mod:`fcemu.specs`) and plain Python values and returning models,
+and one per control operation (``advance_clock``, ``settle``, ``drain``,
+``reset``, ``peek_queue``, ``task_logs``, ``instances``, the scripted faults,
+follow-mode control). Nothing outside the engine touches its parts (scheduler,
+tasks, runtimes, faults, IDs); the SMQ operations of the MNS routes are the
+one documented exception: :attr:`Engine.smq` (see its docstring).
+
+Runs only on the emulator's event loop. The engine builds its collaborators and
+hands them to each other: :class:`~fcemu.tasks.AsyncTasks` (the task life
+cycle), :class:`~fcemu.destinations.Delivery` (result messages),
+:class:`~fcemu.smq.Smq`, the runtimes (:mod:`fcemu.runtime`). The function
+operations (CreateFunction … DeleteFunction) are a mixin in
+:mod:`fcemu.engine_functions`; the control operations one in
+:mod:`fcemu.engine_control`.
 """
 
 from __future__ import annotations
@@ -15,44 +25,53 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fcemu import code, inputs
+from fcemu import code
 from fcemu.clock import ManualClock, RealClock
-from fcemu.destinations import (
-    DeliveryRefused,
-    Target,
-    check_size,
-    delivery_failed,
-    destination_for,
-    encode_message,
-    failure_reason,
-    parse_destination,
-    result_message,
-)
+from fcemu.destinations import Delivery, parse_destination
+from fcemu.engine_control import ControlOperations
 from fcemu.engine_functions import FunctionOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
     EntityTooLarge,
-    FcError,
     InvalidArgument,
     ResourceThrottled,
-    SmqError,
 )
-from fcemu.faults import Faults, Step, parse_steps
+from fcemu.faults import Faults, Step
+from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
-from fcemu.runtime import Invocation, Outcome, Runtimes
+from fcemu.runtime import Invocation, Outcome, PoolUsage, Runtime, Runtimes
 from fcemu.scheduler import Scheduler
 from fcemu.settings import Settings
 from fcemu.smq import Smq
-from fcemu.tasks import AsyncTasks, TaskQuery
+from fcemu.specs import AsyncConfigSpec, check_task_id, check_task_id_in_path
+from fcemu.tasks import AsyncTasks, Slots, TaskQuery
 
 log = logging.getLogger("fcemu.engine")
 
 SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024  # spec §6.5
 ASYNC_PAYLOAD_LIMIT = 128 * 1024
+
+
+class Runner(Runtime, Protocol):
+    """What the engine runs handlers through: :class:`~fcemu.runtime.Runtimes`, or a test's."""
+
+    def instances(self) -> list[dict[str, Any]]: ...
+
+    def usage(self) -> PoolUsage: ...
+
+
+#: Builds the engine's runner, at start and at every reset (``Engine(runtimes=...)``).
+RunnerFactory = Callable[[Settings, IdGenerator], Runner]
+
+
+def default_runtimes(settings: Settings, ids: IdGenerator) -> Runner:
+    """The runtimes of :mod:`fcemu.runtime`, configured from the settings."""
+    return Runtimes(ids, max_instances=settings.max_instances,
+                    idle_seconds=settings.instance_idle_seconds, pass_env=settings.pass_env)
 
 
 @dataclass(frozen=True)
@@ -73,75 +92,127 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations):
-    """All emulator state: functions, async configs, tasks, queues."""
+class Engine(FunctionOperations, ControlOperations):
+    """All emulator state: functions, async configs, tasks, queues.
 
-    def __init__(self, settings: Settings, clock: RealClock | ManualClock,
-                 ids: IdGenerator, *, on_reset: Callable[[Engine], None] | None = None) -> None:
+    :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
+        at every reset (a reset kills every execution and instance by closing the old one);
+        :func:`default_runtimes` unless given. The seam for a test's fake runtime.
+    :param on_reset: called with the engine at the end of each :meth:`reset` (the layer
+        above hands in what puts its deployment back: ``--config`` files).
+    """
+
+    def __init__(self, settings: Settings, clock: RealClock | ManualClock, ids: IdGenerator,
+                 runtimes: RunnerFactory | None = None, *,
+                 on_reset: Callable[[Engine], None] | None = None) -> None:
         self.settings = settings
-        #: Called with the engine at the end of each :meth:`reset` (the layer above hands
-        #: in what puts its deployment back: ``--config`` files).
-        self.on_reset = on_reset
         self.clock = clock
         self.ids = ids
+        self.on_reset = on_reset
+        self._make_runtimes = runtimes or default_runtimes
+        self._listeners: list[Callable[[Task], None]] = []
+        #: Follow mode only (:mod:`fcemu.follow`): kept across resets, like the listeners.
+        self._follower = TimeFollower() if settings.clock == "follow" else None
+        self._build()
+
+    def _build(self) -> None:
+        """Every part, empty: at start and after each reset."""
+        settings, clock, ids = self.settings, self.clock, self.ids
         self.scheduler = Scheduler(clock, settle_timeout=settings.settle_timeout)
         self.scheduler.on_failure = self.record_failure
-        self.smq = Smq(clock, self.scheduler, ids, region=settings.region,
-                       account_id=settings.account_id)
-        self.runtimes = Runtimes(ids, max_instances=settings.max_instances,
-                                 idle_seconds=settings.instance_idle_seconds,
-                                 pass_env=settings.pass_env)
-        #: Scripted outcomes and destination faults (:mod:`fcemu.faults`); gone at reset.
+        self._smq = Smq(clock, self.scheduler, ids, region=settings.region,
+                        account_id=settings.account_id)
+        self.runtimes = self._make_runtimes(settings, ids)
+        #: Scripted outcomes (:mod:`fcemu.faults`); gone at reset.
         self.faults = Faults()
         self.functions: dict[str, Function] = {}
         self.async_configs: dict[tuple[str, str], AsyncConfig] = {}
         self.concurrency: dict[str, ConcurrencyConfig] = {}
-        self.tasks = AsyncTasks(self)
-        self.failures: list[ServerFailure] = []
+        #: The one count of running executions (what concurrency limits read).
+        self.slots = Slots(self._reserved_concurrency)
+        self.delivery = Delivery(clock, self._smq, self._submit_result,
+                                 strict=settings.strict_destinations,
+                                 encoding=settings.destination_encoding)
         #: What EventBridge destinations received (decisions.md: an inspectable log).
-        self.eventbus_log: list[dict[str, Any]] = []
-        self._in_flight: dict[str, int] = {}
+        self.eventbus_log = self.delivery.eventbus_log
+        self.tasks = AsyncTasks(
+            clock, self.scheduler, ids, settings, execute=self.execute,
+            stop_execution=self.runtimes.stop, slots=self.slots, faults=self.faults,
+            function=self.functions.get, async_config=self.effective_async_config,
+            deliver=self.delivery.deliver_result, finished=self._task_finished,
+            record_failure=self.record_failure)
+        self.failures: list[ServerFailure] = []
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
 
     # -- life cycle -----------------------------------------------------------------
 
+    @property
+    def smq(self) -> Smq:
+        """The SMQ account (queues and topics): part of the front door for the MNS routes
+        only, whose operations are the MNS API's, one method each (:class:`fcemu.smq.Smq`).
+        Every other layer goes through the engine's own methods (``peek_queue``,
+        ``create_queue`` ...)."""
+        return self._smq
+
     async def close(self) -> None:
         """Stop timers, work and every handler instance; remove unpacked code."""
-        self.smq.close()
+        self._smq.close()
         await self.scheduler.close()
         await self.runtimes.close()
         await self.code.close()
 
-    async def reset(self) -> None:
-        """All state gone, clock mode kept: reconstruction through ``__init__`` (moto-style).
+    async def reset(self, seed: int | None = None, *, settings: Settings | None = None) -> None:
+        """All state gone, clock mode kept: the one reset path (moto-style).
 
-        A manual clock goes back to its start and the ID generator to its seed,
-        so the same scenario after a reset gives the same IDs and times.
-        Task listeners (the pytest plugin's) stay subscribed; ``on_reset`` runs last.
+        A manual clock goes back to its start and the ID generator to its seed (``seed``
+        when given), so the same scenario after a reset gives the same IDs and times.
+        ``settings`` replaces the settings from now on (its clock mode must be the same).
+        The task listeners, the runtimes factory and follow mode's state are the engine's
+        own and stay; ``on_reset`` runs last.
         """
-        settings, ids, listeners = self.settings, self.ids, self.tasks.listeners
-        clock = self.clock if isinstance(self.clock, RealClock) else ManualClock(settings.start_ms)
+        if settings is not None:
+            self.settings = settings
+        if seed is not None:
+            self.settings = self.settings.replace(seed=seed)
         await self.close()
-        ids.reset()
-        self.__init__(settings, clock, ids, on_reset=self.on_reset)  # type: ignore[misc]
-        self.tasks.listeners = listeners
+        self.ids.reset(seed)
+        if not isinstance(self.clock, RealClock):
+            self.clock = ManualClock(self.settings.start_ms)
+        self._build()
+        if self._follower is not None:
+            self._follower.forget()
         if self.on_reset is not None:
             self.on_reset(self)
+
+    def add_task_listener(self, listener: Callable[[Task], None]) -> None:
+        """Call ``listener`` (on the loop) with every task that reaches a terminal status."""
+        self._listeners.append(listener)
+
+    def remove_task_listener(self, listener: Callable[[Task], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _task_finished(self, task: Task) -> None:
+        for listener in list(self._listeners):
+            listener(task)
 
     def record_failure(self, what: str, error: BaseException) -> None:
         """Keep an unexpected server-side error for ``check()``."""
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.failures.append(ServerFailure(what, error, text))
 
+    def take_failures(self) -> list[ServerFailure]:
+        """The server-side errors kept since the last call, forgotten here."""
+        failures, self.failures = self.failures, []
+        return failures
+
     # -- async invoke configs -------------------------------------------------------
 
     def put_async_invoke_config(self, name: str, qualifier: str | None,
-                                doc: dict[str, Any]) -> AsyncConfig:
+                                spec: AsyncConfigSpec) -> AsyncConfig:
         function = self._function(name)
         qualifier = self._qualifier(function, qualifier)
-        fields = inputs.async_config_fields(doc)
-        for key, arn in (("onSuccess", fields.on_success), ("onFailure", fields.on_failure)):
+        for key, arn in (("onSuccess", spec.on_success), ("onFailure", spec.on_failure)):
             if arn is not None:
                 try:
                     parse_destination(arn)
@@ -152,7 +223,9 @@ class Engine(FunctionOperations):
         config = AsyncConfig(
             function_name=name, qualifier=qualifier, function_arn=function.arn,
             created_ms=previous.created_ms if previous else now, modified_ms=now,
-            **fields.__dict__,
+            async_task=spec.async_task, max_async_retry_attempts=spec.max_async_retry_attempts,
+            max_async_event_age_in_seconds=spec.max_async_event_age_in_seconds,
+            on_success=spec.on_success, on_failure=spec.on_failure,
         )
         self.async_configs[(name, qualifier)] = config
         return config
@@ -215,37 +288,9 @@ class Engine(FunctionOperations):
         page = [self.concurrency[n] for n in names[:limit]]
         return page, names[limit] if len(names) > limit else ""
 
-    def acquire_slot(self, name: str) -> bool:
-        """Take one execution slot of a function; False when its limit is reached."""
+    def _reserved_concurrency(self, name: str) -> int | None:
         config = self.concurrency.get(name)
-        running = self._in_flight.get(name, 0)
-        if config is not None and running >= config.reserved_concurrency:
-            return False
-        self._in_flight[name] = running + 1
-        return True
-
-    def release_slot(self, name: str) -> None:
-        self._in_flight[name] = max(0, self._in_flight.get(name, 0) - 1)
-
-    # -- SMQ resources (what deployment files declare) ---------------------------------
-
-    def create_queue(self, name: str, **attributes: Any) -> None:
-        """CreateQueue; an SmqError when it exists with other attributes."""
-        self.smq.create_queue(name, **attributes)
-
-    def set_queue_attributes(self, name: str, **attributes: Any) -> None:
-        self.smq.set_queue_attributes(name, **attributes)
-
-    def create_topic(self, name: str, **attributes: Any) -> None:
-        """CreateTopic; an SmqError when it exists with other attributes."""
-        self.smq.create_topic(name, **attributes)
-
-    def set_topic_attributes(self, name: str, **attributes: Any) -> None:
-        self.smq.set_topic_attributes(name, **attributes)
-
-    def subscribe(self, topic: str, subscription: str, queue: str, **options: str) -> None:
-        """Subscribe: a queue of this account's, as the endpoint (``notify_strategy=``...)."""
-        self.smq.subscribe(topic, subscription, self.smq.queue_endpoint(queue), **options)
+        return None if config is None else config.reserved_concurrency
 
     # -- invocation -----------------------------------------------------------------
 
@@ -259,7 +304,7 @@ class Engine(FunctionOperations):
             if len(payload) > ASYNC_PAYLOAD_LIMIT:
                 raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
             if task_id is not None:
-                inputs.check_task_id(task_id)
+                check_task_id(task_id)
             if not 0 <= delay_s <= 3600:
                 raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
                                       f"got {delay_s}")
@@ -271,7 +316,7 @@ class Engine(FunctionOperations):
         if self.faults.take_throttle(name):
             raise ResourceThrottled(f"function '{name}' is throttled by a scripted 'throttle' "
                                     "step of its fcemu script; retry later")
-        if not self.acquire_slot(name):
+        if not self.slots.acquire(name):
             limit = self.concurrency[name].reserved_concurrency
             raise ResourceThrottled(f"function '{name}' is at its concurrency limit "
                                     f"(reservedConcurrency {limit}); retry later")
@@ -281,7 +326,7 @@ class Engine(FunctionOperations):
                 request_id, function, payload, qualifier, self.settings.region,
                 self.settings.account_id), self.faults.take(name))
         finally:
-            self.release_slot(name)
+            self.slots.release(name)
         return InvocationResult(request_id, outcome=outcome)
 
     async def execute(self, invocation: Invocation, step: Step | None = None) -> Outcome:
@@ -290,44 +335,17 @@ class Engine(FunctionOperations):
             return step.outcome_for(invocation)
         return await self.runtimes.invoke(invocation)
 
-    # -- scripted outcomes (fcemu's own, not FC operations) ---------------------------
-
-    def put_script(self, name: str, steps: Any) -> list[Step]:
-        """Replace a function's script of attempt outcomes (:mod:`fcemu.faults`)."""
-        self._function(name)
-        try:
-            parsed = parse_steps(steps)
-        except ValueError as exc:
-            raise InvalidArgument(f"script: {exc}") from None
-        self.faults.set_script(name, parsed)
-        return self.faults.script(name)
-
-    def get_script(self, name: str) -> list[Step]:
-        self._function(name)
-        return self.faults.script(name)
-
-    def delete_script(self, name: str) -> None:
-        self._function(name)
-        self.faults.clear_script(name)
-
-    def fail_destination(self, destination: object, times: int = 1) -> Target:
-        """Make the next ``times`` deliveries to a destination fail; a bare name is a queue."""
-        if isinstance(times, bool) or not isinstance(times, int) or times < 0:
-            raise InvalidArgument(f"times must be a whole number of at least 0, got {times!r}")
-        if not isinstance(destination, str) or not destination:
-            raise InvalidArgument("destination must be a queue name or a destination ARN")
-        if destination.startswith("acs:"):
-            target = parse_destination(destination)
-        else:
-            target = Target("queue", destination)
-        self.faults.fail_destination(target, times)
-        return target
+    def _submit_result(self, name: str, qualifier: str | None, payload: bytes) -> None:
+        """A function destination: the result message becomes an async invocation."""
+        function = self._function(name)
+        self.tasks.submit(function, self._qualifier(function, qualifier), payload,
+                          task_id=None, delay_s=0)
 
     # -- async tasks ----------------------------------------------------------------
 
     def get_async_task(self, name: str, task_id: str, qualifier: str | None = None) -> Task:
         self._task_mode(name, qualifier)
-        return self.tasks.get(name, inputs.check_task_id_in_path(task_id))
+        return self.tasks.get(name, check_task_id_in_path(task_id))
 
     def list_async_tasks(self, name: str, query: TaskQuery,
                          qualifier: str | None = None) -> tuple[list[Task], str]:
@@ -345,49 +363,3 @@ class Engine(FunctionOperations):
                 "PutAsyncInvokeConfig with asyncTask: true to record and query async tasks"
             )
         return qualifier
-
-    # -- destinations ---------------------------------------------------------------
-
-    def deliver_result(self, task: Task) -> None:
-        """Push a terminal task's result message to its destination, once.
-
-        A refused delivery (a scripted fault, a message over FC's payload limit or the
-        queue's ``MaximumMessageSize``, a missing destination in strict mode) is recorded
-        on the task by :func:`~fcemu.destinations.delivery_failed`, never only logged.
-        """
-        arn = destination_for(task)
-        if arn is None:
-            return
-        message = result_message(task, self.clock.now_ms())
-        target = parse_destination(arn)
-        create = not self.settings.strict_destinations
-        if self.faults.take_destination_fault(target):
-            delivery_failed(task, arn, "scripted destination fault")
-            return
-        try:
-            if target.kind in ("queue", "topic"):
-                body = encode_message(message, self.settings.destination_encoding)
-                check_size(target, body.encode())
-                if target.kind == "queue":
-                    self.smq.send_message(target.name, body, create=create)
-                else:
-                    self.smq.publish_message(target.name, body, create=create)
-            elif target.kind == "function":
-                self._deliver_to_function(target, message)
-            else:
-                check_size(target, encode_message(message, "raw").encode())
-                self.eventbus_log.append({"eventBus": target.name, "destination": arn,
-                                          "timestamp": self.clock.now_ms(), "data": message})
-        except (SmqError, FcError, DeliveryRefused) as exc:
-            delivery_failed(task, arn, failure_reason(exc))
-        else:
-            task.destination_status = "Succeeded"
-
-    def _deliver_to_function(self, target: Target, message: dict[str, Any]) -> None:
-        function = self._function(target.name)
-        payload = encode_message(message, "raw").encode()
-        check_size(target, payload)
-        qualifier = target.qualifier
-        self.tasks.submit(function, self._qualifier(function, qualifier), payload,
-                          task_id=None, delay_s=0)
-

@@ -2,7 +2,8 @@
 UpdateFunction and DeleteFunction, with the function lookups every other operation uses.
 
 A mixin of :class:`fcemu.engine.Engine` (kept apart so that the engine module stays
-readable); the engine owns the state declared below. A create or an update is
+readable); the engine owns the state declared below. Creates and updates take a
+:class:`~fcemu.specs.FunctionSpec` (checked as it was built). A create or an update is
 checked in full and its code unpacked into a package of its own (on a worker thread
 in the ``*_async`` variants, which the API uses) before anything is applied; then it
 is applied at once. A refused one changes nothing and leaves no package behind.
@@ -15,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcemu import inputs
 from fcemu.code import CodeStore, Package
 from fcemu.errors import (
     AliasNotFound,
@@ -26,12 +26,13 @@ from fcemu.errors import (
     VersionNotFound,
 )
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function
+from fcemu.specs import FunctionSpec
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
+    from fcemu.engine import Runner
     from fcemu.faults import Faults
     from fcemu.ids import IdGenerator
-    from fcemu.runtime import Runtimes
     from fcemu.scheduler import Scheduler
     from fcemu.settings import Settings
     from fcemu.tasks import AsyncTasks
@@ -44,7 +45,7 @@ class FunctionOperations:
     clock: RealClock | ManualClock
     ids: IdGenerator
     scheduler: Scheduler
-    runtimes: Runtimes
+    runtimes: Runner
     code: CodeStore
     faults: Faults
     tasks: AsyncTasks
@@ -56,17 +57,17 @@ class FunctionOperations:
         s = self.settings
         return f"acs:fc:{s.region}:{s.account_id}:functions/{function_name}"
 
-    def create_function(self, doc: dict[str, Any], handler: Callable[..., Any] | None = None,
+    def create_function(self, spec: FunctionSpec, handler: Callable[..., Any] | None = None,
                         *, package: Package | None = None) -> Function:
-        """CreateFunction from a ``CreateFunctionInput`` document (or a Python callable).
+        """CreateFunction (with a Python callable as the handler, or ``spec.zip_file``).
 
         Everything is checked before anything changes. The code is unpacked on this
         thread unless ``package`` (from :meth:`create_function_async`) holds it already.
         """
         try:
-            name, fields = self._check_create(doc, handler)
-            if fields.zip_file is not None and package is None:
-                package = self.code.prepare(name, fields.zip_file)
+            name = self._check_create(spec, handler)
+            if spec.zip_file is not None and package is None:
+                package = self.code.prepare(name, spec.zip_file)
             self._check_package(package)
         except BaseException:
             self.code.discard(package)
@@ -75,32 +76,36 @@ class FunctionOperations:
         function = Function(
             name=name, arn=self.arn(name), function_id=self.ids.function_id(),
             created_ms=now, modified_ms=now, inprocess_handler=handler,
-            extra=fields.echoed, tags=fields.tags, **fields.values,
+            extra=dict(spec.extra), tags=[dict(t) for t in spec.tags or ()],
+            **spec.values(),
         )
         if package is not None:
             _install(function, package)
         self.functions[name] = function
         return function
 
-    async def create_function_async(self, doc: dict[str, Any],
+    async def create_function_async(self, spec: FunctionSpec,
                                     handler: Callable[..., Any] | None = None) -> Function:
         """CreateFunction with the code unpacked on a worker thread (the loop keeps serving)."""
-        name, fields = self._check_create(doc, handler)
+        name = self._check_create(spec, handler)
         package = None
-        if fields.zip_file is not None:
-            package = await self.code.prepare_async(name, fields.zip_file)
-        return self.create_function(doc, handler, package=package)
+        if spec.zip_file is not None:
+            package = await self.code.prepare_async(name, spec.zip_file)
+        return self.create_function(spec, handler, package=package)
 
-    def _check_create(self, doc: dict[str, Any], handler: Callable[..., Any] | None,
-                      ) -> tuple[str, inputs.FunctionFields]:
-        name = inputs.check_function_name(doc.get("functionName"))  # type: ignore[arg-type]
-        if name in self.functions:
-            raise FunctionAlreadyExists(name)
-        fields = inputs.function_fields(doc, create=True)
-        if handler is None and fields.zip_file is None:
+    def _check_create(self, spec: FunctionSpec, handler: Callable[..., Any] | None) -> str:
+        if spec.name is None:
+            raise InvalidArgument("functionName is required")
+        if spec.name in self.functions:
+            raise FunctionAlreadyExists(spec.name)
+        if spec.runtime is None:
+            raise InvalidArgument("runtime is required, e.g. python3.10")
+        if spec.handler is None:
+            raise InvalidArgument("handler is required")
+        if handler is None and spec.zip_file is None:
             raise InvalidArgument("code is required: send code.zipFile (a base64 zip holding "
                                   "your handler, e.g. index.py)")
-        return name, fields
+        return spec.name
 
     def _check_package(self, package: Package | None) -> None:
         if package is not None and not self.code.owns(package):
@@ -118,22 +123,22 @@ class FunctionOperations:
         page = names[:limit]
         return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
 
-    def update_function(self, name: str, doc: dict[str, Any], *,
+    def update_function(self, name: str, spec: FunctionSpec, *,
                         package: Package | None = None) -> Function:
-        """UpdateFunction: every field and the code are checked (the code unpacked) first,
-        then applied at once; a refused update changes nothing."""
+        """UpdateFunction: what ``spec`` gives is applied at once, after the code is
+        unpacked; a refused update changes nothing (``spec.name`` and ``tags`` are not
+        changed by an update)."""
         try:
             function = self._function(name)
-            fields = inputs.function_fields(doc, create=False)
-            if fields.zip_file is not None and package is None:
-                package = self.code.prepare(name, fields.zip_file)
+            if spec.zip_file is not None and package is None:
+                package = self.code.prepare(name, spec.zip_file)
             self._check_package(package)
         except BaseException:
             self.code.discard(package)
             raise
-        for attr, value in fields.values.items():
+        for attr, value in spec.values().items():
             setattr(function, attr, value)
-        function.extra.update(fields.echoed)
+        function.extra.update(spec.extra)
         old_code = None
         if package is not None:
             old_code = function.code_dir
@@ -143,14 +148,13 @@ class FunctionOperations:
         self.scheduler.spawn(self._retire(name, old_code), name=f"discard {name}")
         return function
 
-    async def update_function_async(self, name: str, doc: dict[str, Any]) -> Function:
+    async def update_function_async(self, name: str, spec: FunctionSpec) -> Function:
         """UpdateFunction with the code unpacked on a worker thread."""
         self._function(name)
-        fields = inputs.function_fields(doc, create=False)
         package = None
-        if fields.zip_file is not None:
-            package = await self.code.prepare_async(name, fields.zip_file)
-        return self.update_function(name, doc, package=package)
+        if spec.zip_file is not None:
+            package = await self.code.prepare_async(name, spec.zip_file)
+        return self.update_function(name, spec, package=package)
 
     def delete_function(self, name: str) -> None:
         function = self._function(name)

@@ -23,9 +23,10 @@ handler runs again. Scripted attempts do not start the handler; their log is
 one line saying what was scripted, and the task's events name the step
 (``eventDetail`` ``{"Scripted": "error", …}``).
 
-Destination faults make the next N deliveries to a queue, topic, function or
-event bus fail (``destinationStatus`` ``Failed``). Both live in the engine, so
-a reset clears them.
+Scripts live in the engine (:class:`Faults`), so a reset clears them. Destination
+faults (the next N deliveries to a queue, topic, function or event bus fail,
+``destinationStatus`` ``Failed``) belong to the delivery that they break:
+:class:`fcemu.destinations.Delivery`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fcemu.destinations import Target
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, timeout_outcome
 from fcemu.runtime.handler_api import encode_result
 from fcemu.runtime.logs import framed
@@ -131,11 +131,10 @@ def parse_steps(steps: Any) -> list[Step]:
 
 
 class Faults:
-    """Every script and destination fault of one engine."""
+    """Every script of scripted outcomes of one engine."""
 
     def __init__(self) -> None:
         self._scripts: dict[str, deque[Step]] = {}
-        self._destinations: dict[tuple[str, str], int] = {}
 
     # -- scripts ------------------------------------------------------------------------
 
@@ -181,45 +180,13 @@ class Faults:
         if not script:
             del self._scripts[function_name]
 
-    # -- destinations -------------------------------------------------------------------
-
-    def fail_destination(self, target: Target, times: int) -> None:
-        """Make the next ``times`` deliveries to ``target`` fail (0 clears)."""
-        key = (target.kind, target.name)
-        if times > 0:
-            self._destinations[key] = times
-        else:
-            self._destinations.pop(key, None)
-
-    def clear_destinations(self) -> None:
-        self._destinations.clear()
-
-    def take_destination_fault(self, target: Target) -> bool:
-        """True (and one count used) when a delivery to ``target`` must fail."""
-        key = (target.kind, target.name)
-        left = self._destinations.get(key, 0)
-        if left <= 0:
-            return False
-        if left == 1:
-            del self._destinations[key]
-        else:
-            self._destinations[key] = left - 1
-        return True
-
-    def destinations(self) -> list[dict[str, Any]]:
-        """The destination faults left, as the control API shows them."""
-        return [{"kind": kind, "name": name, "remaining": left}
-                for (kind, name), left in sorted(self._destinations.items())]
-
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: its script goes with it."""
         self._scripts.pop(function_name, None)
 
-    def describe(self) -> dict[str, Any]:
-        """Every script and destination fault (``GET /_fcemu/faults``)."""
-        return {"scripts": {name: [s.to_doc() for s in steps]
-                            for name, steps in sorted(self._scripts.items())},
-                "destinations": self.destinations()}
+    def describe(self) -> dict[str, list[dict[str, Any]]]:
+        """Every script, by function name, as the control API shows it."""
+        return {name: [s.to_doc() for s in steps] for name, steps in sorted(self._scripts.items())}
 
 
 def scripted_detail(step: Step | None, detail: str = "") -> str:

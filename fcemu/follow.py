@@ -36,6 +36,10 @@ The mechanism, and why:
   calling the emulator while a sync waits for that handler would otherwise
   deadlock).
 
+The engine owns the follower (follow mode is a clock mode of the engine's):
+``Engine.follow_time()`` is the sync point and ``Engine.set_following()`` pauses
+and resumes it; the follower is handed the clock and the scheduler at each sync.
+
 Ticking time (time-machine's default ``tick=True``) works but makes every
 request a small clock move, so each one first settles in-flight work: freeze
 with ``tick=False`` for deterministic tests.
@@ -52,7 +56,8 @@ from typing import TYPE_CHECKING
 from fcemu.clock import ManualClock, format_ms
 
 if TYPE_CHECKING:
-    from fcemu.engine import Engine
+    from fcemu.clock import Clock
+    from fcemu.scheduler import Scheduler
 
 
 def process_time_ns() -> int:
@@ -82,15 +87,16 @@ class TimeFollower:
         """After a reset: the next sync anchors the fresh clock at the process's time."""
         self._last_seen = None
 
-    async def sync(self, engine: Engine, *, strict: bool = True) -> None:
-        """Bring the engine clock to the process's time (see the module docstring).
+    async def sync(self, clock: Clock, scheduler: Scheduler,
+                   record_failure: Callable[[str, BaseException], None], *,
+                   strict: bool = True) -> None:
+        """Bring the clock to the process's time (see the module docstring).
 
         With ``strict`` a refused backwards move raises :class:`ValueError`;
-        otherwise it is recorded as a server-side failure for ``check()``.
+        otherwise it is passed to ``record_failure`` (kept for ``check()``).
         """
         if not self.enabled or self._syncing:
             return
-        clock = engine.clock
         if not isinstance(clock, ManualClock):
             return
         target = self._time_source() // 1_000_000
@@ -99,14 +105,14 @@ class TimeFollower:
         if target > now:
             self._syncing = True
             try:
-                await engine.scheduler.set(target)
+                await scheduler.set(target)
             finally:
                 self._syncing = False
         elif target < now and (first or (last_seen is not None and target < last_seen)):
-            self._rewind(engine, clock, target, strict)
+            self._rewind(clock, scheduler, target, strict, record_failure)
 
-    def _rewind(self, engine: Engine, clock: ManualClock, target: int, strict: bool) -> None:
-        scheduler = engine.scheduler
+    def _rewind(self, clock: ManualClock, scheduler: Scheduler, target: int, strict: bool,
+                record_failure: Callable[[str, BaseException], None]) -> None:
         if not scheduler.pending() and not scheduler.busy():
             clock.rewind_to(target)
             return
@@ -118,4 +124,4 @@ class TimeFollower:
         )
         if strict:
             raise error
-        engine.record_failure("follow-mode clock sync", error)
+        record_failure("follow-mode clock sync", error)

@@ -181,3 +181,17 @@ class Task:
     @property
     def instance_id(self) -> str:
         return self.attempts[-1].instance_id if self.attempts else ""
+
+
+@dataclass(frozen=True)
+class TaskLogs:
+    """What a task's handler printed and logged, attempt by attempt (fcemu's own)."""
+
+    task_id: str
+    request_id: str
+    attempts: tuple[Attempt, ...]
+
+    @property
+    def text(self) -> str:
+        """Every attempt's log in order, each framed by ``FC Invoke Start/End RequestId``."""
+        return "".join(a.logs for a in self.attempts)

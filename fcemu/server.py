@@ -5,14 +5,18 @@
 thread is marshalled onto the emulator's loop with
 ``asyncio.run_coroutine_threadsafe`` (DESIGN.md principle 1). The pytest
 plugin hands out this same object.
+
+Every method goes through the engine's front door (its public methods, named
+after the operations) and hands the test thread copies (wire dicts, views,
+copied models), never a live model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import os
-import re
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -23,13 +27,14 @@ from aiohttp import web
 
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_epoch_ms
 from fcemu.code import zip_code_base64
-from fcemu.config import Deployer
+from fcemu.config import Deployer, Watcher, watch
+from fcemu.destinations import destination_arn
 from fcemu.engine import Engine, ServerFailure
-from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
-from fcemu.models import Function, Task
+from fcemu.models import Function
 from fcemu.settings import Settings
-from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError
+from fcemu.specs import AsyncConfigSpec, FunctionSpec
+from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 
 T = TypeVar("T")
 
@@ -57,22 +62,20 @@ class Emulator:
         if self.settings.clock not in ("real", "manual", "follow"):
             raise ValueError(f"clock must be 'real', 'manual' or 'follow', "
                              f"got {self.settings.clock!r}")
-        self.clock = EmulatorClock(self)
-        #: Follow mode only: pulls the clock to the process's time before each call and request.
-        self.follower = TimeFollower() if self.settings.clock == "follow" else None
+        self._events = TaskEvents()
+        self.clock = EmulatorClock(self.call, self._events, lambda: self.settings.clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
-        self._finished: list[dict[str, Any]] = []
-        self._finished_lock = threading.Lock()
         #: Called on the test thread with each finished task (AsyncTask wire dict plus
         #: ``functionName``) when ``settle()``, ``drain()`` or a clock move returns.
-        self.task_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.task_listeners: list[Callable[[dict[str, Any]], None]] = self._events.listeners
         #: Deploys ``settings.config`` on the engine at start and after every reset; its
         #: ``reporter`` warns about a file's ignored props and placeholders once.
         self.deployer = Deployer()
+        self._watcher: Watcher | None = None
 
     # -- start and stop -----------------------------------------------------------------
 
@@ -103,10 +106,8 @@ class Emulator:
         except BaseException:
             await self._engine.close()
             raise
-        self._engine.tasks.listeners.append(self._task_finished)
+        self._engine.add_task_listener(self._events.collect)
         app = make_app(self._engine)
-        if self.follower is not None:
-            app.middlewares.append(self._follow_time)
         # FrontDoorRunner: HTTP-level errors in FC/MNS format, slow request heads time out
         self._runner = FrontDoorRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -121,6 +122,8 @@ class Emulator:
         if loop is None:
             return
         try:
+            if self._watcher is not None and loop.is_running():
+                self._submit(self._watcher.stop())
             if self._runner is not None and loop.is_running():
                 self._submit(self._runner.cleanup())
         finally:
@@ -129,6 +132,7 @@ class Emulator:
                 thread.join(timeout=30)
             loop.close()
             self._loop = self._thread = self._runner = self._engine = None
+            self._watcher = None
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -181,18 +185,8 @@ class Emulator:
         return self._submit(self._with_engine(fn), timeout)
 
     async def _with_engine(self, fn: Callable[[Engine], Awaitable[T]]) -> T:
-        if self.follower is not None:
-            await self.follower.sync(self.engine)
+        await self.engine.follow_time()  # follow mode: timers due by the process's time fire
         return await fn(self.engine)
-
-    @web.middleware
-    async def _follow_time(self, request: web.Request,
-                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
-        # Follow mode: timers that fell due by the process's time fire before the answer.
-        if self.follower is not None:
-            await self.follower.sync(self.engine, strict=False)
-        return await handler(request)
 
     def _submit(self, coro: Awaitable[T], timeout: float = CALL_TIMEOUT) -> T:
         loop = self._loop
@@ -209,13 +203,13 @@ class Emulator:
 
     def settle(self, timeout: float | None = None) -> None:
         """Wait until nothing is runnable at the current time (bounded; names what's busy)."""
-        self.call(lambda e: e.scheduler.settle(timeout))
-        self._deliver_task_events()
+        self.call(lambda e: e.settle(timeout))
+        self._events.deliver()
 
     def drain(self, timeout: float | None = None) -> int:
         """Manual clock: run every task to its end, jumping the clock timer to timer."""
-        now = self.call(lambda e: e.scheduler.drain(timeout=timeout))
-        self._deliver_task_events()
+        now = self.call(lambda e: e.drain(timeout))
+        self._events.deliver()
         return now
 
     def reset(self, **changes: Any) -> None:
@@ -233,30 +227,18 @@ class Emulator:
             raise ValueError(f"reset() cannot change {', '.join(fixed)} of a running emulator; "
                              "start another Emulator")
         self.settings = settings = self.settings.replace(**changes)
-
-        async def apply(engine: Engine) -> None:
-            engine.settings = settings
-            if changes.get("seed") is not None:
-                engine.ids.reset(settings.seed)
-            await engine.reset()
-
         # not call(): follow mode must not fire timers of the state being thrown away
-        self._submit(apply(self.engine))
-        if self.follower is not None:
-            self.follower.forget()
-        with self._finished_lock:
-            self._finished.clear()
+        self._submit(self.engine.reset(changes.get("seed"), settings=settings))
+        self._events.clear()
 
-    def reseed(self, seed: int) -> None:
-        """Reset with a new ID seed."""
-        self.settings = self.settings.replace(seed=seed)
+    def set_following(self, enabled: bool) -> None:
+        """Follow mode: resume or pause following the process's time (the pytest plugin
+        pauses it once a test body is over); nothing in the other clock modes."""
 
         async def apply(engine: Engine) -> None:
-            engine.settings = self.settings
-            engine.ids.reset(seed)
-            await engine.reset()
+            engine.set_following(enabled)
 
-        self.call(apply)
+        self._submit(apply(self.engine))  # not call(): pausing must not sync first
 
     def check(self) -> None:
         """Raise :class:`ServerSideError` if the emulator hit unexpected errors, and forget them."""
@@ -274,22 +256,24 @@ class Emulator:
         exactly like code created through the API.
 
         ``function_config`` takes CreateFunction fields in camelCase or snake_case
-        (``timeout=1``, ``memory_size=256``, ``environmentVariables={...}``).
+        (``timeout=1``, ``memory_size=256``, ``environmentVariables={...}``). Returns a
+        copy of the deployed function.
         """
         if (handler is None) == (code is None):
             raise TypeError("register_function() takes a handler callable or "
                             "code=<directory or .zip>, exactly one of them")
-        doc = {"runtime": "python3.10", "handler": "index.handler",
-               **_camel_keys(function_config), "functionName": name}
+        fields: dict[str, Any] = {"runtime": "python3.10", "handler": "index.handler",
+                                  **function_config}
         if code is not None:
             path = Path(code)
             if not path.exists():
                 raise FileNotFoundError(f"code={str(path)!r} is neither a directory nor a .zip "
                                         "file")
-            doc["code"] = {"zipFile": zip_code_base64(path)}
+            fields["zip_file"] = zip_code_base64(path)
+        spec = FunctionSpec.of(**fields, name=name)
 
         async def create(engine: Engine) -> Function:
-            return await engine.create_function_async(doc, handler=handler)
+            return copy.deepcopy(await engine.create_function_async(spec, handler=handler))
 
         return self.call(create)
 
@@ -304,22 +288,19 @@ class Emulator:
     def put_async_invoke_config(self, function_name: str, *, qualifier: str | None = None,
                                 on_success: str | None = None, on_failure: str | None = None,
                                 **config: Any) -> None:
-        """PutAsyncInvokeConfig from Python; a bare queue name becomes its SMQ queue ARN."""
-        doc = _camel_keys(config)
-        destinations = {k: {"destination": self._destination_arn(v)}
-                        for k, v in (("onSuccess", on_success), ("onFailure", on_failure)) if v}
-        if destinations:
-            doc["destinationConfig"] = destinations
+        """PutAsyncInvokeConfig from Python; a bare queue name becomes its SMQ queue ARN.
+        ``config`` takes its fields in camelCase or snake_case (``asyncTask=True``,
+        ``max_async_retry_attempts=1``)."""
+        region, account = self.region, self.account_id
+        spec = AsyncConfigSpec.of(
+            **config,
+            on_success=destination_arn(on_success, region, account) if on_success else None,
+            on_failure=destination_arn(on_failure, region, account) if on_failure else None)
 
         async def put(engine: Engine) -> None:
-            engine.put_async_invoke_config(function_name, qualifier, doc)
+            engine.put_async_invoke_config(function_name, qualifier, spec)
 
         self.call(put)
-
-    def _destination_arn(self, value: str) -> str:
-        if value.startswith("acs:"):
-            return value
-        return f"acs:mns:{self.region}:{self.account_id}:/queues/{value}/messages"
 
     def invoke(self, function_name: str, payload: bytes | str = b"", *,
                asynchronous: bool = False, task_id: str | None = None, delay: int = 0,
@@ -349,14 +330,14 @@ class Emulator:
 
     def queue(self, name: str) -> QueueView:
         """Inspect an SMQ queue (e.g. a destination) without consuming its messages."""
-        return QueueView(self, name)
+        return QueueView(self.call, name)
 
     def task(self, function_name: str, task_id: str) -> dict[str, Any]:
         """A task record as GetAsyncTask would answer it (whether or not task mode is on)."""
         from fcemu.api.wire import async_task
 
         async def get(engine: Engine) -> dict[str, Any]:
-            return async_task(engine.tasks.get(function_name, task_id), include_payload=True)
+            return async_task(engine.task_record(function_name, task_id), include_payload=True)
 
         return self.call(get)
 
@@ -365,8 +346,8 @@ class Emulator:
         from fcemu.api.wire import async_task
 
         async def get(engine: Engine) -> list[dict[str, Any]]:
-            records = engine.tasks.by_function.get(function_name, {}).values()
-            return [async_task(t, include_payload=True) for t in records]
+            return [async_task(t, include_payload=True)
+                    for t in engine.task_records(function_name)]
 
         return self.call(get)
 
@@ -375,7 +356,7 @@ class Emulator:
         ``FC Invoke Start/End RequestId: <id>`` (as ``x-fc-log-result`` carries it)."""
 
         async def get(engine: Engine) -> str:
-            return "".join(a.logs for a in engine.tasks.get(function_name, task_id).attempts)
+            return engine.task_logs(function_name, task_id).text
 
         return self.call(get)
 
@@ -398,7 +379,7 @@ class Emulator:
 
         async def clear(engine: Engine) -> None:
             if function_name is None:
-                engine.faults.clear_script()
+                engine.clear_scripts()
             else:
                 engine.delete_script(function_name)
 
@@ -419,36 +400,61 @@ class Emulator:
         ``log`` (the newest 64 KB of output that belongs to no request)."""
 
         async def get(engine: Engine) -> list[dict[str, Any]]:
-            return engine.runtimes.instances()
+            return engine.instances()
 
         return self.call(get)
 
-    # -- task events for the test thread -------------------------------------------------
+    def function_names(self) -> list[str]:
+        """The names of the deployed functions, in the order they were created."""
 
-    def _task_finished(self, task: Task) -> None:
-        from fcemu.api.wire import async_task
+        async def get(engine: Engine) -> list[str]:
+            return engine.function_names()
 
-        snapshot = {**async_task(task, include_payload=True), "functionName": task.function_name}
-        with self._finished_lock:
-            self._finished.append(snapshot)
+        return self.call(get)
 
-    def _deliver_task_events(self) -> None:
-        with self._finished_lock:
-            finished, self._finished = self._finished, []
-        for snapshot in finished:
-            for listener in list(self.task_listeners):
-                listener(snapshot)
+    def queue_names(self) -> list[str]:
+        """The names of the SMQ queues, sorted."""
+
+        async def get(engine: Engine) -> list[str]:
+            return list(engine.queue_counts())
+
+        return self.call(get)
+
+    # -- deployment files (fcemu serve --watch) --------------------------------------------
+
+    def watch_config(self, interval: float | None = 1.0) -> None:
+        """Redeploy the ``config`` files, and the code they name, when they change (task
+        records are kept; a file with an error is logged and the deployment kept). They are
+        looked at every ``interval`` real seconds, or, with None, only by :meth:`poll_config`.
+        Watching ends with :meth:`stop`."""
+        paths = self.settings.config
+        if not paths:
+            raise ValueError("watch_config() needs settings.config: the files to watch")
+        if self._watcher is not None:
+            raise RuntimeError("the config files are watched already")
+
+        async def start(engine: Engine) -> Watcher:
+            if interval is None:
+                return watch(engine, paths, reporter=self.deployer.reporter, timer=_never)
+            return watch(engine, paths, interval, reporter=self.deployer.reporter)
+
+        self._watcher = self.call(start)
+
+    def poll_config(self) -> bool:
+        """Look at the watched files now; True when something was redeployed."""
+        if self._watcher is None:
+            raise RuntimeError("the config files are not watched; call watch_config() first")
+        return self._submit(self._watcher.poll_async())
 
     def __repr__(self) -> str:
         where = self.endpoint if self.running else "stopped"
         return f"Emulator({where}, clock={self.settings.clock})"
 
 
+async def _never(seconds: float) -> None:
+    """A watcher timer that never fires: the files are looked at only when asked."""
+    await asyncio.get_running_loop().create_future()
+
+
 async def _take_failures(engine: Engine) -> list[ServerFailure]:
-    failures, engine.failures = engine.failures, []
-    return failures
-
-
-def _camel_keys(config: dict[str, Any]) -> dict[str, Any]:
-    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in config.items()}
-
+    return engine.take_failures()

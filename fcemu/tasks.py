@@ -4,15 +4,21 @@
 ``Retrying`` between attempts, ``Stopping`` while a running attempt is being
 killed, ``Expired`` when the event outlives its max age before an attempt,
 and ``Invalid`` when the function is gone. Every step is a scheduler timer
-on the emulator clock; every status change appends an event. Part of the
-engine: it runs only on the emulator's loop.
+on the emulator clock; every status change appends an event.
+
+:class:`AsyncTasks` is built from collaborators handed in by the engine (the
+clock, the scheduler, the IDs, an ``execute`` callable, the execution
+:class:`Slots`, the scripted outcomes, a function lookup, the async config
+resolver, the delivery of results); it never imports or holds the engine. It
+runs only on the emulator's loop. :class:`Slots` is the one count of running
+executions, sync and async, that concurrency limits read.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,13 +28,23 @@ from fcemu.errors import (
     InvalidArgument,
     PreconditionFailed,
 )
-from fcemu.faults import Step, scripted_detail
-from fcemu.models import TASK_RETENTION_MS, Attempt, Function, Task, TaskEvent, TaskStatus
+from fcemu.faults import Faults, Step, scripted_detail
+from fcemu.models import (
+    TASK_RETENTION_MS,
+    AsyncConfig,
+    Attempt,
+    Function,
+    Task,
+    TaskEvent,
+    TaskStatus,
+)
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
-from fcemu.scheduler import Timer
 
 if TYPE_CHECKING:
-    from fcemu.engine import Engine
+    from fcemu.clock import Clock
+    from fcemu.ids import IdGenerator
+    from fcemu.scheduler import Scheduler, Timer
+    from fcemu.settings import Settings
 
 S = TaskStatus
 
@@ -46,35 +62,93 @@ class TaskQuery:
     next_token: str = ""
 
 
-class AsyncTasks:
-    """Task records of every function and the state machine that moves them."""
+class Slots:
+    """Running executions per function, against their reserved concurrency.
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._clock = engine.clock
-        self._scheduler = engine.scheduler
+    The one count of running executions: a sync invocation and an async attempt each
+    hold a slot while they run. ``limit`` gives a function's reserved concurrency
+    (None: no limit).
+    """
+
+    def __init__(self, limit: Callable[[str], int | None]) -> None:
+        self._limit = limit
+        self._running: dict[str, int] = {}
+
+    def acquire(self, name: str) -> bool:
+        """Take one execution slot of a function; False when its limit is reached."""
+        limit, running = self._limit(name), self._running.get(name, 0)
+        if limit is not None and running >= limit:
+            return False
+        self._running[name] = running + 1
+        return True
+
+    def release(self, name: str) -> None:
+        left = self._running.get(name, 0) - 1
+        if left > 0:
+            self._running[name] = left
+        else:
+            self._running.pop(name, None)
+
+    def running(self, name: str) -> int:
+        """Executions of the function running now."""
+        return self._running.get(name, 0)
+
+
+#: Runs one attempt: the scripted outcome of a step, else the handler.
+Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
+
+
+class AsyncTasks:
+    """Task records of every function and the state machine that moves them.
+
+    :param execute: runs one attempt (the engine's ``execute``).
+    :param stop_execution: kills the execution of a request ID (StopAsyncTask).
+    :param function: the deployed function of a name, or None.
+    :param async_config: the config a (function, qualifier) uses.
+    :param deliver: pushes a terminal task's result to its destination.
+    :param finished: told of every task that reached a terminal status.
+    :param record_failure: keeps an emulator bug for ``check()``.
+    """
+
+    def __init__(self, clock: Clock, scheduler: Scheduler, ids: IdGenerator,
+                 settings: Settings, *, execute: Execute,
+                 stop_execution: Callable[[str], Awaitable[object]], slots: Slots,
+                 faults: Faults, function: Callable[[str], Function | None],
+                 async_config: Callable[[str, str], AsyncConfig],
+                 deliver: Callable[[Task], None], finished: Callable[[Task], None],
+                 record_failure: Callable[[str, BaseException], None]) -> None:
+        self._clock = clock
+        self._scheduler = scheduler
+        self._ids = ids
+        self._settings = settings
+        self._execute = execute
+        self._stop_execution = stop_execution
+        self._slots = slots
+        self._faults = faults
+        self._function = function
+        self._async_config = async_config
+        self._deliver = deliver
+        self._finished = finished
+        self._record_failure = record_failure
         #: function name -> task ID -> task, in submission order
         self.by_function: dict[str, dict[str, Task]] = {}
         self._timers: dict[int, Timer] = {}
-        self._running: dict[str, Task] = {}
-        self.listeners: list[Callable[[Task], None]] = []
 
     # -- submission -----------------------------------------------------------------
 
     def submit(self, function: Function, qualifier: str, payload: bytes, *,
                task_id: str | None, delay_s: int) -> Task:
         """Accept an async invocation: the task is Enqueued and will run at now + delay."""
-        engine = self._engine
-        config = engine.effective_async_config(function.name, qualifier)
+        config = self._async_config(function.name, qualifier)
         records = self.by_function.setdefault(function.name, {})
         if task_id is not None and task_id in records:
             raise AsyncTaskAlreadyExists(task_id)  # spec §6.3: duplicate submission → 409
         now = self._clock.now_ms()
         if task_id is None:
             # decisions.md: a generated task ID doubles as the request ID
-            task_id = request_id = engine.ids.task_id()
+            task_id = request_id = self._ids.task_id()
         else:
-            request_id = engine.ids.request_id(now)
+            request_id = self._ids.request_id(now)
         task = Task(
             task_id=task_id, request_id=request_id, function_name=function.name,
             function_arn=function.arn, qualifier=qualifier, payload=payload,
@@ -127,7 +201,7 @@ class AsyncTasks:
         if task.status is S.RUNNING:
             task.stop_requested = True
             self._event(task, S.STOPPING)
-            self._scheduler.spawn(self._engine.runtimes.stop(task.request_id),
+            self._scheduler.spawn(self._stop_execution(task.request_id),
                                   name=f"stop {task.task_id}")
             return
         self._finish(task, S.STOPPED, "InvocationStopped")
@@ -144,7 +218,7 @@ class AsyncTasks:
         self._timers.pop(id(task), None)
         if task.status.terminal or task.status is S.STOPPING:
             return None
-        function = self._engine.functions.get(task.function_name)
+        function = self._function(task.function_name)
         if function is None or function.function_id != task.function_id:
             task.error_type = "FunctionNotFound"
             self._finish(task, S.INVALID, "")
@@ -156,38 +230,34 @@ class AsyncTasks:
             else:
                 self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
             return None
-        faults = self._engine.faults
-        scripted = faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
-        if scripted or not self._engine.acquire_slot(function.name):
+        scripted = self._faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
+        if scripted or not self._slots.acquire(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
             task.throttle_count += 1
             task.scripted_throttles += scripted
             self._retry_later(task, task.throttle_count, "throttled")
             return None
-        step = faults.take(function.name)
+        step = self._faults.take(function.name)
         if task.status is S.ENQUEUED:
             self._event(task, S.PROCESSED)
         self._event(task, S.RUNNING, scripted_detail(step))
         return self._attempt(task, function, step)
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
-        engine = self._engine
         attempt = Attempt(number=len(task.attempts) + 1, started_ms=self._clock.now_ms(),
                           scripted=step.outcome if step is not None else "")
         task.attempts.append(attempt)
-        self._running[task.request_id] = task
         invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
-                                engine.settings.region, engine.settings.account_id)
+                                self._settings.region, self._settings.account_id)
         try:
-            outcome = await engine.execute(invocation, step)
+            outcome = await self._execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried
-            engine.record_failure(f"task {task.task_id}", exc)
+            self._record_failure(f"task {task.task_id}", exc)
             outcome = Outcome("error", error_body(f"fcemu internal error: {exc!r}"),
                               "InternalError")
         finally:
-            self._running.pop(task.request_id, None)
-            engine.release_slot(function.name)
+            self._slots.release(function.name)
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
         attempt.logs = outcome.logs
@@ -215,7 +285,7 @@ class AsyncTasks:
     def _retry_later(self, task: Task, k: int, why: str) -> None:
         """Backoff 0.5 s × 2^(k−1), never past the moment the event expires."""
         now = self._clock.now_ms()
-        backoff = self._engine.settings.retry_base_ms * 2 ** min(k - 1, 40)
+        backoff = self._settings.retry_base_ms * 2 ** min(k - 1, 40)
         expiry = task.submitted_ms + task.max_age_s * 1000 + 1
         self._wake_at(task, min(now + backoff, max(expiry, now)), why)
 
@@ -226,9 +296,8 @@ class AsyncTasks:
         task.condition = condition
         task.end_ms = self._clock.now_ms()
         self._event(task, status, detail)
-        self._engine.deliver_result(task)
-        for listener in list(self.listeners):
-            listener(task)
+        self._deliver(task)
+        self._finished(task)
         if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
             self._forget(task)
 
@@ -247,9 +316,6 @@ class AsyncTasks:
             del records[task.task_id]
 
     # -- engine hooks ---------------------------------------------------------------
-
-    def running(self) -> Iterable[Task]:
-        return self._running.values()
 
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: waiting tasks become Invalid now, records go; running ones finish."""

@@ -1,7 +1,11 @@
-"""What the test thread holds: views of queues and the clock, and server-side errors.
+"""What the test thread holds: views of queues and the clock, finished-task events,
+and server-side errors.
 
-Each view marshals its reads onto the emulator loop through
-:meth:`fcemu.server.Emulator.call`; none touches engine state directly.
+Each view is handed the emulator's ``call`` (which marshals ``await fn(engine)``
+onto the emulator loop) and calls the engine's front door through it; none
+touches engine state directly, none imports :mod:`fcemu.server`. Everything a
+view returns is a copy made on the loop (:class:`MessageView`, wire dicts), never
+a live model.
 """
 
 from __future__ import annotations
@@ -9,15 +13,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from fcemu.clock import to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine, ServerFailure
+from fcemu.models import Task
 
-if TYPE_CHECKING:
-    from fcemu.server import Emulator
+T = TypeVar("T")
+
+
+class EngineCall(Protocol):
+    """:meth:`fcemu.server.Emulator.call`: ``await fn(engine)`` on the loop, its result here."""
+
+    def __call__(self, fn: Callable[[Engine], Awaitable[T]], timeout: float = ...) -> T: ...
 
 
 class ServerSideError(AssertionError):
@@ -56,21 +68,19 @@ class MessageView:
 class QueueView:
     """Inspection of one SMQ queue from the test thread: peek, parse, clear."""
 
-    def __init__(self, emulator: Emulator, name: str) -> None:
-        self._emulator = emulator
+    def __init__(self, call: EngineCall, name: str) -> None:
+        self._call = call
         self.name = name
 
     def messages(self) -> list[MessageView]:
         """Every live message, in queue order, without consuming any."""
-        return self._emulator.call(self._messages)
+        return self._call(self._messages)
 
     async def _messages(self, engine: Engine) -> list[MessageView]:
-        if not engine.smq.queue_exists(self.name):
-            return []
         return [
             MessageView(m.message_id, m.body, m.enqueue_time, m.dequeue_count,
                         m.next_visible_time, m.priority)
-            for m in engine.smq.get_queue(self.name).messages()
+            for m in engine.peek_queue(self.name)
         ]
 
     def json(self) -> list[Any]:
@@ -83,17 +93,16 @@ class QueueView:
         messages = self.messages()
         if messages:
             return messages[-1]
-        others = self._emulator.call(_queue_counts)
+        others = self._call(_queue_counts)
         shown = ", ".join(f"{n}: {c}" for n, c in others.items() if n != self.name) or "none"
         raise LookupError(f"no message on queue {self.name!r}; other queues: {shown}")
 
     def clear(self) -> None:
         """Delete every message of the queue."""
-        self._emulator.call(self._clear)
+        self._call(self._clear)
 
     async def _clear(self, engine: Engine) -> None:
-        if engine.smq.queue_exists(self.name):
-            engine.smq.get_queue(self.name).clear()
+        engine.clear_queue(self.name)
 
     def __len__(self) -> int:
         return len(self.messages())
@@ -103,8 +112,7 @@ class QueueView:
 
 
 async def _queue_counts(engine: Engine) -> dict[str, int]:
-    queues, _ = engine.smq.list_queues()
-    return {q.name: len(q.messages()) for q in queues}
+    return engine.queue_counts()
 
 
 class EmulatorClock:
@@ -115,16 +123,18 @@ class EmulatorClock:
     work they started has settled.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
-        self._emulator = emulator
+    def __init__(self, call: EngineCall, events: TaskEvents, mode: Callable[[], str]) -> None:
+        self._call = call
+        self._events = events
+        self._mode = mode
 
     @property
     def mode(self) -> str:
-        return self._emulator.settings.clock
+        return self._mode()
 
     def now(self) -> int:
         """Current emulator time, epoch milliseconds."""
-        return self._emulator.call(_now)
+        return self._call(_now)
 
     def now_datetime(self) -> datetime:
         """Current emulator time as an aware UTC datetime."""
@@ -133,15 +143,15 @@ class EmulatorClock:
     def advance(self, delta: int | float | timedelta) -> int:
         """Move a manual clock forward by seconds (or a timedelta); returns the new time."""
         ms = to_duration_ms(delta)
-        result = self._emulator.call(lambda e: e.scheduler.advance(ms))
-        self._emulator._deliver_task_events()
+        result = self._call(lambda e: e.advance_clock(ms))
+        self._events.deliver()
         return result
 
     def set(self, when: int | float | str | datetime) -> int:
         """Move a manual clock to a datetime, ISO 8601 string or epoch milliseconds."""
         ms = to_epoch_ms(when)
-        result = self._emulator.call(lambda e: e.scheduler.set(ms))
-        self._emulator._deliver_task_events()
+        result = self._call(lambda e: e.set_clock(ms))
+        self._events.deliver()
         return result
 
     def __repr__(self) -> str:
@@ -149,4 +159,39 @@ class EmulatorClock:
 
 
 async def _now(engine: Engine) -> int:
-    return engine.clock.now_ms()
+    return engine.now_ms()
+
+
+class TaskEvents:
+    """Finished tasks, collected on the loop and handed to listeners on the test thread.
+
+    :meth:`collect` is an engine task listener (loop thread): it keeps a snapshot of
+    the task (the AsyncTask wire dict plus ``functionName``). :meth:`deliver` (test
+    thread: after ``settle()``, ``drain()`` or a clock move) calls every listener with
+    each snapshot since the last delivery.
+    """
+
+    def __init__(self) -> None:
+        #: Called on the test thread with each finished task's snapshot.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._finished: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def collect(self, task: Task) -> None:
+        from fcemu.api.wire import async_task
+
+        snapshot = {**async_task(task, include_payload=True), "functionName": task.function_name}
+        with self._lock:
+            self._finished.append(snapshot)
+
+    def deliver(self) -> None:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        for snapshot in finished:
+            for listener in list(self.listeners):
+                listener(snapshot)
+
+    def clear(self) -> None:
+        """Forget what was collected and not delivered (a reset)."""
+        with self._lock:
+            self._finished.clear()

@@ -168,8 +168,7 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
         emu.start()
     emu.reset(**{f.name: getattr(wanted, f.name) for f in fields(Settings)
                  if f.name not in _SERVER_FIELDS})
-    if emu.follower is not None:
-        emu.follower.enabled = True
+    emu.set_following(True)
     hook = request.config.hook
 
     def task_finished(task: dict[str, Any]) -> None:
@@ -314,8 +313,7 @@ class _Running:
         if not emu.running or (self.finished and not teardown):
             return
         self.finished = True
-        if emu.follower is not None:
-            emu.follower.enabled = False  # the test's frozen time is over
+        emu.set_following(False)  # follow mode: the test's frozen time is over
         try:
             emu.settle(timeout=END_SETTLE_S)
         except SettleTimeout:

@@ -35,7 +35,7 @@ from fcemu.api import (
 from fcemu.api.auth import fc_signature_middleware
 from fcemu.api.front_door import front_door
 from fcemu.api.keys import ENGINE, NONCES
-from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, root_errors
+from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, follow_time, root_errors
 from fcemu.engine import Engine
 from fcemu.replay import Nonces
 
@@ -56,7 +56,7 @@ def make_app(engine: Engine) -> web.Application:
         fc_app.add_routes(module.routes)
     control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
     control_app.add_routes(control.routes)
-    root = _app(engine, front_door, root_errors)
+    root = _app(engine, front_door, root_errors, follow_time)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_subapp(FC_PREFIX, fc_app)

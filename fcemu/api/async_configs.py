@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from fcemu.api import wire
+from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 
 routes = web.RouteTableDef()
@@ -16,8 +16,8 @@ _CONFIG = "/functions/{functionName}/async-invoke-config"
 async def put_async_invoke_config(request: web.Request) -> web.Response:
     """PutAsyncInvokeConfig: replace the (function, qualifier) config; omitted fields default."""
     name = wire.function_name(request)
-    doc = await wire.read_json(request)
-    config = request.app[ENGINE].put_async_invoke_config(name, wire.qualifier(request), doc)
+    spec = inputs.async_config_spec(await wire.read_json(request))
+    config = request.app[ENGINE].put_async_invoke_config(name, wire.qualifier(request), spec)
     return wire.json_response(wire.async_config(config))
 
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from fcemu import inputs
-from fcemu.api import wire
+from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 from fcemu.errors import InvalidArgument
 from fcemu.models import TaskStatus

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from fcemu import inputs
-from fcemu.api import wire
+from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 from fcemu.errors import InvalidArgument
 

@@ -2,8 +2,10 @@
 
 The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed
 and a peek at SMQ queues; task logs, handler instances, scripted outcomes and
-destination faults (:mod:`fcemu.faults`). Errors use the FC error format,
-like the FC API. Times are epoch milliseconds on the emulator clock.
+destination faults (:mod:`fcemu.faults`). Each handler calls the engine's
+method of the same operation (``engine.advance_clock``, ``engine.peek_queue``
+...). Errors use the FC error format, like the FC API. Times are epoch
+milliseconds on the emulator clock.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     seconds = (await _body(request, required=True)).get("seconds")
     with clock_errors():
-        await engine.scheduler.advance(to_duration_ms(_number(seconds, "seconds")))
+        await engine.advance_clock(to_duration_ms(_number(seconds, "seconds")))
     return wire.json_response(clock_state(engine))
 
 
@@ -76,7 +78,7 @@ async def set_clock(request: web.Request) -> web.Response:
     if isinstance(now, bool) or not isinstance(now, (int, float, str)):
         raise InvalidArgument(f"now must be epoch milliseconds or an ISO 8601 string, got {now!r}")
     with clock_errors():
-        await engine.scheduler.set(to_epoch_ms(now))
+        await engine.set_clock(to_epoch_ms(now))
     return wire.json_response(clock_state(engine))
 
 
@@ -86,9 +88,8 @@ async def settle(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     timeout = (await _body(request)).get("timeout")
     with clock_errors():
-        await engine.scheduler.settle(
-            None if timeout is None else _number(timeout, "timeout", low=0))
-    return wire.json_response({"now": engine.clock.now_ms()})
+        now = await engine.settle(None if timeout is None else _number(timeout, "timeout", low=0))
+    return wire.json_response({"now": now})
 
 
 @routes.post("/drain")
@@ -97,8 +98,7 @@ async def drain(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     timeout = (await _body(request)).get("timeout")
     with clock_errors():
-        now = await engine.scheduler.drain(
-            timeout=None if timeout is None else _number(timeout, "timeout", low=0))
+        now = await engine.drain(None if timeout is None else _number(timeout, "timeout", low=0))
     return wire.json_response({"now": now})
 
 
@@ -109,17 +109,16 @@ async def seed(request: web.Request) -> web.Response:
     value = (await _body(request, required=True)).get("seed")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgument(f"seed must be an integer, got {value!r}")
-    engine.ids.reset(value)
-    await engine.reset()
+    await engine.reset(seed=value)
     return wire.json_response({"seed": value, **clock_state(engine)})
 
 
 @routes.get("/queues")
 async def list_queues(request: web.Request) -> web.Response:
     """Every SMQ queue with its number of live messages."""
-    queues, _ = request.app[ENGINE].smq.list_queues(limit=MAX_QUEUES)
+    counts = request.app[ENGINE].queue_counts(limit=MAX_QUEUES)
     return wire.json_response(
-        {"queues": [{"name": q.name, "messageCount": len(q.messages())} for q in queues]})
+        {"queues": [{"name": name, "messageCount": count} for name, count in counts.items()]})
 
 
 @routes.get("/queues/{name}/messages")
@@ -129,30 +128,28 @@ async def peek_queue_messages(request: web.Request) -> web.Response:
     A queue that does not exist (yet) has no messages: destinations create
     theirs on first delivery, so "nothing yet" and "no queue yet" look alike.
     """
-    smq = request.app[ENGINE].smq
-    name = request.match_info["name"]
-    messages = smq.get_queue(name).messages() if smq.queue_exists(name) else []
+    messages = request.app[ENGINE].peek_queue(request.match_info["name"])
     return wire.json_response({"messages": [message(m) for m in messages]})
 
 
 @routes.get("/functions/{name}/async-tasks/{taskId}/logs")
 async def get_async_task_logs(request: web.Request) -> web.Response:
     """A task's logs: ``logs`` (every attempt, in order) and ``attempts`` one by one."""
-    task = request.app[ENGINE].tasks.get(request.match_info["name"], request.match_info["taskId"])
+    logs = request.app[ENGINE].task_logs(request.match_info["name"],
+                                         request.match_info["taskId"])
     attempts = [{"attempt": a.number, "instanceId": a.instance_id, "outcome": a.outcome,
-                 "scripted": a.scripted, "logs": a.logs} for a in task.attempts]
-    return wire.json_response({"taskId": task.task_id, "requestId": task.request_id,
-                               "logs": "".join(a.logs for a in task.attempts),
-                               "attempts": attempts})
+                 "scripted": a.scripted, "logs": a.logs} for a in logs.attempts]
+    return wire.json_response({"taskId": logs.task_id, "requestId": logs.request_id,
+                               "logs": logs.text, "attempts": attempts})
 
 
 @routes.get("/instances")
 async def list_instances(request: web.Request) -> web.Response:
     """The handler processes alive now, and the most ever alive at once."""
-    runtimes = request.app[ENGINE].runtimes
-    return wire.json_response({"instances": runtimes.instances(), "live": runtimes.pool.live,
-                               "peak": runtimes.pool.peak,
-                               "maxInstances": runtimes.pool.max_instances})
+    engine = request.app[ENGINE]
+    usage = engine.instance_usage()
+    return wire.json_response({"instances": engine.instances(), "live": usage.live,
+                               "peak": usage.peak, "maxInstances": usage.max_instances})
 
 
 @routes.post("/functions/{name}/script")
@@ -186,25 +183,25 @@ async def fail_destination(request: web.Request) -> web.Response:
     body = await _body(request, required=True)
     engine = request.app[ENGINE]
     engine.fail_destination(body.get("destination"), body.get("times", 1))
-    return wire.json_response({"faults": engine.faults.destinations()})
+    return wire.json_response({"faults": engine.destination_faults()})
 
 
 @routes.get("/destinations/faults")
 async def list_destination_faults(request: web.Request) -> web.Response:
     """The destination faults left: ``kind``, ``name``, ``remaining``."""
-    return wire.json_response({"faults": request.app[ENGINE].faults.destinations()})
+    return wire.json_response({"faults": request.app[ENGINE].destination_faults()})
 
 
 @routes.delete("/destinations/faults")
 async def clear_destination_faults(request: web.Request) -> web.Response:
     """Forget every destination fault."""
-    request.app[ENGINE].faults.clear_destinations()
+    request.app[ENGINE].clear_destination_faults()
     return wire.empty_response()
 
 
 def clock_state(engine: Engine) -> dict[str, Any]:
     """``{"mode", "now"}`` of the emulator clock."""
-    return {"mode": engine.clock.mode, "now": engine.clock.now_ms()}
+    return {"mode": engine.clock_mode, "now": engine.now_ms()}
 
 
 def message(m: Message) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def error_response(app: web.Application, path: str, fc: FcError,
     engine = app[ENGINE]
     if is_smq(path):
         return smq_error_response(mns, engine.smq.new_request_id())
-    return wire.error_response(fc, engine.ids.response_id(engine.clock.now_ms()))
+    return wire.error_response(fc, engine.response_id())
 
 
 @web.middleware

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from fcemu import code
-from fcemu.api import wire
+from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 
 routes = web.RouteTableDef()
@@ -64,8 +64,8 @@ async def _read_function_doc(request: web.Request) -> dict[str, Any]:
 @_takes_code
 async def create_function(request: web.Request) -> web.Response:
     """CreateFunction: ``CreateFunctionInput`` → ``Function``, 200 (decisions.md)."""
-    doc = await _read_function_doc(request)
-    function = await request.app[ENGINE].create_function_async(doc)
+    spec = inputs.function_spec(await _read_function_doc(request), create=True)
+    function = await request.app[ENGINE].create_function_async(spec)
     return wire.json_response(wire.function(function))
 
 
@@ -92,8 +92,8 @@ async def list_functions(request: web.Request) -> web.Response:
 async def update_function(request: web.Request) -> web.Response:
     """UpdateFunction: ``UpdateFunctionInput`` → ``Function``; all of it or nothing."""
     name = wire.function_name(request)
-    doc = await _read_function_doc(request)
-    function = await request.app[ENGINE].update_function_async(name, doc)
+    spec = inputs.function_spec(await _read_function_doc(request), create=False)
+    function = await request.app[ENGINE].update_function_async(name, spec)
     return wire.json_response(wire.function(function))
 
 

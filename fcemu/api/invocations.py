@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from fcemu import inputs
-from fcemu.api import wire
+from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 from fcemu.engine import InvocationResult
 from fcemu.errors import InvalidArgument

@@ -20,6 +20,9 @@ HTTP-level errors belong to no API, so :class:`RequestTimeout`,
 middleware renders them as JSON, the MNS one as XML.
 
 Every error response carries ``x-fc-request-id`` equal to the body's ``RequestId``.
+
+Also here: :func:`follow_time`, the root middleware that lets follow mode pull the
+emulator clock to the process's time before a request is handled.
 """
 
 from __future__ import annotations
@@ -161,10 +164,18 @@ def as_fc_error(request: web.Request, exc: Exception) -> FcError:
 
 def new_request_id(request: web.Request) -> str:
     """A fresh FC 3.0 request ID from the engine's seeded generator (DESIGN.md principle 3)."""
-    engine = request.app[ENGINE]
-    return engine.ids.response_id(engine.clock.now_ms())
+    return request.app[ENGINE].response_id()
 
 
 def is_smq(path: str) -> bool:
     """Whether ``path`` belongs to the MNS routes (errors in MNS XML, not FC JSON)."""
     return any(path == p or path.startswith(p + "/") for p in SMQ_PREFIXES)
+
+
+@web.middleware
+async def follow_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Follow mode (:mod:`fcemu.follow`): timers that fell due by the process's time fire
+    before the request is handled; a refused backwards move is kept for ``check()``.
+    Nothing in the other clock modes."""
+    await request.app[ENGINE].follow_time(strict=False)
+    return await handler(request)

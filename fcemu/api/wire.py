@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fcemu import inputs
+from fcemu.api import inputs
 from fcemu.errors import FcError, InvalidArgument
 from fcemu.models import AsyncConfig, ConcurrencyConfig, Function, Task, TaskEvent, TaskStatus
 

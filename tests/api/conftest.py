@@ -32,6 +32,7 @@ from fcemu.engine import Engine
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
 from fcemu.settings import Settings
+from fcemu.specs import FunctionSpec
 from tests.constants import FC, SEED, T0, function_arn
 
 ARN_F = function_arn("f")
@@ -154,9 +155,9 @@ class Api:
     def deploy(self, name: str = "f", handler: Callable[..., Any] = echo,
                **fields: Any) -> Function:
         """An in-process function (fast: no worker process)."""
-        doc = {"functionName": name, "runtime": "python3.10", "handler": "index.handler",
-               **fields}
-        return self.engine.create_function(doc, handler=handler)
+        spec = FunctionSpec.of(**{"runtime": "python3.10", "handler": "index.handler",
+                                  **fields}, name=name)
+        return self.engine.create_function(spec, handler=handler)
 
     async def put_config(self, name: str = "f", **config: Any) -> Reply:
         """PutAsyncInvokeConfig with ``asyncTask: true`` unless told otherwise."""

@@ -28,7 +28,7 @@ import fcemu
 from fcemu.api import wire
 from fcemu.api.smq import xml as smq_xml
 from fcemu.errors import InvalidArgument
-from fcemu.inputs import MAX_JSON_DEPTH
+from fcemu.specs import MAX_JSON_DEPTH
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot
 
 pytestmark = pytest.mark.fcemu(clock="manual")

@@ -24,6 +24,7 @@ from fcemu.ids import IdGenerator
 from fcemu.models import TASK_RETENTION_MS, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome, error_body, timeout_outcome
 from fcemu.settings import Settings
+from fcemu.specs import AsyncConfigSpec, FunctionSpec
 from fcemu.tasks import TaskQuery
 from tests.constants import T0, queue_arn
 
@@ -77,9 +78,9 @@ def run(scenario, script=(), **settings):
     """Run ``scenario(engine, runtime)`` on a fresh engine inside a real-time loop."""
 
     async def main():
-        engine = Engine(Settings(clock="manual", **settings), ManualClock(T0), IdGenerator(7))
         runtime = ScriptedRuntime(script)
-        engine.runtimes = runtime
+        engine = Engine(Settings(clock="manual", **settings), ManualClock(T0), IdGenerator(7),
+                        runtimes=lambda settings, ids: runtime)
         try:
             return await scenario(engine, runtime)
         finally:
@@ -93,15 +94,12 @@ def run(scenario, script=(), **settings):
 
 
 def deploy(engine, *, retries=3, max_age=86400, async_task=True):
-    engine.create_function({"functionName": "f", "runtime": "python3.10",
-                            "handler": "index.handler", "timeout": 1},
+    engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                        handler="index.handler", timeout=1),
                            handler=lambda event, context: event)
-    engine.put_async_invoke_config("f", None, {
-        "asyncTask": async_task, "maxAsyncRetryAttempts": retries,
-        "maxAsyncEventAgeInSeconds": max_age,
-        "destinationConfig": {"onSuccess": {"destination": ARN},
-                              "onFailure": {"destination": ARN}},
-    })
+    engine.put_async_invoke_config("f", None, AsyncConfigSpec(
+        async_task=async_task, max_async_retry_attempts=retries,
+        max_async_event_age_in_seconds=max_age, on_success=ARN, on_failure=ARN))
 
 
 async def submit(engine, payload=b"{}", task_id=None, delay_s=0):
@@ -346,7 +344,6 @@ def test_same_seed_same_ids_and_reset_restores_them():
         first = [(await submit(engine)).task_id for _ in range(3)]
         await engine.scheduler.advance(5000)
         await engine.reset()
-        engine.runtimes = runtime
         deploy(engine)
         again = [(await submit(engine)).task_id for _ in range(3)]
         return first, again, engine.clock.now_ms()

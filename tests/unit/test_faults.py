@@ -17,6 +17,7 @@ from fcemu.faults import Step, parse_steps
 from fcemu.ids import IdGenerator
 from fcemu.models import TaskStatus
 from fcemu.settings import Settings
+from fcemu.specs import AsyncConfigSpec, FunctionSpec
 from tests.constants import T0, queue_arn
 
 QUEUE = "dest"
@@ -46,13 +47,11 @@ def deploy(engine, *, retries=3, max_age=86400):
         calls.append(context.request_id)
         return b"real:" + event
 
-    engine.create_function({"functionName": "f", "runtime": "python3.10",
-                            "handler": "index.handler", "timeout": 7}, handler=handler)
-    engine.put_async_invoke_config("f", None, {
-        "asyncTask": True, "maxAsyncRetryAttempts": retries,
-        "maxAsyncEventAgeInSeconds": max_age,
-        "destinationConfig": {"onSuccess": {"destination": ARN},
-                              "onFailure": {"destination": ARN}}})
+    engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                        handler="index.handler", timeout=7), handler=handler)
+    engine.put_async_invoke_config("f", None, AsyncConfigSpec(
+        async_task=True, max_async_retry_attempts=retries,
+        max_async_event_age_in_seconds=max_age, on_success=ARN, on_failure=ARN))
     return calls
 
 
@@ -229,7 +228,7 @@ def test_destination_faults_take_arns_and_check_times():
             engine.fail_destination(QUEUE, -1)
         with pytest.raises(InvalidArgument, match="unsupported destination"):
             engine.fail_destination("acs:oss:nope", 1)
-        return topic, engine.faults.destinations()
+        return topic, engine.destination_faults()
 
     topic, faults = run(scenario)
     assert (topic.kind, topic.name) == ("topic", "t")
@@ -251,7 +250,7 @@ def test_reset_and_delete_clear_scripts():
         await engine.reset()
         with pytest.raises(FunctionNotFound):
             engine.put_script("f", ["crash"])
-        return after_delete, engine.faults.describe()
+        return after_delete, engine.describe_faults()
 
     after_delete, after_reset = run(scenario)
     assert after_delete == []

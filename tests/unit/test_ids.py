@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fcemu.ids import IdGenerator
-from fcemu.inputs import TASK_ID
+from fcemu.specs import TASK_ID
 from tests.constants import T0
 
 
