@@ -12,8 +12,7 @@ import pytest
 from fcemu import console
 from fcemu import console_format as fmt
 from tests.cli.conftest import fcemu
-
-T0 = 1_714_521_600_000  # 2024-05-01T00:00:00Z
+from tests.constants import T0
 
 
 def test_table_and_times() -> None:
