@@ -25,12 +25,11 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from fcemu import code
 from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import Delivery, parse_destination
-from fcemu.engine_control import ControlOperations
+from fcemu.engine_control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine_functions import FunctionOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
@@ -43,7 +42,7 @@ from fcemu.faults import Faults, Step
 from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
 from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
-from fcemu.runtime import Invocation, Outcome, PoolUsage, Runtime, Runtimes
+from fcemu.runtime import Invocation, Outcome, Runtimes
 from fcemu.scheduler import Scheduler
 from fcemu.settings import Settings
 from fcemu.smq import Smq
@@ -55,17 +54,8 @@ log = logging.getLogger("fcemu.engine")
 SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024  # spec §6.5
 ASYNC_PAYLOAD_LIMIT = 128 * 1024
 
-
-class Runner(Runtime, Protocol):
-    """What the engine runs handlers through: :class:`~fcemu.runtime.Runtimes`, or a test's."""
-
-    def instances(self) -> list[dict[str, Any]]: ...
-
-    def usage(self) -> PoolUsage: ...
-
-
-#: Builds the engine's runner, at start and at every reset (``Engine(runtimes=...)``).
-RunnerFactory = Callable[[Settings, IdGenerator], Runner]
+__all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "Engine", "InvocationResult", "Runner",
+           "RunnerFactory", "ServerFailure", "default_runtimes"]
 
 
 def default_runtimes(settings: Settings, ids: IdGenerator) -> Runner:

@@ -11,26 +11,40 @@ files declare. Nothing here hands out a part of the engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fcemu.destinations import Target, target_of
 from fcemu.errors import InvalidArgument
 from fcemu.faults import Step, parse_steps
+from fcemu.ids import IdGenerator
 from fcemu.models import Task, TaskLogs
+from fcemu.runtime import PoolUsage, Runtime
+from fcemu.settings import Settings
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.destinations import Delivery
-    from fcemu.engine import Runner
     from fcemu.faults import Faults
     from fcemu.follow import TimeFollower
-    from fcemu.ids import IdGenerator
     from fcemu.models import Function
-    from fcemu.runtime import PoolUsage
     from fcemu.scheduler import Scheduler
     from fcemu.smq import Message, Smq
     from fcemu.tasks import AsyncTasks
+
+
+class Runner(Runtime, Protocol):
+    """What the engine runs handlers through: :class:`~fcemu.runtime.Runtimes`, or a test's
+    (invoke, stop, discard, close, and for the control API instances and usage)."""
+
+    def instances(self) -> list[dict[str, Any]]: ...
+
+    def usage(self) -> PoolUsage: ...
+
+
+#: Builds the engine's runner, at start and at every reset (``Engine(runtimes=...)``).
+RunnerFactory = Callable[[Settings, IdGenerator], Runner]
 
 
 class ControlOperations:

@@ -73,7 +73,6 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     read_timeout: float = 30.0
     pass_env: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         pairs = []
