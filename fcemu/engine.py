@@ -140,8 +140,10 @@ class Engine(FunctionOperations, ControlOperations):
     @property
     def smq(self) -> Smq:
         """The SMQ account (queues and topics): part of the front door for the MNS routes
-        only, whose operations are the MNS API's, one method each (:class:`fcemu.smq.Smq`).
-        Every other layer goes through the engine's own methods (``peek_queue``,
+        only (``fcemu.api.smq``, and the MNS request IDs of the front door's MNS answers),
+        whose operations are the MNS API's, one method each (:class:`fcemu.smq.Smq`):
+        wrapping each in an engine method would add a second name for every one. Every
+        other layer goes through the engine's own methods (``peek_queue``,
         ``create_queue`` ...)."""
         return self._smq
 

@@ -237,7 +237,7 @@ def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[
     ``async_config={...}`` (PutAsyncInvokeConfig fields, camelCase or snake_case),
     ``on_success="queue"`` and ``on_failure="queue"`` set its async config in the same call;
     other keywords are CreateFunction fields (``timeout=1``, ``memory_size=256`` ...).
-    Returns the deployed :class:`fcemu.models.Function`.
+    Returns a copy of the deployed :class:`fcemu.models.Function`.
     """
     from fcemu.errors import FunctionNotFound
 
