@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from fcemu.cli import main
+from fcemu.cli.main import main
 
 sys.exit(main())

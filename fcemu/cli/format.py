@@ -1,8 +1,11 @@
-"""Human-readable views for the ``fcemu`` CLI: tables, task timelines, queue messages.
+"""What the ``fcemu`` CLI prints: JSON or text on stdout, notes on stderr, and the views.
 
-Pure functions from the emulator's JSON documents to text, so they can be
-tested without a server. Times are shown in UTC ISO 8601 with milliseconds,
-as the emulator clock counts them.
+:class:`Output` sends a command's result as JSON (``--json``) or as text;
+:func:`progress` shows a ticker on a terminal while a long call runs. The
+views (tables, task timelines, queue messages) are pure functions from the
+emulator's JSON documents to text, so they can be tested without a server.
+Times are shown in UTC ISO 8601 with milliseconds, as the emulator clock
+counts them.
 """
 
 from __future__ import annotations
@@ -11,16 +14,72 @@ import base64
 import binascii
 import json
 import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["accepted", "clock_line", "functions_table", "iso", "messages_view",
-           "parse_body", "parse_duration", "purged", "table", "task_view", "tasks_table"]
+__all__ = ["Output", "accepted", "clock_line", "destination", "from_mns", "functions_table",
+           "iso", "messages_view", "parse_body", "parse_duration", "progress", "purged",
+           "table", "task_view", "tasks_table"]
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ARN = re.compile(r"^acs:(?P<svc>[a-z]+):[^:]*:[^:]*:/?(?P<kind>queues|topics|functions|eventbus)"
                   r"/(?P<name>[^/]+)")
 
+
+# -- where a command prints ------------------------------------------------------------------------
+
+class Output:
+    """Where a command prints: human text or JSON on stdout, notes on stderr."""
+
+    def __init__(self, as_json: bool, out: IO[str] | None = None,
+                 err: IO[str] | None = None) -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def emit(self, doc: Any, text: str | Callable[[], str]) -> None:
+        """JSON ``doc`` with ``--json``, else the human ``text``."""
+        if self.as_json:
+            print(json.dumps(doc, indent=2, ensure_ascii=False), file=self.out)
+        else:
+            print(text() if callable(text) else text, file=self.out)
+
+    def note(self, text: str) -> None:
+        print(text, file=self.err)
+
+
+@contextmanager
+def progress(out: Output, what: str, after: float = 1.0) -> Iterator[None]:
+    """While a long call runs, show ``what… 3s`` on a terminal's stderr (nothing otherwise)."""
+    if not out.err.isatty():
+        yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(0.5 if time.monotonic() - started > after else after):
+            out.err.write(f"\r{what}... {time.monotonic() - started:.0f}s")
+            out.err.flush()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if time.monotonic() - started > after:
+            out.err.write("\r\033[K")
+            out.err.flush()
+
+
+# -- views -----------------------------------------------------------------------------------------
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """Left-aligned columns, two spaces apart; ``(none)`` when there are no rows."""

@@ -1,9 +1,10 @@
-"""The ``fcemu`` command: arguments → Settings → Emulator, and the inspection commands.
+"""The ``fcemu`` command line: the parser, and dispatch to each command.
 
-``fcemu serve`` runs an emulator (optionally deploying ``--config`` files,
-``--watch``-ing them). The other commands talk to a running emulator over
-HTTP; their logic is in :mod:`fcemu.console`. Exit codes: 0 ok, 1 the
-emulator answered with an error, 2 usage or deployment-file error, 3 no
+``fcemu serve`` runs an emulator (:mod:`fcemu.cli.serve`); ``fcemu check``
+and ``fcemu config-schema`` read deployment files without serving (here);
+the other commands talk to a running emulator over HTTP
+(:mod:`fcemu.cli.commands`, :mod:`fcemu.cli.client`). Exit codes: 0 ok, 1
+the emulator answered with an error, 2 usage or deployment-file error, 3 no
 emulator listening.
 """
 
@@ -13,28 +14,18 @@ import argparse
 import json
 import logging
 import math
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fcemu import console
+from fcemu.cli.client import DEFAULT_ENDPOINT, EXIT_OK, EXIT_USAGE, parse_access_key
 
-if TYPE_CHECKING:  # imported when serving or checking: inspection commands start faster
-    from fcemu.settings import Settings
-
-#: ``fcemu serve`` options that set a Settings field, and that field.
-_SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "region",
-                   "account_id": "account_id", "seed": "seed",
-                   "destination_encoding": "destination_encoding",
-                   "strict_destinations": "strict_destinations",
-                   "retry_base_ms": "retry_base_ms", "max_instances": "max_instances",
-                   "instance_idle_seconds": "instance_idle_seconds"}
+__all__ = ["build_parser", "check", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fcemu`` parser: serve, the inspection commands, check and config-schema."""
     parser = argparse.ArgumentParser(
         prog="fcemu", description="Local emulator of Alibaba Cloud Function Compute 3.0 "
         "asynchronous invocation and async tasks, with SMQ (MNS) destinations.",
@@ -105,29 +96,30 @@ def _serve_parser(commands: Any) -> None:
 def _access_key(text: str) -> tuple[str, str]:
     """``--access-key ID:SECRET`` → ``(ID, SECRET)`` (the secret may contain ``:``)."""
     try:
-        return console.parse_access_key(text)
+        return parse_access_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _variable_name(text: str) -> str:
-    """``--pass-env NAME``: an environment variable name."""
-    from fcemu.runtime.environ import check_pass_env
+    """``--pass-env NAME``: an environment variable name, as Settings checks it."""
+    from fcemu.settings import Settings
 
     try:
-        return check_pass_env([text])[0]
+        return Settings(pass_env=(text,)).pass_env[0]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("pass_env: ")) from None
 
 
 def _origin(text: str) -> str:
-    """``--allow-origin ORIGIN``: ``scheme://host[:port]``, ``null`` or ``*``."""
-    from fcemu.hosts import normalize_origin
+    """``--allow-origin ORIGIN``: ``scheme://host[:port]``, ``null`` or ``*``, as Settings
+    normalizes it."""
+    from fcemu.settings import Settings
 
     try:
-        return normalize_origin(text)
+        return Settings(allow_origins=(text,)).allow_origins[0]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("allow_origins: ")) from None
 
 
 def _seconds(text: str) -> float:
@@ -144,7 +136,7 @@ def _seconds(text: str) -> float:
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--endpoint", default=default, metavar="URL",
                         help="emulator URL (default $FCEMU_ENDPOINT or "
-                             f"{console.DEFAULT_ENDPOINT})")
+                             f"{DEFAULT_ENDPOINT})")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print JSON instead of tables")
     parser.add_argument("--access-key", type=_access_key, default=default, metavar="ID:SECRET",
@@ -210,89 +202,15 @@ def _inspection_parsers(commands: Any) -> None:
     add("reset", "all state gone (--config files are deployed again)")
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Defaults, then what the --config files set, then the explicit options."""
-    from fcemu import config
-    from fcemu.clock import to_epoch_ms
-    from fcemu.settings import Settings
-
-    base = Settings()
-    if args.config:
-        base = config.load_settings(args.config, base).replace(config=tuple(args.config))
-    changes = {field: getattr(args, option) for option, field in _SERVE_SETTINGS.items()
-               if getattr(args, option) is not None}
-    if args.access_keys is not None:
-        changes["access_keys"] = tuple(args.access_keys)
-    for option in ("allow_hosts", "allow_origins"):
-        if getattr(args, option) is not None:
-            changes[option] = tuple(getattr(args, option))
-    if args.pass_env is not None:
-        changes["pass_env"] = tuple(args.pass_env)
-    if args.start_time is not None:
-        try:
-            changes["start_ms"] = to_epoch_ms(args.start_time)
-        except ValueError as exc:
-            raise SystemExit(f"fcemu: --start-time: {exc}") from None
-    return base.replace(**changes)
-
-
-def serve(settings: Settings, watch: bool = False) -> int:
-    """Run an emulator until SIGINT/SIGTERM; the first stdout line gives its URL."""
-    from fcemu import config
-    from fcemu.config_schema import ConfigError
-    from fcemu.server import Emulator
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    emulator = Emulator(settings)
-    try:
-        url = emulator.start()
-    except OSError as exc:
-        print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-              file=sys.stderr)
-        return 1
-    except ConfigError as exc:
-        print(f"fcemu: {exc}", file=sys.stderr)
-        return console.EXIT_USAGE
-    print(f"fcemu listening on {url} (clock={settings.clock}, region={settings.region}, "
-          f"account={settings.account_id})", flush=True)
-    watcher = None
-    try:
-        if settings.config:
-            print(emulator.call(_deployed), flush=True)
-        if watch and settings.config:
-            async def start(engine: Any) -> config.Watcher:
-                return config.watch(engine, settings.config)
-
-            watcher = emulator.call(start)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        if watcher is not None:
-            async def stop_watch(engine: Any) -> None:
-                await watcher.stop()
-
-            emulator.call(stop_watch)
-        emulator.stop()
-    return 0
-
-
-async def _deployed(engine: Any) -> str:
-    queues = ", ".join(q.name for q in engine.smq.list_queues()[0]) or "none"
-    files = ", ".join(str(p) for p in engine.settings.config)
-    return f"deployed from {files}: functions {', '.join(engine.functions) or 'none'}; " \
-           f"queues {queues}"
-
-
 def check(files: list[Path], as_json: bool) -> int:
     """``fcemu check``: load deployment files as ``serve`` would, without serving."""
-    from fcemu import config
+    from fcemu.config import Reporter, load, load_settings
     from fcemu.settings import Settings
 
-    settings = config.load_settings(files, Settings())
-    deployment = config.load(files, settings)
-    config.report_ignored(deployment)
+    settings = load_settings(files, Settings())
+    reporter = Reporter()
+    deployment = load(files, settings, reporter)
+    reporter.report_ignored(deployment)
     if as_json:
         doc = {"settings": deployment.settings, "queues": deployment.queues,
                "topics": {n: {"attributes": a, "subscriptions": s}
@@ -305,34 +223,32 @@ def check(files: list[Path], as_json: bool) -> int:
     else:
         names = ", ".join(deployment.functions) or "none"
         print(f"ok: functions {names}; queues {', '.join(deployment.queues) or 'none'}")
-    return console.EXIT_OK
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``fcemu`` command; returns its exit code."""
     args = build_parser().parse_args(argv)
     if args.command not in ("serve", "check", "config-schema"):
-        return console.run(args)
-    from fcemu import config
-    from fcemu.config_schema import SCHEMA, ConfigError
+        from fcemu.cli.commands import run
+
+        return run(args)
+    from fcemu.config import SCHEMA, ConfigError
 
     logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "serve":
-            if args.watch and not args.config:
-                print("fcemu: --watch needs --config FILE (what to watch)", file=sys.stderr)
-                return console.EXIT_USAGE
-            settings = settings_from(args)
-            config.load(settings.config, settings)  # fail fast, before binding the port
-            return serve(settings, watch=args.watch)
+            from fcemu.cli.serve import serve_command
+
+            return serve_command(args)
         if args.command == "check":
             return check(args.files, args.json)
     except ConfigError as exc:
         print(f"fcemu: {exc}", file=sys.stderr)
-        return console.EXIT_USAGE
+        return EXIT_USAGE
     print(json.dumps(SCHEMA, indent=2))  # config-schema
-    return console.EXIT_OK
+    return EXIT_OK
 
 
 if __name__ == "__main__":

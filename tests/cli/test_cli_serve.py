@@ -1,16 +1,27 @@
-"""``fcemu serve --config`` start-up, ``fcemu check``, ``config-schema`` and ``--watch``."""
+"""``fcemu serve --config`` start-up, ``fcemu check``, ``config-schema`` and ``--watch``.
+
+``fcemu serve`` runs in this process here (:func:`serving_here`), and ``--watch`` looks at
+the files when the test says so (``poll()``), so nothing waits on real time; one
+end-to-end smoke test runs ``fcemu serve --watch --instance-idle-seconds`` as a real
+subprocess, whose watcher and idle timer run in real time.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import select
 import textwrap
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.cli.conftest import DEMO, ROOT, fcemu, serving
+from fcemu.cli.main import build_parser
+from fcemu.cli.serve import settings_from
+from tests.cli.conftest import DEMO, ROOT, fcemu, serving, serving_here
 
 SAMPLES = ROOT / "fixtures" / "samples"
 
@@ -70,10 +81,11 @@ def test_check_and_config_schema(tmp_path: Path) -> None:
     assert "functions" in schema["properties"]
 
 
-def test_file_settings_and_explicit_options(tmp_path: Path) -> None:
+def test_file_settings_and_explicit_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     make_project(tmp_path)
-    with serving("--config", "fcemu.yaml", "--region", "cn-shanghai", cwd=tmp_path,
-                 log=tmp_path / "serve.log") as server:
+    monkeypatch.chdir(tmp_path)
+    with serving_here(capsys, "--config", "fcemu.yaml", "--region", "cn-shanghai") as server:
         # clock and seed come from the file, the region from the command line
         assert "(clock=manual, region=cn-shanghai, account=1234567890123456)" in server.banner
         functions = json.loads(server("functions", "--json").out)["functions"]
@@ -81,27 +93,25 @@ def test_file_settings_and_explicit_options(tmp_path: Path) -> None:
             "acs:fc:cn-shanghai:1234567890123456:functions/job"
 
 
-def test_instance_idle_seconds_stops_idle_instances(tmp_path: Path) -> None:
-    make_project(tmp_path)
-    with serving("--config", "fcemu.yaml", "--instance-idle-seconds", "0.2", cwd=tmp_path,
-                 log=tmp_path / "serve.log") as server:
-        assert server("invoke", "job", "--payload", "a").out.strip() == "v1:a"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + 20
-        while True:  # the idle timer runs in real time: poll the control API
-            with opener.open(f"{server.url}/_fcemu/instances", timeout=30) as answer:
-                instances = json.load(answer)
-            if instances["live"] == 0:
-                break
-            assert time.monotonic() < deadline, instances
-            time.sleep(0.1)
-        assert instances["peak"] == 1
+@pytest.mark.parametrize(("value", "seconds"), [("0.2", 0.2), ("0", 0.0), ("300", 300.0)])
+def test_instance_idle_seconds_option(value: str, seconds: float) -> None:
+    args = build_parser().parse_args(["serve", "--instance-idle-seconds", value])
+    assert settings_from(args).instance_idle_seconds == seconds
 
 
-def test_function_error_and_wait_on_a_real_clock(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_instance_idle_seconds_refuses_bad_values(value: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--instance-idle-seconds", value])
+    assert "--instance-idle-seconds" in capsys.readouterr().err
+
+
+def test_function_error_and_wait_on_a_real_clock(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The destinations sample on a real clock: a sync error exits 1; --wait follows a task."""
-    with serving("--config", "fcemu.yaml", cwd=SAMPLES / "destinations",
-                 log=tmp_path / "serve.log") as server:
+    monkeypatch.chdir(SAMPLES / "destinations")
+    with serving_here(capsys, "--config", "fcemu.yaml") as server:
         failed = server("invoke", "charge", "--payload", '{"amount": -1}')
         assert failed.code == 1
         assert json.loads(failed.out)["errorMessage"] == "amount must be positive, got -1"
@@ -115,27 +125,69 @@ def test_function_error_and_wait_on_a_real_clock(tmp_path: Path) -> None:
         assert "task t1: Failed" in waited.err
 
 
-def test_watch_redeploys_code_and_keeps_tasks(tmp_path: Path) -> None:
+def test_watch_redeploys_code_and_keeps_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
     path = make_project(tmp_path)
-    with serving("--config", "fcemu.yaml", "--watch", cwd=tmp_path,
-                 log=tmp_path / "serve.log") as server:
+    monkeypatch.chdir(tmp_path)
+    with serving_here(capsys, "--config", "fcemu.yaml", "--watch") as server:
         assert server("invoke", "job", "--payload", "a").out.strip() == "v1:a"
         assert server("invoke", "job", "--async", "--task-id", "before", "--payload", "b").code \
             == 0
         assert server("drain").code == 0
+        assert not server.poll()  # nothing changed yet
         make_project(tmp_path, PROJECT + "    timeout: 7\n", version="v2")
-        deadline = time.monotonic() + 20  # the watcher polls every second, in real time
-        while server("invoke", "job", "--payload", "a").out.strip() != "v2:a":
-            assert time.monotonic() < deadline, server.stderr()
+        assert server.poll()
+        assert server("invoke", "job", "--payload", "a").out.strip() == "v2:a"
         functions = json.loads(server("functions", "--json").out)["functions"]
         assert functions[0]["timeout"] == 7
         task = json.loads(server("task", "job", "before", "--json").out)
         assert (task["status"], task["returnPayload"]) == ("Succeeded", "v1:b")
-        assert "reloaded fcemu.yaml: job" in server.stderr()
+        assert "reloaded fcemu.yaml: job" in caplog.text
         path.write_text(textwrap.dedent(PROJECT) + "    memorySize: 1\n")
-        deadline = time.monotonic() + 20
-        while "not reloaded" not in server.stderr():
-            assert time.monotonic() < deadline, server.stderr()
-            time.sleep(0.1)  # the watcher runs in real time by design: poll its log
-        assert "fcemu.yaml:12: functions.job.memorySize" in server.stderr()
+        assert not server.poll()
+        assert "not reloaded" in caplog.text
+        assert "fcemu.yaml:12: functions.job.memorySize" in caplog.text
         assert server("invoke", "job", "--payload", "c").out.strip() == "v2:c"
+
+
+def test_serve_watch_and_idle_instances_end_to_end(tmp_path: Path) -> None:
+    """The smoke test: a real ``fcemu serve`` subprocess whose idle timer and ``--watch``
+    poller run in real time (waited for on the instance's exit and on the stderr pipe)."""
+    make_project(tmp_path)
+    with serving("--config", "fcemu.yaml", "--watch", "--instance-idle-seconds", "0.2",
+                 cwd=tmp_path, log=tmp_path / "serve.log", stderr_pipe=True) as server:
+        assert server("invoke", "job", "--payload", "a").out.strip() == "v1:a"
+        for instance in instances(server.url)["instances"]:
+            wait_for_exit(instance["pid"], timeout=20)
+        deadline = time.monotonic() + 20
+        while (doc := instances(server.url))["live"]:  # the instance's output is drained
+            assert time.monotonic() < deadline, doc
+        assert doc["peak"] == 1
+        make_project(tmp_path, PROJECT + "    timeout: 7\n", version="v2")
+        server.wait_for("reloaded fcemu.yaml: job", timeout=20)
+        assert server("invoke", "job", "--payload", "a").out.strip() == "v2:a"
+
+
+def instances(url: str) -> dict[str, Any]:
+    """``GET /_fcemu/instances``."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{url}/_fcemu/instances", timeout=30) as answer:
+        doc: dict[str, Any] = json.load(answer)
+    return doc
+
+
+def wait_for_exit(pid: int, timeout: float) -> None:
+    """Block until process ``pid`` ends, at most ``timeout`` real seconds (a pidfd where the
+    platform has one: woken by the exit itself; elsewhere the caller's bounded loop waits)."""
+    if not hasattr(os, "pidfd_open"):
+        return
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # gone already
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"instance process {pid} still alive after {timeout:g}s"
+    finally:
+        os.close(fd)

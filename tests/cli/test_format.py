@@ -9,8 +9,7 @@ import threading
 
 import pytest
 
-from fcemu import console
-from fcemu import console_format as fmt
+from fcemu.cli import format as fmt
 from tests.cli.conftest import fcemu
 from tests.constants import T0
 
@@ -68,12 +67,12 @@ def test_progress_on_a_terminal_only() -> None:
             return super().write(text)
 
     terminal = Terminal()
-    out = console.Output(False, io.StringIO(), terminal)
-    with console.progress(out, "waiting", after=0.0):
+    out = fmt.Output(False, io.StringIO(), terminal)
+    with fmt.progress(out, "waiting", after=0.0):
         assert terminal.written.wait(10)  # the ticker wrote while the block ran
     assert "waiting... " in terminal.getvalue()
     quiet = io.StringIO()
-    with console.progress(console.Output(False, io.StringIO(), quiet), "waiting", after=0.0):
+    with fmt.progress(fmt.Output(False, io.StringIO(), quiet), "waiting", after=0.0):
         pass
     assert quiet.getvalue() == ""
 

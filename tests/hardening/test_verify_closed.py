@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 import fcemu
-from fcemu import cli, console, replay, signing
+from fcemu import cli, replay, signing
+from fcemu.cli.client import EXIT_API, Client
 from fcemu.runtime import Credentials
 from tests.api.conftest import zip_b64
 from tests.hardening.state import FC, Http, Reply
@@ -155,10 +156,10 @@ def test_the_cli_signs_its_control_calls(fcemu: fcemu.Emulator,
     capsys.readouterr()
     assert cli.main([*base, "--access-key", ":".join(OTHER), "queue", "q", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["messages"]) == 1
-    client = console.Client(fcemu.endpoint, access_key=KEY)
+    client = Client(fcemu.endpoint, access_key=KEY)
     assert client.control("POST", "/reset")["status"] == "ok"
     assert fcemu.tasks("f") == []
-    assert cli.main([*base, "clock", "advance", "90"]) == console.EXIT_API
+    assert cli.main([*base, "clock", "advance", "90"]) == EXIT_API
     err = capsys.readouterr().err
     assert "MissingRequiredHeader" in err and "pass --access-key ID:SECRET" in err
     assert fcemu.clock.now() == now  # the reset set it back; the unsigned call did nothing

@@ -1,0 +1,262 @@
+"""The inspection commands of the ``fcemu`` CLI, each a request or two to a running emulator.
+
+Each ``run_<command>`` function takes a :class:`~fcemu.cli.client.Client`, the
+parsed arguments and an :class:`~fcemu.cli.format.Output`, prints a
+human-readable view (or JSON with ``--json``) and returns an exit code;
+:func:`run` picks the endpoint and the access key, and turns a
+:class:`~fcemu.cli.client.CliError` into its one-line message and exit code
+(with a hint when verify mode refused the request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fcemu.cli import format as fmt
+from fcemu.cli.client import (
+    DEFAULT_ENDPOINT,
+    EXIT_API,
+    EXIT_OK,
+    EXIT_USAGE,
+    FC,
+    ApiError,
+    Client,
+    CliError,
+    UsageError,
+    parse_access_key,
+    quote,
+)
+
+__all__ = ["COMMANDS", "TERMINAL", "run", "wait_for_task"]
+
+#: The statuses a task ends in.
+TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Expired", "Invalid"})
+#: What verify mode answers to a missing or wrong signature (FC and SMQ codes).
+AUTH_ERRORS = frozenset({"MissingRequiredHeader", "SignatureNotMatch", "InvalidAccessKeyID",
+                         "AccessDenied", "MissingAuthorizationHeader",
+                         "InvalidAuthorizationHeader", "MissingDateHeader",
+                         "SignatureDoesNotMatch", "InvalidAccessKeyId"})
+#: What verify mode answers to a request date too far from the emulator machine's clock.
+DATE_ERRORS = frozenset({"InvalidTimeStamp.Expired", "InvalidTimeStamp.Format", "TimeExpired",
+                         "InvalidDateHeader"})
+
+
+def run_functions(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    functions = client.pages("/functions", "functions", "ListFunctions",
+                             {"prefix": args.prefix})
+    configs = {c.get("functionArn", ""): c
+               for c in client.pages("/async-invoke-configs", "configs",
+                                     "ListAsyncInvokeConfigs")}
+    for function in functions:
+        function["asyncConfig"] = configs.get(function.get("functionArn", ""))
+    out.emit({"functions": functions}, lambda: fmt.functions_table(functions))
+    return EXIT_OK
+
+
+def run_tasks(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    query = {"status": args.status, "prefix": args.prefix, "qualifier": args.qualifier,
+             "sortOrderByTime": "asc" if args.asc else None,
+             "includePayload": "true" if args.payload else None}
+    tasks = client.pages(f"/functions/{quote(args.function)}/async-tasks", "tasks",
+                         "ListAsyncTasks", query, None if args.all else args.limit)
+    out.emit({"tasks": tasks}, lambda: fmt.tasks_table(tasks, args.function))
+    return EXIT_OK
+
+
+def run_task(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    task = client.fc("GET", f"/functions/{quote(args.function)}/async-tasks/{quote(args.task_id)}",
+                     "GetAsyncTask", query={"qualifier": args.qualifier})
+    out.emit(task, lambda: fmt.task_view(task, args.function))
+    return EXIT_OK
+
+
+def run_stop(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    path = f"/functions/{quote(args.function)}/async-tasks/{quote(args.task_id)}"
+    client.request("PUT", f"{FC}{path}/stop", query={"qualifier": args.qualifier},
+                   action="StopAsyncTask")
+    task = client.fc("GET", path, "GetAsyncTask", query={"qualifier": args.qualifier})
+    out.emit(task, f"stop requested: task {args.task_id} is {task.get('status')}")
+    return EXIT_OK
+
+
+def run_invoke(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    headers = {"x-fc-invocation-type": "Async" if args.asynchronous else "Sync",
+               "content-type": "application/octet-stream"}
+    if args.task_id:
+        headers["x-fc-async-task-id"] = args.task_id
+    if args.delay is not None:
+        headers["x-fc-async-delay"] = str(args.delay)
+    path = f"{FC}/functions/{quote(args.function)}/invocations"
+    with fmt.progress(out, f"invoking {args.function}"):
+        answer = client.request("POST", path, body=_payload(args.payload), headers=headers,
+                                query={"qualifier": args.qualifier}, action="InvokeFunction")
+    request_id = answer.headers.get("x-fc-request-id", "")
+    if args.asynchronous:
+        task_id = answer.headers.get("x-fc-async-task-id", "")
+        doc = {"status": answer.status, "requestId": request_id, "taskId": task_id}
+        if args.wait:
+            doc["task"] = wait_for_task(client, args.function, task_id, args.wait, out)
+        out.emit(doc, lambda: fmt.accepted(doc))
+        return EXIT_OK
+    error_type = answer.headers.get("x-fc-error-type", "")
+    text = answer.body.decode("utf-8", "replace")
+    out.emit({"status": answer.status, "requestId": request_id, "errorType": error_type,
+              "body": text}, text)
+    if error_type:
+        out.note(f"fcemu: function error {error_type} (request {request_id})")
+        return EXIT_API
+    return EXIT_OK
+
+
+def _payload(value: str | None) -> bytes:
+    """``--payload``: text, ``@file`` (its bytes) or ``-`` (standard input)."""
+    if value is None:
+        return b""
+    if value == "-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        try:
+            with open(value[1:], "rb") as file:
+                return file.read()
+        except OSError as exc:
+            raise UsageError(f"--payload {value}: {exc.strerror}") from None
+    return value.encode()
+
+
+def wait_for_task(client: Client, function: str, task_id: str, timeout: float,
+                  out: fmt.Output) -> dict[str, Any]:
+    """Poll GetAsyncTask until the task ends, noting each status change on stderr."""
+    path = f"/functions/{quote(function)}/async-tasks/{quote(task_id)}"
+    deadline, seen, hinted = time.monotonic() + timeout, "", False
+    manual = client.control("GET", "/clock").get("mode") == "manual"
+    while True:
+        task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
+        status = task.get("status", "")
+        if status != seen:
+            out.note(f"task {task_id}: {status}")
+            seen, changed = status, time.monotonic()
+        if status in TERMINAL:
+            return task
+        if manual and not hinted and time.monotonic() - changed > 2:
+            out.note("the clock is manual: move it (fcemu clock advance N, fcemu drain) "
+                     "for retries and delays to happen")
+            hinted = True
+        if time.monotonic() > deadline:
+            raise CliError(f"task {task_id} still {status} after {timeout:g}s")
+        time.sleep(0.2)  # the CLI polls a server it does not control
+
+
+def run_queue(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    if args.purge:
+        purged = 0
+        while batch := client.receive(args.name, 16):
+            for message in batch:
+                client.delete_message(args.name, message["ReceiptHandle"])
+            purged += len(batch)
+        left = client.control("GET", f"/queues/{quote(args.name)}/messages")["messages"]
+        doc = {"queue": args.name, "purged": purged, "remaining": len(left)}
+        out.emit(doc, fmt.purged(doc))
+        return EXIT_OK
+    if args.receive:
+        if not 1 <= args.count <= 16:
+            raise UsageError(f"--count must be between 1 and 16, got {args.count}")
+        received = client.receive(args.name, args.count, args.wait)
+        for message in received:
+            client.delete_message(args.name, message["ReceiptHandle"])
+        messages = [fmt.from_mns(m) for m in received]
+        verb = "received and deleted"
+    else:
+        messages = client.control("GET", f"/queues/{quote(args.name)}/messages")["messages"]
+        verb = "peeked"
+    for message in messages:
+        message["bodyJson"] = fmt.parse_body(message.get("body", ""))
+    out.emit({"queue": args.name, "messages": messages},
+             lambda: fmt.messages_view(args.name, messages, verb))
+    return EXIT_OK
+
+
+def run_queues(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    queues = client.control("GET", "/queues")["queues"]
+    out.emit({"queues": queues}, lambda: fmt.table(
+        ["QUEUE", "MESSAGES"], [[q["name"], str(q["messageCount"])] for q in queues]))
+    return EXIT_OK
+
+
+def run_clock(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    if args.action == "advance":
+        if args.value is None:
+            raise UsageError("usage: fcemu clock advance SECONDS (e.g. 90, 1.5, 5m, 2h, 1d)")
+        seconds = fmt.parse_duration(args.value)
+        with fmt.progress(out, f"advancing the clock {args.value}"):
+            doc = client.control("POST", "/clock/advance", {"seconds": seconds})
+    elif args.action == "set":
+        if args.value is None:
+            raise UsageError("usage: fcemu clock set TIME (ISO 8601 or epoch milliseconds)")
+        now: Any = int(args.value) if args.value.isdigit() else args.value
+        with fmt.progress(out, f"setting the clock to {args.value}"):
+            doc = client.control("POST", "/clock/set", {"now": now})
+    else:
+        doc = client.control("GET", "/clock")
+    out.emit(doc, fmt.clock_line(doc))
+    return EXIT_OK
+
+
+def run_settle(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    verb = "drain" if args.command == "drain" else "settle"
+    with fmt.progress(out, "waiting for the emulator to " + verb):
+        doc = client.control("POST", "/" + verb)
+    out.emit(doc, f"{'drained' if verb == 'drain' else 'settled'} at {fmt.iso(doc.get('now'))}")
+    return EXIT_OK
+
+
+def run_reset(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    doc = client.control("POST", "/reset")
+    out.emit(doc, "reset: " + fmt.clock_line(doc))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Client, argparse.Namespace, fmt.Output], int]] = {
+    "functions": run_functions, "tasks": run_tasks, "task": run_task, "stop": run_stop,
+    "invoke": run_invoke, "queue": run_queue, "queues": run_queues, "clock": run_clock,
+    "settle": run_settle, "drain": run_settle, "reset": run_reset,
+}
+
+
+
+def run(args: argparse.Namespace, out: fmt.Output | None = None) -> int:
+    """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``, signing its
+    FC, control and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
+    out = out or fmt.Output(bool(getattr(args, "json", False)))
+    endpoint = (getattr(args, "endpoint", None) or os.environ.get("FCEMU_ENDPOINT")
+                or DEFAULT_ENDPOINT)
+    access_key: tuple[str, str] | None = getattr(args, "access_key", None)
+    if access_key is None and os.environ.get("FCEMU_ACCESS_KEY"):
+        try:
+            access_key = parse_access_key(os.environ["FCEMU_ACCESS_KEY"])
+        except ValueError as exc:
+            out.note(f"fcemu: FCEMU_ACCESS_KEY: {exc}")
+            return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](Client(endpoint, access_key=access_key), args, out)
+    except ApiError as exc:
+        out.note(f"fcemu: {exc}")
+        if exc.code in AUTH_ERRORS:
+            out.note("fcemu: the emulator checks request signatures (verify mode): " + (
+                "check that --access-key / FCEMU_ACCESS_KEY is one of its AccessKey pairs"
+                if access_key else "pass --access-key ID:SECRET (or set FCEMU_ACCESS_KEY) "
+                "with one of the pairs given to `fcemu serve --access-key`"))
+        elif exc.code in DATE_ERRORS:
+            out.note("fcemu: the emulator checks request dates (verify mode): this machine's "
+                     "clock and the emulator machine's clock differ by more than 15 minutes")
+        return exc.exit_code
+    except CliError as exc:
+        out.note(f"fcemu: {exc}")
+        return exc.exit_code
+    except ValueError as exc:  # a bad argument value found late (durations)
+        out.note(f"fcemu: {exc}")
+        return EXIT_USAGE
