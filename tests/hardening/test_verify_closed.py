@@ -92,7 +92,7 @@ def setup_state(emu: fcemu.Emulator) -> None:
 def state(emu: fcemu.Emulator) -> dict[str, Any]:
     """What the control calls below could change, read through the Python API."""
     async def inner(engine: Any) -> dict[str, Any]:
-        return {"functions": sorted(engine.functions), "faults": engine.faults.describe(),
+        return {"functions": sorted(engine.functions), "faults": engine.describe_faults(),
                 "seed": engine.ids.seed}
 
     return {"now": emu.clock.now(), "tasks": emu.tasks("f"),
