@@ -1,12 +1,14 @@
-"""Building one function from its merged props: the FC API documents that deploy it.
+"""Building one function from its merged props: the FC API documents and typed specs.
 
 :func:`build_function` turns a function's props (from ``s.yaml`` or
 ``fcemu.yaml``, already checked against the schema) into a
 :class:`~fcemu.config.deployment.FunctionEntry`: a ``CreateFunctionInput`` with
 the code zipped by :func:`fcemu.code.zip_code_base64` (the one zip builder), a
 ``PutAsyncInvokeConfigInput`` whose destination ARNs have their ``{accountid}``-style
-placeholders filled, and the reserved concurrency. What the engine would refuse is
-reported here, at the line that wrote it.
+placeholders filled (a bare name is a queue: :func:`fcemu.destinations.destination_arn`),
+the reserved concurrency, and the same as the engine's typed specs
+(:class:`~fcemu.specs.FunctionSpec`, :class:`~fcemu.specs.AsyncConfigSpec`). What the
+specs refuse is reported here, at the line that wrote it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fcemu import inputs
 from fcemu.code import zip_code_base64
 from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.marked import ConfigError, MarkedDict, Where, marked_dict
 from fcemu.config.schema import MODELLED_PROPS
-from fcemu.destinations import parse_destination
+from fcemu.destinations import destination_arn, parse_destination
 from fcemu.errors import InvalidArgument
 from fcemu.models import LATEST
 from fcemu.settings import Settings
+from fcemu.specs import ECHOED_FIELDS, AsyncConfigSpec, FunctionSpec
 
 __all__ = ["add_destination_resources", "build_function"]
 
@@ -62,21 +64,37 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
         doc["environmentVariables"] = {k: _env_text(v)
                                        for k, v in props["environmentVariables"].items()}
     for key, value in props.items():
-        if key not in MODELLED_PROPS and key in inputs.ECHOED_FIELDS and value != "auto":
+        if key not in MODELLED_PROPS and key in ECHOED_FIELDS and value != "auto":
             doc[key] = value  # accepted and echoed by GetFunction, not modelled
     code_path, doc["code"] = _code(props["code"], fail)
     try:
-        inputs.check_function_name(name)
-        inputs.function_fields(doc, create=True)
+        spec = FunctionSpec.of(**{k: v for k, v in doc.items() if k != "code"},
+                               zip_file=doc["code"]["zipFile"])
     except InvalidArgument as exc:
         raise fail(_field_of(exc.message), exc.message) from None
-    async_config = None
+    async_config = async_spec = None
     if props.get("asyncInvokeConfig") is not None:
-        field_name = origins.get("asyncInvokeConfig", (where, f"{prefix}.asyncInvokeConfig"))[1]
+        at, field_name = origins.get("asyncInvokeConfig",
+                                     (where, f"{prefix}.asyncInvokeConfig"))
         async_config = _async_config(props["asyncInvokeConfig"], settings, names,
                                      field_name, reporter)
+        try:
+            async_spec = _async_spec(async_config[1])
+        except InvalidArgument as exc:
+            raise ConfigError(at, field_name, exc.message) from None
     concurrency = (props.get("concurrencyConfig") or {}).get("reservedConcurrency")
-    return FunctionEntry(name, doc, async_config, concurrency, where, origins, code_path)
+    return FunctionEntry(name=name, doc=doc, spec=spec, async_config=async_config,
+                         async_spec=async_spec, reserved_concurrency=concurrency, where=where,
+                         origins=origins, code_path=code_path)
+
+
+def _async_spec(doc: Mapping[str, Any]) -> AsyncConfigSpec:
+    """A ``PutAsyncInvokeConfigInput`` built by :func:`_async_config`, as a spec."""
+    targets = doc.get("destinationConfig") or {}
+    return AsyncConfigSpec.of(
+        **{key: value for key, value in doc.items() if key != "destinationConfig"},
+        on_success=(targets.get("onSuccess") or {}).get("destination"),
+        on_failure=(targets.get("onFailure") or {}).get("destination"))
 
 
 def _env_text(value: Any) -> str:
@@ -131,8 +149,7 @@ def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, An
 def _arn(value: str, settings: Settings, names: Mapping[str, Any], where: Where,
          field_name: str, reporter: Reporter) -> str:
     """A destination ARN with ``{accountid}``-style placeholders filled (README: config)."""
-    if not value.startswith("acs:"):
-        value = f"acs:mns:{settings.region}:{settings.account_id}:/queues/{value}/messages"
+    value = destination_arn(value, settings.region, settings.account_id)
 
     def fill(match: re.Match[str]) -> str:
         word = match[1]

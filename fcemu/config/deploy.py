@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcemu.api.inputs import async_config_spec, function_spec  # phase 1 of issue 10 (S)
 from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.load import load
 from fcemu.config.marked import ConfigError
@@ -29,6 +29,7 @@ from fcemu.errors import (
     SmqError,
 )
 from fcemu.models import LATEST
+from fcemu.specs import FunctionSpec
 
 if TYPE_CHECKING:
     from fcemu.engine import Engine
@@ -38,8 +39,8 @@ __all__ = ["Deployer", "apply_config", "deploy", "deploy_async", "function_exist
 log = logging.getLogger("fcemu.config")
 
 #: What UpdateFunction resets a field to when a reloaded file no longer sets it (spec §11.1).
-_UPDATE_DEFAULTS = {"timeout": 3, "memorySize": 128, "instanceConcurrency": 1,
-                    "environmentVariables": {}, "description": ""}
+_UPDATE_DEFAULTS: dict[str, Any] = {"timeout": 3, "memory_size": 128, "instance_concurrency": 1,
+                                    "environment_variables": {}, "description": ""}
 
 
 def apply_config(engine: Engine, paths: Iterable[Path | str],
@@ -76,9 +77,9 @@ def deploy(engine: Engine, deployment: Deployment, *, strict: bool) -> list[str]
     for entry in deployment.functions.values():
         with _refusals(entry, strict):
             if function_exists(engine, entry.name):
-                engine.update_function(entry.name, function_spec(_update_doc(entry), create=False))
+                engine.update_function(entry.name, _update_spec(entry))
             else:
-                engine.create_function(function_spec(entry.doc, create=True))
+                engine.create_function(entry.spec)
             _deploy_configs(engine, entry)
             done.append(entry.name)
     return done
@@ -91,10 +92,9 @@ async def deploy_async(engine: Engine, deployment: Deployment) -> list[str]:
     for entry in deployment.functions.values():
         with _refusals(entry, strict=False):
             if function_exists(engine, entry.name):
-                await engine.update_function_async(
-                    entry.name, function_spec(_update_doc(entry), create=False))
+                await engine.update_function_async(entry.name, _update_spec(entry))
             else:
-                await engine.create_function_async(function_spec(entry.doc, create=True))
+                await engine.create_function_async(entry.spec)
             _deploy_configs(engine, entry)
             done.append(entry.name)
     return done
@@ -114,9 +114,8 @@ def function_exists(engine: Engine, name: str) -> bool:
 def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     """The function's async invoke config and reserved concurrency: put, or deleted when the
     files no longer set them."""
-    if entry.async_config is not None:
-        qualifier, doc = entry.async_config
-        engine.put_async_invoke_config(entry.name, qualifier, async_config_spec(doc))
+    if entry.async_config is not None and entry.async_spec is not None:
+        engine.put_async_invoke_config(entry.name, entry.async_config[0], entry.async_spec)
     else:
         with suppress(AsyncConfigNotExists):
             engine.delete_async_invoke_config(entry.name, LATEST)
@@ -145,10 +144,11 @@ def _deploy_smq(engine: Engine, deployment: Deployment, strict: bool) -> None:
 
 # -- helpers ------------------------------------------------------------------------------
 
-def _update_doc(entry: FunctionEntry) -> dict[str, Any]:
-    """An ``UpdateFunctionInput``: every field the files set, the defaults for the others."""
-    update = {k: v for k, v in entry.doc.items() if k not in ("functionName", "tags")}
-    return {**_UPDATE_DEFAULTS, **update}
+def _update_spec(entry: FunctionEntry) -> FunctionSpec:
+    """UpdateFunction's spec: every field the files set, the defaults for the others."""
+    spec = entry.spec
+    defaults = {k: v for k, v in _UPDATE_DEFAULTS.items() if getattr(spec, k) is None}
+    return replace(spec, name=None, tags=None, **defaults)
 
 
 def _create_or_set(create: Callable[..., Any], update: Callable[..., Any], name: str,

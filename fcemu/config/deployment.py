@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fcemu.config.marked import Where
+from fcemu.specs import AsyncConfigSpec, FunctionSpec
 
 __all__ = ["Deployment", "FunctionEntry", "Reporter"]
 
@@ -24,13 +25,18 @@ log = logging.getLogger("fcemu.config")
 
 @dataclass
 class FunctionEntry:
-    """One function as the files describe it, in FC API shapes."""
+    """One function as the files describe it: in FC API shapes (what ``fcemu config``
+    shows, what a reload compares), and as the typed specs the engine takes."""
 
     name: str
     #: ``CreateFunctionInput`` with ``code.zipFile``.
     doc: dict[str, Any]
+    #: The same, as CreateFunction takes it.
+    spec: FunctionSpec
     #: ``(qualifier, PutAsyncInvokeConfigInput)`` or None.
     async_config: tuple[str, dict[str, Any]] | None
+    #: The same, as PutAsyncInvokeConfig takes it.
+    async_spec: AsyncConfigSpec | None
     reserved_concurrency: int | None
     where: Where
     #: Where each prop was written, and its dotted field name, for error messages.
