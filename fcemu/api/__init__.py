@@ -10,7 +10,9 @@ The root's first middleware is the front door (:mod:`fcemu.api.front_door`):
 every request, whatever its route, passes its Host and Origin checks first
 (and, served by :mod:`fcemu.api.protocol`, its head and body time limits).
 Each sub-app carries its own error middleware (:mod:`fcemu.api.middleware`);
-the root's turns misses outside every sub-app into FC error JSON too. In verify
+the root's turns misses outside every sub-app into FC error JSON too, and its
+last (:func:`~fcemu.api.middleware.follow_time`) lets follow mode move the clock
+before any handler runs. Handlers call the engine's public methods only. In verify
 mode (``Settings.access_keys``) the FC sub-app, the control API and the MNS
 routes check request signatures, dates and nonces before their handlers
 (:mod:`fcemu.api.auth`).
