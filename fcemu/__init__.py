@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from fcemu.models import TaskStatus
     from fcemu.scheduler import SettleTimeout
     from fcemu.server import Emulator
+    from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError
     from fcemu.settings import Settings
-    from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError
 
 _WHERE = {
     "Clock": "fcemu.clock",
@@ -28,10 +28,10 @@ _WHERE = {
     "SmqError": "fcemu.errors",
     "TaskStatus": "fcemu.models",
     "Emulator": "fcemu.server",
-    "EmulatorClock": "fcemu.views",
-    "MessageView": "fcemu.views",
-    "QueueView": "fcemu.views",
-    "ServerSideError": "fcemu.views",
+    "EmulatorClock": "fcemu.server.views",
+    "MessageView": "fcemu.server.views",
+    "QueueView": "fcemu.server.views",
+    "ServerSideError": "fcemu.server.views",
     "Settings": "fcemu.settings",
 }
 

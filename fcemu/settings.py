@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from fcemu.hosts import normalize_origin
+
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: 2024-05-01T00:00:00Z, the manual clock's start when none is given.
 DEFAULT_START_MS = 1_714_521_600_000
@@ -89,8 +93,6 @@ class Settings:
                                                   for v in values):
                 raise ValueError(f"{name}: expected a list of non-empty strings, got {values!r}")
             object.__setattr__(self, name, tuple(normalize(v.strip()) for v in values))
-        from fcemu.runtime.environ import check_pass_env
-
         if isinstance(self.pass_env, str):
             raise ValueError(f"pass_env: expected a list of variable names, got {self.pass_env!r}")
         object.__setattr__(self, "pass_env", check_pass_env(self.pass_env))
@@ -101,3 +103,15 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def check_pass_env(names: Iterable[object]) -> tuple[str, ...]:
+    """``--pass-env`` names as a tuple; ValueError naming one that is not a variable name."""
+    checked = []
+    for name in names:
+        if not isinstance(name, str) or not _VARIABLE_NAME.match(name):
+            raise ValueError(f"pass_env: {name!r} is not an environment variable name "
+                             "(letters, digits and _, not starting with a digit)")
+        if name not in checked:
+            checked.append(name)
+    return tuple(checked)

@@ -23,7 +23,7 @@ build the canonical request / string to sign with the same helpers.
 
 STS credentials are accepted when their AccessKey pair is configured (the
 token itself is not checked). Bearer tokens are refused in verify mode.
-Request dates and nonces are checked after the signature, by :mod:`fcemu.replay`.
+Request dates and nonces are checked after the signature, by :mod:`fcemu.api.replay`.
 """
 
 from __future__ import annotations

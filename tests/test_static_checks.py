@@ -1,4 +1,5 @@
-"""The project's static checks run with the test suite, so CI runs them: ruff and mypy (strict)."""
+"""The project's static checks run with the test suite, so CI runs them: ruff, mypy (strict)
+and the import-linter contracts of pyproject.toml (the layers of DESIGN.md, no cycles)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,12 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_strict_is_clean() -> None:
     result = _run(sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_contracts_are_kept() -> None:
+    lint_imports = shutil.which("lint-imports")
+    if lint_imports is None:
+        pytest.fail("import-linter is not installed: pip install -e '.[test]'")
+    result = _run(lint_imports, "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,8 +38,8 @@ from fcemu.api.auth import fc_signature_middleware
 from fcemu.api.front_door import front_door
 from fcemu.api.keys import ENGINE, NONCES
 from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, follow_time, root_errors
+from fcemu.api.replay import Nonces
 from fcemu.engine import Engine
-from fcemu.replay import Nonces
 
 __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 

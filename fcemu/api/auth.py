@@ -6,7 +6,7 @@ regions, credentials"). Then:
 - :func:`fc_signature_middleware` guards the FC sub-app *and* the control API
   (``/_fcemu``): an ACS3-HMAC-SHA256 signature made with a configured pair
   (:func:`fcemu.signing.verify_acs3`), an ``x-acs-date`` within 15 minutes of
-  now and an unused ``x-acs-signature-nonce`` (:mod:`fcemu.replay`). It sits
+  now and an unused ``x-acs-signature-nonce`` (:mod:`fcemu.api.replay`). It sits
   inside each sub-app's error middleware, so its failures render as FC error
   JSON;
 - :func:`check_mns_signature` is called by
@@ -27,7 +27,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from fcemu import replay, signing
+from fcemu import signing
+from fcemu.api import replay
 from fcemu.api.keys import ENGINE, NONCES
 
 __all__ = ["check_mns_signature", "fc_signature_middleware", "secrets_of"]

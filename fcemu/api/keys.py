@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from fcemu.api.replay import Nonces
     from fcemu.engine import Engine
-    from fcemu.replay import Nonces
 
 #: The :class:`fcemu.engine.Engine` serving requests. ``Engine.reset()`` rebuilds the
 #: engine in place, so the object behind this key never changes.

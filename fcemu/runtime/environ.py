@@ -24,7 +24,6 @@ in-process share the server's environment; they cannot be isolated.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -35,19 +34,6 @@ if TYPE_CHECKING:
 #: (the command search path, the home and temporary directories, user name, locale, zone).
 BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
                   "TMPDIR")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def check_pass_env(names: Iterable[object]) -> tuple[str, ...]:
-    """``--pass-env`` names as a tuple; ValueError naming one that is not a variable name."""
-    checked = []
-    for name in names:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"pass_env: {name!r} is not an environment variable name "
-                             "(letters, digits and _, not starting with a digit)")
-        if name not in checked:
-            checked.append(name)
-    return tuple(checked)
 
 
 def handler_environment(invocation: Invocation, instance_id: str,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime.contain import MODES, Containment
 from fcemu.runtime.contain import containment as contained
-from fcemu.runtime.environ import check_pass_env
 from fcemu.runtime.invocation import Invocation, Outcome, Runtime
 from fcemu.runtime.pool import IdleTimer, InstancePool, PoolUsage
 from fcemu.runtime.protocol import UNHANDLED, error_body
+from fcemu.settings import check_pass_env
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator

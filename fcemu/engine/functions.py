@@ -30,7 +30,7 @@ from fcemu.specs import FunctionSpec
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
-    from fcemu.engine_control import Runner
+    from fcemu.engine.control import Runner
     from fcemu.faults import Faults
     from fcemu.ids import IdGenerator
     from fcemu.scheduler import Scheduler

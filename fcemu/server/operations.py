@@ -3,7 +3,7 @@
 A mixin of :class:`fcemu.server.Emulator` (kept apart so that the server module
 stays readable): each method is one call of the engine's front door, marshalled
 onto the emulator loop by ``Emulator.call``, and hands the test thread copies
-(wire dicts, :class:`~fcemu.views.QueueView`, a copied
+(wire dicts, :class:`~fcemu.server.views.QueueView`, a copied
 :class:`~fcemu.models.Function`), never a live model. Keyword fields are read into
 typed specs (:mod:`fcemu.specs`) here, on the test thread.
 """
@@ -20,8 +20,8 @@ from fcemu.code import zip_code_base64
 from fcemu.destinations import destination_arn
 from fcemu.engine import Engine
 from fcemu.models import Function
+from fcemu.server.views import QueueView
 from fcemu.specs import AsyncConfigSpec, FunctionSpec
-from fcemu.views import QueueView
 
 T = TypeVar("T")
 

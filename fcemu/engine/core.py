@@ -15,8 +15,8 @@ hands them to each other: :class:`~fcemu.tasks.AsyncTasks` (the task life
 cycle), :class:`~fcemu.destinations.Delivery` (result messages),
 :class:`~fcemu.smq.Smq`, the runtimes (:mod:`fcemu.runtime`). The function
 operations (CreateFunction … DeleteFunction) are a mixin in
-:mod:`fcemu.engine_functions`; the control operations one in
-:mod:`fcemu.engine_control`.
+:mod:`fcemu.engine.functions`; the control operations one in
+:mod:`fcemu.engine.control`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from fcemu import code
 from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import Delivery, parse_destination
-from fcemu.engine_control import ControlOperations, Runner, RunnerFactory
-from fcemu.engine_functions import FunctionOperations
+from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
+from fcemu.engine.functions import FunctionOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,

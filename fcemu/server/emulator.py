@@ -9,7 +9,7 @@ plugin hands out this same object.
 Every method goes through the engine's front door (its public methods, named
 after the operations) and hands the test thread copies (wire dicts, views,
 copied models), never a live model; the operations themselves (deploy, invoke,
-inspect, script) are a mixin in :mod:`fcemu.emulator_operations`.
+inspect, script) are a mixin in :mod:`fcemu.server.operations`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from aiohttp import web
 
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_epoch_ms
 from fcemu.config import Deployer, Watcher, watch
-from fcemu.emulator_operations import EmulatorOperations
 from fcemu.engine import Engine, ServerFailure
 from fcemu.ids import IdGenerator
+from fcemu.server.operations import EmulatorOperations
+from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 from fcemu.settings import Settings
-from fcemu.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 
 T = TypeVar("T")
 
