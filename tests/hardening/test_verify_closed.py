@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 import fcemu
-from fcemu import cli, replay, signing
+from fcemu import cli, signing
+from fcemu.api import replay
 from fcemu.cli.client import EXIT_API, Client
 from fcemu.runtime import Credentials
 from tests.api.conftest import zip_b64
