@@ -173,22 +173,24 @@ class AsyncTasks:
             raise AsyncTaskNotFound(task_id)
         return task
 
+    def list_all(self, query: TaskQuery, function_name: str | None = None
+                 ) -> tuple[list[Task], str]:
+        """One page of every function's tasks (or of one function's, every qualifier), with
+        the ListAsyncTasks filters and paging. Before sorting by ``startedTime``, tasks are
+        in function-name order, then submission order: so equal times (a manual clock)
+        list function by function."""
+        names = sorted(self.by_function) if function_name is None else [function_name]
+        tasks = [t for name in names for t in self.by_function.get(name, {}).values()
+                 if _matches(t, query)]
+        if query.ascending:
+            tasks.sort(key=lambda t: t.submitted_ms)
+        return _page(tasks, query)
+
     def list(self, function_name: str, qualifier: str, query: TaskQuery) -> tuple[list[Task], str]:
         """One page of a function's tasks, filtered and sorted by ``startedTime``."""
-        tasks = [
-            t for t in self.by_function.get(function_name, {}).values()
-            if t.qualifier == qualifier and t.task_id.startswith(query.prefix)
-            and (query.status is None or t.status is query.status)
-            and (query.started_begin is None or t.submitted_ms >= query.started_begin)
-            and (query.started_end is None or t.submitted_ms <= query.started_end)
-        ]
-        if not query.ascending:
-            # newest first; ties keep submission order (decisions.md "Listing")
-            tasks = sorted(tasks, key=lambda t: -t.submitted_ms)
-        start = _read_token(query.next_token)
-        page = tasks[start:start + query.limit]
-        more = start + query.limit < len(tasks)
-        return page, _make_token(start + query.limit) if more else ""
+        tasks = [t for t in self.by_function.get(function_name, {}).values()
+                 if t.qualifier == qualifier and _matches(t, query)]
+        return _page(tasks, query)
 
     # -- stopping -------------------------------------------------------------------
 
@@ -324,6 +326,25 @@ class AsyncTasks:
             if not task.status.terminal and task.status not in (S.RUNNING, S.STOPPING):
                 task.error_type = "FunctionNotFound"
                 self._finish(task, S.INVALID, "")
+
+
+def _matches(t: Task, query: TaskQuery) -> bool:
+    """The ListAsyncTasks filters other than the qualifier."""
+    return (t.task_id.startswith(query.prefix)
+            and (query.status is None or t.status is query.status)
+            and (query.started_begin is None or t.submitted_ms >= query.started_begin)
+            and (query.started_end is None or t.submitted_ms <= query.started_end))
+
+
+def _page(tasks: list[Task], query: TaskQuery) -> tuple[list[Task], str]:
+    """Sorted by ``startedTime`` (newest first unless ascending; ties keep their order,
+    decisions.md "Listing"), then the page the token points at."""
+    if not query.ascending:
+        tasks = sorted(tasks, key=lambda t: -t.submitted_ms)
+    start = _read_token(query.next_token)
+    page = tasks[start:start + query.limit]
+    more = start + query.limit < len(tasks)
+    return page, _make_token(start + query.limit) if more else ""
 
 
 def _make_token(offset: int) -> str:

@@ -1,8 +1,9 @@
 """Routes under ``/_fcemu``: the emulator's control API, for tests in any language.
 
 The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed
-and a peek at SMQ queues; task logs, handler instances, scripted outcomes and
-destination faults (:mod:`fcemu.faults`). Each handler calls the engine's
+and a peek at SMQ queues; the task listing across functions, task logs,
+handler instances, scripted outcomes and destination faults
+(:mod:`fcemu.faults`). Each handler calls the engine's
 method of the same operation (``engine.advance_clock``, ``engine.peek_queue``
 ...). Errors use the FC error format, like the FC API. Times are epoch
 milliseconds on the emulator clock.
@@ -16,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from fcemu.api import wire
+from fcemu.api import inputs, wire
+from fcemu.api.async_tasks import task_query
 from fcemu.api.keys import ENGINE
 from fcemu.clock import MAX_DURATION_MS, to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine
@@ -141,6 +143,21 @@ async def get_async_task_logs(request: web.Request) -> web.Response:
                  "scripted": a.scripted, "logs": a.logs} for a in logs.attempts]
     return wire.json_response({"taskId": logs.task_id, "requestId": logs.request_id,
                                "logs": logs.text, "attempts": attempts})
+
+
+@routes.get("/tasks")
+async def list_all_async_tasks(request: web.Request) -> web.Response:
+    """The tasks of every function, task mode on or off: ListAsyncTasks's filters
+    (``prefix``, ``status``, ``startedTimeBegin``/``End``, ``sortOrderByTime``,
+    ``includePayload``), paging (``limit``, ``nextToken``), plus ``function`` (one function's
+    tasks, every qualifier). Each item is an ``AsyncTask`` plus its ``functionName``."""
+    query = task_query(request.query)
+    include = inputs.query_bool(request.query.get("includePayload"), "includePayload")
+    function = request.query.get("function") or None
+    tasks, token = request.app[ENGINE].list_all_async_tasks(query, function)
+    records = ({**wire.async_task(t, include_payload=include), "functionName": t.function_name}
+               for t in tasks)
+    return wire.json_response(wire.page("tasks", records, token))
 
 
 @routes.get("/instances")

@@ -160,13 +160,16 @@ class Client:
                             action="FcemuControl").json()
 
     def pages(self, path: str, key: str, action: str, query: dict[str, Any] | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
-        """Every item of a paginated FC List operation (or the first ``limit``)."""
+              limit: int | None = None, *, control: bool = False) -> list[dict[str, Any]]:
+        """Every item of a paginated FC List operation, or with ``control`` of a control API
+        listing with the same paging (or the first ``limit``)."""
         items: list[dict[str, Any]] = []
         token = ""
+        prefix = "/_fcemu" if control else FC
         while True:
-            page = self.fc("GET", path, action, query={**(query or {}), "limit": 100,
-                                                       "nextToken": token or None})
+            page = self.request("GET", prefix + path, action=action,
+                                query={**(query or {}), "limit": 100,
+                                       "nextToken": token or None}).json()
             items += page.get(key) or []
             token = page.get("nextToken") or ""
             if not token or (limit is not None and len(items) >= limit):

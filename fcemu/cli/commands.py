@@ -62,8 +62,14 @@ def run_tasks(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
     query = {"status": args.status, "prefix": args.prefix, "qualifier": args.qualifier,
              "sortOrderByTime": "asc" if args.asc else None,
              "includePayload": "true" if args.payload else None}
-    tasks = client.pages(f"/functions/{quote(args.function)}/async-tasks", "tasks",
-                         "ListAsyncTasks", query, None if args.all else args.limit)
+    limit = None if args.all else args.limit
+    if args.function is None:  # every function's tasks, through the control API
+        if args.qualifier is not None:
+            raise UsageError("--qualifier needs a FUNCTION: fcemu tasks FUNCTION --qualifier Q")
+        tasks = client.pages("/tasks", "tasks", "FcemuControl", query, limit, control=True)
+    else:
+        tasks = client.pages(f"/functions/{quote(args.function)}/async-tasks", "tasks",
+                             "ListAsyncTasks", query, limit)
     out.emit({"tasks": tasks}, lambda: fmt.tasks_table(tasks, args.function))
     return EXIT_OK
 

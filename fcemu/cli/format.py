@@ -133,14 +133,19 @@ def _duration(task: dict[str, Any]) -> str:
     return f"{ms}ms" if isinstance(ms, int) else "-"
 
 
-def tasks_table(tasks: list[dict[str, Any]], function: str) -> str:
+def tasks_table(tasks: list[dict[str, Any]], function: str | None) -> str:
+    """One function's tasks; or, with ``function`` None, every function's (a FUNCTION column)."""
     rows = [[t.get("taskId", ""), t.get("status", ""), iso(t.get("startedTime")),
              iso(t.get("endTime")), _duration(t), str(t.get("alreadyRetriedTimes", 0)),
              t.get("destinationStatus") or "-", _short(t.get("taskErrorMessage") or "")]
             for t in tasks]
-    body = table(["TASK", "STATUS", "STARTED", "ENDED", "DURATION", "RETRIES", "DESTINATION",
-                  "ERROR"], rows)
-    return body if rows else f"no async tasks for {function}"
+    headers = ["TASK", "STATUS", "STARTED", "ENDED", "DURATION", "RETRIES", "DESTINATION",
+               "ERROR"]
+    if function is None:
+        headers = ["FUNCTION", *headers]
+        rows = [[t.get("functionName", ""), *row] for t, row in zip(tasks, rows, strict=True)]
+    body = table(headers, rows)
+    return body if rows else f"no async tasks for {function or 'any function'}"
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -156,8 +156,10 @@ def _inspection_parsers(commands: Any) -> None:
 
     functions = add("functions", "list functions with their async invoke configs")
     functions.add_argument("--prefix", default=None)
-    tasks = add("tasks", "list a function's async tasks")
-    tasks.add_argument("function")
+    tasks = add("tasks", "list async tasks: a function's, or every function's")
+    tasks.add_argument("function", nargs="?", default=None,
+                       help="the function whose tasks to list (default: every function's, "
+                            "with a FUNCTION column, task mode on or off)")
     tasks.add_argument("--status", default=None,
                        help="Enqueued, Processed, Running, Retrying, Stopping, Succeeded, "
                             "Failed, Stopped, Expired or Invalid")

@@ -4,9 +4,9 @@ A mixin of :class:`fcemu.engine.Engine` (kept apart so that the engine module st
 readable); the engine owns the state declared below. These are the front door of
 the control API (``/_fcemu``), the Python API (:class:`fcemu.Emulator`), the CLI
 and the pytest plugin: the clock (``advance_clock``, ``set_clock``, ``settle``,
-``drain``) and follow mode, peeks at queues and task logs, handler instances,
-scripted outcomes and destination faults, and the SMQ resources that deployment
-files declare. Nothing here hands out a part of the engine.
+``drain``) and follow mode, peeks at queues and task logs, the task listing across
+functions, handler instances, scripted outcomes and destination faults, and the SMQ
+resources that deployment files declare. Nothing here hands out a part of the engine.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from fcemu.models import Function
     from fcemu.scheduler import Scheduler
     from fcemu.smq import Message, Smq
-    from fcemu.tasks import AsyncTasks
+    from fcemu.tasks import AsyncTasks, TaskQuery
 
 
 class Runner(Runtime, Protocol):
@@ -161,6 +161,13 @@ class ControlOperations:
     def task_records(self, function_name: str) -> list[Task]:
         """Every retained task record of a function, in submission order."""
         return list(self.tasks.by_function.get(function_name, {}).values())
+
+    def list_all_async_tasks(self, query: TaskQuery, function: str | None = None
+                             ) -> tuple[list[Task], str]:
+        """One page of the retained tasks of every function (or of ``function``, every
+        qualifier), task mode on or off: ListAsyncTasks's filters, order and ``nextToken``
+        across functions. An unknown ``function`` has no tasks (a filter, not a lookup)."""
+        return self.tasks.list_all(query, function)
 
     def task_logs(self, function_name: str, task_id: str) -> TaskLogs:
         """What a task's handler printed and logged, attempt by attempt."""

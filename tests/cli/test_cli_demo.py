@@ -166,11 +166,26 @@ def test_exit_codes(server: Server) -> None:
     assert (missing.code, missing.out) == (1, "")
     assert missing.err.strip() == "fcemu: AsyncTaskNotFound (404): async task 'nope' does not exist"
     assert server("invoke", "nope").code == 1
-    usage = server("tasks")
-    assert usage.code == 2 and "required: function" in usage.err
+    usage = server("tasks", "--qualifier", "LATEST")  # (issue 11: no FUNCTION lists all)
+    assert usage.code == 2 and "--qualifier needs a FUNCTION" in usage.err
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     nothing = fcemu("functions", endpoint=f"http://127.0.0.1:{port}")
     assert nothing.code == 3
     assert nothing.err.startswith(f"fcemu: no emulator is listening at http://127.0.0.1:{port}")
+
+
+def test_tasks_without_a_function_lists_every_function(server: Server) -> None:
+    assert ok(server("tasks")).strip() == "no async tasks for any function"
+    for task_id in ("a1", "a2", "b1"):
+        ok(server("invoke", "my-fc-job", "--async", "--task-id", task_id, "--payload", "{}"))
+    ok(server("drain"))
+    lines = ok(server("tasks", "--prefix", "a")).splitlines()
+    assert lines[0].split()[:3] == ["FUNCTION", "TASK", "STATUS"]
+    assert [line.split()[:3] for line in lines[1:]] == [["my-fc-job", "a1", "Succeeded"],
+                                                        ["my-fc-job", "a2", "Succeeded"]]
+    tasks = json.loads(ok(server("tasks", "--json", "--asc", "--limit", "2")))["tasks"]
+    assert [(t["functionName"], t["taskId"]) for t in tasks] == [("my-fc-job", "a1"),
+                                                                 ("my-fc-job", "a2")]
+    assert len(json.loads(ok(server("tasks", "--json", "--all")))["tasks"]) == 3
