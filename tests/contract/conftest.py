@@ -27,7 +27,7 @@ import zipfile
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330", reason="pip install fcemu[sdk]")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
 
 from alibabacloud_fc20230330 import models as fc
 from alibabacloud_fc20230330.client import Client

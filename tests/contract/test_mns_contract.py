@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mns", reason="pip install fcemu[sdk]")
+pytest.importorskip("mns", reason="pip install -e '.[test]'")
 
 from mns.account import Account
 from mns.mns_client import MNSClient

@@ -22,8 +22,8 @@ import pytest
 
 from fcemu import Emulator
 
-pytest.importorskip("alibabacloud_fc20230330", reason="pip install fcemu[sdk]")
-pytest.importorskip("mns", reason="pip install fcemu[sdk]")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
+pytest.importorskip("mns", reason="pip install -e '.[test]'")
 
 from alibabacloud_fc20230330 import models as fc
 from alibabacloud_fc20230330.client import Client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
 
 from alibabacloud_fc20230330 import models as fc
 from alibabacloud_tea_openapi.exceptions import ClientException

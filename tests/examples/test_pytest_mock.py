@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330")
-pytest.importorskip("responses")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
+pytest.importorskip("responses", reason="pip install -e '.[test]'")
 
 # -- snippet: mock --------------------------------------------------------------------
 from alibabacloud_fc20230330 import models as fc

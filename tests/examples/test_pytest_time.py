@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330")
-pytest.importorskip("freezegun")
-pytest.importorskip("time_machine")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
+pytest.importorskip("freezegun", reason="pip install -e '.[test]'")
+pytest.importorskip("time_machine", reason="pip install -e '.[test]'")
 
 from tests.examples.test_pytest_quickstart import invoke_async
 

@@ -11,8 +11,8 @@ from fcemu import Emulator, ServerSideError
 from fcemu.follow import process_time_ns
 from tests.constants import HOUR_MS, T0
 
-freezegun = pytest.importorskip("freezegun")
-time_machine = pytest.importorskip("time_machine")
+freezegun = pytest.importorskip("freezegun", reason="pip install -e '.[test]'")
+time_machine = pytest.importorskip("time_machine", reason="pip install -e '.[test]'")
 
 
 def ok(event, context):

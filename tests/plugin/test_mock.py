@@ -6,7 +6,7 @@ import pytest
 
 from tests.plugin.conftest import ONLY_FCEMU
 
-pytest.importorskip("responses")
+pytest.importorskip("responses", reason="pip install -e '.[test]'")
 
 #: The code under test: no endpoint anywhere, HTTPS to the real Alibaba Cloud hosts.
 APP = '''
@@ -101,7 +101,7 @@ def test_matched_hosts(host: str, kind: str | None) -> None:
 
 
 def test_decorator_starts_and_stops_its_own_emulator() -> None:
-    pytest.importorskip("alibabacloud_fc20230330")
+    pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
     from alibabacloud_fc20230330 import models as fc
     from alibabacloud_fc20230330.client import Client
     from alibabacloud_tea_openapi.models import Config

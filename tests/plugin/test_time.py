@@ -66,7 +66,7 @@ def test_worker_process_handler(fcemu, fc_client, fcemu_function, tmp_path):
 ])
 def test_emulator_keeps_serving_under_frozen_time(only_fcemu: pytest.Pytester, module: str,
                                                   freeze: str, extra: str) -> None:
-    pytest.importorskip(module)
+    pytest.importorskip(module, reason="pip install -e '.[test]'")
     only_fcemu.makepyfile(KEEPS_SERVING.format(module=module, freeze=freeze, extra=extra))
     only_fcemu.runpytest(*ONLY_FCEMU).assert_outcomes(passed=3)
 
@@ -120,12 +120,12 @@ def test_event_age_follows_travelled_time(fcemu, fc_client, fcemu_function):
 
 
 def test_follow_mode_with_freezegun(only_fcemu: pytest.Pytester) -> None:
-    pytest.importorskip("freezegun")
+    pytest.importorskip("freezegun", reason="pip install -e '.[test]'")
     only_fcemu.makepyfile(FOLLOW_FREEZEGUN)
     only_fcemu.runpytest(*ONLY_FCEMU).assert_outcomes(passed=2)
 
 
 def test_follow_mode_with_time_machine(only_fcemu: pytest.Pytester) -> None:
-    pytest.importorskip("time_machine")
+    pytest.importorskip("time_machine", reason="pip install -e '.[test]'")
     only_fcemu.makepyfile(FOLLOW_TIME_MACHINE)
     only_fcemu.runpytest(*ONLY_FCEMU).assert_outcomes(passed=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330")
-pytest.importorskip("mns")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
+pytest.importorskip("mns", reason="pip install -e '.[test]'")
 
 from alibabacloud_fc20230330 import models as fc
 from mns.queue import QueueMeta

@@ -363,7 +363,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 # -- the JSON Schema ----------------------------------------------------------------------
 
 def test_schema_is_valid_json_schema_and_accepts_the_samples() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = pytest.importorskip("jsonschema", reason="pip install -e '.[test]'")
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     samples = [*(ROOT / "fixtures").rglob("*fcemu.yaml")]
     assert samples

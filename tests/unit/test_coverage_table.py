@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_coverage_table_is_current():
-    pytest.importorskip("alibabacloud_fc20230330")
+    pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
     spec = importlib.util.spec_from_file_location("coverage_tool", ROOT / "tools" / "coverage.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)

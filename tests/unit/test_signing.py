@@ -115,7 +115,7 @@ def fc_request(method: str, pathname: str, *, query: dict[str, Any] | None = Non
                secret: str = "SECRET", token: str | None = None,
                host: str = "127.0.0.1:9000") -> tuple[str, Headers, bytes]:
     """(request target, headers, body) as ``OpenApiClient.do_request`` sends them."""
-    pytest.importorskip("alibabacloud_tea_openapi", reason="pip install fcemu[sdk]")
+    pytest.importorskip("alibabacloud_tea_openapi", reason="pip install -e '.[test]'")
     from alibabacloud_tea_openapi.utils import Utils
     from darabonba.core import DaraCore
     from darabonba.request import DaraRequest
@@ -248,7 +248,7 @@ def test_sts_key_id_header_must_name_the_credential() -> None:
 
 def test_repeated_header_values_are_sorted_and_joined() -> None:
     """spec §2.1 step 4: several values of one name, sorted and comma-joined."""
-    pytest.importorskip("alibabacloud_tea_openapi", reason="pip install fcemu[sdk]")
+    pytest.importorskip("alibabacloud_tea_openapi", reason="pip install -e '.[test]'")
     from alibabacloud_tea_openapi.utils import Utils, get_canonicalized_headers
     from darabonba.request import DaraRequest
 
@@ -280,7 +280,7 @@ def mns_request(method: str, uri: str, body: bytes = b"", *, key_id: str = "AKID
                 secret: str = "SECRET", token: str = "",
                 extra: dict[str, str] | None = None) -> tuple[str, Headers, bytes]:
     """(raw URI, headers, body) as ``MNSClient.build_header`` makes them."""
-    pytest.importorskip("mns", reason="pip install fcemu[sdk]")
+    pytest.importorskip("mns", reason="pip install -e '.[test]'")
     from mns.mns_client import MNSClient
     from mns.mns_http import RequestInternal
     from mns.mns_request import RequestBase
