@@ -137,8 +137,9 @@ def test_custom_runtime() -> None:
 
 
 def test_readme_fcemu_yaml_example(tmp_path: Path) -> None:
-    """The README's fcemu.yaml example is a valid file that deploys what it says."""
-    readme = (FIXTURES.parent / "README.md").read_text()
+    """docs/deployment-and-cli.md's fcemu.yaml example is a valid file that deploys what it
+    says."""
+    readme = (FIXTURES.parent / "docs" / "deployment-and-cli.md").read_text()
     section = readme[readme.index("<!-- config:start -->"):readme.index("<!-- config:end -->")]
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "code").mkdir()
