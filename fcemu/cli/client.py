@@ -30,13 +30,17 @@ from fcemu import signing
 __all__ = [
     "DEFAULT_ENDPOINT",
     "EXIT_API",
+    "EXIT_BUG",
+    "EXIT_INTERRUPTED",
     "EXIT_NO_EMULATOR",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_USAGE",
     "FC",
     "ApiError",
     "CliError",
     "Client",
+    "Interrupted",
     "NoEmulator",
     "Response",
     "UsageError",
@@ -44,6 +48,10 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_EMULATOR = 0, 1, 2, 3
+#: An fcemu bug (sysexits' EX_SOFTWARE); Ctrl-C (128 + SIGINT); standard output closed by
+#: its reader, as in ``fcemu tasks | head`` (128 + SIGPIPE, what a shell reports for tools
+#: that SIGPIPE ends).
+EXIT_BUG, EXIT_INTERRUPTED, EXIT_PIPE = 70, 130, 141
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
 FC = "/2023-03-30"
 #: Real seconds a single request may take: clock moves run handlers in real time.
@@ -74,6 +82,10 @@ class NoEmulator(CliError):
     """Nothing answers at the endpoint."""
 
     exit_code = EXIT_NO_EMULATOR
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the user should know (``fcemu: interrupted; <message>``)."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from fcemu.cli.client import (
     ApiError,
     Client,
     CliError,
+    Interrupted,
     UsageError,
     parse_access_key,
     quote,
@@ -91,6 +92,8 @@ def run_stop(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
 
 
 def run_invoke(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
+    if args.wait is not None and not args.asynchronous:
+        raise UsageError("--wait follows an async task: add --async")
     headers = {"x-fc-invocation-type": "Async" if args.asynchronous else "Sync",
                "content-type": "application/octet-stream"}
     if args.task_id:
@@ -105,8 +108,12 @@ def run_invoke(client: Client, args: argparse.Namespace, out: fmt.Output) -> int
     if args.asynchronous:
         task_id = answer.headers.get("x-fc-async-task-id", "")
         doc = {"status": answer.status, "requestId": request_id, "taskId": task_id}
-        if args.wait:
-            doc["task"] = wait_for_task(client, args.function, task_id, args.wait, out)
+        if args.wait is not None:
+            try:
+                doc["task"] = wait_for_task(client, args.function, task_id, args.wait, out)
+            except KeyboardInterrupt:
+                raise Interrupted(f"task {task_id} goes on: `fcemu task {args.function} "
+                                  f"{task_id}` shows it") from None
         out.emit(doc, lambda: fmt.accepted(doc))
         return EXIT_OK
     error_type = answer.headers.get("x-fc-error-type", "")
@@ -136,25 +143,53 @@ def _payload(value: str | None) -> bytes:
 
 def wait_for_task(client: Client, function: str, task_id: str, timeout: float,
                   out: fmt.Output) -> dict[str, Any]:
-    """Poll GetAsyncTask until the task ends, noting each status change on stderr."""
+    """Follow a task to its end, noting its status changes on stderr.
+
+    On a real clock: poll GetAsyncTask until the task ends, for at most ``timeout`` real
+    seconds. A manual clock moves only when told, so a task waiting for it (a delay, a
+    retry's backoff) would never end: wait until the emulator settles at the current time
+    (at most ``timeout`` seconds), then fail at once, saying how to move the clock, unless
+    the task has ended. A :class:`CliError` (exit 1) when it has not ended.
+    """
     path = f"/functions/{quote(function)}/async-tasks/{quote(task_id)}"
-    deadline, seen, hinted = time.monotonic() + timeout, "", False
-    manual = client.control("GET", "/clock").get("mode") == "manual"
+    if client.control("GET", "/clock").get("mode") == "manual":
+        return _settle_for(client, path, function, task_id, timeout, out)
+    deadline, seen = time.monotonic() + timeout, ""
     while True:
         task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
         status = task.get("status", "")
         if status != seen:
             out.note(f"task {task_id}: {status}")
-            seen, changed = status, time.monotonic()
+            seen = status
         if status in TERMINAL:
             return task
-        if manual and not hinted and time.monotonic() - changed > 2:
-            out.note("the clock is manual: move it (fcemu clock advance N, fcemu drain) "
-                     "for retries and delays to happen")
-            hinted = True
         if time.monotonic() > deadline:
-            raise CliError(f"task {task_id} still {status} after {timeout:g}s")
+            raise CliError(f"task {task_id} still {status} after {timeout:g}s; follow it with "
+                           f"`fcemu task {function} {task_id}`")
         time.sleep(0.2)  # the CLI polls a server it does not control
+
+
+def _settle_for(client: Client, path: str, function: str, task_id: str, timeout: float,
+                out: fmt.Output) -> dict[str, Any]:
+    """``--wait`` on a manual clock: settle, then the task has ended or waits for the clock."""
+    settled = True
+    try:
+        client.control("POST", "/settle", {"timeout": timeout})
+    except ApiError as exc:
+        if exc.code != "SettleTimeout":
+            raise
+        settled = False
+    task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
+    status = task.get("status", "")
+    out.note(f"task {task_id}: {status}")
+    if status in TERMINAL:
+        return task
+    if not settled:
+        raise CliError(f"task {task_id} still {status} after {timeout:g}s; follow it with "
+                       f"`fcemu task {function} {task_id}`")
+    raise CliError(f"task {task_id} is {status}, waiting for the emulator's manual clock, "
+                   "which moves only when told: run `fcemu clock advance 1m` (or `fcemu "
+                   f"drain`), then `fcemu task {function} {task_id}`")
 
 
 def run_queue(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:

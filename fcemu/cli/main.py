@@ -14,12 +14,22 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fcemu.cli.client import DEFAULT_ENDPOINT, EXIT_OK, EXIT_USAGE, parse_access_key
+import fcemu
+from fcemu.cli.client import (
+    DEFAULT_ENDPOINT,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    parse_access_key,
+)
 
 __all__ = ["build_parser", "check", "main"]
 
@@ -31,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         "asynchronous invocation and async tasks, with SMQ (MNS) destinations.",
         epilog="exit codes: 0 ok, 1 the emulator answered with an error, 2 usage or "
         "deployment-file error, 3 no emulator listening")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {fcemu.__version__}")
     _client_options(parser, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
@@ -39,7 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument("--json", action="store_true", help="print the deployment as JSON")
     commands.add_parser("config-schema", help="print the JSON Schema of fcemu.yaml")
+    _debug_option(parser, False)
+    for subparser in commands.choices.values():
+        _debug_option(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the Python traceback of an unexpected error")
 
 
 def _serve_parser(commands: Any) -> None:
@@ -184,8 +204,12 @@ def _inspection_parsers(commands: Any) -> None:
     invoke.add_argument("--task-id", default=None, help="x-fc-async-task-id")
     invoke.add_argument("--delay", type=int, default=None, help="x-fc-async-delay, seconds")
     invoke.add_argument("--qualifier", default=None)
-    invoke.add_argument("--wait", type=float, nargs="?", const=600.0, default=None,
-                        metavar="SECONDS", help="with --async: follow the task to its end")
+    invoke.add_argument("--wait", type=_seconds, nargs="?", const=600.0, default=None,
+                        metavar="SECONDS",
+                        help="with --async: follow the task to its end, for at most SECONDS "
+                             "real seconds (default 600); on a manual clock, until the "
+                             "emulator settles (a task waiting for the clock fails at once, "
+                             "saying how to move it)")
     queue = add("queue", "show a queue's messages (peek), or --receive / --purge them")
     queue.add_argument("name")
     mode = queue.add_mutually_exclusive_group()
@@ -229,8 +253,29 @@ def check(files: list[Path], as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``fcemu`` command; returns its exit code."""
+    """The ``fcemu`` command; returns its exit code. Never a traceback for what a user does:
+    Ctrl-C ends with a line and 130, a closed standard output (``| head``) quietly with 141,
+    an unexpected error with one line and 70 (``--debug`` shows its traceback)."""
     args = build_parser().parse_args(argv)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return code
+    except KeyboardInterrupt as exc:
+        _note("fcemu: interrupted" + (f"; {exc}" if str(exc) else ""))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE
+    except Exception as exc:  # a bug: one line, and the traceback only on request
+        if getattr(args, "debug", False):
+            raise
+        _note(f"fcemu: unexpected error: {type(exc).__name__}: {exc} (run with --debug for "
+              "the traceback, and please report it)")
+        return EXIT_BUG
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command not in ("serve", "check", "config-schema"):
         from fcemu.cli.commands import run
 
@@ -251,6 +296,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     print(json.dumps(SCHEMA, indent=2))  # config-schema
     return EXIT_OK
+
+
+def _note(text: str) -> None:
+    """A line on stderr, if stderr is still there."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a reader closed standard output: point it at /dev/null, so that the interpreter's
+    last flush does not fail again (the recipe of the ``signal`` module's documentation)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured in tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 if __name__ == "__main__":
