@@ -2,7 +2,8 @@
 
 Public surface only; see :class:`Emulator`. Names are imported on first use
 (PEP 562), so that ``import fcemu.clock`` or a handler worker process does not
-pay for aiohttp.
+pay for aiohttp. ``fcemu.__version__`` is pyproject.toml's version (its one source): read
+from the source tree when there is one, else from the installed metadata.
 """
 
 from __future__ import annotations
@@ -49,10 +50,34 @@ __all__ = [
     "SettleTimeout",
     "SmqError",
     "TaskStatus",
+    "__version__",
 ]
 
 
+def _version() -> str:
+    """pyproject.toml's version in a source tree (a clone, an editable install: never stale),
+    else the installed distribution's."""
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8")
+    except OSError:
+        text = ""
+    if re.search(r'^name = "fcemu"$', text, re.M):
+        found = re.search(r'^version = "([^"]+)"$', text, re.M)
+        if found:
+            return found.group(1)
+    try:
+        return metadata.version("fcemu")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _WHERE:
         return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'fcemu' has no attribute {name!r}")
