@@ -62,7 +62,7 @@ _RUNNING = pytest.StashKey["_Running"]()
 class FunctionFactory(Protocol):
     """The ``fcemu_function`` fixture's callable."""
 
-    def __call__(self, name: str, handler: Callable[..., Any] | None = None, *,
+    def __call__(self, name: str, handler: Callable[..., Any] | str | None = None, *,
                  code: str | os.PathLike[str] | None = None,
                  async_config: Mapping[str, Any] | None = None, on_success: str | None = None,
                  on_failure: str | None = None, **function_config: Any) -> Function: ...
@@ -233,7 +233,8 @@ def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[
 
     ``fcemu_function(name, handler)`` deploys a Python callable ``handler(event, context)``
     in-process; ``fcemu_function(name, code="dir/or/file.zip")`` deploys handler code run in
-    a worker process (a relative path is relative to the test file's directory).
+    a worker process (a relative path is relative to the test file's directory); with
+    ``code``, ``handler="main.entry"`` names its handler (default ``"index.handler"``).
     ``async_config={...}`` (PutAsyncInvokeConfig fields, camelCase or snake_case),
     ``on_success="queue"`` and ``on_failure="queue"`` set its async config in the same call;
     other keywords are CreateFunction fields (``timeout=1``, ``memory_size=256`` ...).
@@ -243,7 +244,7 @@ def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[
 
     deployed: list[str] = []
 
-    def deploy(name: str, handler: Callable[..., Any] | None = None, *,
+    def deploy(name: str, handler: Callable[..., Any] | str | None = None, *,
                code: str | os.PathLike[str] | None = None,
                async_config: Mapping[str, Any] | None = None, on_success: str | None = None,
                on_failure: str | None = None, **function_config: Any) -> Function:

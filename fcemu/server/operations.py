@@ -43,22 +43,33 @@ class EmulatorOperations:
 
     # -- deploying and inspecting -------------------------------------------------------
 
-    def register_function(self, name: str, handler: Callable[..., Any] | None = None, *,
+    def register_function(self, name: str,
+                          handler: Callable[..., Any] | str | None = None, *,
                           code: str | os.PathLike[str] | None = None,
                           **function_config: Any) -> Function:
         """Deploy a Python callable ``handler(event, context)`` that runs in-process, or
         ``code``: a directory (zipped for you) or a ``.zip`` file, run in a worker process
-        exactly like code created through the API.
+        exactly like code created through the API. With ``code``, ``handler`` is optional
+        and is CreateFunction's handler name (``"index.handler"``, the default).
 
         ``function_config`` takes CreateFunction fields in camelCase or snake_case
         (``timeout=1``, ``memory_size=256``, ``environmentVariables={...}``). Returns a
         copy of the deployed function.
         """
-        if (handler is None) == (code is None):
-            raise TypeError("register_function() takes a handler callable or "
-                            "code=<directory or .zip>, exactly one of them")
         fields: dict[str, Any] = {"runtime": "python3.10", "handler": "index.handler",
                                   **function_config}
+        if isinstance(handler, str):
+            if code is None:
+                raise TypeError(f"register_function(handler={handler!r}) names a handler in "
+                                "code: give code=<directory or .zip> too, or pass a callable")
+            fields["handler"], handler = handler, None
+        elif handler is not None and not callable(handler):
+            raise TypeError("register_function() takes a callable handler, or code= with an "
+                            f"optional handler name such as 'index.handler', not {handler!r}")
+        elif (handler is None) == (code is None):
+            raise TypeError("register_function() takes a handler callable (run in-process) "
+                            "or code=<directory or .zip> (with an optional handler name such "
+                            "as handler='index.handler'), exactly one of them")
         if code is not None:
             path = Path(code)
             if not path.exists():
