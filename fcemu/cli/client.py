@@ -10,9 +10,11 @@ requires (each signature with a fresh date and nonce). An error answer
 becomes an :class:`ApiError`, no listener a :class:`NoEmulator`; each
 :class:`CliError` carries the exit code the command ends with.
 
-Exit codes: 0 ok; 1 the emulator answered with an error (an FC or SMQ error,
-or a function error on a synchronous invoke); 2 usage (bad arguments or
-deployment files); 3 no emulator listening at the endpoint.
+The exit codes of the commands that talk to an emulator: 0 ok; 1 the command did
+not succeed (the emulator answered an FC or SMQ error, a synchronous invoke's
+function failed, ``--wait`` ended before the task); 2 usage (bad arguments); 3 no
+emulator listening at the endpoint. :data:`fcemu.cli.main.EXIT_CODES` is the
+table of every command (``serve`` included) and of 70, 130 and 141.
 """
 
 from __future__ import annotations

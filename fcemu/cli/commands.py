@@ -228,17 +228,28 @@ def run_queues(client: Client, args: argparse.Namespace, out: fmt.Output) -> int
     return EXIT_OK
 
 
+def _manual_clock(client: Client, command: str) -> None:
+    """Moving time needs a manual clock: say how to start one, before asking the emulator
+    (its own message speaks to Python API users)."""
+    if client.control("GET", "/clock").get("mode") != "manual":
+        raise CliError(f"the emulator runs on a real clock (wall time), which `fcemu {command}` "
+                       "cannot move: start it with `fcemu serve --clock manual` to move time "
+                       "by hand")
+
+
 def run_clock(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
     if args.action == "advance":
         if args.value is None:
             raise UsageError("usage: fcemu clock advance SECONDS (e.g. 90, 1.5, 5m, 2h, 1d)")
         seconds = fmt.parse_duration(args.value)
+        _manual_clock(client, "clock advance")
         with fmt.progress(out, f"advancing the clock {args.value}"):
             doc = client.control("POST", "/clock/advance", {"seconds": seconds})
     elif args.action == "set":
         if args.value is None:
             raise UsageError("usage: fcemu clock set TIME (ISO 8601 or epoch milliseconds)")
         now: Any = int(args.value) if args.value.isdigit() else args.value
+        _manual_clock(client, "clock set")
         with fmt.progress(out, f"setting the clock to {args.value}"):
             doc = client.control("POST", "/clock/set", {"now": now})
     else:
@@ -249,6 +260,8 @@ def run_clock(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
 
 def run_settle(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
     verb = "drain" if args.command == "drain" else "settle"
+    if verb == "drain":
+        _manual_clock(client, "drain")
     with fmt.progress(out, "waiting for the emulator to " + verb):
         doc = client.control("POST", "/" + verb)
     out.emit(doc, f"{'drained' if verb == 'drain' else 'settled'} at {fmt.iso(doc.get('now'))}")

@@ -3,9 +3,9 @@
 ``fcemu serve`` runs an emulator (:mod:`fcemu.cli.serve`); ``fcemu check``
 and ``fcemu config-schema`` read deployment files without serving (here);
 the other commands talk to a running emulator over HTTP
-(:mod:`fcemu.cli.commands`, :mod:`fcemu.cli.client`). Exit codes: 0 ok, 1
-the emulator answered with an error, 2 usage or deployment-file error, 3 no
-emulator listening.
+(:mod:`fcemu.cli.commands`, :mod:`fcemu.cli.client`). :data:`EXIT_CODES` is the
+exit-code table of every command, shown by ``fcemu --help``. :func:`main` guards
+them all: no traceback for what a user does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,22 @@ from fcemu.cli.client import (
     parse_access_key,
 )
 
-__all__ = ["build_parser", "check", "main"]
+__all__ = ["EXIT_CODES", "build_parser", "check", "main"]
+
+#: The exit codes of every command (``fcemu --help`` shows them).
+EXIT_CODES = """\
+exit codes:
+  0    ok; serve: stopped by Ctrl-C or SIGTERM
+  1    the command did not succeed: the emulator refused the request (an FC or SMQ
+       error, e.g. an unknown function), a synchronous invoke's function failed,
+       --wait ended before the task did, or a clock move met a real clock;
+       serve: cannot listen (port in use, no such address)
+  2    usage: bad arguments; serve and check: a bad deployment file
+  3    no emulator listening at --endpoint (the commands that talk to one)
+  70   an fcemu bug: one line, and run with --debug for the traceback
+  130  interrupted (Ctrl-C); a task being waited for goes on
+  141  standard output closed early, as in `fcemu tasks --json | head`
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fcemu", description="Local emulator of Alibaba Cloud Function Compute 3.0 "
         "asynchronous invocation and async tasks, with SMQ (MNS) destinations.",
-        epilog="exit codes: 0 ok, 1 the emulator answered with an error, 2 usage or "
-        "deployment-file error, 3 no emulator listening")
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {fcemu.__version__}")
     _client_options(parser, argparse.SUPPRESS)

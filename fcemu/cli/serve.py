@@ -4,23 +4,27 @@
 then what the ``--config`` files set, then the explicit options);
 :class:`Service` starts an :class:`~fcemu.server.Emulator` from them, prints
 the ready line (the first stdout line, with the URL) and what was deployed,
-and starts ``--watch``; :func:`serve` runs one until SIGINT or SIGTERM. The
+and starts ``--watch``; :func:`serve` runs one until SIGINT or SIGTERM, then says
+``fcemu stopped`` (on stdout, like the ready line). The
 CLI reaches the emulator only through the Emulator's public methods.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import socket
 import sys
 import threading
 from typing import IO
 
-from fcemu.cli.client import EXIT_OK, EXIT_USAGE
+from fcemu.cli.client import EXIT_API, EXIT_OK, EXIT_USAGE
 from fcemu.clock import to_epoch_ms
 from fcemu.settings import Settings
 
-__all__ = ["WATCH_INTERVAL", "Service", "serve", "serve_command", "settings_from"]
+__all__ = ["WATCH_INTERVAL", "Service", "listen_hint", "serve", "serve_command",
+           "settings_from"]
 
 #: Real seconds between two looks at the ``--watch``-ed files.
 WATCH_INTERVAL = 1.0
@@ -143,9 +147,9 @@ def serve(settings: Settings, watch: bool = False) -> int:
     try:
         service.emulator.start()
     except OSError as exc:
-        print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-              file=sys.stderr)
-        return 1
+        print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+              f"{listen_hint(exc)}", file=sys.stderr)
+        return EXIT_API
     except ConfigError as exc:
         print(f"fcemu: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,4 +159,19 @@ def serve(settings: Settings, watch: bool = False) -> int:
             pass
     finally:
         service.close()
+    print("fcemu stopped", file=service.out, flush=True)  # after the ready line, on stdout
     return EXIT_OK
+
+
+def listen_hint(error: OSError) -> str:
+    """What to do when the address cannot be listened on (``; ...``), by the OS's reason."""
+    errno_value = error.errno
+    if errno_value == errno.EADDRINUSE:
+        return ("; another program (another fcemu?) listens there: pick another port with "
+                "--port N, or --port 0 for a free one (the ready line prints the URL)")
+    if errno_value == errno.EACCES:
+        return "; ports below 1024 need privileges: use --port 9000, or --port 0 for a free one"
+    if errno_value == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return ("; --host must be an address of this machine (127.0.0.1 by default, "
+                "0.0.0.0 for every interface)")
+    return ""

@@ -21,6 +21,8 @@ def test_ready_line_then_clean_exit_on_signal(tmp_path, signum):
             assert json.load(response) == {"status": "ok"}
         server.process.send_signal(signum)
         assert server.process.wait(timeout=30) == 0
+        assert server.process.stdout is not None
+        assert server.process.stdout.read() == "fcemu stopped\n"  # (issue 11: a last line)
         port = int(server.url.rsplit(":", 1)[1])
     with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
         probe.connect(("127.0.0.1", port))  # nothing listens any more
