@@ -1,4 +1,5 @@
-"""The ``fcemu`` command line: parser and dispatch (:mod:`~fcemu.cli.main`), ``fcemu serve``
+"""The ``fcemu`` command line: parser and dispatch (:mod:`~fcemu.cli.main`; each command's
+help page in :mod:`~fcemu.cli.help`), ``fcemu serve``
 (:mod:`~fcemu.cli.serve`), the inspection commands (:mod:`~fcemu.cli.commands`) over an HTTP
 client of a running emulator (:mod:`~fcemu.cli.client`), and what they print
 (:mod:`~fcemu.cli.format`).

@@ -30,6 +30,7 @@ from fcemu.cli.client import (
     EXIT_USAGE,
     parse_access_key,
 )
+from fcemu.cli.help import DESCRIPTIONS
 
 __all__ = ["EXIT_CODES", "build_parser", "check", "main"]
 
@@ -53,21 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``fcemu`` parser: serve, the inspection commands, check and config-schema."""
     parser = argparse.ArgumentParser(
         prog="fcemu", description="Local emulator of Alibaba Cloud Function Compute 3.0 "
-        "asynchronous invocation and async tasks, with SMQ (MNS) destinations.",
+        "asynchronous invocation and async\ntasks, with SMQ (MNS) destinations. Start one "
+        "with `fcemu serve`; the other commands\ntalk to it (`fcemu COMMAND --help` for a "
+        "command's page).",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version",
                         version=f"%(prog)s {fcemu.__version__}")
     _client_options(parser, argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="one of:")
     _serve_parser(commands)
     _inspection_parsers(commands)
     check = commands.add_parser("check", help="validate deployment files without serving")
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                       help="an s.yaml or fcemu.yaml (several: later ones override earlier "
+                            "ones, as with serve --config)")
     check.add_argument("--json", action="store_true", help="print the deployment as JSON")
     commands.add_parser("config-schema", help="print the JSON Schema of fcemu.yaml")
     _debug_option(parser, False)
-    for subparser in commands.choices.values():
+    for name, subparser in commands.choices.items():
         _debug_option(subparser, argparse.SUPPRESS)
+        subparser.description = DESCRIPTIONS[name]
     return parser
 
 
@@ -124,7 +131,10 @@ def _serve_parser(commands: Any) -> None:
                             "(repeatable; later files override earlier ones)")
     serve.add_argument("--watch", action="store_true",
                        help="redeploy --config files and code when they change")
-    serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument("--log-level", default="WARNING", type=str.upper,
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"), metavar="LEVEL",
+                       help="what the emulator logs on stderr: DEBUG, INFO, WARNING "
+                            "(default: problems and deployment warnings) or ERROR")
 
 
 def _access_key(text: str) -> tuple[str, str]:
@@ -167,6 +177,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+#: ``--qualifier``'s help.
+QUALIFIER = "version or alias (default LATEST)"
+
+
+def _count(text: str) -> int:
+    """A whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--endpoint", default=default, metavar="URL",
                         help="emulator URL (default $FCEMU_ENDPOINT or "
@@ -189,7 +214,8 @@ def _inspection_parsers(commands: Any) -> None:
         return parser
 
     functions = add("functions", "list functions with their async invoke configs")
-    functions.add_argument("--prefix", default=None)
+    functions.add_argument("--prefix", default=None,
+                           help="only functions whose name starts with PREFIX")
     tasks = add("tasks", "list async tasks: a function's, or every function's")
     tasks.add_argument("function", nargs="?", default=None,
                        help="the function whose tasks to list (default: every function's, "
@@ -198,26 +224,28 @@ def _inspection_parsers(commands: Any) -> None:
                        help="Enqueued, Processed, Running, Retrying, Stopping, Succeeded, "
                             "Failed, Stopped, Expired or Invalid")
     tasks.add_argument("--prefix", default=None, help="task ID prefix")
-    tasks.add_argument("--limit", type=int, default=20)
+    tasks.add_argument("--limit", type=_count, default=20, metavar="N",
+                       help="at most N tasks, newest first (default 20; --all for every one)")
     tasks.add_argument("--all", action="store_true", help="every task, page after page")
     tasks.add_argument("--asc", action="store_true", help="oldest first")
     tasks.add_argument("--payload", action="store_true", help="include task payloads (JSON)")
-    tasks.add_argument("--qualifier", default=None)
+    tasks.add_argument("--qualifier", default=None, help=QUALIFIER)
     for name, help_text in (("task", "show a task record and its event timeline"),
                             ("stop", "stop an async task (StopAsyncTask)")):
         parser = add(name, help_text)
-        parser.add_argument("function")
-        parser.add_argument("task_id", metavar="task-id")
-        parser.add_argument("--qualifier", default=None)
+        parser.add_argument("function", help="the function the task was submitted to")
+        parser.add_argument("task_id", metavar="task-id",
+                            help="the task ID (x-fc-async-task-id; `fcemu tasks` lists them)")
+        parser.add_argument("--qualifier", default=None, help=QUALIFIER)
     invoke = add("invoke", "invoke a function, synchronously or with --async")
-    invoke.add_argument("function")
+    invoke.add_argument("function", help="the function to invoke")
     invoke.add_argument("--async", dest="asynchronous", action="store_true",
                         help="asynchronous invocation (202 and a task)")
     invoke.add_argument("--payload", default=None,
                         help="event payload: text, @file or - for standard input")
     invoke.add_argument("--task-id", default=None, help="x-fc-async-task-id")
     invoke.add_argument("--delay", type=int, default=None, help="x-fc-async-delay, seconds")
-    invoke.add_argument("--qualifier", default=None)
+    invoke.add_argument("--qualifier", default=None, help=QUALIFIER)
     invoke.add_argument("--wait", type=_seconds, nargs="?", const=600.0, default=None,
                         metavar="SECONDS",
                         help="with --async: follow the task to its end, for at most SECONDS "
@@ -225,7 +253,7 @@ def _inspection_parsers(commands: Any) -> None:
                              "emulator settles (a task waiting for the clock fails at once, "
                              "saying how to move it)")
     queue = add("queue", "show a queue's messages (peek), or --receive / --purge them")
-    queue.add_argument("name")
+    queue.add_argument("name", help="the queue's name")
     mode = queue.add_mutually_exclusive_group()
     mode.add_argument("--receive", action="store_true",
                       help="receive and delete visible messages (SMQ API)")
@@ -234,7 +262,9 @@ def _inspection_parsers(commands: Any) -> None:
     queue.add_argument("--wait", type=int, default=None, help="--receive: long poll seconds")
     add("queues", "list queues with message counts")
     clock = add("clock", "show the emulator clock, or move a manual one")
-    clock.add_argument("action", nargs="?", choices=("advance", "set"))
+    clock.add_argument("action", nargs="?", choices=("advance", "set"),
+                       help="advance: move a manual clock forward by VALUE; set: move it to "
+                            "VALUE (default: show the clock)")
     clock.add_argument("value", nargs="?", help="advance: seconds (90, 1.5, 5m, 2h, 1d); "
                                                 "set: ISO 8601 or epoch ms")
     add("settle", "wait until nothing is runnable at the current time")
