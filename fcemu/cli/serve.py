@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import signal
 import socket
 import sys
@@ -71,6 +72,9 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.watch and not args.config:
         print("fcemu: --watch needs --config FILE (what to watch)", file=sys.stderr)
         return EXIT_USAGE
+    if args.watch and logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        # each successful reload is an INFO line: shown unless --log-level hides warnings too
+        logging.getLogger("fcemu.config.watch").setLevel(logging.INFO)
     return serve(settings_from(args), watch=args.watch)
 
 

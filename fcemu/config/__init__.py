@@ -23,8 +23,10 @@ package's public surface; outer layers import from here:
 Imports go one way: ``watch`` → ``deploy`` → ``load`` → ``syaml``/``build`` →
 ``check`` → ``schema``/``marked``; the package sits above the engine and holds no
 module-global state. Every problem is a :class:`ConfigError` naming the file, the
-line and the field. Props fcemu does not model are accepted and reported once, as
-a warning, never an error.
+line and the field, and all of them are reported together (:class:`ConfigErrors`).
+A function prop fcemu does not know is an error ("did you mean"); FC fields it knows
+but does not model, and those a function lists in ``x-fcemu-allow-unknown``, are
+accepted and reported once, as a warning.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from __future__ import annotations
 from fcemu.config.deploy import Deployer, apply_config, deploy, deploy_async
 from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.load import load, load_settings
-from fcemu.config.marked import ConfigError, load_yaml
+from fcemu.config.marked import ConfigError, ConfigErrors, load_yaml
 from fcemu.config.schema import SCHEMA
 from fcemu.config.watch import Watcher, watch
 
-__all__ = ["SCHEMA", "ConfigError", "Deployer", "Deployment", "FunctionEntry", "Reporter",
-           "Watcher", "apply_config", "deploy", "deploy_async", "load", "load_settings",
+__all__ = ["SCHEMA", "ConfigError", "ConfigErrors", "Deployer", "Deployment", "FunctionEntry",
+           "Reporter", "Watcher", "apply_config", "deploy", "deploy_async", "load", "load_settings",
            "load_yaml", "watch"]

@@ -1,8 +1,10 @@
 """Checking a deployment document against :data:`~fcemu.config.schema.SCHEMA`.
 
 :func:`validate` checks a value against the subset of JSON Schema that the
-schema uses (no third-party validator needed at run time); the first problem is
-a :class:`~fcemu.config.marked.ConfigError` naming the file, line and field.
+schema uses (no third-party validator needed at run time); a problem is a
+:class:`~fcemu.config.marked.ConfigError` naming the file, line and field, and
+every field's problem is reported (:class:`~fcemu.config.marked.ConfigErrors`),
+not only the first.
 :func:`coerce` first turns text into numbers and booleans where the schema wants
 them (``${env('X')}`` references give text).
 """
@@ -11,12 +13,20 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from fcemu.config.marked import ConfigError, MarkedDict, MarkedList, Where, marked_dict
+from fcemu.config.marked import (
+    ConfigError,
+    ConfigErrors,
+    MarkedDict,
+    MarkedList,
+    Where,
+    marked_dict,
+)
 from fcemu.config.schema import SCHEMA
 
-__all__ = ["coerce", "validate"]
+__all__ = ["coerce", "unknown_field", "validate"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -26,11 +36,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def validate(value: Any, schema: dict[str, Any], where: Where, field: str,
              root: dict[str, Any] = SCHEMA) -> None:
-    """Check ``value`` against ``schema``; the first problem is a :class:`ConfigError`."""
+    """Check ``value`` against ``schema``: a :class:`ConfigError` for one problem, a
+    :class:`ConfigErrors` holding each for several (the first problem of every field)."""
+    errors: list[ConfigError] = []
+    _validate(value, schema, where, field, root, errors)
+    error = ConfigErrors.of(errors)
+    if error is not None:
+        raise error
+
+
+def _validate(value: Any, schema: dict[str, Any], where: Where, field: str,
+              root: dict[str, Any], errors: list[ConfigError]) -> None:
+    """Check one value; its own problem raises, its members' problems go to ``errors``."""
     if "$ref" in schema:
         schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
     if "oneOf" in schema:
-        _one_of(value, schema["oneOf"], where, field, root)
+        _one_of(value, schema["oneOf"], where, field, root, errors)
         return
     if "const" in schema and value != schema["const"]:
         raise ConfigError(where, field, f"must be {schema['const']!r}, got {value!r}")
@@ -45,11 +66,20 @@ def validate(value: Any, schema: dict[str, Any], where: Where, field: str,
     if isinstance(value, str):
         _check_string(value, schema, where, field)
     if isinstance(value, dict):
-        _check_object(value, schema, where, field, root)
+        _check_object(value, schema, where, field, root, errors)
     if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             at = value.at(index) if isinstance(value, MarkedList) else where
-            validate(item, schema["items"], at, f"{field}[{index}]", root)
+            _member(item, schema["items"], at, f"{field}[{index}]", root, errors)
+
+
+def _member(value: Any, schema: dict[str, Any], where: Where, field: str,
+            root: dict[str, Any], errors: list[ConfigError]) -> None:
+    """Check a member of a mapping or list; its problem is noted and checking goes on."""
+    try:
+        _validate(value, schema, where, field, root, errors)
+    except ConfigError as exc:
+        errors.append(exc)
 
 
 def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] = SCHEMA) -> Any:
@@ -89,12 +119,12 @@ def coerce(value: Any, schema: dict[str, Any], root: dict[str, Any] = SCHEMA) ->
 
 
 def _one_of(value: Any, options: list[dict[str, Any]], where: Where, field: str,
-            root: dict[str, Any]) -> None:
+            root: dict[str, Any], errors: list[ConfigError]) -> None:
     """The first option whose ``type`` matches decides (our oneOf branches differ by type)."""
     for option in options:
         resolved = root["$defs"][option["$ref"].rsplit("/", 1)[1]] if "$ref" in option else option
         if _is_type(value, resolved.get("type", "object")):
-            validate(value, resolved, where, field, root)
+            _validate(value, resolved, where, field, root, errors)
             return
     kinds = " or ".join(_type_words(_option_type(o, root)) for o in options)
     raise ConfigError(where, field, f"must be {kinds}, got {_describe(value)}")
@@ -126,7 +156,7 @@ def _check_string(value: str, schema: dict[str, Any], where: Where, field: str) 
 
 
 def _check_object(value: dict[str, Any], schema: dict[str, Any], where: Where, field: str,
-                  root: dict[str, Any]) -> None:
+                  root: dict[str, Any], errors: list[ConfigError]) -> None:
     properties: dict[str, Any] = schema.get("properties", {})
     extra = schema.get("additionalProperties", True)
     names = schema.get("propertyNames")
@@ -134,18 +164,28 @@ def _check_object(value: dict[str, Any], schema: dict[str, Any], where: Where, f
         at = value.at(key) if isinstance(value, MarkedDict) else where
         path = f"{field}.{key}" if field else key
         if names is not None and not re.search(names["pattern"], key):
-            raise ConfigError(at, path, f"invalid name {key!r}: must match {names['pattern']}")
-        if key in properties:
-            validate(item, properties[key], at, path, root)
+            errors.append(ConfigError(at, path, f"invalid name {key!r}: must match "
+                                                f"{names['pattern']}"))
+        elif key in properties:
+            _member(item, properties[key], at, path, root, errors)
         elif extra is False:
-            hint = difflib.get_close_matches(key, list(properties), n=1)
-            known = f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(properties)
-            raise ConfigError(at, path, f"unknown field ({known})")
+            errors.append(unknown_field(at, path, key, properties))
         elif isinstance(extra, dict):
-            validate(item, extra, at, path, root)
+            _member(item, extra, at, path, root, errors)
     for key in schema.get("required", ()):
         if key not in value:
-            raise ConfigError(where, f"{field}.{key}" if field else key, "is required")
+            errors.append(ConfigError(where, f"{field}.{key}" if field else key, "is required"))
+
+
+def unknown_field(where: Where, path: str, key: str, known: Iterable[str],
+                  otherwise: str = "") -> ConfigError:
+    """``unknown field (did you mean 'timeout'?)``, or the known names (or ``otherwise``)
+    when none is close."""
+    names = list(known)
+    hint = difflib.get_close_matches(key, names, n=1)
+    said = (f"did you mean {hint[0]!r}?" if hint
+            else otherwise or "known: " + ", ".join(names))
+    return ConfigError(where, path, f"unknown field ({said})")
 
 
 def _is_type(value: Any, kind: str | list[str]) -> bool:

@@ -10,9 +10,12 @@ server starts, and :func:`load` reads, checks and merges the files into a
 later files override earlier ones, function by function and field by field.
 
 Every problem is a :class:`~fcemu.config.marked.ConfigError` naming the file, the
-line and the field. Props fcemu does not model are accepted and noted in
-``Deployment.ignored``, for a :class:`~fcemu.config.deployment.Reporter` to warn
-about once, never an error.
+line and the field; all of them are reported at once (a
+:class:`~fcemu.config.marked.ConfigErrors`), not the first. A function prop fcemu
+does not know is an error ("did you mean 'timeout'?"); FC fields it knows but does
+not model (:data:`~fcemu.config.schema.UNMODELLED_PROPS`), and the props a function
+lists in ``x-fcemu-allow-unknown``, are accepted and noted in ``Deployment.ignored``,
+for a :class:`~fcemu.config.deployment.Reporter` to warn about once.
 """
 
 from __future__ import annotations
@@ -24,10 +27,17 @@ from typing import Any
 
 from fcemu.clock import to_epoch_ms
 from fcemu.config.build import add_destination_resources, build_function
-from fcemu.config.check import coerce, validate
+from fcemu.config.check import coerce, unknown_field, validate
 from fcemu.config.deployment import Deployment, Reporter
-from fcemu.config.marked import ConfigError, MarkedDict, Where, load_yaml, marked_dict
-from fcemu.config.schema import MODELLED_PROPS, SCHEMA
+from fcemu.config.marked import (
+    ConfigError,
+    ConfigErrors,
+    MarkedDict,
+    Where,
+    load_yaml,
+    marked_dict,
+)
+from fcemu.config.schema import ALLOW_UNKNOWN, MODELLED_PROPS, SCHEMA, UNMODELLED_PROPS
 from fcemu.config.syaml import Refs, read_s_yaml
 from fcemu.settings import Settings
 
@@ -43,6 +53,8 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "allowHosts": "allow_hosts", "allowOrigins": "allow_origins"}
 
 _Origins = dict[str, tuple[Where, str]]
+#: What an unknown prop may be a misspelling of.
+_KNOWN_PROPS = sorted((MODELLED_PROPS - {ALLOW_UNKNOWN}) | UNMODELLED_PROPS)
 
 
 @dataclass
@@ -57,6 +69,8 @@ class _Source:
     settings: dict[str, Any] = field(default_factory=dict)
     names: dict[str, Any] = field(default_factory=dict)
     ignored: list[tuple[Path, str, int]] = field(default_factory=list)
+    #: Every problem found in the file (raised together once it is read).
+    errors: list[ConfigError] = field(default_factory=list)
 
 
 def load_settings(paths: Iterable[Path | str], base: Settings) -> Settings:
@@ -65,8 +79,13 @@ def load_settings(paths: Iterable[Path | str], base: Settings) -> Settings:
     Later files win. Read before the server starts; raises :class:`ConfigError`.
     """
     changes: dict[str, Any] = {}
+    errors: list[ConfigError] = []
     for path in paths_of(paths):
-        changes.update(_read(path, base).settings)
+        try:
+            changes.update(_read(path, base).settings)
+        except ConfigError as exc:
+            errors.append(exc)
+    _raise_all(errors)
     return base.replace(**changes) if changes else base
 
 
@@ -75,13 +94,22 @@ def load(paths: Iterable[Path | str], settings: Settings,
     """Read, check and merge deployment files into a :class:`Deployment` (code zipped).
 
     ``reporter`` warns about placeholders without a value (a new one when not given).
+    Raises every problem of every file at once (functions are built, and their problems
+    found, once all the files read cleanly).
     """
     reporter = reporter if reporter is not None else Reporter()
     files = paths_of(paths)
     deployment = Deployment(files)
     merged: dict[str, tuple[MarkedDict, _Origins]] = {}
     names: dict[str, Any] = {}
-    for source in (_read(path, settings) for path in files):
+    sources, errors = [], []
+    for path in files:
+        try:
+            sources.append(_read(path, settings))
+        except ConfigError as exc:
+            errors.append(exc)
+    _raise_all(errors)
+    for source in sources:
         deployment.settings.update(source.settings)
         deployment.queues.update(source.queues)
         deployment.topics.update(source.topics)
@@ -90,8 +118,12 @@ def load(paths: Iterable[Path | str], settings: Settings,
         for name, props, prefix, where in source.functions:
             _merge(merged, name, props, prefix, where)
     for name, (props, origins) in merged.items():
-        deployment.functions[name] = build_function(name, props, origins, settings, names,
-                                                    reporter)
+        try:
+            deployment.functions[name] = build_function(name, props, origins, settings, names,
+                                                        reporter)
+        except ConfigError as exc:
+            errors.append(exc)
+    _raise_all(errors)
     if not settings.strict_destinations:
         add_destination_resources(deployment)
     return deployment
@@ -100,6 +132,12 @@ def load(paths: Iterable[Path | str], settings: Settings,
 def paths_of(paths: Iterable[Path | str]) -> tuple[Path, ...]:
     """The files as paths, in order."""
     return tuple(Path(p) for p in paths)
+
+
+def _raise_all(errors: list[ConfigError]) -> None:
+    error = ConfigErrors.of(errors)
+    if error is not None:
+        raise error
 
 
 # -- reading one file ---------------------------------------------------------------------
@@ -122,12 +160,21 @@ def _read(path: Path, settings: Settings) -> _Source:
                             for name, props, prefix, where in parsed.functions]
     else:
         _read_fcemu_yaml(doc, source, settings)
+    _raise_all(source.errors)
     return source
 
 
 def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> None:
     doc = coerce(Refs(doc, settings).resolve(doc, doc.where, "", None), SCHEMA)
-    validate(doc, SCHEMA, doc.where, "")
+    try:
+        validate(doc, SCHEMA, doc.where, "")
+    except ConfigError as exc:  # report the functions' unknown props along with it
+        source.errors.append(exc)
+        listed = doc.get("functions")
+        for name, props in listed.items() if isinstance(listed, MarkedDict) else ():
+            if isinstance(props, MarkedDict):
+                _check_props(props, source, f"functions.{name}")
+        return
     source.names = dict(doc.get("vars") or {})
     block: MarkedDict = doc.get("settings") or marked_dict(doc.where)
     for key, value in block.items():
@@ -148,8 +195,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
         prefix = f"functions.{name}"
         props = props if props is not None else marked_dict(functions.at(name))
         if props.get("functionName", name) != name:
-            raise ConfigError(props.at("functionName"), f"{prefix}.functionName",
-                              f"must match the key {name!r} (or be left out)")
+            source.errors.append(ConfigError(props.at("functionName"), f"{prefix}.functionName",
+                                             f"must match the key {name!r} (or be left out)"))
         source.functions.append((name, _check_props(props, source, prefix), prefix,
                                  functions.at(name)))
     for name, attributes in (doc.get("queues") or {}).items():
@@ -165,14 +212,26 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
 
 
 def _check_props(props: MarkedDict, source: _Source, prefix: str) -> MarkedDict:
-    """Validate the modelled props; note the others; make ``code`` an absolute path."""
+    """Validate the modelled props, note the accepted others, and refuse unknown ones (into
+    ``source.errors``); make ``code`` an absolute path."""
     props = coerce(props, SCHEMA["$defs"]["function"])
     schema = SCHEMA["$defs"]["function"]["properties"]
+    allowed = props.get(ALLOW_UNKNOWN)
+    allowed = set(allowed) if isinstance(allowed, list) else set()
     for key, value in props.items():
         if key in MODELLED_PROPS:
-            validate(value, schema[key], props.at(key), f"{prefix}.{key}")
-        elif key != "region":
-            source.ignored.append((source.path, f"{prefix}.{key}", props.at(key).line))
+            try:
+                validate(value, schema[key], props.at(key), f"{prefix}.{key}")
+            except ConfigError as exc:
+                source.errors.append(exc)
+        elif key in UNMODELLED_PROPS or key in allowed:
+            if key != "region":
+                source.ignored.append((source.path, f"{prefix}.{key}", props.at(key).line))
+        else:
+            source.errors.append(unknown_field(
+                props.at(key), f"{prefix}.{key}", key, _KNOWN_PROPS,
+                f"fcemu does not know it; if it is an FC field, list it in {ALLOW_UNKNOWN} "
+                "to accept and ignore it"))
     code = props.get("code")
     if isinstance(code, Mapping) and code.get("src"):
         code = code["src"]

@@ -2,7 +2,8 @@
 
 :func:`load_yaml` keeps the file and line of every mapping key and list item
 (:class:`MarkedDict`, :class:`MarkedList`), so that any problem found later
-can be reported as ``file:line: field: what is wrong``: a :class:`ConfigError`.
+can be reported as ``file:line: field: what is wrong``: a :class:`ConfigError`,
+or :class:`ConfigErrors` when there are several (every one is reported, not the first).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["ConfigError", "MarkedDict", "MarkedList", "Where", "load_yaml", "marked_dict"]
+__all__ = ["ConfigError", "ConfigErrors", "MarkedDict", "MarkedList", "Where", "load_yaml",
+           "marked_dict"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,43 @@ class ConfigError(ValueError):
         self.where, self.field, self.message = where, field, message
         place = f"{where}: " if where is not None else ""
         super().__init__(f"{place}{field + ': ' if field else ''}{message}")
+
+
+class ConfigErrors(ConfigError):
+    """Several problems in deployment files, all of them: :attr:`errors`, in order; the
+    message lists each on its own line. :attr:`where`, :attr:`field` and :attr:`message`
+    are the first one's."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        self.where, self.field, self.message = first.where, first.field, first.message
+        ValueError.__init__(self, f"{len(errors)} errors in the deployment files:\n"
+                            + "\n".join(f"  {error}" for error in errors))
+
+    @staticmethod
+    def each(error: ConfigError) -> list[ConfigError]:
+        """The single problems an error holds."""
+        return list(error.errors) if isinstance(error, ConfigErrors) else [error]
+
+    @staticmethod
+    def of(errors: list[ConfigError]) -> ConfigError | None:
+        """None for no problem, the problem itself for one, else a :class:`ConfigErrors`
+        in file and line order (repeats dropped: a field checked twice is reported once)."""
+        flat = [single for error in errors for single in ConfigErrors.each(error)]
+        unique = list({str(error): error for error in flat}.values())
+        if not unique:
+            return None
+        files: dict[str, int] = {}
+        for error in unique:
+            files.setdefault(str(_path_of(error.where)), len(files))
+        unique.sort(key=lambda error: (files[str(_path_of(error.where))],
+                                       error.where.line if isinstance(error.where, Where) else 0))
+        return unique[0] if len(unique) == 1 else ConfigErrors(unique)
+
+
+def _path_of(where: Where | Path | None) -> Path | None:
+    return where.path if isinstance(where, Where) else where
 
 
 class MarkedDict(dict[str, Any]):

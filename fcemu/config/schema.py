@@ -1,16 +1,20 @@
 """The JSON Schema (draft 2020-12) of ``fcemu.yaml``, as data.
 
 Its ``$defs/function`` also describes the ``fc3`` props fcemu models in
-``s.yaml`` (:data:`MODELLED_PROPS`; every other prop is accepted and reported
-as ignored). ``fcemu config-schema`` prints :data:`SCHEMA` for editors;
-:mod:`fcemu.config.check` validates documents against it.
+``s.yaml`` (:data:`MODELLED_PROPS`). FC fields fcemu knows but does not model
+(:data:`UNMODELLED_PROPS`), and those a function lists in its
+``x-fcemu-allow-unknown``, are accepted and reported as ignored; any other prop is
+an error ("did you mean"). ``fcemu config-schema`` prints :data:`SCHEMA` for
+editors; :mod:`fcemu.config.check` validates documents against it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MODELLED_PROPS", "SCHEMA"]
+from fcemu.specs import ECHOED_FIELDS
+
+__all__ = ["ALLOW_UNKNOWN", "MODELLED_PROPS", "SCHEMA", "UNMODELLED_PROPS"]
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"  # spec §4.1
 _SMQ_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$"  # spec §13.4
@@ -77,13 +81,19 @@ _FUNCTION_PROPERTIES: dict[str, Any] = {
     "concurrencyConfig": {"type": "object", "properties": {
         "reservedConcurrency": _int(0),
     }, "required": ["reservedConcurrency"], "additionalProperties": False},
+    "x-fcemu-allow-unknown": {
+        "type": "array", "items": {"type": "string", "minLength": 1},
+        "description": "fcemu only: props of this function, in this file, that fcemu does "
+                       "not know and should accept and ignore (an FC field newer than "
+                       "fcemu); any other unknown prop is an error"},
 }
 
 _FUNCTION = {
     "type": "object",
     "description": "A function: the fc3 component's props (FC 3.0 CreateFunction fields).",
     "properties": _FUNCTION_PROPERTIES,
-    # fc3 props fcemu accepts without modelling (reported once as ignored)
+    # FC fields fcemu accepts without modelling (UNMODELLED_PROPS, reported once as
+    # ignored); fcemu.config.load refuses any other prop not listed in x-fcemu-allow-unknown
     "additionalProperties": True,
 }
 
@@ -92,8 +102,9 @@ SCHEMA: dict[str, Any] = {
     "$id": "https://fcemu.invalid/fcemu.schema.json",
     "title": "fcemu.yaml",
     "description": "fcemu's own deployment file: functions, async configs, queues, topics and "
-                   "emulator settings. Unknown keys are errors, except not-modelled fc3 "
-                   "function props, which are reported as ignored.",
+                   "emulator settings. Unknown keys are errors, except FC function fields "
+                   "fcemu does not model and those listed in a function's "
+                   "x-fcemu-allow-unknown, which are reported as ignored.",
     "type": "object",
     "properties": {
         "version": {"const": 1},
@@ -191,5 +202,11 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-#: Function props fcemu models; every other prop is accepted and reported as ignored.
+#: Function props fcemu models (and ``x-fcemu-allow-unknown``, its own).
 MODELLED_PROPS = frozenset(_FUNCTION_PROPERTIES)
+#: The function prop that lists unknown props to accept and ignore.
+ALLOW_UNKNOWN = "x-fcemu-allow-unknown"
+#: FC 3.0 function fields (CreateFunction, ALIYUN::FC3::Function) and fc3 component props
+#: fcemu accepts without modelling: reported once as ignored, never an error.
+UNMODELLED_PROPS = frozenset(ECHOED_FIELDS) | {
+    "region", "tags", "triggers", "provisionConfig", "customDomain", "vpcBinding"}

@@ -5,6 +5,10 @@ seconds (not on the emulator clock: a manual clock must not stop it). The wait
 between polls is its ``timer`` (``asyncio.sleep`` unless one is handed in), and
 :meth:`Watcher.poll` / :meth:`Watcher.poll_async` do one poll when called, so
 tests drive it without waiting on real time.
+
+A reload that worked is an INFO line on the ``fcemu.config.watch`` logger
+(``fcemu serve --watch`` shows it); one that failed is an ERROR, and the previous
+deployment stays.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from fcemu.config.marked import ConfigError
 if TYPE_CHECKING:
     from fcemu.engine import Engine
 
-__all__ = ["Timer", "Watcher", "watch"]
+__all__ = ["RELOAD_LOGGER", "Timer", "Watcher", "watch"]
 
 log = logging.getLogger("fcemu.config")
+#: The logger of the "reloaded" lines (INFO: news, not a warning).
+RELOAD_LOGGER = "fcemu.config.watch"
+reload_log = logging.getLogger(RELOAD_LOGGER)
 
 #: Waits the given number of seconds (``asyncio.sleep``).
 Timer = Callable[[float], Awaitable[object]]
@@ -115,8 +122,8 @@ class Watcher:
     def _done(self, deployment: Deployment, deployed: list[str]) -> None:
         self.previous = deployment
         self.stamp = self._stamp(deployment)
-        log.warning("reloaded %s: %s", ", ".join(map(str, self.paths)),
-                    ", ".join(deployed) or "no function changed")
+        reload_log.info("reloaded %s: %s", ", ".join(map(str, self.paths)),
+                        ", ".join(deployed) or "no function changed")
 
     def _stamp(self, deployment: Deployment) -> _Stamp:
         paths = list(self.paths) + [s.code_path for s in deployment.functions.values()

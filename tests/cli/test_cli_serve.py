@@ -9,6 +9,7 @@ subprocess, whose watcher and idle timer run in real time.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import textwrap
@@ -81,6 +82,20 @@ def test_check_and_config_schema(tmp_path: Path) -> None:
     assert "functions" in schema["properties"]
 
 
+def test_check_reports_every_error(tmp_path: Path) -> None:
+    make_project(tmp_path, PROJECT.replace("clock: manual", "clock: frozen")
+                 + "    timout: 5\n    memorySize: 100\n")
+    for command in (("check", "fcemu.yaml"), ("serve", "--port", "0", "--config", "fcemu.yaml")):
+        result = fcemu(*command, cwd=tmp_path)
+        assert (result.code, result.out) == (2, "")
+        assert result.err.splitlines() == [
+            "fcemu: 3 errors in the deployment files:",
+            "  fcemu.yaml:2: settings.clock: must be one of 'real', 'manual'; got 'frozen'",
+            "  fcemu.yaml:12: functions.job.timout: unknown field (did you mean 'timeout'?)",
+            "  fcemu.yaml:13: functions.job.memorySize: must be between 128 and 32768, got 100",
+        ]
+
+
 def test_file_settings_and_explicit_options(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     make_project(tmp_path)
@@ -130,6 +145,7 @@ def test_watch_redeploys_code_and_keeps_tasks(tmp_path: Path, capsys: pytest.Cap
                                               caplog: pytest.LogCaptureFixture) -> None:
     path = make_project(tmp_path)
     monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO, logger="fcemu.config.watch")
     with serving_here(capsys, "--config", "fcemu.yaml", "--watch") as server:
         assert server("invoke", "job", "--payload", "a").out.strip() == "v1:a"
         assert server("invoke", "job", "--async", "--task-id", "before", "--payload", "b").code \
@@ -143,7 +159,8 @@ def test_watch_redeploys_code_and_keeps_tasks(tmp_path: Path, capsys: pytest.Cap
         assert functions[0]["timeout"] == 7
         task = json.loads(server("task", "job", "before", "--json").out)
         assert (task["status"], task["returnPayload"]) == ("Succeeded", "v1:b")
-        assert "reloaded fcemu.yaml: job" in caplog.text
+        reloaded = [r for r in caplog.records if r.getMessage() == "reloaded fcemu.yaml: job"]
+        assert [r.levelname for r in reloaded] == ["INFO"]  # news, not a warning (issue 11)
         path.write_text(textwrap.dedent(PROJECT) + "    memorySize: 1\n")
         assert not server.poll()
         assert "not reloaded" in caplog.text

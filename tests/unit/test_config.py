@@ -17,7 +17,7 @@ import pytest
 import fcemu
 from fcemu import config
 from fcemu.code import zip_code
-from fcemu.config import SCHEMA, ConfigError, load, load_settings, load_yaml
+from fcemu.config import SCHEMA, ConfigError, ConfigErrors, load, load_settings, load_yaml
 from fcemu.errors import FunctionNotFound, InvalidArgument
 from fcemu.settings import Settings
 from tests.constants import ACCOUNT, T0
@@ -337,6 +337,16 @@ BAD_FILES = [
      "resources.r.props.functionName", "is required"),
     ("s.yaml", S_HEAD + "      runtime: python3\n      code: ./code\n", 5,
      "resources.r.props.handler", "is required"),
+    # a misspelt function field is an error, not a default (issue 11)
+    ("fcemu.yaml", FUNCTION + "    timout: 5\n", 6, "functions.job.timout",
+     "unknown field (did you mean 'timeout'?)"),
+    ("s.yaml", S_HEAD + "      runtime: python3\n      handler: index.handler\n"
+     "      code: ./code\n      memorysize: 256\n", 10, "resources.r.props.memorysize",
+     "did you mean 'memorySize'?"),
+    ("fcemu.yaml", FUNCTION + "    frobnicate: 1\n", 6, "functions.job.frobnicate",
+     "if it is an FC field, list it in x-fcemu-allow-unknown"),
+    ("fcemu.yaml", FUNCTION + "    x-fcemu-allow-unknown: newField\n", 6,
+     "functions.job.x-fcemu-allow-unknown", "must be a list"),
 ]
 
 
@@ -353,6 +363,58 @@ def test_bad_files_name_file_line_and_field(tmp_path: Path, name: str, text: str
     assert error.field == field
     assert words in error.message
     assert str(error).startswith(f"{path}:{line}: ")
+
+
+def test_allow_unknown_accepts_an_unmodelled_field_and_reports_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = project(tmp_path, {"fcemu.yaml": FUNCTION + "    newFcField: {a: 1}\n"
+                              "    x-fcemu-allow-unknown: [newFcField]\n"}) / "fcemu.yaml"
+    reporter = config.Reporter()
+    with caplog.at_level(logging.WARNING, logger="fcemu.config"):
+        deployment = load([path], Settings(), reporter)
+        reporter.report_ignored(deployment)
+    assert deployment.ignored == [(path, "functions.job.newFcField", 6)]
+    assert "functions.job.newFcField (line 6)" in caplog.text
+    doc = deployment.functions["job"].doc
+    assert "newFcField" not in doc and "x-fcemu-allow-unknown" not in doc
+
+
+def test_every_error_is_reported_not_the_first(tmp_path: Path) -> None:
+    files = project(tmp_path, {
+        "fcemu.yaml": FUNCTION + "    timout: 5\n    memorySize: 100\n"
+                      "  other:\n    runtime: python3\n    handler: index.handler\n"
+                      "    code: ./code\n    memroySize: 256\n"
+                      "settings:\n  clock: fast\n",
+        "more.fcemu.yaml": "queues:\n  q:\n    visibilityTimeout: 0\n"})
+    paths = [files / "fcemu.yaml", files / "more.fcemu.yaml"]
+    expected = [
+        (paths[0], 6, "functions.job.timout", "unknown field (did you mean 'timeout'?)"),
+        (paths[0], 7, "functions.job.memorySize", "must be between 128 and 32768, got 100"),
+        (paths[0], 12, "functions.other.memroySize",
+         "unknown field (did you mean 'memorySize'?)"),
+        (paths[0], 14, "settings.clock", "must be one of 'real', 'manual'; got 'fast'"),
+        (paths[1], 3, "queues.q.visibilityTimeout", "must be between 1 and 43200, got 0"),
+    ]
+    for read in (load, load_settings):
+        with pytest.raises(ConfigErrors) as caught:
+            read(paths, Settings())
+        found = [(e.where.path, e.where.line, e.field, e.message)  # type: ignore[union-attr]
+                 for e in caught.value.errors]
+        assert found == expected  # in file and line order
+        lines = str(caught.value).splitlines()
+        assert lines[0] == "5 errors in the deployment files:"
+        assert len(lines) == 6 and all(line.startswith(f"  {files}") for line in lines[1:])
+
+
+def test_build_errors_of_every_function_are_reported(tmp_path: Path) -> None:
+    text = (FUNCTION.replace("./code", "./nowhere")
+            + "  other:\n    runtime: nodejs18\n    handler: index.handler\n"
+            "    code: ./code\n")
+    path = project(tmp_path, {"fcemu.yaml": text}) / "fcemu.yaml"
+    with pytest.raises(ConfigErrors) as caught:
+        load([path], Settings())
+    assert [(e.field, e.where.line) for e in caught.value.errors] == [  # type: ignore[union-attr]
+        ("functions.job.code", 5), ("functions.other.runtime", 7)]
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
