@@ -108,7 +108,7 @@ class Watcher:
         try:
             return load(self.paths, self.engine.settings, self.reporter)
         except ConfigError as exc:
-            log.error("not reloaded: %s (the previous deployment stays)", exc)
+            log.error("not reloaded, the previous deployment stays: %s", exc)
             return None
 
     def _changes(self, deployment: Deployment) -> Deployment:
