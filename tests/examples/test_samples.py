@@ -8,6 +8,7 @@ the CLI itself.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,8 @@ def test_readme_fcemu_yaml_example(tmp_path: Path) -> None:
     says."""
     readme = (FIXTURES.parent / "docs" / "deployment-and-cli.md").read_text()
     section = readme[readme.index("<!-- config:start -->"):readme.index("<!-- config:end -->")]
-    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    [example] = [block for block in re.findall(r"```yaml\n(.*?)```", section, re.S)
+                 if "queues:" in block]
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "index.py").write_text("def handler(event, context):\n    return event\n")
     (tmp_path / "fcemu.yaml").write_text(example)
@@ -155,6 +157,18 @@ def test_readme_fcemu_yaml_example(tmp_path: Path) -> None:
         invoke(emu, "job", "hello")
         emu.drain()
         assert json.loads(emu.queue("done").last.json()["responsePayload"]) == "hello"
+
+
+def test_docs_allow_unknown_example(tmp_path: Path) -> None:
+    """docs/deployment-and-cli.md's x-fcemu-allow-unknown example deploys its function."""
+    page = (FIXTURES.parent / "docs" / "deployment-and-cli.md").read_text()
+    [example] = [block for block in re.findall(r"```yaml\n(.*?)```", page, re.S)
+                 if "x-fcemu-allow-unknown" in block]
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text("def handler(event, context):\n    return event\n")
+    (tmp_path / "fcemu.yaml").write_text(example)
+    deployment = load([tmp_path / "fcemu.yaml"], Settings())
+    assert set(deployment.functions) == {"job"}
 
 
 @pytest.mark.parametrize("path", sorted([*FIXTURES.rglob("s.yaml"),
