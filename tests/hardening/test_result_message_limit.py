@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("alibabacloud_fc20230330", reason="pip install fcemu[sdk]")
-pytest.importorskip("mns", reason="pip install fcemu[sdk]")
+pytest.importorskip("alibabacloud_fc20230330", reason="pip install -e '.[test]'")
+pytest.importorskip("mns", reason="pip install -e '.[test]'")
 
 from alibabacloud_fc20230330 import models as fc
 from darabonba.runtime import RuntimeOptions
