@@ -10,7 +10,7 @@ event loop, and removes a package's directory once nothing uses it.
 Limits: a Base64 ZIP uploaded through the API may hold at most 100 MB
 (:data:`MAX_ZIP_BYTES`, FC 3.0 "Limits"); FC documents no limit on the unpacked
 size, so fcemu caps it at :data:`MAX_UNZIPPED_BYTES` and :data:`MAX_ENTRIES`
-(README "Fidelity notes").
+(docs/fidelity.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which ``Host`` and ``Origin`` values the emulator answers: the front door's policy.
 
 fcemu runs the user's code, so a request that a web page made must not reach
-it (issue 9, README "Security"). Two browser attacks matter, and each has a
+it (issue 9, docs/security.md). Two browser attacks matter, and each has a
 header the page cannot forge:
 
 - **DNS rebinding.** A page on ``evil.example`` re-points its name at

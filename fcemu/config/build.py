@@ -148,7 +148,7 @@ def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, An
 
 def _arn(value: str, settings: Settings, names: Mapping[str, Any], where: Where,
          field_name: str, reporter: Reporter) -> str:
-    """A destination ARN with ``{accountid}``-style placeholders filled (README: config)."""
+    """A destination ARN with ``{accountid}``-style placeholders filled (docs: deployment)."""
     value = destination_arn(value, settings.region, settings.account_id)
 
     def fill(match: re.Match[str]) -> str:

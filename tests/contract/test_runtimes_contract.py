@@ -301,4 +301,4 @@ def test_the_readme_runtimes_snippet_runs_as_written():
     section = (FIXTURES.parent / "docs" / "runtimes.md").read_text()
     code = section[section.index("```python\n") + 10:]
     code = code[:code.index("```")]
-    exec(compile(code, "README.md Runtimes", "exec"), {})
+    exec(compile(code, "docs/runtimes.md", "exec"), {})

@@ -113,7 +113,7 @@ def test_the_limits_are_the_documented_ones() -> None:
     """FC 3.0 "Limits": a Base64 ZIP uploaded through the API holds at most 100 MB
     (https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/product-overview/
     limits-of-usage). FC documents no unpacked limit: fcemu's is 500 MB (the largest
-    package FC takes by any route) and 100 000 members (README "Fidelity notes")."""
+    package FC takes by any route) and 100 000 members (docs/fidelity.md)."""
     assert code.MAX_ZIP_BYTES == 100 * 1024 * 1024
     assert code.MAX_UNZIPPED_BYTES == 500 * 1024 * 1024
     assert code.MAX_ENTRIES == 100_000
