@@ -29,7 +29,7 @@ from fcemu.models import LATEST
 from fcemu.settings import Settings
 from fcemu.specs import ECHOED_FIELDS, AsyncConfigSpec, FunctionSpec
 
-__all__ = ["add_destination_resources", "build_function"]
+__all__ = ["CUSTOM_DEFAULT_HANDLER", "add_destination_resources", "build_function"]
 
 log = logging.getLogger("fcemu.config")
 
@@ -37,6 +37,8 @@ log = logging.getLogger("fcemu.config")
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
           "description", "customRuntimeConfig", "instanceLifecycleConfig")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
+#: The handler the fc3 component gives a ``custom*`` runtime that names none.
+CUSTOM_DEFAULT_HANDLER = "index.handler"
 _ACCOUNT_WORDS = frozenset({"accountid", "account_id", "account-id", "uid"})
 _REGION_WORDS = frozenset({"region", "regionid", "region_id", "region-id"})
 
@@ -54,6 +56,9 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
         at, field_name = origins.get(key, (where, f"{prefix}.{key}"))
         return ConfigError(at, field_name, message)
 
+    if "handler" not in props and str(props.get("runtime", "")).startswith("custom"):
+        props = marked_dict(props.where, {**props, "handler": CUSTOM_DEFAULT_HANDLER},
+                            props.key_where)  # what the fc3 component sends (docs/fidelity.md)
     for key in ("runtime", "handler", "code"):
         if key not in props:
             raise fail(key, "is required" + (" (a directory or .zip file, relative to the "
