@@ -36,6 +36,7 @@ from fcemu.config.marked import (
     Where,
     load_yaml,
     marked_dict,
+    template_errors,
 )
 from fcemu.config.schema import ALLOW_UNKNOWN, MODELLED_PROPS, SCHEMA, UNMODELLED_PROPS
 from fcemu.config.syaml import Refs, read_s_yaml
@@ -147,6 +148,7 @@ def _read(path: Path, settings: Settings) -> _Source:
     if not isinstance(doc, MarkedDict):
         raise ConfigError(path, "", "expected a mapping: an s.yaml (edition 3.0.0 with "
                                     "resources) or an fcemu.yaml (functions, queues, settings)")
+    _raise_all(template_errors(doc, doc.where))
     source = _Source(path)
     if "services" in doc and "resources" not in doc:
         raise ConfigError(doc.at("services"), "services", "this is a Serverless Devs 2.x file "

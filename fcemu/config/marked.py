@@ -8,6 +8,7 @@ or :class:`ConfigErrors` when there are several (every one is reported, not the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["ConfigError", "ConfigErrors", "MarkedDict", "MarkedList", "Where", "load_yaml",
-           "marked_dict"]
+           "marked_dict", "template_errors"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,9 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict | str:
+    if (name := _unquoted_placeholder(node)) is not None:
+        return "{{ " + name + " }}"  # an `s init` template's {{ name }}, unquoted
     loader.flatten_mapping(node)
     result = marked_dict(Where(loader.path, node.start_mark.line + 1))
     for key_node, value_node in node.value:
@@ -136,6 +139,51 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict:
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_where[key] = where
     return result
+
+
+def _unquoted_placeholder(node: yaml.MappingNode) -> str | None:
+    """``name`` when ``node`` is ``{{ name }}`` written unquoted (a flow mapping whose only
+    key is the flow mapping ``{name}``), else None."""
+    if not node.flow_style or len(node.value) != 1:
+        return None
+    key, value = node.value[0]
+    if not (isinstance(key, yaml.MappingNode) and key.flow_style and len(key.value) == 1
+            and isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null")):
+        return None
+    inner_key, inner_value = key.value[0]
+    if (isinstance(inner_key, yaml.ScalarNode) and isinstance(inner_value, yaml.ScalarNode)
+            and inner_value.tag.endswith(":null")):
+        return str(inner_key.value)
+    return None
+
+
+_TEMPLATE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+def template_errors(doc: Any, where: Where) -> list[ConfigError]:
+    """One error per ``{{ name }}`` placeholder of an ``s init`` template left in ``doc`` (a
+    parsed file), at the line that holds it. Placeholders only in ``environmentVariables``
+    values are the application's own text (a Jinja or Go template), not a template file."""
+    errors = _placeholders(doc, where, "")
+    if all(".environmentVariables." in error.field for error in errors):
+        return []
+    return errors
+
+
+def _placeholders(value: Any, where: Where, name: str) -> list[ConfigError]:
+    if isinstance(value, MarkedDict):
+        return [error for key, item in value.items()
+                for error in [*_placeholders(key, value.at(key), name),
+                              *_placeholders(item, value.at(key),
+                                             f"{name}.{key}" if name else key)]]
+    if isinstance(value, MarkedList):
+        return [error for i, item in enumerate(value)
+                for error in _placeholders(item, value.at(i), f"{name}[{i}]")]
+    if not isinstance(value, str):
+        return []
+    return [ConfigError(where, name, f"this is a template: run `s init` or fill in "
+                                     f"{{{{ {found} }}}}")
+            for found in dict.fromkeys(_TEMPLATE.findall(value))]
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> MarkedList:
