@@ -61,6 +61,7 @@ from fcemu.runtime.logs import (
 from fcemu.runtime.pool import (
     Initializer,
     Instance,
+    InstanceKilled,
     InstancePool,
     Key,
     PooledRuntime,
@@ -78,6 +79,8 @@ START_TIMEOUT_S = 120.0
 _LOG_DRAIN_S = 2.0
 #: Real seconds a server whose connection broke gets to be seen dead (a crash, not an error).
 _EXIT_GRACE_S = 0.5
+#: Real seconds between two tries of a starting server's port.
+_PORT_POLL_S = 0.02
 _LOOPBACK = "127.0.0.1"
 
 
@@ -114,7 +117,7 @@ class CustomInstance(Instance):
         try:
             await self._spawn(config, invocation)
             await self._wait_for_port(config)
-        except (OSError, _NotStarted) as exc:
+        except (OSError, _NotStarted, InstanceKilled) as exc:
             self.healthy = False
             await self.kill()
             logs = self.log.take_all()
@@ -149,12 +152,14 @@ class CustomInstance(Instance):
     async def _wait_for_port(self, config: CustomRuntimeConfig) -> None:
         deadline = real_monotonic() + START_TIMEOUT_S
         while True:
+            if self.stopping:  # stop, reset, shutdown: the start ends at once
+                raise _NotStarted("the instance was stopped while it started")
             if self.exited:
                 assert self.proc is not None
                 raise _NotStarted(f"the start command exited with code {self.proc.returncode} "
                                   "before listening")
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                _, writer = await asyncio.wait_for(
+                _, writer = await self.unless_killed(
                     asyncio.open_connection(_LOOPBACK, self.port), 1.0)
                 writer.close()
                 with contextlib.suppress(OSError):
@@ -165,7 +170,8 @@ class CustomInstance(Instance):
                     f"Function instance health check failed on port {self.port} in "
                     f"{START_TIMEOUT_S:g} seconds: listen on {_LOOPBACK}:$FC_SERVER_PORT "
                     f"(fcemu also puts that port in place of {config.port} in args)")
-            await asyncio.sleep(0.02)  # polling a process coming up, not waiting in a test
+            # polling a process coming up (not waiting in a test); a kill ends the wait
+            await self.until_killed(_PORT_POLL_S)
 
     async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:
         """``POST /initialize``; an outcome (the requests fail) when it fails or times out."""

@@ -13,6 +13,11 @@ real time, and once more (as the summed peaks) when it ends; an instance
 over ``memorySize`` is killed and its requests fail as FC reports an
 out-of-memory instance, with ``Process exited unexpectedly before completing
 request (duration: <n>ms, maxMemoryUsage: <x>MB)``.
+
+A kill (stop, reset, shutdown, retirement) during the start cancels it at
+once: the start's waits (for the worker's hello, for the custom server's
+port) also wait for :meth:`Instance.until_killed`, and :meth:`Instance.kill`
+returns only once the start has ended, so no start outlives its instance.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fcemu.runtime.contain import Contained, Containment, containment
 from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
@@ -34,10 +39,17 @@ if TYPE_CHECKING:
     from fcemu.models import Function
 
 Key = Hashable
+T = TypeVar("T")
 #: Real seconds between two readings of a busy instance's memory.
 MEMORY_POLL_S = 0.05
 #: Real seconds the output of a dead instance gets to arrive before its pipes are closed.
 LOG_DRAIN_S = 0.5
+#: Real seconds a kill waits for a start in progress to end (it ends at once; then cancelled).
+START_END_S = 2 * LOG_DRAIN_S + 1.0
+
+
+class InstanceKilled(Exception):
+    """A kill began while the instance was waiting to start."""
 
 
 class TimerHandle(Protocol):
@@ -88,6 +100,7 @@ class Instance:
         self.log = LogStream()
         self._spawning = False
         self._spawned = asyncio.Event()
+        self._killing = asyncio.Event()
         self._readers: list[asyncio.Task[None]] = []
         self.function_name = function.name
         self.key = key
@@ -139,7 +152,12 @@ class Instance:
     async def spawn(self, command: Sequence[str], *, cwd: Path, env: dict[str, str],
                     stdin: int, stdout: int, stderr: int,
                     readers: Callable[[], list[Coroutine[Any, Any, None]]]) -> None:
-        """Start the instance's processes and the tasks reading their output."""
+        """Start the instance's processes and the tasks reading their output.
+
+        :raises ProcessLookupError: the instance was killed before it started.
+        """
+        if self._killing.is_set():
+            raise ProcessLookupError("the instance was stopped before it started")
         self._spawning = True
         try:
             self.tree = await Contained.spawn(self._containment or containment(), command,
@@ -155,6 +173,36 @@ class Instance:
         raise NotImplementedError
 
     # -- the processes ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """A kill has begun: the instance serves nothing more and its start is cancelled."""
+        return self._killing.is_set()
+
+    async def until_killed(self, timeout: float | None) -> bool:
+        """Wait (at most ``timeout`` real seconds) for a kill to begin; whether it has."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._killing.wait(), timeout)
+        return self.stopping
+
+    async def unless_killed(self, awaitable: Awaitable[T], timeout: float) -> T:
+        """``awaitable``'s result, or :class:`InstanceKilled` as soon as a kill begins;
+        ``asyncio.TimeoutError`` after ``timeout`` real seconds."""
+        work = asyncio.ensure_future(awaitable)
+        killed = asyncio.ensure_future(self._killing.wait())
+        try:
+            done, _ = await asyncio.wait({work, killed}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            killed.cancel()
+            if not work.done():
+                work.cancel()
+                work.add_done_callback(_consume)
+        if work in done:
+            return work.result()
+        if killed in done or self.stopping:
+            raise InstanceKilled("the instance was stopped while it started")
+        raise asyncio.TimeoutError
 
     @property
     def proc(self) -> asyncio.subprocess.Process | None:
@@ -173,8 +221,24 @@ class Instance:
     async def kill(self) -> None:
         """Kill every process of the instance, then drain (boundedly) and close its output.
 
-        Safe to repeat; never waits on a pipe some process may still hold.
+        Safe to repeat; never waits on a pipe some process may still hold. A start in
+        progress is cancelled: this returns once it has ended.
         """
+        self._killing.set()
+        try:
+            await self._kill()
+        finally:
+            await self._end_start()
+
+    async def _end_start(self) -> None:
+        start = self._ready
+        if start is None or start.done() or start is asyncio.current_task():
+            return
+        await asyncio.wait({start}, timeout=START_END_S)
+        if not start.done():  # a start that ignored the kill: it must not outlive it
+            start.cancel()
+
+    async def _kill(self) -> None:
         if self._spawning:
             await self._spawned.wait()
         watcher = self._watcher

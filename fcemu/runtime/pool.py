@@ -25,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fcemu.runtime.instance import Initializer, Instance, Key, TimerHandle, init_timeout_outcome
+from fcemu.runtime.instance import (
+    Initializer,
+    Instance,
+    InstanceKilled,
+    Key,
+    TimerHandle,
+    init_timeout_outcome,
+)
 from fcemu.runtime.invocation import Invocation, Outcome, crash_outcome
 from fcemu.runtime.logs import framed
 from fcemu.runtime.protocol import UNHANDLED, error_body
@@ -35,8 +42,8 @@ if TYPE_CHECKING:
     from fcemu.models import Function
     from fcemu.runtime.contain import Containment
 
-__all__ = ["IdleTimer", "Initializer", "Instance", "InstancePool", "Key", "PoolUsage",
-           "PooledRuntime", "init_timeout_outcome"]
+__all__ = ["IdleTimer", "Initializer", "Instance", "InstanceKilled", "InstancePool", "Key",
+           "PoolUsage", "PooledRuntime", "init_timeout_outcome"]
 
 #: Starts a timer: ``idle_timer(seconds, callback)`` calls ``callback`` after that many real
 #: seconds unless the handle it returns is cancelled (the loop's ``call_later`` by default).

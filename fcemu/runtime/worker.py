@@ -47,6 +47,7 @@ from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pool import (
     Initializer,
     Instance,
+    InstanceKilled,
     InstancePool,
     Key,
     PooledRuntime,
@@ -116,7 +117,7 @@ class WorkerInstance(Instance):
         try:
             await self._spawn(function.code_dir,
                               _environment(invocation, self.instance_id, self.pass_env))
-        except (OSError, _WorkerGone, asyncio.TimeoutError) as exc:
+        except (OSError, _WorkerGone, InstanceKilled, asyncio.TimeoutError) as exc:
             self.healthy = False
             await self.kill()
             logs = self._take_log(request_id)
@@ -144,7 +145,7 @@ class WorkerInstance(Instance):
         await self.spawn([self.python, _MAIN], cwd=cwd, env=env, stdin=pipe, stdout=pipe,
                          stderr=pipe, readers=readers)
         assert self._hello is not None
-        hello = await asyncio.wait_for(asyncio.shield(self._hello), _START_TIMEOUT_S)
+        hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)
         self.reported_kb = int(hello.get("maxrss_kb", 0))
 
     async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:

@@ -1,0 +1,169 @@
+"""Issue 12, gap 9: a stop, a reset or a shutdown cancels an instance's start at once.
+
+The custom server here (:data:`SLOW_SERVER`) reports through a FIFO that it
+runs, then takes 30 s before it would listen. Whatever ends the instance
+while fcemu waits for its port (a stop of the request, ``Runtimes.close``,
+``Emulator.stop``, a reset, SIGTERM or SIGKILL of ``fcemu serve``) ends the
+start within about a second and leaves no process. Processes are found by a
+marker in their command line; waits are a FIFO handshake and pidfds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import fcemu
+from fcemu.ids import IdGenerator
+from fcemu.models import Function
+from fcemu.runtime import Runtimes
+from tests.api.conftest import zip_b64
+from tests.cli.conftest import environment
+from tests.constants import ACCOUNT, T0
+from tests.constants import RUNTIME_REGION as REGION
+from tests.hardening.processes import (
+    linux_only,
+    make_fifo,
+    processes_with,
+    wait_gone,
+    wait_ready,
+)
+from tests.unit.test_runtime_worker import call
+
+pytestmark = linux_only
+
+#: How long after the stop/reset/shutdown the start may end (the issue: about a second).
+LATE_S = 1.0
+
+#: A custom server that says it runs (READY_FIFO), then takes 30 s before listening.
+SLOW_SERVER = """\
+import os, time
+with open(os.environ["READY_FIFO"], "w") as fifo:
+    fifo.write("ready")
+time.sleep(30)
+"""
+
+
+@pytest.fixture
+def slow(tmp_path: Path) -> Path:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text(SLOW_SERVER)
+    return code
+
+
+def config(marker: str) -> dict[str, object]:
+    return {"command": [sys.executable, "index.py", marker], "port": 9000}
+
+
+def slow_function(code: Path, marker: str, fifo: Path) -> Function:
+    return Function(name="slow", runtime="custom.debian10", handler="index.handler",
+                    arn=f"acs:fc:{REGION}:{ACCOUNT}:functions/slow", function_id="fid",
+                    created_ms=0, modified_ms=0, timeout=60, code_dir=code,
+                    custom_runtime_config=config(marker),
+                    environment_variables={"READY_FIFO": str(fifo)})
+
+
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_a_stop_or_close_ends_the_start_at_once(slow, tmp_path, how):
+    marker = str(tmp_path / f"runtime-{how}")
+    fifo = make_fifo(tmp_path / "ready")
+    fn = slow_function(slow, marker, fifo)
+
+    async def main():
+        rt = Runtimes(IdGenerator(7))
+        try:
+            invocation = asyncio.ensure_future(rt.invoke(call(fn, b"{}", "r-start")))
+            await asyncio.to_thread(wait_ready, fifo)
+            assert processes_with(marker) != []
+            started = time.monotonic()
+            if how == "stop":
+                assert await rt.stop("r-start")
+            else:
+                await rt.close()
+            assert invocation.done() or how == "stop"  # close returns after the start ended
+            outcome = await asyncio.wait_for(invocation, 5)
+            return outcome, time.monotonic() - started
+        finally:
+            await rt.close()
+
+    outcome, took = asyncio.run(main())
+    assert took < LATE_S
+    assert outcome.kind == ("stopped" if how == "stop" else "crash")
+    assert processes_with(marker) == []
+
+
+@pytest.mark.parametrize("how", ["reset", "shutdown"])
+def test_reset_and_shutdown_during_a_start(slow, tmp_path, how):
+    marker = str(tmp_path / f"emulator-{how}")
+    fifo = make_fifo(tmp_path / "ready")
+    with fcemu.Emulator(clock="manual", start=T0, seed=7) as emu:
+        emu.register_function("slow", code=slow, runtime="custom.debian10", timeout=60,
+                              customRuntimeConfig=config(marker),
+                              environmentVariables={"READY_FIFO": str(fifo)})
+        emu.invoke("slow", b"{}", asynchronous=True)
+        wait_ready(fifo)
+        children = processes_with(marker)
+        assert children != []
+        started = time.monotonic()
+        if how == "reset":
+            reset = urllib.request.Request(f"{emu.endpoint}/_fcemu/reset", data=b"",
+                                           method="POST")
+            urllib.request.urlopen(reset, timeout=30).close()
+            assert emu.instances() == []
+        else:
+            emu.stop()
+        took = time.monotonic() - started
+        assert wait_gone(children) == []
+    assert took < LATE_S
+    assert processes_with(marker) == []
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_server_signalled_during_a_start_leaves_no_process(slow, tmp_path, how):
+    marker = str(tmp_path / f"serve-{how.name}")
+    fifo = make_fifo(tmp_path / "ready")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
+        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
+        create = {"functionName": "slow", "runtime": "custom.debian10", "timeout": 60,
+                  "handler": "index.handler", "customRuntimeConfig": config(marker),
+                  "code": {"zipFile": zip_b64(SLOW_SERVER)},
+                  "environmentVariables": {"READY_FIFO": str(fifo)}}
+        request = urllib.request.Request(f"{endpoint}/2023-03-30/functions", method="POST",
+                                         data=json.dumps(create).encode(),
+                                         headers={"content-type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).close()
+        invoke = urllib.request.Request(
+            f"{endpoint}/2023-03-30/functions/slow/invocations", method="POST",
+            data=b"{}", headers={"x-fc-invocation-type": "Async"})
+        urllib.request.urlopen(invoke, timeout=30).close()
+        wait_ready(fifo)
+        children = processes_with(marker)
+        assert children != []
+        started = time.monotonic()
+        server.send_signal(how)
+        server.wait(timeout=30)
+        took = time.monotonic() - started
+        assert wait_gone(children) == []
+        _, errors = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert processes_with(marker) == []
+    if how == signal.SIGTERM:  # a clean, prompt shutdown: no start left behind
+        assert server.returncode == 0
+        assert took < 2 * LATE_S  # the interpreter's own exit included
+        assert "Task was destroyed but it is pending" not in errors
