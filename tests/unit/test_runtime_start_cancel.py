@@ -5,7 +5,9 @@ runs, then takes 30 s before it would listen. Whatever ends the instance
 while fcemu waits for its port (a stop of the request, ``Runtimes.close``,
 ``Emulator.stop``, a reset, SIGTERM or SIGKILL of ``fcemu serve``) ends the
 start within about a second and leaves no process. Processes are found by a
-marker in their command line; waits are a FIFO handshake and pidfds.
+marker in their command line; waits are a FIFO handshake and pidfds. A
+Python worker whose initializer is still running (:data:`SLOW_INITIALIZER`)
+is a start in progress too.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from tests.cli.conftest import environment
 from tests.constants import ACCOUNT, T0
 from tests.constants import RUNTIME_REGION as REGION
 from tests.hardening.processes import (
+    available_modes,
     linux_only,
     make_fifo,
     processes_with,
     wait_gone,
     wait_ready,
 )
-from tests.unit.test_runtime_worker import call
+from tests.unit.test_runtime_worker import boot_ticks, call, function, instance_processes
 
 pytestmark = linux_only
 
@@ -49,6 +52,22 @@ import os, time
 with open(os.environ["READY_FIFO"], "w") as fifo:
     fifo.write("ready")
 time.sleep(30)
+"""
+
+
+#: A Python function whose initializer says it runs (READY_FIFO), then takes 30 s.
+SLOW_INITIALIZER = """\
+import os, time
+
+
+def init(context):
+    with open(os.environ["READY_FIFO"], "w") as fifo:
+        fifo.write("ready")
+    time.sleep(30)
+
+
+def handler(event, context):
+    return event
 """
 
 
@@ -101,6 +120,37 @@ def test_a_stop_or_close_ends_the_start_at_once(slow, tmp_path, how):
     assert processes_with(marker) == []
 
 
+def test_close_ends_a_worker_start_in_its_initializer(tmp_path):
+    code = tmp_path / "worker"
+    code.mkdir()
+    (code / "index.py").write_text(SLOW_INITIALIZER)
+    fifo, since = make_fifo(tmp_path / "ready"), boot_ticks()
+    fn = function("slowinit", code_dir=code, timeout=60,
+                  instance_lifecycle_config={"initializer": {"handler": "index.init",
+                                                             "timeout": 60}},
+                  environment_variables={"READY_FIFO": str(fifo)})
+
+    async def main():
+        rt = Runtimes(IdGenerator(7))
+        try:
+            invocation = asyncio.ensure_future(rt.invoke(call(fn, b"{}", "r-init")))
+            await asyncio.to_thread(wait_ready, fifo)
+            [instance] = rt.instances()
+            assert instance_processes(instance["instanceId"], since) != []
+            started = time.monotonic()
+            await rt.close()
+            took = time.monotonic() - started
+            assert invocation.done()  # close returns after the start ended
+            return instance["instanceId"], invocation.result(), took
+        finally:
+            await rt.close()
+
+    instance_id, outcome, took = asyncio.run(main())
+    assert took < LATE_S
+    assert outcome.kind == "crash"
+    assert instance_processes(instance_id, since) == []
+
+
 @pytest.mark.parametrize("how", ["reset", "shutdown"])
 def test_reset_and_shutdown_during_a_start(slow, tmp_path, how):
     marker = str(tmp_path / f"emulator-{how}")
@@ -127,13 +177,19 @@ def test_reset_and_shutdown_during_a_start(slow, tmp_path, how):
     assert processes_with(marker) == []
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_the_server_signalled_during_a_start_leaves_no_process(slow, tmp_path, how):
-    marker = str(tmp_path / f"serve-{how.name}")
+SERVER_CASES = [(mode, how) for mode in available_modes()
+                for how in (signal.SIGTERM, signal.SIGKILL)]
+
+
+@pytest.mark.parametrize(("mode", "how"), SERVER_CASES,
+                         ids=[f"{mode}-{how.name}" for mode, how in SERVER_CASES])
+def test_the_server_signalled_during_a_start_leaves_no_process(slow, tmp_path, mode, how):
+    marker = str(tmp_path / f"serve-{mode}-{how.name}")
     fifo = make_fifo(tmp_path / "ready")
     server = subprocess.Popen(
         [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
-        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env={**environment(), "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
