@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from fcemu.config.dialect import CORE_RESOLVERS, construct_int, restore_tabs, untab
+
 __all__ = ["ConfigError", "ConfigErrors", "MarkedDict", "MarkedList", "Where", "load_yaml",
            "marked_dict", "template_errors"]
 
@@ -112,14 +114,17 @@ def marked_dict(where: Where, items: dict[str, Any] | None = None,
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+    """PyYAML reading js-yaml's dialect (:mod:`fcemu.config.dialect`)."""
+
     path: Path
 
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        return restore_tabs(super().construct_scalar(node))
 
-# Dates stay strings: FC fields are strings, and fcemu converts times itself.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+
+_Loader.yaml_implicit_resolvers = CORE_RESOLVERS
+_Loader.add_constructor("tag:yaml.org,2002:int",
+                        lambda loader, node: construct_int(loader.construct_scalar(node)))
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> MarkedDict | str:
@@ -197,13 +202,19 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+def _indented_with_tab(text: str, line: int) -> bool:
+    lines = text.split("\n")
+    return line < len(lines) and "\t" in lines[line][:len(lines[line]) -
+                                                    len(lines[line].lstrip(" \t")) + 1]
+
+
 def load_yaml(path: Path) -> Any:
     """Parse one YAML file; mappings become :class:`MarkedDict`, lists :class:`MarkedList`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read the file: {exc.strerror or exc}") from None
-    loader = _Loader(text)
+    loader = _Loader(untab(text))
     loader.path = path
     try:
         return loader.get_single_data()
@@ -211,6 +222,8 @@ def load_yaml(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = Where(path, mark.line + 1) if mark is not None else path
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if mark is not None and _indented_with_tab(text, mark.line):
+            problem = "a tab in the indentation (YAML indents with spaces only)"
         raise ConfigError(where, "", f"not valid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, "", f"not valid YAML: {exc}") from None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fcemu.config import ConfigError, ConfigErrors, load
+from fcemu.config import ConfigError, ConfigErrors, load, load_yaml
 from fcemu.settings import Settings
 from tests.unit.test_config import project
 
@@ -78,3 +79,64 @@ def test_a_template_resource_name_is_a_template_error(tmp_path: Path) -> None:
     assert (caught.value.where.line, caught.value.field) == (4, "resources")  # type: ignore[union-attr]
     assert caught.value.message == ("this is a template: run `s init` or fill in "
                                     "{{ resourceName }}")
+
+
+# -- the YAML dialect: js-yaml 4 (Serverless Devs' parser), not PyYAML --------------------
+# Every expected value below is what js-yaml 4.3.2's yaml.load() returns for the text.
+
+JS_YAML = [
+    # (difference, text, what js-yaml reads)
+    ("tab at the end of a line", "a: b\t\nc: d\n", {"a": "b", "c": "d"}),
+    ("tab after a key with no value", "a:\t\n  b: 1\n", {"a": {"b": 1}}),
+    ("tab-only blank line", "a: 1\n\t\nb: 2\n", {"a": 1, "b": 2}),
+    ("tab before a comment", "a: b\t# note\n", {"a": "b"}),
+    ("tab separating key and value", "a:\tb\n", {"a": "b"}),
+    ("tab before the colon", "a\t: b\n", {"a": "b"}),
+    ("tab after a list dash", "-\ta\n- b\t\n", ["a", "b"]),
+    ("tabs in flow collections", "k:\t[a,\tb ,\tc]\t# c\nm: {x: 1,\ty: 2}\n",
+     {"k": ["a", "b", "c"], "m": {"x": 1, "y": 2}}),
+    ("tab after a quoted scalar", "a: 'it''s'\t\nb: \"x\n  y\t\" \t\n",
+     {"a": "it's", "b": "x y\t"}),
+    ("tab inside a plain scalar is text", "a: b\tc\n", {"a": "b\tc"}),
+    ("tab after a block scalar header", "a: |\t\n  x\n", {"a": "x\n"}),
+    ("tabs in block scalar content are text", "a: |\n  x\ty\t\n  z\nb: 1\t\n",
+     {"a": "x\ty\t\nz\n", "b": 1}),
+    ("block scalar in a list", "- |\n  x\t\n- b\t\n", ["x\t\n", "b"]),
+    ("yes/no/on/off are strings", "on: yes\noff: no\nY: n\n",
+     {"on": "yes", "off": "no", "Y": "n"}),
+    ("booleans and nulls", "a: True\nb: FALSE\nc: ~\nd: Null\ne:\n",
+     {"a": True, "b": False, "c": None, "d": None, "e": None}),
+    ("integers are YAML 1.2", "a: 010\nb: 0o10\nc: 0x1F\nd: 0b11\ne: -0o7\nf: +12\n",
+     {"a": 10, "b": 8, "c": 31, "d": 3, "e": -7, "f": 12}),
+    ("no underscores or sexagesimals", "a: 1_000\nb: 1:30\nc: 12:30:00\nd: 1_0.5\n",
+     {"a": "1_000", "b": "1:30", "c": "12:30:00", "d": "1_0.5"}),
+    ("floats", "a: 1.5\nb: 1e3\nc: .5\nd: -.5\ne: 0.\n",
+     {"a": 1.5, "b": 1000.0, "c": 0.5, "d": "-.5", "e": 0.0}),
+    ("= is a string", "a: =\n", {"a": "="}),
+    ("merge keys", "b: &x {p: 1}\nc:\n  <<: *x\n  q: 2\n", {"b": {"p": 1}, "c": {"p": 1, "q": 2}}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [case[1:] for case in JS_YAML],
+                         ids=[case[0] for case in JS_YAML])
+def test_yaml_is_read_as_js_yaml_reads_it(tmp_path: Path, text: str, expected: Any) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert load_yaml(path) == expected
+
+
+def test_a_trailing_tab_keeps_every_line_number(tmp_path: Path) -> None:
+    text = HEAD + "      runtime: python3\t\n      handler: index.handler\t\n      code: ./code\n" \
+                  "      timeout: 0\t\n"
+    path = project(tmp_path, {"s.yaml": text}) / "s.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load([path], Settings())
+    assert caught.value.where.line == 11  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", ["a:\n\tb: 1\n", "a: |\n  x\n\ty\n"])
+def test_a_tab_in_the_indentation_is_an_error_in_both(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="a tab in the indentation"):
+        load_yaml(path)
