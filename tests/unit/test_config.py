@@ -328,8 +328,9 @@ BAD_FILES = [
      "vars.nope is not defined"),
     ("s.yaml", S_HEAD + "      handler: ${env('FCEMU_TEST_SURELY_UNSET')}\n", 7,
      "resources.r.props.handler", "FCEMU_TEST_SURELY_UNSET is not set"),
-    ("s.yaml", S_HEAD + "      handler: ${path('.')}\n", 7, "resources.r.props.handler",
-     "unsupported reference"),
+    # ${path('.')} resolves since issue 12: an output, which needs the cloud, is refused
+    ("s.yaml", S_HEAD + "      handler: ${resources.r.output.url}\n", 7,
+     "resources.r.props.handler", "output exists only once `s deploy` has run it"),
     ("s.yaml", S_HEAD + "      handler: ${this.props.description}\n"
      "      description: ${this.props.handler}\n", 7, "resources.r.props.handler",
      "circular reference"),

@@ -140,3 +140,84 @@ def test_a_tab_in_the_indentation_is_an_error_in_both(tmp_path: Path, text: str)
     path.write_text(text)
     with pytest.raises(ConfigError, match="a tab in the indentation"):
         load_yaml(path)
+
+
+# -- ${...} expressions, as Serverless Devs 3 evaluates them ------------------------------
+
+EXPR_HEAD = ("edition: 3.0.0\nname: app\nvars:\n  a: web\n  b: 2\nresources:\n  r:\n"
+             "    component: fc3\n    props:\n      functionName: job\n      runtime: python3\n"
+             "      handler: index.handler\n")  # 12 lines
+
+
+def _expr_project(tmp_path: Path, props: str) -> Path:
+    path = project(tmp_path, {"s.yaml": EXPR_HEAD + props}) / "s.yaml"
+    (tmp_path / "desc.txt").write_text("from a file")
+    (tmp_path / "env.json").write_text('{"MODE": "json", "LEVEL": 3}')
+    return path
+
+
+def test_expression_functions_resolve_offline(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FCEMU_G1_UNSET", raising=False)
+    monkeypatch.setenv("FCEMU_G1_EMPTY", "")
+    path = _expr_project(tmp_path, (
+        "      code: ${env('FCEMU_G1_UNSET', path('./code'))}\n"
+        "      description: ${file('./desc.txt')}\n"
+        "      environmentVariables: ${json(file('./env.json'))}\n"))
+    spec = load([path], Settings()).functions["job"]
+    assert spec.code_path == tmp_path.resolve() / "code"
+    assert spec.doc["description"] == "from a file"
+    assert spec.doc["environmentVariables"] == {"MODE": "json", "LEVEL": "3"}
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("${vars.a + '-' + vars.b}", "web-2"),
+    ("${vars.nope || 'fallback'}", "fallback"),
+    ("${env('FCEMU_G1_EMPTY', 'empty takes the default')}", "empty takes the default"),
+    ("${env.FCEMU_G1_UNSET || vars.a}", "web"),
+    ("${env.FCEMU_G1_SET}", "set"),
+    ("${config('AccountID')}", "1234567890"),
+    ("${str(vars.b) + 'x'}", "2x"),
+    ("${this.name}-${this.props.functionName}", "r-job"),
+    ("${vars.a && 'both'}", "both"),
+])
+def test_expressions_compute_as_javascript_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                expression: str, expected: str) -> None:
+    monkeypatch.delenv("FCEMU_G1_UNSET", raising=False)
+    monkeypatch.setenv("FCEMU_G1_EMPTY", "")
+    monkeypatch.setenv("FCEMU_G1_SET", "set")
+    path = _expr_project(tmp_path, f"      code: ./code\n      description: \"{expression}\"\n")
+    spec = load([path], Settings(account_id="1234567890")).functions["job"]
+    assert spec.doc["description"] == expected
+
+
+BAD_EXPRESSIONS = [
+    # (expression, words in the message)
+    ("${path('./nowhere')}", "path(): "),
+    ("${env('FCEMU_G1_UNSET', path('./nowhere'))}", "does not exist"),
+    ("${file('./nowhere.txt')}", "file(): cannot read"),
+    ("${json('{not json')}", "json(): not valid JSON"),
+    ("${config('AccessKeyID')}", "only config('AccountID')"),
+    ("${resources.r.output.url}", "output exists only once `s deploy` has run it"),
+    ("${regex('deploy')}", "unsupported function regex()"),
+    ("${vars.}", "cannot read it"),
+    ("${vars.a ? 1 : 2}", "cannot read it"),
+    ("${vars.nope}", "vars.nope is not defined"),
+    ("${env('FCEMU_G1_UNSET')}", "environment variable FCEMU_G1_UNSET is not set"),
+]
+
+
+@pytest.mark.parametrize(("expression", "words"), BAD_EXPRESSIONS,
+                         ids=[case[0] for case in BAD_EXPRESSIONS])
+def test_bad_expressions_name_file_line_and_expression(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expression: str, words: str) -> None:
+    monkeypatch.delenv("FCEMU_G1_UNSET", raising=False)
+    path = _expr_project(tmp_path, f"      code: ./code\n      description: \"{expression}\"\n")
+    with pytest.raises(ConfigError) as caught:
+        load([path], Settings())
+    error = caught.value
+    assert (error.where.path, error.where.line) == (path, 14)  # type: ignore[union-attr]
+    assert error.field == "resources.r.props.description"
+    assert words in error.message
+    if "is not set" not in words:
+        assert expression in error.message
