@@ -11,12 +11,18 @@ bounded and event-driven: a FIFO the handler writes once it is ready
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import select
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,3 +143,35 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
         for fd in waiting:
             os.close(fd)
     return sorted(waiting.values())
+
+
+@contextlib.contextmanager
+def serving_one_async_task(mode: str, create: dict[str, Any], payload: bytes,
+                           env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """``fcemu serve`` (manual clock) in containment ``mode`` as a subprocess, with the
+    function ``create`` (a CreateFunction body) deployed and invoked once asynchronously
+    with ``payload``; killed on the way out if the test has not ended it."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
+        env={**env, "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
+        functions = f"{endpoint}/2023-03-30/functions"
+        request = urllib.request.Request(functions, method="POST",
+                                         data=json.dumps(create).encode(),
+                                         headers={"content-type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).close()
+        invoke = urllib.request.Request(
+            f"{functions}/{create['functionName']}/invocations", method="POST",
+            data=payload, headers={"x-fc-invocation-type": "Async"})
+        urllib.request.urlopen(invoke, timeout=30).close()
+        yield server
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        for stream in (server.stdout, server.stderr):
+            if stream is not None:
+                stream.close()

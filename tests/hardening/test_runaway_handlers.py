@@ -15,8 +15,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -34,6 +32,7 @@ from tests.hardening.processes import (
     linux_only,
     make_fifo,
     processes_with,
+    serving_one_async_task,
     wait_gone,
     wait_ready,
     write_handler,
@@ -158,36 +157,16 @@ SERVER_CASES = [(mode, how) for mode in available_modes()
 def test_no_handler_process_outlives_the_server(runaway, tmp_path, mode, how):
     marker = str(tmp_path / f"server-{how.name}")
     fifo = make_fifo(tmp_path / "ready")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
-        env={**environment(), "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
-        create = {"functionName": "runaway", "runtime": "python3.10", "handler":
-                  "index.handler", "timeout": 60, "code": {"zipFile": zip_b64(RUNAWAY)},
-                  "environmentVariables": {"READY_FIFO": str(fifo)}}
-        request = urllib.request.Request(f"{endpoint}/2023-03-30/functions", method="POST",
-                                         data=json.dumps(create).encode(),
-                                         headers={"content-type": "application/json"})
-        urllib.request.urlopen(request, timeout=30).close()
-        invoke = urllib.request.Request(
-            f"{endpoint}/2023-03-30/functions/runaway/invocations", method="POST",
-            data=marker.encode(), headers={"x-fc-invocation-type": "Async"})
-        urllib.request.urlopen(invoke, timeout=30).close()
+    create = {"functionName": "runaway", "runtime": "python3.10", "handler": "index.handler",
+              "timeout": 60, "code": {"zipFile": zip_b64(RUNAWAY)},
+              "environmentVariables": {"READY_FIFO": str(fifo)}}
+    with serving_one_async_task(mode, create, marker.encode(), environment()) as server:
         wait_ready(fifo)
         children = processes_with(marker)
         assert len(children) == 2
         server.send_signal(how)
         assert server.wait(timeout=30) is not None
         assert wait_gone(children) == []
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
     assert processes_with(marker) == []
 
 

@@ -13,9 +13,7 @@ is a start in progress too.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -36,6 +34,7 @@ from tests.hardening.processes import (
     linux_only,
     make_fifo,
     processes_with,
+    serving_one_async_task,
     wait_gone,
     wait_ready,
 )
@@ -186,25 +185,11 @@ SERVER_CASES = [(mode, how) for mode in available_modes()
 def test_the_server_signalled_during_a_start_leaves_no_process(slow, tmp_path, mode, how):
     marker = str(tmp_path / f"serve-{mode}-{how.name}")
     fifo = make_fifo(tmp_path / "ready")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
-        env={**environment(), "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        endpoint = server.stdout.readline().split("listening on ")[1].split()[0]
-        create = {"functionName": "slow", "runtime": "custom.debian10", "timeout": 60,
-                  "handler": "index.handler", "customRuntimeConfig": config(marker),
-                  "code": {"zipFile": zip_b64(SLOW_SERVER)},
-                  "environmentVariables": {"READY_FIFO": str(fifo)}}
-        request = urllib.request.Request(f"{endpoint}/2023-03-30/functions", method="POST",
-                                         data=json.dumps(create).encode(),
-                                         headers={"content-type": "application/json"})
-        urllib.request.urlopen(request, timeout=30).close()
-        invoke = urllib.request.Request(
-            f"{endpoint}/2023-03-30/functions/slow/invocations", method="POST",
-            data=b"{}", headers={"x-fc-invocation-type": "Async"})
-        urllib.request.urlopen(invoke, timeout=30).close()
+    create = {"functionName": "slow", "runtime": "custom.debian10", "timeout": 60,
+              "handler": "index.handler", "customRuntimeConfig": config(marker),
+              "code": {"zipFile": zip_b64(SLOW_SERVER)},
+              "environmentVariables": {"READY_FIFO": str(fifo)}}
+    with serving_one_async_task(mode, create, b"{}", environment()) as server:
         wait_ready(fifo)
         children = processes_with(marker)
         assert children != []
@@ -213,11 +198,8 @@ def test_the_server_signalled_during_a_start_leaves_no_process(slow, tmp_path, m
         server.wait(timeout=30)
         took = time.monotonic() - started
         assert wait_gone(children) == []
-        _, errors = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        assert server.stderr is not None
+        errors = server.stderr.read()
     assert processes_with(marker) == []
     if how == signal.SIGTERM:  # a clean, prompt shutdown: no start left behind
         assert server.returncode == 0
