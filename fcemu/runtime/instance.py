@@ -160,9 +160,12 @@ class Instance:
             raise ProcessLookupError("the instance was stopped before it started")
         self._spawning = True
         try:
-            self.tree = await Contained.spawn(self._containment or containment(), command,
-                                              cwd=cwd, env=env, stdin=stdin, stdout=stdout,
-                                              stderr=stderr)
+            # the first choice of the process probes the launcher: off the loop
+            chosen = self._containment
+            if chosen is None:
+                chosen = await asyncio.to_thread(containment)
+            self.tree = await Contained.spawn(chosen, command, cwd=cwd, env=env, stdin=stdin,
+                                              stdout=stdout, stderr=stderr)
             self._readers = [asyncio.create_task(reader) for reader in readers()]
         finally:
             self._spawning = False

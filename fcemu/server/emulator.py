@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from fcemu.api import make_app
+from fcemu.api.protocol import FrontDoorRunner
 from fcemu.clock import ManualClock, RealClock, new_event_loop, to_epoch_ms
 from fcemu.config import Deployer, Watcher, watch
 from fcemu.engine import Engine, ServerFailure
@@ -90,9 +92,6 @@ class Emulator(EmulatorOperations):
         return self.endpoint
 
     async def _astart(self) -> int:
-        from fcemu.api import make_app
-        from fcemu.api.protocol import FrontDoorRunner
-
         s = self.settings
         clock = RealClock() if s.clock == "real" else ManualClock(s.start_ms)
         self._engine = Engine(s, clock, IdGenerator(s.seed), on_reset=self.deployer)
