@@ -54,8 +54,11 @@ class Runtimes:
         self._pass_env = check_pass_env(pass_env)
         if containment is not None and containment not in MODES:
             raise ValueError(f"containment must be one of {', '.join(MODES)}, got {containment!r}")
-        #: How worker and custom-runtime instances are contained (:mod:`fcemu.runtime.contain`).
-        self.containment: Containment = contained(containment)
+        #: How worker and custom-runtime instances are contained (:mod:`fcemu.runtime.contain`):
+        #: a forced mode is checked now; None is chosen (and probed, off the loop) by the
+        #: first instance that starts, so an emulator that runs no handler never probes.
+        self.containment: Containment | None = (
+            None if containment is None else contained(containment))
         #: The instance pool the worker and custom runtimes share.
         self.pool = InstancePool(max_instances, idle_seconds, idle_timer=idle_timer)
         self._inprocess: Runtime | None = None
