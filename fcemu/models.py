@@ -77,6 +77,9 @@ class Function:
     code_dir: Path | None = None
     code_checksum: str = ""
     code_size: int = 0
+    #: The function's layers merged into one directory, seen by its instances at ``/opt``
+    #: (None when it has no layers). Filled in at deploy by the layer operations.
+    opt_dir: Path | None = None
     #: A Python callable registered through the Python API; runs in-process.
     inprocess_handler: Callable[..., Any] | None = None
     #: Accepted input fields fcemu does not model, echoed back as given (vpcConfig, ...).
