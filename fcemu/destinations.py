@@ -55,7 +55,8 @@ _KIND_NAMES: dict[Kind, str] = {
 _MNS = re.compile(r"^acs:mns:(?P<region>[^:]*):(?P<account>[^:]*):/(?P<kind>queues|topics)/"
                   r"(?P<name>[A-Za-z0-9][A-Za-z0-9-]{0,255})/messages$")
 _FC = re.compile(r"^acs:fc:(?P<region>[^:]*):(?P<account>[^:]*):functions/"
-                 r"(?P<name>[A-Za-z_][A-Za-z0-9_-]{0,63})(?:/(?P<qualifier>[A-Za-z0-9_.-]+))?$")
+                 r"(?P<name>(?:[A-Za-z_][A-Za-z0-9_-]{0,127}\$)?[A-Za-z_][A-Za-z0-9_-]{0,63})"
+                 r"(?:/(?P<qualifier>[A-Za-z0-9_.-]+))?$")
 _BUS = re.compile(r"^acs:eventbridge:(?P<region>[^:]*):(?P<account>[^:]*):eventbus/"
                   r"(?P<name>[A-Za-z0-9_.-]{1,127})$")
 

@@ -24,6 +24,11 @@ from fcemu.errors import InvalidArgument
 
 # spec §4.1: letters, digits, _ and -; not starting with a digit or -; 1–64 chars
 FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+#: A function of an FC 2.0 service as FC 3.0 names it, ``service$function``: FC 3.0 keeps
+#: such functions (and updates them) but creates no new ones (docs/fidelity.md). Deployment
+#: files converted from Serverless Devs 2.x (:mod:`fcemu.config.s2`) deploy them.
+MIGRATED_FUNCTION_NAME = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_-]{0,127}\$[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 # spec §4.1: x-fc-async-task-id
 TASK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 # Looser rule for task IDs in paths: generated IDs and IDs from other tools.
@@ -208,7 +213,11 @@ class AsyncConfigSpec:
 
 # -- names and IDs ------------------------------------------------------------------------
 
-def check_function_name(name: Any) -> str:
+def check_function_name(name: Any, *, migrated: bool = True) -> str:
+    """A function name; ``migrated=False`` (CreateFunction over the wire) refuses FC 2.0's
+    ``service$function`` form, as FC 3.0 does for new functions."""
+    if isinstance(name, str) and migrated and MIGRATED_FUNCTION_NAME.match(name):
+        return name
     if not isinstance(name, str) or not FUNCTION_NAME.match(name):
         raise InvalidArgument(
             f"invalid functionName {name!r}: use 1-64 letters, digits, '_' or '-', "

@@ -20,7 +20,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fcemu.errors import (
     AsyncTaskAlreadyExists,
@@ -98,6 +98,15 @@ class Slots:
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
 
 
+class TaskObserver(Protocol):
+    """Told of every status change and throttle, on the loop (the engine's metrics and live
+    views): must be O(1) and never raise."""
+
+    def event(self, task: Task, event: TaskEvent) -> None: ...
+
+    def throttled(self, function_name: str, qualifier: str) -> None: ...
+
+
 class AsyncTasks:
     """Task records of every function and the state machine that moves them.
 
@@ -133,6 +142,8 @@ class AsyncTasks:
         #: function name -> task ID -> task, in submission order
         self.by_function: dict[str, dict[str, Task]] = {}
         self._timers: dict[int, Timer] = {}
+        #: Told of every event and throttle (set by the engine; None: nobody listens).
+        self.observer: TaskObserver | None = None
 
     # -- submission -----------------------------------------------------------------
 
@@ -238,6 +249,8 @@ class AsyncTasks:
             task.throttled = True
             task.throttle_count += 1
             task.scripted_throttles += scripted
+            if self.observer is not None:
+                self.observer.throttled(task.function_name, task.qualifier)
             self._retry_later(task, task.throttle_count, "throttled")
             return None
         step = self._faults.take(function.name)
@@ -309,7 +322,10 @@ class AsyncTasks:
             doc["ScriptedThrottles"] = task.scripted_throttles
             detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
         task.status = status
-        task.events.append(TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail))
+        event = TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail)
+        task.events.append(event)
+        if self.observer is not None:
+            self.observer.event(task, event)
 
     def _forget(self, task: Task) -> None:
         """Retention: 7 days after submission the record goes; a live task goes when done."""

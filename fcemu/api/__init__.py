@@ -29,6 +29,7 @@ from fcemu.api import (
     async_configs,
     async_tasks,
     concurrency,
+    console,
     control,
     functions,
     invocations,
@@ -58,6 +59,8 @@ def make_app(engine: Engine) -> web.Application:
         fc_app.add_routes(module.routes)
     control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
     control_app.add_routes(control.routes)
+    control_app.add_routes(console.routes)  # metrics, events, the web console's needs
+    console.setup(control_app)
     root = _app(engine, front_door, root_errors, follow_time)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)

@@ -48,7 +48,7 @@ def function_spec(doc: Any, *, create: bool) -> FunctionSpec:
     if not isinstance(doc, Mapping):
         raise InvalidArgument("the function document must be a JSON object")
     check_document(doc)
-    name = check_function_name(doc.get("functionName")) if create else None
+    name = check_function_name(doc.get("functionName"), migrated=False) if create else None
     if create or "runtime" in doc:
         check_runtime(doc.get("runtime"))
     if create and doc.get("handler") is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fcemu.config.marked import Where
+from fcemu.config.s2 import Conversion
 from fcemu.specs import AsyncConfigSpec, FunctionSpec
 
 __all__ = ["Deployment", "FunctionEntry", "Reporter"]
@@ -66,6 +67,8 @@ class Deployment:
     settings: dict[str, Any] = field(default_factory=dict)
     #: (file, field, line) of everything accepted but not modelled.
     ignored: list[tuple[Path, str, int]] = field(default_factory=list)
+    #: Serverless Devs 2.x files converted on load, with what changed and what could not.
+    conversions: list[Conversion] = field(default_factory=list)
 
 
 class Reporter:
@@ -83,7 +86,15 @@ class Reporter:
         return True
 
     def report_ignored(self, deployment: Deployment) -> None:
-        """Log the props fcemu accepted without modelling them (each one once)."""
+        """Log the props fcemu accepted without modelling them (each one once), and what
+        was converted from Serverless Devs 2.x files (once per file)."""
+        for conversion in deployment.conversions:
+            if self.first(conversion.path, "<2.x conversion>"):
+                log.warning("%s: a Serverless Devs 2.x file (component fc), converted to fc3 "
+                            "as `s cli fc3 s2tos3` does:\n%s", conversion.path,
+                            "\n".join(f"  converted: {line}" for line in conversion.converted)
+                            + "".join(f"\n  NOT converted: {line}"
+                                      for line in conversion.dropped))
         by_file: dict[Path, list[str]] = {}
         for path, name, line in deployment.ignored:
             if self.first(path, name):

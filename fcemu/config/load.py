@@ -38,9 +38,11 @@ from fcemu.config.marked import (
     marked_dict,
     template_errors,
 )
+from fcemu.config.s2 import Conversion, convert, is_s2
 from fcemu.config.schema import ALLOW_UNKNOWN, MODELLED_PROPS, SCHEMA, UNMODELLED_PROPS
 from fcemu.config.syaml import Refs, read_s_yaml
 from fcemu.settings import Settings
+from fcemu.specs import MIGRATED_FUNCTION_NAME
 
 __all__ = ["load", "load_settings", "paths_of"]
 
@@ -70,6 +72,8 @@ class _Source:
     settings: dict[str, Any] = field(default_factory=dict)
     names: dict[str, Any] = field(default_factory=dict)
     ignored: list[tuple[Path, str, int]] = field(default_factory=list)
+    #: What was converted from a Serverless Devs 2.x file (:mod:`fcemu.config.s2`).
+    conversions: list[Conversion] = field(default_factory=list)
     #: Every problem found in the file (raised together once it is read).
     errors: list[ConfigError] = field(default_factory=list)
 
@@ -115,6 +119,7 @@ def load(paths: Iterable[Path | str], settings: Settings,
         deployment.queues.update(source.queues)
         deployment.topics.update(source.topics)
         deployment.ignored += source.ignored
+        deployment.conversions += source.conversions
         names.update(source.names)
         for name, props, prefix, where in source.functions:
             _merge(merged, name, props, prefix, where)
@@ -150,10 +155,9 @@ def _read(path: Path, settings: Settings) -> _Source:
                                     "resources) or an fcemu.yaml (functions, queues, settings)")
     _raise_all(template_errors(doc, doc.where))
     source = _Source(path)
-    if "services" in doc and "resources" not in doc:
-        raise ConfigError(doc.at("services"), "services", "this is a Serverless Devs 2.x file "
-                          "(FC 2.0 services); fcemu reads 3.x s.yaml files: edition 3.0.0, "
-                          "resources with component fc3")
+    if is_s2(doc):  # Serverless Devs 2.x: converted as `s cli fc3 s2tos3` does
+        doc, conversion = convert(doc)
+        source.conversions.append(conversion)
     if "resources" in doc or "edition" in doc:
         parsed = read_s_yaml(doc, path, settings)
         source.names, source.settings, source.ignored = parsed.names, parsed.settings, \
@@ -221,6 +225,9 @@ def _check_props(props: MarkedDict, source: _Source, prefix: str) -> MarkedDict:
     allowed = props.get(ALLOW_UNKNOWN)
     allowed = set(allowed) if isinstance(allowed, list) else set()
     for key, value in props.items():
+        if key == "functionName" and source.conversions and isinstance(value, str) \
+                and MIGRATED_FUNCTION_NAME.match(value):
+            continue  # a 2.x file's service$function, the name FC 3.0 gives it
         if key in MODELLED_PROPS:
             try:
                 validate(value, schema[key], props.at(key), f"{prefix}.{key}")

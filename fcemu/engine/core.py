@@ -31,6 +31,7 @@ from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import Delivery, parse_destination
 from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine.functions import FunctionOperations
+from fcemu.engine.observe import ObserveOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
@@ -82,7 +83,7 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations, ControlOperations):
+class Engine(FunctionOperations, ControlOperations, ObserveOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -131,6 +132,7 @@ class Engine(FunctionOperations, ControlOperations):
             function=self.functions.get, async_config=self.effective_async_config,
             deliver=self.delivery.deliver_result, finished=self._task_finished,
             record_failure=self.record_failure)
+        self._observe_tasks()  # metrics and live views (fcemu.engine.observe)
         self.failures: list[ServerFailure] = []
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
@@ -185,6 +187,7 @@ class Engine(FunctionOperations, ControlOperations):
         self._listeners.remove(listener)
 
     def _task_finished(self, task: Task) -> None:
+        self.task_metrics.finished(task)
         for listener in list(self._listeners):
             listener(task)
 
@@ -306,9 +309,11 @@ class Engine(FunctionOperations, ControlOperations):
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
         if self.faults.take_throttle(name):
+            self.task_metrics.throttled(name, qualifier)
             raise ResourceThrottled(f"function '{name}' is throttled by a scripted 'throttle' "
                                     "step of its fcemu script; retry later")
         if not self.slots.acquire(name):
+            self.task_metrics.throttled(name, qualifier)
             limit = self.concurrency[name].reserved_concurrency
             raise ResourceThrottled(f"function '{name}' is at its concurrency limit "
                                     f"(reservedConcurrency {limit}); retry later")

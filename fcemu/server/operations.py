@@ -210,6 +210,18 @@ class EmulatorOperations:
 
         return self.call(get)
 
+    def metrics(self) -> dict[str, Any]:
+        """FC's async metrics on emulator time, as ``GET /_fcemu/metrics`` serves them:
+        ``functions`` (per function and qualifier: ``enqueued``, ``dequeued``, ``byStatus``,
+        ``throttles``, ``backlog``, ``inProcess``, ``destinations``, ``latencyMs`` p50/p99),
+        ``series`` (the last hour, a point a minute), ``instances`` and ``queues``
+        (docs/console.md)."""
+
+        async def get(engine: Engine) -> dict[str, Any]:
+            return engine.metrics()
+
+        return self.call(get)
+
     def function_names(self) -> list[str]:
         """The names of the deployed functions, in the order they were created."""
 

@@ -301,7 +301,7 @@ BAD_FILES = [
      "did you mean 'functions'"),
     ("fcemu.yaml", FUNCTION.replace("./code", "./nowhere"), 5, "functions.job.code",
      "does not exist"),
-    ("fcemu.yaml", FUNCTION.replace("python3", "nodejs18"), 3, "functions.job.runtime",
+    ("fcemu.yaml", FUNCTION.replace("python3", "java11"), 3, "functions.job.runtime",
      "not supported by fcemu"),
     ("fcemu.yaml", FUNCTION.replace("    handler: index.handler\n", ""), 2,
      "functions.job.handler", "is required"),
@@ -320,7 +320,12 @@ BAD_FILES = [
     ("fcemu.yaml", FUNCTION.replace("./code", "{ossBucketName: b, ossObjectName: o}"), 5,
      "functions.job.code", "offline"),
     ("fcemu.yaml", "functions:\n  job: [1, 2\n", 3, "", "not valid YAML"),
-    ("s.yaml", "edition: 1.0.0\nservices:\n  x: {}\n", 2, "services", "2.x"),
+    # a Serverless Devs 2.x file is converted (issue 12): what it lacks is still named
+    ("s.yaml", "edition: 1.0.0\nservices:\n  x:\n    component: fc\n    props:\n"
+     "      service: {name: s}\n", 6, "services.x.props.function", "must be a mapping"),
+    ("s.yaml", "edition: 1.0.0\nservices:\n  x:\n    component: fc\n    props:\n"
+     "      service: ${vars.nope}\n      function: {name: f}\n", 6, "services.x.props.service",
+     "${vars.<name>}"),
     ("s.yaml", S_HEAD + "      runtime: python3\n      handler: index.handler\n"
      "      code: ./code\n      timeout: 0\n", 10, "resources.r.props.timeout",
      "between 1 and 86400"),
@@ -409,7 +414,7 @@ def test_every_error_is_reported_not_the_first(tmp_path: Path) -> None:
 
 def test_build_errors_of_every_function_are_reported(tmp_path: Path) -> None:
     text = (FUNCTION.replace("./code", "./nowhere")
-            + "  other:\n    runtime: nodejs18\n    handler: index.handler\n"
+            + "  other:\n    runtime: java11\n    handler: index.handler\n"
             "    code: ./code\n")
     path = project(tmp_path, {"fcemu.yaml": text}) / "fcemu.yaml"
     with pytest.raises(ConfigErrors) as caught:

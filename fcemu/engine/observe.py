@@ -1,0 +1,164 @@
+"""The engine's observation operations: metrics, live task events, and the summaries the
+web console shows (queues and topics with their counts, a task's destination message).
+
+A mixin of :class:`fcemu.engine.Engine`. :meth:`ObserveOperations._observe_tasks` (called
+by the engine's ``_build``, so again after each reset) makes a fresh
+:class:`~fcemu.metrics.Metrics` and hands the task life cycle an observer that feeds it
+and the event listeners: O(1) per event, nothing at all for the listeners when none is
+registered. Event listeners, like the task listeners, are the engine's own and stay
+across resets; each is told of a reset too (``event`` None), so that a live view
+reloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fcemu.destinations import destination_for, parse_destination
+from fcemu.errors import InvalidArgument
+from fcemu.metrics import Metrics, prometheus_text
+
+if TYPE_CHECKING:
+    from fcemu.clock import ManualClock, RealClock
+    from fcemu.engine.control import Runner
+    from fcemu.models import Task, TaskEvent
+    from fcemu.smq import Message, Smq
+    from fcemu.tasks import AsyncTasks
+
+#: Called with a task and its new event; with ``(None, None)`` after a reset.
+EventListener = Callable[["Task | None", "TaskEvent | None"], None]
+
+__all__ = ["EventListener", "ObserveOperations"]
+
+
+class _Observer:
+    """What :class:`~fcemu.tasks.AsyncTasks` tells of each event and throttle."""
+
+    def __init__(self, metrics: Metrics, listeners: list[EventListener]) -> None:
+        self.metrics = metrics
+        self.listeners = listeners
+
+    def event(self, task: Task, event: TaskEvent) -> None:
+        self.metrics.event(task, event)
+        for listener in self.listeners:
+            listener(task, event)
+
+    def throttled(self, function_name: str, qualifier: str) -> None:
+        self.metrics.throttled(function_name, qualifier)
+
+
+class ObserveOperations:
+    """Metrics, event listeners and console summaries (see the module docstring)."""
+
+    clock: RealClock | ManualClock
+    runtimes: Runner
+    tasks: AsyncTasks
+    #: The metrics of the current engine state (rebuilt at reset).
+    task_metrics: Metrics
+    _event_listeners: list[EventListener]
+
+    @property
+    def smq(self) -> Smq:
+        raise NotImplementedError
+
+    def _observe_tasks(self) -> None:
+        """A fresh :class:`Metrics`, fed by the task life cycle (from ``_build``)."""
+        if not hasattr(self, "_event_listeners"):
+            self._event_listeners = []
+        else:  # a reset: live views start over
+            for listener in list(self._event_listeners):
+                listener(None, None)
+        runtimes = self.runtimes
+        # a test's fake runner may have no usage(): it has no instances to count
+        alive = ((lambda: runtimes.usage().live) if hasattr(runtimes, "usage")
+                 else (lambda: 0))
+        self.task_metrics = Metrics(self.clock.now_ms, alive)
+        self.tasks.observer = _Observer(self.task_metrics, self._event_listeners)
+
+    # -- events -----------------------------------------------------------------------
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Call ``listener(task, event)`` (on the loop, synchronously: keep it O(1)) with
+        every task status change, and ``listener(None, None)`` after each reset."""
+        self._event_listeners.append(listener)
+
+    def remove_event_listener(self, listener: EventListener) -> None:
+        if listener in self._event_listeners:
+            self._event_listeners.remove(listener)
+
+    # -- metrics ----------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, Any]:
+        """Every metric (:meth:`fcemu.metrics.Metrics.snapshot`): per function and
+        qualifier, the last hour a minute at a time, instances and SMQ queue depths."""
+        usage = self.runtimes.usage()
+        return self.task_metrics.snapshot(
+            queues=[(q.pop("name"), q) for q in self.queue_summaries()],
+            instances={"live": usage.live, "peak": usage.peak,
+                       "maxInstances": usage.max_instances})
+
+    def metrics_text(self) -> str:
+        """:meth:`metrics` in the Prometheus text format."""
+        return prometheus_text(self.metrics())
+
+    # -- queues and topics, as the console lists them ---------------------------------
+
+    def queue_summaries(self) -> list[dict[str, Any]]:
+        """Every queue by name: ``active`` (visible), ``inactive`` (received, in flight),
+        ``delayed`` and ``total`` live messages."""
+        queues, _ = self.smq.list_queues(limit=100_000)
+        rows = []
+        for queue in queues:
+            counts = queue.counts()
+            active, inactive = counts["ActiveMessages"], counts["InactiveMessages"]
+            delayed = counts["DelayMessages"]
+            rows.append({"name": queue.name, "active": active, "inactive": inactive,
+                         "delayed": delayed, "total": active + inactive + delayed})
+        return rows
+
+    def topic_summaries(self) -> list[dict[str, Any]]:
+        """Every topic by name: messages published within its retention, subscriptions."""
+        topics, _ = self.smq.list_topics(limit=100_000)
+        now = self.clock.now_ms()
+        return [{"name": t.name, "messages": t.message_count(now),
+                 "subscriptions": [{"name": s.name, "endpoint": s.endpoint,
+                                    "queue": s.queue_name}
+                                   for s in t.subscriptions.values()]}
+                for t in topics]
+
+    def send_queue_message(self, name: str, body: str, delay_seconds: int | None = None
+                           ) -> Message:
+        """SendMessage to an existing queue (SmqError QueueNotExist otherwise)."""
+        return self.smq.send_message(name, body, delay_seconds=delay_seconds)
+
+    def publish_topic_message(self, name: str, body: str, tag: str | None = None) -> Message:
+        """PublishMessage to an existing topic (SmqError TopicNotExist otherwise)."""
+        return self.smq.publish_message(name, body, tag=tag)
+
+    def task_destination(self, task: Task) -> dict[str, Any] | None:
+        """Where a terminal task's result message went: ``arn``, ``kind``, ``name``, and
+        for a queue the message itself while the queue still holds it (found by the
+        request ID in its ``requestContext``); None when the task has no destination."""
+        arn = destination_for(task)
+        if arn is None:
+            return None
+        try:
+            target = parse_destination(arn)
+        except InvalidArgument:
+            return {"arn": arn, "kind": "", "name": "", "message": None}
+        found = None
+        if target.kind == "queue" and self.smq.queue_exists(target.name):
+            for message in self.smq.get_queue(target.name).messages():
+                try:
+                    doc = message.json()
+                except ValueError:
+                    continue
+                context = doc.get("requestContext") if isinstance(doc, dict) else None
+                if isinstance(context, dict) and context.get("requestId") == task.request_id:
+                    found = message
+                    break
+        return {"arn": arn, "kind": target.kind, "name": target.name,
+                "message": None if found is None else {
+                    "messageId": found.message_id, "body": found.body,
+                    "enqueueTime": found.enqueue_time, "dequeueCount": found.dequeue_count}}

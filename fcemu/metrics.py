@@ -1,0 +1,297 @@
+"""The emulator's metrics: FC's async invocation metrics, computed from the task events.
+
+:class:`Metrics` is fed by the engine with every task status change
+(:meth:`Metrics.event`) and every throttle (:meth:`Metrics.throttled`), O(1) each:
+it bumps counters and appends to the current one-minute bucket of emulator
+time, nothing more. Reading (:meth:`Metrics.snapshot`) does the sums and the
+percentiles, over the last hour of emulator time.
+
+The metrics follow FC's function-level async metrics
+(https://www.alibabacloud.com/help/en/functioncompute/fc/monitoring-metrics-1):
+events enqueued (``FunctionEnqueueCount``, "async events triggered") and dequeued
+(``FunctionDequeueCount``), the async latency from enqueue to the first start and
+to the end (``FunctionAsyncMessageLatency*``, here as p50/p99), the backlog
+(``FunctionAsyncMessagesBacklogV2``) and the events in process
+(``FunctionAsyncMessagesInProcess``), throttles, destination outcomes
+(``FunctionDestinationSucceeded`` / ``FunctionDestinationErrors``), and the
+tasks by terminal status (the task-mode "Async Invocation Status").
+
+:func:`prometheus_text` writes a snapshot in the Prometheus text exposition format
+(version 0.0.4). It is written here, not with ``prometheus-client``: that library
+keeps cumulative values in process-global registries on wall time, while these
+numbers live and die with the engine (a reset clears them, a manual clock dates
+them) and the percentiles are over a window of emulator time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcemu.models import Task, TaskEvent, TaskStatus
+
+__all__ = ["BUCKET_MS", "WINDOW_MS", "Metrics", "prometheus_text"]
+
+#: One point of a chart: a minute of emulator time.
+BUCKET_MS = 60_000
+#: What the charts and the percentiles cover: the last hour of emulator time.
+WINDOW_MS = 3_600_000
+
+S = TaskStatus
+_WAITING = frozenset({S.ENQUEUED, S.RETRYING})
+_IN_PROCESS = frozenset({S.PROCESSED, S.RUNNING, S.STOPPING})
+#: The terminal statuses, in the order the console and the exposition list them.
+TERMINAL = ("Succeeded", "Failed", "Stopped", "Expired", "Invalid")
+
+Key = tuple[str, str]
+
+
+@dataclass
+class _Counters:
+    """The totals of one (function, qualifier) since the engine started or was reset."""
+
+    enqueued: int = 0
+    dequeued: int = 0
+    throttles: int = 0
+    backlog: int = 0
+    in_process: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    destinations: dict[str, int] = field(default_factory=dict)
+    start_latency_sum_ms: int = 0
+    start_latency_count: int = 0
+    end_latency_sum_ms: int = 0
+    end_latency_count: int = 0
+
+
+@dataclass
+class _Bucket:
+    """One minute of emulator time, every function together and per function."""
+
+    start_ms: int
+    enqueued: dict[Key, int] = field(default_factory=dict)
+    throttles: dict[Key, int] = field(default_factory=dict)
+    by_status: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    start_latency: dict[Key, list[int]] = field(default_factory=dict)
+    end_latency: dict[Key, list[int]] = field(default_factory=dict)
+    backlog_max: int = 0
+    instances_max: int = 0
+
+
+def _bump(counts: dict[Any, int], key: Any, by: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + by
+
+
+class Metrics:
+    """Counters and one-minute buckets, fed by the engine (see the module docstring).
+
+    :param now_ms: the emulator clock.
+    :param instances_alive: handler instances alive now (sampled into each bucket).
+    """
+
+    def __init__(self, now_ms: Callable[[], int], instances_alive: Callable[[], int]) -> None:
+        self._now_ms = now_ms
+        self._instances_alive = instances_alive
+        self._counters: dict[Key, _Counters] = {}
+        self._buckets: dict[int, _Bucket] = {}
+        self._backlog_total = 0
+
+    # -- feeding (O(1) per call) -----------------------------------------------------
+
+    def event(self, task: Task, event: TaskEvent) -> None:
+        """A task's status changed (its new event is ``task.events[-1]``)."""
+        key = (task.function_name, task.qualifier)
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = _Counters()
+        bucket = self._bucket(event.timestamp)
+        status = event.status
+        previous = task.events[-2].status if len(task.events) > 1 else None
+        self._leave(counters, previous)
+        if status is S.ENQUEUED:
+            counters.enqueued += 1
+            _bump(bucket.enqueued, key)
+        elif status is S.RUNNING and not task.attempts:  # the first start
+            counters.dequeued += 1
+            latency = event.timestamp - task.submitted_ms
+            counters.start_latency_sum_ms += latency
+            counters.start_latency_count += 1
+            bucket.start_latency.setdefault(key, []).append(latency)
+        if status in _WAITING:
+            counters.backlog += 1
+            self._backlog_total += 1
+        elif status in _IN_PROCESS:
+            counters.in_process += 1
+        elif status.terminal:
+            _bump(counters.by_status, status.value)
+            _bump(bucket.by_status, (*key, status.value))
+            latency = event.timestamp - task.submitted_ms
+            counters.end_latency_sum_ms += latency
+            counters.end_latency_count += 1
+            bucket.end_latency.setdefault(key, []).append(latency)
+        bucket.backlog_max = max(bucket.backlog_max, self._backlog_total)
+        bucket.instances_max = max(bucket.instances_max, self._instances_alive())
+
+    def finished(self, task: Task) -> None:
+        """A terminal task after its delivery: count its destination's outcome."""
+        if task.destination_status:
+            counters = self._counters.get((task.function_name, task.qualifier))
+            if counters is not None:
+                _bump(counters.destinations, task.destination_status)
+
+    def throttled(self, function_name: str, qualifier: str) -> None:
+        """An attempt (async) or an invocation (sync, 429) refused by a concurrency limit."""
+        key = (function_name, qualifier)
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = _Counters()
+        counters.throttles += 1
+        _bump(self._bucket(self._now_ms()).throttles, key)
+
+    def _leave(self, counters: _Counters, previous: TaskStatus | None) -> None:
+        if previous in _WAITING:
+            counters.backlog -= 1
+            self._backlog_total -= 1
+        elif previous in _IN_PROCESS:
+            counters.in_process -= 1
+
+    def _bucket(self, at_ms: int) -> _Bucket:
+        start = at_ms - at_ms % BUCKET_MS
+        bucket = self._buckets.get(start)
+        if bucket is None:
+            bucket = self._buckets[start] = _Bucket(start)
+            if len(self._buckets) > 2 * WINDOW_MS // BUCKET_MS:  # amortised pruning
+                keep = start - WINDOW_MS
+                for old in [s for s in self._buckets if s < keep]:
+                    del self._buckets[old]
+        return bucket
+
+    # -- reading ---------------------------------------------------------------------
+
+    def snapshot(self, queues: Iterable[tuple[str, dict[str, int]]] = (),
+                 instances: dict[str, int] | None = None) -> dict[str, Any]:
+        """Every number, as ``emu.metrics()`` and ``GET /_fcemu/metrics?format=json`` show
+        them: totals per function and qualifier, the last hour's percentiles, one point a
+        minute for the charts, and the gauges handed in (SMQ queue counts, instances)."""
+        now = self._now_ms()
+        first = now - now % BUCKET_MS - WINDOW_MS + BUCKET_MS
+        window = [self._buckets[s] for s in sorted(self._buckets) if s >= first and s <= now]
+        functions = []
+        for (name, qualifier), c in sorted(self._counters.items()):
+            starts = [v for b in window for v in b.start_latency.get((name, qualifier), ())]
+            ends = [v for b in window for v in b.end_latency.get((name, qualifier), ())]
+            functions.append({
+                "functionName": name, "qualifier": qualifier,
+                "enqueued": c.enqueued, "dequeued": c.dequeued, "throttles": c.throttles,
+                "backlog": c.backlog, "inProcess": c.in_process,
+                "byStatus": {s: c.by_status.get(s, 0) for s in TERMINAL},
+                "destinations": {k: c.destinations.get(k, 0) for k in ("Succeeded", "Failed")},
+                "latencyMs": {
+                    "start": _latency(starts, c.start_latency_sum_ms, c.start_latency_count),
+                    "end": _latency(ends, c.end_latency_sum_ms, c.end_latency_count)},
+            })
+        series = []
+        for b in window:
+            starts = [v for values in b.start_latency.values() for v in values]
+            ends = [v for values in b.end_latency.values() for v in values]
+            statuses = {s: 0 for s in TERMINAL}
+            for (_, _, status), n in b.by_status.items():
+                statuses[status] += n
+            series.append({
+                "time": b.start_ms, "enqueued": sum(b.enqueued.values()),
+                "throttles": sum(b.throttles.values()), "byStatus": statuses,
+                "startP50": _quantile(starts, 0.5), "startP99": _quantile(starts, 0.99),
+                "endP50": _quantile(ends, 0.5), "endP99": _quantile(ends, 0.99),
+                "backlog": b.backlog_max, "instances": b.instances_max})
+        return {"now": now, "windowMs": WINDOW_MS, "bucketMs": BUCKET_MS,
+                "functions": functions, "series": series,
+                "instances": dict(instances or {}),
+                "queues": [{"name": n, **counts} for n, counts in queues]}
+
+
+def _latency(window: list[int], total_ms: int, count: int) -> dict[str, Any]:
+    return {"p50": _quantile(window, 0.5), "p99": _quantile(window, 0.99),
+            "windowCount": len(window), "count": count, "sumMs": total_ms}
+
+
+def _quantile(values: list[int], q: float) -> int | None:
+    """The nearest-rank quantile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+# -- the Prometheus text format -------------------------------------------------------------
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(**labels: str) -> str:
+    return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
+
+
+def prometheus_text(snapshot: dict[str, Any]) -> str:
+    """``snapshot`` (:meth:`Metrics.snapshot`) in the Prometheus text format 0.0.4."""
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_text: str,
+               samples: Iterable[tuple[str, dict[str, str], float | int | None]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for suffix, labels, value in samples:
+            shown = "NaN" if value is None else (f"{value / 1000:g}" if suffix == "_ms"
+                                                 else str(value))
+            lines.append(f"{name}{'' if suffix == '_ms' else suffix}{_labels(**labels)} {shown}")
+
+    fns = snapshot["functions"]
+
+    def per_fn(field_name: str) -> list[tuple[str, dict[str, str], float | int | None]]:
+        return [("", {"function": f["functionName"], "qualifier": f["qualifier"]},
+                 f[field_name]) for f in fns]
+
+    family("fcemu_async_events_enqueued_total", "counter",
+           "Async invocations accepted (FC FunctionEnqueueCount).", per_fn("enqueued"))
+    family("fcemu_async_events_dequeued_total", "counter",
+           "Async invocations that started their first attempt (FC FunctionDequeueCount).",
+           per_fn("dequeued"))
+    family("fcemu_async_tasks_total", "counter",
+           "Async invocations that ended, by terminal status.",
+           [("", {"function": f["functionName"], "qualifier": f["qualifier"], "status": s}, n)
+            for f in fns for s, n in f["byStatus"].items()])
+    family("fcemu_throttles_total", "counter",
+           "Invocations (429) and async attempts refused by a concurrency limit.",
+           per_fn("throttles"))
+    family("fcemu_destination_deliveries_total", "counter",
+           "Result messages pushed to destinations, by outcome "
+           "(FC FunctionDestinationSucceeded / FunctionDestinationErrors).",
+           [("", {"function": f["functionName"], "qualifier": f["qualifier"], "result": r}, n)
+            for f in fns for r, n in f["destinations"].items()])
+    family("fcemu_async_backlog", "gauge",
+           "Async invocations waiting to run (FC FunctionAsyncMessagesBacklogV2).",
+           per_fn("backlog"))
+    family("fcemu_async_in_process", "gauge",
+           "Async invocations running (FC FunctionAsyncMessagesInProcess).", per_fn("inProcess"))
+    for stage, what in (("start", "enqueue to first start"), ("end", "enqueue to end")):
+        samples: list[tuple[str, dict[str, str], float | int | None]] = []
+        for f in fns:
+            base = {"function": f["functionName"], "qualifier": f["qualifier"]}
+            lat = f["latencyMs"][stage]
+            samples += [("_ms", {**base, "quantile": "0.5"}, lat["p50"]),
+                        ("_ms", {**base, "quantile": "0.99"}, lat["p99"]),
+                        ("_sum", base, lat["sumMs"] / 1000), ("_count", base, lat["count"])]
+        family(f"fcemu_async_latency_{stage}_seconds", "summary",
+               f"Async latency, {what}, emulator time (quantiles: last hour).", samples)
+    instances = snapshot["instances"]
+    family("fcemu_instances", "gauge", "Handler instances alive now.",
+           [("", {}, instances.get("live", 0))])
+    family("fcemu_instances_peak", "gauge", "The most handler instances alive at once.",
+           [("", {}, instances.get("peak", 0))])
+    family("fcemu_smq_queue_messages", "gauge",
+           "SMQ messages per queue: active (visible), inactive (in flight) and delayed.",
+           [("", {"queue": q["name"], "state": state}, q[key]) for q in snapshot["queues"]
+            for state, key in (("active", "active"), ("inactive", "inactive"),
+                               ("delayed", "delayed"))])
+    return "\n".join(lines) + "\n"
