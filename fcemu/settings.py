@@ -55,6 +55,9 @@ class Settings:
         custom-runtime handlers get too (by default they see only FC's variables, the
         function's ``environmentVariables`` and PATH, HOME, USER, LOGNAME, LANG, LC_ALL,
         LC_CTYPE, TZ, TMPDIR: :mod:`fcemu.runtime.environ`).
+    :param node: the Node.js interpreter of ``nodejs*`` functions, a path or a command name;
+        None: the ``FCEMU_NODE`` environment variable, else ``node`` on PATH
+        (:mod:`fcemu.runtime.nodejs`).
     """
 
     host: str = "127.0.0.1"
@@ -77,6 +80,7 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     read_timeout: float = 30.0
     pass_env: tuple[str, ...] = ()
+    node: str | None = None
 
     def __post_init__(self) -> None:
         pairs = []

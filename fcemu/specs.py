@@ -35,6 +35,8 @@ TASK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 TASK_ID_IN_PATH = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 PYTHON_RUNTIME = re.compile(r"^python3(\.\d+)?$")
+#: FC 3.0's Node.js runtimes (docs/fidelity.md): run by fcemu.runtime.nodejs.
+NODEJS_RUNTIMES = frozenset({"nodejs12", "nodejs14", "nodejs16", "nodejs18", "nodejs20"})
 CUSTOM_RUNTIMES = frozenset({"custom", "custom.debian10", "custom.debian11", "custom.debian12"})
 
 #: Fields fcemu accepts and echoes without modelling them (spec §11.1).
@@ -325,11 +327,12 @@ def check_environment(value: Any) -> dict[str, str]:
 def check_runtime(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgument("runtime is required, e.g. python3.10")
-    if PYTHON_RUNTIME.match(value) or value in CUSTOM_RUNTIMES:
+    if PYTHON_RUNTIME.match(value) or value in CUSTOM_RUNTIMES or value in NODEJS_RUNTIMES:
         return value
     raise InvalidArgument(
         f"runtime {value!r} is not supported by fcemu: use python3.9, python3.10, python3.12 "
-        "(served by the local interpreter) or custom / custom.debian10-12"
+        "(served by the local interpreter), nodejs12, nodejs14, nodejs16, nodejs18, nodejs20 "
+        "(served by the local node) or custom / custom.debian10-12"
     )
 
 

@@ -126,6 +126,9 @@ def _serve_parser(commands: Any) -> None:
                        help="give handlers this variable of the server's environment too "
                             "(repeatable; by default they see only FC's variables, the "
                             "function's environmentVariables and PATH, HOME, LANG, TZ...)")
+    serve.add_argument("--node", default=None, metavar="PATH",
+                       help="the Node.js interpreter of nodejs* functions (default: "
+                            "$FCEMU_NODE, else node on PATH)")
     serve.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                        help="deploy an s.yaml or fcemu.yaml at start and after every reset "
                             "(repeatable; later files override earlier ones)")

@@ -36,7 +36,7 @@ _SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "
                    "destination_encoding": "destination_encoding",
                    "strict_destinations": "strict_destinations",
                    "retry_base_ms": "retry_base_ms", "max_instances": "max_instances",
-                   "instance_idle_seconds": "instance_idle_seconds"}
+                   "instance_idle_seconds": "instance_idle_seconds", "node": "node"}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -62,7 +62,8 @@ __all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "Engine", "InvocationRes
 def default_runtimes(settings: Settings, ids: IdGenerator) -> Runner:
     """The runtimes of :mod:`fcemu.runtime`, configured from the settings."""
     return Runtimes(ids, max_instances=settings.max_instances,
-                    idle_seconds=settings.instance_idle_seconds, pass_env=settings.pass_env)
+                    idle_seconds=settings.instance_idle_seconds, pass_env=settings.pass_env,
+                    node=settings.node)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ its concurrency limits need).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,9 @@ class Runtimes:
     """Every runtime of one engine: picks one per invocation.
 
     A function with ``inprocess_handler`` runs in-process; a ``python3.x``
-    function runs in a worker process started with ``python``; a ``custom*``
+    function runs in a worker process started with ``python``; a ``nodejs*`` function
+    in a Node.js worker process started with ``node`` (a path or command name; default
+    ``$FCEMU_NODE``, else ``node`` on PATH: :mod:`fcemu.runtime.nodejs`); a ``custom*``
     function runs its ``customRuntimeConfig`` command as an HTTP server. Worker
     and custom instances share one :class:`~fcemu.runtime.pool.InstancePool`:
     at most ``max_instances`` processes alive at once, idle ones stopped after
@@ -47,8 +50,10 @@ class Runtimes:
     def __init__(self, ids: IdGenerator, *, max_instances: int = 16,
                  idle_seconds: float = 300.0, python: str = sys.executable,
                  pass_env: Iterable[str] = (), containment: str | None = None,
-                 idle_timer: IdleTimer | None = None) -> None:
+                 idle_timer: IdleTimer | None = None, node: str | None = None) -> None:
         self._ids = ids
+        #: The Node.js interpreter of ``nodejs*`` functions (:mod:`fcemu.runtime.nodejs`).
+        self._node = node or os.environ.get("FCEMU_NODE") or "node"
         self._max_instances = max_instances
         self._python = python
         self._pass_env = check_pass_env(pass_env)
@@ -64,6 +69,7 @@ class Runtimes:
         self._inprocess: Runtime | None = None
         self._worker: Runtime | None = None
         self._custom: Runtime | None = None
+        self._nodejs: Runtime | None = None
         self._closed = False
 
     async def invoke(self, invocation: Invocation) -> Outcome:
@@ -109,7 +115,8 @@ class Runtimes:
         return self.pool.usage()
 
     def _created(self) -> list[Runtime]:
-        return [r for r in (self._inprocess, self._worker, self._custom) if r is not None]
+        return [r for r in (self._inprocess, self._worker, self._custom, self._nodejs)
+                if r is not None]
 
     def _runtime_for(self, function: Function) -> Runtime | None:
         if function.inprocess_handler is not None:
@@ -126,6 +133,13 @@ class Runtimes:
                                              pass_env=self._pass_env,
                                              contained=self.containment)
             return self._worker
+        if function.runtime.startswith("nodejs"):
+            if self._nodejs is None:
+                from fcemu.runtime.nodejs import NodeRuntime
+
+                self._nodejs = NodeRuntime(self._ids, self.pool, node=self._node,
+                                           pass_env=self._pass_env, contained=self.containment)
+            return self._nodejs
         if function.runtime == "custom" or function.runtime.startswith("custom."):
             if self._custom is None:
                 from fcemu.runtime.custom import CustomRuntime
@@ -139,6 +153,7 @@ class Runtimes:
 def _unsupported(function: Function) -> Outcome:
     message = (
         f"runtime '{function.runtime}' of function '{function.name}' is not supported by "
-        "fcemu: use a python3.x or custom runtime, or register an in-process handler"
+        "fcemu: use a python3.x, nodejs12-20 or custom runtime, or register an in-process "
+        "handler"
     )
     return Outcome("error", error_body(message, "RuntimeNotSupported"), UNHANDLED)

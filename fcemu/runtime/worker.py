@@ -115,8 +115,7 @@ class WorkerInstance(Instance):
         function, request_id = invocation.function, invocation.request_id
         assert function.code_dir is not None
         try:
-            await self._spawn(function.code_dir,
-                              _environment(invocation, self.instance_id, self.pass_env))
+            await self._spawn(function.code_dir, self.environment(invocation))
         except (OSError, _WorkerGone, InstanceKilled, asyncio.TimeoutError) as exc:
             self.healthy = False
             await self.kill()
@@ -132,6 +131,14 @@ class WorkerInstance(Instance):
         initializer = Initializer.of(function)
         return None if initializer is None else await self._initialize(invocation, initializer)
 
+    def command(self) -> list[str]:
+        """The worker's command line (a worker in another language speaks the same protocol)."""
+        return [self.python, _MAIN]
+
+    def environment(self, invocation: Invocation) -> dict[str, str]:
+        """The worker process's environment."""
+        return _environment(invocation, self.instance_id, self.pass_env)
+
     async def _spawn(self, cwd: Path, env: dict[str, str]) -> None:
         if self.retired or not self.healthy:
             raise _WorkerGone("the instance was stopped before it started")
@@ -142,7 +149,7 @@ class WorkerInstance(Instance):
             return [self._collect_logs(), self._read_frames()]
 
         pipe = asyncio.subprocess.PIPE
-        await self.spawn([self.python, _MAIN], cwd=cwd, env=env, stdin=pipe, stdout=pipe,
+        await self.spawn(self.command(), cwd=cwd, env=env, stdin=pipe, stdout=pipe,
                          stderr=pipe, readers=readers)
         assert self._hello is not None
         hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)

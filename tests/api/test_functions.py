@@ -92,7 +92,7 @@ async def test_create_twice_is_409(api: Api) -> None:
     ({"functionName": "1bad"}, "functionName"),
     ({"functionName": "x" * 65}, "functionName"),
     ({"functionName": None}, "functionName"),
-    ({"runtime": "nodejs20"}, "runtime"),
+    ({"runtime": "java11"}, "runtime"),
     ({"handler": ""}, "handler"),
     ({"timeout": 0}, "timeout"),
     ({"timeout": 86401}, "timeout"),

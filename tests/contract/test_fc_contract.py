@@ -182,7 +182,7 @@ def test_function_already_exists(fc_client):
 @pytest.mark.parametrize(("fields", "needle"), [
     ({"timeout": 0}, "timeout must be between 1 and 86400"),
     ({"memory_size": 100}, "memorySize must be between 128 and 32768"),
-    ({"runtime": "nodejs20"}, "runtime 'nodejs20' is not supported"),
+    ({"runtime": "java11"}, "runtime 'java11' is not supported"),
 ])
 def test_create_function_rejects_bad_values(fc_client, fields, needle):
     error = client_error(lambda: create_function(fc_client, "bad", ECHO, **fields))

@@ -125,7 +125,7 @@ hostile = weighted((2, st.sampled_from(NASTY)), (1, texts), (1, json_values))
 #: values it accepts and values it should refuse (besides :data:`hostile`).
 _FUNCTION = {
     "functionName": (["new_fn"], ["1bad", "x" * 65]),
-    "runtime": (["python3.10", "python3.12"], ["nodejs18", "custom.nope"]),
+    "runtime": (["python3.10", "python3.12"], ["java11", "custom.nope"]),
     "handler": (["index.handler"], ["x" * 129]),
     "timeout": ([3, 60], [0, 86401]), "memorySize": ([128, 512], [100, 32769]),
     "diskSize": ([512], [10241]), "cpu": ([0.35], [0.01, 100.0]),

@@ -483,7 +483,7 @@ def test_python312_context_has_no_credentials():
 
 
 def test_other_runtimes_are_not_supported():
-    outcome = run(lambda rt: rt.invoke(call(function("echo", runtime="nodejs20"))))
+    outcome = run(lambda rt: rt.invoke(call(function("echo", runtime="java11"))))
     assert (outcome.kind, outcome.error_type) == ("error", UNHANDLED)
     assert error(outcome)["errorType"] == "RuntimeNotSupported"
-    assert "nodejs20" in error(outcome)["errorMessage"]
+    assert "java11" in error(outcome)["errorMessage"]

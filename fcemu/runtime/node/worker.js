@@ -1,0 +1,406 @@
+'use strict';
+/*
+ * fcemu's Node.js worker: runs one function's handler, one process per instance.
+ *
+ * Started by fcemu/runtime/nodejs.py as `sh -c SHIM node worker.js`: the shim moves the
+ * protocol pipes off the standard descriptors (frames arrive on fd 3, replies leave on
+ * fd 4; fd 0 is /dev/null and fd 1 is fd 2, the instance's output), so whatever the
+ * handler or its children print never disturbs the protocol. The protocol is the Python
+ * worker's (fcemu/runtime/_worker_main.py and protocol.py): 4-byte big-endian length +
+ * UTF-8 JSON frames, bytes as Base64; "hello" once, then one "result" per "init" or
+ * "invoke"; "log" frames carry a request's output when several requests share the
+ * instance (FCEMU_INSTANCE_CONCURRENCY above 1). Private settings arrive as FCEMU_*
+ * variables and are removed before user code runs.
+ *
+ * What a handler sees follows FC's Node.js runtime docs: `handler(event, context,
+ * callback)` or `async (event, context)`, the event a Buffer, a context with requestId,
+ * credentials, function, service, region, accountId and logger; CommonJS, and ES modules
+ * (.mjs or "type": "module") from nodejs18 on; errors as {errorMessage, errorType,
+ * stackTrace}. Standard library only.
+ */
+
+const fs = require('fs');
+const path = require('path');
+const net = require('net');
+const url = require('url');
+const util = require('util');
+const { AsyncLocalStorage } = require('async_hooks');
+
+const IN_FD = 3;
+const OUT_FD = 4;
+const env = process.env;
+const settings = {
+  concurrency: parseInt(env.FCEMU_INSTANCE_CONCURRENCY || '1', 10) || 1,
+  initializer: env.FCEMU_INITIALIZER || '',
+  logProject: env.FCEMU_LOG_PROJECT || '',
+  logStore: env.FCEMU_LOG_STORE || '',
+};
+for (const name of Object.keys(env)) {
+  if (name.startsWith('FCEMU_')) delete env[name];
+}
+const RUNTIME = env.FC_RUNTIME || 'nodejs20';
+const MAJOR = parseInt(RUNTIME.replace(/^nodejs/, ''), 10) || 0;
+const CODE_DIR = process.cwd();
+const THREADED = settings.concurrency > 1;
+const current = new AsyncLocalStorage();
+const UNHANDLED = 'UnhandledInvocationError';
+const INITIALIZATION_ERROR = 'InitializationError';
+const CREDENTIAL_ENV = {
+  accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID',
+  accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+  securityToken: 'ALIBABA_CLOUD_SECURITY_TOKEN',
+};
+
+// -- frames ---------------------------------------------------------------------------
+
+function writeAll(fd, data) {
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += fs.writeSync(fd, data, offset, data.length - offset);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') throw err;
+    }
+  }
+}
+
+function send(doc) {
+  const body = Buffer.from(JSON.stringify(doc), 'utf8');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length, 0);
+  writeAll(OUT_FD, Buffer.concat([header, body]));
+}
+
+function maxrssKb() {
+  try {
+    const match = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+    if (match) return parseInt(match[1], 10);
+  } catch (err) { /* not Linux */ }
+  return process.resourceUsage ? process.resourceUsage().maxRSS : 0;
+}
+
+// -- logs -----------------------------------------------------------------------------
+
+const pending = new Map(); // request ID -> text not yet ending in a newline (threaded)
+
+function requestLog(requestId, text) {
+  const joined = (pending.get(requestId) || '') + text;
+  const cut = joined.lastIndexOf('\n') + 1;
+  if (cut < joined.length) pending.set(requestId, joined.slice(cut));
+  else pending.delete(requestId);
+  if (cut) send({ type: 'log', request_id: requestId, data: joined.slice(0, cut) });
+}
+
+function flushLog(requestId) {
+  const rest = pending.get(requestId);
+  pending.delete(requestId);
+  if (rest) send({ type: 'log', request_id: requestId, data: rest });
+}
+
+/** One line of the request's log (or of the instance's, outside every request). */
+function logLine(requestId, text) {
+  if (THREADED && requestId) requestLog(requestId, text + '\n');
+  else writeAll(2, Buffer.from(text + '\n', 'utf8'));
+}
+
+if (THREADED) {
+  // What a request writes to stdout/stderr is its log; other writes are the instance's.
+  for (const stream of [process.stdout, process.stderr]) {
+    const original = stream.write.bind(stream);
+    stream.write = function write(chunk, encoding, callback) {
+      const request = current.getStore();
+      if (!request) return original(chunk, encoding, callback);
+      const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8')
+        : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk);
+      requestLog(request.requestId, text);
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') process.nextTick(done);
+      return true;
+    };
+  }
+}
+
+// FC's log levels (ALIYUN_FC_LOG_LEVEL filters them from nodejs18 on).
+const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 };
+const minLevel = MAJOR >= 18 ? (LEVELS[String(env.ALIYUN_FC_LOG_LEVEL || '').toLowerCase()] || 0) : 0;
+
+function formatted(level, args) {
+  const request = current.getStore();
+  const requestId = request ? request.requestId : '';
+  return `${new Date().toISOString()} ${requestId} [${level}] ${util.format(...args)}\n`;
+}
+
+function makeLogger(level, rank, stream) {
+  return (...args) => {
+    if (rank < minLevel) return;
+    stream.write(formatted(level, args));
+  };
+}
+
+// console.log and friends carry the time, the request ID and the level (FC's logging docs).
+const consoleLevels = {
+  log: MAJOR >= 18 ? 'info' : 'silly', info: 'info', debug: 'debug', warn: 'warn',
+  error: 'error', trace: 'verbose',
+};
+for (const [method, level] of Object.entries(consoleLevels)) {
+  const rank = LEVELS[level] === undefined ? LEVELS.info : LEVELS[level];
+  const stream = method === 'error' || method === 'warn' ? process.stderr : process.stdout;
+  console[method] = makeLogger(level, rank, stream);
+}
+
+const logger = {
+  debug: makeLogger('debug', LEVELS.debug, process.stdout),
+  info: makeLogger('info', LEVELS.info, process.stdout),
+  log: makeLogger('info', LEVELS.info, process.stdout),
+  warn: makeLogger('warn', LEVELS.warn, process.stdout),
+  error: makeLogger('error', LEVELS.error, process.stdout),
+};
+
+// -- errors ---------------------------------------------------------------------------
+
+const HERE = __filename;
+
+/** FC's error JSON for a thrown value: errorMessage, errorType, stackTrace (lines). */
+function errorBody(value) {
+  if (value instanceof Error || (value && typeof value === 'object' && 'message' in value)) {
+    const stack = String(value.stack || `${value.name || 'Error'}: ${value.message}`)
+      .split('\n')
+      .filter((line) => !line.includes(HERE) && !line.includes(url.pathToFileURL(HERE).href));
+    const type = value.name || (value.constructor && value.constructor.name) || 'Error';
+    return { errorMessage: String(value.message), errorType: String(type), stackTrace: stack };
+  }
+  let message;
+  try {
+    message = typeof value === 'string' ? value : JSON.stringify(value);
+  } catch (err) {
+    message = String(value);
+  }
+  return { errorMessage: String(message), errorType: typeof value };
+}
+
+function logError(requestId, value) {
+  const text = value instanceof Error ? (value.stack || String(value)) : util.inspect(value);
+  logLine(requestId, text.split('\n').filter((line) => !line.includes(HERE)).join('\n'));
+}
+
+class LoadError extends Error {
+  constructor(body) {
+    super(body.errorMessage);
+    this.body = body;
+  }
+}
+
+// -- loading handlers -------------------------------------------------------------------
+
+const modules = new Map(); // file -> exports (a promise while loading)
+
+function isModuleType(dir) {
+  for (let at = dir; ; at = path.dirname(at)) {
+    try {
+      const doc = JSON.parse(fs.readFileSync(path.join(at, 'package.json'), 'utf8'));
+      return doc.type === 'module';
+    } catch (err) {
+      if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') return false;
+    }
+    if (at === CODE_DIR || path.dirname(at) === at) return false;
+  }
+}
+
+async function loadModule(name) {
+  const base = path.resolve(CODE_DIR, name);
+  const found = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => fs.existsSync(f));
+  if (!found) {
+    throw new LoadError({
+      errorMessage: `Cannot find module '${name}': no ${name}.js, ${name}.mjs or ${name}.cjs in the code directory`,
+      errorType: 'HandlerNotFound',
+    });
+  }
+  const esm = found.endsWith('.mjs') || (found.endsWith('.js') && isModuleType(path.dirname(found)));
+  if (esm && MAJOR && MAJOR < 18) {
+    throw new LoadError({
+      errorMessage: `${path.basename(found)} is an ES module: Function Compute runs ES modules from nodejs18 on; use runtime nodejs18 or later, or CommonJS (module.exports)`,
+      errorType: 'ImportModuleError',
+    });
+  }
+  if (!modules.has(found)) {
+    modules.set(found, esm ? import(url.pathToFileURL(found).href) : Promise.resolve().then(() => require(found)));
+  }
+  try {
+    return await modules.get(found);
+  } catch (err) {
+    modules.delete(found);
+    const body = errorBody(err);
+    throw new LoadError({ ...body, errorMessage: `Unable to import module '${name}': ${body.errorMessage}`, errorType: body.errorType });
+  }
+}
+
+async function loadHandler(spec) {
+  const dot = spec.lastIndexOf('.');
+  if (dot <= 0 || dot === spec.length - 1) {
+    throw new LoadError({
+      errorMessage: `Invalid handler '${spec}': expected <file>.<function>, e.g. index.handler`,
+      errorType: 'HandlerNotFound',
+    });
+  }
+  const name = spec.slice(0, dot);
+  const attr = spec.slice(dot + 1);
+  const exported = await loadModule(name);
+  let handler = exported ? exported[attr] : undefined;
+  if (typeof handler !== 'function' && exported && exported.default && typeof exported.default === 'object') {
+    handler = exported.default[attr]; // CommonJS loaded through import()
+  }
+  if (typeof handler !== 'function') {
+    throw new LoadError({
+      errorMessage: `Handler '${attr}' is missing on module '${name}'`,
+      errorType: 'HandlerNotFound',
+    });
+  }
+  return handler;
+}
+
+// -- running ------------------------------------------------------------------------------
+
+function makeContext(request) {
+  const credentials = request.credentials || {};
+  const creds = {
+    accessKeyId: credentials.access_key_id || '',
+    accessKeySecret: credentials.access_key_secret || '',
+    securityToken: credentials.security_token || '',
+  };
+  for (const [key, name] of Object.entries(CREDENTIAL_ENV)) env[name] = creds[key];
+  const qualifier = request.qualifier || 'LATEST';
+  const fn = {
+    name: env.FC_FUNCTION_NAME,
+    handler: env.FC_FUNCTION_HANDLER,
+    memory: parseInt(env.FC_FUNCTION_MEMORY_SIZE, 10),
+    timeout: parseInt(env.FC_TIMEOUT, 10),
+  };
+  if (settings.initializer) fn.initializer = settings.initializer;
+  return {
+    requestId: request.request_id,
+    credentials: creds,
+    function: fn,
+    service: {
+      name: '', logProject: settings.logProject, logStore: settings.logStore,
+      qualifier, versionId: request.version_id || '',
+    },
+    region: env.FC_REGION,
+    accountId: env.FC_ACCOUNT_ID,
+    logger,
+  };
+}
+
+/** Calls fn with the args and a callback; settles with the callback or the returned promise. */
+function callHandler(fn, args) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback = (err, data) => {
+      if (settled) return;
+      settled = true;
+      if (err !== null && err !== undefined) reject(err);
+      else resolve(data);
+    };
+    const returned = fn(...args, callback);
+    if (returned && typeof returned.then === 'function') {
+      returned.then((data) => callback(null, data), (err) => callback(err === undefined || err === null ? new Error(String(err)) : err));
+    }
+  });
+}
+
+function encodeResult(value) {
+  if (value === undefined || value === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  const text = JSON.stringify(value);
+  return Buffer.from(text === undefined ? '' : text, 'utf8');
+}
+
+let handlerPromise = null;
+
+async function run(request) {
+  const context = makeContext(request);
+  if (request.type === 'init') {
+    const initialize = await loadHandler(settings.initializer);
+    await callHandler(initialize, [context]);
+    return Buffer.alloc(0);
+  }
+  if (!handlerPromise) {
+    handlerPromise = loadHandler(env.FC_FUNCTION_HANDLER);
+    handlerPromise.catch(() => { handlerPromise = null; });
+  }
+  const handler = await handlerPromise;
+  const value = await callHandler(handler, [Buffer.from(request.payload || '', 'base64'), context]);
+  return encodeResult(value);
+}
+
+const active = new Map(); // request ID -> request store
+
+function answer(request) {
+  const requestId = request.request_id;
+  const phase = request.type === 'init' ? 'Initialize' : 'Invoke';
+  const store = { requestId };
+  active.set(requestId, store);
+  current.run(store, () => {
+    logLine(requestId, `FC ${phase} Start RequestId: ${requestId}`);
+    run(request).then(
+      (body) => finish(request, phase, 'ok', body, ''),
+      (err) => {
+        if (err instanceof LoadError) {
+          logLine(requestId, err.body.errorMessage);
+          finish(request, phase, 'error', Buffer.from(JSON.stringify(err.body)),
+            phase === 'Initialize' ? INITIALIZATION_ERROR : UNHANDLED);
+          return;
+        }
+        logError(requestId, err);
+        finish(request, phase, 'error', Buffer.from(JSON.stringify(errorBody(err))),
+          phase === 'Initialize' ? INITIALIZATION_ERROR : UNHANDLED);
+      },
+    );
+  });
+}
+
+function finish(request, phase, kind, body, errorType) {
+  const requestId = request.request_id;
+  if (!active.has(requestId)) return;
+  active.delete(requestId);
+  logLine(requestId, `FC ${phase} End RequestId: ${requestId}`);
+  if (THREADED) flushLog(requestId);
+  send({
+    type: 'result', request_id: requestId, kind, body: body.toString('base64'),
+    error_type: errorType, maxrss_kb: maxrssKb(), children: true,
+  });
+}
+
+// An error no handler's promise caught ends the instance, as Node.js does by default:
+// it is logged to the request it belongs to, and every request running on it crashes.
+function fatal(err) {
+  const store = current.getStore();
+  logError(store ? store.requestId : '', err);
+  for (const requestId of active.keys()) if (THREADED) flushLog(requestId);
+  process.exit(1);
+}
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
+// -- the protocol loop ------------------------------------------------------------------------
+
+function serve() {
+  const input = new net.Socket({ fd: IN_FD, readable: true, writable: false });
+  let buffer = Buffer.alloc(0);
+  input.on('data', (chunk) => {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    while (buffer.length >= 4) {
+      const size = buffer.readUInt32BE(0);
+      if (buffer.length < 4 + size) break;
+      const frame = JSON.parse(buffer.subarray(4, 4 + size).toString('utf8'));
+      buffer = buffer.subarray(4 + size);
+      if (frame.type === 'init' || frame.type === 'invoke') answer(frame);
+    }
+  });
+  input.on('end', () => process.exit(0));
+  input.on('error', () => process.exit(0));
+  send({ type: 'hello', maxrss_kb: maxrssKb() });
+}
+
+serve();
