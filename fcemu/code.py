@@ -28,11 +28,14 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from fcemu.errors import EntityTooLarge, FcError, InvalidArgument
+
+_T = TypeVar("_T")
 
 _CRC64_POLY = 0xC96C5795D7870F42  # CRC-64/XZ (ECMA-182, reflected), as OSS and FC report
 _CRC64_TABLE: list[int] = []
@@ -329,7 +332,7 @@ class CodeStore:
     def __init__(self, data_dir: Path | None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=data_dir))
         self._seq = 0
-        self._pending: set[asyncio.Future[Package]] = set()
+        self._pending: set[asyncio.Future[Any]] = set()
 
     def _dest(self, function_name: str) -> Path:
         self._seq += 1
@@ -343,6 +346,22 @@ class CodeStore:
         """Unpack on a worker thread; the loop is free meanwhile."""
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, prepare, zip_file_b64, self._dest(function_name))
+        self._pending.add(future)
+        try:
+            return await future
+        finally:
+            self._pending.discard(future)
+
+    def reserve(self, label: str) -> Path:
+        """A fresh path in this store (not created yet) for other unpacked content, e.g. a
+        layer version or a function's merged layers; :meth:`remove` and :meth:`close`
+        remove it like a package."""
+        return self._dest(label)
+
+    async def run_async(self, work: Callable[[], _T]) -> _T:
+        """Blocking work on this store's directories, on a worker thread (:meth:`close`
+        waits for it)."""
+        future = asyncio.get_running_loop().run_in_executor(None, work)
         self._pending.add(future)
         try:
             return await future

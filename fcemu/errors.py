@@ -159,6 +159,27 @@ class PreconditionFailed(FcError):
     default_message = "the resource being modified has been changed"
 
 
+class LayerNotFound(FcError):
+    """404: a layer with no versions (codes from the alicloud Terraform provider's FC 3.0
+    layer resource, docs/fidelity.md)."""
+
+    status = 404
+    code = "LayerNotFound"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"layer '{name}' does not exist")
+
+
+class LayerVersionNotFound(FcError):
+    """404: a layer version that does not exist, or a function's layer ARN that is neither
+    a version created here nor mapped to a local folder or zip (the message says how)."""
+
+    status = 404
+    code = "LayerVersionNotFound"
+    #: The function prop a deployment file error points at.
+    field = "layers"
+
+
 class ResourceThrottled(FcError):
     status = 429
     code = "ResourceThrottled"

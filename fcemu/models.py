@@ -7,6 +7,7 @@ wire shapes. Times are integer epoch milliseconds on the emulator clock.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,3 +199,27 @@ class TaskLogs:
     def text(self) -> str:
         """Every attempt's log in order, each framed by ``FC Invoke Start/End RequestId``."""
         return "".join(a.logs for a in self.attempts)
+
+
+#: A layer version's ARN: ``acs:fc:{region}:{accountId}:layers/{layerName}/versions/{n}``
+#: (FC 3.0 ``Layer.layerVersionArn``); official layers have ``official`` as the account.
+LAYER_ARN = re.compile(r"^acs:fc:([a-z0-9-]+):([0-9]+|official):layers/([A-Za-z0-9_-]{1,64})"
+                       r"/versions/([1-9][0-9]{0,8})$")
+
+
+@dataclass
+class LayerVersion:
+    """One version of a layer (FC 3.0 ``Layer``), its code unpacked in ``code_dir``."""
+
+    layer_name: str
+    version: int
+    arn: str
+    created_ms: int
+    code_dir: Path
+    code_size: int
+    code_checksum: str
+    description: str = ""
+    license: str = ""
+    compatible_runtime: list[str] = field(default_factory=list)
+    #: ``"0"`` private, ``"1"`` public (PutLayerACL sets it for every version of the layer).
+    acl: str = "0"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from fcemu.hosts import normalize_origin
+from fcemu.models import LAYER_ARN
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -58,6 +60,11 @@ class Settings:
     :param node: the Node.js interpreter of ``nodejs*`` functions, a path or a command name;
         None: the ``FCEMU_NODE`` environment variable, else ``node`` on PATH
         (:mod:`fcemu.runtime.nodejs`).
+    :param layer_map: layer version ARNs mapped to a local folder or ``.zip`` file (a
+        mapping, or ``(ARN, path)`` pairs): what a function's ``layers`` entry gives at
+        ``/opt`` when the ARN is not a layer version created in the emulator (public and
+        official layers cannot be downloaded). Relative paths are taken from the current
+        directory when the settings are made.
     """
 
     host: str = "127.0.0.1"
@@ -80,6 +87,7 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     read_timeout: float = 30.0
     pass_env: tuple[str, ...] = ()
+    layer_map: tuple[tuple[str, Path], ...] = ()
     node: str | None = None
 
     def __post_init__(self) -> None:
@@ -100,6 +108,7 @@ class Settings:
         if isinstance(self.pass_env, str):
             raise ValueError(f"pass_env: expected a list of variable names, got {self.pass_env!r}")
         object.__setattr__(self, "pass_env", check_pass_env(self.pass_env))
+        object.__setattr__(self, "layer_map", check_layer_map(self.layer_map))
         if not 0 < self.read_timeout < float("inf"):
             raise ValueError(f"read_timeout: must be more than 0 seconds, "
                              f"got {self.read_timeout!r}")
@@ -119,3 +128,24 @@ def check_pass_env(names: Iterable[object]) -> tuple[str, ...]:
         if name not in checked:
             checked.append(name)
     return tuple(checked)
+
+
+def check_layer_map(mapping: object) -> tuple[tuple[str, Path], ...]:
+    """``layer_map`` as ``(ARN, absolute path)`` pairs; ValueError naming a bad entry."""
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise ValueError(f"layer_map: expected a mapping of layer ARN to path, got {mapping!r}")
+    pairs: dict[str, Path] = {}
+    for item in items:
+        if isinstance(item, (str, bytes)) or not isinstance(item, Iterable) or len(
+                pair := tuple(item)) != 2:
+            raise ValueError(f"layer_map: expected (ARN, path) pairs, got {item!r}")
+        arn, path = pair
+        if not isinstance(arn, str) or not LAYER_ARN.match(arn):
+            raise ValueError(f"layer_map: {arn!r} is not a layer version ARN "
+                             "(acs:fc:<region>:<accountId>:layers/<name>/versions/<n>)")
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise ValueError(f"layer_map: the path of {arn} must be a folder or .zip file path, "
+                             f"got {path!r}")
+        pairs[arn] = Path(path).absolute()
+    return tuple(pairs.items())

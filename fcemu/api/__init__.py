@@ -33,6 +33,7 @@ from fcemu.api import (
     control,
     functions,
     invocations,
+    layers,
     smq,
 )
 from fcemu.api.auth import fc_signature_middleware
@@ -48,7 +49,7 @@ __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
-_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks)
+_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, layers)
 
 
 def make_app(engine: Engine) -> web.Application:

@@ -60,6 +60,10 @@ async def _read_function_doc(request: web.Request) -> dict[str, Any]:
             "the API") from None
 
 
+#: The same for the other routes that take a ``code.zipFile`` (CreateLayerVersion).
+takes_code, read_code_doc = _takes_code, _read_function_doc
+
+
 @routes.post("/functions")
 @_takes_code
 async def create_function(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import Delivery, parse_destination
 from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine.functions import FunctionOperations
+from fcemu.engine.layers import LayerOperations
 from fcemu.engine.observe import ObserveOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
@@ -84,7 +85,7 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations, ControlOperations, ObserveOperations):
+class Engine(FunctionOperations, LayerOperations, ControlOperations, ObserveOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -137,6 +138,7 @@ class Engine(FunctionOperations, ControlOperations, ObserveOperations):
         self.failures: list[ServerFailure] = []
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
+        self._build_layers()  # layer versions, the layer map (fcemu.engine.layers)
 
     # -- life cycle -----------------------------------------------------------------
 

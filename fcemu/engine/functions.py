@@ -12,7 +12,7 @@ A function's old code directory is removed once its instances are gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,25 +52,34 @@ class FunctionOperations:
     functions: dict[str, Function]
     async_configs: dict[tuple[str, str], AsyncConfig]
     concurrency: dict[str, ConcurrencyConfig]
+    #: The merge of a function's layers into its /opt: :mod:`fcemu.engine.layers`.
+    merge_layers: Callable[[str, Any, str | None], Path | None]
+    merge_layers_async: Callable[[str, Any, str | None], Coroutine[Any, Any, Path | None]]
+    discard_layers: Callable[[Path | None], None]
 
     def arn(self, function_name: str) -> str:
         s = self.settings
         return f"acs:fc:{s.region}:{s.account_id}:functions/{function_name}"
 
     def create_function(self, spec: FunctionSpec, handler: Callable[..., Any] | None = None,
-                        *, package: Package | None = None) -> Function:
+                        *, package: Package | None = None,
+                        opt_dir: Path | None = None) -> Function:
         """CreateFunction (with a Python callable as the handler, or ``spec.zip_file``).
 
-        Everything is checked before anything changes. The code is unpacked on this
-        thread unless ``package`` (from :meth:`create_function_async`) holds it already.
+        Everything is checked before anything changes. The code is unpacked, and the
+        layers merged, on this thread unless ``package`` and ``opt_dir`` (from
+        :meth:`create_function_async`) hold them already.
         """
         try:
             name = self._check_create(spec, handler)
             if spec.zip_file is not None and package is None:
                 package = self.code.prepare(name, spec.zip_file)
             self._check_package(package)
+            if opt_dir is None:
+                opt_dir = self.merge_layers(name, spec.extra.get("layers"), spec.runtime)
         except BaseException:
             self.code.discard(package)
+            self.discard_layers(opt_dir)
             raise
         now = self.clock.now_ms()
         function = Function(
@@ -81,6 +90,7 @@ class FunctionOperations:
         )
         if package is not None:
             _install(function, package)
+        function.opt_dir = opt_dir
         self.functions[name] = function
         return function
 
@@ -91,6 +101,12 @@ class FunctionOperations:
         package = None
         if spec.zip_file is not None:
             package = await self.code.prepare_async(name, spec.zip_file)
+        try:
+            opt_dir = await self.merge_layers_async(name, spec.extra.get("layers"),
+                                                    spec.runtime)
+        except BaseException:
+            self.code.discard(package)
+            raise
         return self.create_function(spec, handler, package=package)
 
     def _check_create(self, spec: FunctionSpec, handler: Callable[..., Any] | None) -> str:
@@ -124,36 +140,50 @@ class FunctionOperations:
         return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
 
     def update_function(self, name: str, spec: FunctionSpec, *,
-                        package: Package | None = None) -> Function:
+                        package: Package | None = None,
+                        opt_dir: Path | None = None) -> Function:
         """UpdateFunction: what ``spec`` gives is applied at once, after the code is
-        unpacked; a refused update changes nothing (``spec.name`` and ``tags`` are not
-        changed by an update)."""
+        unpacked and the layers (when ``spec`` names them) merged; a refused update
+        changes nothing (``spec.name`` and ``tags`` are not changed by an update)."""
         try:
             function = self._function(name)
             if spec.zip_file is not None and package is None:
                 package = self.code.prepare(name, spec.zip_file)
             self._check_package(package)
+            if opt_dir is None and "layers" in spec.extra:
+                opt_dir = self.merge_layers(name, spec.extra["layers"],
+                                            spec.runtime or function.runtime)
         except BaseException:
             self.code.discard(package)
+            self.discard_layers(opt_dir)
             raise
         for attr, value in spec.values().items():
             setattr(function, attr, value)
         function.extra.update(spec.extra)
-        old_code = None
+        old_code = old_opt = None
         if package is not None:
             old_code = function.code_dir
             _install(function, package)
+        if "layers" in spec.extra:
+            old_opt, function.opt_dir = function.opt_dir, opt_dir
         function.modified_ms = self.clock.now_ms()
         # new code or config: warm instances must not serve the old one
-        self.scheduler.spawn(self._retire(name, old_code), name=f"discard {name}")
+        self.scheduler.spawn(self._retire(name, old_code, old_opt), name=f"discard {name}")
         return function
 
     async def update_function_async(self, name: str, spec: FunctionSpec) -> Function:
         """UpdateFunction with the code unpacked on a worker thread."""
-        self._function(name)
-        package = None
+        function = self._function(name)
+        package = opt_dir = None
         if spec.zip_file is not None:
             package = await self.code.prepare_async(name, spec.zip_file)
+        if "layers" in spec.extra:
+            try:
+                opt_dir = await self.merge_layers_async(name, spec.extra["layers"],
+                                                        spec.runtime or function.runtime)
+            except BaseException:
+                self.code.discard(package)
+                raise
         return self.update_function(name, spec, package=package)
 
     def delete_function(self, name: str) -> None:
@@ -164,14 +194,17 @@ class FunctionOperations:
         self.concurrency.pop(name, None)
         self.faults.drop_function(name)
         self.tasks.drop_function(name)
-        self.scheduler.spawn(self._retire(name, function.code_dir), name=f"discard {name}")
+        self.scheduler.spawn(self._retire(name, function.code_dir, function.opt_dir),
+                             name=f"discard {name}")
 
-    async def _retire(self, name: str, old_code: Path | None) -> None:
+    async def _retire(self, name: str, old_code: Path | None,
+                      old_opt: Path | None = None) -> None:
         """Kill the function's instances, then remove the code directory they ran from:
         nothing can use it any more (a new instance starts from the function's new code,
         or not at all once it is deleted)."""
         await self.runtimes.discard(name)
         await self.code.remove(old_code)
+        await self.code.remove(old_opt)  # the function's merged layers (its /opt)
 
     def _function(self, name: str) -> Function:
         function = self.functions.get(name)
