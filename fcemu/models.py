@@ -111,7 +111,7 @@ class ConcurrencyConfig:
     reserved_concurrency: int
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskEvent:
     """One ``AsyncTaskEvent``: a status change (spec §9.3)."""
 
@@ -121,7 +121,7 @@ class TaskEvent:
     detail: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One execution of a task's handler."""
 
@@ -137,9 +137,13 @@ class Attempt:
     scripted: str = ""
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Task:
-    """One asynchronous invocation (spec §9.1)."""
+    """One asynchronous invocation (spec §9.1).
+
+    Slotted and compared by identity: one is kept per retained task (issue 13, about
+    1 KiB each), and the ordered indexes of :mod:`fcemu.taskindex` find it by identity.
+    """
 
     task_id: str
     request_id: str
@@ -172,6 +176,9 @@ class Task:
     logs: list[str] = field(default_factory=list)
     #: Scripted throttles since the last event, reported in the next event's detail.
     scripted_throttles: int = 0
+    #: Its position in the ListAsyncTasks indexes: ``(submitted_ms << 40) | seq``
+    #: (:mod:`fcemu.taskindex`); 0 until the task is indexed.
+    index_key: int = 0
 
     @property
     def retried(self) -> int:

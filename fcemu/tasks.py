@@ -16,8 +16,8 @@ executions, sync and async, that concurrency limits read.
 
 from __future__ import annotations
 
-import base64
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -39,6 +39,8 @@ from fcemu.models import (
     TaskStatus,
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+from fcemu.taskindex import BadToken, Filters, Partition, make_key, make_token, read_token
+from fcemu.taskindex import page as index_page
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -141,6 +143,12 @@ class AsyncTasks:
         self._record_failure = record_failure
         #: function name -> task ID -> task, in submission order
         self.by_function: dict[str, dict[str, Task]] = {}
+        #: function name -> qualifier -> its tasks in ListAsyncTasks order (fcemu.taskindex)
+        self._parts: dict[str, dict[str, Partition]] = {}
+        self._seq = 0
+        #: Tasks in submission order, for retention: one timer at a time, for the oldest.
+        self._retained: deque[Task] = deque()
+        self._retention_timer: Timer | None = None
         self._timers: dict[int, Timer] = {}
         #: Told of every event and throttle (set by the engine; None: nobody listens).
         self.observer: TaskObserver | None = None
@@ -170,9 +178,13 @@ class AsyncTasks:
             function_id=function.function_id,
         )
         records[task_id] = task
+        self._seq += 1
+        task.index_key = make_key(now, self._seq)
         self._event(task, S.ENQUEUED)
-        self._scheduler.call_at(now + TASK_RETENTION_MS, lambda: self._forget(task),
-                                name=f"retention {task.task_id}", kind="housekeeping")
+        self._partition(task).add(task)
+        self._retained.append(task)
+        if self._retention_timer is None:
+            self._arm_retention()
         self._wake_at(task, task.runnable_ms, "start")
         return task
 
@@ -190,18 +202,21 @@ class AsyncTasks:
         the ListAsyncTasks filters and paging. Before sorting by ``startedTime``, tasks are
         in function-name order, then submission order: so equal times (a manual clock)
         list function by function."""
-        names = sorted(self.by_function) if function_name is None else [function_name]
-        tasks = [t for name in names for t in self.by_function.get(name, {}).values()
-                 if _matches(t, query)]
-        if query.ascending:
-            tasks.sort(key=lambda t: t.submitted_ms)
-        return _page(tasks, query)
+        names = list(self._parts) if function_name is None else [function_name]
+        parts = [p for name in names for p in self._parts.get(name, {}).values()]
+        return _page(parts, query, self.by_function)
 
     def list(self, function_name: str, qualifier: str, query: TaskQuery) -> tuple[list[Task], str]:
         """One page of a function's tasks, filtered and sorted by ``startedTime``."""
-        tasks = [t for t in self.by_function.get(function_name, {}).values()
-                 if t.qualifier == qualifier and _matches(t, query)]
-        return _page(tasks, query)
+        part = self._parts.get(function_name, {}).get(qualifier)
+        return _page([] if part is None else [part], query, self.by_function)
+
+    def _partition(self, task: Task) -> Partition:
+        parts = self._parts.setdefault(task.function_name, {})
+        part = parts.get(task.qualifier)
+        if part is None:
+            part = parts[task.qualifier] = Partition(task.function_name, task.qualifier)
+        return part
 
     # -- stopping -------------------------------------------------------------------
 
@@ -321,7 +336,9 @@ class AsyncTasks:
             doc = json.loads(detail) if detail else {}
             doc["ScriptedThrottles"] = task.scripted_throttles
             detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
-        task.status = status
+        old, task.status = task.status, status
+        if task.index_key and old is not status:
+            self._partition(task).moved(task, old)
         event = TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail)
         task.events.append(event)
         if self.observer is not None:
@@ -332,6 +349,24 @@ class AsyncTasks:
         records = self.by_function.get(task.function_name, {})
         if task.status.terminal and records.get(task.task_id) is task:
             del records[task.task_id]
+            self._partition(task).remove(task)
+
+    def _arm_retention(self) -> None:
+        """One housekeeping timer, due when the oldest retained record's 7 days end."""
+        self._retention_timer = None
+        if self._retained:
+            due = self._retained[0].submitted_ms + TASK_RETENTION_MS
+            self._retention_timer = self._scheduler.call_at(
+                due, self._sweep_retention, name=f"retention {self._retained[0].task_id}",
+                kind="housekeeping")
+
+    def _sweep_retention(self) -> None:
+        """Forget every record whose 7 days are over (a live one goes when it ends)."""
+        cutoff = self._clock.now_ms() - TASK_RETENTION_MS
+        retained = self._retained
+        while retained and retained[0].submitted_ms <= cutoff:
+            self._forget(retained.popleft())
+        self._arm_retention()
 
     # -- engine hooks ---------------------------------------------------------------
 
@@ -344,37 +379,16 @@ class AsyncTasks:
                 self._finish(task, S.INVALID, "")
 
 
-def _matches(t: Task, query: TaskQuery) -> bool:
-    """The ListAsyncTasks filters other than the qualifier."""
-    return (t.task_id.startswith(query.prefix)
-            and (query.status is None or t.status is query.status)
-            and (query.started_begin is None or t.submitted_ms >= query.started_begin)
-            and (query.started_end is None or t.submitted_ms <= query.started_end))
 
-
-def _page(tasks: list[Task], query: TaskQuery) -> tuple[list[Task], str]:
-    """Sorted by ``startedTime`` (newest first unless ascending; ties keep their order,
-    decisions.md "Listing"), then the page the token points at."""
-    if not query.ascending:
-        tasks = sorted(tasks, key=lambda t: -t.submitted_ms)
-    start = _read_token(query.next_token)
-    page = tasks[start:start + query.limit]
-    more = start + query.limit < len(tasks)
-    return page, _make_token(start + query.limit) if more else ""
-
-
-def _make_token(offset: int) -> str:
-    return base64.b64encode(f"{offset}#fcemu".encode()).decode()
-
-
-def _read_token(token: str) -> int:
-    if not token:
-        return 0
+def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]
+          ) -> tuple[list[Task], str]:
+    """A page read from the ordered indexes: O(limit + log n) (fcemu.taskindex)."""
     try:
-        offset, tag = base64.b64decode(token, validate=True).decode().split("#", 1)
-        if tag != "fcemu" or int(offset) < 0:
-            raise ValueError(token)
-        return int(offset)
-    except ValueError:
-        raise InvalidArgument(f"invalid nextToken {token!r}: pass the nextToken of the previous "
-                              "page unchanged") from None
+        cursor = read_token(query.next_token)
+    except BadToken:
+        raise InvalidArgument(f"invalid nextToken {query.next_token!r}: pass the nextToken "
+                              "of the previous page unchanged") from None
+    filters = Filters(query.prefix, query.status, query.started_begin, query.started_end,
+                      query.ascending, query.limit)
+    tasks, nxt = index_page(parts, filters, cursor, records)
+    return tasks, "" if nxt is None else make_token(nxt)
