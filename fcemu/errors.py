@@ -135,6 +135,33 @@ class AsyncTaskNotFound(FcError):
         super().__init__(f"async task '{task_id}' does not exist")
 
 
+class TriggerNotFound(FcError):
+    status = 404
+    code = "TriggerNotFound"
+
+    def __init__(self, function: str, trigger: str) -> None:
+        super().__init__(f"trigger '{trigger}' of function '{function}' does not exist")
+
+
+class TriggerAlreadyExists(FcError):
+    status = 409
+    code = "TriggerAlreadyExists"
+
+    def __init__(self, function: str, trigger: str) -> None:
+        super().__init__(f"trigger '{trigger}' of function '{function}' already exists")
+
+
+class FunctionNotEmpty(FcError):
+    """409: DeleteFunction while the function has triggers (spec §4 error table)."""
+
+    status = 409
+    code = "FunctionNotEmpty"
+
+    def __init__(self, name: str, triggers: list[str]) -> None:
+        super().__init__(f"function '{name}' has active triggers ({', '.join(triggers)}): "
+                         "delete them first (DeleteTrigger)")
+
+
 class FunctionAlreadyExists(FcError):
     status = 409
     code = "FunctionAlreadyExists"

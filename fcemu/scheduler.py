@@ -28,7 +28,7 @@ from fcemu.clock import MAX_EPOCH_MS, ManualClock, RealClock, format_ms
 
 log = logging.getLogger("fcemu.scheduler")
 
-TimerKind = Literal["task", "housekeeping"]
+TimerKind = Literal["task", "housekeeping", "trigger"]
 
 
 class SettleTimeout(TimeoutError):

@@ -259,6 +259,8 @@ def fcemu_function(request: pytest.FixtureRequest, fcemu: Emulator) -> Iterator[
     yield deploy
     for name in deployed if fcemu.running else ():
         try:
+            for trigger in fcemu.list_triggers(name):  # DeleteFunction refuses while any
+                fcemu.delete_trigger(name, trigger["triggerName"])
             fcemu.delete_function(name)
         except FunctionNotFound:
             pass  # the test deleted it itself

@@ -32,9 +32,11 @@ from fcemu.api import (
     console,
     control,
     functions,
+    http_triggers,
     invocations,
     layers,
     smq,
+    triggers,
 )
 from fcemu.api.auth import fc_signature_middleware
 from fcemu.api.front_door import front_door
@@ -49,7 +51,7 @@ __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
-_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, layers)
+_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers, layers)
 
 
 def make_app(engine: Engine) -> web.Application:
@@ -60,11 +62,13 @@ def make_app(engine: Engine) -> web.Application:
         fc_app.add_routes(module.routes)
     control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
     control_app.add_routes(control.routes)
+    control_app.add_routes(triggers.control_routes)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
     root = _app(engine, front_door, root_errors, follow_time)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
+    root.add_routes(http_triggers.routes)
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
     # long polls parked on queues answer at once instead of holding shutdown for up to 30 s

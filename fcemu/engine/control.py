@@ -96,9 +96,13 @@ class ControlOperations:
         await self.scheduler.settle(timeout)
         return self.clock.now_ms()
 
-    async def drain(self, timeout: float | None = None) -> int:
+    async def drain(self, timeout: float | None = None, *, until_ms: int | None = None) -> int:
         """Manual clock: run every task to its end, jumping from task timer to task timer;
-        returns the time."""
+        returns the time. Periodic trigger fires are not task work: those falling due on the
+        way fire, later ones stay on the clock. ``until_ms``: first move the clock there,
+        firing every timer (triggers too) due on the way ("run the next week")."""
+        if until_ms is not None:
+            await self.scheduler.set(max(until_ms, self.clock.now_ms()), timeout=timeout)
         return await self.scheduler.drain(timeout=timeout)
 
     # -- follow mode (fcemu.follow) ---------------------------------------------------

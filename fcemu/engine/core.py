@@ -33,6 +33,7 @@ from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine.functions import FunctionOperations
 from fcemu.engine.layers import LayerOperations
 from fcemu.engine.observe import ObserveOperations
+from fcemu.engine.triggers import TriggerOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
@@ -85,7 +86,8 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations, LayerOperations, ControlOperations, ObserveOperations):
+class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOperations,
+             ObserveOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -138,6 +140,7 @@ class Engine(FunctionOperations, LayerOperations, ControlOperations, ObserveOper
         self.failures: list[ServerFailure] = []
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
+        self._init_triggers()  # triggers and their SMQ hooks (fcemu.engine.triggers)
         self._build_layers()  # layer versions, the layer map (fcemu.engine.layers)
 
     # -- life cycle -----------------------------------------------------------------

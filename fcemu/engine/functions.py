@@ -20,6 +20,7 @@ from fcemu.code import CodeStore, Package
 from fcemu.errors import (
     AliasNotFound,
     FunctionAlreadyExists,
+    FunctionNotEmpty,
     FunctionNotFound,
     InvalidArgument,
     PreconditionFailed,
@@ -188,6 +189,9 @@ class FunctionOperations:
 
     def delete_function(self, name: str) -> None:
         function = self._function(name)
+        triggers = getattr(self, "triggers", {}).get(name)
+        if triggers:
+            raise FunctionNotEmpty(name, sorted(triggers))
         del self.functions[name]
         for key in [k for k in self.async_configs if k[0] == name]:
             del self.async_configs[key]

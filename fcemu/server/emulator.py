@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -30,6 +30,7 @@ from fcemu.config import Deployer, Watcher, watch
 from fcemu.engine import Engine, ServerFailure
 from fcemu.ids import IdGenerator
 from fcemu.server.operations import EmulatorOperations
+from fcemu.server.triggers import EmulatorTriggers
 from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 from fcemu.settings import Settings
 
@@ -41,7 +42,7 @@ CALL_TIMEOUT = 600.0
 __all__ = ["Emulator", "EmulatorClock", "MessageView", "QueueView", "ServerSideError"]
 
 
-class Emulator(EmulatorOperations):
+class Emulator(EmulatorTriggers, EmulatorOperations):
     """A running fcemu: the FC 3.0 API, the SMQ API and the control API on one port.
 
     :param settings: a :class:`~fcemu.Settings`; keyword arguments override its fields.
@@ -200,9 +201,18 @@ class Emulator(EmulatorOperations):
         self.call(lambda e: e.settle(timeout))
         self._events.deliver()
 
-    def drain(self, timeout: float | None = None) -> int:
-        """Manual clock: run every task to its end, jumping the clock timer to timer."""
-        now = self.call(lambda e: e.drain(timeout))
+    def drain(self, timeout: float | None = None, *,
+              until: int | float | str | datetime | timedelta | None = None) -> int:
+        """Manual clock: run every task to its end, jumping the clock timer to timer;
+        periodic trigger fires after that stay on the clock. ``until`` (epoch ms, ISO 8601,
+        datetime, or a timedelta from now): first run everything due up to then, trigger
+        fires included ("run the next week": ``drain(until=timedelta(days=7))``)."""
+        if isinstance(until, timedelta):
+            delta_ms = round(until.total_seconds() * 1000)
+            now = self.call(lambda e: e.drain(timeout, until_ms=e.now_ms() + delta_ms))
+        else:
+            until_ms = None if until is None else to_epoch_ms(until)
+            now = self.call(lambda e: e.drain(timeout, until_ms=until_ms))
         self._events.deliver()
         return now
 

@@ -10,6 +10,7 @@ clock, scheduler and ID streams are handed in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fcemu.errors import (
@@ -71,6 +72,10 @@ class Smq:
         self.account_id = account_id
         self._queues: dict[str, Queue] = {}
         self._topics: dict[str, Topic] = {}
+        #: Hooks for triggers (fcemu.engine.triggers): a message a queue accepted
+        #: (queue name, message), and one published to a topic (topic name, message, tag).
+        self.on_send: Callable[[str, Message], object] | None = None
+        self.on_publish: Callable[[str, Message, str], object] | None = None
 
     def close(self) -> None:
         """Forget every queue and topic; parked long polls end at once with QueueNotExist.
@@ -107,8 +112,13 @@ class Smq:
                                     f"has {differences(existing.attributes, wanted)}.")
         queue = Queue(name, wanted, clock=self.clock, scheduler=self.scheduler,
                       ids=self.ids)
+        queue.on_send = lambda message: self._sent(name, message)
         self._queues[name] = queue
         return queue, True
+
+    def _sent(self, name: str, message: Message) -> None:
+        if self.on_send is not None:
+            self.on_send(name, message)
 
     def get_queue(self, name: str) -> Queue:
         """The queue named ``name``; ``QueueNotExist`` lists the queues there are."""
@@ -259,4 +269,6 @@ class Smq:
         message = Message(self.ids.message_id(), body, body_md5(body), now, now,
                           expire_time=now + TOPIC_RETENTION_SECONDS * 1000)
         topic.publish(message, tag, self.account_id, self.send_message)
+        if self.on_publish is not None:
+            self.on_publish(topic_name, message, tag)
         return message

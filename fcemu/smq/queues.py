@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fcemu.errors import (
@@ -70,6 +71,8 @@ class Queue:
         self._wake_timer: Timer | None = None
         self._seq = itertools.count()
         self.deleted = False
+        #: Called with each message this queue accepts (the account's trigger hook).
+        self.on_send: Callable[[Message], object] | None = None
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r}, {len(self._messages)} messages)"
@@ -143,6 +146,8 @@ class Queue:
             self._new_handle(message)
         self._messages[message.message_id] = message
         self._notify()
+        if self.on_send is not None:
+            self.on_send(message)
         return message
 
     def receive(self, count: int = 1) -> list[Message]:

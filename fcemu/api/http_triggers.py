@@ -1,0 +1,75 @@
+"""Routes: the URLs of HTTP triggers, ``/http-triggers/{fn}/{trigger}[/path]`` on the root.
+
+FC gives an HTTP trigger a URL (``https://<id>.<region>.fcapp.run/<path>``); fcemu
+serves it at ``http://127.0.0.1:PORT/http-triggers/<function>/<trigger>/<path>`` (the
+trigger's ``httpTrigger.urlInternet``). A request becomes FC 3.0's HTTP-trigger event
+(:func:`fcemu.triggers.events.http_event`; ``rawPath`` is the part after the trigger's
+prefix), the handler's answer is mapped back (:func:`fcemu.triggers.events.http_reply`).
+``X-Fc-Invocation-Type: Async`` answers 202 with ``x-fc-async-task-id`` instead, with
+InvokeFunction's task ID, delay and deduplication headers. A trigger with ``authType:
+function`` checks the request's ACS3 signature in verify mode (as the FC API does).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from fcemu import signing
+from fcemu.api import wire
+from fcemu.api.auth import secrets_of
+from fcemu.api.invocations import accepted, invoke_headers
+from fcemu.api.keys import ENGINE, NONCES
+from fcemu.api.triggers import HTTP_TRIGGER_PREFIX
+from fcemu.runtime import UNHANDLED
+from fcemu.triggers import HttpRequestParts
+from fcemu.triggers.events import http_reply
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+#: Hop-by-hop and framing headers aiohttp sets itself.
+_OWN_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+
+@routes.route("*", HTTP_TRIGGER_PREFIX + "/{functionName}/{triggerName}{tail:(/.*)?}")
+async def http_trigger(request: web.Request) -> web.Response:
+    """A request to an HTTP trigger: sync → the mapped response; async → 202."""
+    engine = request.app[ENGINE]
+    name, trigger_name = wire.function_name(request), request.match_info["triggerName"]
+    config = engine.http_trigger_config(name, trigger_name)
+    body = await wire.read_body(request)
+    if config.auth_type == "function":
+        secrets = secrets_of(engine)
+        if secrets:
+            signing.verify_acs3(request.method, request.raw_path, request.headers.items(), body,
+                                secrets)
+            request.config_dict[NONCES].check(request.headers.get("x-acs-date"),
+                                              request.headers.get("x-acs-signature-nonce"))
+    headers = invoke_headers(request)
+    prefix = f"{HTTP_TRIGGER_PREFIX}/{request.match_info['functionName']}/{trigger_name}"
+    raw_path = request.raw_path.split("?", 1)[0][len(prefix):] or "/"
+    parts = HttpRequestParts(
+        method=request.method, raw_path=raw_path, path=unquote(raw_path),
+        headers=list(request.headers.items()), query=list(request.query.items()), body=body,
+        source_ip=request.remote or "127.0.0.1", host=request.host)
+    result = await engine.invoke_http_trigger(
+        name, trigger_name, parts, asynchronous=headers.asynchronous, task_id=headers.task_id,
+        delay_s=headers.delay_s)
+    if headers.asynchronous:
+        return accepted(result)
+    outcome = result.outcome
+    assert outcome is not None
+    if not outcome.ok:
+        return web.Response(status=502, body=outcome.body, content_type=wire.JSON, headers={
+            wire.REQUEST_ID: result.request_id,
+            wire.ERROR_TYPE: outcome.error_type or UNHANDLED})
+    reply = http_reply(outcome.body)
+    response = web.Response(status=reply.status, body=reply.body)
+    for key, value in reply.headers.items():
+        if key.lower() not in _OWN_HEADERS:
+            response.headers[key] = value
+    response.headers[wire.REQUEST_ID] = result.request_id
+    return response

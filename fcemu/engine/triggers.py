@@ -1,0 +1,333 @@
+"""The engine's trigger operations: CreateTrigger, GetTrigger, UpdateTrigger, ListTriggers,
+DeleteTrigger, and what makes triggers fire.
+
+A mixin of :class:`fcemu.engine.Engine`; the engine owns the state declared below
+(:meth:`_init_triggers` builds it at start and at each reset). The pure parts (schedules,
+``triggerConfig`` per type, event formats) live in :mod:`fcemu.triggers`. Every fire
+starts an asynchronous invocation (a task, with the function's async config: retries,
+destinations, task records):
+
+- **timer**: each fire is a scheduler timer (kind ``"trigger"``) at its due time on the
+  emulator clock; firing re-arms the next one. A disabled trigger has no timer; an update
+  re-arms from now. ``drain`` does not chase trigger timers (they would never end), so it
+  finishes task work and leaves future fires on the clock;
+- **http**: :meth:`invoke_http_trigger` turns a request into the HTTP-trigger event and
+  invokes the function, synchronously or as an async task;
+- **mns_topic**: a message published to the watched topic (filterTag honoured) becomes
+  one invocation with the topic event;
+- **eventbridge** with an MNS queue source: a message sent to the watched queue is
+  received and deleted once visible, and becomes one invocation with the EventBridge event;
+- any type: :meth:`fire_trigger` injects an event (a documented sample by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from fcemu.errors import InvalidArgument, TriggerAlreadyExists, TriggerNotFound
+from fcemu.models import LATEST
+from fcemu.triggers import events
+from fcemu.triggers.model import (
+    HttpConfig,
+    ParsedConfig,
+    QueueConfig,
+    TimerConfig,
+    TopicConfig,
+    Trigger,
+    TriggerConfigError,
+    TriggerSpec,
+    check_trigger_name,
+    parse_config,
+)
+
+if TYPE_CHECKING:
+    from fcemu.clock import ManualClock, RealClock
+    from fcemu.ids import IdGenerator
+    from fcemu.models import Function, Task
+    from fcemu.scheduler import Scheduler, Timer
+    from fcemu.settings import Settings
+    from fcemu.smq import Message, Smq
+    from fcemu.tasks import AsyncTasks
+
+__all__ = ["TriggerOperations"]
+
+_Key = tuple[str, str]
+
+
+class TriggerOperations:
+    """Trigger CRUD and firing on the engine's state (see the module docstring)."""
+
+    settings: Settings
+    clock: RealClock | ManualClock
+    ids: IdGenerator
+    scheduler: Scheduler
+    tasks: AsyncTasks
+    functions: dict[str, Function]
+    _smq: Smq
+    #: Triggers by function, each by name in creation order.
+    triggers: dict[str, dict[str, Trigger]]
+    _trigger_parsed: dict[_Key, ParsedConfig]
+    _trigger_timers: dict[_Key, Timer]
+    _trigger_anchor: dict[_Key, int]
+
+    #: The engine's own (defined by the other mixins and the engine class).
+    _function: Callable[[str], Function]
+    _qualifier: Callable[[Function, str | None], str]
+    invoke_function: Callable[..., Awaitable[Any]]
+
+    def _init_triggers(self) -> None:
+        """Empty trigger state; the SMQ account's hooks point at this engine."""
+        self.triggers = {}
+        self._trigger_parsed = {}
+        self._trigger_timers = {}
+        self._trigger_anchor = {}
+        self._smq.on_send = self._queue_sent
+        self._smq.on_publish = self._topic_published
+
+    # -- the API operations -----------------------------------------------------------
+
+    def create_trigger(self, function_name: str, spec: TriggerSpec) -> Trigger:
+        """CreateTrigger: everything is checked before the trigger exists."""
+        function = self._function(function_name)
+        try:
+            name = check_trigger_name(spec.trigger_name)
+            if not spec.trigger_type:
+                raise TriggerConfigError("triggerType is required, e.g. timer, http, "
+                                         "mns_topic, eventbridge, oss")
+            if spec.trigger_config is None and spec.trigger_type != "tablestore":
+                raise TriggerConfigError("triggerConfig is required (a JSON object in a "
+                                         "string)")
+            parsed = parse_config(spec.trigger_type, spec.trigger_config or "",
+                                  spec.source_arn or "")
+        except TriggerConfigError as exc:
+            raise InvalidArgument(str(exc)) from None
+        qualifier = self._trigger_qualifier(function, spec.qualifier)
+        mine = self.triggers.setdefault(function_name, {})
+        if name in mine:
+            raise TriggerAlreadyExists(function_name, name)
+        now = self.clock.now_ms()
+        raw = self.ids.hex(32, "trigger")
+        trigger = Trigger(
+            function_name=function_name, trigger_name=name, trigger_type=spec.trigger_type,
+            trigger_config=spec.trigger_config or "",
+            trigger_id=f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}",
+            created_ms=now, modified_ms=now, target_arn=self._target_arn(function, qualifier),
+            qualifier=qualifier, invocation_role=spec.invocation_role or "",
+            source_arn=spec.source_arn or "", description=spec.description or "")
+        mine[name] = trigger
+        self._apply(trigger, parsed, anchor=now)
+        return trigger
+
+    def get_trigger(self, function_name: str, trigger_name: str) -> Trigger:
+        self._function(function_name)
+        trigger = self.triggers.get(function_name, {}).get(trigger_name)
+        if trigger is None:
+            raise TriggerNotFound(function_name, trigger_name)
+        return trigger
+
+    def update_trigger(self, function_name: str, trigger_name: str,
+                       spec: TriggerSpec) -> Trigger:
+        """UpdateTrigger: ``triggerConfig``, ``qualifier``, ``invocationRole`` and
+        ``description``; a new config is checked in full first, and a timer re-arms from
+        now (its interval or cron is counted afresh)."""
+        trigger = self.get_trigger(function_name, trigger_name)
+        function = self._function(function_name)
+        config = trigger.trigger_config if spec.trigger_config is None else spec.trigger_config
+        try:
+            parsed = parse_config(trigger.trigger_type, config, trigger.source_arn)
+        except TriggerConfigError as exc:
+            raise InvalidArgument(str(exc)) from None
+        qualifier = trigger.qualifier if spec.qualifier is None else \
+            self._trigger_qualifier(function, spec.qualifier)
+        trigger.trigger_config = config
+        trigger.qualifier = qualifier
+        trigger.target_arn = self._target_arn(function, qualifier)
+        if spec.invocation_role is not None:
+            trigger.invocation_role = spec.invocation_role
+        if spec.description is not None:
+            trigger.description = spec.description
+        trigger.modified_ms = self.clock.now_ms()
+        self._apply(trigger, parsed, anchor=trigger.modified_ms)
+        return trigger
+
+    def list_triggers(self, function_name: str, prefix: str = "", limit: int = 20,
+                      next_token: str = "") -> tuple[list[Trigger], str]:
+        """ListTriggers: by name from ``next_token`` on, those starting with ``prefix``."""
+        self._function(function_name)
+        mine = self.triggers.get(function_name, {})
+        names = sorted(n for n in mine if n.startswith(prefix) and n >= next_token)
+        return [mine[n] for n in names[:limit]], names[limit] if len(names) > limit else ""
+
+    def delete_trigger(self, function_name: str, trigger_name: str) -> None:
+        trigger = self.get_trigger(function_name, trigger_name)
+        self._forget_trigger(trigger)
+
+    def drop_triggers(self, function_name: str) -> None:
+        """Forget every trigger of a function (it is being deleted)."""
+        for trigger in list(self.triggers.get(function_name, {}).values()):
+            self._forget_trigger(trigger)
+        self.triggers.pop(function_name, None)
+
+    # -- firing -----------------------------------------------------------------------
+
+    def fire_trigger(self, function_name: str, trigger_name: str,
+                     event: bytes | None = None) -> Task:
+        """Start the invocation a trigger would start, now: with ``event``, else the
+        trigger's own event (timer) or FC's documented sample for its type."""
+        trigger = self.get_trigger(function_name, trigger_name)
+        parsed = self._trigger_parsed.get((function_name, trigger_name))
+        if event is None:
+            if isinstance(parsed, TimerConfig):
+                event = events.timer_event(trigger_name, self.clock.now_ms(), parsed.payload)
+            elif trigger.trigger_type in events.SAMPLE_EVENTS:
+                event = events.dumps(events.SAMPLE_EVENTS[trigger.trigger_type])
+            else:
+                raise InvalidArgument(
+                    f"trigger '{trigger_name}' is of type {trigger.trigger_type}: give the "
+                    "event to fire (the request body; see docs/triggers.md for the formats)")
+        return self._start(trigger, event)
+
+    def http_trigger_config(self, function_name: str, trigger_name: str) -> HttpConfig:
+        """The HTTP trigger's config (TriggerNotFound when it is not an HTTP trigger)."""
+        trigger = self.get_trigger(function_name, trigger_name)
+        parsed = self._trigger_parsed.get((function_name, trigger.trigger_name))
+        if not isinstance(parsed, HttpConfig):
+            raise TriggerNotFound(function_name, trigger_name)
+        return parsed
+
+    async def invoke_http_trigger(self, function_name: str, trigger_name: str,
+                                  request: events.HttpRequestParts, *, asynchronous: bool,
+                                  task_id: str | None, delay_s: int) -> Any:
+        """A request to an HTTP trigger's URL: the function runs with the HTTP-trigger
+        event, synchronously or as an async task (``x-fc-invocation-type: Async``); returns
+        InvokeFunction's :class:`~fcemu.engine.InvocationResult`."""
+        config = self.http_trigger_config(function_name, trigger_name)
+        if request.method not in config.methods:
+            raise InvalidArgument(f"method {request.method} is not allowed by HTTP trigger "
+                                  f"'{trigger_name}' (methods: {', '.join(config.methods)})")
+        trigger = self.get_trigger(function_name, trigger_name)
+        now = self.clock.now_ms()
+        event = events.http_event(
+            request, account_id=self.settings.account_id, domain_prefix=trigger.trigger_id,
+            region=self.settings.region, request_id=self.ids.request_id(now), now_ms=now)
+        return await self.invoke_function(function_name, event, qualifier=trigger.qualifier,
+                                          asynchronous=asynchronous, task_id=task_id,
+                                          delay_s=delay_s)
+
+    def next_trigger_fires(self) -> list[tuple[str, str, int]]:
+        """``(function, trigger, due ms)`` of every armed timer trigger, in due order."""
+        armed = [(key[0], key[1], timer.due_ms) for key, timer in self._trigger_timers.items()
+                 if not timer.cancelled and not timer.fired]
+        return sorted(armed, key=lambda item: (item[2], item[0], item[1]))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _trigger_qualifier(self, function: Function, qualifier: str | None) -> str:
+        return self._qualifier(function, qualifier or LATEST)
+
+    def _target_arn(self, function: Function, qualifier: str) -> str:
+        return function.arn if qualifier == LATEST else f"{function.arn}:{qualifier}"
+
+    def _apply(self, trigger: Trigger, parsed: ParsedConfig, *, anchor: int) -> None:
+        key = (trigger.function_name, trigger.trigger_name)
+        self._trigger_parsed[key] = parsed
+        self._trigger_anchor[key] = anchor
+        self._disarm(key)
+        if isinstance(parsed, TimerConfig) and parsed.enable:
+            self._arm(key, parsed, anchor)
+        if isinstance(parsed, QueueConfig) and parsed.enable:
+            self._consume_soon(parsed.queue, self.clock.now_ms())
+
+    def _forget_trigger(self, trigger: Trigger) -> None:
+        key = (trigger.function_name, trigger.trigger_name)
+        self._disarm(key)
+        self._trigger_parsed.pop(key, None)
+        self._trigger_anchor.pop(key, None)
+        self.triggers.get(trigger.function_name, {}).pop(trigger.trigger_name, None)
+
+    def _disarm(self, key: _Key) -> None:
+        timer = self._trigger_timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _arm(self, key: _Key, config: TimerConfig, after_ms: int) -> None:
+        due = config.schedule.next_after(after_ms, self._trigger_anchor[key])
+        if due is None:
+            return
+        self._trigger_timers[key] = self.scheduler.call_at(
+            due, self._timer_fired(key, config, due), name=f"trigger {key[0]}/{key[1]}",
+            kind="trigger")
+
+    def _timer_fired(self, key: _Key, config: TimerConfig, due: int) -> Callable[[], None]:
+        def fire() -> None:
+            self._trigger_timers.pop(key, None)
+            trigger = self.triggers.get(key[0], {}).get(key[1])
+            if trigger is None or self._trigger_parsed.get(key) is not config:
+                return
+            self._arm(key, config, due)
+            self._start(trigger, events.timer_event(key[1], due, config.payload))
+        return fire
+
+    def _start(self, trigger: Trigger, event: bytes) -> Task:
+        function = self._function(trigger.function_name)
+        return self.tasks.submit(function, self._qualifier(function, trigger.qualifier),
+                                 event, task_id=None, delay_s=0)
+
+    def _watching(self, kind: type, match: Callable[[ParsedConfig], bool]) -> list[Trigger]:
+        found = []
+        for (fn, name), parsed in self._trigger_parsed.items():
+            if isinstance(parsed, kind) and match(parsed) and fn in self.functions:
+                found.append(self.triggers[fn][name])
+        return found
+
+    def _topic_published(self, topic: str, message: Message, tag: str) -> None:
+        """An SMQ hook: a message published to ``topic``."""
+        for trigger in self._watching(TopicConfig, lambda p: isinstance(p, TopicConfig)
+                                      and p.topic == topic
+                                      and (not p.filter_tag or p.filter_tag == tag)):
+            parsed = self._trigger_parsed[(trigger.function_name, trigger.trigger_name)]
+            assert isinstance(parsed, TopicConfig)
+            self._start(trigger, events.topic_event(
+                fmt=parsed.notify_content_format, owner=self.settings.account_id, topic=topic,
+                subscription=trigger.trigger_name, message_id=message.message_id,
+                body=message.body, body_md5=message.body_md5, tag=tag,
+                publish_ms=message.enqueue_time))
+
+    def _queue_sent(self, queue: str, message: Message) -> None:
+        """An SMQ hook: a message sent to ``queue`` (consumed once it is visible)."""
+        if self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
+                          and p.queue == queue and p.enable):
+            self._consume_soon(queue, message.next_visible_time)
+
+    def _consume_soon(self, queue: str, at_ms: int) -> None:
+        self.scheduler.call_at(max(at_ms, self.clock.now_ms()), lambda: self._consume(queue),
+                               name=f"queue trigger {queue}", kind="task")
+
+    def _consume(self, queue: str) -> None:
+        """Receive and delete every visible message of ``queue``, one invocation each (the
+        first enabled trigger watching it, in creation order, gets them)."""
+        watching = self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
+                                  and p.queue == queue and p.enable)
+        if not watching or not self._smq.queue_exists(queue):
+            return
+        trigger = watching[0]
+        parsed = self._trigger_parsed[(trigger.function_name, trigger.trigger_name)]
+        assert isinstance(parsed, QueueConfig)
+        source = self._smq.get_queue(queue)
+        while True:
+            received = source.receive(16)
+            if not received:
+                return
+            for message in received:
+                now = self.clock.now_ms()
+                event = events.queue_event(
+                    event_id=self.ids.hex(32, "trigger"), region=self.settings.region,
+                    account_id=self.settings.account_id, queue=queue,
+                    bus=f"fc-{trigger.function_name}-{trigger.trigger_name}",
+                    request_id=self._smq.new_request_id(), message_id=message.message_id,
+                    body=message.body, enqueue_ms=message.enqueue_time, now_ms=now,
+                    base64_decode=parsed.base64_decode)
+                assert message.receipt_handle is not None
+                source.delete(message.receipt_handle)
+                self._start(trigger, event)
