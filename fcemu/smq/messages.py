@@ -25,7 +25,7 @@ def body_md5(body: str) -> str:
     return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Message:
     """One SMQ message. Objects returned by the domain are live views of queue state.
 
@@ -44,6 +44,11 @@ class Message:
     receipt_handle: str | None = None
     expire_time: int = 0
     seq: int = field(default=0, repr=False)
+    #: The queue's bookkeeping: bumped on every visibility change, -1 once the message is
+    #: gone, so that stale entries of the queue's heaps are known at a glance.
+    gen: int = field(default=0, repr=False)
+    #: The queue's bookkeeping: whether it is counted as hidden (delayed or in flight).
+    hidden: bool = field(default=False, repr=False)
 
     def json(self) -> Any:
         """The body parsed as JSON; a Base64 body is decoded first when plain JSON fails."""

@@ -9,6 +9,16 @@ returns without any timer. The one timer this module uses is a
 ``housekeeping`` one that wakes long polls when the clock passes the earliest
 hidden message's visibility time (see :meth:`Queue.receive_wait`).
 
+Every operation costs O(log n) in queue depth (issue 13): a queue keeps three heaps
+instead of scanning its messages. ``_visible`` holds the visible messages in delivery
+order (priority, then enqueue order); ``_hidden`` the delayed and received ones by the
+time they turn visible; ``_expiry`` every message by the end of its retention. Each
+operation first moves what the clock passed (hidden messages turn visible, old ones go).
+Entries are never searched for: a message's ``gen`` is bumped when its visibility
+changes (-1 once it is gone), and an entry whose ``gen`` differs is stale and skipped when
+it comes to the top. A heap is rebuilt from the live messages when most of it is stale,
+so memory stays proportional to the live messages.
+
 The collection of queues of an account is :class:`fcemu.smq.account.Smq`.
 Wire details (ranges, defaults, units) are from spec §13.3–§13.5.
 """
@@ -16,6 +26,7 @@ Wire details (ranges, defaults, units) are from spec §13.3–§13.5.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import re
 from collections.abc import Callable
@@ -67,6 +78,15 @@ class Queue:
         self._messages: dict[str, Message] = {}
         # Current receipt handles only (bounded by the live messages).
         self._handles: dict[str, Message] = {}
+        #: (priority, seq, gen, message) of visible messages: the next to deliver on top.
+        self._visible: list[tuple[int, int, int, Message]] = []
+        #: (next_visible_time, seq, gen, message) of hidden (delayed or received) ones.
+        self._hidden: list[tuple[int, int, int, Message]] = []
+        #: (expire_time, seq, message) of every message.
+        self._expiry: list[tuple[int, int, Message]] = []
+        self._delayed = 0  # hidden messages never received (DelayMessages)
+        self._inflight = 0  # hidden messages received at least once (InactiveMessages)
+        self._last: Message | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._wake_timer: Timer | None = None
         self._seq = itertools.count()
@@ -88,6 +108,8 @@ class Queue:
     def last(self) -> Message | None:
         """The most recently sent live message, if any."""
         self._expire()
+        if self._last is not None and self._last.gen >= 0:
+            return self._last
         return max(self._messages.values(), key=lambda m: m.seq, default=None)
 
     @property
@@ -97,17 +119,20 @@ class Queue:
 
     def clear(self) -> None:
         """Drop every message; handles issued so far become stale."""
+        for message in self._messages.values():
+            message.gen = -1
         self._messages.clear()
         self._handles.clear()
+        self._visible, self._hidden, self._expiry = [], [], []
+        self._delayed = self._inflight = 0
+        self._last = None
 
     def counts(self) -> dict[str, int]:
         """``ActiveMessages``, ``InactiveMessages`` and ``DelayMessages`` right now."""
-        now = self._expire()
-        active = sum(m.visible(now) for m in self._messages.values())
-        delayed = sum(not m.visible(now) and m.dequeue_count == 0
-                      for m in self._messages.values())
-        inactive = len(self._messages) - active - delayed
-        return {"ActiveMessages": active, "InactiveMessages": inactive, "DelayMessages": delayed}
+        self._expire()
+        active = len(self._messages) - self._delayed - self._inflight
+        return {"ActiveMessages": active, "InactiveMessages": self._inflight,
+                "DelayMessages": self._delayed}
 
     def set_attributes(self, **attributes: Any) -> None:
         """SetQueueAttributes: change the given attributes only."""
@@ -145,6 +170,12 @@ class Queue:
         if delay:
             self._new_handle(message)
         self._messages[message.message_id] = message
+        self._last = message
+        heapq.heappush(self._expiry, (message.expire_time, message.seq, message))
+        if delay:
+            self._hide(message, message.next_visible_time)
+        else:
+            heapq.heappush(self._visible, (priority, message.seq, 0, message))
         self._notify()
         if self.on_send is not None:
             self.on_send(message)
@@ -154,13 +185,12 @@ class Queue:
         """ReceiveMessage without waiting: up to ``count`` visible messages, hidden for
         ``VisibilityTimeout`` seconds, each with a new receipt handle."""
         now = self._expire()
-        ready = sorted((m for m in self._messages.values() if m.visible(now)), key=delivery_order)
-        taken = ready[:count]
+        taken = self._take_visible(count)
         hide_ms = self.attributes["VisibilityTimeout"] * 1000
         for message in taken:
             message.dequeue_count += 1
             message.first_dequeue_time = message.first_dequeue_time or now
-            message.next_visible_time = now + hide_ms
+            self._hide(message, now + hide_ms)
             self._new_handle(message)
         if taken:
             self._notify()  # waiters re-arm their wake-up for the new hidden times
@@ -199,9 +229,11 @@ class Queue:
 
     def peek(self, count: int = 1) -> list[Message]:
         """PeekMessage: up to ``count`` visible messages, with no state change."""
-        now = self._expire()
-        ready = (m for m in self._messages.values() if m.visible(now))
-        return sorted(ready, key=delivery_order)[:count]
+        self._expire()
+        shown = self._take_visible(count)
+        for message in shown:  # back where they were: peeking changes nothing
+            heapq.heappush(self._visible, (message.priority, message.seq, message.gen, message))
+        return shown
 
     def delete(self, receipt_handle: str) -> None:
         """DeleteMessage by its current receipt handle."""
@@ -213,8 +245,9 @@ class Queue:
         seconds = int_in_range("VisibilityTimeout", visibility_timeout, 0,
                                 MAX_VISIBILITY_TIMEOUT, "seconds")
         message = self._by_handle(receipt_handle)
-        message.next_visible_time = self._clock.now_ms() + seconds * 1000
+        self._hide(message, self._clock.now_ms() + seconds * 1000)
         self._new_handle(message)
+        self._expire()  # a zero timeout makes it visible now
         self._notify()
         return message
 
@@ -231,16 +264,75 @@ class Queue:
     # -- internals ----------------------------------------------------------------------
 
     def _expire(self) -> int:
-        """Drop messages past their retention period; return the current time."""
+        """Bring the queue to the clock: hidden messages whose time came turn visible, and
+        messages past their retention period go. Returns the current time. O(log n) per
+        message moved."""
         now = self._clock.now_ms()
-        for message in [m for m in self._messages.values() if now >= m.expire_time]:
-            self._drop(message)
+        hidden, visible = self._hidden, self._visible
+        while hidden and hidden[0][0] <= now:
+            _, seq, gen, message = heapq.heappop(hidden)
+            if gen == message.gen:
+                self._unhide(message)
+                heapq.heappush(visible, (message.priority, seq, message.gen, message))
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            message = heapq.heappop(expiry)[2]
+            if message.gen >= 0:
+                self._drop(message)
         return now
+
+    def _take_visible(self, count: int) -> list[Message]:
+        """Pop up to ``count`` visible messages in delivery order (stale entries skipped)."""
+        visible, taken = self._visible, list[Message]()
+        while visible and len(taken) < count:
+            _, _, gen, message = heapq.heappop(visible)
+            if gen == message.gen:
+                taken.append(message)
+        return taken
+
+    def _hide(self, message: Message, until_ms: int) -> None:
+        """Make a visible or hidden message hidden until ``until_ms``."""
+        if message.hidden:
+            self._unhide(message)  # counted again below
+        message.gen += 1
+        message.next_visible_time = until_ms
+        message.hidden = True
+        if message.dequeue_count:
+            self._inflight += 1
+        else:
+            self._delayed += 1
+        heapq.heappush(self._hidden, (until_ms, message.seq, message.gen, message))
+        self._compact()
+
+    def _unhide(self, message: Message) -> None:
+        message.hidden = False
+        if message.dequeue_count:
+            self._inflight -= 1
+        else:
+            self._delayed -= 1
 
     def _drop(self, message: Message) -> None:
         del self._messages[message.message_id]
         if message.receipt_handle is not None:
             self._handles.pop(message.receipt_handle, None)
+        if message.hidden:
+            self._unhide(message)
+        message.gen = -1
+        self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild a heap that is mostly stale entries: memory stays O(live messages),
+        at O(1) amortised cost per operation."""
+        live = len(self._messages)
+        if len(self._hidden) > 2 * live + 64:
+            self._hidden = [e for e in self._hidden if e[2] == e[3].gen]
+            heapq.heapify(self._hidden)
+        if len(self._visible) > 2 * live + 64:
+            self._visible = [e for e in self._visible if e[2] == e[3].gen]
+            heapq.heapify(self._visible)
+        if len(self._expiry) > 2 * live + 64:
+            self._expiry = [e for e in self._expiry if e[2].gen >= 0]
+            heapq.heapify(self._expiry)
 
     def _new_handle(self, message: Message) -> None:
         if message.receipt_handle is not None:
@@ -275,9 +367,10 @@ class Queue:
 
     def _arm_wake(self) -> None:
         """Keep one housekeeping timer at the earliest time a hidden message turns visible."""
-        now = self._clock.now_ms()
-        due = min((m.next_visible_time for m in self._messages.values()
-                   if not m.visible(now)), default=None)
+        hidden = self._hidden
+        while hidden and hidden[0][2] != hidden[0][3].gen:
+            heapq.heappop(hidden)
+        due = hidden[0][0] if hidden else None
         timer = self._wake_timer
         if timer is not None and not (timer.cancelled or timer.fired):
             if due is not None and timer.due_ms <= due:
