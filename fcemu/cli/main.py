@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an s.yaml or fcemu.yaml (several: later ones override earlier "
                             "ones, as with serve --config)")
     check.add_argument("--json", action="store_true", help="print the deployment as JSON")
+    _layer_option(check)
     commands.add_parser("config-schema", help="print the JSON Schema of fcemu.yaml")
     _debug_option(parser, False)
     for name, subparser in commands.choices.items():
@@ -129,6 +130,7 @@ def _serve_parser(commands: Any) -> None:
     serve.add_argument("--node", default=None, metavar="PATH",
                        help="the Node.js interpreter of nodejs* functions (default: "
                             "$FCEMU_NODE, else node on PATH)")
+    _layer_option(serve)
     serve.add_argument("--config", action="append", type=Path, default=[], metavar="FILE",
                        help="deploy an s.yaml or fcemu.yaml at start and after every reset "
                             "(repeatable; later files override earlier ones)")
@@ -138,6 +140,30 @@ def _serve_parser(commands: Any) -> None:
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), metavar="LEVEL",
                        help="what the emulator logs on stderr: DEBUG, INFO, WARNING "
                             "(default: problems and deployment warnings) or ERROR")
+
+
+def _layer_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layer", action="append", type=_layer, default=None,
+                        dest="layers", metavar="ARN=PATH",
+                        help="a function's layer ARN is this local folder or .zip file (for "
+                             "public, official or other accounts' layers, which fcemu cannot "
+                             "download; repeatable; over the files' settings.layers)")
+
+
+def _layer(text: str) -> tuple[str, Path]:
+    """``--layer ARN=PATH`` → ``(ARN, PATH)``, checked as Settings.layer_map is."""
+    from fcemu.settings import check_layer_map
+
+    arn, sep, path = text.rpartition("=")
+    if not sep or not arn or not path:
+        raise argparse.ArgumentTypeError(f"expected ARN=PATH, got {text!r}")
+    if not Path(path).exists():
+        raise argparse.ArgumentTypeError(f"{path} does not exist (expected the layer's folder "
+                                         "or .zip file)")
+    try:
+        return check_layer_map([(arn, path)])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("layer_map: ")) from None
 
 
 def _access_key(text: str) -> tuple[str, str]:
@@ -275,12 +301,15 @@ def _inspection_parsers(commands: Any) -> None:
     add("reset", "all state gone (--config files are deployed again)")
 
 
-def check(files: list[Path], as_json: bool) -> int:
+def check(files: list[Path], as_json: bool,
+          layers: Sequence[tuple[str, Path]] = ()) -> int:
     """``fcemu check``: load deployment files as ``serve`` would, without serving."""
     from fcemu.config import Reporter, load, load_settings
     from fcemu.settings import Settings
 
     settings = load_settings(files, Settings())
+    if layers:
+        settings = settings.replace(layer_map=(*settings.layer_map, *layers))
     reporter = Reporter()
     deployment = load(files, settings, reporter)
     reporter.report_ignored(deployment)
@@ -337,7 +366,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             return serve_command(args)
         if args.command == "check":
-            return check(args.files, args.json)
+            return check(args.files, args.json, args.layers or ())
     except ConfigError as exc:
         print(f"fcemu: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -55,6 +55,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
             changes[option] = tuple(getattr(args, option))
     if args.pass_env is not None:
         changes["pass_env"] = tuple(args.pass_env)
+    if args.layers:
+        changes["layer_map"] = (*base.layer_map, *args.layers)
     if args.start_time is not None:
         try:
             changes["start_ms"] = to_epoch_ms(args.start_time)

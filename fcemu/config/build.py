@@ -25,6 +25,7 @@ from fcemu.config.marked import ConfigError, MarkedDict, Where, marked_dict
 from fcemu.config.schema import MODELLED_PROPS
 from fcemu.destinations import destination_arn, parse_destination
 from fcemu.errors import InvalidArgument
+from fcemu.layers import MAX_LAYERS, LayerArn, unmapped
 from fcemu.models import LATEST
 from fcemu.settings import Settings
 from fcemu.specs import ECHOED_FIELDS, AsyncConfigSpec, FunctionSpec
@@ -35,7 +36,7 @@ log = logging.getLogger("fcemu.config")
 
 #: Function fields passed to CreateFunction as they are.
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
-          "description", "customRuntimeConfig", "instanceLifecycleConfig")
+          "description", "customRuntimeConfig", "instanceLifecycleConfig", "layers")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 #: The handler the fc3 component gives a ``custom*`` runtime that names none.
 CUSTOM_DEFAULT_HANDLER = "index.handler"
@@ -71,6 +72,7 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
     for key, value in props.items():
         if key not in MODELLED_PROPS and key in ECHOED_FIELDS and value != "auto":
             doc[key] = value  # accepted and echoed by GetFunction, not modelled
+    _check_layers(props.get("layers"), settings, fail)
     code_path, doc["code"] = _code(props["code"], fail)
     try:
         spec = FunctionSpec.of(**{k: v for k, v in doc.items() if k != "code"},
@@ -91,6 +93,23 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
     return FunctionEntry(name=name, doc=doc, spec=spec, async_config=async_config,
                          async_spec=async_spec, reserved_concurrency=concurrency, where=where,
                          origins=origins, code_path=code_path)
+
+
+def _check_layers(arns: Any, settings: Settings, fail: _Fail) -> None:
+    """A function's layers that no deployment can give: more than FC allows, or an ARN of
+    another account or region (an official or public layer) that no local path stands
+    for. Layers of the emulator's own account are checked when deployed (they may be
+    created through the API)."""
+    if not isinstance(arns, list):
+        return
+    if len(arns) > MAX_LAYERS:
+        raise fail("layers", f"a function can have at most {MAX_LAYERS} layers, got {len(arns)}")
+    mapped = dict(settings.layer_map)
+    for arn in arns:
+        layer = LayerArn.parse(arn, "layers:")
+        if arn not in mapped and (layer.region, layer.account) != (settings.region,
+                                                                   settings.account_id):
+            raise fail("layers", unmapped(arn).message)
 
 
 def _async_spec(doc: Mapping[str, Any]) -> AsyncConfigSpec:

@@ -148,7 +148,8 @@ def _update_spec(entry: FunctionEntry) -> FunctionSpec:
     """UpdateFunction's spec: every field the files set, the defaults for the others."""
     spec = entry.spec
     defaults = {k: v for k, v in _UPDATE_DEFAULTS.items() if getattr(spec, k) is None}
-    return replace(spec, name=None, tags=None, **defaults)
+    extra = spec.extra if "layers" in spec.extra else {**spec.extra, "layers": []}
+    return replace(spec, name=None, tags=None, extra=extra, **defaults)
 
 
 def _create_or_set(create: Callable[..., Any], update: Callable[..., Any], name: str,
@@ -165,9 +166,9 @@ def _refusals(entry: FunctionEntry, strict: bool) -> Iterator[None]:
     try:
         yield
     except FcError as exc:
-        if strict:
-            raise ConfigError(entry.where, entry.origins[""][1],
-                              f"{exc.code}: {exc.message}") from None
+        if strict:  # at the prop the error is about (e.g. layers), else the function
+            at, name = entry.origins.get(getattr(exc, "field", ""), entry.origins[""])
+            raise ConfigError(at, name, f"{exc.code}: {exc.message}") from None
         log.error("%s: %s: %s: %s", entry.where, entry.name, exc.code, exc.message)
 
 

@@ -53,7 +53,7 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "strictDestinations": "strict_destinations", "maxInstances": "max_instances",
              "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
              "accessKeys": "access_keys", "passEnv": "pass_env",
-             "allowHosts": "allow_hosts", "allowOrigins": "allow_origins"}
+             "allowHosts": "allow_hosts", "allowOrigins": "allow_origins", "layers": "layer_map"}
 
 _Origins = dict[str, tuple[Where, str]]
 #: What an unknown prop may be a misspelling of.
@@ -195,6 +195,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
             value = tuple(tuple(item.split(":", 1)) for item in value)
         elif key in ("passEnv", "allowHosts", "allowOrigins"):
             value = tuple(value)
+        elif key == "layers":
+            value = _layer_map(value, source.path)
         source.settings[_SETTINGS[key]] = value
     functions: MarkedDict = doc.get("functions") or marked_dict(doc.where)
     for name, props in functions.items():
@@ -215,6 +217,20 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
         }
         attributes = {k: v for k, v in topic.items() if k != "subscriptions"}
         source.topics[name] = (_mns_attributes(attributes), subscriptions)
+
+
+def _layer_map(block: MarkedDict, path: Path) -> tuple[tuple[str, str], ...]:
+    """``settings.layers``: ARN → folder or .zip, relative to the file; each must exist."""
+    pairs = []
+    for arn, local in block.items():
+        target = path.parent / local
+        if not target.exists():
+            raise ConfigError(block.at(arn), f"settings.layers.{arn}",
+                              f"{target} does not exist: map the layer to a folder holding "
+                              "its content (python/, nodejs/node_modules/, lib/, bin/...) or "
+                              "to its .zip file")
+        pairs.append((arn, str(target)))
+    return tuple(pairs)
 
 
 def _check_props(props: MarkedDict, source: _Source, prefix: str) -> MarkedDict:

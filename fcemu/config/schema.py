@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fcemu.models import LAYER_ARN
 from fcemu.specs import ECHOED_FIELDS
 
 __all__ = ["ALLOW_UNKNOWN", "MODELLED_PROPS", "SCHEMA", "UNMODELLED_PROPS"]
@@ -73,6 +74,11 @@ _FUNCTION_PROPERTIES: dict[str, Any] = {
         "port": _int(1, 65535),
         "healthCheckConfig": {"type": "object"},
     }, "additionalProperties": False},
+    "layers": {"type": "array",
+               "items": {"type": "string", "pattern": LAYER_ARN.pattern},
+               "description": "layer version ARNs, merged at /opt (the first listed wins); "
+                              "each created in fcemu or mapped to a local folder or .zip in "
+                              "settings.layers (fcemu.yaml) or with fcemu serve --layer"},
     "instanceLifecycleConfig": {"type": "object", "properties": {
         "initializer": {"$ref": "#/$defs/hook"},
         "preStop": {"$ref": "#/$defs/hook"},
@@ -136,6 +142,13 @@ SCHEMA: dict[str, Any] = {
                 "pattern": r"^(\*|null|[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?)$"},
                 "description": "browser origins (http://localhost:3000) whose requests are "
                                "answered, with CORS headers ('*': any)"},
+            "layers": {"type": "object",
+                       "propertyNames": {"pattern": LAYER_ARN.pattern},
+                       "additionalProperties": {"type": "string", "minLength": 1},
+                       "description": "layer version ARNs mapped to a local folder or .zip "
+                                      "file (relative to this file): what a function's "
+                                      "layers give at /opt for public, official or other "
+                                      "accounts' layers, which fcemu cannot download"},
             "passEnv": {"type": "array",
                         "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
                         "description": "names of the server's environment variables that "
