@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import re
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fcemu.ids import IdGenerator
 from fcemu.specs import TASK_ID
 from tests.constants import T0
+
+#: Drawn by the ``random.choice``-per-character generator before issue 13 made it faster.
+PINNED_7 = ["1-66318600-e1f00861493b106f979f0541", "fcaa397e-9a10-4bbc-a540-c803860b7c2f",
+            "c-96b80b5e-b49e09836346", "E51746C0DAB4286D-1-9AE07488067-F1A8165C4",
+            "1-JKvqmNmzWB7tIJ0pLoWRziI2kWAsbCyKCRDBdIpA", "c596ce79-4061-3837-33cd-67ad59c32736",
+            "1-66318600-479fa9b33a9c47c9b8b267cf"]
 
 
 def sample(ids: IdGenerator) -> list[str]:
@@ -36,3 +47,38 @@ def test_shapes():
     assert TASK_ID.match(ids.task_id())
     assert re.fullmatch(r"1-[A-Za-z0-9]{40}", ids.receipt_handle())
     assert re.fullmatch(r"[0-9A-F]{16}-1-[0-9A-F]{11}-[0-9A-F]{9}", ids.message_id())
+
+
+def _choices(rng: random.Random, symbols: str, n: int) -> str:
+    return "".join(rng.choice(symbols) for _ in range(n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), calls=st.lists(st.sampled_from(
+    ["hex1", "hex24", "alnum40", "task", "mixed"]), min_size=1, max_size=40))
+def test_the_fast_streams_give_the_sequence_of_random_choice(seed: int, calls: list[str]) -> None:
+    """The sequence contract (fcemu.ids): each character is ``choice`` of a
+    ``random.Random(f"{seed}/{stream}")``, in order, whatever the mix of lengths and
+    alphabets drawn from one stream."""
+    ids, rng = IdGenerator(seed), random.Random(f"{seed}/misc")
+    task_rng = random.Random(f"{seed}/task")
+    hexdigits = "0123456789abcdef"
+    for call in calls:
+        if call == "hex1":
+            assert ids.hex(1) == _choices(rng, hexdigits, 1)
+        elif call == "hex24":
+            assert ids.hex(24) == _choices(rng, hexdigits, 24)
+        elif call == "alnum40":
+            assert ids.alnum(40) == _choices(rng, string.ascii_letters + string.digits, 40)
+        elif call == "mixed":
+            assert ids.alnum(3) + ids.hex(5) == _choices(
+                rng, string.ascii_letters + string.digits, 3) + _choices(rng, hexdigits, 5)
+        else:
+            first = task_rng.choice("abcdef") + _choices(task_rng, hexdigits, 7)
+            rest = [_choices(task_rng, hexdigits, n) for n in (4, 3, 4, 12)]
+            assert ids.task_id() == f"{first}-{rest[0]}-4{rest[1]}-{rest[2]}-{rest[3]}"
+
+
+def test_pinned_ids_of_seed_7() -> None:
+    """The first IDs of seed 7, as the generator of every earlier release drew them."""
+    assert sample(IdGenerator(7)) == PINNED_7
