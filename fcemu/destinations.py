@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fcemu.errors import FcError, InvalidArgument, SmqError
 from fcemu.models import Task, TaskStatus
+from fcemu.retry_policy import CONDITION_STATUS
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -152,8 +153,8 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
     status_code, function_error, response = 200, "", ""
     if task.status is TaskStatus.SUCCEEDED:
         response = _text(task.return_payload)
-    elif task.condition == "FunctionResourceExhausted":
-        status_code = 429
+    elif task.condition in CONDITION_STATUS:  # throttled, internal error, no resources
+        status_code = CONDITION_STATUS[task.condition]
     elif task.condition in ("InvocationError", "InvocationStopped"):
         function_error = "InvocationError"
         response = _text(task.error_body)

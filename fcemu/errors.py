@@ -216,6 +216,15 @@ class InternalServerError(FcError):
     """500 in FC format; unexpected exceptions become this (never a stack trace)."""
 
 
+class InsufficientResources(FcError):
+    """503: "Function Compute resources are insufficient" (error-handling doc); the code is
+    the 503 row of FC's error-code table (docs/fidelity.md)."""
+
+    status = 503
+    code = "ResourceThrottled"
+    default_message = "Function Compute resources are insufficient. Please retry later."
+
+
 # --- Simple Message Queue (MNS) ------------------------------------------------
 
 

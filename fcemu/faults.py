@@ -13,6 +13,14 @@ attempt (sync or async), whatever started the attempt:
     the attempt is throttled exactly as by a concurrency limit: a sync invoke
     answers 429 ``ResourceThrottled``, an async one is not counted and retries
     with the decided backoff until its max age;
+``{"outcome": "internal-error"}``
+    an internal error of Function Compute: a sync invoke answers 500
+    ``InternalServerError``; an async task fails at once, not retried (condition
+    ``InternalServerError``, as FC's error-handling doc says);
+``{"outcome": "insufficient-resources"}``
+    "Function Compute resources are insufficient": a sync invoke answers 503
+    ``ResourceThrottled``; an async task fails at once, not retried (condition
+    ``ResourceThrottled``);
 ``{"outcome": "ok", "value": "done"}``
     success with that return value (a string, or JSON);
 ``{"outcome": "run"}``
@@ -36,13 +44,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from fcemu.retry_policy import INSUFFICIENT_RESOURCES, INTERNAL_ERROR
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, timeout_outcome
 from fcemu.runtime.handler_api import encode_result
 from fcemu.runtime.logs import framed
 from fcemu.runtime.protocol import error_body
 
 #: The outcomes a step can script.
-OUTCOMES = ("error", "timeout", "crash", "throttle", "ok", "run")
+OUTCOMES = ("error", "timeout", "crash", "throttle", "internal-error", "insufficient-resources",
+            "ok", "run")
+#: The system failures a step can script, as an attempt's error type (fcemu.retry_policy).
+SYSTEM_FAILURES = {"internal-error": INTERNAL_ERROR,
+                   "insufficient-resources": INSUFFICIENT_RESOURCES}
 _FIELDS = {"outcome", "times", "message", "errorType", "error_type", "value"}
 
 
@@ -113,6 +126,9 @@ class Step:
             return timeout_outcome(timeout, timeout * 1000, 0, logs=note)
         if self.outcome == "crash":
             return crash_outcome(0, 0, logs=note)
+        if self.outcome in SYSTEM_FAILURES:
+            body = error_body(f"scripted {self.outcome}", SYSTEM_FAILURES[self.outcome], [])
+            return Outcome("error", body, SYSTEM_FAILURES[self.outcome], logs=note)
         assert self.outcome == "ok", self.outcome
         return Outcome("ok", encode_result(self.value), logs=note)
 

@@ -168,6 +168,9 @@ class Task:
     destination_status: str = ""
     throttled: bool = False
     throttle_count: int = 0
+    #: When the current run of throttled tries began (None: not throttled now); FC retries
+    #: a throttled task for up to 5 hours (:mod:`fcemu.retry_policy`).
+    throttled_since_ms: int | None = None
     #: The ``functionId`` of the function it was submitted to (a re-created function is another).
     function_id: str = ""
     #: Why the task ended, as the destination message's ``condition`` (decisions.md).

@@ -36,6 +36,9 @@ class Settings:
         delivery instead of being created on first use.
     :param max_instances: cap on handler processes alive at once (worker and custom-runtime
         instances, over all functions); invocations beyond it wait in FIFO order.
+    :param account_concurrency: the account's concurrency limit: executions running at once
+        over every function (FC's per-region instance quota); one more is throttled as by a
+        function's ``reservedConcurrency`` (429 sync, retried async). None: no limit.
     :param instance_idle_seconds: real seconds an idle instance stays warm before it is stopped.
     :param settle_timeout: real seconds ``settle()`` waits before naming what is still busy.
     :param data_dir: where function code is unpacked; a private temporary directory if None.
@@ -78,6 +81,7 @@ class Settings:
     destination_encoding: Literal["raw", "base64"] = "raw"
     strict_destinations: bool = False
     max_instances: int = 16
+    account_concurrency: int | None = None
     instance_idle_seconds: float = 300.0
     settle_timeout: float = 60.0
     data_dir: Path | None = None
@@ -109,6 +113,11 @@ class Settings:
             raise ValueError(f"pass_env: expected a list of variable names, got {self.pass_env!r}")
         object.__setattr__(self, "pass_env", check_pass_env(self.pass_env))
         object.__setattr__(self, "layer_map", check_layer_map(self.layer_map))
+        if self.account_concurrency is not None and (
+                isinstance(self.account_concurrency, bool)
+                or not isinstance(self.account_concurrency, int) or self.account_concurrency < 0):
+            raise ValueError(f"account_concurrency: must be a whole number of at least 0 (or "
+                             f"None: no limit), got {self.account_concurrency!r}")
         if not 0 < self.read_timeout < float("inf"):
             raise ValueError(f"read_timeout: must be more than 0 seconds, "
                              f"got {self.read_timeout!r}")

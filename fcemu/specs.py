@@ -238,6 +238,21 @@ def check_task_id(task_id: str) -> str:
     return task_id
 
 
+def check_request_id(request_id: str, *, becomes_task_id: bool) -> str:
+    """A caller-chosen request ID (``x-fc-trace-id``, docs/fidelity.md): letters, digits,
+    '_' and '-', at most 128 characters; one that becomes the task ID (an async invocation
+    without ``x-fc-async-task-id``) must also be a valid task ID."""
+    if not TASK_ID_IN_PATH.match(request_id):
+        raise InvalidArgument(
+            f"invalid x-fc-trace-id {request_id!r}: a request ID contains only letters, "
+            "digits, '_' and '-', at most 128 characters")
+    if becomes_task_id and not TASK_ID.match(request_id):
+        raise InvalidArgument(
+            f"invalid x-fc-trace-id {request_id!r}: without x-fc-async-task-id the request ID "
+            "becomes the task ID, so it must start with a letter or '_'")
+    return request_id
+
+
 def check_task_id_in_path(task_id: str) -> str:
     if not TASK_ID_IN_PATH.match(task_id):
         raise InvalidArgument(

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from fcemu import retry_policy
 from fcemu.errors import (
     AsyncTaskAlreadyExists,
     AsyncTaskNotFound,
@@ -69,22 +70,37 @@ class Slots:
 
     The one count of running executions: a sync invocation and an async attempt each
     hold a slot while they run. ``limit`` gives a function's reserved concurrency
-    (None: no limit).
+    (None: no limit); ``account_limit`` the account's, over every function (the region's
+    instance quota, ``--account-concurrency``; None: no limit).
     """
 
-    def __init__(self, limit: Callable[[str], int | None]) -> None:
+    def __init__(self, limit: Callable[[str], int | None],
+                 account_limit: Callable[[], int | None] = lambda: None) -> None:
         self._limit = limit
+        self._account_limit = account_limit
         self._running: dict[str, int] = {}
+        self._total = 0
 
     def acquire(self, name: str) -> bool:
-        """Take one execution slot of a function; False when its limit is reached."""
+        """Take one execution slot of a function; False when its or the account's limit
+        is reached."""
         limit, running = self._limit(name), self._running.get(name, 0)
         if limit is not None and running >= limit:
             return False
+        if self.account_full():
+            return False
         self._running[name] = running + 1
+        self._total += 1
         return True
 
+    def account_full(self) -> bool:
+        """Whether the account's limit is reached (every function's executions count)."""
+        account = self._account_limit()
+        return account is not None and self._total >= account
+
     def release(self, name: str) -> None:
+        if name in self._running:
+            self._total -= 1
         left = self._running.get(name, 0) - 1
         if left > 0:
             self._running[name] = left
@@ -156,8 +172,14 @@ class AsyncTasks:
     # -- submission -----------------------------------------------------------------
 
     def submit(self, function: Function, qualifier: str, payload: bytes, *,
-               task_id: str | None, delay_s: int) -> Task:
-        """Accept an async invocation: the task is Enqueued and will run at now + delay."""
+               task_id: str | None, delay_s: int, request_id: str | None = None) -> Task:
+        """Accept an async invocation: the task is Enqueued and will run at now + delay.
+
+        A caller's ``request_id`` without a ``task_id`` is the task ID too (FC: "If you set
+        the request ID but do not set the task ID, the system automatically sets the task
+        ID to the request ID"), so a repeated one is a duplicate submission."""
+        if task_id is None and request_id is not None:
+            task_id = request_id
         config = self._async_config(function.name, qualifier)
         records = self.by_function.setdefault(function.name, {})
         if task_id is not None and task_id in records:
@@ -166,7 +188,7 @@ class AsyncTasks:
         if task_id is None:
             # decisions.md: a generated task ID doubles as the request ID
             task_id = request_id = self._ids.task_id()
-        else:
+        elif request_id is None:
             request_id = self._ids.request_id(now)
         task = Task(
             task_id=task_id, request_id=request_id, function_name=function.name,
@@ -252,22 +274,23 @@ class AsyncTasks:
             self._finish(task, S.INVALID, "")
             return None
         now = self._clock.now_ms()
-        if now - task.submitted_ms > task.max_age_s * 1000:
-            if task.throttled:
-                self._finish(task, S.FAILED, "FunctionResourceExhausted")
-            else:
-                self._finish(task, S.EXPIRED, "EventMaxAgeExceeded")
+        ended = retry_policy.give_up(task, now)  # max age, or 5 h of throttling
+        if ended is not None:
+            self._finish(task, ended.status, ended.condition, ended.detail)
             return None
         scripted = self._faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
         if scripted or not self._slots.acquire(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
             task.throttle_count += 1
+            if task.throttled_since_ms is None:
+                task.throttled_since_ms = now
             task.scripted_throttles += scripted
             if self.observer is not None:
                 self.observer.throttled(task.function_name, task.qualifier)
             self._retry_later(task, task.throttle_count, "throttled")
             return None
+        task.throttled_since_ms = None
         step = self._faults.take(function.name)
         if task.status is S.ENQUEUED:
             self._event(task, S.PROCESSED)
@@ -306,18 +329,21 @@ class AsyncTasks:
             task.error_body, task.error_type = outcome.body, outcome.error_type or UNHANDLED
             detail = scripted_detail(step, json.dumps({"Error": task.error_type},
                                                       separators=(",", ":")))
-            if outcome.error_type != "InternalError" and task.retried < task.max_retries:
+            not_retried = retry_policy.NOT_RETRIED.get(task.error_type)
+            if not_retried is not None:  # internal error, insufficient resources
+                self._finish(task, S.FAILED, not_retried.condition, detail)
+            elif task.retried < task.max_retries:
                 self._event(task, S.RETRYING, detail)
                 self._retry_later(task, len(task.attempts), "retry")
             else:
                 self._finish(task, S.FAILED, "InvocationError", detail)
 
     def _retry_later(self, task: Task, k: int, why: str) -> None:
-        """Backoff 0.5 s × 2^(k−1), never past the moment the event expires."""
-        now = self._clock.now_ms()
-        backoff = self._settings.retry_base_ms * 2 ** min(k - 1, 40)
-        expiry = task.submitted_ms + task.max_age_s * 1000 + 1
-        self._wake_at(task, min(now + backoff, max(expiry, now)), why)
+        """Backoff 0.5 s × 2^(k−1), never past the moment the task is given up
+        (:func:`fcemu.retry_policy.next_try_ms`)."""
+        due = retry_policy.next_try_ms(task, self._clock.now_ms(), k,
+                                       self._settings.retry_base_ms)
+        self._wake_at(task, due, why)
 
     def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
         timer = self._timers.pop(id(task), None)
@@ -371,9 +397,11 @@ class AsyncTasks:
     # -- engine hooks ---------------------------------------------------------------
 
     def drop_function(self, function_name: str) -> None:
-        """DeleteFunction: waiting tasks become Invalid now, records go; running ones finish."""
-        records = self.by_function.pop(function_name, {})
-        for task in records.values():
+        """DeleteFunction: waiting tasks become Invalid now; running ones finish. Every
+        record stays for its retention (docs/fidelity.md): a function created again under
+        the name lists them, and their task IDs stay taken."""
+        records = self.by_function.get(function_name, {})
+        for task in list(records.values()):
             if not task.status.terminal and task.status not in (S.RUNNING, S.STOPPING):
                 task.error_type = "FunctionNotFound"
                 self._finish(task, S.INVALID, "")

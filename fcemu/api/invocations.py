@@ -24,6 +24,9 @@ class InvokeHeaders:
     tail_log: bool
     task_id: str | None
     delay_s: int
+    #: The caller's request ID (``x-fc-trace-id``); an async one without a task ID is the
+    #: task ID too.
+    request_id: str | None = None
 
 
 @routes.post("/functions/{functionName}/invocations")
@@ -34,7 +37,7 @@ async def invoke_function(request: web.Request) -> web.Response:
     payload = await wire.read_body(request)
     result = await request.app[ENGINE].invoke_function(
         name, payload, qualifier=wire.qualifier(request), asynchronous=headers.asynchronous,
-        task_id=headers.task_id, delay_s=headers.delay_s)
+        task_id=headers.task_id, delay_s=headers.delay_s, request_id=headers.request_id)
     if headers.asynchronous:
         return accepted(result)
     return sync_response(result, tail_log=headers.tail_log)
@@ -55,7 +58,7 @@ def invoke_headers(request: web.Request) -> InvokeHeaders:
         delay = inputs.query_int(wire.fc_header(request, wire.ASYNC_DELAY), wire.ASYNC_DELAY,
                                  0, 3600, 0) or 0
     return InvokeHeaders(asynchronous, log_type == "Tail", task_id if asynchronous else None,
-                         delay)
+                         delay, wire.fc_header(request, wire.TRACE_ID) or None)
 
 
 def accepted(result: InvocationResult) -> web.Response:
@@ -66,10 +69,13 @@ def accepted(result: InvocationResult) -> web.Response:
 
 
 def sync_response(result: InvocationResult, *, tail_log: bool) -> web.Response:
-    """200 with the return bytes; a function error is 200 + ``x-fc-error-type`` + its JSON."""
+    """200 with the return bytes; a function error is 200 + ``x-fc-error-type`` + its JSON.
+    Both carry ``x-fc-code-checksum``, ``x-fc-instance-id`` and
+    ``x-fc-invocation-service-version`` (what ran: docs/fidelity.md)."""
     outcome = result.outcome
     assert outcome is not None
-    headers = {wire.REQUEST_ID: result.request_id}
+    headers = {wire.REQUEST_ID: result.request_id, wire.CODE_CHECKSUM: result.code_checksum,
+               wire.INSTANCE_ID: outcome.instance_id, wire.SERVICE_VERSION: result.version}
     if tail_log:
         # spec §6.2: Base64 of the last 4 KB of what the handler logged and printed
         tail = outcome.logs.encode("utf-8")[-wire.LOG_TAIL_BYTES:]

@@ -29,6 +29,12 @@ LOG_RESULT = "x-fc-log-result"
 ERROR_TYPE = "x-fc-error-type"
 ASYNC_TASK_ID = "x-fc-async-task-id"
 ASYNC_DELAY = "x-fc-async-delay"
+#: The caller's request ID of an invocation (FC 2.0's ``X-Fc-Trace-Id``: docs/fidelity.md).
+TRACE_ID = "x-fc-trace-id"
+#: Sync invocation response headers besides the request ID (docs/fidelity.md).
+CODE_CHECKSUM = "x-fc-code-checksum"
+INSTANCE_ID = "x-fc-instance-id"
+SERVICE_VERSION = "x-fc-invocation-service-version"
 
 JSON = "application/json"
 #: The log tail returned with ``x-fc-log-type: Tail`` (spec §6.5).

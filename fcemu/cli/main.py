@@ -106,6 +106,10 @@ def _serve_parser(commands: Any) -> None:
                        help="first async retry backoff in ms (default 500; doubles per retry)")
     serve.add_argument("--max-instances", type=int, default=None,
                        help="cap on concurrently running handler processes (default 16)")
+    serve.add_argument("--account-concurrency", type=_limit, default=None, metavar="N",
+                       help="the account's concurrency limit: executions at once over every "
+                            "function; more are throttled as FC does (429 sync, async "
+                            "retried; default: no limit)")
     serve.add_argument("--instance-idle-seconds", type=_seconds, default=None, metavar="N",
                        help="real seconds an idle instance stays warm before it is stopped "
                             "(default 300)")
@@ -218,6 +222,17 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def _limit(text: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
     return value
 
 

@@ -36,6 +36,7 @@ _SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "
                    "destination_encoding": "destination_encoding",
                    "strict_destinations": "strict_destinations",
                    "retry_base_ms": "retry_base_ms", "max_instances": "max_instances",
+                   "account_concurrency": "account_concurrency",
                    "instance_idle_seconds": "instance_idle_seconds", "node": "node"}
 
 

@@ -51,6 +51,7 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "seed": "seed", "region": "region", "accountId": "account_id",
              "retryBaseMs": "retry_base_ms", "destinationEncoding": "destination_encoding",
              "strictDestinations": "strict_destinations", "maxInstances": "max_instances",
+             "accountConcurrency": "account_concurrency",
              "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
              "accessKeys": "access_keys", "passEnv": "pass_env",
              "allowHosts": "allow_hosts", "allowOrigins": "allow_origins", "layers": "layer_map"}

@@ -127,6 +127,8 @@ SCHEMA: dict[str, Any] = {
             "destinationEncoding": {"enum": ["raw", "base64"]},
             "strictDestinations": {"type": "boolean"},
             "maxInstances": _int(1),
+            "accountConcurrency": _int(0, description="executions at once over every "
+                                       "function (FC's per-region quota); more are throttled"),
             "instanceIdleSeconds": {"type": "number", "minimum": 0,
                                     "description": "real seconds an idle instance stays warm "
                                                    "before it is stopped (default 300)"},

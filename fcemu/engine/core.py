@@ -32,6 +32,7 @@ from fcemu.destinations import Delivery, parse_destination
 from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine.functions import FunctionOperations
 from fcemu.engine.layers import LayerOperations
+from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.errors import (
@@ -49,7 +50,7 @@ from fcemu.runtime import Invocation, Outcome, Runtimes
 from fcemu.scheduler import Scheduler
 from fcemu.settings import Settings
 from fcemu.smq import Smq
-from fcemu.specs import AsyncConfigSpec, check_task_id, check_task_id_in_path
+from fcemu.specs import AsyncConfigSpec, check_request_id, check_task_id, check_task_id_in_path
 from fcemu.tasks import AsyncTasks, Slots, TaskQuery
 
 log = logging.getLogger("fcemu.engine")
@@ -75,6 +76,9 @@ class InvocationResult:
     request_id: str
     outcome: Outcome | None = None
     task: Task | None = None
+    #: Sync: the code checksum and version (``LATEST`` or a version ID) of what ran.
+    code_checksum: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class ServerFailure:
 
 
 class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOperations,
-             ObserveOperations):
+             ObserveOperations, LimitOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -124,7 +128,7 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
         self.async_configs: dict[tuple[str, str], AsyncConfig] = {}
         self.concurrency: dict[str, ConcurrencyConfig] = {}
         #: The one count of running executions (what concurrency limits read).
-        self.slots = Slots(self._reserved_concurrency)
+        self.slots = Slots(self._reserved_concurrency, self._account_concurrency)
         self.delivery = Delivery(clock, self._smq, self._submit_result,
                                  strict=settings.strict_destinations,
                                  encoding=settings.destination_encoding)
@@ -297,8 +301,10 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
 
     async def invoke_function(self, name: str, payload: bytes, *, qualifier: str | None = None,
                               asynchronous: bool = False, task_id: str | None = None,
-                              delay_s: int = 0) -> InvocationResult:
-        """InvokeFunction: run now and return the outcome, or enqueue a task (spec §6)."""
+                              delay_s: int = 0, request_id: str | None = None
+                              ) -> InvocationResult:
+        """InvokeFunction: run now and return the outcome, or enqueue a task (spec §6).
+        ``request_id``: the caller's (``x-fc-trace-id``), else one is generated."""
         function = self._function(name)
         qualifier = self._qualifier(function, qualifier)
         if asynchronous:
@@ -306,36 +312,46 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
                 raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
             if task_id is not None:
                 check_task_id(task_id)
+            if request_id is not None:
+                check_request_id(request_id, becomes_task_id=task_id is None)
             if not 0 <= delay_s <= 3600:
                 raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
                                       f"got {delay_s}")
             task = self.tasks.submit(function, qualifier, payload, task_id=task_id,
-                                     delay_s=delay_s)
+                                     delay_s=delay_s, request_id=request_id)
             return InvocationResult(task.request_id, task=task)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
+        if request_id is not None:
+            check_request_id(request_id, becomes_task_id=False)
         if self.faults.take_throttle(name):
             self.task_metrics.throttled(name, qualifier)
             raise ResourceThrottled(f"function '{name}' is throttled by a scripted 'throttle' "
                                     "step of its fcemu script; retry later")
         if not self.slots.acquire(name):
             self.task_metrics.throttled(name, qualifier)
-            limit = self.concurrency[name].reserved_concurrency
-            raise ResourceThrottled(f"function '{name}' is at its concurrency limit "
-                                    f"(reservedConcurrency {limit}); retry later")
-        request_id = self.ids.request_id(self.clock.now_ms())
+            raise self._throttled(name)  # the function's or the account's limit
+        request_id = request_id or self.ids.request_id(self.clock.now_ms())
+        served: list[Function] = []
         try:
             outcome = await self.execute(Invocation(
                 request_id, function, payload, qualifier, self.settings.region,
-                self.settings.account_id), self.faults.take(name))
+                self.settings.account_id), self.faults.take(name), served)
         finally:
             self.slots.release(name)
-        return InvocationResult(request_id, outcome=outcome)
+        self._check_system_failure(name, outcome)  # scripted internal error: 500, ...: 503
+        ran = served[0] if served else function
+        return InvocationResult(request_id, outcome=outcome, code_checksum=ran.code_checksum,
+                                version=LATEST)
 
-    async def execute(self, invocation: Invocation, step: Step | None = None) -> Outcome:
-        """One attempt: the scripted outcome of ``step``, else the handler in its runtime."""
+    async def execute(self, invocation: Invocation, step: Step | None = None,
+                      served: list[Function] | None = None) -> Outcome:
+        """One attempt: the scripted outcome of ``step``, else the handler in its runtime
+        (appended to ``served`` when given)."""
         if step is not None and step.outcome != "run":
             return step.outcome_for(invocation)
+        if served is not None:
+            served.append(invocation.function)
         return await self.runtimes.invoke(invocation)
 
     def _submit_result(self, name: str, qualifier: str | None, payload: bytes) -> None:
