@@ -186,6 +186,27 @@ class PreconditionFailed(FcError):
     default_message = "the resource being modified has been changed"
 
 
+class AliasAlreadyExists(FcError):
+    """409 for CreateAlias of a name the function has (FC errorcodes, 2021-04-06)."""
+
+    status = 409
+    code = "AliasAlreadyExists"
+
+    def __init__(self, function: str, alias: str) -> None:
+        super().__init__(f"alias '{alias}' of function '{function}' already exists")
+
+
+class AdditionalVersionContainsMajorVersion(FcError):
+    """400: an alias's ``additionalVersionWeight`` names its own ``versionId``."""
+
+    status = 400
+    code = "AdditionalVersionContainsMajorVersion"
+
+    def __init__(self, weights: dict[str, float], version_id: str) -> None:
+        super().__init__(f"additionalVersionWeight {weights} should not contain major "
+                         f"version {version_id}")
+
+
 class LayerNotFound(FcError):
     """404: a layer with no versions (codes from the alicloud Terraform provider's FC 3.0
     layer resource, docs/fidelity.md)."""

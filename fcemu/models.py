@@ -86,6 +86,45 @@ class Function:
     #: Accepted input fields fcemu does not model, echoed back as given (vpcConfig, ...).
     extra: dict[str, Any] = field(default_factory=dict)
     tags: list[dict[str, str]] = field(default_factory=list)
+    #: The published version this is a snapshot of ("" for LATEST: :class:`Version`).
+    version_id: str = ""
+    #: DisableFunctionInvocation's state (None: never disabled; :class:`Restriction`).
+    invocation_restriction: Restriction | None = None
+
+
+@dataclass
+class Restriction:
+    """``FunctionRestriction``: whether invocations are disabled, and why."""
+
+    disable: bool
+    reason: str
+    modified_ms: int
+
+
+@dataclass
+class Version:
+    """A published version: an immutable snapshot of a function's code and configuration."""
+
+    function_name: str
+    version_id: str
+    description: str
+    created_ms: int
+    #: The function as it was when published (its ``version_id`` set); never changed.
+    snapshot: Function
+
+
+@dataclass
+class Alias:
+    """An alias: a name pointing at a version, with an optional canary version and weight."""
+
+    function_name: str
+    alias_name: str
+    version_id: str
+    description: str
+    created_ms: int
+    modified_ms: int
+    #: ``additionalVersionWeight``: at most one ``{versionId: weight}``, weight in [0, 1].
+    additional_version_weight: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from fcemu.api import (
     layers,
     smq,
     triggers,
+    versions,
 )
 from fcemu.api.auth import fc_signature_middleware
 from fcemu.api.front_door import front_door
@@ -51,7 +52,8 @@ __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
-_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers, layers)
+_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers,
+               layers, versions)
 
 
 def make_app(engine: Engine) -> web.Application:

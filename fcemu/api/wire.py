@@ -127,6 +127,10 @@ def function(f: Function) -> dict[str, Any]:
         "layers": [{"arn": a} for a in _list(f.extra.get("layers")) if isinstance(a, str)],
         "tags": [t for t in _list(f.tags) if isinstance(t, dict)],
     })
+    if f.invocation_restriction is not None:  # DisableFunctionInvocation's state
+        r = f.invocation_restriction
+        doc["invocationRestriction"] = {"disable": r.disable, "reason": r.reason,
+                                        "lastModifiedTime": rfc3339(r.modified_ms)}
     return doc
 
 

@@ -3,6 +3,7 @@
 - :mod:`fcemu.engine.core`: :class:`Engine` (state, collaborators, reset, the async
   invoke config, concurrency, invocation and async-task operations);
 - :mod:`fcemu.engine.functions`: the function operations (CreateFunction … DeleteFunction);
+- :mod:`fcemu.engine.versions`: versions, aliases, qualifiers, Disable/EnableFunctionInvocation;
 - :mod:`fcemu.engine.control`: fcemu's own control operations (clock, queues peeks, task
   logs, instances, scripted faults, follow mode).
 
@@ -21,6 +22,8 @@ from fcemu.engine.core import (
     ServerFailure,
     default_runtimes,
 )
+from fcemu.engine.versions import AliasSpec
 
-__all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "Engine", "InvocationResult", "Runner",
+__all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "AliasSpec", "Engine", "InvocationResult",
+           "Runner",
            "RunnerFactory", "ServerFailure", "default_runtimes"]

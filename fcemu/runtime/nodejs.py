@@ -125,12 +125,11 @@ def _probe(wanted: str) -> NodeInterpreter:
 
 
 def node_path(function: Function) -> str:
-    """``NODE_PATH``: the code's ``node_modules``, then the layers' (FC's ``/opt`` layout)."""
+    """``NODE_PATH``: the code's ``node_modules`` (``/code/node_modules``), then the layers'
+    (``/opt/nodejs/node_modules``, FC's layer directory for Node.js), as host paths (a
+    sandbox gives them as ``/code`` and ``/opt``: :mod:`fcemu.runtime.sandbox`)."""
     parts = [str(Path(str(function.code_dir), "node_modules"))]
     if function.opt_dir is not None:
-        major = runtime_major(function.runtime)
-        if major is not None:
-            parts.append(str(Path(function.opt_dir, "nodejs", f"node{major}", "node_modules")))
         parts.append(str(Path(function.opt_dir, "nodejs", "node_modules")))
     return os.pathsep.join(parts)
 

@@ -141,7 +141,7 @@ def test_errors_have_fcs_nodejs_shape(tmp_path, source, message, kind):
     doc = error(outcome)
     assert (doc["errorMessage"], doc["errorType"]) == (message, kind)
     assert doc["stackTrace"][0] == f"{kind}: {message}"
-    assert any(str(fn.code_dir / "index.js") in line for line in doc["stackTrace"])
+    assert re.search(r"index\.js:\d+:\d+\)$", doc["stackTrace"][1])  # the user's file
     assert not any("worker.js" in line for line in doc["stackTrace"])
     assert f"{kind}: {message}" in outcome.logs  # the error is in the function's log too
 
@@ -294,7 +294,11 @@ exports.handler = async () => ({
     assert "FCEMU_SECRET_OF_THE_SERVER" not in env
     assert not [name for name in env if name.startswith("FCEMU_")]
     assert env["MINE"] == "1" and env["FC_FUNCTION_NAME"] == "nodefn"
-    assert env["NODE_PATH"] == node_path(fn)
+    code_path = env["FC_FUNC_CODE_PATH"]  # /code in a bwrap sandbox, else the real directory
+    assert env["NODE_PATH"].split(":")[0] == f"{code_path}/node_modules"
+    assert env["NODE_PATH"].endswith("/nodejs/node_modules")
+    assert node_path(fn).split(":") == [f"{fn.code_dir}/node_modules",
+                                        f"{opt}/nodejs/node_modules"]
     assert env["FC_RUNTIME"] == "nodejs20"
 
 
