@@ -96,11 +96,18 @@ async def settle(request: web.Request) -> web.Response:
 
 @routes.post("/drain")
 async def drain(request: web.Request) -> web.Response:
-    """Manual clock: run every task to its end, jumping from task timer to task timer."""
+    """Manual clock: run every task to its end, jumping from task timer to task timer;
+    ``{"until": <epoch ms or ISO 8601>}`` first runs everything due up to then (trigger
+    fires too)."""
     engine = request.app[ENGINE]
-    timeout = (await _body(request)).get("timeout")
+    body = await _body(request)
+    timeout, until = body.get("timeout"), body.get("until")
+    if until is not None and (isinstance(until, bool) or not isinstance(until, (int, str))):
+        raise InvalidArgument(f"until must be epoch milliseconds or an ISO 8601 string, got "
+                              f"{until!r}")
     with clock_errors():
-        now = await engine.drain(None if timeout is None else _number(timeout, "timeout", low=0))
+        now = await engine.drain(None if timeout is None else _number(timeout, "timeout", low=0),
+                                 until_ms=None if until is None else to_epoch_ms(until))
     return wire.json_response({"now": now})
 
 

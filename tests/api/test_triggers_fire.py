@@ -7,6 +7,7 @@ a queue), and ``fire_trigger`` (Python and control API) with FC's sample events.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from datetime import timedelta
 
@@ -243,3 +244,24 @@ def test_timer_qualifier_and_target_arn(fcemu, fcemu_function):
     made = fcemu.create_trigger("job", "t", "timer", timer("@every 1h"))
     assert made["targetArn"] == "acs:fc:cn-hangzhou:1234567890123456:functions/job"
     assert made["qualifier"] == "LATEST"
+
+
+def test_control_api_drain_until(fcemu, fcemu_function):
+    seen: list = []
+    fcemu_function("job", recorder(seen))
+    fcemu.create_trigger("job", "hourly", "timer", timer("@every 1h"))
+
+    def post(body: bytes) -> tuple[int, dict]:
+        request = urllib.request.Request(f"{fcemu.endpoint}/_fcemu/drain", data=body,
+                                         method="POST")
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    assert post(b'{"until": "2024-05-02T00:00:00Z"}') == (200, {"now": T0 + 24 * HOUR_MS})
+    assert len(seen) == 24
+    status, error = post(b'{"until": true}')
+    assert status == 400 and "until must be epoch milliseconds" in error["Message"]
+    assert post(b"{}") == (200, {"now": T0 + 24 * HOUR_MS})
