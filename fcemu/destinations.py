@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from fcemu.errors import FcError, InvalidArgument, SmqError
-from fcemu.models import Task, TaskStatus
+from fcemu.models import LATEST, Task, TaskStatus
 from fcemu.retry_policy import CONDITION_STATUS
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
         "timestamp": timestamp_ms,
         "requestContext": {
             "requestId": task.request_id,
-            "functionArn": task.function_arn,
+            "functionArn": qualified_arn(task),
             "condition": task.condition,
             "approximateInvokeCount": len(task.attempts),
         },
@@ -170,6 +170,14 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
         "responseContext": {"statusCode": status_code, "functionError": function_error},
         "responsePayload": response,
     }
+
+
+def qualified_arn(task: Task) -> str:
+    """The ARN of what ran: the function's, with ``/<qualifier>`` for a version or alias
+    (the form FC's function destinations take; docs/fidelity.md)."""
+    if task.qualifier == LATEST:
+        return task.function_arn
+    return f"{task.function_arn}/{task.qualifier}"
 
 
 def encode_message(message: dict[str, object], encoding: str) -> str:
@@ -218,15 +226,18 @@ class Delivery:
         arn = destination_for(task)
         if arn is None:
             return
-        message = result_message(task, self._clock.now_ms())
-        target = parse_destination(arn)
-        if self._take_fault(target):
-            delivery_failed(task, arn, "scripted destination fault")
-            return
         try:
+            message = result_message(task, self._clock.now_ms())
+            target = parse_destination(arn)
+            if self._take_fault(target):
+                delivery_failed(task, arn, "scripted destination fault")
+                return
             self._send(target, arn, message)
         except (SmqError, FcError, DeliveryRefused) as exc:
             delivery_failed(task, arn, failure_reason(exc))
+        except Exception as exc:  # no delivery failure escapes: an emulator bug is recorded too
+            log.exception("delivery of task %s to %s", task.task_id, arn)
+            delivery_failed(task, arn, f"fcemu internal error: {exc!r}")
         else:
             task.destination_status = "Succeeded"
 

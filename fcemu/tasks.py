@@ -166,6 +166,8 @@ class AsyncTasks:
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
         self._timers: dict[int, Timer] = {}
+        #: Tasks waiting while their function is disabled: function -> task ID -> task.
+        self._paused: dict[str, dict[str, Task]] = {}
         #: Told of every event and throttle (set by the engine; None: nobody listens).
         self.observer: TaskObserver | None = None
 
@@ -266,6 +268,7 @@ class AsyncTasks:
     def _dispatch(self, task: Task) -> object:
         """Before each attempt: gone function, max age, throttling, then run."""
         self._timers.pop(id(task), None)
+        self._paused.get(task.function_name, {}).pop(task.task_id, None)
         if task.status.terminal or task.status is S.STOPPING:
             return None
         function = self._function(task.function_name)
@@ -277,6 +280,10 @@ class AsyncTasks:
         ended = retry_policy.give_up(task, now)  # max age, or 5 h of throttling
         if ended is not None:
             self._finish(task, ended.status, ended.condition, ended.detail)
+            return None
+        restriction = function.invocation_restriction
+        if restriction is not None and restriction.disable:
+            self._pause(task, now)  # DisableFunctionInvocation: wait (still ageing)
             return None
         scripted = self._faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
         if scripted or not self._slots.acquire(function.name):
@@ -396,10 +403,29 @@ class AsyncTasks:
 
     # -- engine hooks ---------------------------------------------------------------
 
+    def _pause(self, task: Task, now: int) -> None:
+        """Park a task of a disabled function until :meth:`resume`; it keeps ageing, so it
+        is dispatched again (and expires) when its max age runs out meanwhile."""
+        self._paused.setdefault(task.function_name, {})[task.task_id] = task
+        expiry = task.submitted_ms + task.max_age_s * 1000 + 1
+        if expiry > now:
+            self._wake_at(task, expiry, "disabled")
+
+    def resume(self, function_name: str) -> None:
+        """EnableFunctionInvocation: the function's waiting tasks are dispatched now."""
+        now = self._clock.now_ms()
+        for task in self._paused.pop(function_name, {}).values():
+            timer = self._timers.pop(id(task), None)
+            if timer is not None:
+                timer.cancel()
+            if not task.status.terminal:
+                self._wake_at(task, now, "enabled")
+
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: waiting tasks become Invalid now; running ones finish. Every
         record stays for its retention (docs/fidelity.md): a function created again under
         the name lists them, and their task IDs stay taken."""
+        self._paused.pop(function_name, None)
         records = self.by_function.get(function_name, {})
         for task in list(records.values()):
             if not task.status.terminal and task.status not in (S.RUNNING, S.STOPPING):

@@ -35,6 +35,7 @@ from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
 from fcemu.engine.triggers import TriggerOperations
+from fcemu.engine.versions import VersionOperations
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
@@ -90,8 +91,8 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOperations,
-             ObserveOperations, LimitOperations):
+class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
+             ControlOperations, ObserveOperations, LimitOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -127,6 +128,7 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
         self.functions: dict[str, Function] = {}
         self.async_configs: dict[tuple[str, str], AsyncConfig] = {}
         self.concurrency: dict[str, ConcurrencyConfig] = {}
+        self._build_versions()  # versions, aliases (fcemu.engine.versions)
         #: The one count of running executions (what concurrency limits read).
         self.slots = Slots(self._reserved_concurrency, self._account_concurrency)
         self.delivery = Delivery(clock, self._smq, self._submit_result,
@@ -307,6 +309,7 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
         ``request_id``: the caller's (``x-fc-trace-id``), else one is generated."""
         function = self._function(name)
         qualifier = self._qualifier(function, qualifier)
+        self._check_enabled(function)
         if asynchronous:
             if len(payload) > ASYNC_PAYLOAD_LIMIT:
                 raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
@@ -342,22 +345,33 @@ class Engine(FunctionOperations, TriggerOperations, LayerOperations, ControlOper
         self._check_system_failure(name, outcome)  # scripted internal error: 500, ...: 503
         ran = served[0] if served else function
         return InvocationResult(request_id, outcome=outcome, code_checksum=ran.code_checksum,
-                                version=LATEST)
+                                version=ran.version_id or LATEST)
 
     async def execute(self, invocation: Invocation, step: Step | None = None,
                       served: list[Function] | None = None) -> Outcome:
         """One attempt: the scripted outcome of ``step``, else the handler in its runtime
-        (appended to ``served`` when given)."""
+        (the function its qualifier resolves to: :meth:`resolve_invocation`, appended to
+        ``served`` when given)."""
         if step is not None and step.outcome != "run":
             return step.outcome_for(invocation)
+        resolved = self.resolve_invocation(invocation)
+        if isinstance(resolved, Outcome):
+            return resolved
         if served is not None:
-            served.append(invocation.function)
-        return await self.runtimes.invoke(invocation)
+            served.append(resolved.function)
+        name, request_id = invocation.function.name, invocation.request_id
+        self._executing_add(name, request_id)
+        try:
+            return await self.runtimes.invoke(resolved)
+        finally:
+            self._executing_done(name, request_id)
 
     def _submit_result(self, name: str, qualifier: str | None, payload: bytes) -> None:
         """A function destination: the result message becomes an async invocation."""
         function = self._function(name)
-        self.tasks.submit(function, self._qualifier(function, qualifier), payload,
+        qualifier = self._qualifier(function, qualifier)
+        self._check_enabled(function)
+        self.tasks.submit(function, qualifier, payload,
                           task_id=None, delay_s=0)
 
     # -- async tasks ----------------------------------------------------------------

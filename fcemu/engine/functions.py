@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.code import CodeStore, Package
 from fcemu.errors import (
-    AliasNotFound,
     FunctionAlreadyExists,
     FunctionNotEmpty,
     FunctionNotFound,
     InvalidArgument,
     PreconditionFailed,
-    VersionNotFound,
 )
-from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function
+from fcemu.models import AsyncConfig, ConcurrencyConfig, Function
 from fcemu.specs import FunctionSpec
 
 if TYPE_CHECKING:
@@ -53,6 +51,11 @@ class FunctionOperations:
     functions: dict[str, Function]
     async_configs: dict[tuple[str, str], AsyncConfig]
     concurrency: dict[str, ConcurrencyConfig]
+    #: Qualifier checks and version bookkeeping: :mod:`fcemu.engine.versions`.
+    _qualifier: Callable[[Function, str | None], str]
+    _code_in_use: Callable[[Path], bool]
+    _drop_versions: Callable[[str], None]
+    _published: Callable[[Function, str], Function]
     #: The merge of a function's layers into its /opt: :mod:`fcemu.engine.layers`.
     merge_layers: Callable[[str, Any, str | None], Path | None]
     merge_layers_async: Callable[[str, Any, str | None], Coroutine[Any, Any, Path | None]]
@@ -130,9 +133,10 @@ class FunctionOperations:
                                      "emulator was reset while the code was unpacked")
 
     def get_function(self, name: str, qualifier: str | None = None) -> Function:
+        """GetFunction: LATEST, or with a qualifier the version it names (an alias: the
+        version it points at)."""
         function = self._function(name)
-        self._qualifier(function, qualifier)
-        return function
+        return self._published(function, self._qualifier(function, qualifier))
 
     def list_functions(self, prefix: str = "", limit: int = 20,
                        next_token: str = "") -> tuple[list[Function], str]:
@@ -198,6 +202,7 @@ class FunctionOperations:
         self.concurrency.pop(name, None)
         self.faults.drop_function(name)
         self.tasks.drop_function(name)
+        self._drop_versions(name)
         self.scheduler.spawn(self._retire(name, function.code_dir, function.opt_dir),
                              name=f"discard {name}")
 
@@ -205,25 +210,18 @@ class FunctionOperations:
                       old_opt: Path | None = None) -> None:
         """Kill the function's instances, then remove the code directory they ran from:
         nothing can use it any more (a new instance starts from the function's new code,
-        or not at all once it is deleted)."""
+        or not at all once it is deleted), unless a published version still runs from it."""
         await self.runtimes.discard(name)
-        await self.code.remove(old_code)
-        await self.code.remove(old_opt)  # the function's merged layers (its /opt)
+        if old_code is not None and not self._code_in_use(old_code):
+            await self.code.remove(old_code)
+        if old_opt is not None and not self._code_in_use(old_opt):
+            await self.code.remove(old_opt)  # the function's merged layers (its /opt)
 
     def _function(self, name: str) -> Function:
         function = self.functions.get(name)
         if function is None:
             raise FunctionNotFound(name)
         return function
-
-    def _qualifier(self, function: Function, qualifier: str | None) -> str:
-        """Resolve a qualifier; fcemu models LATEST only (versions and aliases: 404)."""
-        if qualifier in (None, "", LATEST):
-            return LATEST
-        assert qualifier is not None
-        if qualifier.isdigit():
-            raise VersionNotFound(function.name, qualifier)
-        raise AliasNotFound(function.name, qualifier)
 
 
 

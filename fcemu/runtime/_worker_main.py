@@ -294,7 +294,8 @@ class _Worker:
         credentials: dict[str, str] = request["credentials"]
         for key, name in _CREDENTIAL_ENV.items():
             os.environ[name] = credentials[key]
-        function = {**self.function, "qualifier": request.get("qualifier", "LATEST")}
+        function = {**self.function, "qualifier": request.get("qualifier", "LATEST"),
+                    "version_id": request.get("version_id", "")}
         env = os.environ
         return handler_api.make_context(request["request_id"], function, env["FC_REGION"],
                             env["FC_ACCOUNT_ID"], credentials, threading.Event())

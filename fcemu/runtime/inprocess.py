@@ -97,7 +97,8 @@ class InProcessRuntime:
             invocation.request_id,
             {"name": function.name, "handler": function.handler, "memory": function.memory_size,
              "timeout": function.timeout, "runtime": function.runtime,
-             "qualifier": invocation.qualifier, "log_project": log_config.get("project", ""),
+             "qualifier": invocation.qualifier, "version_id": function.version_id,
+             "log_project": log_config.get("project", ""),
              "log_store": log_config.get("logstore", "")},
             invocation.region, invocation.account_id, vars(invocation.credentials),
             execution.stop_flag, function_logger())

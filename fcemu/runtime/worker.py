@@ -159,6 +159,7 @@ class WorkerInstance(Instance):
         """Run the initializer; an outcome (the requests fail) when it fails or times out."""
         request_id = invocation.request_id
         request = {"type": "init", "request_id": request_id, "qualifier": invocation.qualifier,
+                   "version_id": invocation.function.version_id,
                    "credentials": asdict(invocation.credentials)}
         started = real_monotonic()
         try:
@@ -194,6 +195,7 @@ class WorkerInstance(Instance):
         function, request_id = invocation.function, invocation.request_id
         request = {"type": "invoke", "request_id": request_id,
                    "qualifier": invocation.qualifier,
+                   "version_id": function.version_id,
                    "payload": base64.b64encode(invocation.payload).decode(),
                    "credentials": asdict(invocation.credentials)}
         started = real_monotonic()
