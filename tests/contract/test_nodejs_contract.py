@@ -179,3 +179,23 @@ def test_stop_async_task_kills_a_running_nodejs_task(fcemu, fc_client, tmp_path:
     task = get_task(fc_client, "work", "t-1")
     assert (task.status, task.already_retried_times) == ("Stopped", 0)
     assert not instance_processes(instance, since)
+
+
+def test_the_pytest_plugin_deploys_nodejs_code(fcemu, fcemu_function, tmp_path: Path):
+    (tmp_path / "index.js").write_text(ASYNC)
+    fcemu_function("plugged", code=tmp_path, runtime="nodejs20", on_failure="plugged-dlq",
+                   async_config={"maxAsyncRetryAttempts": 0})
+    assert fcemu.invoke("plugged", b"via plugin") == "async via plugin"
+    task_id = fcemu.invoke("plugged", b"queued", asynchronous=True)
+    fcemu.drain()
+    assert fcemu.task("plugged", task_id)["status"] == "Succeeded"
+
+
+def test_a_script_scripts_a_nodejs_function_too(fcemu, fc_client):
+    create_node_function(fc_client, "scripted", CALLBACK)
+    fcemu.script("scripted", [{"outcome": "error", "message": "scripted", "times": 1}, "run"])
+    put_config(fc_client, "scripted", retries=1)
+    invoke_async(fc_client, "scripted", b"x", task_id="s-1")
+    fcemu.drain()
+    task = get_task(fc_client, "scripted", "s-1")
+    assert (task.status, task.already_retried_times) == ("Succeeded", 1)

@@ -292,19 +292,23 @@ function makeContext(request) {
 
 /** Calls fn with the args and a callback; settles with the callback or the returned promise. */
 function callHandler(fn, args) {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (err, data) => {
-      if (settled) return;
-      settled = true;
-      if (err !== null && err !== undefined) reject(err);
-      else resolve(data);
-    };
-    const returned = fn(...args, callback);
-    if (returned && typeof returned.then === 'function') {
-      returned.then((data) => callback(null, data), (err) => callback(err === undefined || err === null ? new Error(String(err)) : err));
-    }
-  });
+  let resolve;
+  let reject;
+  const settledBy = new Promise((res, rej) => { resolve = res; reject = rej; });
+  let settled = false;
+  const callback = (err, data) => {
+    if (settled) return;
+    settled = true;
+    if (err !== null && err !== undefined) reject(err);
+    else resolve(data);
+  };
+  // called here, not in a Promise executor: a synchronous throw is the handler's own frame
+  const returned = fn(...args, callback);
+  if (returned && typeof returned.then === 'function') {
+    returned.then((data) => callback(null, data),
+      (err) => callback(err === undefined || err === null ? new Error(String(err)) : err));
+  }
+  return settledBy;
 }
 
 function encodeResult(value) {
