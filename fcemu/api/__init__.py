@@ -33,6 +33,7 @@ from fcemu.api import (
     control,
     functions,
     http_triggers,
+    instances,
     invocations,
     layers,
     smq,
@@ -53,7 +54,7 @@ FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
 _FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers,
-               layers, versions)
+               layers, versions, instances)
 
 
 def make_app(engine: Engine) -> web.Application:

@@ -34,6 +34,7 @@ from fcemu.engine.functions import FunctionOperations
 from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
+from fcemu.engine.resources import ResourceOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.engine.versions import VersionOperations
 from fcemu.errors import (
@@ -92,7 +93,7 @@ class ServerFailure:
 
 
 class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
-             ControlOperations, ObserveOperations, LimitOperations):
+             ControlOperations, ObserveOperations, LimitOperations, ResourceOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and

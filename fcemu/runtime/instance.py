@@ -103,6 +103,8 @@ class Instance:
         self._killing = asyncio.Event()
         self._readers: list[asyncio.Task[None]] = []
         self.function_name = function.name
+        #: Instances of a published version and of LATEST are kept apart (their own code).
+        self.group = (function.name, function.version_id)
         self.key = key
         self.instance_id = instance_id
         self.capacity = max(1, function.instance_concurrency)

@@ -91,7 +91,8 @@ class InstancePool:
         self._reaping: dict[Instance, asyncio.Task[None]] = {}
         self._queue: deque[_Waiter] = deque()
         self._by_key: dict[Key, deque[_Waiter]] = {}
-        self._latest: dict[str, Key] = {}
+        #: The newest key of each (function, version): older instances are stale.
+        self._latest: dict[tuple[str, str], Key] = {}
         self._closed = False
         #: The most processes ever alive at once (for tests of the cap).
         self.peak = 0
@@ -113,7 +114,7 @@ class InstancePool:
         """A slot on a warm or new instance, in FIFO order; None once the pool is closed."""
         if self._closed:
             return None
-        self._latest[function.name] = key
+        self._latest[(function.name, function.version_id)] = key
         waiter = _Waiter(function, key, make)
         self._queue.append(waiter)
         self._by_key.setdefault(key, deque()).append(waiter)
@@ -136,7 +137,7 @@ class InstancePool:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
         instance.active -= 1
         if instance in self._instances:
-            stale = self._latest.get(instance.function_name) != instance.key
+            stale = self._latest.get(instance.group) != instance.key
             if not instance.healthy or instance.exited or self._closed:
                 self.retire(instance)
             elif instance.active == 0:
@@ -189,7 +190,7 @@ class InstancePool:
         if self._closed:
             return
         for instance in [i for i in self._instances if i.active == 0 and (
-                i.exited or not i.healthy or self._latest.get(i.function_name) != i.key)]:
+                i.exited or not i.healthy or self._latest.get(i.group) != i.key)]:
             self.retire(instance)  # died while idle, or left over from before an update
         for instance in list(self._instances):
             self._fill(instance)

@@ -209,3 +209,25 @@ def test_scripted_system_failures(fcemu, fc_client, outcome, status, code):
     assert message["requestContext"]["condition"] == code
     assert message["responseContext"] == {"statusCode": status, "functionError": ""}
     assert invoke_sync(fc_client, "echo", b"ok").body.read() == b"ok"  # script used up
+
+
+# -- gap 6: ListInstances on FC's route ---------------------------------------------------
+
+
+def test_list_instances_on_the_functions_route(fc_client):
+    create_function(fc_client, "echo", ECHO)
+    assert fc_client.list_instances("echo", fc.ListInstancesRequest()).body.instances == []
+    instance = invoke_sync(fc_client, "echo", b"x").headers["x-fc-instance-id"]
+    response = fc_client.list_instances("echo", fc.ListInstancesRequest(
+        qualifier="LATEST", with_all_active=True, instance_status=["Running"], limit=10))
+    [info] = response.body.instances
+    assert (info.instance_id, info.qualifier, info.version_id, info.status) == (
+        instance, "LATEST", "0", "Running")
+    assert response.body.request_id == response.headers["x-fc-request-id"]
+    other = fc_client.list_instances("echo", fc.ListInstancesRequest(instance_ids=["nope"]))
+    assert other.body.instances == []
+    error = sdk_error(lambda: fc_client.list_instances("ghost", fc.ListInstancesRequest()))
+    assert (error.status_code, error.code) == (404, "FunctionNotFound")
+    error = sdk_error(lambda: fc_client.list_instances("echo", fc.ListInstancesRequest(
+        start_time_ms=2, end_time_ms=1)))
+    assert (error.status_code, error.code) == (400, "InvalidArgument")

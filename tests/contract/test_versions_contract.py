@@ -423,3 +423,14 @@ def test_abort_ongoing_request_stops_a_running_attempt(fcemu, fc_client):
     fcemu.clock.advance(10)
     assert get_task(fc_client, "slow", "busy").status == "Retrying"
     fc_client.delete_function("slow")
+
+
+def test_a_version_and_latest_keep_their_own_warm_instances(fc_client):
+    create_function(fc_client, "svc", who("old"))
+    publish(fc_client, "svc")
+    update_code(fc_client, "svc", who("new"))
+    seen = [(q, invoke(fc_client, "svc", q).headers["x-fc-instance-id"])
+            for q in ("1", "LATEST", "1", "LATEST")]
+    by_qualifier = {q: {i for p, i in seen if p == q} for q in ("1", "LATEST")}
+    assert [len(ids) for ids in by_qualifier.values()] == [1, 1]  # each stayed warm
+    assert by_qualifier["1"] != by_qualifier["LATEST"]
