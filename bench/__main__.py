@@ -1,0 +1,249 @@
+"""``python -m bench``: every issue-13 figure, side by side with the floor, in one table.
+
+Starts a bare aiohttp floor (:mod:`bench.floor`) and fcemu (:mod:`bench.server`), each on
+CPU 0 when ``taskset`` exists, and drives the load from this process on CPU 1. HTTP cells
+run ``--rounds`` rounds and report the median round. ``--quick`` shrinks every count (for
+a smoke run; the figures then mean little). Prints one table: what, fcemu, reference
+(the floor, or the same cell at small scale), ratio, goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import aiohttp
+
+from bench.load import Request, Result, expect, run
+
+FC = "/2023-03-30/functions"
+MNS_HEADERS = {"x-mns-version": "2015-06-06", "Content-Type": "text/xml"}
+SEND_BODY = (b'<?xml version="1.0" encoding="UTF-8"?><Message xmlns="http://mns.aliyuncs.com/'
+             b'doc/v1/"><MessageBody>hello</MessageBody><Priority>8</Priority></Message>')
+HANDLE = re.compile(rb"<ReceiptHandle>([^<]+)</ReceiptHandle>")
+
+
+@dataclass
+class Row:
+    what: str
+    value: str
+    reference: str
+    ratio: float | None
+    goal: str
+
+
+class Proc:
+    """A server process (pinned to CPU 0 where taskset exists) that prints its port."""
+
+    def __init__(self, module: str, pin: bool) -> None:
+        cmd = [sys.executable, "-m", module]
+        if pin:
+            cmd = ["taskset", "-c", "0", *cmd]
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        first = self._stdout().readline()
+        if not first:
+            raise RuntimeError(f"{module} did not start")
+        doc = json.loads(first)
+        self.port = int(doc["port"] if isinstance(doc, dict) else doc)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def _stdout(self) -> TextIO:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def command(self, cmd: str, **args: Any) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self._stdout().readline())
+        if "error" in answer:
+            raise RuntimeError(f"bench server: {cmd}: {answer['error']}")
+        return answer["ok"]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def rounds(make: Callable[[], Request], count: int, connections: int, n: int) -> Result:
+    """The median (by rate) of ``n`` rounds."""
+    results = [asyncio.run(run(make(), count, connections)) for _ in range(n)]
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+
+def post(url: str, body: bytes, status: int, headers: Callable[[int], dict[str, str]] | None
+         = None) -> Request:
+    async def request(session: aiohttp.ClientSession, i: int) -> None:
+        async with session.post(url, data=body, headers=headers(i) if headers else None) as r:
+            data = await r.read()
+            expect(r.status, status, url, data)
+    return request
+
+
+def receive_delete(base: str, queue: str) -> Request:
+    url = f"{base}/queues/{queue}/messages"
+
+    async def request(session: aiohttp.ClientSession, i: int) -> None:
+        async with session.get(url, headers=MNS_HEADERS) as r:
+            data = await r.read()
+            expect(r.status, 200, "ReceiveMessage", data)
+        match = HANDLE.search(data)
+        assert match is not None, data
+        async with session.delete(url, params={"ReceiptHandle": match.group(1).decode()},
+                                  headers=MNS_HEADERS) as r:
+            expect(r.status, 204, "DeleteMessage", await r.read())
+    return request
+
+
+def get(url: str, params: dict[str, str]) -> Request:
+    async def request(session: aiohttp.ClientSession, i: int) -> None:
+        async with session.get(url, params=params) as r:
+            data = await r.read()
+            expect(r.status, 200, url, data)
+    return request
+
+
+def fmt_rate(r: Result) -> str:
+    return f"{r.rate:,.0f}/s p50 {r.p50_ms:.2f} p99.9 {r.p999_ms:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    args = parser.parse_args()
+    scale = 0.05 if args.quick else 1.0
+
+    def n(count: int) -> int:
+        return max(200, int(count * scale))
+
+    pin = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+    if pin:
+        os.sched_setaffinity(0, {1})
+    floor, emu = Proc("bench.floor", pin), Proc("bench.server", pin)
+    rows: list[Row] = []
+    try:
+        rows += http_cells(floor, emu, n, args.rounds)
+        rows += task_cells(emu, n)
+    finally:
+        floor.close()
+        emu.close()
+    print(f"\nfcemu {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"{'servers on CPU 0, load on CPU 1' if pin else 'no pinning'}, "
+          f"median of {args.rounds} rounds\n")
+    widths = [max(len(r.what) for r in rows), max(len(r.value) for r in rows),
+              max(len(r.reference) for r in rows)]
+    print(f"{'what':<{widths[0]}}  {'fcemu':<{widths[1]}}  {'reference':<{widths[2]}}  "
+          f"{'ratio':>6}  goal")
+    for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        print(f"{r.what:<{widths[0]}}  {r.value:<{widths[1]}}  {r.reference:<{widths[2]}}  "
+              f"{ratio:>6}  {r.goal}")
+
+
+def http_cells(floor: Proc, emu: Proc, n: Callable[[int], int], k: int) -> list[Row]:
+    rows = []
+    emu.command("deploy", name="sub")
+    emu.command("deploy", name="echo")
+    count = n(20000)
+    seen = iter(range(10**9))
+
+    def async_invoke() -> Request:
+        return post(f"{emu.base}{FC}/sub/invocations", b"{}", 202, lambda i: {
+            "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}"})
+    base = rounds(lambda: post(f"{floor.base}/post", b"{}", 202), count, 16, k)
+    got = rounds(async_invoke, count, 16, k)
+    rows.append(Row("async submit, 16 conns", fmt_rate(got), "floor " + fmt_rate(base),
+                    got.rate / base.rate, ">= 0.70x, p99.9 <= 10 ms"))
+    count = n(5000)
+    base = rounds(lambda: post(f"{floor.base}/echo", b"{}", 200), count, 1, k)
+    got = rounds(lambda: post(f"{emu.base}{FC}/echo/invocations", b"{}", 200), count, 1, k)
+    rows.append(Row("sync invoke in-process, 1 conn", fmt_rate(got), "floor " + fmt_rate(base),
+                    got.rate / base.rate, "(issue: 0.41x)"))
+    count = n(10000)
+    send = lambda: post(f"{emu.base}/queues/q/messages", SEND_BODY, 201,  # noqa: E731
+                        lambda i: MNS_HEADERS)
+    emu.command("fill", queue="q", n=0)
+    shallow = rounds(send, count, 16, 1)
+    emu.command("fill", queue="q", n=n(100000))
+    deep = rounds(send, count, 16, 1)
+    rows.append(Row(f"SMQ send at depth {n(100000):,}", fmt_rate(deep),
+                    "depth 0: " + fmt_rate(shallow), deep.rate / shallow.rate, ">= 0.80x"))
+    count = n(5000)
+    emu.command("fill", queue="r", n=count + 16)
+    shallow = rounds(lambda: receive_delete(emu.base, "r"), count, 16, 1)
+    emu.command("fill", queue="r", n=n(100000) + count + 16)
+    deep = rounds(lambda: receive_delete(emu.base, "r"), count, 16, 1)
+    rows.append(Row(f"SMQ receive+delete at depth {n(100000):,}", fmt_rate(deep),
+                    "depth 0: " + fmt_rate(shallow), deep.rate / shallow.rate, ">= 0.80x"))
+    return rows
+
+
+LIST_FILTERS: dict[str, dict[str, str]] = {
+    "no filter": {},
+    "prefix (all)": {"prefix": "job-"},
+    "prefix (10)": {"prefix": "job-000012"},
+    "status Succeeded": {"status": "Succeeded"},
+    "status Running (none)": {"status": "Running"},
+    "time window, asc": {"startedTimeBegin": "0", "startedTimeEnd": "99999999999999",
+                         "sortOrderByTime": "asc"},
+}
+
+
+def task_cells(emu: Proc, n: Callable[[int], int]) -> list[Row]:
+    rows = []
+    rates = {}
+    for size in (n(5000), n(20000), n(100000)):
+        emu.command("reset")
+        rates[size] = emu.command("e2e", name=f"e{size}", n=size)
+    small = min(rates)
+    for size in sorted(rates)[1:]:
+        rows.append(Row(f"end-to-end in-process tasks, N={size:,}",
+                        f"{rates[size]['e2e_per_s']:,.0f}/s "
+                        f"(drain {rates[size]['drain_per_s']:,.0f}/s)",
+                        f"N={small:,}: {rates[small]['e2e_per_s']:,.0f}/s",
+                        rates[size]["e2e_per_s"] / rates[small]["e2e_per_s"],
+                        ">= 5k/s, flat"))
+    emu.command("reset")
+    size = n(100000)
+    before = emu.command("rss")["rss"]
+    emu.command("tasks", name="big", n=size, prefix="job-")
+    after = emu.command("rss")["rss"]
+    per_task = (after - before) / size
+    rows.append(Row(f"RSS per retained Succeeded task (N={size:,})", f"{per_task:,.0f} B",
+                    "1 KiB", per_task / 1024, "<= 1.00x (1 KiB)"))
+    emu.command("tasks", name="small", n=1000, prefix="job-")
+    for label, params in LIST_FILTERS.items():
+        query = {"limit": "100", **params}
+        small_r = asyncio.run(run(get(f"{emu.base}{FC}/small/async-tasks", query), n(2000), 1))
+        big_r = asyncio.run(run(get(f"{emu.base}{FC}/big/async-tasks", query), n(2000), 1))
+        rows.append(Row(f"ListAsyncTasks limit 100, {label}, {size:,} tasks",
+                        f"p50 {big_r.p50_ms:.2f} ms", f"1,000 tasks: p50 {small_r.p50_ms:.2f} ms",
+                        big_r.p50_ms / small_r.p50_ms, "<= 2.00x"))
+    emu.command("reset")
+    size = n(10000)
+    worker = emu.command("e2e", name="w", n=size, kind="worker")
+    rows.append(Row(f"warm worker tasks, N={size:,}",
+                    f"{worker['drain_per_s']:,.0f}/s, server CPU {worker['drain_cpu_s']:.2f} s",
+                    "3k/s", worker["drain_per_s"] / 3000, ">= 1.00x; CPU <= 1 s"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

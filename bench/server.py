@@ -1,0 +1,142 @@
+"""fcemu in its own process for the benchmarks, driven by JSON lines on stdin.
+
+``python -m bench.server`` starts an :class:`fcemu.Emulator` on the manual clock (tasks
+wait until a ``drain``), prints ``{"port": ...}``, then answers one JSON line per command
+line (see :data:`COMMANDS`). In-process handlers, queue filling and task bursts go through
+the engine's front door on the emulator's loop, so that what is timed is the emulator.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import fcemu
+from fcemu.engine import Engine
+
+WORKER_SOURCE = "def handler(event, context):\n    return event\n"
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only: not the workers
+    return usage.ru_utime + usage.ru_stime
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.emu = fcemu.Emulator(clock="manual", seed=1)
+        self.emu.start()
+        self.code = Path(tempfile.mkdtemp(prefix="fcemu-bench-"))
+        (self.code / "index.py").write_text(WORKER_SOURCE)
+
+    def deploy(self, name: str, kind: str = "in-process",
+               destination: bool = False) -> dict[str, Any]:
+        if kind == "in-process":
+            self.emu.register_function(name, lambda event, context: event)
+        else:
+            self.emu.register_function(name, code=self.code, runtime="python3.10")
+        self.emu.put_async_invoke_config(name, asyncTask=True, max_async_retry_attempts=0,
+                                         on_success=f"{name}-done" if destination else None)
+        return {}
+
+    def submit(self, name: str, n: int, prefix: str = "") -> float:
+        """Submit ``n`` async tasks held by a 1 s delay; the seconds it took."""
+        async def go(engine: Engine) -> float:
+            t0 = time.perf_counter()
+            for i in range(n):
+                await engine.invoke_function(name, b"{}", asynchronous=True, delay_s=1,
+                                             task_id=f"{prefix}{i:07d}" if prefix else None)
+            return time.perf_counter() - t0
+        return self.emu.call(go)
+
+    def drain(self) -> tuple[float, float]:
+        """Run every waiting task: (wall seconds, this process's CPU seconds)."""
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        self.emu.drain(timeout=3600)
+        return time.perf_counter() - t0, cpu_seconds() - c0
+
+    def e2e(self, name: str, n: int, kind: str = "in-process") -> dict[str, Any]:
+        """Submit n tasks, then drain them to Succeeded with a result message each."""
+        self.deploy(name, kind, destination=True)
+        if kind != "in-process":  # a warm instance
+            self.emu.invoke(name, b"{}")
+        submit_s = self.submit(name, n)
+        drain_s, cpu_s = self.drain()
+        done = len(self.emu.queue(f"{name}-done").messages())
+        if done != n:
+            raise RuntimeError(f"{name}: {done} result messages, wanted {n}")
+        return {"submit_per_s": n / submit_s, "drain_per_s": n / drain_s,
+                "e2e_per_s": n / (submit_s + drain_s), "drain_cpu_s": cpu_s}
+
+    def memory(self, name: str, n: int) -> dict[str, Any]:
+        """RSS and live heap per retained Succeeded task (no destination message)."""
+        self.deploy(name)
+        gc.collect()
+        before = rss_bytes()
+        self.submit(name, n)
+        self.drain()
+        gc.collect()
+        after = rss_bytes()
+        return {"rss_per_task": (after - before) / n}
+
+    def tasks(self, name: str, n: int, prefix: str) -> dict[str, Any]:
+        """n Succeeded tasks of one function, task IDs ``prefix0000000``..."""
+        self.deploy(name)
+        self.submit(name, n, prefix)
+        self.drain()
+        return {}
+
+    def fill(self, queue: str, n: int) -> dict[str, Any]:
+        """Create ``queue`` (or empty it) and put ``n`` messages in it."""
+        async def go(engine: Engine) -> None:
+            smq = engine.smq
+            q, _ = smq.create_queue(queue)
+            q.clear()
+            for i in range(n):
+                q.send(f"m{i}")
+        self.emu.call(go)
+        return {}
+
+    def rss(self) -> dict[str, Any]:
+        gc.collect()
+        return {"rss": rss_bytes()}
+
+    def reset(self) -> dict[str, Any]:
+        self.emu.reset()
+        return {}
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {
+    name: getattr(Bench, name)
+    for name in ("deploy", "e2e", "memory", "tasks", "fill", "rss", "reset")
+}
+
+
+def main() -> None:
+    bench = Bench()
+    print(json.dumps({"port": bench.emu.port}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            answer = COMMANDS[request.pop("cmd")](bench, **request)
+            print(json.dumps({"ok": answer}), flush=True)
+        except Exception as exc:  # reported to the driver, which stops
+            print(json.dumps({"error": repr(exc)}), flush=True)
+    bench.emu.stop()
+
+
+if __name__ == "__main__":
+    main()
