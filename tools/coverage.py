@@ -21,7 +21,6 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-
 #: The FC API's routes; fcemu's own (``/_fcemu``) do not implement an FC operation.
 FC_PREFIX = "/2023-03-30/"
 
