@@ -59,7 +59,7 @@ exports.handler = async (event) => {
 
 
 def create_node_function(client: Client, name: str, source: str, *, filename: str = "index.js",
-                         runtime: str = "nodejs20", **fields: object) -> fc.Function:
+                         runtime: str = "nodejs18", **fields: object) -> fc.Function:
     body = fc.CreateFunctionInput(function_name=name, runtime=runtime, handler="index.handler",
                                   code=fc.InputCodeLocation(zip_file=zip_code(source, filename)),
                                   **fields)
@@ -87,7 +87,7 @@ def test_callback_async_and_esm_handlers(fc_client):
 def test_get_function_shows_the_nodejs_runtime(fc_client):
     create_node_function(fc_client, "cb", CALLBACK)
     got = fc_client.get_function("cb", fc.GetFunctionRequest()).body
-    assert (got.runtime, got.handler) == ("nodejs20", "index.handler")
+    assert (got.runtime, got.handler) == ("nodejs18", "index.handler")
 
 
 @pytest.mark.fc_verified
@@ -183,7 +183,7 @@ def test_stop_async_task_kills_a_running_nodejs_task(fcemu, fc_client, tmp_path:
 
 def test_the_pytest_plugin_deploys_nodejs_code(fcemu, fcemu_function, tmp_path: Path):
     (tmp_path / "index.js").write_text(ASYNC)
-    fcemu_function("plugged", code=tmp_path, runtime="nodejs20", on_failure="plugged-dlq",
+    fcemu_function("plugged", code=tmp_path, runtime="nodejs18", on_failure="plugged-dlq",
                    async_config={"maxAsyncRetryAttempts": 0})
     assert fcemu.invoke("plugged", b"via plugin") == "async via plugin"
     task_id = fcemu.invoke("plugged", b"queued", asynchronous=True)

@@ -1,7 +1,7 @@
 """The Node.js runtime: nodejs* handlers in warm Node.js worker processes (fcemu.runtime.nodejs).
 
 Handlers are written per test into a temporary code directory. Every test but the
-"no node" ones needs ``node`` (Node.js 18 or later) on PATH; CI installs it (.ci/run).
+"no node" ones needs ``node`` (Node.js 18 or later: Debian 12's) on PATH; CI installs it (.ci/run).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def code(tmp_path: Path, files: dict[str, str], name: str = "code") -> Path:
 
 
 def node_function(tmp_path: Path, files: dict[str, str], handler: str = "index.handler", *,
-                  runtime: str = "nodejs20", **fields: object) -> Function:
+                  runtime: str = "nodejs18", **fields: object) -> Function:
     return function("nodefn", handler, code_dir=code(tmp_path, files), runtime=runtime,
                     **fields)
 
@@ -299,7 +299,7 @@ exports.handler = async () => ({
     assert env["NODE_PATH"].endswith("/nodejs/node_modules")
     assert node_path(fn).split(":") == [f"{fn.code_dir}/node_modules",
                                         f"{opt}/nodejs/node_modules"]
-    assert env["FC_RUNTIME"] == "nodejs20"
+    assert env["FC_RUNTIME"] == "nodejs18"
 
 
 @needs_node
@@ -337,7 +337,8 @@ exports.handler = async (event, context) => {
 
 
 def test_without_node_invocations_say_what_to_install(tmp_path):
-    fn = node_function(tmp_path, {"index.js": "exports.handler = async () => 1;\n"})
+    fn = node_function(tmp_path, {"index.js": "exports.handler = async () => 1;\n"},
+                       runtime="nodejs20")
     [outcome] = invoke_all(fn, b"", node=str(tmp_path / "no-such-node"))
     assert (outcome.kind, outcome.error_type) == ("error", UNHANDLED)
     doc = error(outcome)
