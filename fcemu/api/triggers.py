@@ -120,6 +120,21 @@ async def delete_trigger(request: web.Request) -> web.Response:
     return wire.empty_response(204)
 
 
+@control_routes.get("/triggers")
+async def list_all_triggers(request: web.Request) -> web.Response:
+    """Every trigger (``?function=`` filters), each with ``functionName`` and, for an armed
+    timer, ``nextFireTime`` (epoch ms on the emulator clock)."""
+    engine = request.app[ENGINE]
+    base, out = _base_url(request), []
+    for t in engine.all_triggers(request.query.get("function") or None):
+        doc = {"functionName": t.function_name, **trigger(t, base)}
+        due = engine.next_fire(t.function_name, t.trigger_name)
+        if due is not None:
+            doc["nextFireTime"] = due
+        out.append(doc)
+    return wire.json_response({"triggers": out})
+
+
 @control_routes.post("/triggers/{functionName}/{triggerName}/fire")
 async def fire_trigger(request: web.Request) -> web.Response:
     """Fire a trigger now: the body is the event (empty: the trigger's own event, or FC's

@@ -32,6 +32,7 @@ from fcemu.cli.client import (
     parse_access_key,
     quote,
 )
+from fcemu.cli.triggers import run_triggers
 
 __all__ = ["COMMANDS", "TERMINAL", "run", "wait_for_task"]
 
@@ -262,8 +263,9 @@ def run_settle(client: Client, args: argparse.Namespace, out: fmt.Output) -> int
     verb = "drain" if args.command == "drain" else "settle"
     if verb == "drain":
         _manual_clock(client, "drain")
+    until = getattr(args, "until", None)
     with fmt.progress(out, "waiting for the emulator to " + verb):
-        doc = client.control("POST", "/" + verb)
+        doc = client.control("POST", "/" + verb, {"until": until} if until else None)
     out.emit(doc, f"{'drained' if verb == 'drain' else 'settled'} at {fmt.iso(doc.get('now'))}")
     return EXIT_OK
 
@@ -277,7 +279,7 @@ def run_reset(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
 COMMANDS: dict[str, Callable[[Client, argparse.Namespace, fmt.Output], int]] = {
     "functions": run_functions, "tasks": run_tasks, "task": run_task, "stop": run_stop,
     "invoke": run_invoke, "queue": run_queue, "queues": run_queues, "clock": run_clock,
-    "settle": run_settle, "drain": run_settle, "reset": run_reset,
+    "settle": run_settle, "drain": run_settle, "reset": run_reset, "triggers": run_triggers,
 }
 
 

@@ -45,7 +45,12 @@ DESCRIPTIONS: dict[str, str] = {
     "settle": "Wait until nothing is runnable at the current emulator time (what is due "
               "has run and its results are delivered). Works on either clock.",
     "drain": "On a manual clock: run every async task to its end, moving the clock from "
-             "timer to timer (delays and retry backoffs); print the time it ended at.",
+             "timer to timer (delays and retry backoffs); print the time it ended at. "
+             "Periodic trigger fires are not task work: those after that stay on the clock. "
+             "--until TIME first runs everything due up to TIME (a week of nightly timers).",
+    "triggers": "List the triggers (every function's, or FUNCTION's): type, qualifier, a "
+                "timer's schedule and next fire on the emulator clock, an HTTP trigger's "
+                "URL, another type's source ARN (GET /_fcemu/triggers).",
     "reset": "Forget every function, config, task, queue and topic; a manual clock goes "
              "back to its start, and generated IDs to their seed. The --config files of "
              "`fcemu serve` are deployed again.",

@@ -312,7 +312,13 @@ def _inspection_parsers(commands: Any) -> None:
     clock.add_argument("value", nargs="?", help="advance: seconds (90, 1.5, 5m, 2h, 1d); "
                                                 "set: ISO 8601 or epoch ms")
     add("settle", "wait until nothing is runnable at the current time")
-    add("drain", "manual clock: run every task to its end")
+    drain = add("drain", "manual clock: run every task to its end")
+    drain.add_argument("--until", default=None, metavar="TIME",
+                       help="first run everything due up to TIME (ISO 8601 or epoch ms), "
+                            "periodic trigger fires included")
+    triggers = add("triggers", "list triggers: each timer's next fire, each HTTP URL")
+    triggers.add_argument("function", nargs="?", default=None,
+                          help="only this function's triggers")
     add("reset", "all state gone (--config files are deployed again)")
 
 

@@ -13,6 +13,7 @@ specs refuse is reported here, at the line that wrote it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from fcemu.layers import MAX_LAYERS, LayerArn, unmapped
 from fcemu.models import LATEST
 from fcemu.settings import Settings
 from fcemu.specs import ECHOED_FIELDS, AsyncConfigSpec, FunctionSpec
+from fcemu.triggers.model import TriggerConfigError, parse_config
 
 __all__ = ["CUSTOM_DEFAULT_HANDLER", "add_destination_resources", "build_function"]
 
@@ -37,6 +39,8 @@ log = logging.getLogger("fcemu.config")
 #: Function fields passed to CreateFunction as they are.
 _PLAIN = ("runtime", "handler", "timeout", "memorySize", "cpu", "diskSize", "instanceConcurrency",
           "description", "customRuntimeConfig", "instanceLifecycleConfig", "layers")
+_TRIGGER_FIELDS = ("triggerName", "triggerType", "qualifier", "invocationRole", "sourceArn",
+                   "description")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 #: The handler the fc3 component gives a ``custom*`` runtime that names none.
 CUSTOM_DEFAULT_HANDLER = "index.handler"
@@ -92,7 +96,28 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
     concurrency = (props.get("concurrencyConfig") or {}).get("reservedConcurrency")
     return FunctionEntry(name=name, doc=doc, spec=spec, async_config=async_config,
                          async_spec=async_spec, reserved_concurrency=concurrency, where=where,
-                         origins=origins, code_path=code_path)
+                         origins=origins, code_path=code_path,
+                         triggers=_triggers(props.get("triggers"), fail))
+
+
+def _triggers(items: Any, fail: _Fail) -> list[dict[str, str]]:
+    """The function's ``triggers`` as ``CreateTriggerInput`` documents (``triggerConfig``
+    as JSON text), each checked as CreateTrigger checks it."""
+    out: list[dict[str, str]] = []
+    for item in items if isinstance(items, list) else ():
+        config = item.get("triggerConfig")
+        doc = {key: str(item[key]) for key in _TRIGGER_FIELDS if item.get(key) is not None}
+        doc["triggerConfig"] = (json.dumps(config, separators=(",", ":"))
+                                if isinstance(config, Mapping) else str(config or ""))
+        name = doc["triggerName"]
+        if name in {t["triggerName"] for t in out}:
+            raise fail("triggers", f"trigger {name!r} is declared twice")
+        try:
+            parse_config(doc["triggerType"], doc["triggerConfig"], doc.get("sourceArn", ""))
+        except TriggerConfigError as exc:
+            raise fail("triggers", f"trigger {name!r}: {exc}") from None
+        out.append(doc)
+    return out
 
 
 def _check_layers(arns: Any, settings: Settings, fail: _Fail) -> None:

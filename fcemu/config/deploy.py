@@ -30,6 +30,7 @@ from fcemu.errors import (
 )
 from fcemu.models import LATEST
 from fcemu.specs import FunctionSpec
+from fcemu.triggers import Trigger, TriggerSpec
 
 if TYPE_CHECKING:
     from fcemu.engine import Engine
@@ -124,6 +125,39 @@ def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     else:
         with suppress(ConcurrencyConfigNotFound):
             engine.delete_concurrency_config(entry.name)
+    _deploy_triggers(engine, entry)
+
+
+def _deploy_triggers(engine: Engine, entry: FunctionEntry) -> None:
+    """The function's triggers as the files declare them: created, updated when they differ
+    (a timer's schedule then counts from now), deleted when the files drop them."""
+    existing: dict[str, Trigger] = {}
+    token = ""
+    while True:
+        page, token = engine.list_triggers(entry.name, limit=100, next_token=token)
+        existing.update((t.trigger_name, t) for t in page)
+        if not token:
+            break
+    wanted = {doc["triggerName"]: doc for doc in entry.triggers}
+    for name in existing.keys() - wanted.keys():
+        engine.delete_trigger(entry.name, name)
+    for name, doc in wanted.items():
+        spec = TriggerSpec(trigger_name=name, trigger_type=doc["triggerType"],
+                           trigger_config=doc["triggerConfig"],
+                           qualifier=doc.get("qualifier", LATEST),
+                           invocation_role=doc.get("invocationRole", ""),
+                           source_arn=doc.get("sourceArn", ""),
+                           description=doc.get("description", ""))
+        old = existing.get(name)
+        if old is not None and (old.trigger_type, old.source_arn) != (spec.trigger_type,
+                                                                     spec.source_arn):
+            engine.delete_trigger(entry.name, name)  # neither can change in place
+            old = None
+        if old is None:
+            engine.create_trigger(entry.name, spec)
+        elif (old.trigger_config, old.qualifier, old.invocation_role, old.description) != (
+                spec.trigger_config, spec.qualifier, spec.invocation_role, spec.description):
+            engine.update_trigger(entry.name, name, spec)
 
 
 def _deploy_smq(engine: Engine, deployment: Deployment, strict: bool) -> None:

@@ -44,12 +44,14 @@ class FunctionEntry:
     origins: dict[str, tuple[Where, str]]
     #: Code directory or zip the function was built from (watched by ``--watch``).
     code_path: Path | None = None
+    #: ``CreateTriggerInput`` documents (``triggerConfig`` as JSON text), in file order.
+    triggers: list[dict[str, str]] = field(default_factory=list)
 
     def same_as(self, other: FunctionEntry | None) -> bool:
         """True when ``other`` deploys exactly this (a reload need not touch it)."""
         return other is not None and (self.doc, self.async_config,
-                                      self.reserved_concurrency) == (
-            other.doc, other.async_config, other.reserved_concurrency)
+                                      self.reserved_concurrency, self.triggers) == (
+            other.doc, other.async_config, other.reserved_concurrency, other.triggers)
 
 
 @dataclass

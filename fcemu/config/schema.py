@@ -14,6 +14,7 @@ from typing import Any
 
 from fcemu.models import LAYER_ARN
 from fcemu.specs import ECHOED_FIELDS
+from fcemu.triggers import TRIGGER_TYPES
 
 __all__ = ["ALLOW_UNKNOWN", "MODELLED_PROPS", "SCHEMA", "UNMODELLED_PROPS"]
 
@@ -84,6 +85,17 @@ _FUNCTION_PROPERTIES: dict[str, Any] = {
         "preStop": {"$ref": "#/$defs/hook"},
     }, "additionalProperties": False},
     "asyncInvokeConfig": {"$ref": "#/$defs/asyncInvokeConfig"},
+    "triggers": {"type": "array", "description": "CreateTriggerInput fields (fc3); "
+                 "triggerConfig as an object (or its JSON text)", "items": {
+        "type": "object", "properties": {
+            "triggerName": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"},
+            "triggerType": {"enum": list(TRIGGER_TYPES)},
+            "triggerConfig": {"type": ["object", "string"]},
+            "qualifier": {"type": "string"},
+            "invocationRole": {"type": "string"},
+            "sourceArn": {"type": "string"},
+            "description": {"type": "string", "maxLength": 256},
+        }, "required": ["triggerName", "triggerType"], "additionalProperties": False}},
     "concurrencyConfig": {"type": "object", "properties": {
         "reservedConcurrency": _int(0),
     }, "required": ["reservedConcurrency"], "additionalProperties": False},
@@ -224,4 +236,4 @@ ALLOW_UNKNOWN = "x-fcemu-allow-unknown"
 #: FC 3.0 function fields (CreateFunction, ALIYUN::FC3::Function) and fc3 component props
 #: fcemu accepts without modelling: reported once as ignored, never an error.
 UNMODELLED_PROPS = frozenset(ECHOED_FIELDS) | {
-    "region", "tags", "triggers", "provisionConfig", "customDomain", "vpcBinding"}
+    "region", "tags", "provisionConfig", "customDomain", "vpcBinding"}

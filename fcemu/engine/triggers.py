@@ -215,6 +215,17 @@ class TriggerOperations:
                                           asynchronous=asynchronous, task_id=task_id,
                                           delay_s=delay_s)
 
+    def all_triggers(self, function_name: str | None = None) -> list[Trigger]:
+        """Every trigger (of ``function_name`` only, when given; a filter, not a lookup),
+        by function then name."""
+        return [self.triggers[fn][name] for fn in sorted(self.triggers)
+                if function_name in (None, fn) for name in sorted(self.triggers[fn])]
+
+    def next_fire(self, function_name: str, trigger_name: str) -> int | None:
+        """When an armed timer trigger fires next (``None``: not a timer, or disabled)."""
+        timer = self._trigger_timers.get((function_name, trigger_name))
+        return None if timer is None or timer.cancelled or timer.fired else timer.due_ms
+
     def next_trigger_fires(self) -> list[tuple[str, str, int]]:
         """``(function, trigger, due ms)`` of every armed timer trigger, in due order."""
         armed = [(key[0], key[1], timer.due_ms) for key, timer in self._trigger_timers.items()

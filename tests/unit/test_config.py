@@ -168,8 +168,8 @@ def test_fcemu_yaml_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_unmodelled_props_are_reported_once(tmp_path: Path,
                                             caplog: pytest.LogCaptureFixture) -> None:
     extra = ("          vpcConfig: auto\n          logConfig: auto\n"
-             "          role: acs:ram::123:role/fc\n          triggers:\n"
-             "            - triggerName: t\n              triggerType: timer\n")
+             "          role: acs:ram::123:role/fc\n          customDomain:\n"
+             "            domainName: auto\n")
     text = textwrap.dedent(S_YAML).replace("      concurrencyConfig:",
                                            textwrap.dedent(extra).replace("\n", "\n      ")
                                            .join(["      ", "concurrencyConfig:"]))
@@ -181,11 +181,11 @@ def test_unmodelled_props_are_reported_once(tmp_path: Path,
         reporter.report_ignored(load([path], Settings(), reporter))
     lines = [r.message for r in caplog.records if "not modelled" in r.message]
     assert len(lines) == 1
-    for name in ("vpcConfig", "logConfig", "role", "triggers"):
+    for name in ("vpcConfig", "logConfig", "role", "customDomain"):
         assert f"resources.job.props.{name} (line" in lines[0]
     doc = deployment.functions["job"].doc
     assert doc["role"] == "acs:ram::123:role/fc"  # echoed by GetFunction
-    assert "vpcConfig" not in doc and "triggers" not in doc  # 'auto' and fc3-only: dropped
+    assert "vpcConfig" not in doc and "customDomain" not in doc  # 'auto', fc3-only: dropped
 
 
 def test_fcemu_yaml_settings_queues_topics(tmp_path: Path) -> None:
