@@ -26,16 +26,17 @@ with an error naming what to install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fcemu.runtime.invocation import Invocation, Outcome
+from fcemu.runtime.invocation import Credentials, Invocation, Outcome
 from fcemu.runtime.pool import Instance, InstancePool, Key
 from fcemu.runtime.protocol import UNHANDLED, error_body
 from fcemu.runtime.worker import WorkerInstance, WorkerRuntime
@@ -51,6 +52,8 @@ _SHIM = 'exec 3<&0 4>&1 </dev/null 1>&2 && exec "$0" "$@"'
 _SH = "/bin/sh"
 #: The environment variable naming the interpreter when ``--node`` is not given.
 NODE_ENV = "FCEMU_NODE"
+#: ``file.function`` of ``instanceLifecycleConfig.preStop``, for worker.js.
+ENV_PRE_STOP = "FCEMU_PRE_STOP"
 _RUNTIME = re.compile(r"^nodejs(\d+)$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 #: Real seconds ``node --version`` may take.
@@ -134,12 +137,70 @@ def node_path(function: Function) -> str:
     return os.pathsep.join(parts)
 
 
+@dataclass(frozen=True)
+class PreStop:
+    """``instanceLifecycleConfig.preStop``: ``file.function`` and its timeout (s)."""
+
+    handler: str
+    timeout: int
+
+    @classmethod
+    def of(cls, function: Function) -> PreStop | None:
+        """The function's PreStop hook, or None when it has none."""
+        config = (function.instance_lifecycle_config or {}).get("preStop")
+        if not isinstance(config, dict) or not config.get("handler"):
+            return None
+        timeout = config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+            timeout = function.timeout  # as the initializer: no timeout of its own → the function's
+        return cls(str(config["handler"]), timeout)
+
+
 class NodeInstance(WorkerInstance):
-    """One Node.js worker process of one function."""
+    """One Node.js worker process of one function.
+
+    Its PreStop hook (``exports.preStop = (context, callback)`` or ``async (context)``)
+    runs when the pool takes a started, idle instance out of service (idle expiry, an
+    updated or deleted function, a reset, shutdown), within its timeout, before the
+    instance is killed; not when a timeout, a stop, a crash or ``memorySize`` kills it.
+    What it logs is the instance's own log (FC shows hook logs in the instance's logs).
+    """
 
     def __init__(self, function: Function, key: Key, instance_id: str, node: str,
                  pass_env: tuple[str, ...] = (), contained: Containment | None = None) -> None:
         super().__init__(function, key, instance_id, node, pass_env, contained)
+        self.pre_stop = PreStop.of(function)
+        self._qualifier = "LATEST"
+        self._version_id = function.version_id
+        #: Whether the PreStop hook ran and answered (``None``: it did not run).
+        self.pre_stopped: bool | None = None
+
+    async def execute(self, invocation: Invocation) -> Outcome:
+        self._qualifier = invocation.qualifier
+        return await super().execute(invocation)
+
+    async def kill(self) -> None:
+        if self._pre_stop_due():
+            await self._run_pre_stop()
+        await super().kill()
+
+    def _pre_stop_due(self) -> bool:
+        started = self._ready
+        return (self.pre_stop is not None and self.retired and not self.stopping
+                and self.active == 0 and not self.oom_kb and not self.stopped
+                and self.tree is not None and not self.exited and started is not None
+                and started.done() and not started.cancelled()
+                and started.exception() is None and started.result() is None)
+
+    async def _run_pre_stop(self) -> None:
+        assert self.pre_stop is not None
+        request = {"type": "prestop", "request_id": f"{self.instance_id}-prestop",
+                   "qualifier": self._qualifier, "version_id": self._version_id,
+                   "credentials": asdict(Credentials())}
+        self.pre_stopped = False
+        with contextlib.suppress(Exception):
+            reply = await asyncio.wait_for(self._call(request), self.pre_stop.timeout)
+            self.pre_stopped = reply.get("kind") == "ok"
 
     def command(self) -> list[str]:
         return [_SH, "-c", _SHIM, self.python, WORKER_JS]
@@ -149,6 +210,9 @@ class NodeInstance(WorkerInstance):
         function = invocation.function
         if "NODE_PATH" not in function.environment_variables:
             env["NODE_PATH"] = node_path(function)
+        pre_stop = PreStop.of(function)
+        if pre_stop is not None:
+            env[ENV_PRE_STOP] = pre_stop.handler
         return env
 
 

@@ -231,6 +231,48 @@ exports.handler = async () => 'never';
     assert (timed_out.kind, timed_out.error_type) == ("timeout", INITIALIZATION_ERROR)
 
 
+@needs_node
+def test_the_pre_stop_hook_runs_when_an_idle_instance_is_retired(tmp_path, tmp_path_factory,
+                                                                monkeypatch):
+    shared = tmp_path_factory.mktemp("shared")  # not below the code's folder
+    monkeypatch.setenv("FCEMU_SANDBOX_SHARE", str(shared))  # the marker file, in a sandbox
+    marker = shared / "stopped.txt"
+    fn = node_function(tmp_path, {"index.js": f"""
+const fs = require('fs');
+let served = 0;
+exports.preStop = async (context) => {{
+  fs.writeFileSync({json.dumps(str(marker))}, `served ${{served}} ${{context.requestId}}`);
+}};
+exports.handler = async () => {{ served += 1; return served; }};
+"""}, instance_lifecycle_config={"preStop": {"handler": "index.preStop", "timeout": 3}})
+
+    async def body(runtimes: Runtimes) -> tuple[Outcome, bool]:
+        outcome = await runtimes.invoke(call(fn, b"", request_id="r-0"))
+        [instance] = runtimes.pool.instances()
+        await runtimes.close()  # shutdown retires the idle instance: PreStop, then the kill
+        return outcome, getattr(instance, "pre_stopped", None)
+
+    outcome, pre_stopped = run(body)
+    assert outcome.body == b"1" and pre_stopped is True
+    assert marker.read_text() == f"served 1 {outcome.instance_id}-prestop"
+
+
+@needs_node
+def test_no_pre_stop_after_a_timeout(tmp_path, tmp_path_factory, monkeypatch):
+    shared = tmp_path_factory.mktemp("shared")
+    monkeypatch.setenv("FCEMU_SANDBOX_SHARE", str(shared))
+    marker = shared / "stopped.txt"
+    fn = node_function(tmp_path, {"index.js": f"""
+exports.preStop = (context, callback) => {{
+  require('fs').writeFileSync({json.dumps(str(marker))}, 'ran');
+  callback(null, '');
+}};
+exports.handler = async () => new Promise(() => {{}});
+"""}, timeout=1, instance_lifecycle_config={"preStop": {"handler": "index.preStop"}})
+    [outcome] = invoke_all(fn, b"")
+    assert outcome.kind == "timeout" and not marker.exists()
+
+
 # -- context, logs, environment ---------------------------------------------------------------
 
 

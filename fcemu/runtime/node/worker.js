@@ -32,6 +32,7 @@ const env = process.env;
 const settings = {
   concurrency: parseInt(env.FCEMU_INSTANCE_CONCURRENCY || '1', 10) || 1,
   initializer: env.FCEMU_INITIALIZER || '',
+  preStop: env.FCEMU_PRE_STOP || '',
   logProject: env.FCEMU_LOG_PROJECT || '',
   logStore: env.FCEMU_LOG_STORE || '',
 };
@@ -275,7 +276,6 @@ function makeContext(request) {
     memory: parseInt(env.FC_FUNCTION_MEMORY_SIZE, 10),
     timeout: parseInt(env.FC_TIMEOUT, 10),
   };
-  if (settings.initializer) fn.initializer = settings.initializer;
   return {
     requestId: request.request_id,
     credentials: creds,
@@ -324,9 +324,9 @@ let handlerPromise = null;
 
 async function run(request) {
   const context = makeContext(request);
-  if (request.type === 'init') {
-    const initialize = await loadHandler(settings.initializer);
-    await callHandler(initialize, [context]);
+  if (request.type === 'init' || request.type === 'prestop') {
+    const hook = await loadHandler(request.type === 'init' ? settings.initializer : settings.preStop);
+    await callHandler(hook, [context]);
     return Buffer.alloc(0);
   }
   if (!handlerPromise) {
@@ -342,7 +342,7 @@ const active = new Map(); // request ID -> request store
 
 function answer(request) {
   const requestId = request.request_id;
-  const phase = request.type === 'init' ? 'Initialize' : 'Invoke';
+  const phase = { init: 'Initialize', prestop: 'PreStop' }[request.type] || 'Invoke';
   const store = { requestId };
   active.set(requestId, store);
   current.run(store, () => {
@@ -399,7 +399,7 @@ function serve() {
       if (buffer.length < 4 + size) break;
       const frame = JSON.parse(buffer.subarray(4, 4 + size).toString('utf8'));
       buffer = buffer.subarray(4 + size);
-      if (frame.type === 'init' || frame.type === 'invoke') answer(frame);
+      if (frame.type === 'init' || frame.type === 'invoke' || frame.type === 'prestop') answer(frame);
     }
   });
   input.on('end', () => process.exit(0));
