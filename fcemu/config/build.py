@@ -25,7 +25,8 @@ from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.marked import ConfigError, MarkedDict, Where, marked_dict
 from fcemu.config.schema import MODELLED_PROPS
 from fcemu.destinations import destination_arn, parse_destination
-from fcemu.errors import InvalidArgument
+from fcemu.engine import AliasSpec
+from fcemu.errors import FcError, InvalidArgument
 from fcemu.layers import MAX_LAYERS, LayerArn, unmapped
 from fcemu.models import LATEST
 from fcemu.settings import Settings
@@ -83,12 +84,15 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
                                zip_file=doc["code"]["zipFile"])
     except InvalidArgument as exc:
         raise fail(_field_of(exc.message), exc.message) from None
+    versions, aliases = _versions(props, fail)
+    qualifiers = {LATEST, *(str(n) for n in range(1, len(versions) + 1)),
+                  *(a["aliasName"] for a in aliases)}
     async_config = async_spec = None
     if props.get("asyncInvokeConfig") is not None:
         at, field_name = origins.get("asyncInvokeConfig",
                                      (where, f"{prefix}.asyncInvokeConfig"))
         async_config = _async_config(props["asyncInvokeConfig"], settings, names,
-                                     field_name, reporter)
+                                     field_name, reporter, qualifiers)
         try:
             async_spec = _async_spec(async_config[1])
         except InvalidArgument as exc:
@@ -97,7 +101,42 @@ def build_function(name: str, props: MarkedDict, origins: dict[str, tuple[Where,
     return FunctionEntry(name=name, doc=doc, spec=spec, async_config=async_config,
                          async_spec=async_spec, reserved_concurrency=concurrency, where=where,
                          origins=origins, code_path=code_path,
-                         triggers=_triggers(props.get("triggers"), fail))
+                         triggers=_triggers(props.get("triggers"), fail),
+                         versions=versions, aliases=aliases)
+
+
+def _versions(props: Mapping[str, Any], fail: _Fail) -> tuple[list[str], list[dict[str, Any]]]:
+    """``x-fcemu-versions`` (their descriptions) and ``x-fcemu-aliases`` (CreateAliasInput
+    documents), each alias checked as CreateAlias checks it, against the versions declared."""
+    versions = [str(v.get("description", "")) if isinstance(v, Mapping) else ""
+                for v in props.get("x-fcemu-versions") or ()]
+    aliases: list[dict[str, Any]] = []
+    for item in props.get("x-fcemu-aliases") or ():
+        if not isinstance(item, Mapping):
+            raise fail("x-fcemu-aliases", "each alias is an object: aliasName, versionId, "
+                                          "additionalVersionWeight, description")
+        doc: dict[str, Any] = {"aliasName": str(item.get("aliasName", "")),
+                               "versionId": str(item.get("versionId", ""))}
+        if item.get("description") is not None:
+            doc["description"] = str(item["description"])
+        weights = item.get("additionalVersionWeight")
+        if weights:
+            doc["additionalVersionWeight"] = {str(k): v for k, v in dict(weights).items()}
+        name = doc["aliasName"]
+        try:
+            AliasSpec(alias_name=name, version_id=doc["versionId"],
+                      description=doc.get("description"),
+                      additional_version_weight=doc.get("additionalVersionWeight"))
+        except FcError as exc:
+            raise fail("x-fcemu-aliases", f"alias {name!r}: {exc.message}") from None
+        for target in (doc["versionId"], *doc.get("additionalVersionWeight", ())):
+            if not 1 <= int(target) <= len(versions):
+                raise fail("x-fcemu-aliases", f"alias {name!r}: version {target} is not one "
+                           f"of the {len(versions)} version(s) of x-fcemu-versions")
+        if name in {a["aliasName"] for a in aliases}:
+            raise fail("x-fcemu-aliases", f"alias {name!r} is declared twice")
+        aliases.append(doc)
+    return versions, aliases
 
 
 def _triggers(items: Any, fail: _Fail) -> list[dict[str, str]]:
@@ -173,11 +212,13 @@ def _code(value: Any, fail: _Fail) -> tuple[Path | None, dict[str, Any]]:
 
 
 def _async_config(config: MarkedDict, settings: Settings, names: Mapping[str, Any],
-                  field_name: str, reporter: Reporter) -> tuple[str, dict[str, Any]]:
-    qualifier = config.get("qualifier") or LATEST
-    if qualifier != LATEST:
+                  field_name: str, reporter: Reporter,
+                  qualifiers: set[str]) -> tuple[str, dict[str, Any]]:
+    qualifier = str(config.get("qualifier") or LATEST)
+    if qualifier not in qualifiers:
         raise ConfigError(config.at("qualifier"), f"{field_name}.qualifier",
-                          f"{qualifier!r}: fcemu models the LATEST qualifier only")
+                          f"{qualifier!r} is not LATEST nor a version or alias the function "
+                          "declares (x-fcemu-versions, x-fcemu-aliases)")
     doc = {k: config[k] for k in ("asyncTask", "maxAsyncRetryAttempts",
                                   "maxAsyncEventAgeInSeconds") if k in config}
     if "statefulInvocation" in config:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.load import load
 from fcemu.config.marked import ConfigError
+from fcemu.engine import AliasSpec
 from fcemu.errors import (
     AsyncConfigNotExists,
     ConcurrencyConfigNotFound,
@@ -28,7 +29,7 @@ from fcemu.errors import (
     FunctionNotFound,
     SmqError,
 )
-from fcemu.models import LATEST
+from fcemu.models import LATEST, Alias, Version
 from fcemu.specs import FunctionSpec
 from fcemu.triggers import Trigger, TriggerSpec
 
@@ -115,6 +116,7 @@ def function_exists(engine: Engine, name: str) -> bool:
 def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     """The function's async invoke config and reserved concurrency: put, or deleted when the
     files no longer set them."""
+    _deploy_versions(engine, entry)
     if entry.async_config is not None and entry.async_spec is not None:
         engine.put_async_invoke_config(entry.name, entry.async_config[0], entry.async_spec)
     else:
@@ -126,6 +128,39 @@ def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
         with suppress(ConcurrencyConfigNotFound):
             engine.delete_concurrency_config(entry.name)
     _deploy_triggers(engine, entry)
+
+
+def _deploy_versions(engine: Engine, entry: FunctionEntry) -> None:
+    """``x-fcemu-versions``: published until the function has as many (a version is
+    immutable: one published before stays as it was); ``x-fcemu-aliases``: created or
+    updated as declared, and those the files no longer declare deleted."""
+    existing: list[Version] = []
+    token = ""
+    while True:
+        page, token = engine.list_function_versions(entry.name, direction="FORWARD",
+                                                    limit=100, next_token=token)
+        existing += page
+        if not token:
+            break
+    for description in entry.versions[len(existing):]:
+        engine.publish_function_version(entry.name, description)
+    aliases: dict[str, Alias] = {}
+    while True:
+        found, token = engine.list_aliases(entry.name, limit=100, next_token=token)
+        aliases.update((a.alias_name, a) for a in found)
+        if not token:
+            break
+    wanted = {doc["aliasName"]: doc for doc in entry.aliases}
+    for name in aliases.keys() - wanted.keys():
+        engine.delete_alias(entry.name, name)
+    for name, doc in wanted.items():
+        spec = AliasSpec(alias_name=name, version_id=doc["versionId"],
+                         description=doc.get("description", ""),
+                         additional_version_weight=doc.get("additionalVersionWeight", {}))
+        if name in aliases:
+            engine.update_alias(entry.name, name, spec)
+        else:
+            engine.create_alias(entry.name, spec)
 
 
 def _deploy_triggers(engine: Engine, entry: FunctionEntry) -> None:

@@ -46,12 +46,18 @@ class FunctionEntry:
     code_path: Path | None = None
     #: ``CreateTriggerInput`` documents (``triggerConfig`` as JSON text), in file order.
     triggers: list[dict[str, str]] = field(default_factory=list)
+    #: ``x-fcemu-versions``: the description of each version published at deploy (1, 2, …).
+    versions: list[str] = field(default_factory=list)
+    #: ``x-fcemu-aliases``: ``CreateAliasInput`` documents, in file order.
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     def same_as(self, other: FunctionEntry | None) -> bool:
         """True when ``other`` deploys exactly this (a reload need not touch it)."""
         return other is not None and (self.doc, self.async_config,
-                                      self.reserved_concurrency, self.triggers) == (
-            other.doc, other.async_config, other.reserved_concurrency, other.triggers)
+                                      self.reserved_concurrency, self.triggers,
+                                      self.versions, self.aliases) == (
+            other.doc, other.async_config, other.reserved_concurrency, other.triggers,
+            other.versions, other.aliases)
 
 
 @dataclass

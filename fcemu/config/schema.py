@@ -99,6 +99,22 @@ _FUNCTION_PROPERTIES: dict[str, Any] = {
     "concurrencyConfig": {"type": "object", "properties": {
         "reservedConcurrency": _int(0),
     }, "required": ["reservedConcurrency"], "additionalProperties": False},
+    "x-fcemu-versions": {
+        "type": "array", "description": "fcemu only (the fc3 component publishes versions with "
+        "'s version publish'): versions 1, 2, … published at deploy, each a snapshot of the "
+        "function as deployed", "items": {"type": "object", "properties": {
+            "description": {"type": "string", "maxLength": 256},
+        }, "additionalProperties": False}},
+    "x-fcemu-aliases": {
+        "type": "array", "description": "fcemu only (the fc3 component: 's alias publish'): "
+        "CreateAliasInput fields; versionId names one of x-fcemu-versions", "items": {
+            "type": "object", "properties": {
+                "aliasName": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"},
+                "versionId": {"type": ["string", "integer"]},
+                "description": {"type": "string", "maxLength": 256},
+                "additionalVersionWeight": {"type": "object", "additionalProperties": {
+                    "type": "number", "minimum": 0, "maximum": 1}},
+            }, "required": ["aliasName", "versionId"], "additionalProperties": False}},
     "x-fcemu-allow-unknown": {
         "type": "array", "items": {"type": "string", "minLength": 1},
         "description": "fcemu only: props of this function, in this file, that fcemu does "

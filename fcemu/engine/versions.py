@@ -79,6 +79,9 @@ class AliasSpec:
         if self.additional_version_weight is not None:
             object.__setattr__(self, "additional_version_weight",
                                check_weights(self.additional_version_weight))
+            if self.version_id in self.additional_version_weight:
+                raise AdditionalVersionContainsMajorVersion(self.additional_version_weight,
+                                                            self.version_id)
 
 
 def check_alias_name(name: Any) -> str:

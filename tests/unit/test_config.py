@@ -309,7 +309,7 @@ BAD_FILES = [
      "        onSuccess: acs:oss:cn-hangzhou:1:bucket\n", 8,
      "functions.job.asyncInvokeConfig.destinationConfig.onSuccess", "unsupported destination"),
     ("fcemu.yaml", FUNCTION + "    asyncInvokeConfig:\n      qualifier: prod\n", 7,
-     "functions.job.asyncInvokeConfig.qualifier", "LATEST qualifier only"),
+     "functions.job.asyncInvokeConfig.qualifier", "not LATEST nor a version or alias"),
     ("fcemu.yaml", FUNCTION + "  job:\n    timeout: 3\n", 6, "job", "duplicate key"),
     ("fcemu.yaml", FUNCTION + "  bad name!:\n    runtime: python3\n", 6, "functions.bad name!",
      "invalid name"),

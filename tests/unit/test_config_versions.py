@@ -1,0 +1,108 @@
+"""Versions and aliases declared in deployment files (``x-fcemu-versions``,
+``x-fcemu-aliases``): published and created at deploy, again after each reset, and
+usable as the qualifier of the function's ``asyncInvokeConfig``."""
+
+from __future__ import annotations
+
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import fcemu
+from fcemu.config import ConfigError, ConfigErrors, apply_config, load
+from fcemu.engine import Engine
+from fcemu.settings import Settings
+
+HANDLER = "def handler(event, context):\n    return context.function.qualifier\n"
+
+S_YAML = """
+    edition: 3.0.0
+    name: app
+    resources:
+      job:
+        component: fc3
+        props:
+          region: cn-hangzhou
+          functionName: job
+          runtime: python3.12
+          handler: index.handler
+          code: ./code
+          x-fcemu-versions:
+            - description: first
+            - description: second
+          x-fcemu-aliases:
+            - aliasName: prod
+              versionId: 1
+              additionalVersionWeight:
+                "2": 0.25
+          asyncInvokeConfig:
+            qualifier: prod
+            destinationConfig:
+              onSuccess: acs:mns:{region}:{accountid}:/queues/done/messages
+"""
+
+
+def project(tmp_path: Path, text: str = S_YAML) -> Path:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(HANDLER)
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def invoke_async(emu: fcemu.Emulator, qualifier: str) -> None:
+    request = urllib.request.Request(
+        f"{emu.endpoint}/2023-03-30/functions/job/invocations?qualifier={qualifier}",
+        data=b"{}", method="POST", headers={"x-fc-invocation-type": "Async"})
+    urllib.request.urlopen(request).close()
+
+
+def test_versions_and_aliases_are_deployed_and_redeployed_at_reset(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        for _ in range(2):  # as deployed, then after a reset
+            async def state(engine: Engine) -> tuple[object, object, object]:
+                versions, _ = engine.list_function_versions("job", direction="FORWARD")
+                alias = engine.get_alias("job", "prod")
+                return ([(v.version_id, v.description) for v in versions],
+                        (alias.version_id, alias.additional_version_weight),
+                        engine.get_async_invoke_config("job", "prod").on_success)
+
+            versions, alias, destination = emu.call(state)
+            assert versions == [("1", "first"), ("2", "second")]
+            assert alias == ("1", {"2": 0.25})
+            assert str(destination).endswith(":/queues/done/messages")
+            invoke_async(emu, "prod")
+            emu.drain()
+            [message] = emu.queue("done").json()
+            assert message["requestContext"]["functionArn"].endswith(":functions/job/prod")
+            assert message["responsePayload"] == "prod"
+            emu.reset()
+
+
+@pytest.mark.parametrize(("change", "field", "needle"), [
+    (("versionId: 1", "versionId: 3"), "x-fcemu-aliases", "version 3 is not one of the 2"),
+    (('"2": 0.25', '"1": 0.25'), "x-fcemu-aliases", "should not contain major version 1"),
+    (("qualifier: prod", "qualifier: staging"), "asyncInvokeConfig.qualifier",
+     "'staging' is not LATEST nor a version or alias"),
+])
+def test_bad_declarations_name_file_line_and_field(tmp_path: Path, change: tuple[str, str],
+                                                   field: str, needle: str) -> None:
+    path = project(tmp_path, S_YAML.replace(*change))
+    with pytest.raises((ConfigError, ConfigErrors)) as info:
+        load([path], Settings())
+    text = str(info.value)
+    assert field in text and needle in text and "s.yaml:" in text
+
+
+def test_a_reload_keeps_published_versions(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        async def publish_more(engine: Engine) -> list[str]:
+            apply_config(engine, [path])  # the same files again: nothing new to publish
+            versions, _ = engine.list_function_versions("job")
+            return [v.version_id for v in versions]
+
+        assert emu.call(publish_more) == ["2", "1"]
