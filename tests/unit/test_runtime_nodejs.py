@@ -375,6 +375,71 @@ exports.handler = async (event, context) => {
         assert other not in outcome.logs
 
 
+@needs_node
+def test_idle_reaping_and_the_instance_cap_hold_for_nodejs(tmp_path):
+    timers: list[tuple[float, object]] = []
+
+    class Timer:
+        def cancel(self) -> None:
+            pass
+
+    def idle_timer(seconds: float, callback: object) -> Timer:
+        timers.append((seconds, callback))
+        return Timer()
+
+    source = "exports.handler = async () => process.pid;\n"
+    first = node_function(tmp_path / "a", {"index.js": source}, name="first")
+    second = node_function(tmp_path / "b", {"index.js": source}, name="second")
+
+    async def body(runtimes: Runtimes) -> tuple[list[Outcome], list[int]]:
+        one = await runtimes.invoke(call(first, b"", request_id="r-1"))
+        [pid] = [i["pid"] for i in runtimes.instances()]  # as the server numbers it
+        seconds, expire = timers[-1]
+        assert seconds == 7.0
+        expire()  # the idle timer fires: the instance is reaped
+        await runtimes.pool.reaped()
+        assert not alive(pid) and not runtimes.instances()
+        two = await runtimes.invoke(call(first, b"", request_id="r-2"))
+        # the cap is 1: another function's request takes the idle instance's place
+        three = await runtimes.invoke(call(second, b"", request_id="r-3"))
+        return [one, two, three], [runtimes.usage().peak]
+
+    outcomes, [peak] = run(body, max_instances=1, idle_seconds=7.0, idle_timer=idle_timer)
+    assert [o.kind for o in outcomes] == ["ok", "ok", "ok"]
+    assert len({o.instance_id for o in outcomes}) == 3 and peak == 1
+
+
+@needs_node
+def test_a_nodejs_instance_over_its_memory_size_is_killed(tmp_path):
+    fn = node_function(tmp_path, {"index.js": """
+exports.handler = async () => {
+  const blocks = [];
+  for (let i = 0; i < 40; i += 1) blocks.push(Buffer.alloc(8 * 1024 * 1024, 1));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return blocks.length;
+};
+"""}, memory_size=128, timeout=10)
+    [outcome] = invoke_all(fn, b"")
+    assert (outcome.kind, outcome.error_type) == ("crash", UNHANDLED)
+    assert CRASH.fullmatch(error(outcome)["errorMessage"])
+    assert "fcemu: out of memory" in outcome.logs
+
+
+@needs_node
+def test_aliyun_fc_log_level_filters_console_lines(tmp_path):
+    fn = node_function(tmp_path, {"index.js": """
+exports.handler = async (event, context) => {
+  console.log('hidden info');
+  context.logger.warn('shown warning');
+  process.stdout.write('raw always\\n');
+  return 'ok';
+};
+"""}, environment_variables={"ALIYUN_FC_LOG_LEVEL": "warn"})
+    [outcome] = invoke_all(fn, b"")
+    assert "hidden info" not in outcome.logs
+    assert "[warn] shown warning" in outcome.logs and "raw always" in outcome.logs
+
+
 # -- the interpreter ----------------------------------------------------------------------------
 
 
