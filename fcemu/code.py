@@ -315,10 +315,20 @@ def prepare(zip_file_b64: str, dest: Path) -> Package:
     try:
         data = decode_zip(zip_file_b64)
         unpacked = unpack(data, dest)
+        kept = package_zip(dest)  # GetFunctionCode serves the package as it was sent
+        kept.parent.mkdir(exist_ok=True)
+        kept.write_bytes(data)
         return Package(dest, len(data), crc64(data), unpacked)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
+        package_zip(dest).unlink(missing_ok=True)
         raise
+
+
+def package_zip(path: Path) -> Path:
+    """The zip file a package directory was unpacked from, kept in a sibling of the
+    store's root (``<root>.zips/<package>.zip``: the root holds package directories only)."""
+    return path.parent.with_name(path.parent.name + ".zips") / (path.name + ".zip")
 
 
 class CodeStore:
@@ -375,16 +385,22 @@ class CodeStore:
     async def remove(self, path: Path | None) -> None:
         """Remove a package directory nothing uses any more (on a worker thread)."""
         if path is not None and path.parent == self.root:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: shutil.rmtree(path, ignore_errors=True))
+            await asyncio.get_running_loop().run_in_executor(None, _remove_package, path)
 
     def discard(self, package: Package | None) -> None:
         """Remove a package that was never installed."""
         if package is not None:
-            shutil.rmtree(package.path, ignore_errors=True)
+            _remove_package(package.path)
 
     async def close(self) -> None:
-        """Wait for unpacks in flight, then remove every package."""
+        """Wait for unpacks in flight, then remove every package and its zip."""
         if self._pending:
             await asyncio.wait(list(self._pending))
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root.with_name(self.root.name + ".zips"), ignore_errors=True)
+
+
+def _remove_package(path: Path) -> None:
+    """A package directory and its zip."""
+    shutil.rmtree(path, ignore_errors=True)
+    package_zip(path).unlink(missing_ok=True)

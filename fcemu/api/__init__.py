@@ -31,12 +31,14 @@ from fcemu.api import (
     concurrency,
     console,
     control,
+    function_code,
     functions,
     http_triggers,
     instances,
     invocations,
     layers,
     smq,
+    tags,
     triggers,
     versions,
 )
@@ -54,7 +56,7 @@ FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
 _FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers,
-               layers, versions, instances)
+               layers, versions, instances, tags, function_code)
 
 
 def make_app(engine: Engine) -> web.Application:
@@ -72,6 +74,7 @@ def make_app(engine: Engine) -> web.Application:
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_routes(http_triggers.routes)
+    root.add_routes(function_code.download_routes)  # before the /_fcemu sub-app
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
     # long polls parked on queues answer at once instead of holding shutdown for up to 30 s

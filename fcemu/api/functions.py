@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 from fcemu import code
 from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
+from fcemu.api.tags import json_tags
 
 routes = web.RouteTableDef()
 
@@ -83,11 +84,18 @@ async def get_function(request: web.Request) -> web.Response:
 
 @routes.get("/functions")
 async def list_functions(request: web.Request) -> web.Response:
-    """ListFunctions: ``prefix``, ``limit`` (1–100, default 20), ``nextToken`` (spec §5.2)."""
+    """ListFunctions: ``prefix``, ``limit`` (1–100, default 20), ``nextToken`` (spec §5.2),
+    and the filters ``runtime``, ``description``, ``tags`` (a JSON array of ``{Key, Value}``),
+    ``fcVersion`` and ``gpuType`` (:class:`fcemu.engine.resources.FunctionFilter`)."""
     query = request.query
-    functions, token = request.app[ENGINE].list_functions(
+    engine = request.app[ENGINE]
+    match = engine.function_filter(
+        runtime=query.get("runtime") or None, description=query.get("description") or None,
+        tags=json_tags(query.get("tags"), "tags"), fc_version=query.get("fcVersion") or None,
+        gpu_type=query.get("gpuType") or None)
+    functions, token = engine.list_functions(
         prefix=query.get("prefix", ""), limit=wire.query_limit(query),
-        next_token=query.get("nextToken", ""))
+        next_token=query.get("nextToken", ""), match=match)
     return wire.json_response(wire.page("functions", map(wire.function, functions), token))
 
 

@@ -34,7 +34,7 @@ from fcemu.engine.functions import FunctionOperations
 from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
-from fcemu.engine.resources import ResourceOperations
+from fcemu.engine.resources import CodeOperations, ResourceOperations, TagOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.engine.versions import VersionOperations
 from fcemu.errors import (
@@ -93,7 +93,8 @@ class ServerFailure:
 
 
 class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
-             ControlOperations, ObserveOperations, LimitOperations, ResourceOperations):
+             ControlOperations, ObserveOperations, LimitOperations, ResourceOperations,
+             TagOperations, CodeOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and

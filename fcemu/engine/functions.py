@@ -138,9 +138,13 @@ class FunctionOperations:
         function = self._function(name)
         return self._published(function, self._qualifier(function, qualifier))
 
-    def list_functions(self, prefix: str = "", limit: int = 20,
-                       next_token: str = "") -> tuple[list[Function], str]:
-        names = sorted(n for n in self.functions if n.startswith(prefix) and n >= next_token)
+    def list_functions(self, prefix: str = "", limit: int = 20, next_token: str = "",
+                       match: Callable[[Function], bool] | None = None
+                       ) -> tuple[list[Function], str]:
+        """ListFunctions; ``match``: ListFunctions' other filters
+        (:meth:`fcemu.engine.resources.ResourceOperations.function_filter`)."""
+        names = sorted(n for n in self.functions if n.startswith(prefix) and n >= next_token
+                       and (match is None or match(self.functions[n])))
         page = names[:limit]
         return [self.functions[n] for n in page], names[limit] if len(names) > limit else ""
 

@@ -231,3 +231,110 @@ def test_list_instances_on_the_functions_route(fc_client):
     error = sdk_error(lambda: fc_client.list_instances("echo", fc.ListInstancesRequest(
         start_time_ms=2, end_time_ms=1)))
     assert (error.status_code, error.code) == (400, "InvalidArgument")
+
+
+# -- gap 7: ListFunctions filters, tags, GetFunctionCode --------------------------------------
+
+
+def tag_body(client, arns, tags):
+    return fc.TagResourcesRequest(body=fc.TagResourcesInput(
+        resource_id=arns, resource_type="function",
+        tag=[fc.Tag(key=k, value=v) for k, v in tags.items()]))
+
+
+def function_names(client, **filters):
+    return [f.function_name for f in client.list_functions(
+        fc.ListFunctionsRequest(**filters)).body.functions]
+
+
+@pytest.mark.fc_verified
+def test_list_functions_filters(fc_client):
+    create_function(fc_client, "a", ECHO, description="first", tags=[fc.Tag(key="env",
+                                                                               value="prod")])
+    create_function(fc_client, "b", ECHO, runtime="python3.12", description="second")
+    create_function(fc_client, "c", ECHO, tags=[fc.Tag(key="env", value="test")])
+    assert function_names(fc_client) == ["a", "b", "c"]
+    assert function_names(fc_client, runtime="python3.12") == ["b"]
+    assert function_names(fc_client, description="first") == ["a"]
+    assert function_names(fc_client, tags=[fc.Tag(key="env", value="test")]) == ["c"]
+    assert function_names(fc_client, fc_version="v3") == ["a", "b", "c"]
+    assert function_names(fc_client, fc_version="v2") == []
+    assert function_names(fc_client, gpu_type="fc.gpu.tesla.1") == []
+    assert function_names(fc_client, prefix="a", runtime="python3.10") == ["a"]
+
+
+@pytest.mark.fc_verified
+def test_tag_untag_and_list_tag_resources(fc_client):
+    arn = create_function(fc_client, "a", ECHO).function_arn
+    other = create_function(fc_client, "b", ECHO).function_arn
+    fc_client.tag_resources(tag_body(fc_client, [arn, other], {"env": "prod", "team": "x"}))
+    fc_client.tag_resources(tag_body(fc_client, [arn], {"env": "test"}))  # overwrites
+    assert {(t.key, t.value) for t in fc_client.get_function(
+        "a", fc.GetFunctionRequest()).body.tags} == {("env", "test"), ("team", "x")}
+    rows = fc_client.list_tag_resources(fc.ListTagResourcesRequest(
+        resource_id=[arn], resource_type="function")).body.tag_resources
+    assert {(r.resource_id, r.tag_key, r.tag_value) for r in rows} == {
+        (arn, "env", "test"), (arn, "team", "x")}
+    rows = fc_client.list_tag_resources(fc.ListTagResourcesRequest(
+        resource_type="function", tag=[fc.Tag(key="env", value="prod")])).body.tag_resources
+    assert {r.resource_id for r in rows} == {other}
+    fc_client.untag_resources(fc.UntagResourcesRequest(
+        resource_id=[arn], resource_type="function", tag_key=["env"]))
+    assert [(t.key, t.value) for t in fc_client.get_function(
+        "a", fc.GetFunctionRequest()).body.tags] == [("team", "x")]
+    fc_client.untag_resources(fc.UntagResourcesRequest(
+        resource_id=[other], resource_type="function", all=True))
+    assert fc_client.get_function("b", fc.GetFunctionRequest()).body.tags in (None, [])
+
+
+def test_tag_errors(fc_client):
+    arn = create_function(fc_client, "a", ECHO).function_arn
+    error = sdk_error(lambda: fc_client.tag_resources(tag_body(fc_client, [arn],
+                                                               {"acs:x": "1"})))
+    assert (error.status_code, error.code) == (400, "InvalidArgument")
+    error = sdk_error(lambda: fc_client.tag_resources(tag_body(
+        fc_client, [arn], {f"k{i}": "v" for i in range(21)})))
+    assert "at most 20" in error.message
+    error = sdk_error(lambda: fc_client.tag_resources(tag_body(
+        fc_client, [arn.replace(":functions/a", ":functions/ghost")], {"k": "v"})))
+    assert (error.status_code, error.code) == (404, "FunctionNotFound")
+    assert fc_client.get_function("a", fc.GetFunctionRequest()).body.tags in (None, [])
+
+
+def test_get_function_code_serves_the_zip_as_sent(fc_client):
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from tests.contract.conftest import zip_code
+
+    function = create_function(fc_client, "echo", ECHO)
+    code = fc_client.get_function_code("echo", fc.GetFunctionCodeRequest()).body
+    assert code.checksum == function.code_checksum
+    with urllib.request.urlopen(code.url) as response:  # no signature needed: it is signed
+        assert response.headers["Content-Type"] == "application/zip"
+        assert response.read() == base64.b64decode(zip_code(ECHO))
+    fc_client.update_function("echo", fc.UpdateFunctionRequest(body=fc.UpdateFunctionInput(
+        code=fc.InputCodeLocation(zip_file=zip_code(ECHO + "# v2\n")))))
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(code.url)
+    info.value.close()
+    assert info.value.code == 403
+    fresh = fc_client.get_function_code("echo", fc.GetFunctionCodeRequest()).body
+    with urllib.request.urlopen(fresh.url) as response:
+        assert response.read() == base64.b64decode(zip_code(ECHO + "# v2\n"))
+
+
+@pytest.mark.fcemu(access_keys=[("AKfidelity", "secret")])
+def test_the_code_url_needs_no_request_signature_in_verify_mode(fc_client):
+    import urllib.error
+    import urllib.request
+
+    create_function(fc_client, "echo", ECHO)
+    code = fc_client.get_function_code("echo", fc.GetFunctionCodeRequest()).body
+    with urllib.request.urlopen(code.url) as response:
+        assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(code.url.replace("Signature=", "Signature=0"))
+    info.value.close()
+    assert info.value.code == 403
