@@ -56,6 +56,11 @@ def run_functions(client: Client, args: argparse.Namespace, out: fmt.Output) -> 
                                      "ListAsyncInvokeConfigs")}
     for function in functions:
         function["asyncConfig"] = configs.get(function.get("functionArn", ""))
+        name = quote(function.get("functionName", ""))
+        function["versions"] = client.pages(f"/functions/{name}/versions", "versions",
+                                            "ListFunctionVersions", {"direction": "FORWARD"})
+        function["aliases"] = client.pages(f"/functions/{name}/aliases", "aliases",
+                                           "ListAliases")
     out.emit({"functions": functions}, lambda: fmt.functions_table(functions))
     return EXIT_OK
 

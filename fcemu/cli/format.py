@@ -124,8 +124,22 @@ def functions_table(functions: list[dict[str, Any]]) -> str:
             destination((targets.get("onSuccess") or {}).get("destination")),
             destination((targets.get("onFailure") or {}).get("destination")),
         ])
-    return table(["FUNCTION", "RUNTIME", "HANDLER", "TIMEOUT", "MEMORY", "TASKS", "RETRIES",
-                  "ON SUCCESS", "ON FAILURE"], rows)
+    headers = ["FUNCTION", "RUNTIME", "HANDLER", "TIMEOUT", "MEMORY", "TASKS", "RETRIES",
+               "ON SUCCESS", "ON FAILURE"]
+    if any(f.get("versions") or f.get("aliases") for f in functions):
+        headers += ["VERSIONS", "ALIASES"]
+        for row, f in zip(rows, functions, strict=True):
+            row += [",".join(v.get("versionId", "") for v in f.get("versions") or ()) or "-",
+                    " ".join(map(alias, f.get("aliases") or ())) or "-"]
+    return table(headers, rows)
+
+
+def alias(doc: dict[str, Any]) -> str:
+    """``prod=2`` or, with a canary, ``prod=2+3:10%``."""
+    text = f"{doc.get('aliasName', '')}={doc.get('versionId', '')}"
+    for version, weight in (doc.get("additionalVersionWeight") or {}).items():
+        text += f"+{version}:{float(weight) * 100:g}%"
+    return text
 
 
 def _duration(task: dict[str, Any]) -> str:

@@ -230,7 +230,9 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         now = self.clock.now_ms()
         previous = self.async_configs.get((name, qualifier))
         config = AsyncConfig(
-            function_name=name, qualifier=qualifier, function_arn=function.arn,
+            function_name=name, qualifier=qualifier,
+            # a version's or alias's config names it in its ARN, as its result messages do
+            function_arn=function.arn if qualifier == LATEST else f"{function.arn}/{qualifier}",
             created_ms=previous.created_ms if previous else now, modified_ms=now,
             async_task=spec.async_task, max_async_retry_attempts=spec.max_async_retry_attempts,
             max_async_event_age_in_seconds=spec.max_async_event_age_in_seconds,

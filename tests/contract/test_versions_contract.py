@@ -294,7 +294,8 @@ def test_async_config_per_qualifier(fcemu, fc_client):
     put_config(fc_client, "svc", "prod", queue=queue_arn(fcemu, "prod-q"))
     configs = fc_client.list_async_invoke_configs(
         fc.ListAsyncInvokeConfigsRequest(function_name="svc")).body.configs
-    assert len(configs) == 2
+    assert sorted(c.function_arn.rsplit(":", 1)[1] for c in configs) == [
+        "functions/svc", "functions/svc/prod"]
     for qualifier in ("prod", "dev", None, "1"):
         invoke(fc_client, "svc", qualifier, asynchronous=True)
     fcemu.drain()
