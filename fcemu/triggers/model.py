@@ -51,7 +51,7 @@ class Trigger:
     invocation_role: str = ""
     source_arn: str = ""
     description: str = ""
-    status: str = "Success"
+    status: str = "OK"
 
 
 @dataclass(frozen=True)
