@@ -93,9 +93,10 @@ class Cron:
     def next_after(self, after_ms: int, anchor_ms: int = 0) -> int | None:
         """The first fire strictly after ``after_ms`` (``None``: none within five years)."""
         zone = ZoneInfo(self.zone) if self.zone != "UTC" else timezone.utc
-        start = datetime.fromtimestamp(after_ms / 1000, tz=timezone.utc).astimezone(zone)
-        # local wall times from a little before ``start`` (a DST shift is at most hours)
-        floor = start.replace(tzinfo=None) - timedelta(hours=3)
+        start = datetime.fromtimestamp(after_ms // 1000, tz=timezone.utc).astimezone(zone)
+        # Existing local times map to UTC in order (a repeated one at its first occurrence),
+        # so nothing before ``start``'s own wall time can be after it.
+        floor = start.replace(tzinfo=None)
         day = floor.date()
         for _ in range(_HORIZON_DAYS):
             if self._day_matches(day):
@@ -124,6 +125,9 @@ class Cron:
                 if same_day and (hour, minute) < (floor.hour, floor.minute):
                     continue
                 for second in self.seconds:
+                    if same_day and (hour, minute, second) < (floor.hour, floor.minute,
+                                                              floor.second):
+                        continue
                     local = datetime(day.year, day.month, day.day, hour, minute, second)
                     ms = _local_ms(local, zone)
                     if ms is not None and ms > after_ms:

@@ -94,3 +94,14 @@ def test_refused_expressions_say_what_to_fix(text, says):
     with pytest.raises(ScheduleError) as info:
         parse_schedule(text)
     assert says in str(info.value)
+
+
+def test_the_repeated_hour_of_a_fall_back_fires_once():
+    every_half_hour = parse_schedule("CRON_TZ=Europe/Berlin 0 */30 * * * *")
+    # 2024-10-27: 02:00-02:59 happens at 00:xxZ (CEST) and again at 01:xxZ (CET)
+    assert fires("CRON_TZ=Europe/Berlin 0 */30 * * * *", "2024-10-27T00:00:00Z", 4) == [
+        "2024-10-27T00:30:00Z", "2024-10-27T02:00:00Z", "2024-10-27T02:30:00Z",
+        "2024-10-27T03:00:00Z"]
+    # created during the second 02:30: the next fire is 03:00 CET
+    assert format_ms(every_half_hour.next_after(to_epoch_ms("2024-10-27T01:30:00Z"))) == \
+        "2024-10-27T02:00:00.000Z"
