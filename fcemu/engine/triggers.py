@@ -22,10 +22,11 @@ destinations, task records):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from fcemu.errors import InvalidArgument, TriggerAlreadyExists, TriggerNotFound
+from fcemu.errors import FcError, InvalidArgument, TriggerAlreadyExists, TriggerNotFound
 from fcemu.models import LATEST
 from fcemu.triggers import events
 from fcemu.triggers.model import (
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TriggerOperations"]
 
+log = logging.getLogger("fcemu.triggers")
+
 _Key = tuple[str, str]
 
 
@@ -74,6 +77,7 @@ class TriggerOperations:
     #: The engine's own (defined by the other mixins and the engine class).
     _function: Callable[[str], Function]
     _qualifier: Callable[[Function, str | None], str]
+    _check_enabled: Callable[[Function], None]
     invoke_function: Callable[..., Awaitable[Any]]
 
     def _init_triggers(self) -> None:
@@ -277,13 +281,27 @@ class TriggerOperations:
             if trigger is None or self._trigger_parsed.get(key) is not config:
                 return
             self._arm(key, config, due)
-            self._start(trigger, events.timer_event(key[1], due, config.payload))
+            self._start_or_log(trigger, events.timer_event(key[1], due, config.payload))
         return fire
 
     def _start(self, trigger: Trigger, event: bytes) -> Task:
+        """The async invocation of a fire, on the trigger's qualifier (an FcError when FC
+        would refuse it: the function's invocation disabled, the qualifier gone)."""
         function = self._function(trigger.function_name)
-        return self.tasks.submit(function, self._qualifier(function, trigger.qualifier),
-                                 event, task_id=None, delay_s=0)
+        qualifier = self._qualifier(function, trigger.qualifier)
+        self._check_enabled(function)
+        return self.tasks.submit(function, qualifier, event, task_id=None, delay_s=0)
+
+    def _start_or_log(self, trigger: Trigger, event: bytes) -> bool:
+        """:meth:`_start` for fires nobody asked for (timer, topic, queue): a refusal is
+        logged, not raised (the fire is lost, as FC's would be)."""
+        try:
+            self._start(trigger, event)
+        except FcError as exc:
+            log.warning("trigger %s of function %s: not invoked: %s: %s", trigger.trigger_name,
+                        trigger.function_name, exc.code, exc.message)
+            return False
+        return True
 
     def _watching(self, kind: type, match: Callable[[ParsedConfig], bool]) -> list[Trigger]:
         found = []
@@ -299,7 +317,7 @@ class TriggerOperations:
                                       and (not p.filter_tag or p.filter_tag == tag)):
             parsed = self._trigger_parsed[(trigger.function_name, trigger.trigger_name)]
             assert isinstance(parsed, TopicConfig)
-            self._start(trigger, events.topic_event(
+            self._start_or_log(trigger, events.topic_event(
                 fmt=parsed.notify_content_format, owner=self.settings.account_id, topic=topic,
                 subscription=trigger.trigger_name, message_id=message.message_id,
                 body=message.body, body_md5=message.body_md5, tag=tag,
@@ -340,5 +358,5 @@ class TriggerOperations:
                     body=message.body, enqueue_ms=message.enqueue_time, now_ms=now,
                     base64_decode=parsed.base64_decode)
                 assert message.receipt_handle is not None
-                source.delete(message.receipt_handle)
-                self._start(trigger, event)
+                if self._start_or_log(trigger, event):  # refused: back after its visibility
+                    source.delete(message.receipt_handle)

@@ -265,3 +265,32 @@ def test_control_api_drain_until(fcemu, fcemu_function):
     status, error = post(b'{"until": true}')
     assert status == 400 and "until must be epoch milliseconds" in error["Message"]
     assert post(b"{}") == (200, {"now": T0 + 24 * HOUR_MS})
+
+
+def test_a_trigger_invokes_its_qualifier_and_respects_disabled_invocation(fcemu,
+                                                                           fcemu_function):
+    from fcemu.engine.versions import AliasSpec
+
+    fcemu_function("job", recorder([]), async_config={"asyncTask": True})
+
+    async def publish(engine):
+        engine.publish_function_version("job")
+        engine.create_alias("job", AliasSpec(alias_name="prod", version_id="1"))
+
+    fcemu.call(publish)
+    made = fcemu.create_trigger("job", "hourly", "timer", timer("@every 1h"), qualifier="prod")
+    assert made["qualifier"] == "prod" and made["targetArn"].endswith("functions/job:prod")
+    fcemu.clock.advance(timedelta(hours=1))
+    (task,) = fcemu.tasks("job")
+    assert task["qualifier"] == "prod"
+
+    async def disable(engine):
+        engine.disable_function_invocation("job", reason="maintenance")
+
+    fcemu.call(disable)
+    fcemu.clock.advance(timedelta(hours=2))  # the fires are refused, as FC refuses them
+    assert len(fcemu.tasks("job")) == 1
+    from fcemu.errors import PreconditionFailed
+
+    with pytest.raises(PreconditionFailed, match="disabled"):
+        fcemu.fire_trigger("job", "hourly")
