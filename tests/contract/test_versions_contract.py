@@ -321,7 +321,7 @@ def test_canary_split_is_seeded(fcemu, fc_client):
     assert split == CANARY_SPLIT
 
 
-#: What seed 42 (tests/conftest.py) draws for the 1000 invocations of the canary test.
+#: What seed 0 (the pytest plugin's default) draws for the 1000 invocations of the canary test.
 CANARY_SPLIT = Counter({"v1": 890, "v2": 110})
 
 
