@@ -31,8 +31,10 @@ from fcemu.engine import Engine, ServerFailure
 from fcemu.ids import IdGenerator
 from fcemu.server.operations import EmulatorOperations
 from fcemu.server.triggers import EmulatorTriggers
+from fcemu.server.versions import EmulatorVersions
 from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 from fcemu.settings import Settings
+from fcemu.web import add_console
 
 T = TypeVar("T")
 
@@ -42,7 +44,7 @@ CALL_TIMEOUT = 600.0
 __all__ = ["Emulator", "EmulatorClock", "MessageView", "QueueView", "ServerSideError"]
 
 
-class Emulator(EmulatorTriggers, EmulatorOperations):
+class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorOperations):
     """A running fcemu: the FC 3.0 API, the SMQ API and the control API on one port.
 
     :param settings: a :class:`~fcemu.Settings`; keyword arguments override its fields.
@@ -103,6 +105,7 @@ class Emulator(EmulatorTriggers, EmulatorOperations):
             raise
         self._engine.add_task_listener(self._events.collect)
         app = make_app(self._engine)
+        add_console(app)  # the web console at / and /_fcemu/ui/ (fcemu.web)
         # FrontDoorRunner: HTTP-level errors in FC/MNS format, slow request heads time out
         self._runner = FrontDoorRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

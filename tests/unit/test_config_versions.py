@@ -106,3 +106,22 @@ def test_a_reload_keeps_published_versions(tmp_path: Path) -> None:
             return [v.version_id for v in versions]
 
         assert emu.call(publish_more) == ["2", "1"]
+
+
+def test_the_python_api_publishes_aliases_and_pauses() -> None:
+    with fcemu.Emulator(clock="manual") as emu:
+        emu.register_function("f", lambda event, context: context.function.version_id,
+                              runtime="python3.12")
+        assert emu.publish_version("f", "one")["versionId"] == "1"
+        emu.publish_version("f")
+        assert [v["versionId"] for v in emu.list_versions("f")] == ["1", "2"]
+        created = emu.create_alias("f", "prod", "1", weights={"2": 0.5})
+        assert created["additionalVersionWeight"] == {"2": 0.5}
+        emu.update_alias("f", "prod", version_id="2", weights={})
+        assert emu.invoke("f", qualifier="prod") == "2"
+        emu.disable_invocation("f", reason="maintenance")
+        with pytest.raises(fcemu.FcError, match="maintenance"):
+            emu.invoke("f")
+        emu.enable_invocation("f")
+        assert emu.invoke("f") == ""
+        emu.delete_alias("f", "prod")
