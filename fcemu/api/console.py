@@ -2,10 +2,11 @@
 
 - ``GET /metrics``: every metric in the Prometheus text format (``?format=json``: the
   document ``emu.metrics()`` returns);
-- ``GET /events``: the engine's task events as Server-Sent Events, live (one ``task``
-  event per status change, a ``reset`` event after a reset, a comment line as a
-  heartbeat); the console reads it with ``fetch`` so that, in verify mode, the request
-  is signed like every other;
+- ``GET /events`` with ``Accept: text/event-stream``: the engine's task events as
+  Server-Sent Events, live (one ``task`` event per status change, a ``reset`` event
+  after a reset, a comment line as a heartbeat); the console reads it with ``fetch`` so
+  that, in verify mode, the request is signed like every other. Without that ``Accept``
+  it is a 406 (a plain client would otherwise wait forever);
 - ``GET /smq``: every queue with its active, in-flight and delayed counts, every topic;
 - ``POST`` / ``DELETE /queues/{name}/messages``: send one message, purge a queue;
   ``POST /topics/{name}/messages``: publish one;
@@ -56,6 +57,13 @@ class SmqRefusal(FcError):
         self.code = error.code  # type: ignore[misc]
 
 
+class NotAcceptable(FcError):
+    """406: the event stream is asked for without ``Accept: text/event-stream``."""
+
+    status = 406
+    code = "NotAcceptable"
+
+
 def setup(app: web.Application) -> None:
     """Keep the app's event streams, and end them at shutdown (none holds it up)."""
     app[STREAMS] = set()
@@ -86,6 +94,9 @@ async def get_metrics(request: web.Request) -> web.Response:
 async def stream_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: ``event: task`` with ``functionName``, ``qualifier``, ``taskId``,
     ``status``, ``time`` (emulator ms) for each status change; ``event: reset``."""
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        raise NotAcceptable("GET /_fcemu/events streams Server-Sent Events until the client "
+                            "goes away: ask for it with 'Accept: text/event-stream'")
     engine = request.app[ENGINE]
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_STREAM_BUFFER)
     lost = False

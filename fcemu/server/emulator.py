@@ -34,6 +34,7 @@ from fcemu.server.triggers import EmulatorTriggers
 from fcemu.server.versions import EmulatorVersions
 from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
 from fcemu.settings import Settings
+from fcemu.web import add_console
 
 T = TypeVar("T")
 
@@ -104,6 +105,7 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorOperations):
             raise
         self._engine.add_task_listener(self._events.collect)
         app = make_app(self._engine)
+        add_console(app)  # the web console at / and /_fcemu/ui/ (fcemu.web)
         # FrontDoorRunner: HTTP-level errors in FC/MNS format, slow request heads time out
         self._runner = FrontDoorRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 import fcemu
+from fcemu.engine import Engine
 from fcemu.metrics import BUCKET_MS, Metrics, prometheus_text
 from fcemu.models import Task, TaskEvent, TaskStatus
 
@@ -87,7 +88,7 @@ def test_throttles_of_sync_invocations_and_async_attempts_are_counted() -> None:
         assert row["byStatus"]["Succeeded"] == 1
 
 
-async def _limit_to_one(engine: fcemu.Engine) -> None:
+async def _limit_to_one(engine: Engine) -> None:
     engine.put_concurrency_config("one", 1)
 
 
@@ -112,7 +113,7 @@ def test_prometheus_endpoint_serves_the_same_numbers_with_labels() -> None:
         assert prometheus_text(emu.metrics()) == text
 
 
-async def _make_queue(engine: fcemu.Engine) -> None:
+async def _make_queue(engine: Engine) -> None:
     engine.create_queue("q")
     engine.send_queue_message("q", "hello")
 
