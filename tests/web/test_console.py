@@ -280,3 +280,40 @@ def test_in_verify_mode_the_console_signs_with_the_pair_it_asks_for(
         # the pair lives in the tab's session only
         assert page.evaluate("() => localStorage.length") == 0
         page.evaluate("() => sessionStorage.clear()")
+
+
+def test_functions_page_invokes_and_clock_page_moves_time_and_lists_faults(
+        page: Any, emu: fcemu.Emulator, shoot: Shoot) -> None:
+    expect = _expect()
+    _deploy(emu, on_success="done", on_failure="dlq", maxAsyncRetryAttempts=1)
+    emu.fail_destination("done", times=2)
+    open_console(page, emu, "functions")
+    card = page.locator('section.fn[data-fn="job"]')
+    expect(card).to_contain_text("python3.10")
+    expect(card.locator("table")).to_contain_text("on")  # task mode, LATEST
+    form = card.locator("form.invoke")
+    form.locator("select[name=kind]").select_option("Sync")
+    form.locator("textarea[name=payload]").fill("ping")
+    form.get_by_role("button", name="Invoke job").click()
+    expect(card.locator(".invoke-result")).to_contain_text("ok:ping")
+    emu.script("job", ["error", "run"])  # the next attempts: an error, then the handler
+    form.locator("select[name=kind]").select_option("Async")
+    form.locator("input[name=taskId]").fill("from-form")
+    form.locator("input[name=delay]").fill("5")
+    form.get_by_role("button", name="Invoke job").click()
+    expect(card.locator(".invoke-result").get_by_role("link", name="from-form")).to_be_visible()
+    assert emu.task("job", "from-form")["status"] == "Enqueued"
+    shoot(page, "functions", readme=True)
+    page.get_by_role("link", name="Clock & faults").click()
+    expect(page.locator("#scripts")).to_contain_text("job")
+    expect(page.locator("#dest-faults")).to_contain_text("done")
+    shoot(page, "clock", readme=True)
+    page.locator("#advance input[name=seconds]").fill("5")
+    page.locator("#advance").get_by_role("button", name="Advance").click()
+    expect(page.locator("#now")).to_contain_text("2024-05-01 00:00:05.000")
+    expect(page.locator("#scripts")).to_contain_text("run")  # the error step is used
+    assert emu.task("job", "from-form")["status"] == "Retrying"
+    page.get_by_role("button", name="+1 s").click()  # the retry, 0.5 s later, runs
+    expect(page.locator("#scripts")).to_contain_text("None in force")
+    assert emu.task("job", "from-form")["status"] == "Succeeded"
+    expect(page.locator("#dest-faults td[data-label=Left]")).to_have_text("1")

@@ -418,7 +418,7 @@ function taskView(fn, id) {
           <dt>Duration</dt><dd>${fmtDuration(t.durationMs)}</dd>
           <dt>Destination</dt><dd>${t.destinationStatus ? badge(t.destinationStatus) : html`<span class="muted">—</span>`}</dd>
         </dl></div>
-        <h2>Timeline</h2><div class="panel" id="timeline">${timeline(t)}
+        <h2>Timeline</h2><div class="panel" id="timeline"><div class="tablewrap">${timeline(t)}</div>
           <div class="tablewrap"><table class="rt" id="events"><thead><tr><th>#</th><th>Status</th><th>Time (UTC)</th><th>Detail</th></tr></thead><tbody>
           ${(t.events || []).map((e) => html`<tr data-status="${e.status}"><td data-label="#">${e.eventId}</td><td data-label="Status">${badge(e.status)}</td><td data-label="Time"><time>${fmtTime(e.timestamp)}</time></td><td data-label="Detail" class="mono">${e.eventDetail || ""}</td></tr>`)}
           </tbody></table></div></div>
@@ -609,7 +609,7 @@ function clockView() {
       setHtml($("#clock-now"), html`<strong><time>${fmtTime(clock.now)}</time> UTC</strong> · ${clock.mode} clock${clock.mode === "real" ? " (advance, set and drain need a manual clock)" : ""}`);
       const scripts = Object.entries(faults.scripts || {});
       setHtml($("#scripts"), scripts.length ? html`<div class="tablewrap"><table class="rt"><thead><tr><th>Function</th><th>Steps left (next first)</th></tr></thead><tbody>
-        ${scripts.map(([fn, steps]) => html`<tr><td data-label="Function">${fn}</td><td data-label="Steps" class="mono">${JSON.stringify(steps)}</td></tr>`)}</tbody></table></div>`
+        ${scripts.map(([fn, steps]) => html`<tr><td data-label="Function">${fn}</td><td data-label="Steps" class="mono" title="${JSON.stringify(steps)}">${steps.map((st) => `${st.outcome}${st.remaining > 1 ? " ×" + st.remaining : st.remaining === null || st.remaining === undefined ? " (always)" : ""}`).join(" → ")}</td></tr>`)}</tbody></table></div>`
         : html`<p class="muted">None in force: handlers run as written.</p>`);
       const dests = faults.destinations || [];
       setHtml($("#dest-faults"), dests.length ? html`<div class="tablewrap"><table class="rt"><thead><tr><th>Kind</th><th>Name</th><th>Deliveries left to fail</th></tr></thead><tbody>
