@@ -202,31 +202,23 @@ def async_task(task: Task, *, include_payload: bool) -> dict[str, Any]:
 
 
 def task_error_message(task: Task) -> str:
-    """``taskErrorMessage``: why the task failed, or ``""``.
+    """``taskErrorMessage``: why the task failed, as FC documents its values (example
+    ``UnhandledInvocationError``: docs/fidelity.md), or ``""``.
 
-    Succeeded → ``""``; Expired, Invalid and throttled-until-max-age → the
-    reason fcemu gave up; otherwise the ``errorMessage`` of the last error body
-    (a Failed, Retrying or Stopped-while-running task), else ``""``.
+    The error type of the last failed attempt (``UnhandledInvocationError``, while
+    Retrying too, and the FC error code of a failure FC does not retry); for a task that
+    ended for another reason, its condition (``EventMaxAgeExceeded``,
+    ``FunctionResourceExhausted``, ``InvocationStopped``); ``FunctionNotFound`` for an
+    Invalid one; ``""`` while nothing failed and once Succeeded. The error's own message
+    is in the result message's ``responsePayload`` and the task's logs.
     """
     if task.status is TaskStatus.SUCCEEDED:
         return ""
-    if task.status is TaskStatus.EXPIRED:
-        return (f"the event exceeded maxAsyncEventAgeInSeconds ({task.max_age_s}s) "
-                "before it could run")
     if task.status is TaskStatus.INVALID:
-        return f"function '{task.function_name}' was deleted before the task could run"
-    if task.condition == "FunctionResourceExhausted":
-        return (f"throttled (function concurrency limit) until the event exceeded "
-                f"maxAsyncEventAgeInSeconds ({task.max_age_s}s)")
-    if not task.error_body:
-        return ""
-    text = _text(task.error_body)
-    try:
-        doc = loads(text)
-    except InvalidArgument:
-        return text
-    message = doc.get("errorMessage") if isinstance(doc, dict) else None
-    return message if isinstance(message, str) else text
+        return task.error_type or "FunctionNotFound"
+    if task.status.terminal and task.condition not in ("", "InvocationError"):
+        return task.condition
+    return task.error_type
 
 
 def _text(data: bytes | None) -> str:

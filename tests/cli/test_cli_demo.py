@@ -83,7 +83,8 @@ def test_seed_result_message_end_to_end(server: Server) -> None:
     assert "Retrying   2024-05-01T00:00:00.000Z" in timeline
     assert "Running    2024-05-01T00:00:00.500Z  +500ms" in timeline
     table = ok(server("tasks", "my-fc-job", "--status", "Failed"))
-    assert task_id in table and "Function timed out after 1 seconds" in table
+    # taskErrorMessage: the error type, FC's documented value (docs/fidelity.md)
+    assert task_id in table and "UnhandledInvocationError" in table
     assert ok(server("tasks", "my-fc-job", "--status", "Succeeded")).strip() == \
         "no async tasks for my-fc-job"
 

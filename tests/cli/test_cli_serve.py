@@ -136,7 +136,7 @@ def test_function_error_and_wait_on_a_real_clock(capsys: pytest.CaptureFixture[s
         assert waited.code == 0, waited.err
         accepted, ended = waited.out.splitlines()
         assert accepted.startswith("accepted: task t1 (request ")
-        assert ended == "task t1 ended Failed: amount must be positive, got -2"
+        assert ended == "task t1 ended Failed: UnhandledInvocationError"  # taskErrorMessage
         assert "task t1: Failed" in waited.err
 
 

@@ -334,7 +334,7 @@ def test_retrying_then_failed_with_a_raising_handler(fcemu, fc_client):
     task = get_task(fc_client, "raiser", "r1")
     assert task.status == "Failed"
     assert [e.timestamp - T0 for e in task.events] == [0, 0, 0, 0, 500, 500, 1500, 1500]
-    assert task.task_error_message == "bad input: p"
+    assert task.task_error_message == "UnhandledInvocationError"
     assert fcemu.queue("dlq").last.json()["requestContext"]["approximateInvokeCount"] == 3
 
 

@@ -65,7 +65,7 @@ def test_a_failed_task_whose_age_runs_out_while_waiting_to_retry_is_failed(fcemu
     assert task.events[-1].timestamp - T0 == 1001
     assert task.events[-1].event_detail == '{"Error":"UnhandledInvocationError"}'
     assert task.already_retried_times == 1
-    assert task.task_error_message == "bad input: p"
+    assert task.task_error_message == "UnhandledInvocationError"
     message = fcemu.queue("dlq").last.json()
     assert message["requestContext"]["condition"] == "InvocationError"
     assert message["responseContext"]["functionError"] == "InvocationError"

@@ -134,9 +134,9 @@ def test_600_mb_with_memory_size_128_fails_and_is_retried(tmp_path):
     assert task["status"] == "Failed" and task["alreadyRetriedTimes"] == 1
     assert [e["status"] for e in task["events"]] == [
         "Enqueued", "Processed", "Running", "Retrying", "Running", "Failed"]
-    used = OOM.fullmatch(task["taskErrorMessage"])
+    assert task["taskErrorMessage"] == "UnhandledInvocationError"
+    used = OOM.fullmatch(json.loads(message["responsePayload"])["errorMessage"])
     assert used and int(used[1]) > 128
     assert message["requestContext"]["condition"] == "InvocationError"
     assert message["requestContext"]["approximateInvokeCount"] == 2
-    assert json.loads(message["responsePayload"])["errorMessage"] == task["taskErrorMessage"]
     assert logs.count("fcemu: out of memory") == 2
