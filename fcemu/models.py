@@ -174,6 +174,8 @@ class Attempt:
     logs: str = ""
     #: The scripted outcome that replaced the handler (:mod:`fcemu.faults`), or "".
     scripted: str = ""
+    #: The peak memory the runtime measured for the attempt (MB; 0: not measured).
+    max_memory_mb: int = 0
 
 
 @dataclass(slots=True, eq=False)

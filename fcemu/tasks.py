@@ -320,7 +320,7 @@ class AsyncTasks:
             self._slots.release(function.name)
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
-        attempt.logs = outcome.logs
+        attempt.logs, attempt.max_memory_mb = outcome.logs, outcome.max_memory_mb
         if outcome.logs:
             task.logs.append(outcome.logs)
         self._after_attempt(task, outcome, step)

@@ -11,7 +11,7 @@
 - ``POST`` / ``DELETE /queues/{name}/messages``: send one message, purge a queue;
   ``POST /topics/{name}/messages``: publish one;
 - ``GET /functions/{name}/async-tasks/{taskId}``: a task record whether or not task
-  mode is on, with its attempts (instance, outcome, duration, logs) and where its
+  mode is on, with its attempts (instance, outcome, duration, peak memory, logs) and where its
   result message went;
 - ``GET /faults``: the scripted outcomes and destination faults in force.
 
@@ -192,6 +192,7 @@ async def get_task_detail(request: web.Request) -> web.Response:
     attempts = [{"attempt": a.number, "startedTime": a.started_ms,
                  "instanceId": a.instance_id, "durationMs": a.duration_ms,
                  "outcome": a.outcome, "errorType": a.error_type, "scripted": a.scripted,
+                 "maxMemoryMB": a.max_memory_mb,
                  "logs": a.logs} for a in task.attempts]
     return wire.json_response({
         **wire.async_task(task, include_payload=True), "functionName": task.function_name,

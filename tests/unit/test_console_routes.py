@@ -104,6 +104,7 @@ def test_task_detail_has_attempts_and_the_delivered_message() -> None:
         assert doc["status"] == "Succeeded" and doc["stoppable"] is False
         [attempt] = doc["attempts"]
         assert attempt["outcome"] == "ok" and attempt["attempt"] == 1
+        assert attempt["maxMemoryMB"] > 0  # in-process: the emulator's own peak
         destination = doc["destination"]
         assert (destination["kind"], destination["name"]) == ("queue", "done")
         assert json.loads(destination["message"]["body"])["responsePayload"] == "ok:1"

@@ -10,10 +10,7 @@ import pytest
 
 import fcemu
 from fcemu.engine import Engine
-from fcemu.metrics import BUCKET_MS, Metrics, prometheus_text
-from fcemu.models import Task, TaskEvent, TaskStatus
-
-S = TaskStatus
+from fcemu.metrics import BUCKET_MS, prometheus_text
 
 
 def _get(emu: fcemu.Emulator, path: str) -> tuple[str, str]:
@@ -128,32 +125,26 @@ def test_reset_starts_the_metrics_over() -> None:
         assert emu.metrics()["functions"] == []
 
 
-def _task(submitted: int) -> Task:
-    return Task("t", "r", "f", "arn", "LATEST", b"", submitted, submitted, 3, 60, None, None)
-
-
-def _event(task: Task, status: TaskStatus, at: int) -> None:
-    task.status = status
-    task.events.append(TaskEvent(len(task.events) + 1, status, at))
-
-
 def test_the_window_is_the_last_hour_of_emulator_time() -> None:
-    now = [0]
-    metrics = Metrics(lambda: now[0], lambda: 0)
-    for minute in range(90):  # one task a minute for 90 minutes
-        task = _task(minute * BUCKET_MS)
-        _event(task, S.ENQUEUED, task.submitted_ms)
-        metrics.event(task, task.events[-1])
-        _event(task, S.FAILED, task.submitted_ms + 1000)
-        metrics.event(task, task.events[-1])
-    now[0] = 89 * BUCKET_MS + 5
-    snapshot = metrics.snapshot()
-    assert len(snapshot["series"]) == 60
-    assert snapshot["series"][0]["time"] == 30 * BUCKET_MS
+    with fcemu.Emulator(clock="manual", seed=7) as emu:
+        emu.register_function("job", _fails)
+        emu.put_async_invoke_config("job", maxAsyncRetryAttempts=0)
+        for _ in range(90):  # a failing task a minute for 90 minutes
+            emu.invoke("job", b"1", asynchronous=True)
+            emu.clock.advance(60)
+        snapshot = emu.metrics()
+    # a point for each minute of the last hour that saw an event: the 59 before now
+    assert [p["time"] for p in snapshot["series"]] == [
+        snapshot["now"] - k * BUCKET_MS for k in range(59, 0, -1)]
+    assert [p["byStatus"]["Failed"] for p in snapshot["series"]] == [1] * 59
     [row] = snapshot["functions"]
     assert row["enqueued"] == 90 and row["byStatus"]["Failed"] == 90
-    assert row["latencyMs"]["end"]["windowCount"] == 60
+    assert row["latencyMs"]["end"]["windowCount"] == 59
     assert row["latencyMs"]["end"]["count"] == 90
+
+
+def _fails(event: bytes, context: object) -> bytes:
+    raise ValueError("no")
 
 
 def test_label_values_are_escaped() -> None:

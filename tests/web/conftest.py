@@ -1,7 +1,10 @@
 """The web console in a real browser: Debian's headless Chromium driven by Playwright.
 
-One browser (a persistent context on a fresh profile directory) for the whole session;
-one page per test, on an emulator of its own (manual clock, seed 7). Playwright is
+One browser (a persistent context on a fresh profile directory) per test module, not per
+session: while Playwright's sync API is open, its event loop counts as running in the
+main thread, so a later test of another module that runs its own loop there would fail;
+the module scope closes it before pytest moves on. One page per test, on an emulator of
+its own (manual clock, seed 7). Playwright is
 pointed at ``/usr/bin/chromium`` (``executable_path``): it never downloads a browser.
 Without that binary, or without the ``playwright`` package, these tests skip with a
 named reason (``.ci/run`` installs ``chromium``).
@@ -46,9 +49,9 @@ def _playwright() -> Any:
     return sync_playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One Chromium for the session, on a fresh profile directory."""
+    """One Chromium for the module, on a fresh profile directory (see the docstring)."""
     sync_playwright = _playwright()
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:

@@ -111,6 +111,7 @@ def test_the_task_page_shows_the_timeline_after_an_advance_pressed_in_the_page(
     expect(timeline).to_contain_text("Retrying")
     expect(timeline).to_contain_text("Succeeded")
     expect(page.locator("#attempts tbody tr")).to_have_count(2)
+    expect(page.locator("#attempts td[data-label='Peak memory']").first).to_contain_text(" MB")
     expect(page.locator("#payload")).to_contain_text('"order": 42')
     expect(page.locator("#result")).to_contain_text('"done": true')
     destination = page.locator("#destination")

@@ -427,7 +427,7 @@ function taskView(fn, id) {
           ${t.attempts.map((a) => html`<tr><td data-label="#">${a.attempt}</td><td data-label="Instance" class="mono">${a.instanceId || "—"}</td>
             <td data-label="Outcome">${a.outcome ? badge(a.outcome === "ok" ? "Succeeded" : "Failed") : badge("Running")} ${a.errorType ? html`<span class="mono">${a.errorType}</span>` : ""}${a.scripted ? html` <span class="muted">(scripted: ${a.scripted})</span>` : ""}</td>
             <td data-label="Started"><time>${fmtTime(a.startedTime)}</time></td><td data-label="Duration">${a.outcome ? fmtDuration(a.durationMs) : "running"}</td>
-            <td data-label="Peak memory">${a.peakMemoryMB ? `${a.peakMemoryMB} MB` : html`<span class="muted">not measured</span>`}</td></tr>`)}
+            <td data-label="Peak memory">${a.maxMemoryMB ? `${a.maxMemoryMB} MB` : html`<span class="muted">${a.outcome ? "not measured" : "running"}</span>`}</td></tr>`)}
           </tbody></table></div>
           ${t.attempts.map((a) => html`<h3>Logs of attempt ${a.attempt}</h3><pre>${a.logs || "(nothing logged)"}</pre>`)}`
         : html`<p class="muted">No attempt yet.</p>`}
