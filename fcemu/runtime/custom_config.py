@@ -90,8 +90,9 @@ def request_headers(invocation: Invocation, init: Initializer | None) -> dict[st
         "x-fc-region": invocation.region,
         "x-fc-account-id": invocation.account_id,
         "x-fc-qualifier": invocation.qualifier,
-        "x-fc-version-id": function.version_id,
     }
+    if function.version_id:  # a published version's invocation (FC 2.0's header list)
+        headers["x-fc-version-id"] = function.version_id
     lifecycle = function.instance_lifecycle_config or {}
     init = init or Initializer.of(function)
     if init is not None:
