@@ -4,6 +4,7 @@ usable as the qualifier of the function's ``asyncInvokeConfig``."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 import urllib.request
 from pathlib import Path
@@ -125,3 +126,22 @@ def test_the_python_api_publishes_aliases_and_pauses() -> None:
         emu.enable_invocation("f")
         assert emu.invoke("f") == ""
         emu.delete_alias("f", "prod")
+
+
+def test_a_custom_runtime_gets_the_qualifier_and_version_headers(tmp_path: Path) -> None:
+    import shutil
+    import sys
+
+    code = tmp_path / "web"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "fixtures" / "custom" / "http-server",
+                    code)
+    with fcemu.Emulator(clock="manual") as emu:
+        emu.register_function("web", code=code, runtime="custom.debian12",
+                              customRuntimeConfig={"command": ["sh", "-c"],
+                                                   "args": [f"{sys.executable} -u server.py"]})
+        emu.publish_version("web")
+        emu.create_alias("web", "prod", "1")
+        seen = json.loads(emu.invoke("web", "headers", qualifier="prod"))["headers"]
+        assert (seen["x-fc-qualifier"], seen["x-fc-version-id"]) == ("prod", "1")
+        latest = json.loads(emu.invoke("web", "headers"))["headers"]
+        assert latest["x-fc-qualifier"] == "LATEST" and "x-fc-version-id" not in latest
