@@ -145,3 +145,23 @@ def test_a_custom_runtime_gets_the_qualifier_and_version_headers(tmp_path: Path)
         assert (seen["x-fc-qualifier"], seen["x-fc-version-id"]) == ("prod", "1")
         latest = json.loads(emu.invoke("web", "headers"))["headers"]
         assert latest["x-fc-qualifier"] == "LATEST" and "x-fc-version-id" not in latest
+
+
+def test_fcemu_yaml_declares_them_too(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(HANDLER)
+    path = tmp_path / "fcemu.yaml"
+    path.write_text(textwrap.dedent("""
+        functions:
+          job:
+            runtime: python3.12
+            handler: index.handler
+            code: ./code
+            x-fcemu-versions: [{description: only}]
+            x-fcemu-aliases: [{aliasName: live, versionId: "1"}]
+        """).lstrip())
+    entry = load([path], Settings()).functions["job"]
+    assert (entry.versions, entry.aliases) == (["only"], [{"aliasName": "live",
+                                                           "versionId": "1"}])
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        assert emu.invoke("job", qualifier="live") == "live"
