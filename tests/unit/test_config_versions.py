@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 import fcemu
+from fcemu.code import zip_code_base64
 from fcemu.config import ConfigError, ConfigErrors, apply_config, load
 from fcemu.engine import Engine
 from fcemu.settings import Settings
+from fcemu.specs import FunctionSpec
 
 HANDLER = "def handler(event, context):\n    return context.function.qualifier\n"
 
@@ -165,3 +167,37 @@ def test_fcemu_yaml_declares_them_too(tmp_path: Path) -> None:
                                                            "versionId": "1"}])
     with fcemu.Emulator(clock="manual", config=(path,)) as emu:
         assert emu.invoke("job", qualifier="live") == "live"
+
+
+def test_version_code_lives_until_its_version_or_function_goes(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(HANDLER)
+    with fcemu.Emulator(clock="manual") as emu:
+        emu.register_function("f", code=tmp_path / "code", runtime="python3.12")
+        emu.publish_version("f")
+        (tmp_path / "code" / "index.py").write_text(HANDLER.replace("qualifier", "name"))
+
+        async def update(engine: Engine) -> None:
+            spec = FunctionSpec.of(zip_file=zip_code_base64(tmp_path / "code"))
+            engine.update_function("f", spec)
+
+        emu.call(update)
+        emu.publish_version("f")
+
+        async def dirs(engine: Engine) -> list[Path]:
+            return [v.snapshot.code_dir for v in engine.versions["f"].values()]
+
+        first, second = emu.call(dirs)
+        assert first != second and first.exists() and second.exists()
+        assert emu.invoke("f", qualifier="1") == "1"  # LATEST's update left version 1 whole
+        assert emu.invoke("f", qualifier="2") == "f"
+        emu.call(_delete_version)
+        emu.settle()
+        assert not first.exists() and second.exists()  # LATEST still runs from it
+        emu.delete_function("f")
+        emu.settle()
+        assert not second.exists()
+
+
+async def _delete_version(engine: Engine) -> None:
+    engine.delete_function_version("f", "1")
