@@ -99,38 +99,48 @@ class Metrics:
 
     # -- feeding (O(1) per call) -----------------------------------------------------
 
-    def event(self, task: Task, event: TaskEvent) -> None:
-        """A task's status changed (its new event is ``task.events[-1]``)."""
+    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
+        """A task's status changed to ``event.status`` from ``previous`` (for its first
+        event, the status a new task starts with)."""
         key = (task.function_name, task.qualifier)
         counters = self._counters.get(key)
         if counters is None:
             counters = self._counters[key] = _Counters()
         bucket = self._bucket(event.timestamp)
         status = event.status
-        previous = task.events[-2].status if len(task.events) > 1 else None
-        self._leave(counters, previous)
-        if status is S.ENQUEUED:
-            counters.enqueued += 1
-            _bump(bucket.enqueued, key)
-        elif status is S.RUNNING and not task.attempts:  # the first start
-            counters.dequeued += 1
-            latency = event.timestamp - task.submitted_ms
-            counters.start_latency_sum_ms += latency
-            counters.start_latency_count += 1
-            bucket.start_latency.setdefault(key, []).append(latency)
+        if event.event_id > 1:  # it leaves the group it was in
+            if previous in _WAITING:
+                if self._backlog_total > bucket.backlog_max:  # the level it leaves
+                    bucket.backlog_max = self._backlog_total
+                counters.backlog -= 1
+                self._backlog_total -= 1
+            elif previous in _IN_PROCESS:
+                counters.in_process -= 1
         if status in _WAITING:
             counters.backlog += 1
             self._backlog_total += 1
-        elif status in _IN_PROCESS:
+            if self._backlog_total > bucket.backlog_max:
+                bucket.backlog_max = self._backlog_total
+            if status is S.ENQUEUED:
+                counters.enqueued += 1
+                _bump(bucket.enqueued, key)
+            return
+        if status in _IN_PROCESS:
             counters.in_process += 1
-        elif status.terminal:
-            _bump(counters.by_status, status.value)
-            _bump(bucket.by_status, (*key, status.value))
-            latency = event.timestamp - task.submitted_ms
-            counters.end_latency_sum_ms += latency
-            counters.end_latency_count += 1
-            bucket.end_latency.setdefault(key, []).append(latency)
-        bucket.backlog_max = max(bucket.backlog_max, self._backlog_total)
+            if status is S.RUNNING and not task.attempts:  # the first start
+                counters.dequeued += 1
+                latency = event.timestamp - task.submitted_ms
+                counters.start_latency_sum_ms += latency
+                counters.start_latency_count += 1
+                bucket.start_latency.setdefault(key, []).append(latency)
+            return
+        _bump(counters.by_status, status.value)
+        _bump(bucket.by_status, (*key, status.value))
+        latency = event.timestamp - task.submitted_ms
+        counters.end_latency_sum_ms += latency
+        counters.end_latency_count += 1
+        bucket.end_latency.setdefault(key, []).append(latency)
+        # instances: sampled once a task ends, while the instance it ran on is still alive
         bucket.instances_max = max(bucket.instances_max, self._instances_alive())
 
     def finished(self, task: Task) -> None:
@@ -148,13 +158,6 @@ class Metrics:
             counters = self._counters[key] = _Counters()
         counters.throttles += 1
         _bump(self._bucket(self._now_ms()).throttles, key)
-
-    def _leave(self, counters: _Counters, previous: TaskStatus | None) -> None:
-        if previous in _WAITING:
-            counters.backlog -= 1
-            self._backlog_total -= 1
-        elif previous in _IN_PROCESS:
-            counters.in_process -= 1
 
     def _bucket(self, at_ms: int) -> _Bucket:
         start = at_ms - at_ms % BUCKET_MS

@@ -120,7 +120,9 @@ class TaskObserver(Protocol):
     """Told of every status change and throttle, on the loop (the engine's metrics and live
     views): must be O(1) and never raise."""
 
-    def event(self, task: Task, event: TaskEvent) -> None: ...
+    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
+        """``event`` was just recorded; ``previous`` is the status before it (for the
+        first event, the status a new task starts with)."""
 
     def throttled(self, function_name: str, qualifier: str) -> None: ...
 
@@ -375,7 +377,7 @@ class AsyncTasks:
         event = TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail)
         task.events.append(event)
         if self.observer is not None:
-            self.observer.event(task, event)
+            self.observer.event(task, event, old)
 
     def _forget(self, task: Task) -> None:
         """Retention: 7 days after submission the record goes; a live task goes when done."""

@@ -22,7 +22,7 @@ from fcemu.metrics import Metrics, prometheus_text
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.engine.control import Runner
-    from fcemu.models import Task, TaskEvent
+    from fcemu.models import Task, TaskEvent, TaskStatus
     from fcemu.smq import Message, Smq
     from fcemu.tasks import AsyncTasks
 
@@ -39,8 +39,8 @@ class _Observer:
         self.metrics = metrics
         self.listeners = listeners
 
-    def event(self, task: Task, event: TaskEvent) -> None:
-        self.metrics.event(task, event)
+    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
+        self.metrics.event(task, event, previous)
         for listener in self.listeners:
             listener(task, event)
 
