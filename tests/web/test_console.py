@@ -318,3 +318,32 @@ def test_functions_page_invokes_and_clock_page_moves_time_and_lists_faults(
     expect(page.locator("#scripts")).to_contain_text("None in force")
     assert emu.task("job", "from-form")["status"] == "Succeeded"
     expect(page.locator("#dest-faults td[data-label=Left]")).to_have_text("1")
+
+
+def test_task_table_pages_filters_by_time_and_follows_a_reset(page: Any,
+                                                              emu: fcemu.Emulator) -> None:
+    expect = _expect()
+    _deploy(emu)
+    for n in range(25):  # one task every 10 s of emulator time
+        emu.invoke("job", b"x", asynchronous=True, task_id=f"p-{n:02d}")
+        emu.clock.advance(10)
+    open_console(page, emu, "tasks")
+    rows = page.locator("#tasks tbody tr")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_have_attribute("data-task", "p-24")  # newest first
+    page.get_by_role("button", name="Older →").click()
+    expect(rows).to_have_count(5)
+    expect(rows.last).to_have_attribute("data-task", "p-00")
+    expect(page.get_by_role("button", name="Older →")).to_be_disabled()
+    page.get_by_role("button", name="← Newer").click()
+    expect(rows).to_have_count(20)
+    filters = page.locator("#task-filters")
+    filters.locator("input[name=from]").fill("2024-05-01T00:01:00")
+    filters.locator("input[name=to]").fill("2024-05-01T00:01:30")
+    expect(rows).to_have_count(4)  # submitted at 60, 70, 80 and 90 s
+    expect(rows.first).to_have_attribute("data-task", "p-09")
+    filters.locator("select[name=function]").select_option("job")
+    expect(rows).to_have_count(4)
+    emu.reset()  # the stream says so; the table follows
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("No task matches")
