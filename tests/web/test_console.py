@@ -304,12 +304,16 @@ def test_functions_page_invokes_and_clock_page_moves_time_and_lists_faults(
     form.get_by_role("button", name="Invoke job").click()
     expect(card.locator(".invoke-result").get_by_role("link", name="from-form")).to_be_visible()
     assert emu.task("job", "from-form")["status"] == "Enqueued"
+    page.get_by_role("button", name="+1 s").click()  # a redraw keeps the form's last result
+    expect(page.locator("#fn-asof")).to_contain_text("2024-05-01 00:00:01.000")
+    expect(card.locator(".invoke-result").get_by_role("link", name="from-form")).to_be_visible()
+    expect(form.locator("input[name=taskId]")).to_have_value("from-form")
     shoot(page, "functions", readme=True)
     page.get_by_role("link", name="Clock & faults").click()
     expect(page.locator("#scripts")).to_contain_text("job")
     expect(page.locator("#dest-faults")).to_contain_text("done")
     shoot(page, "clock", readme=True)
-    page.locator("#advance input[name=seconds]").fill("5")
+    page.locator("#advance input[name=seconds]").fill("4")
     page.locator("#advance").get_by_role("button", name="Advance").click()
     expect(page.locator("#now")).to_contain_text("2024-05-01 00:00:05.000")
     expect(page.locator("#scripts")).to_contain_text("run")  # the error step is used
