@@ -110,3 +110,24 @@ def test_task_detail_has_attempts_and_the_delivered_message() -> None:
         assert json.loads(destination["message"]["body"])["responsePayload"] == "ok:1"
         status, _, body = _call(emu, "GET", "/_fcemu/functions/job/async-tasks/nope")
         assert status == 404 and json.loads(body)["Code"] == "AsyncTaskNotFound"
+
+
+def test_topic_publish_reaches_its_subscribed_queue_and_is_listed() -> None:
+    with fcemu.Emulator(clock="manual", seed=7) as emu:
+        emu.call(_make_topic)
+        status, _, body = _call(emu, "POST", "/_fcemu/topics/t/messages",
+                                {"body": "hello", "tag": "a"})
+        assert status == 201 and json.loads(body)["messageId"]
+        status, _, body = _call(emu, "POST", "/_fcemu/topics/none/messages", {"body": "x"})
+        assert status == 404 and json.loads(body)["Code"] == "TopicNotExist"
+        status, _, body = _call(emu, "GET", "/_fcemu/smq")
+        [topic] = json.loads(body)["topics"]
+        assert topic["name"] == "t" and topic["messages"] == 1
+        assert [(s["name"], s["queue"]) for s in topic["subscriptions"]] == [("s", "q")]
+        assert len(emu.queue("q").messages()) == 1
+
+
+async def _make_topic(engine: Any) -> None:
+    engine.create_queue("q")
+    engine.create_topic("t")
+    engine.subscribe("t", "s", "q")
