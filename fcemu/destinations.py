@@ -136,7 +136,8 @@ def delivery_failed(task: Task, arn: str, reason: str) -> None:
     if not isinstance(doc, dict):
         doc = {"Detail": event.detail}
     doc.update({"Destination": arn, "DestinationError": reason})
-    event.detail = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    task.set_event_detail(event.event_id - 1, json.dumps(doc, separators=(",", ":"),
+                                                         ensure_ascii=False))
 
 
 def destination_for(task: Task) -> str | None:

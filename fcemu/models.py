@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 LATEST = "LATEST"
 
@@ -199,7 +200,11 @@ class Task:
     on_success: str | None
     on_failure: str | None
     status: TaskStatus = TaskStatus.ENQUEUED
-    events: list[TaskEvent] = field(default_factory=list)
+    #: Its status changes, packed (issue 13): a (status code, timestamp) pair per event,
+    #: read as :class:`TaskEvent` objects through :attr:`events`.
+    event_log: array[int] = field(default_factory=lambda: array("q"))
+    #: Event details by event index, for the few events that have one (None: none).
+    event_details: dict[int, str] | None = None
     attempts: list[Attempt] = field(default_factory=list)
     end_ms: int | None = None
     return_payload: bytes | None = None
@@ -217,12 +222,32 @@ class Task:
     #: Why the task ended, as the destination message's ``condition`` (decisions.md).
     condition: str = ""
     stop_requested: bool = False
-    logs: list[str] = field(default_factory=list)
     #: Scripted throttles since the last event, reported in the next event's detail.
     scripted_throttles: int = 0
     #: Its position in the ListAsyncTasks indexes: ``(submitted_ms << 40) | seq``
     #: (:mod:`fcemu.taskindex`); 0 until the task is indexed.
     index_key: int = 0
+
+    @property
+    def events(self) -> EventLog:
+        """Its ``AsyncTaskEvent`` list (spec §9.3), oldest first: a read-only view."""
+        return EventLog(self)
+
+    def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
+        """Record a status change (it does not set :attr:`status`)."""
+        index = len(self.event_log) // 2
+        self.event_log.extend((_STATUS_CODE[status], timestamp))
+        if detail:
+            if self.event_details is None:
+                self.event_details = {}
+            self.event_details[index] = detail
+        return TaskEvent(index + 1, status, timestamp, detail)
+
+    def set_event_detail(self, index: int, detail: str) -> None:
+        """Replace the ``eventDetail`` of event ``index`` (0: the first)."""
+        if self.event_details is None:
+            self.event_details = {}
+        self.event_details[index] = detail
 
     @property
     def retried(self) -> int:
@@ -236,6 +261,49 @@ class Task:
     @property
     def instance_id(self) -> str:
         return self.attempts[-1].instance_id if self.attempts else ""
+
+
+_STATUSES = tuple(TaskStatus)
+_STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
+
+
+class EventLog(Sequence[TaskEvent]):
+    """A task's events, read from its packed :attr:`Task.event_log`."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def __len__(self) -> int:
+        return len(self._task.event_log) // 2
+
+    @overload
+    def __getitem__(self, index: int) -> TaskEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TaskEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> TaskEvent | list[TaskEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"task event {index} of {n}")
+        log, details = self._task.event_log, self._task.event_details
+        return TaskEvent(i + 1, _STATUSES[log[2 * i]], log[2 * i + 1],
+                         details.get(i, "") if details else "")
+
+    def append(self, event: TaskEvent) -> None:
+        """Record ``event`` as the next one (its ``event_id`` is the next number)."""
+        self._task.add_event(event.status, event.timestamp, event.detail)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, EventLog) else other)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ clock at its due time, and a move returns only once the work they started
 has settled (:meth:`Scheduler.settle`, bounded in real time:
 :class:`SettleTimeout`).
 
+Due timers fire in bounded batches (:data:`BATCH`): when a burst falls due at once (a
+drain of 100k tasks), the next batch fires once the work the last one started is down to
+half a batch, so the loop keeps serving HTTP and memory holds a batch of running
+attempts, not every task at once. The earliest timer, overall or of one kind, is a heap
+top: O(log n) per timer (issue 13).
+
 Prior art: trio's ``MockClock`` (``jump`` + ``wait_all_tasks_blocked``).
 """
 
@@ -29,6 +35,10 @@ from fcemu.clock import MAX_EPOCH_MS, ManualClock, RealClock, format_ms
 log = logging.getLogger("fcemu.scheduler")
 
 TimerKind = Literal["task", "housekeeping", "trigger"]
+
+#: At most this many due timers fire before the loop runs other callbacks; the next batch
+#: fires when the work started is down to half of it.
+BATCH = 512
 
 
 class SettleTimeout(TimeoutError):
@@ -69,6 +79,11 @@ class Scheduler:
         self.clock = clock
         self.settle_timeout = settle_timeout
         self._timers: list[Timer] = []
+        #: The same timers, one heap per kind (for next_due(kind)); fired or cancelled
+        #: entries are dropped when they reach the top.
+        self._kinds: dict[str, list[Timer]] = {}
+        #: Due timers left for the next batch.
+        self._backlog = False
         self._seq = itertools.count()
         self._work: dict[asyncio.Task[Any], str] = {}
         self._wakeup: asyncio.TimerHandle | None = None
@@ -96,6 +111,7 @@ class Scheduler:
         """
         timer = Timer(int(due_ms), next(self._seq), name, kind, callback)
         heapq.heappush(self._timers, timer)
+        heapq.heappush(self._kinds.setdefault(kind, []), timer)
         self._arm(timer)
         return timer
 
@@ -127,10 +143,19 @@ class Scheduler:
     def _fire_due(self) -> None:
         self._soon = False
         now = self.clock.now_ms()
-        while self._timers and (self._timers[0].cancelled or self._timers[0].due_ms <= now):
-            timer = heapq.heappop(self._timers)
+        timers, fired = self._timers, 0
+        self._backlog = False
+        while timers and (timers[0].cancelled or timers[0].due_ms <= now):
+            if fired >= BATCH:  # the rest when the work is down to half a batch
+                self._backlog = True
+                if len(self._work) <= BATCH // 2:
+                    self._soon = True
+                    asyncio.get_running_loop().call_soon(self._fire_due)
+                return
+            timer = heapq.heappop(timers)
             if not timer.cancelled:
                 self._run(timer)
+                fired += 1
         self._rearm()
 
     def _run(self, timer: Timer) -> None:
@@ -148,8 +173,11 @@ class Scheduler:
         return sorted(t for t in self._timers if not t.cancelled and kind in (None, t.kind))
 
     def next_due(self, kind: TimerKind | None = None) -> int | None:
-        live = self.pending(kind)
-        return live[0].due_ms if live else None
+        """The earliest live timer's due time (of one kind): a heap top, O(log n)."""
+        heap = self._timers if kind is None else self._kinds.get(kind, [])
+        while heap and (heap[0].cancelled or heap[0].fired):
+            heapq.heappop(heap)
+        return heap[0].due_ms if heap else None
 
     # -- work ----------------------------------------------------------------
 
@@ -165,6 +193,9 @@ class Scheduler:
 
     def _work_done(self, task: asyncio.Task[Any]) -> None:
         self._work.pop(task, None)
+        if self._backlog and not self._soon and len(self._work) <= BATCH // 2:
+            self._soon = True
+            asyncio.get_running_loop().call_soon(self._fire_due)
         if not task.cancelled() and task.exception() is not None:
             self._failed(self._work_name(task), task.exception())  # type: ignore[arg-type]
 
@@ -178,8 +209,8 @@ class Scheduler:
             self.on_failure(what, exc)
 
     def _due_now(self) -> bool:
-        now = self.clock.now_ms()
-        return any(not t.cancelled and t.due_ms <= now for t in self._timers)
+        due = self.next_due()
+        return due is not None and due <= self.clock.now_ms()
 
     def busy(self) -> list[str]:
         """Names of in-flight work and of timers due but not yet fired."""
@@ -281,6 +312,8 @@ class Scheduler:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        self._kinds.clear()
+        self._backlog = False
         tasks = list(self._work)
         for task in tasks:
             task.cancel()

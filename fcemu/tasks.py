@@ -323,8 +323,6 @@ class AsyncTasks:
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
         attempt.logs, attempt.max_memory_mb = outcome.logs, outcome.max_memory_mb
-        if outcome.logs:
-            task.logs.append(outcome.logs)
         self._after_attempt(task, outcome, step)
 
     def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:
@@ -374,8 +372,7 @@ class AsyncTasks:
         old, task.status = task.status, status
         if task.index_key and old is not status:
             self._partition(task).moved(task, old)
-        event = TaskEvent(len(task.events) + 1, status, self._clock.now_ms(), detail)
-        task.events.append(event)
+        event = task.add_event(status, self._clock.now_ms(), detail)
         if self.observer is not None:
             self.observer.event(task, event, old)
 
