@@ -340,12 +340,16 @@ def check(files: list[Path], as_json: bool,
                           for n, (a, s) in deployment.topics.items()},
                "functions": {n: {"function": {**f.doc, "code": {"zipFile": "..."}},
                                  "asyncInvokeConfig": f.async_config,
-                                 "reservedConcurrency": f.reserved_concurrency}
+                                 "reservedConcurrency": f.reserved_concurrency,
+                                 "triggers": f.triggers}
                              for n, f in deployment.functions.items()}}
         print(json.dumps(doc, indent=2))
     else:
         names = ", ".join(deployment.functions) or "none"
-        print(f"ok: functions {names}; queues {', '.join(deployment.queues) or 'none'}")
+        triggers = ", ".join(f"{n}/{t['triggerName']} ({t['triggerType']})"
+                             for n, f in deployment.functions.items() for t in f.triggers)
+        print(f"ok: functions {names}; queues {', '.join(deployment.queues) or 'none'}"
+              + (f"; triggers {triggers}" if triggers else ""))
     return EXIT_OK
 
 

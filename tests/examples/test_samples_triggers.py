@@ -103,3 +103,14 @@ def test_a_bad_trigger_in_a_file_is_reported_at_its_line(tmp_path: Path) -> None
     text = str(info.value)
     assert "fcemu.yaml" in text and "trigger 'tick'" in text
     assert "hours field '25': 25 is outside 0-23" in text
+
+
+def test_check_lists_the_triggers() -> None:
+    from tests.cli.conftest import fcemu as run
+
+    result = run("check", str(SAMPLE / "s.yaml"))
+    assert result.code == 0, result.err
+    assert "triggers nightly-report/nightly (timer)" in result.out
+    doc = json.loads(run("check", "--json", str(SAMPLE / "s.yaml")).out)
+    (trigger,) = doc["functions"]["nightly-report"]["triggers"]
+    assert json.loads(trigger["triggerConfig"])["cronExpression"] == "0 0 2 * * *"
