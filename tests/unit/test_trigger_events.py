@@ -1,0 +1,102 @@
+"""The events triggers hand to functions and the HTTP response mapping
+(fcemu.triggers.events), and triggerConfig checks per type (fcemu.triggers.model). Pure."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from fcemu.triggers import TriggerConfigError
+from fcemu.triggers.events import (
+    canonical_header,
+    http_reply,
+    queue_event,
+    timer_event,
+    topic_event,
+)
+from fcemu.triggers.model import HttpConfig, QueueConfig, TopicConfig, parse_config
+from tests.constants import T0
+
+
+def test_timer_event_is_whole_seconds_utc():
+    assert json.loads(timer_event("t", T0 + 1234, "p")) == {
+        "triggerTime": "2024-05-01T00:00:01Z", "triggerName": "t", "payload": "p"}
+
+
+@pytest.mark.parametrize(("name", "canonical"), [
+    ("content-type", "Content-Type"), ("X-FC-REQUEST-ID", "X-Fc-Request-Id"),
+    ("user-agent", "User-Agent"), ("accept", "Accept")])
+def test_header_names_are_capitalised_word_by_word(name, canonical):
+    assert canonical_header(name) == canonical
+
+
+def test_http_reply_maps_the_response_struct_and_passes_anything_else():
+    reply = http_reply(json.dumps({"statusCode": 404, "headers": {"X-A": 1},
+                                   "body": {"not": "found"}}).encode())
+    assert (reply.status, reply.headers, json.loads(reply.body)) == (
+        404, {"X-A": "1"}, {"not": "found"})
+    encoded = http_reply(json.dumps({"statusCode": 200, "isBase64Encoded": True,
+                                     "body": base64.b64encode(b"\x00\x01").decode()}).encode())
+    assert encoded.body == b"\x00\x01"
+    for plain in (b"hello", b'{"no": "statusCode"}', b'[1, 2]', b'{"statusCode": "200"}',
+                  b'{"statusCode": 99}'):
+        reply = http_reply(plain)
+        assert (reply.status, reply.body) == (200, plain)
+
+
+def test_topic_event_formats():
+    common = dict(owner="1", topic="t", subscription="s", message_id="M", body="b<&>",
+                  body_md5="MD5", publish_ms=T0)
+    assert topic_event(fmt="STREAM", tag="x", **common) == b"b<&>"
+    doc = json.loads(topic_event(fmt="JSON", tag="", **common))
+    assert doc["Message"] == "b<&>" and "MessageTag" not in doc and doc["PublishTime"] == T0
+    xml = topic_event(fmt="XML", tag="x", **common).decode()
+    assert "<Message>b&lt;&amp;&gt;</Message>" in xml and "<MessageTag>x</MessageTag>" in xml
+
+
+def test_queue_event_decodes_base64_bodies_when_asked():
+    common = dict(event_id="e", region="r", account_id="a", queue="q", bus="b",
+                  request_id="R", message_id="M", enqueue_ms=T0, now_ms=T0)
+    encoded = base64.b64encode(b"hello").decode()
+    (decoded,) = json.loads(queue_event(body=encoded, base64_decode=True, **common))
+    assert decoded["data"]["messageBody"] == "hello"
+    assert decoded["subject"] == "acs:mns:r:a:queues/q"
+    (kept,) = json.loads(queue_event(body=encoded, base64_decode=False, **common))
+    assert kept["data"]["messageBody"] == encoded
+    (plain,) = json.loads(queue_event(body="not base64!", base64_decode=True, **common))
+    assert plain["data"]["messageBody"] == "not base64!"
+
+
+def test_configs_per_type():
+    http = parse_config("http", '{"authType": "function", "methods": ["GET"]}')
+    assert http == HttpConfig("function", ("GET",), False)
+    topic = parse_config("mns_topic", '{"filterTag": "a"}', "acs:mns:r:1:/topics/orders")
+    assert topic == TopicConfig("orders", "STREAM", "a")
+    source = {"eventSourceType": "MNS", "eventSourceParameters": {
+        "sourceMNSParameters": {"QueueName": "q"}}}
+    queue = parse_config("eventbridge", json.dumps({"eventSourceConfig": source}))
+    assert queue == QueueConfig("q", True, True)
+    assert parse_config("oss", '{"events": ["oss:ObjectCreated:*"]}') is None
+    assert parse_config("tablestore", "") is None
+
+
+@pytest.mark.parametrize(("kind", "config", "arn", "says"), [
+    ("ftp", "{}", "", "triggerType 'ftp' is not supported"),
+    ("timer", "[]", "", "triggerConfig must be a JSON object"),
+    ("timer", "{", "", "triggerConfig must be a JSON object in a string"),
+    ("timer", '{"cronExpression": "@every 1m", "enable": "yes"}', "", "enable must be true"),
+    ("timer", '{"cronExpression": "@every 1m", "payload": {}}', "", "payload must be a string"),
+    ("http", '{"authType": "key"}', "", "authType 'key': use anonymous or function"),
+    ("http", '{"methods": ["FETCH"]}', "", "methods ['FETCH']"),
+    ("mns_topic", "{}", "acs:mns:r:1:/queues/q", "needs the topic's ARN"),
+    ("mns_topic", '{"notifyContentFormat": "CSV"}', "acs:mns:r:1:/topics/t",
+     "notifyContentFormat 'CSV'"),
+    ("eventbridge", '{"eventSourceConfig": {"eventSourceType": "MNS"}}', "",
+     "sourceMNSParameters.QueueName is required"),
+])
+def test_refused_configs_say_what_to_fix(kind, config, arn, says):
+    with pytest.raises(TriggerConfigError) as info:
+        parse_config(kind, config, arn)
+    assert says in str(info.value)
