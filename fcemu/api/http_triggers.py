@@ -22,6 +22,7 @@ from fcemu.api.auth import secrets_of
 from fcemu.api.invocations import accepted, invoke_headers
 from fcemu.api.keys import ENGINE, NONCES
 from fcemu.api.triggers import HTTP_TRIGGER_PREFIX
+from fcemu.errors import InvalidArgument
 from fcemu.runtime import UNHANDLED
 from fcemu.triggers import HttpRequestParts
 from fcemu.triggers.events import http_reply
@@ -32,6 +33,29 @@ routes = web.RouteTableDef()
 
 #: Hop-by-hop and framing headers aiohttp sets itself.
 _OWN_HEADERS = {"content-length", "transfer-encoding", "connection"}
+#: The ``x-fc-`` request headers FC reads; a request may not set others (spec §6.5).
+_FC_REQUEST_HEADERS = {wire.INVOCATION_TYPE, wire.LOG_TYPE, wire.ASYNC_TASK_ID,
+                       wire.ASYNC_DELAY, wire.TRACE_ID}
+#: FC's limits on an HTTP-trigger request: all headers, and the path with its query.
+MAX_HEADER_BYTES = 8 * 1024
+MAX_TARGET_BYTES = 4 * 1024
+
+
+def check_limits(request: web.Request) -> None:
+    """The request limits of FC's HTTP triggers: headers at most 8 KB in all, path and
+    query at most 4 KB, no custom ``x-fc-`` header (400 ``InvalidArgument``)."""
+    target = len(request.raw_path.encode())
+    if target > MAX_TARGET_BYTES:
+        raise InvalidArgument(f"the path and query are {target} bytes: an HTTP trigger takes "
+                              f"at most {MAX_TARGET_BYTES}")
+    size = sum(len(k) + len(v) for k, v in request.raw_headers)
+    if size > MAX_HEADER_BYTES:
+        raise InvalidArgument(f"the request headers are {size} bytes: an HTTP trigger takes "
+                              f"at most {MAX_HEADER_BYTES} in all")
+    for name in request.headers:
+        if name.lower().startswith("x-fc-") and name.lower() not in _FC_REQUEST_HEADERS:
+            raise InvalidArgument(f"header {name}: custom headers must not start with x-fc- "
+                                  "(FC reserves them)")
 
 
 @routes.route("*", HTTP_TRIGGER_PREFIX + "/{functionName}/{triggerName}{tail:(/.*)?}")
@@ -48,6 +72,7 @@ async def http_trigger(request: web.Request) -> web.Response:
                                 secrets)
             request.config_dict[NONCES].check(request.headers.get("x-acs-date"),
                                               request.headers.get("x-acs-signature-nonce"))
+    check_limits(request)
     headers = invoke_headers(request)
     prefix = f"{HTTP_TRIGGER_PREFIX}/{request.match_info['functionName']}/{trigger_name}"
     raw_path = request.raw_path.split("?", 1)[0][len(prefix):] or "/"
@@ -57,7 +82,7 @@ async def http_trigger(request: web.Request) -> web.Response:
         source_ip=request.remote or "127.0.0.1", host=request.host)
     result = await engine.invoke_http_trigger(
         name, trigger_name, parts, asynchronous=headers.asynchronous, task_id=headers.task_id,
-        delay_s=headers.delay_s)
+        delay_s=headers.delay_s, request_id=headers.request_id)
     if headers.asynchronous:
         return accepted(result)
     outcome = result.outcome

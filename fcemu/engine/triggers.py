@@ -202,7 +202,8 @@ class TriggerOperations:
 
     async def invoke_http_trigger(self, function_name: str, trigger_name: str,
                                   request: events.HttpRequestParts, *, asynchronous: bool,
-                                  task_id: str | None, delay_s: int) -> Any:
+                                  task_id: str | None, delay_s: int,
+                                  request_id: str | None = None) -> Any:
         """A request to an HTTP trigger's URL: the function runs with the HTTP-trigger
         event, synchronously or as an async task (``x-fc-invocation-type: Async``); returns
         InvokeFunction's :class:`~fcemu.engine.InvocationResult`."""
@@ -214,10 +215,11 @@ class TriggerOperations:
         now = self.clock.now_ms()
         event = events.http_event(
             request, account_id=self.settings.account_id, domain_prefix=trigger.trigger_id,
-            region=self.settings.region, request_id=self.ids.request_id(now), now_ms=now)
+            region=self.settings.region, request_id=request_id or self.ids.request_id(now),
+            now_ms=now)
         return await self.invoke_function(function_name, event, qualifier=trigger.qualifier,
                                           asynchronous=asynchronous, task_id=task_id,
-                                          delay_s=delay_s)
+                                          delay_s=delay_s, request_id=request_id)
 
     def all_triggers(self, function_name: str | None = None) -> list[Trigger]:
         """Every trigger (of ``function_name`` only, when given; a filter, not a lookup),

@@ -160,3 +160,23 @@ def test_function_auth_checks_the_signature_in_verify_mode(fcemu, fcemu_function
     assert status == 403 and json.loads(body)["Code"] == "SignatureNotMatch"
     status, _, _ = open_url(urllib.request.Request(fcemu.http_trigger_url("private", "open")))
     assert status == 201
+
+
+def test_fc_request_limits_of_http_triggers(url):
+    status, _, body = open_url(urllib.request.Request(url, headers={"X-Fc-Custom": "1"}))
+    assert status == 400 and "must not start with x-fc-" in json.loads(body)["Message"]
+    status, _, body = open_url(urllib.request.Request(f"{url}/{'a' * 4100}"))
+    assert status == 400 and "at most 4096" in json.loads(body)["Message"]
+    big = {f"X-Big-{n}": "b" * 3000 for n in range(3)}
+    status, _, body = open_url(urllib.request.Request(url, headers=big))
+    assert status == 400 and "at most 8192 in all" in json.loads(body)["Message"]
+
+
+def test_a_trace_id_becomes_the_request_id_and_the_task_id(url, fcemu):
+    status, headers, body = open_url(urllib.request.Request(
+        url, headers={"x-fc-trace-id": "trace-123"}))
+    assert status == 201 and headers["x-fc-request-id"] == "trace-123"
+    assert json.loads(body)["requestContext"]["requestId"] == "trace-123"
+    status, headers, _ = open_url(urllib.request.Request(url, method="POST", data=b"x", headers={
+        "x-fc-invocation-type": "Async", "x-fc-trace-id": "trace-456"}))
+    assert status == 202 and headers["x-fc-async-task-id"] == "trace-456"
