@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from array import array
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,9 +200,9 @@ class Task:
     on_success: str | None
     on_failure: str | None
     status: TaskStatus = TaskStatus.ENQUEUED
-    #: Its status changes, packed (issue 13): a (status code, timestamp) pair per event,
+    #: Its status changes, packed (issue 13): 9 bytes per event (status code, timestamp),
     #: read as :class:`TaskEvent` objects through :attr:`events`.
-    event_log: array[int] = field(default_factory=lambda: array("q"))
+    event_log: bytes = b""
     #: Event details by event index, for the few events that have one (None: none).
     event_details: dict[int, str] | None = None
     attempts: list[Attempt] = field(default_factory=list)
@@ -235,8 +235,8 @@ class Task:
 
     def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
         """Record a status change (it does not set :attr:`status`)."""
-        index = len(self.event_log) // 2
-        self.event_log.extend((_STATUS_CODE[status], timestamp))
+        index = len(self.event_log) // _EVENT.size
+        self.event_log += _EVENT.pack(_STATUS_CODE[status], timestamp)
         if detail:
             if self.event_details is None:
                 self.event_details = {}
@@ -263,6 +263,7 @@ class Task:
         return self.attempts[-1].instance_id if self.attempts else ""
 
 
+_EVENT = struct.Struct("<Bq")  # one packed event: status code, timestamp (ms)
 _STATUSES = tuple(TaskStatus)
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
 
@@ -276,7 +277,7 @@ class EventLog(Sequence[TaskEvent]):
         self._task = task
 
     def __len__(self) -> int:
-        return len(self._task.event_log) // 2
+        return len(self._task.event_log) // _EVENT.size
 
     @overload
     def __getitem__(self, index: int) -> TaskEvent: ...
@@ -291,9 +292,9 @@ class EventLog(Sequence[TaskEvent]):
         i = index + n if index < 0 else index
         if not 0 <= i < n:
             raise IndexError(f"task event {index} of {n}")
-        log, details = self._task.event_log, self._task.event_details
-        return TaskEvent(i + 1, _STATUSES[log[2 * i]], log[2 * i + 1],
-                         details.get(i, "") if details else "")
+        code, timestamp = _EVENT.unpack_from(self._task.event_log, i * _EVENT.size)
+        details = self._task.event_details
+        return TaskEvent(i + 1, _STATUSES[code], timestamp, details.get(i, "") if details else "")
 
     def append(self, event: TaskEvent) -> None:
         """Record ``event`` as the next one (its ``event_id`` is the next number)."""

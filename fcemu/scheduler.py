@@ -50,17 +50,23 @@ class SettleTimeout(TimeoutError):
         super().__init__(f"work did not settle within {seconds:g}s; still busy: {shown}")
 
 
-@dataclass(order=True)
+@dataclass(order=True, slots=True)
 class Timer:
     """A callback due at ``due_ms`` on the emulator clock."""
 
     due_ms: int
     seq: int
-    name: str = field(compare=False)
+    #: The name, or an object whose ``str()`` is the name, made when read (a timer per
+    #: waiting task then costs no string).
+    label: object = field(compare=False)
     kind: TimerKind = field(compare=False)
     callback: Callable[[], object] = field(compare=False, repr=False)
     cancelled: bool = field(default=False, compare=False)
     fired: bool = field(default=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.label if isinstance(self.label, str) else str(self.label)
 
     def cancel(self) -> None:
         """Forget the timer; a no-op once fired."""
@@ -102,12 +108,13 @@ class Scheduler:
         due_ms: int,
         callback: Callable[[], object],
         *,
-        name: str,
+        name: object,
         kind: TimerKind = "task",
     ) -> Timer:
         """Run ``callback`` when the clock reaches ``due_ms``.
 
-        A callback returning an awaitable is spawned as tracked work.
+        A callback returning an awaitable is spawned as tracked work. ``name`` is a string,
+        or an object whose ``str()`` is the name (made only when read).
         """
         timer = Timer(int(due_ms), next(self._seq), name, kind, callback)
         heapq.heappush(self._timers, timer)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from fcemu import retry_policy
+from fcemu import gcpolicy, retry_policy
 from fcemu.errors import (
     AsyncTaskAlreadyExists,
     AsyncTaskNotFound,
@@ -167,6 +167,7 @@ class AsyncTasks:
         #: Tasks in submission order, for retention: one timer at a time, for the oldest.
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
+        gcpolicy.release()  # a new state: the records frozen for the last one are gone
         self._timers: dict[int, Timer] = {}
         #: Tasks waiting while their function is disabled: function -> task ID -> task.
         self._paused: dict[str, dict[str, Task]] = {}
@@ -197,7 +198,7 @@ class AsyncTasks:
         task = Task(
             task_id=task_id, request_id=request_id, function_name=function.name,
             function_arn=function.arn, qualifier=qualifier, payload=payload,
-            submitted_ms=now, runnable_ms=now + delay_s * 1000,
+            submitted_ms=now, runnable_ms=now + delay_s * 1000 if delay_s else now,
             max_retries=config.max_async_retry_attempts,
             max_age_s=config.max_async_event_age_in_seconds,
             on_success=config.on_success, on_failure=config.on_failure,
@@ -209,6 +210,7 @@ class AsyncTasks:
         self._event(task, S.ENQUEUED)
         self._partition(task).add(task)
         self._retained.append(task)
+        gcpolicy.retained()
         if self._retention_timer is None:
             self._arm_retention()
         self._wake_at(task, task.runnable_ms, "start")
@@ -263,9 +265,8 @@ class AsyncTasks:
     # -- the machine ----------------------------------------------------------------
 
     def _wake_at(self, task: Task, due_ms: int, why: str) -> None:
-        self._timers[id(task)] = self._scheduler.call_at(
-            due_ms, lambda: self._dispatch(task), name=f"task {task.function_name}/"
-            f"{task.task_id} {why}")
+        wake = _Wake(self, task, why)
+        self._timers[id(task)] = self._scheduler.call_at(due_ms, wake, name=wake)
 
     def _dispatch(self, task: Task) -> object:
         """Before each attempt: gone function, max age, throttling, then run."""
@@ -431,6 +432,22 @@ class AsyncTasks:
                 task.error_type = "FunctionNotFound"
                 self._finish(task, S.INVALID, "")
 
+
+
+class _Wake:
+    """A waiting task's timer callback, and its name (made only when read): one small
+    object per waiting task instead of a closure and a string (issue 13)."""
+
+    __slots__ = ("task", "tasks", "why")
+
+    def __init__(self, tasks: AsyncTasks, task: Task, why: str) -> None:
+        self.tasks, self.task, self.why = tasks, task, why
+
+    def __call__(self) -> object:
+        return self.tasks._dispatch(self.task)
+
+    def __str__(self) -> str:
+        return f"task {self.task.function_name}/{self.task.task_id} {self.why}"
 
 
 def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]

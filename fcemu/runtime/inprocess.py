@@ -7,6 +7,13 @@ the worker runtime's (:mod:`fcemu.runtime.handler_api`), so a handler
 behaves the same when it moves into a code directory. What a handler prints
 or logs is captured per request (:mod:`fcemu.runtime.capture`) and framed by
 the FC markers, as the worker runtime does.
+
+The hand-off is lean (issue 13: it was a quarter of a sync invoke's CPU): a plain
+handler's thread settles the invocation's one loop future with ``call_soon_threadsafe``
+(no ``run_in_executor`` future chaining), and that future is also what a stop or the
+timeout (one ``call_later``) settles, so waiting costs no ``asyncio.wait``. The
+process's resident size for ``max_memory_mb`` is read at most every
+:data:`RSS_EVERY_S` seconds.
 """
 
 from __future__ import annotations
@@ -44,18 +51,26 @@ if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
 
 
+#: How often (real seconds) the process's resident size is read again for max_memory_mb.
+RSS_EVERY_S = 0.5
+
+
 @dataclass
 class _Execution:
     stop_flag: threading.Event = field(default_factory=threading.Event)
-    stop_signal: asyncio.Future[None] = field(
+    #: Settled when the handler ends, the execution is stopped, or its time is up.
+    wake: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
     stopped: bool = False
 
     def stop(self) -> None:
         self.stopped = True
         self.stop_flag.set()
-        if not self.stop_signal.done():
-            self.stop_signal.set_result(None)
+        self.awake()
+
+    def awake(self, *_: object) -> None:
+        if not self.wake.done():
+            self.wake.set_result(None)
 
 
 class InProcessRuntime:
@@ -106,7 +121,7 @@ class InProcessRuntime:
         capture = Capture(invocation.request_id)
         install()
         started = real_monotonic()
-        work = self._start(handler, invocation.payload, context, capture)
+        work = self._start(handler, invocation.payload, context, capture, execution)
         try:
             finished = await self._wait(work, execution, function.timeout)
         finally:
@@ -150,30 +165,52 @@ class InProcessRuntime:
         return self._instances[function_name]
 
     def _start(self, handler: Callable[..., Any], payload: bytes, context: object,
-               capture: Capture) -> asyncio.Future[Any]:
+               capture: Capture, execution: _Execution) -> asyncio.Future[Any]:
         work: asyncio.Future[Any]
         if _is_async(handler):
             work = asyncio.ensure_future(_call_async(handler, payload, context, capture))
-        else:
-            # run_in_executor does not carry the context: run the handler in a copy of it
-            request_context = contextvars.copy_context()
-            request_context.run(capture.activate)
-            loop = asyncio.get_running_loop()
-            work = loop.run_in_executor(self._executor, request_context.run, handler, payload,
-                                        context)
-        # work abandoned on timeout may fail later, when nobody is left to read the error
-        work.add_done_callback(_consume)
+            # work abandoned on timeout may fail later, when nobody is left to read the error
+            work.add_done_callback(_consume)
+            work.add_done_callback(execution.awake)
+            return work
+        # a pool thread does not carry the context: run the handler in a copy of it
+        request_context = contextvars.copy_context()
+        request_context.run(capture.activate)
+        loop = asyncio.get_running_loop()
+        work = loop.create_future()
+
+        def run() -> None:  # on a pool thread: one wake-up of the loop when it ends
+            try:
+                value = request_context.run(handler, payload, context)
+            except BaseException as exc:  # the handler's failure is its outcome
+                loop.call_soon_threadsafe(_settle, work, execution, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, work, execution, value, None)
+
+        self._executor.submit(run)
         return work
 
     @staticmethod
     async def _wait(work: asyncio.Future[Any], execution: _Execution, timeout_s: int) -> bool:
         """True when the handler finished; False on timeout or stop."""
-        try:
-            await asyncio.wait({work, execution.stop_signal}, timeout=timeout_s,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            execution.stop_signal.cancel()
+        if not work.done():
+            timer = asyncio.get_running_loop().call_later(timeout_s, execution.awake)
+            try:
+                await execution.wake
+            finally:
+                timer.cancel()
         return work.done()
+
+
+def _settle(work: asyncio.Future[Any], execution: _Execution, value: Any,
+            exc: BaseException | None) -> None:
+    """On the loop: a plain handler's result (or exception) arrives."""
+    if not work.done():  # not already given up on (a timeout or stop leaves it pending)
+        if exc is not None:
+            work.set_exception(exc)
+        else:
+            work.set_result(value)
+    execution.awake()
 
 
 async def _call_async(handler: Callable[..., Awaitable[Any]], payload: bytes,
@@ -215,7 +252,14 @@ def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str,
     return Outcome("ok", body, "", duration_ms, memory, instance_id)
 
 
+_rss_cache: list[float] = [-RSS_EVERY_S, 0.0]  # [read at (monotonic s), MB]
+
+
 def _rss_mb() -> int:
-    """The emulator process's resident size now, or its peak where /proc is missing."""
-    kb = proc_status_kb("self", "VmRSS")
-    return kb_to_mb(kb if kb is not None else maxrss_kb())
+    """The emulator process's resident size (read at most every :data:`RSS_EVERY_S`), or
+    its peak where /proc is missing."""
+    now = real_monotonic()
+    if now - _rss_cache[0] >= RSS_EVERY_S:
+        kb = proc_status_kb("self", "VmRSS")
+        _rss_cache[:] = [now, kb_to_mb(kb if kb is not None else maxrss_kb())]
+    return int(_rss_cache[1])
