@@ -136,6 +136,9 @@ def parse_config(trigger_type: str, config_text: str, source_arn: str = "") -> P
         if not isinstance(tag, str) or len(tag) > 16:
             raise TriggerConfigError("triggerConfig.filterTag must be text of at most 16 "
                                      "characters")
+        topic = doc.get("topicName")  # FC 2.0 / Serverless Devs 2.x form, without sourceArn
+        if not source_arn and isinstance(topic, str) and topic:
+            return TopicConfig(topic, fmt, tag)
         return TopicConfig(topic_of_arn(source_arn), fmt, tag)
     if trigger_type == "eventbridge":
         return queue_source(doc)

@@ -74,6 +74,8 @@ def test_configs_per_type():
     assert http == HttpConfig("function", ("GET",), False)
     topic = parse_config("mns_topic", '{"filterTag": "a"}', "acs:mns:r:1:/topics/orders")
     assert topic == TopicConfig("orders", "STREAM", "a")
+    assert parse_config("mns_topic", '{"topicName": "t2", "notifyContentFormat": "JSON"}') \
+        == TopicConfig("t2", "JSON", "")  # FC 2.0's form, as Serverless Devs 2.x files have it
     source = {"eventSourceType": "MNS", "eventSourceParameters": {
         "sourceMNSParameters": {"QueueName": "q"}}}
     queue = parse_config("eventbridge", json.dumps({"eventSourceConfig": source}))
