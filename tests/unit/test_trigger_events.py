@@ -102,3 +102,15 @@ def test_refused_configs_say_what_to_fix(kind, config, arn, says):
     with pytest.raises(TriggerConfigError) as info:
         parse_config(kind, config, arn)
     assert says in str(info.value)
+
+
+def test_the_sample_events_in_the_docs_are_the_ones_fired():
+    import re
+    from pathlib import Path
+
+    from fcemu.triggers import SAMPLE_EVENTS
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "triggers.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", page, re.S)]
+    for kind, event in SAMPLE_EVENTS.items():
+        assert event in blocks, f"docs/triggers.md lacks the {kind} sample event"
