@@ -23,6 +23,7 @@ import os
 import random
 import re
 import string
+from typing import Any
 
 _ALNUM = string.ascii_letters + string.digits
 _HEX = "0123456789abcdef"
@@ -81,9 +82,29 @@ class _Stream:
         used, self._tops = self._tops[:match.end()], self._tops[match.end():]
         return used.translate(alphabet.table, alphabet.rejected).decode("ascii")
 
+    def to_state(self) -> tuple[object, bytes]:
+        """Plain data: the generator's state and the top bytes drawn but not used yet."""
+        return self._rng.getstate(), self._tops
+
+    @classmethod
+    def from_state(cls, state: Any) -> _Stream:
+        rng_state, tops = state
+        stream = cls.__new__(cls)
+        stream._rng = random.Random()
+        stream._rng.setstate(_as_tuple(rng_state))
+        stream._tops = bytes(tops)
+        return stream
+
     def _refill(self) -> None:
         block = self._rng.getrandbits(32 * _BLOCK_WORDS).to_bytes(4 * _BLOCK_WORDS, "little")
         self._tops += block[3::4]
+
+
+def _as_tuple(value: object) -> Any:
+    """``random.Random.setstate`` wants tuples; a state read back from JSON has lists."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuple(v) for v in value)
+    return value
 
 
 class IdGenerator:
@@ -103,6 +124,17 @@ class IdGenerator:
         if seed is not None:
             self.seed = seed
         self._streams.clear()
+
+    def to_state(self) -> dict[str, object]:
+        """Plain data that :meth:`load_state` puts back: the same IDs are generated next
+        (snapshots, :mod:`fcemu.engine.state`)."""
+        return {"seed": self.seed,
+                "streams": {name: s.to_state() for name, s in self._streams.items()}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue exactly where the generator of :meth:`to_state` stood."""
+        self.seed = int(state["seed"])
+        self._streams = {name: _Stream.from_state(s) for name, s in state["streams"].items()}
 
     def _stream(self, stream: str) -> _Stream:
         found = self._streams.get(stream)

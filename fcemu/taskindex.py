@@ -105,6 +105,16 @@ class Partition:
         self.ids.add(task.task_id)
         self._status_list(task.status).add(task)
 
+    def add_many(self, tasks: list[Task]) -> None:
+        """Add many tasks at once (a restore): one sort per list, not one insert each."""
+        self.by_time.update(tasks)
+        self.ids.update(t.task_id for t in tasks)
+        by_status: dict[TaskStatus, list[Task]] = {}
+        for task in tasks:
+            by_status.setdefault(task.status, []).append(task)
+        for status, group in by_status.items():
+            self._status_list(status).update(group)
+
     def remove(self, task: Task) -> None:
         self.by_time.discard(task)
         self.ids.discard(task.task_id)

@@ -20,7 +20,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fcemu import gcpolicy, retry_policy
 from fcemu.errors import (
@@ -39,9 +39,10 @@ from fcemu.models import (
     TaskEvent,
     TaskStatus,
 )
-from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
 from fcemu.taskindex import BadToken, Filters, Partition, make_key, make_token, read_token
 from fcemu.taskindex import page as index_page
+from fcemu.taskstate import task_from_state, task_to_state
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -420,6 +421,68 @@ class AsyncTasks:
                 timer.cancel()
             if not task.status.terminal:
                 self._wake_at(task, now, "enabled")
+
+    # -- state (snapshots and the durable store: fcemu.engine.state) -------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Every retained task as plain data (:mod:`fcemu.taskstate`), with its pending
+        timer as data (due time, order, reason) and whether it waits for its function to be
+        enabled. :meth:`load_state` puts it back; no callback is captured."""
+        timers = self._timers
+        paused = {id(t) for waiting in self._paused.values() for t in waiting.values()}
+        rows = []
+        for records in self.by_function.values():
+            for task in records.values():
+                timer = timers.get(id(task))
+                wake = (None if timer is None or timer.cancelled or timer.fired
+                        else (timer.due_ms, timer.seq, getattr(timer.callback, "why", "wake")))
+                rows.append((task_to_state(task), wake, id(task) in paused))
+        return {"seq": self._seq, "tasks": rows}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Load :meth:`to_state`'s data into this empty instance: records, indexes,
+        retention, and each waiting task's timer rebuilt from its data, in the order the
+        timers had. A task captured Running (or Stopping) had its attempt cut short: the
+        attempt ends as an instance crash (FC's "Process exited unexpectedly ...") and
+        the task follows its retry policy (a Stopping one ends Stopped)."""
+        self._seq = int(state["seq"])
+        wakes: list[tuple[int, int, str, Task]] = []
+        cut: list[Task] = []
+        groups: dict[tuple[str, str], list[Task]] = {}
+        for row, wake, paused in state["tasks"]:
+            task = task_from_state(row)
+            self.by_function.setdefault(task.function_name, {})[task.task_id] = task
+            groups.setdefault((task.function_name, task.qualifier), []).append(task)
+            if paused:
+                self._paused.setdefault(task.function_name, {})[task.task_id] = task
+            if wake is not None:
+                wakes.append((int(wake[1]), int(wake[0]), str(wake[2]), task))
+            if task.status in (S.RUNNING, S.STOPPING):
+                cut.append(task)
+        for tasks in groups.values():
+            self._partition(tasks[0]).add_many(tasks)
+        cutoff = self._clock.now_ms() - TASK_RETENTION_MS
+        self._retained = deque(sorted(
+            (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
+            key=lambda t: t.index_key))
+        wakes.sort(key=lambda w: w[0])
+        for _, due, why, task in wakes:
+            self._wake_at(task, due, why)
+        self._arm_retention()
+        for task in cut:
+            self._cut_short(task)
+
+    def _cut_short(self, task: Task) -> None:
+        """A running attempt that the emulator lost (restored state, restart after a
+        crash): it counts as an instance crash."""
+        now = self._clock.now_ms()
+        started = task.attempts[-1].started_ms if task.attempts else now
+        outcome = crash_outcome(max(0, now - started), 0)
+        if task.attempts:
+            attempt = task.attempts[-1]
+            attempt.duration_ms, attempt.outcome = outcome.duration_ms, outcome.kind
+            attempt.error_type = outcome.error_type
+        self._after_attempt(task, outcome)
 
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: waiting tasks become Invalid now; running ones finish. Every

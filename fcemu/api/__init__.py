@@ -38,6 +38,7 @@ from fcemu.api import (
     invocations,
     layers,
     smq,
+    snapshots,
     tags,
     triggers,
     versions,
@@ -68,6 +69,7 @@ def make_app(engine: Engine) -> web.Application:
     control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
     control_app.add_routes(control.routes)
     control_app.add_routes(triggers.control_routes)
+    control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
     root = _app(engine, front_door, root_errors, follow_time)

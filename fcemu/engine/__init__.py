@@ -22,8 +22,9 @@ from fcemu.engine.core import (
     ServerFailure,
     default_runtimes,
 )
+from fcemu.engine.state import SnapshotInfo
 from fcemu.engine.versions import AliasSpec
 
 __all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "AliasSpec", "Engine", "InvocationResult",
            "Runner",
-           "RunnerFactory", "ServerFailure", "default_runtimes"]
+           "RunnerFactory", "ServerFailure", "SnapshotInfo", "default_runtimes"]

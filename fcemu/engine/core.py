@@ -35,6 +35,7 @@ from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
 from fcemu.engine.resources import CodeOperations, ResourceOperations, TagOperations
+from fcemu.engine.state import StateOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.engine.versions import VersionOperations
 from fcemu.errors import (
@@ -94,7 +95,7 @@ class ServerFailure:
 
 class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
              ControlOperations, ObserveOperations, LimitOperations, ResourceOperations,
-             TagOperations, CodeOperations):
+             TagOperations, CodeOperations, StateOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -115,6 +116,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         self._listeners: list[Callable[[Task], None]] = []
         #: Follow mode only (:mod:`fcemu.follow`): kept across resets, like the listeners.
         self._follower = TimeFollower() if settings.clock == "follow" else None
+        self._init_snapshots()  # kept across resets (fcemu.engine.state)
         self._build()
 
     def _build(self) -> None:

@@ -30,6 +30,7 @@ from fcemu.config import Deployer, Watcher, watch
 from fcemu.engine import Engine, ServerFailure
 from fcemu.ids import IdGenerator
 from fcemu.server.operations import EmulatorOperations
+from fcemu.server.snapshots import EmulatorSnapshots
 from fcemu.server.triggers import EmulatorTriggers
 from fcemu.server.versions import EmulatorVersions
 from fcemu.server.views import EmulatorClock, MessageView, QueueView, ServerSideError, TaskEvents
@@ -44,7 +45,7 @@ CALL_TIMEOUT = 600.0
 __all__ = ["Emulator", "EmulatorClock", "MessageView", "QueueView", "ServerSideError"]
 
 
-class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorOperations):
+class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOperations):
     """A running fcemu: the FC 3.0 API, the SMQ API and the control API on one port.
 
     :param settings: a :class:`~fcemu.Settings`; keyword arguments override its fields.

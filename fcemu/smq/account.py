@@ -10,6 +10,8 @@ clock, scheduler and ID streams are handed in.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,7 @@ from fcemu.errors import (
     TopicNameLengthError,
     TopicNotExist,
 )
-from fcemu.smq.messages import Message, body_md5
+from fcemu.smq.messages import Message, body_md5, message_from_state, message_to_state
 from fcemu.smq.queues import Queue
 from fcemu.smq.rules import (
     QUEUE_SPECS,
@@ -88,6 +90,34 @@ class Smq:
             queue.close()
         self._queues.clear()
         self._topics.clear()
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain data of every queue (:meth:`Queue.to_state`), topic, subscription and
+        published message; :meth:`load_state` puts it back into an empty account."""
+        topics = [{"name": t.name, "attributes": dict(t.attributes),
+                   "create_time": t.create_time, "last_modify_time": t.last_modify_time,
+                   "subscriptions": [dataclasses.astuple(s) for s in t.subscriptions.values()],
+                   "published": [message_to_state(m) for m in t.published]}
+                  for t in self._topics.values()]
+        return {"queues": [q.to_state() for q in self._queues.values()], "topics": topics}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Fill this new, empty account from :meth:`to_state`'s data."""
+        for data in state["queues"]:
+            name = data["name"]
+            queue = Queue(name, {}, clock=self.clock, scheduler=self.scheduler, ids=self.ids)
+            queue.load_state(data)
+            queue.on_send = functools.partial(self._sent, name)
+            self._queues[name] = queue
+        for data in state["topics"]:
+            topic = Topic(data["name"], dict(data["attributes"]), 0)
+            topic.create_time = int(data["create_time"])
+            topic.last_modify_time = int(data["last_modify_time"])
+            for row in data["subscriptions"]:
+                subscription = Subscription(*row)
+                topic.subscriptions[subscription.name] = subscription
+            topic.published = [message_from_state(m) for m in data["published"]]
+            self._topics[topic.name] = topic
 
     def new_request_id(self) -> str:
         """An MNS-style request ID (24 upper-case hex digits)."""

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Message", "body_md5", "delivery_order"]
+__all__ = ["Message", "body_md5", "delivery_order", "message_from_state", "message_to_state"]
 
 
 def body_md5(body: str) -> str:
@@ -74,3 +74,19 @@ def delivery_order(message: Message) -> tuple[int, int]:
     """The sort key of delivery: priority 1 is the highest; equal priorities keep enqueue
     order (spec §13.4)."""
     return (message.priority, message.seq)
+
+
+#: The fields a message's state keeps (the queue's bookkeeping is rebuilt, not kept).
+_STATE_FIELDS = ("message_id", "body", "body_md5", "enqueue_time", "next_visible_time",
+                 "priority", "first_dequeue_time", "dequeue_count", "receipt_handle",
+                 "expire_time", "seq")
+
+
+def message_to_state(message: Message) -> tuple[Any, ...]:
+    """The message as a tuple of plain values (snapshots, the durable store)."""
+    return tuple(getattr(message, name) for name in _STATE_FIELDS)
+
+
+def message_from_state(state: Any) -> Message:
+    """A new message from :func:`message_to_state`'s tuple (or a list read from JSON)."""
+    return Message(*state)

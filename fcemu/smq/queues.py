@@ -38,7 +38,13 @@ from fcemu.errors import (
     ReceiptHandleError,
     SmqInvalidArgument,
 )
-from fcemu.smq.messages import Message, body_md5, delivery_order
+from fcemu.smq.messages import (
+    Message,
+    body_md5,
+    delivery_order,
+    message_from_state,
+    message_to_state,
+)
 from fcemu.smq.rules import (
     MAX_VISIBILITY_TIMEOUT,
     MAX_WAIT_SECONDS,
@@ -260,6 +266,43 @@ class Queue:
             self._wake_timer.cancel()
             self._wake_timer = None
         self._notify()
+
+    # -- state (snapshots and the durable store) ----------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain data of the queue and every live message, with its visibility state;
+        :meth:`load_state` rebuilds the heaps from it (a long poll is not state)."""
+        self._expire()
+        return {"name": self.name, "attributes": dict(self.attributes),
+                "create_time": self.create_time, "last_modify_time": self.last_modify_time,
+                "last": self._last.message_id if self._last is not None else None,
+                "messages": [(message_to_state(m), m.hidden) for m in self._messages.values()]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Fill this new, empty queue from :meth:`to_state`'s data."""
+        self.attributes = dict(state["attributes"])
+        self.create_time = int(state["create_time"])
+        self.last_modify_time = int(state["last_modify_time"])
+        top = -1
+        for row, hidden in state["messages"]:
+            message = message_from_state(row)
+            self._messages[message.message_id] = message
+            top = max(top, message.seq)
+            if message.receipt_handle is not None:
+                self._handles[message.receipt_handle] = message
+            heapq.heappush(self._expiry, (message.expire_time, message.seq, message))
+            if hidden:
+                message.hidden = True
+                if message.dequeue_count:
+                    self._inflight += 1
+                else:
+                    self._delayed += 1
+                heapq.heappush(self._hidden, (message.next_visible_time, message.seq, 0,
+                                              message))
+            else:
+                heapq.heappush(self._visible, (message.priority, message.seq, 0, message))
+        self._last = self._messages.get(state["last"] or "")
+        self._seq = itertools.count(top + 1)
 
     # -- internals ----------------------------------------------------------------------
 

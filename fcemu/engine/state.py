@@ -1,0 +1,403 @@
+"""The engine's whole state as data, snapshots of it, and restoring one (issue 17).
+
+A mixin of :class:`fcemu.engine.Engine`. :meth:`StateOperations.capture_state` gathers
+each part's plain data (each part owns its ``to_state``/``load_state``:
+:class:`~fcemu.tasks.AsyncTasks`, :class:`~fcemu.smq.Smq`,
+:class:`~fcemu.ids.IdGenerator`) with the engine's own records (functions, async configs,
+concurrency, versions and aliases with their canary generators, triggers with their next
+fire, layers, EventBridge log), the clock and the seed. :meth:`restore_state` empties the
+engine as a reset does (every instance and execution ends), then loads that data: the
+next IDs, the clock, the queue order and every waiting task's timer are what they were
+(timers are rebuilt from task data, never pickled callbacks). What is not state stays out:
+handler instances, running executions (a task captured Running had its attempt cut
+short: it counts as an instance crash and follows its retry policy), metrics windows,
+scripted faults (test scripts: a restore clears them, like a reset) and long polls.
+
+Snapshots (:meth:`snapshot`, :meth:`restore_snapshot`) are kept in memory by ID, with a
+frozen copy of every code directory they name, so they survive resets and restores and a
+restore copies nothing on disk. :meth:`snapshot_file` and :meth:`import_snapshot` write a
+snapshot to bytes and read it back (:mod:`fcemu.store.codec`: JSON, no pickle), code
+packages included as zips; an in-process Python handler cannot go in a file.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import re
+import shutil
+import tempfile
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcemu import code as codepkg
+from fcemu.clock import ManualClock, RealClock
+from fcemu.errors import FcError, InvalidArgument
+from fcemu.models import (
+    Alias,
+    AsyncConfig,
+    Attempt,
+    ConcurrencyConfig,
+    Function,
+    LayerVersion,
+    Restriction,
+    TaskEvent,
+    TaskStatus,
+    Version,
+)
+from fcemu.store import NotPortable, StateFileError, decode_state, encode_state
+from fcemu.triggers.model import QueueConfig, TimerConfig, Trigger, parse_config
+
+if TYPE_CHECKING:
+    from fcemu.code import CodeStore
+    from fcemu.destinations import Delivery
+    from fcemu.follow import TimeFollower
+    from fcemu.ids import IdGenerator
+    from fcemu.scheduler import Scheduler, Timer
+    from fcemu.settings import Settings
+    from fcemu.smq import Smq
+    from fcemu.tasks import AsyncTasks
+    from fcemu.triggers.model import ParsedConfig
+
+__all__ = ["STATE_VERSION", "SnapshotInfo", "SnapshotNotFound", "StateOperations"]
+
+#: The version of :meth:`StateOperations.capture_state`'s layout.
+STATE_VERSION = 1
+#: Snapshot IDs: what a caller may name one.
+SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: The record types a snapshot file may hold (:mod:`fcemu.store.codec`).
+FILE_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
+    Function, Restriction, Version, Alias, AsyncConfig, ConcurrencyConfig, LayerVersion,
+    Trigger, Attempt, TaskEvent, TaskStatus)}
+
+
+class SnapshotNotFound(FcError):
+    """404: no snapshot has this ID; the message lists those there are."""
+
+    status = 404
+    code = "SnapshotNotFound"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What :meth:`StateOperations.list_snapshots` tells of one snapshot."""
+
+    snapshot_id: str
+    #: The emulator time it was taken at (epoch ms).
+    time_ms: int
+    functions: int
+    tasks: int
+    queues: int
+
+
+@dataclass
+class _Snapshot:
+    info: SnapshotInfo
+    state: dict[str, Any]
+    #: The frozen copies of its code directories (None: it names none).
+    directory: Path | None
+
+
+class StateOperations:
+    """Capture, snapshot and restore (see the module docstring)."""
+
+    settings: Settings
+    clock: RealClock | ManualClock
+    ids: IdGenerator
+    scheduler: Scheduler
+    tasks: AsyncTasks
+    delivery: Delivery
+    code: CodeStore
+    functions: dict[str, Function]
+    async_configs: dict[tuple[str, str], AsyncConfig]
+    concurrency: dict[str, ConcurrencyConfig]
+    versions: dict[str, dict[str, Version]]
+    aliases: dict[str, dict[str, Alias]]
+    _last_version: dict[str, int]
+    _canary: dict[tuple[str, str], random.Random]
+    triggers: dict[str, dict[str, Trigger]]
+    _trigger_parsed: dict[tuple[str, str], ParsedConfig]
+    _trigger_timers: dict[tuple[str, str], Timer]
+    _trigger_anchor: dict[tuple[str, str], int]
+    layer_versions: dict[str, dict[int, LayerVersion]]
+    _layer_last: dict[str, int]
+    _layer_acl: dict[str, str]
+    _layer_map: dict[str, Path]
+    eventbus_log: list[dict[str, Any]]
+    _smq: Smq
+    _follower: TimeFollower | None
+
+    close: Callable[[], Awaitable[None]]
+    _build: Callable[[], None]
+    _timer_fired: Callable[[tuple[str, str], TimerConfig, int], Callable[[], None]]
+    _consume_soon: Callable[[str, int], None]
+
+    def _init_snapshots(self) -> None:
+        """The snapshot shelf: kept across resets and restores (engine start only)."""
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._snapshot_numbers = itertools.count(1)
+        self._snapshot_root: Path | None = None
+
+    # -- the state as data ------------------------------------------------------------
+
+    def capture_state(self) -> dict[str, Any]:
+        """The whole emulator state as data (see the module docstring). Model records are
+        copies: later changes to the emulator do not reach the returned state."""
+        memo = _handler_memo(self.functions.values(), self.versions)
+        triggers = [t for by_name in self.triggers.values() for t in by_name.values()]
+        fires = [(key[0], key[1], timer.due_ms) for key, timer in self._trigger_timers.items()
+                 if not timer.cancelled and not timer.fired]
+        return {
+            "version": STATE_VERSION,
+            "clock": {"mode": self.clock.mode, "now_ms": self.clock.now_ms()},
+            "seed": self.settings.seed,
+            "ids": self.ids.to_state(),
+            "functions": copy.deepcopy(list(self.functions.values()), memo),
+            "async_configs": copy.deepcopy(list(self.async_configs.values())),
+            "concurrency": copy.deepcopy(list(self.concurrency.values())),
+            "versions": copy.deepcopy(self.versions, memo),
+            "aliases": copy.deepcopy(self.aliases),
+            "last_version": dict(self._last_version),
+            "canary": [(key[0], key[1], rng.getstate()) for key, rng in self._canary.items()],
+            "triggers": copy.deepcopy(triggers),
+            "trigger_anchor": [(k[0], k[1], at) for k, at in self._trigger_anchor.items()],
+            "trigger_fires": fires,
+            "layers": {"versions": copy.deepcopy(self.layer_versions),
+                       "last": dict(self._layer_last), "acl": dict(self._layer_acl),
+                       "map": dict(self._layer_map)},
+            "eventbus_log": copy.deepcopy(self.eventbus_log),
+            "smq": self._smq.to_state(),
+            "tasks": self.tasks.to_state(),
+        }
+
+    async def restore_state(self, state: dict[str, Any]) -> None:
+        """Put the emulator back to ``state`` (:meth:`capture_state`'s): everything now
+        goes as at a reset, then the state is loaded. The clock mode stays the emulator's:
+        a manual clock is set to the state's time, a real one keeps wall time."""
+        if state.get("version") != STATE_VERSION:
+            raise InvalidArgument(f"state version {state.get('version')!r} is not the one "
+                                  f"this fcemu restores ({STATE_VERSION}): take it again")
+        await self.close()
+        if not isinstance(self.clock, RealClock):
+            self.clock = ManualClock(int(state["clock"]["now_ms"]))
+        if state["seed"] != self.settings.seed:
+            self.settings = self.settings.replace(seed=state["seed"])
+        self._build()
+        self.ids.load_state(state["ids"])
+        if self._follower is not None:
+            self._follower.forget()
+        self._load_records(state)
+        self._smq.load_state(state["smq"])
+        self.tasks.load_state(state["tasks"])
+        self._load_triggers(state)
+
+    def _load_records(self, state: dict[str, Any]) -> None:
+        memo = _handler_memo(state["functions"], state["versions"])
+        for function in copy.deepcopy(state["functions"], memo):
+            self.functions[function.name] = function
+        for config in copy.deepcopy(state["async_configs"]):
+            self.async_configs[(config.function_name, config.qualifier)] = config
+        for reserved in copy.deepcopy(state["concurrency"]):
+            self.concurrency[reserved.function_name] = reserved
+        self.versions.update(copy.deepcopy(state["versions"], memo))
+        self.aliases.update(copy.deepcopy(state["aliases"]))
+        self._last_version.update(state["last_version"])
+        for name, alias_name, rng_state in state["canary"]:
+            rng = random.Random()
+            rng.setstate(_as_tuple(rng_state))
+            self._canary[(name, alias_name)] = rng
+        layers = state["layers"]
+        self.layer_versions.update(copy.deepcopy(layers["versions"]))
+        self._layer_last.update(layers["last"])
+        self._layer_acl.update(layers["acl"])
+        self._layer_map.update(layers["map"])
+        self.eventbus_log.extend(copy.deepcopy(state["eventbus_log"]))
+
+    def _load_triggers(self, state: dict[str, Any]) -> None:
+        """Triggers, their parsed configs, and each timer trigger's next fire at the time
+        it had; queue triggers look at their queue again."""
+        for trigger in copy.deepcopy(state["triggers"]):
+            key = (trigger.function_name, trigger.trigger_name)
+            self.triggers.setdefault(key[0], {})[key[1]] = trigger
+            self._trigger_parsed[key] = parse_config(
+                trigger.trigger_type, trigger.trigger_config or "", trigger.source_arn or "")
+        for name, trigger_name, anchor in state["trigger_anchor"]:
+            self._trigger_anchor[(name, trigger_name)] = int(anchor)
+        for name, trigger_name, due in state["trigger_fires"]:
+            key = (name, trigger_name)
+            parsed = self._trigger_parsed.get(key)
+            if isinstance(parsed, TimerConfig):
+                self._trigger_timers[key] = self.scheduler.call_at(
+                    int(due), self._timer_fired(key, parsed, int(due)),
+                    name=f"trigger {name}/{trigger_name}", kind="trigger")
+        now = self.clock.now_ms()
+        for parsed in self._trigger_parsed.values():
+            if isinstance(parsed, QueueConfig) and parsed.enable:
+                self._consume_soon(parsed.queue, now)
+
+    # -- snapshots --------------------------------------------------------------------
+
+    def snapshot(self, snapshot_id: str | None = None) -> SnapshotInfo:
+        """Take a snapshot of the whole state, kept under ``snapshot_id`` (a new
+        ``snap-N`` when None; a snapshot of the same ID is replaced)."""
+        if snapshot_id is None:
+            snapshot_id = f"snap-{next(self._snapshot_numbers)}"
+            while snapshot_id in self._snapshots:
+                snapshot_id = f"snap-{next(self._snapshot_numbers)}"
+        check_snapshot_id(snapshot_id)
+        state = self.capture_state()
+        directory = self._freeze_code(state, snapshot_id)
+        return self._shelve(snapshot_id, state, directory)
+
+    async def restore_snapshot(self, snapshot_id: str) -> SnapshotInfo:
+        """Restore the snapshot of ``snapshot_id`` (:meth:`restore_state`); it stays
+        kept, so it can be restored again."""
+        found = self._snapshots.get(snapshot_id)
+        if found is None:
+            there = ", ".join(sorted(self._snapshots)) or "none"
+            raise SnapshotNotFound(f"snapshot {snapshot_id!r} does not exist (snapshots: "
+                                   f"{there}): take one with POST /_fcemu/snapshot")
+        await self.restore_state(found.state)
+        return found.info
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        """The snapshots kept, by ID."""
+        return [self._snapshots[k].info for k in sorted(self._snapshots)]
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Forget a snapshot and its frozen code (a missing one is not an error)."""
+        found = self._snapshots.pop(snapshot_id, None)
+        if found is not None and found.directory is not None:
+            shutil.rmtree(found.directory, ignore_errors=True)
+
+    def snapshot_file(self, snapshot_id: str) -> bytes:
+        """The snapshot as a file (:mod:`fcemu.store.codec`), code packages as zips."""
+        found = self._snapshots.get(snapshot_id)
+        if found is None:
+            raise SnapshotNotFound(f"snapshot {snapshot_id!r} does not exist")
+        packages: dict[str, bytes] = {}
+        if found.directory is not None:
+            for path in sorted((found.directory / "code").iterdir()):
+                packages[str(path)] = codepkg.zip_code(path)
+        try:
+            return encode_state({"state": found.state, "packages": packages}, FILE_TYPES)
+        except NotPortable as exc:
+            raise InvalidArgument(f"snapshot {snapshot_id!r} cannot be written to a file: "
+                                  f"{exc} (a function registered with a Python callable "
+                                  "lives in this process only; restore it by ID)") from None
+
+    def import_snapshot(self, data: bytes, snapshot_id: str | None = None) -> SnapshotInfo:
+        """Keep the snapshot a file holds (:meth:`snapshot_file`) under ``snapshot_id``
+        (else the next ``snap-N``); restore it with :meth:`restore_snapshot`."""
+        try:
+            document = decode_state(data, FILE_TYPES)
+            state, packages = document["state"], document["packages"]
+            if not isinstance(state, dict) or not isinstance(packages, dict):
+                raise StateFileError("the snapshot file is damaged: no state in it")
+        except (StateFileError, KeyError, TypeError) as exc:
+            raise InvalidArgument(str(exc)) from None
+        if snapshot_id is None:
+            snapshot_id = f"snap-{next(self._snapshot_numbers)}"
+            while snapshot_id in self._snapshots:
+                snapshot_id = f"snap-{next(self._snapshot_numbers)}"
+        check_snapshot_id(snapshot_id)
+        directory: Path | None = None
+        moved: dict[Path, Path] = {}
+        if packages:
+            directory = self._new_snapshot_dir(snapshot_id)
+            for i, (old, zipped) in enumerate(packages.items()):
+                dest = directory / "code" / f"{i}-{Path(old).name}"
+                codepkg.unpack(zipped, dest)
+                codepkg.package_zip(dest).write_bytes(zipped)  # for GetFunctionCode
+                moved[Path(old)] = dest
+        _repoint(state, moved)
+        return self._shelve(snapshot_id, state, directory)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _shelve(self, snapshot_id: str, state: dict[str, Any],
+                directory: Path | None) -> SnapshotInfo:
+        self.delete_snapshot(snapshot_id)
+        info = SnapshotInfo(snapshot_id, int(state["clock"]["now_ms"]), len(state["functions"]),
+                            len(state["tasks"]["tasks"]), len(state["smq"]["queues"]))
+        self._snapshots[snapshot_id] = _Snapshot(info, state, directory)
+        return info
+
+    def _new_snapshot_dir(self, snapshot_id: str) -> Path:
+        if self._snapshot_root is None:
+            root = Path(tempfile.mkdtemp(prefix="fcemu-snapshots-", dir=self.settings.data_dir))
+            weakref.finalize(self, shutil.rmtree, root, True)
+            self._snapshot_root = root
+        directory = Path(tempfile.mkdtemp(prefix=f"{snapshot_id}-", dir=self._snapshot_root))
+        (directory / "code").mkdir()
+        (directory / "code.zips").mkdir()
+        return directory
+
+    def _freeze_code(self, state: dict[str, Any], snapshot_id: str) -> Path | None:
+        """Copy every code directory the state names (and its package zip, for
+        GetFunctionCode) into the snapshot's own directory, and point the state there:
+        deleting or updating a function later cannot take a snapshot's code away."""
+        paths = sorted({p for p in _code_paths(state) if p.is_dir()})
+        if not paths:
+            return None
+        directory = self._new_snapshot_dir(snapshot_id)
+        moved: dict[Path, Path] = {}
+        for i, path in enumerate(paths):
+            dest = directory / "code" / f"{i}-{path.name}"
+            shutil.copytree(path, dest, symlinks=True)
+            package = codepkg.package_zip(path)
+            if package.is_file():
+                shutil.copyfile(package, codepkg.package_zip(dest))
+            moved[path] = dest
+        _repoint(state, moved)
+        return directory
+
+
+def check_snapshot_id(snapshot_id: str) -> str:
+    if not isinstance(snapshot_id, str) or not SNAPSHOT_ID.match(snapshot_id):
+        raise InvalidArgument(f"snapshot id {snapshot_id!r} is not valid: 1 to 64 letters, "
+                              "digits, '_', '-' or '.', starting with a letter or digit")
+    return snapshot_id
+
+
+def _functions_of(state: dict[str, Any]) -> list[Function]:
+    found = list(state["functions"])
+    found += [v.snapshot for by_id in state["versions"].values() for v in by_id.values()]
+    return found
+
+
+def _code_paths(state: dict[str, Any]) -> list[Path]:
+    paths = [p for f in _functions_of(state) for p in (f.code_dir, f.opt_dir) if p is not None]
+    paths += [lv.code_dir for by_n in state["layers"]["versions"].values()
+              for lv in by_n.values()]
+    return paths
+
+
+def _repoint(state: dict[str, Any], moved: dict[Path, Path]) -> None:
+    """Point the state's records at the moved code directories."""
+    for function in _functions_of(state):
+        if function.code_dir is not None:
+            function.code_dir = moved.get(function.code_dir, function.code_dir)
+        if function.opt_dir is not None:
+            function.opt_dir = moved.get(function.opt_dir, function.opt_dir)
+    for by_n in state["layers"]["versions"].values():
+        for lv in by_n.values():
+            lv.code_dir = moved.get(lv.code_dir, lv.code_dir)
+
+
+def _handler_memo(functions: Any, versions: dict[str, dict[str, Version]]) -> dict[int, Any]:
+    """A deepcopy memo that keeps in-process handlers as they are (a bound method would
+    otherwise be copied with its object)."""
+    every = list(functions) + [v.snapshot for vs in versions.values() for v in vs.values()]
+    return {id(f.inprocess_handler): f.inprocess_handler for f in every
+            if f.inprocess_handler is not None}
+
+
+def _as_tuple(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuple(v) for v in value)
+    return value

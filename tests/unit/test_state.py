@@ -1,0 +1,198 @@
+"""Snapshots of the whole engine state and restoring them (issue 17, fcemu.engine.state).
+
+On a manual clock with the scripted runtime of test_engine: a restore puts every part
+back (compared as captured data), the IDs, times and outcomes after a restore are those
+after the snapshot, a running attempt cut short by a restore counts as a crash, and the
+snapshot file carries the same state into another engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fcemu.engine.state import SnapshotNotFound
+from fcemu.errors import InvalidArgument
+from fcemu.models import TaskStatus
+from fcemu.specs import FunctionSpec
+from tests.unit.test_engine import QUEUE, deploy, messages, run, statuses, submit
+
+S = TaskStatus
+
+
+def comparable(state):
+    """A captured state without the scheduler's internal timer order numbers (a restored
+    scheduler counts afresh; the order itself is kept)."""
+    tasks = state["tasks"]
+    rows = [(row, None if wake is None else (wake[0], wake[2]), paused)
+            for row, wake, paused in tasks["tasks"]]
+    return {**state, "tasks": {**tasks, "tasks": rows}}
+
+
+async def scene(engine):
+    """Tasks in several states, a queue with visible, in-flight and delayed messages."""
+    deploy(engine, retries=2)
+    done = await submit(engine, b"1")
+    later = await submit(engine, b"2", delay_s=30)
+    failing = await submit(engine, b"3")
+    await engine.advance_clock(1)
+    smq = engine.smq
+    smq.create_queue("work")
+    for body in ("a", "b", "c"):
+        smq.send_message("work", body)
+    smq.send_message("work", "late", delay_seconds=60)
+    smq.get_queue("work").receive(1)  # "a" in flight for 30 s
+    return done, later, failing
+
+
+async def future(engine):
+    """What happens next: new IDs, receipts, outcomes, messages."""
+    first = await submit(engine, b"4")
+    received = engine.smq.get_queue("work").receive(2)
+    await engine.advance_clock(120)
+    tasks = [t for t in engine.tasks.by_function["f"].values()]
+    return {
+        "new_task": first.task_id,
+        "receipts": [(m.message_id, m.receipt_handle, m.body) for m in received],
+        "tasks": [(t.task_id, t.status, statuses(t), len(t.attempts)) for t in tasks],
+        "results": messages(engine),
+        "queue": [(m.message_id, m.body, m.dequeue_count, m.next_visible_time)
+                  for m in engine.smq.get_queue("work").messages()],
+        "now": engine.clock.now_ms(),
+    }
+
+
+def test_restore_puts_every_part_back_and_the_same_future_follows():
+    async def scenario(engine, runtime):
+        runtime.script = ["ok", "error", "error", "error"]
+        await scene(engine)
+        info = engine.snapshot()
+        before = comparable(engine.capture_state())
+        runtime.script = ["ok", "ok", "ok"]
+        first = await future(engine)
+        await engine.restore_snapshot(info.snapshot_id)
+        after = comparable(engine.capture_state())
+        runtime.script = ["ok", "ok", "ok"]
+        second = await future(engine)
+        return info, before, after, first, second
+
+    info, before, after, first, second = run(scenario)
+    assert (info.functions, info.tasks, info.queues) == (1, 3, 2)
+    assert after == before
+    assert second == first
+    assert first["results"]  # the future did something: results were delivered
+
+
+def test_a_snapshot_is_restored_again_and_survives_a_reset():
+    async def scenario(engine, runtime):
+        await scene(engine)
+        engine.snapshot("prepared")
+        before = comparable(engine.capture_state())
+        await engine.reset()
+        await engine.restore_snapshot("prepared")
+        await engine.drain()
+        await engine.restore_snapshot("prepared")
+        return before, comparable(engine.capture_state()), engine.list_snapshots()
+
+    before, after, listed = run(scenario)
+    assert after == before
+    assert [i.snapshot_id for i in listed] == ["prepared"]
+
+
+def test_a_running_attempt_cut_short_by_a_restore_counts_as_a_crash_and_is_retried():
+    async def scenario(engine, runtime):
+        deploy(engine, retries=1)
+        task = await submit(engine)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert task.status is S.RUNNING
+        engine.snapshot("mid")
+        await engine.restore_snapshot("mid")
+        restored = engine.tasks.get("f", task.task_id)
+        status_now = restored.status
+        await engine.drain()
+        return restored, status_now, messages(engine)
+
+    task, status_now, [msg] = run(scenario, ["block", "ok"])
+    assert status_now is S.RETRYING
+    first, second = task.attempts
+    assert first.outcome == "crash"
+    assert task.status is S.SUCCEEDED and second.outcome == "ok"
+    assert [s for s, _ in statuses(task)] == ["Enqueued", "Processed", "Running", "Retrying",
+                                             "Running", "Succeeded"]
+    assert msg["requestContext"]["requestId"] == task.request_id  # one result, the success
+
+
+def test_a_snapshot_file_carries_the_state_and_code_into_another_engine(tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return event\n")
+
+    async def take(engine, runtime):
+        from fcemu.code import zip_code_base64
+        engine.create_function(FunctionSpec(name="g", runtime="python3.10",
+                                            handler="index.handler",
+                                            zip_file=zip_code_base64(code)))
+        await scene_without_function(engine)
+        info = engine.snapshot("file")
+        return engine.snapshot_file(info.snapshot_id), comparable(engine.capture_state())
+
+    data, before = run(take)
+
+    async def load(engine, runtime):
+        info = engine.import_snapshot(data)
+        await engine.restore_snapshot(info.snapshot_id)
+        function = engine.functions["g"]
+        return comparable(engine.capture_state()), (function.code_dir / "index.py").read_text()
+
+    after, source = run(load)
+    assert source.startswith("def handler")
+    for key in ("tasks", "smq", "ids", "clock", "async_configs"):
+        assert after[key] == before[key], key
+    assert [f.code_checksum for f in after["functions"]] == [
+        f.code_checksum for f in before["functions"]]
+
+
+async def scene_without_function(engine):
+    engine.smq.create_queue("work")
+    engine.smq.send_message("work", "kept")
+    engine.put_async_invoke_config("g", None, __import__("fcemu.specs").specs.AsyncConfigSpec(
+        async_task=True))
+    await engine.invoke_function("g", b"x", asynchronous=True, delay_s=60)
+
+
+def test_refusals_name_what_to_do():
+    async def scenario(engine, runtime):
+        deploy(engine)  # an in-process handler: no file can hold it
+        engine.snapshot("mem")
+        errors = []
+        for call in (lambda: engine.snapshot_file("mem"),
+                     lambda: engine.import_snapshot(b"not a snapshot"),
+                     lambda: engine.snapshot("bad id!")):
+            with pytest.raises(InvalidArgument) as caught:
+                call()
+            errors.append(caught.value.message)
+        with pytest.raises(SnapshotNotFound) as missing:
+            await engine.restore_snapshot("nope")
+        return errors, missing.value.message
+
+    (in_process, not_file, bad_id), missing = run(scenario)
+    assert "Python callable" in in_process and "restore it by ID" in in_process
+    assert "not an fcemu snapshot file" in not_file
+    assert "snapshot id 'bad id!' is not valid" in bad_id
+    assert "snapshots: mem" in missing
+
+
+def test_results_already_delivered_stay_delivered_once():
+    async def scenario(engine, runtime):
+        deploy(engine)
+        await submit(engine)
+        await engine.drain()
+        engine.snapshot("after")
+        await engine.restore_snapshot("after")
+        await engine.drain()
+        return messages(engine)
+
+    assert len(run(scenario)) == 1
+    assert QUEUE == "dest"
