@@ -20,6 +20,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fcemu import gcpolicy, retry_policy
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from fcemu.settings import Settings
 
 S = TaskStatus
+_INDEX_KEY = attrgetter("index_key")
+_DUE_THEN_ORDER = itemgetter(1, 0)
 
 
 @dataclass(frozen=True)
@@ -464,11 +467,12 @@ class AsyncTasks:
         cutoff = self._clock.now_ms() - TASK_RETENTION_MS
         self._retained = deque(sorted(
             (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
-            key=lambda t: t.index_key))
-        wakes.sort(key=lambda w: w[0])
+            key=_INDEX_KEY))
+        wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order; each push lands at the bottom
         for _, due, why, task in wakes:
             self._wake_at(task, due, why)
         self._arm_retention()
+        gcpolicy.retained(len(state["tasks"]))
         for task in cut:
             self._cut_short(task)
 

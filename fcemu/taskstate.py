@@ -69,7 +69,7 @@ def _events_in(rows: Sequence[Sequence[Any]]) -> list[TaskEvent]:
 
 #: field name -> (to plain data, from plain data); every other field is plain already.
 _CONVERT: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "status": (lambda s: s.value, TaskStatus),
+    "status": (lambda s: s.value, {s.value: s for s in TaskStatus}.__getitem__),
     "attempts": (_attempts_out, _attempts_in),
     "event_log": (_log_out, _log_in),
     "event_details": (_details_out, _details_in),

@@ -23,6 +23,7 @@ packages included as zips; an in-process Python handler cannot go in a file.
 from __future__ import annotations
 
 import copy
+import gc
 import itertools
 import random
 import re
@@ -190,10 +191,16 @@ class StateOperations:
         self.ids.load_state(state["ids"])
         if self._follower is not None:
             self._follower.forget()
-        self._load_records(state)
-        self._smq.load_state(state["smq"])
-        self.tasks.load_state(state["tasks"])
-        self._load_triggers(state)
+        collecting = gc.isenabled()
+        gc.disable()  # a burst of new records, none garbage: no collection half-way
+        try:
+            self._load_records(state)
+            self._smq.load_state(state["smq"])
+            self.tasks.load_state(state["tasks"])
+            self._load_triggers(state)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _load_records(self, state: dict[str, Any]) -> None:
         memo = _handler_memo(state["functions"], state["versions"])
