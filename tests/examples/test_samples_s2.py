@@ -76,11 +76,16 @@ def test_served_2x_project_runs_through_the_sdks(tmp_path: Path) -> None:
         assert json.loads(bad.task_payload) == {"id": "B2", "qty": 1, "fail": True}
         assert bad.qualifier == "LATEST" and good.function_arn.endswith("orders$process")
         account = Account(server.url, "AKID", "SECRET")
-        result = json.loads(account.get_queue("order-results").receive_message(0).message_body)
+        results, failures = account.get_queue("order-results"), account.get_queue("order-failures")
+        for queue in (results, failures):
+            queue.set_encoding(False)  # FC writes result messages as raw JSON text
+        try:
+            result = json.loads(results.receive_message(0).message_body)
+            failure = json.loads(failures.receive_message(0).message_body)
+        finally:
+            account.get_client().close_connection()
         assert json.loads(result["responsePayload"]) == {
             "stored": "A1", "from": result["requestContext"]["functionArn"].replace(
                 "orders$sink", "orders$process")}
-        failure = json.loads(account.get_queue("order-failures").receive_message(0)
-                             .message_body)
         assert failure["requestContext"]["approximateInvokeCount"] == 2
         assert "order B2 cannot be processed" in failure["responsePayload"]
