@@ -65,3 +65,23 @@ def pytest_fcemu_task_finished(task: dict[str, Any], emulator: Emulator) -> None
 
     .. versionadded:: 0.1
     """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_fcemu_snapshot(name: str, emulator: Emulator) -> bool | None:
+    """Build the state of snapshot ``name``, for tests marked
+    ``@pytest.mark.fcemu(snapshot=name)``.
+
+    Called once per emulator (per clock mode, per xdist worker) the first time a test asks
+    for ``name``, on the freshly reset emulator; the plugin then takes the snapshot and
+    restores it before that test and every later one that asks for it (a restore of 1000
+    tasks takes milliseconds). Build any state: functions, configs, tasks in any status
+    (move the clock, ``drain()``), queues and messages.
+
+    :param name: the snapshot the marker names.
+    :param emulator: the :class:`fcemu.Emulator` to build it on.
+    :return: True when this implementation built ``name``; None (or False) for a name it
+        does not know. The first True wins (``firstresult``); none: the test errors.
+
+    .. versionadded:: 0.2
+    """

@@ -52,8 +52,9 @@ _OPTIONS = {
     "account_id": "account ID in ARNs and contexts (default 1234567890123456)",
     "pass_env": "environment variable handlers get besides FC's (repeatable; ini: a list)",
 }
-_MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, **settings): "
-           "configure the test's emulator (pytest_fcemu)")
+_MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, "
+           "snapshot=None, **settings): configure the test's emulator; snapshot='name' "
+           "restores the state the pytest_fcemu_snapshot hook built once (pytest_fcemu)")
 _SERVER_FIELDS = ("clock", "host", "port")
 _SERVERS = pytest.StashKey["_Servers"]()
 _RUNNING = pytest.StashKey["_Running"]()
@@ -160,6 +161,7 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
     """
     options = _marker_options(request)
     expect_errors = bool(options.pop("expect_errors", False))
+    snapshot = options.pop("snapshot", None)
     wanted = fcemu_settings.replace(**options)
     emu = fcemu_server
     if wanted.clock != emu.settings.clock:
@@ -168,8 +170,10 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
         emu.start()
     emu.reset(**{f.name: getattr(wanted, f.name) for f in fields(Settings)
                  if f.name not in _SERVER_FIELDS})
-    emu.set_following(True)
     hook = request.config.hook
+    if snapshot is not None:
+        _restore_snapshot(emu, str(snapshot), request)
+    emu.set_following(True)
 
     def task_finished(task: dict[str, Any]) -> None:
         hook.pytest_fcemu_task_finished(task=task, emulator=emu)
@@ -354,6 +358,20 @@ def _configured(config: pytest.Config) -> dict[str, Any]:
     return found
 
 
+def _restore_snapshot(emu: Emulator, name: str, request: pytest.FixtureRequest) -> None:
+    """Restore snapshot ``name``; the first time on this emulator, build it first: the
+    ``pytest_fcemu_snapshot`` hook that answers True builds it on the reset emulator."""
+    if name not in {info.snapshot_id for info in emu.snapshots()}:
+        built = request.config.hook.pytest_fcemu_snapshot(name=name, emulator=emu)
+        if not built:
+            raise pytest.UsageError(
+                f"@pytest.mark.fcemu(snapshot={name!r}): no pytest_fcemu_snapshot hook "
+                f"builds it; define one in a conftest.py that builds the state when name "
+                f"== {name!r} and returns True")
+        emu.snapshot(name)
+    emu.restore(name)
+
+
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("fcemu"))):  # closest wins
@@ -364,13 +382,14 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     allowed = {f.name for f in fields(Settings)} - set(_SERVER_FIELDS[1:])
     options: dict[str, Any] = {}
     for key, value in merged.items():
-        if key == "expect_errors":
+        if key in ("expect_errors", "snapshot"):
             options[key] = value
         elif key == "start" or key in allowed:
             options.update(_field(key, value, request.path.parent))
         else:
             raise pytest.UsageError(f"@pytest.mark.fcemu got an unknown setting {key!r}; use "
-                                    f"expect_errors, start or one of {sorted(allowed)}")
+                                    f"expect_errors, snapshot, start or one of "
+                                    f"{sorted(allowed)}")
     return options
 
 
