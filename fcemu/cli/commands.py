@@ -32,6 +32,7 @@ from fcemu.cli.client import (
     parse_access_key,
     quote,
 )
+from fcemu.cli.snapshots import run_snapshot
 from fcemu.cli.triggers import run_triggers
 
 __all__ = ["COMMANDS", "TERMINAL", "run", "wait_for_task"]
@@ -285,6 +286,7 @@ COMMANDS: dict[str, Callable[[Client, argparse.Namespace, fmt.Output], int]] = {
     "functions": run_functions, "tasks": run_tasks, "task": run_task, "stop": run_stop,
     "invoke": run_invoke, "queue": run_queue, "queues": run_queues, "clock": run_clock,
     "settle": run_settle, "drain": run_settle, "reset": run_reset, "triggers": run_triggers,
+    "snapshot": run_snapshot,
 }
 
 

@@ -54,6 +54,12 @@ DESCRIPTIONS: dict[str, str] = {
     "reset": "Forget every function, config, task, queue and topic; a manual clock goes "
              "back to its start, and generated IDs to their seed. The --config files of "
              "`fcemu serve` are deployed again.",
+    "snapshot": "Snapshots of the emulator's whole state (functions with their code, "
+                "configs, versions, triggers, tasks with their timers, queues and messages, "
+                "the clock and the ID streams): `save [NAME]` keeps one in the emulator "
+                "(--file PATH writes it to a file too), `restore NAME` or `restore --file "
+                "PATH` puts one back (every handler instance ends, as at a reset; the next "
+                "IDs are those that followed the snapshot), `list`, `delete NAME`.",
     "check": "Read deployment files (s.yaml, fcemu.yaml) as `fcemu serve --config` would, "
              "without serving: print what they deploy, or what is wrong, with its file, "
              "line and field (exit 2).",

@@ -320,6 +320,14 @@ def _inspection_parsers(commands: Any) -> None:
     triggers.add_argument("function", nargs="?", default=None,
                           help="only this function's triggers")
     add("reset", "all state gone (--config files are deployed again)")
+    snapshot = add("snapshot", "save, restore, list or delete snapshots of the whole state")
+    snapshot.add_argument("action", choices=("save", "restore", "list", "delete"),
+                          help="save: snapshot now; restore: put one back; list; delete")
+    snapshot.add_argument("name", nargs="?", default=None,
+                          help="the snapshot's name (save: default snap-N)")
+    snapshot.add_argument("--file", default=None, metavar="PATH",
+                          help="save: also write the snapshot to PATH; restore: restore the "
+                               "snapshot file at PATH")
 
 
 def check(files: list[Path], as_json: bool,
