@@ -82,6 +82,9 @@ class Function:
     #: The function's layers merged into one directory, seen by its instances at ``/opt``
     #: (None when it has no layers). Filled in at deploy by the layer operations.
     opt_dir: Path | None = None
+    #: ``FunctionLayer.size`` of each layer ARN whose package size is known (a layer
+    #: version created here, or a mapped .zip file).
+    layer_sizes: dict[str, int] = field(default_factory=dict)
     #: A Python callable registered through the Python API; runs in-process.
     inprocess_handler: Callable[..., Any] | None = None
     #: Accepted input fields fcemu does not model, echoed back as given (vpcConfig, ...).

@@ -124,7 +124,8 @@ def function(f: Function) -> dict[str, Any]:
         "state": "Active",
         "lastUpdateStatus": "Successful",
         # the SDK reads layers as FunctionLayer objects {arn, size}, tags as {Key, Value}
-        "layers": [{"arn": a} for a in _list(f.extra.get("layers")) if isinstance(a, str)],
+        "layers": [{"arn": a, **({"size": f.layer_sizes[a]} if a in f.layer_sizes else {})}
+                   for a in _list(f.extra.get("layers")) if isinstance(a, str)],
         "tags": [t for t in _list(f.tags) if isinstance(t, dict)],
     })
     if f.invocation_restriction is not None:  # DisableFunctionInvocation's state

@@ -60,6 +60,7 @@ class FunctionOperations:
     merge_layers: Callable[[str, Any, str | None], Path | None]
     merge_layers_async: Callable[[str, Any, str | None], Coroutine[Any, Any, Path | None]]
     discard_layers: Callable[[Path | None], None]
+    layer_sizes: Callable[[Any], dict[str, int]]
 
     def arn(self, function_name: str) -> str:
         s = self.settings
@@ -95,6 +96,7 @@ class FunctionOperations:
         if package is not None:
             _install(function, package)
         function.opt_dir = opt_dir
+        function.layer_sizes = self.layer_sizes(spec.extra.get("layers"))
         self.functions[name] = function
         return function
 
@@ -175,6 +177,7 @@ class FunctionOperations:
             _install(function, package)
         if "layers" in spec.extra:
             old_opt, function.opt_dir = function.opt_dir, opt_dir
+            function.layer_sizes = self.layer_sizes(spec.extra["layers"])
         function.modified_ms = self.clock.now_ms()
         # new code or config: warm instances must not serve the old one
         self.scheduler.spawn(self._retire(name, old_code, old_opt), name=f"discard {name}")

@@ -196,6 +196,22 @@ class LayerOperations:
         await self.code.run_async(lambda: merge(layers, dest))
         return dest
 
+    def layer_sizes(self, arns: Any) -> dict[str, int]:
+        """``FunctionLayer.size`` by ARN, where a package size is known: a version created
+        here (its ``codeSize``) or a layer mapped to a .zip file (a folder has none)."""
+        mapped = {**dict(self.settings.layer_map), **self._layer_map}
+        sizes = {}
+        for arn in arns if isinstance(arns, list) else ():
+            if arn in mapped:
+                if mapped[arn].is_file():
+                    sizes[arn] = mapped[arn].stat().st_size
+                continue
+            parsed = LayerArn.parse(arn)
+            layer = self.layer_versions.get(parsed.name, {}).get(parsed.version)
+            if layer is not None:
+                sizes[arn] = layer.code_size
+        return sizes
+
     def discard_layers(self, opt_dir: Path | None) -> None:
         """Remove a merged directory that was never installed."""
         if opt_dir is not None:

@@ -161,8 +161,8 @@ def test_a_functions_layers_are_merged_at_opt_the_first_listed_winning(fc_client
                                            "lib/data.txt": "from second"})
     function = create_function(fc_client, "uses-layers", PROBE,
                                layers=[first.layer_version_arn, second.layer_version_arn])
-    assert [x.arn for x in function.layers] == [first.layer_version_arn,
-                                                second.layer_version_arn]
+    assert [(x.arn, x.size) for x in function.layers] == [
+        (first.layer_version_arn, first.code_size), (second.layer_version_arn, second.code_size)]
     assert json.loads(invoke(fc_client, "uses-layers")) == {
         "who": "first", "data": "from first", "extra": ["only_second.py", "shared.py"]}
     # a deleted version stays in the functions that use it

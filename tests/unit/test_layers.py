@@ -124,6 +124,8 @@ def test_emulator_layer_map_gives_a_function_its_opt_through_its_life(tmp_path: 
                         data_dir=tmp_path) as emu:
         emu.register_function("f", code=code, layers=[layer_a, layer_b])
         first = _opt(emu, "f")
+        sizes = _engine(emu, lambda engine: engine.get_function("f").layer_sizes)
+        assert sizes == {layer_b: b.stat().st_size}  # a folder has no package size
         assert contents(first) == {"python/b.py": "", "python/shared.py": "WHO = 'a'\n"}
         assert json.loads(emu.invoke("f")) == {"who": "a",
                                                        "opt": ["b.py", "shared.py"]}
