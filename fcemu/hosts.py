@@ -25,6 +25,7 @@ module is pure (no aiohttp); :mod:`fcemu.api.front_door` applies it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -73,6 +74,7 @@ def host_name(value: str) -> str | None:
     return name or None
 
 
+@functools.lru_cache(maxsize=256)  # per request: parse each name once (issue 13)
 def _is_loopback(name: str) -> bool:
     if name == "localhost" or name.endswith(".localhost"):
         return True
