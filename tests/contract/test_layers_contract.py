@@ -139,15 +139,19 @@ def test_bad_layer_input_is_a_400_naming_the_field(fc_client) -> None:
     assert error.code == "InvalidArgument" and "layers/<layerName>/versions/<n>" in error.message
 
 
+# /opt, found from the layer's module (in a sandbox it is /opt itself)
 PROBE = """\
 import json, os
 import shared
 
+OPT = os.path.dirname(os.path.dirname(shared.__file__))
+
 def handler(event, context):
-    with open("/opt/lib/data.txt") as f:
+    with open(os.path.join(OPT, "lib", "data.txt")) as f:
         data = f.read()
     return json.dumps({"who": shared.WHO, "data": data,
-                       "extra": sorted(os.listdir("/opt/python"))})
+                       "extra": sorted(n for n in os.listdir(os.path.join(OPT, "python"))
+                                       if n.endswith(".py"))})
 """
 
 

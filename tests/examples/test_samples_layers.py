@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alibabacloud_fc20230330 import models as fc
@@ -28,12 +29,11 @@ def client_for(url: str) -> Client:
                          region_id="cn-hangzhou"))
 
 
-def invoke(client: Client, name: str, payload: bytes = b"{}") -> dict[str, object]:
+def invoke(client: Client, name: str, payload: bytes = b"{}") -> Any:
     headers = fc.InvokeFunctionHeaders(x_fc_invocation_type="Sync")
     answer = client.invoke_function_with_options(
         name, fc.InvokeFunctionRequest(body=io.BytesIO(payload)), headers, RuntimeOptions())
-    result: dict[str, object] = json.loads(answer.body.read())
-    return result
+    return json.loads(answer.body.read())
 
 
 def test_check_names_an_unmapped_layer_its_line_and_how_to_map_it() -> None:
@@ -78,5 +78,6 @@ def test_check_path_expressions() -> None:
 def test_served_path_sample_runs(tmp_path: Path) -> None:
     with serving("--config", str(PATH_SAMPLE / "s.yaml"), log=tmp_path / "serve.log") \
             as server:
-        assert invoke(client_for(server.url), "where") == {
-            "builtFrom": str(PATH_SAMPLE / "code"), "files": ["index.py"]}
+        answer = invoke(client_for(server.url), "where")
+        assert answer["builtFrom"] == str(PATH_SAMPLE / "code")
+        assert "index.py" in answer["files"]

@@ -96,7 +96,9 @@ import json, os
 
 def handler(event, context):
     import shared
-    return json.dumps({"who": shared.WHO, "opt": sorted(os.listdir("/opt/python"))})
+    python = os.path.dirname(shared.__file__)  # /opt/python in a sandbox
+    return json.dumps({"who": shared.WHO,
+                       "opt": sorted(n for n in os.listdir(python) if n.endswith(".py"))})
 """
 
 
