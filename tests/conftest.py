@@ -14,6 +14,14 @@ for _name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PRO
     os.environ.pop(_name, None)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _share_test_files_with_sandboxes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests hand handlers FIFOs and files under their ``tmp_path``: in bwrap containment
+    pytest's temporary directory is shared with every sandbox (``FCEMU_SANDBOX_SHARE``,
+    docs/runtimes.md); the rest of the host's ``/tmp`` stays hidden from handlers."""
+    os.environ.setdefault("FCEMU_SANDBOX_SHARE", str(tmp_path_factory.getbasetemp()))
+
+
 # CI sets FCEMU_NO_SKIPS=1 (.ci/run): every test the README's command collects must run there,
 # so a skip (a module missing from the [test] extra, say) fails the run instead of hiding.
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

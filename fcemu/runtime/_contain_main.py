@@ -20,6 +20,15 @@ its child, and exits with the command's status once the command has exited.
 
 Exit status: the command's exit code, or 128 + the signal that ended it.
 
+Relay (``bwrap`` containment of a custom runtime, whose instance has a network
+namespace of its own): when ``FCEMU_RELAY=<unix socket path>:<port>`` is in the
+environment (removed before the command starts), a thread of this process
+waits until something in the namespace accepts TCP connections on
+``127.0.0.1:<port>`` (the app's configured port), then listens on the Unix
+socket, which the server reaches through a directory bound into the sandbox,
+and relays every connection to that port. Until the app listens, the socket
+does not accept: the server's health check goes through the same path.
+
 The command line's format is :mod:`fcemu.runtime.launcher`'s, shared with the
 server. This file is run by path and must not import fcemu, so it loads that
 module (which imports nothing) into a private package of its own whose path
@@ -56,6 +65,8 @@ if TYPE_CHECKING:
 else:
     launcher = _shared("launcher")
 
+#: Where the server asks for a relay (see the module docstring).
+RELAY_ENV = "FCEMU_RELAY"
 _CHILD_BUDGET = 4096  # descendants looked at per sweep (a fork bomb is cut off over sweeps)
 
 
@@ -123,6 +134,65 @@ def _become_subreaper(server_pid: int) -> None:
         os._exit(1)
 
 
+def _start_relay(spec: str) -> None:
+    """Relay the Unix socket ``path`` to ``127.0.0.1:port`` once the app listens (a thread)."""
+    import socket
+    import threading
+    import time
+
+    path, _, port_text = spec.rpartition(":")
+    port = int(port_text)
+
+    def connect() -> socket.socket:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            return socket.create_connection(("::1", port), timeout=5)
+
+    def pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock, how in ((target, socket.SHUT_WR), (source, socket.SHUT_RD)):
+            try:
+                sock.shutdown(how)
+            except OSError:
+                pass
+
+    def serve(client: socket.socket) -> None:
+        try:
+            app = connect()
+        except OSError:
+            client.close()
+            return
+        app.settimeout(None)
+        back = threading.Thread(target=pump, args=(app, client), daemon=True)
+        back.start()
+        pump(client, app)
+        back.join()
+        client.close()
+        app.close()
+
+    def run() -> None:
+        while True:  # the app starts listening at some point (the server bounds the wait)
+            try:
+                connect().close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path + ".new")
+        listener.listen(128)
+        os.rename(path + ".new", path)  # appears at once, already accepting
+        while True:
+            client, _ = listener.accept()
+            threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def main() -> None:
     """Entry point: ``MODE SERVER_PID -- COMMAND...``."""
     parsed = launcher.parse_launcher_args(sys.argv[1:])
@@ -130,6 +200,7 @@ def main() -> None:
         sys.stderr.write("usage: _contain_main.py pidns|subreaper SERVER_PID -- COMMAND...\n")
         os._exit(2)
     mode, server_pid, command = parsed
+    relay = os.environ.pop(RELAY_ENV, "")
     if mode == "subreaper":
         _become_subreaper(server_pid)
     child = 0
@@ -157,6 +228,8 @@ def main() -> None:
         os._exit(127)
     if stopping:  # a signal came before the child existed
         os.kill(child, signal.SIGKILL)
+    if relay:
+        _start_relay(relay)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the instance's pipes are the handler's, not ours to hold open
         os.dup2(devnull, fd)

@@ -6,6 +6,14 @@ module builds its command line), so that whatever the handler starts,
 with it, and nothing outlives the emulator, even one killed with ``kill -9``.
 The containment is probed once per process and logged once:
 
+* ``bwrap`` (Linux with bubblewrap, chosen first when ``bwrap`` works): the
+  launcher runs as PID 1 of a bubblewrap sandbox (:mod:`fcemu.runtime.sandbox`:
+  ``/code`` and ``/opt`` read-only, a private ``/tmp``, other functions' code
+  hidden, a network namespace of its own for a custom runtime), and is then
+  contained exactly as in ``pidns`` mode; ``bwrap --die-with-parent`` dies
+  with the server. Every other mode is a fallback: ``/code`` and ``/opt`` are
+  rewritten to the real directories, and a custom runtime gets a free port
+  of its own instead of its configured one.
 * ``pidns`` (Linux, where ``unshare`` may make namespaces: as root, or with
   ``--map-current-user``, util-linux 2.38+): ``unshare --pid --fork
   --kill-child --mount-proc`` runs the launcher
@@ -56,9 +64,10 @@ from fcemu.runtime.procfs import (
     rss_kb,
     tree_pids,
 )
+from fcemu.runtime.sandbox import Sandbox
 
-Mode = Literal["pidns", "subreaper", "group"]
-MODES: tuple[Mode, ...] = ("pidns", "subreaper", "group")
+Mode = Literal["bwrap", "pidns", "subreaper", "group"]
+MODES: tuple[Mode, ...] = ("bwrap", "pidns", "subreaper", "group")
 
 LAUNCHER = str(Path(__file__).with_name("_contain_main.py"))
 #: Real seconds a killed instance gets to be seen gone before everything of it is killed again.
@@ -74,29 +83,56 @@ class Containment:
     """How instances are started and killed on this machine (see the module docstring)."""
 
     mode: Mode
-    #: The ``unshare ...`` command line in front of the launcher (``pidns`` only).
+    #: The ``unshare ...`` command line in front of the launcher (``pidns``), or the
+    #: ``bwrap`` program (``bwrap``).
     prefix: tuple[str, ...] = ()
     python: str = sys.executable
 
-    def argv(self, command: Sequence[str]) -> list[str]:
-        """The command line that runs ``command`` contained."""
+    @property
+    def sandboxed(self) -> bool:
+        """Instances run in a bubblewrap sandbox (``/code``, ``/opt`` and ports as on FC)."""
+        return self.mode == "bwrap"
+
+    @property
+    def namespaced(self) -> bool:
+        """The launcher is PID 1 of a PID namespace: killing it ends the instance."""
+        return self.mode in ("bwrap", "pidns")
+
+    def argv(self, command: Sequence[str], sandbox: Sandbox | None = None) -> list[str]:
+        """The command line that runs ``command`` contained; in ``bwrap`` mode inside
+        ``sandbox`` (the instance's function directories and network), which it needs."""
         if self.mode == "group":
             return list(command)
+        if self.mode == "bwrap":
+            if sandbox is None:
+                raise ValueError("bwrap containment needs the instance's sandbox")
+            launcher = [self.python, "-I", "-S", LAUNCHER,
+                        *launcher_args("pidns", os.getpid(), list(command))]
+            return sandbox.wrap(self.prefix[0], launcher)
         return [*self.prefix, self.python, "-I", "-S", LAUNCHER,
                 *launcher_args(self.mode, os.getpid(), list(command))]
 
     def describe(self) -> str:
-        """One line for the log: what is active and what it guarantees."""
+        """One line for the log: what is active and what it guarantees (in a fallback:
+        what differs from FC)."""
+        if self.mode == "bwrap":
+            return ("handler instances run in bubblewrap sandboxes: /code and /opt as on FC, "
+                    "a private /tmp, other functions' code hidden, custom runtimes on their "
+                    "configured port in a network of their own; every process a handler "
+                    "starts ends with its instance")
+        fallback = ("; without bubblewrap (bwrap), /code and /opt are rewritten to the real "
+                    "directories only in environment variables and the start command, and "
+                    "custom runtimes must listen on $FC_SERVER_PORT")
         if self.mode == "pidns":
             return (f"handler instances run in PID namespaces of their own ({' '.join(self.prefix)}"
-                    "): every process a handler starts ends with its instance")
+                    "): every process a handler starts ends with its instance" + fallback)
         if self.mode == "subreaper":
             return ("handler instances run under a child-subreaper launcher, without PID "
                     "namespaces: a handler process that kills its launcher with SIGKILL can "
-                    "leave orphans")
+                    "leave orphans" + fallback)
         return ("handler instances are contained by their process group only: a process a "
                 "handler moves to another session (setsid) can outlive its instance, and "
-                "killing the server with SIGKILL leaves handlers running")
+                "killing the server with SIGKILL leaves handlers running" + fallback)
 
 
 _chosen: dict[str, Containment] = {}
@@ -105,8 +141,8 @@ _lock = threading.Lock()
 
 def containment(mode: Mode | None = None) -> Containment:
     """The containment in force: ``mode`` when given (and possible), else the one the
-    ``FCEMU_CONTAINMENT`` environment variable names (``pidns``, ``subreaper`` or
-    ``group``), else the strongest this machine allows; chosen once per process and
+    ``FCEMU_CONTAINMENT`` environment variable names (``bwrap``, ``pidns``, ``subreaper``
+    or ``group``), else the strongest this machine allows; chosen once per process and
     logged once."""
     with _lock:
         key = mode or "auto"
@@ -114,7 +150,7 @@ def containment(mode: Mode | None = None) -> Containment:
             wanted = mode or _from_environment()
             chosen = _probe(wanted)
             if mode is None:
-                level = logging.INFO if chosen.mode == "pidns" else logging.WARNING
+                level = logging.INFO if chosen.mode == "bwrap" else logging.WARNING
                 log.log(level, "fcemu containment: %s", chosen.describe())
             _chosen[key] = chosen
         return _chosen[key]
@@ -134,14 +170,21 @@ def _probe(mode: Mode | None) -> Containment:
     linux = sys.platform.startswith("linux") and os.path.isdir("/proc/self/task")
     if not linux or mode == "group":
         return Containment("group")
-    if mode in (None, "pidns"):
+    if mode in (None, "bwrap"):
+        bwrap = shutil.which("bwrap")
+        if bwrap and _works(Containment("bwrap", (bwrap,))):
+            return Containment("bwrap", (bwrap,))
+        if mode == "bwrap":
+            log.warning("bubblewrap sandboxes are not available here (%s)",
+                        "bwrap failed" if bwrap else "no bwrap program: install bubblewrap")
+    if mode in (None, "bwrap", "pidns"):
         unshare = shutil.which("unshare")
         variants = [list(_UNSHARE_OPTIONS), ["--map-current-user", *_UNSHARE_OPTIONS]]
         for options in variants if unshare else []:
             prefix = (str(unshare), *options, "--")
             if _works(Containment("pidns", prefix)):
                 return Containment("pidns", prefix)
-        if mode == "pidns":
+        if mode in ("bwrap", "pidns"):
             log.warning("PID namespaces are not available here (unshare failed)")
     return Containment("subreaper")
 
@@ -150,7 +193,11 @@ def _works(candidate: Containment) -> bool:
     """Whether the launcher starts a process as PID 2 of a namespace with its own /proc."""
     check = "import os,sys; sys.exit(0 if os.getpid() == 2 and os.path.isdir('/proc/2') else 3)"
     try:
-        done = subprocess.run(candidate.argv([candidate.python, "-I", "-S", "-c", check]),
+        probe = candidate.argv([candidate.python, "-I", "-S", "-c", check],
+                               Sandbox(Path(LAUNCHER).parent))
+        if candidate.sandboxed:  # a network namespace too, as custom runtimes get
+            probe.insert(1, "--unshare-net")
+        done = subprocess.run(probe,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -225,23 +272,35 @@ class Contained:
 
     @classmethod
     async def spawn(cls, contained: Containment, command: Sequence[str], *, cwd: Path,
-                    env: dict[str, str], stdin: int, stdout: int, stderr: int) -> Contained:
-        """Start ``command`` contained; OSError when it cannot be run."""
-        if shutil.which(command[0], path=env.get("PATH", os.defpath)) is None and not (
-                os.sep in command[0] and os.access(Path(cwd, command[0]), os.X_OK)):
+                    env: dict[str, str], stdin: int, stdout: int, stderr: int,
+                    sandbox: Sandbox | None = None) -> Contained:
+        """Start ``command`` contained (in ``bwrap`` mode inside ``sandbox``, whose paths
+        ``command`` and ``env`` use; default: ``cwd`` at ``/code``); OSError when it cannot
+        be run."""
+        if contained.sandboxed and sandbox is None:
+            sandbox = Sandbox(cwd)
+        program = sandbox.host_path(command[0]) if contained.sandboxed and sandbox else command[0]
+        search = env.get("PATH", os.defpath)
+        if contained.sandboxed and sandbox is not None:
+            search = ":".join(sandbox.host_path(part) for part in search.split(":"))
+        if shutil.which(program, path=search) is None and not (
+                os.sep in program and os.access(Path(cwd, program), os.X_OK)):
             raise FileNotFoundError(2, "No such file or directory", command[0])
         loop = asyncio.get_running_loop()
         extra: dict[str, Any] = {}
-        if contained.mode == "pidns":
+        if contained.namespaced:
             extra["preexec_fn"] = _die_with_server()
+        if contained.sandboxed and sandbox is not None:
+            env = {**env, **sandbox.relay_env()}
         transport, protocol = await loop.subprocess_exec(
-            lambda: _Protocol(_STREAM_LIMIT, loop), *contained.argv(command), cwd=cwd, env=env,
-            stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, **extra)
+            lambda: _Protocol(_STREAM_LIMIT, loop), *contained.argv(command, sandbox), cwd=cwd,
+            env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, **extra)
         return cls(contained, transport, protocol)
 
     @property
     def exited(self) -> bool:
-        """The launcher has exited: in ``pidns`` mode, every process of the instance is gone."""
+        """The launcher has exited: in ``pidns``/``bwrap`` mode, every process of the instance
+        is gone."""
         return self._exited.is_set()
 
     @property
@@ -308,8 +367,8 @@ class Contained:
             return []
 
     def _launcher_init(self) -> int | None:
-        """The launcher inside the namespace (``pidns``) or the launcher itself."""
-        if self._init_pid is None and self.containment.mode == "pidns" and not self.exited:
+        """The launcher inside the namespace (``pidns``, ``bwrap``) or the launcher itself."""
+        if self._init_pid is None and self.containment.namespaced and not self.exited:
             kids = children(self.proc.pid)
             self._init_pid = kids[0] if kids else None
         return self._init_pid
@@ -346,8 +405,9 @@ class Contained:
         self._sweep(known)
 
     def _sweep(self, known: Sequence[int]) -> None:
-        """Outside ``pidns``: kill what was seen of the instance and may have outlived it."""
-        if self.containment.mode != "pidns":
+        """Outside a PID namespace: kill what was seen of the instance and may have outlived
+        it."""
+        if not self.containment.namespaced:
             _signal(known, signal.SIGKILL)
             if self.containment.mode == "group" and self._handler_pid is not None:
                 _signal(group_members(self._handler_pid), signal.SIGKILL)

@@ -6,13 +6,24 @@ For ``runtime: custom`` / ``custom.debian10|11|12`` fcemu runs
 builds the request headers) in the unpacked code directory, contained
 (:mod:`fcemu.runtime.contain`: whatever it starts ends with the instance),
 with FC's environment only (:mod:`fcemu.runtime.environ`: ``FC_*``, the
-credential variables, the function's ``environmentVariables``). Each instance gets a free port of
-its own: it is passed as ``FC_SERVER_PORT`` and ``FC_CUSTOM_LISTEN_PORT``, and
-it replaces the configured port (``customRuntimeConfig.port``, default 9000)
-wherever that number appears in ``args``. A leading ``/code`` in the command
-or args is replaced by the code directory. fcemu waits (at most
-:data:`START_TIMEOUT_S`, FC's 120 s) for ``127.0.0.1:<port>`` to accept
-connections, then speaks the custom-runtime contract (spec §12.2):
+credential variables, the function's ``environmentVariables``, FC's default
+search paths).
+
+Ports. In ``bwrap`` containment (:mod:`fcemu.runtime.sandbox`) each instance
+has a network namespace of its own: the app listens on its configured port
+(``customRuntimeConfig.port``, default 9000, also ``FC_SERVER_PORT`` and
+``FC_CUSTOM_LISTEN_PORT``) exactly as written, the command and args run
+unchanged at ``/code``, and fcemu reaches the app through a Unix socket the
+launcher relays to that port once the app accepts connections (the health
+check). In the other containments each instance gets a free port of its own
+instead: it is passed as ``FC_SERVER_PORT`` and ``FC_CUSTOM_LISTEN_PORT``, it
+replaces the configured port wherever that number appears in ``args``, a
+leading ``/code`` or ``/opt`` in the command or args is replaced by the real
+directory, and a server that listens on another port (or exits while the
+configured port is taken) fails the start at once with what to change.
+
+fcemu waits (at most :data:`START_TIMEOUT_S`, FC's 120 s) for the server to
+accept connections, then speaks the custom-runtime contract (spec §12.2):
 
 * ``POST /initialize`` once per instance when an initializer is configured
   (2xx is success; anything else fails the requests with
@@ -35,7 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -67,7 +81,9 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
+from fcemu.runtime.ports import listening_ports, port_taken
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, UNHANDLED, error_body
+from fcemu.runtime.sandbox import Sandbox, instance_paths
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -103,6 +119,9 @@ class CustomInstance(Instance):
         self._runtime = runtime
         self.port = 0
         self._init_logs: dict[str, str] = {}
+        #: The instance's sandbox (``bwrap`` containment): the app is reached through its relay.
+        self.sandbox: Sandbox | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "port": self.port}
@@ -140,14 +159,26 @@ class CustomInstance(Instance):
         assert function.code_dir is not None
         if self.retired or not self.healthy:
             raise _NotStarted("the instance was stopped before it started")
-        self.port = _free_port()
-        argv = config.argv(function.code_dir, self.port)
-        make_executable(argv[0], function.code_dir)
-        env = handler_environment(invocation, self.instance_id, self._runtime.pass_env)
+        code_dir, opt_dir = function.code_dir, function.opt_dir
+        sandboxed = (await self.chosen_containment()).sandboxed
+        if sandboxed:  # its own network: the configured port, everything as written
+            self.port = config.port
+            self.sandbox = Sandbox(code_dir, opt_dir, Path(tempfile.mkdtemp(prefix="fcemu-relay-")),
+                                   config.port)
+            argv = config.argv_as_written()
+            make_executable(self.sandbox.host_path(argv[0]), code_dir)
+        else:
+            self.port = _free_port()
+            argv = config.argv(code_dir, self.port, opt_dir)
+            make_executable(argv[0], code_dir)
+        env = instance_paths(
+            handler_environment(invocation, self.instance_id, self._runtime.pass_env),
+            runtime=function.runtime, variables=function.environment_variables,
+            code_dir=code_dir, opt_dir=opt_dir, sandboxed=sandboxed)
         env.update({"FC_SERVER_PORT": str(self.port), "FC_CUSTOM_LISTEN_PORT": str(self.port)})
-        await self.spawn(argv, cwd=function.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
+        await self.spawn(argv, cwd=code_dir, env=env, stdin=asyncio.subprocess.DEVNULL,
                          stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                         readers=lambda: [self._collect_logs()])
+                         readers=lambda: [self._collect_logs()], sandbox=self.sandbox)
 
     async def _wait_for_port(self, config: CustomRuntimeConfig) -> None:
         deadline = real_monotonic() + START_TIMEOUT_S
@@ -157,21 +188,61 @@ class CustomInstance(Instance):
             if self.exited:
                 assert self.proc is not None
                 raise _NotStarted(f"the start command exited with code {self.proc.returncode} "
-                                  "before listening")
+                                  f"before listening{self._port_hint(config)}")
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                _, writer = await self.unless_killed(
-                    asyncio.open_connection(_LOOPBACK, self.port), 1.0)
+                _, writer = await self.unless_killed(self._connect(), 1.0)
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
                 return
+            self._check_listening(config)
             if real_monotonic() > deadline:
+                where = (f"listen on port {config.port} (0.0.0.0 or 127.0.0.1)" if self.sandbox
+                         else f"listen on {_LOOPBACK}:$FC_SERVER_PORT (fcemu also puts that "
+                         f"port in place of {config.port} in args)")
                 raise _NotStarted(
                     f"Function instance health check failed on port {self.port} in "
-                    f"{START_TIMEOUT_S:g} seconds: listen on {_LOOPBACK}:$FC_SERVER_PORT "
-                    f"(fcemu also puts that port in place of {config.port} in args)")
+                    f"{START_TIMEOUT_S:g} seconds: {where}")
             # polling a process coming up (not waiting in a test); a kill ends the wait
             await self.until_killed(_PORT_POLL_S)
+
+    def _connect(self) -> Any:
+        """A connection to the app: through the sandbox's relay, or to its port."""
+        if self.sandbox is not None and self.sandbox.relay_socket is not None:
+            return asyncio.open_unix_connection(str(self.sandbox.relay_socket))
+        return asyncio.open_connection(_LOOPBACK, self.port)
+
+    def _check_listening(self, config: CustomRuntimeConfig) -> None:
+        """Outside a sandbox: a server listening on another port than its own will never
+        pass the health check; say so now (what it listens on, and what to change)."""
+        if self.sandbox is not None or self.tree is None:
+            return
+        others = sorted(listening_ports(self.tree.pids()) - {self.port})
+        if others:
+            raise _NotStarted(
+                f"the custom runtime listens on port {', '.join(map(str, others))}, not on the "
+                f"port fcemu gave this instance ({self.port}, in $FC_SERVER_PORT): without a "
+                "sandbox every instance needs a port of its own. Listen on $FC_SERVER_PORT "
+                f"(fcemu puts it in place of {config.port} in args), or install bubblewrap "
+                f"(bwrap) so that port {config.port} works as written")
+
+    def _port_hint(self, config: CustomRuntimeConfig) -> str:
+        if self.sandbox is not None or not port_taken(config.port):
+            return ""
+        return (f" (port {config.port}, the configured port, is in use on this machine: if the "
+                "app listens on it, listen on $FC_SERVER_PORT instead, or install bubblewrap "
+                f"(bwrap) so that each instance has port {config.port} of its own)")
+
+    async def kill(self) -> None:
+        """Kill the server (:meth:`Instance.kill`), then drop its relay and HTTP client."""
+        try:
+            await super().kill()
+        finally:
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()
+            if self.sandbox is not None and self.sandbox.relay_dir is not None:
+                shutil.rmtree(self.sandbox.relay_dir, ignore_errors=True)
 
     async def _initialize(self, invocation: Invocation, init: Initializer) -> Outcome | None:
         """``POST /initialize``; an outcome (the requests fail) when it fails or times out."""
@@ -256,11 +327,21 @@ class CustomInstance(Instance):
 
     async def _post(self, path: str, body: bytes,
                     headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-        session = self._runtime.session()
+        session = self._client()
         url = f"http://{_LOOPBACK}:{self.port}{path}"
         async with session.post(url, data=body, headers=headers) as response:
             return (response.status, await response.read(),
                     {k.lower(): v for k, v in response.headers.items()})
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The HTTP client: the runtime's, or one of this instance's own on its relay."""
+        if self.sandbox is None or self.sandbox.relay_socket is None:
+            return self._runtime.session()
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.UnixConnector(str(self.sandbox.relay_socket), limit=0),
+                timeout=aiohttp.ClientTimeout(total=None))
+        return self._session
 
     async def _broken(self, request_id: str, started: float, exc: Exception) -> Outcome:
         """The connection failed mid-request: a crash if the server died, else an error."""

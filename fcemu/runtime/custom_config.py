@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fcemu.runtime.instance import Initializer
+from fcemu.runtime.sandbox import map_fc_path
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -49,19 +50,22 @@ class CustomRuntimeConfig:
             raise ValueError(f"customRuntimeConfig.port must be a port number, got {port!r}")
         return cls(parts["command"], parts["args"], port)
 
-    def argv(self, code_dir: Path, port: int) -> list[str]:
-        """The command line of one instance: ``/code`` mapped, the configured port replaced."""
+    def argv_as_written(self) -> list[str]:
+        """The command line as FC runs it (in a sandbox: ``/code`` is there, the port free)."""
+        return [*(self.command or ["/code/bootstrap"]), *self.args]  # FC's default command
+
+    def argv(self, code_dir: Path, port: int, opt_dir: Path | None = None) -> list[str]:
+        """The command line of one instance outside a sandbox: ``/code`` and ``/opt``
+        mapped to the real directories, the configured port replaced by ``port``."""
         command = self.command or ["/code/bootstrap"]  # FC's default start command
         number = re.compile(rf"(?<!\d){self.port}(?!\d)")
         args = [number.sub(str(port), arg) for arg in self.args]
-        return [map_code(part, code_dir) for part in [*command, *args]]
+        return [map_fc_path(part, code_dir, opt_dir) for part in [*command, *args]]
 
 
 def map_code(part: str, code_dir: Path) -> str:
     """A leading ``/code`` (FC's code directory) in a command part, mapped to ``code_dir``."""
-    if part == "/code" or part.startswith("/code/"):
-        return str(code_dir) + part[len("/code"):]
-    return part
+    return map_fc_path(part, code_dir, None)
 
 
 def make_executable(program: str, code_dir: Path) -> None:

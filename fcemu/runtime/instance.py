@@ -34,6 +34,7 @@ from fcemu.runtime.contain import Contained, Containment, containment
 from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
 from fcemu.runtime.logs import LogStream, end_marker, framed
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, error_body
+from fcemu.runtime.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -151,10 +152,20 @@ class Instance:
     async def _prepare(self, invocation: Invocation) -> Outcome | None:
         raise NotImplementedError
 
+    async def chosen_containment(self) -> Containment:
+        """How this instance is contained (its command line and environment depend on it:
+        ``/code`` paths and ports in a sandbox); the first choice of the process probes the
+        launcher, off the loop."""
+        if self._containment is None:
+            self._containment = await asyncio.to_thread(containment)
+        return self._containment
+
     async def spawn(self, command: Sequence[str], *, cwd: Path, env: dict[str, str],
                     stdin: int, stdout: int, stderr: int,
-                    readers: Callable[[], list[Coroutine[Any, Any, None]]]) -> None:
-        """Start the instance's processes and the tasks reading their output.
+                    readers: Callable[[], list[Coroutine[Any, Any, None]]],
+                    sandbox: Sandbox | None = None) -> None:
+        """Start the instance's processes and the tasks reading their output; in ``bwrap``
+        containment inside ``sandbox`` (default: ``cwd`` at ``/code``).
 
         :raises ProcessLookupError: the instance was killed before it started.
         """
@@ -162,12 +173,9 @@ class Instance:
             raise ProcessLookupError("the instance was stopped before it started")
         self._spawning = True
         try:
-            # the first choice of the process probes the launcher: off the loop
-            chosen = self._containment
-            if chosen is None:
-                chosen = await asyncio.to_thread(containment)
+            chosen = await self.chosen_containment()
             self.tree = await Contained.spawn(chosen, command, cwd=cwd, env=env, stdin=stdin,
-                                              stdout=stdout, stderr=stderr)
+                                              stdout=stdout, stderr=stderr, sandbox=sandbox)
             self._readers = [asyncio.create_task(reader) for reader in readers()]
         finally:
             self._spawning = False

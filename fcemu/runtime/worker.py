@@ -17,8 +17,11 @@ starts a new one and runs the initializer again (FC's lifecycle-hook docs).
 
 Every instance is contained (:mod:`fcemu.runtime.contain`), so a timeout, a
 stop, going over ``memorySize`` or :meth:`WorkerRuntime.close` kills whatever
-the handler started along with it. The handler sees only FC's environment
-(:mod:`fcemu.runtime.environ`).
+the handler started along with it; in ``bwrap`` containment it runs in a
+sandbox (:mod:`fcemu.runtime.sandbox`: its code at ``/code``, its layers at
+``/opt``, a private ``/tmp``) that keeps the host's network, so a handler can
+call the emulator or other services on loopback. The handler sees only FC's
+environment (:mod:`fcemu.runtime.environ`, FC's default search paths).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from fcemu.runtime.protocol import (
     encode_frame,
     error_body,
 )
+from fcemu.runtime.sandbox import Sandbox, instance_paths
 
 if TYPE_CHECKING:
     from fcemu.ids import IdGenerator
@@ -101,6 +105,8 @@ class WorkerInstance(Instance):
         self.python = python
         self.pass_env = pass_env
         self.threaded = self.capacity > 1
+        #: The instance runs in a bubblewrap sandbox (its paths are ``/code`` and ``/opt``).
+        self.sandboxed = False
         # self.log (fd-level output) is cut per request at the markers when requests run
         # one at a time; otherwise all of it is the instance's own log.
         self._request_logs: dict[str, list[str]] = {}
@@ -115,7 +121,12 @@ class WorkerInstance(Instance):
         function, request_id = invocation.function, invocation.request_id
         assert function.code_dir is not None
         try:
-            await self._spawn(function.code_dir, self.environment(invocation))
+            self.sandboxed = (await self.chosen_containment()).sandboxed
+            env, sandbox = self.environment(invocation), None
+            if self.sandboxed:
+                sandbox = Sandbox(function.code_dir, function.opt_dir)
+                env = sandbox.inside(env)
+            await self._spawn(function.code_dir, env, sandbox)
         except (OSError, _WorkerGone, InstanceKilled, asyncio.TimeoutError) as exc:
             self.healthy = False
             await self.kill()
@@ -136,10 +147,11 @@ class WorkerInstance(Instance):
         return [self.python, _MAIN]
 
     def environment(self, invocation: Invocation) -> dict[str, str]:
-        """The worker process's environment."""
-        return _environment(invocation, self.instance_id, self.pass_env)
+        """The worker process's environment (host paths: in a sandbox, those of the code
+        and layer directories are then given as ``/code`` and ``/opt``)."""
+        return _environment(invocation, self.instance_id, self.pass_env, self.sandboxed)
 
-    async def _spawn(self, cwd: Path, env: dict[str, str]) -> None:
+    async def _spawn(self, cwd: Path, env: dict[str, str], sandbox: Sandbox | None) -> None:
         if self.retired or not self.healthy:
             raise _WorkerGone("the instance was stopped before it started")
 
@@ -150,7 +162,7 @@ class WorkerInstance(Instance):
 
         pipe = asyncio.subprocess.PIPE
         await self.spawn(self.command(), cwd=cwd, env=env, stdin=pipe, stdout=pipe,
-                         stderr=pipe, readers=readers)
+                         stderr=pipe, readers=readers, sandbox=sandbox)
         assert self._hello is not None
         hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)
         self.reported_kb = int(hello.get("maxrss_kb", 0))
@@ -367,11 +379,16 @@ class WorkerRuntime(PooledRuntime):
         await self.pool.close()
 
 
-def _environment(invocation: Invocation, instance_id: str,
-                 pass_env: tuple[str, ...] = ()) -> dict[str, str]:
-    """The handler's environment (:mod:`fcemu.runtime.environ`) and the worker's settings."""
+def _environment(invocation: Invocation, instance_id: str, pass_env: tuple[str, ...] = (),
+                 sandboxed: bool = False) -> dict[str, str]:
+    """The handler's environment (:mod:`fcemu.runtime.environ`, with FC's paths:
+    :func:`fcemu.runtime.sandbox.instance_paths`) and the worker's settings."""
     function = invocation.function
-    env = handler_environment(invocation, instance_id, pass_env)
+    assert function.code_dir is not None
+    env = instance_paths(handler_environment(invocation, instance_id, pass_env),
+                         runtime=function.runtime, variables=function.environment_variables,
+                         code_dir=function.code_dir, opt_dir=function.opt_dir,
+                         sandboxed=sandboxed)
     env[ENV_INSTANCE_CONCURRENCY] = str(function.instance_concurrency)
     initializer = Initializer.of(function)
     if initializer is not None:

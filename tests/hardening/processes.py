@@ -77,11 +77,9 @@ def write_handler(directory: Path, source: str = RUNAWAY) -> Path:
 
 
 def available_modes() -> list[str]:
-    """The containments this machine can run: ``pidns`` where namespaces work, ``subreaper``."""
-    modes = ["subreaper"]
-    if containment().mode == "pidns":
-        modes.insert(0, "pidns")
-    return modes
+    """The containments this machine can run, strongest first: ``bwrap`` where bubblewrap
+    works, ``pidns`` where namespaces do, ``subreaper``."""
+    return [*(m for m in ("bwrap", "pidns") if containment(m).mode == m), "subreaper"]
 
 
 def processes_with(marker: str) -> list[int]:

@@ -23,11 +23,12 @@ from fcemu.cli import build_parser, settings_from
 from fcemu.config import ConfigError
 from fcemu.ids import IdGenerator
 from fcemu.runtime import Runtimes
+from fcemu.runtime.contain import containment
 from fcemu.runtime.environ import BASE_VARIABLES
 from fcemu.settings import Settings
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
-from tests.unit.test_runtime_worker import call, function
+from tests.unit.test_runtime_worker import call, function, seen_code
 
 #: FC 3.0's documented system variables (help/en/functioncompute/fc/environment-variables)
 #: that every instance gets, and the runtime's own two.
@@ -36,6 +37,8 @@ DOCUMENTED = {"FC_FUNC_CODE_PATH", "ALIBABA_CLOUD_ACCESS_KEY_ID",
               "FC_ACCOUNT_ID", "FC_FUNCTION_HANDLER", "FC_FUNCTION_MEMORY_SIZE",
               "FC_FUNCTION_NAME", "FC_REGION", "FC_INSTANCE_ID"}
 RUNTIME_OWN = {"FC_TIMEOUT", "FC_RUNTIME"}
+#: FC's default search paths (fcemu.runtime.sandbox.fc_path_defaults; PYTHONPATH: Python).
+FC_PATHS = {"PATH", "LD_LIBRARY_PATH"}
 CUSTOM_ONLY = {"FC_SERVER_PORT", "FC_CUSTOM_LISTEN_PORT"}
 #: What the server's environment holds that no handler may see.
 SECRETS = {"FCEMU_ACCESS_KEY": "AKID:server-secret", "FCEMU_ENDPOINT": "http://127.0.0.1:1",
@@ -96,15 +99,17 @@ def seen_environment(tmp_path: Path, kind: str, pass_env: tuple[str, ...] = (),
 def test_a_handler_sees_fc_variables_and_its_own_never_the_servers(
         tmp_path, server_secrets, kind):
     env, instance_id = seen_environment(tmp_path, kind, GREETING="hi")
-    allowed = DOCUMENTED | RUNTIME_OWN | set(BASE_VARIABLES) | {"GREETING"}
-    allowed |= CUSTOM_ONLY if kind == "custom" else set()
+    allowed = DOCUMENTED | RUNTIME_OWN | set(BASE_VARIABLES) | {"GREETING"} | FC_PATHS
+    allowed |= CUSTOM_ONLY if kind == "custom" else {"PYTHONPATH"}
+    allowed |= {"PWD"} if containment().sandboxed else set()  # bwrap's --chdir /code sets it
     assert set(env) <= allowed, sorted(set(env) - allowed)
     assert not [name for name in env if name.startswith("FCEMU_")]
     assert DOCUMENTED <= set(env)
     assert (env["FC_FUNCTION_NAME"], env["FC_REGION"], env["FC_ACCOUNT_ID"],
             env["FC_INSTANCE_ID"], env["FC_FUNC_CODE_PATH"], env["GREETING"]) == (
-        "env", REGION, ACCOUNT, instance_id, str(tmp_path / kind), "hi")
+        "env", REGION, ACCOUNT, instance_id, str(seen_code(tmp_path / kind)), "hi")
     assert env["PATH"]  # an interpreter and a shell still find their programs
+    assert env.get("PYTHONPATH") != SECRETS["PYTHONPATH"]
 
 
 @pytest.mark.parametrize("kind", ["python", "custom"])
@@ -113,7 +118,8 @@ def test_pass_env_lets_named_server_variables_through(tmp_path, server_secrets, 
                                                           "NOT_SET_ANYWHERE"),
                               PYTHONPATH="/code/python")
     assert env["MY_SHELL_TOKEN"] == SECRETS["MY_SHELL_TOKEN"]
-    assert env["PYTHONPATH"] == "/code/python"  # the function's own variable wins
+    # the function's own variable wins (outside a sandbox, /code is the real directory)
+    assert env["PYTHONPATH"] == f"{seen_code(tmp_path / kind)}/python"
     assert "NOT_SET_ANYWHERE" not in env
     assert "FCEMU_ACCESS_KEY" not in env
 

@@ -149,7 +149,7 @@ def test_a_crashed_instance_takes_what_it_started_along(runaway, tmp_path, mode)
 
 
 SERVER_CASES = [(mode, how) for mode in available_modes()
-                for how in ([signal.SIGTERM, signal.SIGKILL] if mode == "pidns" else [
+                for how in ([signal.SIGTERM, signal.SIGKILL] if mode in ("bwrap", "pidns") else [
                     signal.SIGKILL])]
 
 

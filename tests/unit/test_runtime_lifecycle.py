@@ -25,6 +25,7 @@ from tests.unit.test_runtime_worker import (
     handler_running,
     instance_processes,
     run,
+    seen_code,
 )
 
 INIT = "InitializationError"
@@ -227,7 +228,8 @@ def test_a_failing_initializer_fails_the_request_and_the_instance_is_destroyed()
     line = [s.strip() for s in source.read_text().splitlines()].index(raise_line) + 1
     assert error(first)["errorType"] == "RuntimeError"
     assert error(first)["stackTrace"] == [
-        [f'File "{source}"', f"line {line}", "in broken_initialize", raise_line]]
+        [f'File "{seen_code(source.parent) / source.name}"', f"line {line}",
+         "in broken_initialize", raise_line]]
     assert first.logs.startswith("FC Initialize Start RequestId: r-0\nabout to fail\n")
     assert first.logs.endswith("RuntimeError: cannot connect to the database\n"
                                "FC Initialize End RequestId: r-0\n")

@@ -14,6 +14,7 @@ import fcemu
 from fcemu.ids import IdGenerator
 from fcemu.models import Function
 from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, PoolUsage, Runtimes
+from fcemu.runtime.contain import containment
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
 
@@ -28,6 +29,11 @@ def function(code: str, handler: str = "index.handler", *, name: str | None = No
                     handler=handler, arn=f"acs:fc:{REGION}:{ACCOUNT}:functions/{name or code}",
                     function_id="fid", created_ms=0, modified_ms=fields.pop("modified_ms", 0),
                     timeout=timeout, code_dir=fields.pop("code_dir", FIXTURES / code), **fields)
+
+
+def seen_code(directory: Path) -> Path:
+    """Where a handler sees its code: ``/code`` in a bwrap sandbox, else the directory."""
+    return Path("/code") if containment().sandboxed else directory
 
 
 def call(fn: Function, payload: bytes = b"", request_id: str = "r-1",
@@ -168,8 +174,8 @@ def test_dotted_module_handler():
 def test_exception_gives_the_fc_error_body_with_user_frames():
     outcome = run(lambda rt: rt.invoke(call(function("raiser"), b"something is wrong")))
     assert (outcome.kind, outcome.error_type) == ("error", UNHANDLED)
-    path = FIXTURES / "raiser" / "index.py"
-    source = path.read_text().splitlines()
+    source = (FIXTURES / "raiser" / "index.py").read_text().splitlines()
+    path = seen_code(FIXTURES / "raiser") / "index.py"
     handler_line = source.index("    return check(event.decode())") + 1
     check_line = source.index("    raise ValueError(message)") + 1
     assert error(outcome) == {
@@ -201,7 +207,7 @@ def test_import_error_is_an_error_outcome_every_time():
         assert error(outcome)["errorType"] == "ImportModuleError"
         assert error(outcome)["errorMessage"] == (
             "Unable to import module 'index': No module named 'fcemu_fixture_no_such_module'")
-    assert error(first)["stackTrace"][0][0] == f'File "{FIXTURES / "broken" / "index.py"}"'
+    assert error(first)["stackTrace"][0][0] == f'File "{seen_code(FIXTURES / "broken")}/index.py"'
     assert first.instance_id == second.instance_id  # the instance lives on
 
 
@@ -463,12 +469,12 @@ def test_context_and_environment_seen_by_the_handler():
                                 "memory": 256, "timeout": 7}
     assert seen["credentials"] == {"access_key_id": "AK", "access_key_secret": "SK",
                                    "security_token": "TOKEN"}
-    assert seen["cwd"] == str(FIXTURES / "echo")
+    assert seen["cwd"] == str(seen_code(FIXTURES / "echo"))
     assert seen["env"] == {
         "FC_FUNCTION_NAME": "echo", "FC_FUNCTION_HANDLER": "index.context_info",
         "FC_FUNCTION_MEMORY_SIZE": "256", "FC_TIMEOUT": "7", "FC_REGION": REGION,
         "FC_ACCOUNT_ID": ACCOUNT, "FC_INSTANCE_ID": outcome.instance_id,
-        "FC_RUNTIME": "python3.10", "FC_FUNC_CODE_PATH": str(FIXTURES / "echo"),
+        "FC_RUNTIME": "python3.10", "FC_FUNC_CODE_PATH": str(seen_code(FIXTURES / "echo")),
         "GREETING": "hi",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": "AK", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "SK",
         "ALIBABA_CLOUD_SECURITY_TOKEN": "TOKEN",
