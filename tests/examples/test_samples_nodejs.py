@@ -14,10 +14,11 @@ from tests.cli.conftest import serving
 from tests.examples.test_samples import SAMPLES, emulator, invoke
 
 SAMPLE = SAMPLES / "nodejs-async"
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: "
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: "
                                 "apt-get install nodejs (CI's .ci/run does)")
 
 
+@needs_node
 def test_the_sample_quotes_and_fails_to_its_destinations() -> None:
     with emulator(SAMPLE / "s.yaml") as emu:
         invoke(emu, "quote", {"item": "apple", "quantity": 3}, task_id="good")
@@ -40,6 +41,7 @@ def test_the_sample_quotes_and_fails_to_its_destinations() -> None:
         assert "quoting apple x 3" in logs
 
 
+@needs_node
 def test_fcemu_serve_and_invoke_run_the_sample(tmp_path: Path) -> None:
     with serving("--clock", "manual", "--config", "s.yaml", cwd=SAMPLE,
                  log=tmp_path / "serve.log") as server:
@@ -50,3 +52,16 @@ def test_fcemu_serve_and_invoke_run_the_sample(tmp_path: Path) -> None:
         assert failed.code == 1
         assert json.loads(failed.out)["errorType"] == "RangeError"
         assert "UnhandledInvocationError" in failed.err
+
+
+def test_serve_node_names_the_interpreter_and_a_missing_one_says_what_to_install(
+        tmp_path: Path) -> None:
+    missing = tmp_path / "bin" / "node"
+    with serving("--node", str(missing), "--config", "s.yaml", cwd=SAMPLE,
+                 log=tmp_path / "serve.log") as server:
+        failed = server("invoke", "quote", "--payload", '{"item": "pear", "quantity": 1}')
+        assert failed.code == 1
+        error = json.loads(failed.out)
+        assert error["errorType"] == "NodeNotAvailable"
+        assert f"'{missing}'" in error["errorMessage"]
+        assert "Node.js 18 or later" in error["errorMessage"]
