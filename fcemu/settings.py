@@ -41,7 +41,12 @@ class Settings:
         function's ``reservedConcurrency`` (429 sync, retried async). None: no limit.
     :param instance_idle_seconds: real seconds an idle instance stays warm before it is stopped.
     :param settle_timeout: real seconds ``settle()`` waits before naming what is still busy.
-    :param data_dir: where function code is unpacked; a private temporary directory if None.
+    :param data_dir: durable mode: every change is committed to an SQLite database there
+        (``fcemu.db``) before it is answered, and a start with the same directory resumes
+        (:mod:`fcemu.engine.durable`); function code is unpacked there too. None: state in
+        memory only, code in a private temporary directory.
+    :param durability: ``"strict"`` (each commit synced to disk) or ``"relaxed"`` (commits
+        survive a killed process, not a power loss); see :mod:`fcemu.store.sqlite`.
     :param config: deployment files (``s.yaml`` / ``fcemu.yaml``) applied at start and after
         every reset.
     :param access_keys: ``(AccessKeyId, AccessKeySecret)`` pairs; when any are given, the FC
@@ -85,6 +90,7 @@ class Settings:
     instance_idle_seconds: float = 300.0
     settle_timeout: float = 60.0
     data_dir: Path | None = None
+    durability: Literal["strict", "relaxed"] = "strict"
     config: tuple[Path, ...] = ()
     access_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     allow_hosts: tuple[str, ...] = ()
@@ -118,6 +124,10 @@ class Settings:
                 or not isinstance(self.account_concurrency, int) or self.account_concurrency < 0):
             raise ValueError(f"account_concurrency: must be a whole number of at least 0 (or "
                              f"None: no limit), got {self.account_concurrency!r}")
+        if self.durability not in ("strict", "relaxed"):
+            raise ValueError(f"durability: 'strict' or 'relaxed', got {self.durability!r}")
+        if self.data_dir is not None and not isinstance(self.data_dir, Path):
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not 0 < self.read_timeout < float("inf"):
             raise ValueError(f"read_timeout: must be more than 0 seconds, "
                              f"got {self.read_timeout!r}")

@@ -429,18 +429,26 @@ class AsyncTasks:
 
     def to_state(self) -> dict[str, Any]:
         """Every retained task as plain data (:mod:`fcemu.taskstate`), with its pending
-        timer as data (due time, order, reason) and whether it waits for its function to be
-        enabled. :meth:`load_state` puts it back; no callback is captured."""
-        timers = self._timers
-        paused = {id(t) for waiting in self._paused.values() for t in waiting.values()}
-        rows = []
-        for records in self.by_function.values():
-            for task in records.values():
-                timer = timers.get(id(task))
-                wake = (None if timer is None or timer.cancelled or timer.fired
-                        else (timer.due_ms, timer.seq, getattr(timer.callback, "why", "wake")))
-                rows.append((task_to_state(task), wake, id(task) in paused))
-        return {"seq": self._seq, "tasks": rows}
+        timer as data (due time, order, reason) and whether it waits for its function to
+        be enabled (:meth:`row`). :meth:`load_state` puts it back; no callback is
+        captured."""
+        row = self.row
+        return {"seq": self._seq,
+                "tasks": [row(t) for records in self.by_function.values()
+                          for t in records.values()]}
+
+    def row(self, task: Task) -> tuple[Any, Any, bool]:
+        """One task as :meth:`to_state` lists it: ``(state, timer or None, paused)``."""
+        timer = self._timers.get(id(task))
+        wake = (None if timer is None or timer.cancelled or timer.fired
+                else (timer.due_ms, timer.seq, getattr(timer.callback, "why", "wake")))
+        paused = task.task_id in self._paused.get(task.function_name, ())
+        return task_to_state(task), wake, paused
+
+    @property
+    def seq(self) -> int:
+        """Submissions counted so far (the ListAsyncTasks order's counter)."""
+        return self._seq
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Load :meth:`to_state`'s data into this empty instance: records, indexes,
@@ -480,12 +488,14 @@ class AsyncTasks:
         """A running attempt that the emulator lost (restored state, restart after a
         crash): it counts as an instance crash."""
         now = self._clock.now_ms()
-        started = task.attempts[-1].started_ms if task.attempts else now
-        outcome = crash_outcome(max(0, now - started), 0)
-        if task.attempts:
-            attempt = task.attempts[-1]
-            attempt.duration_ms, attempt.outcome = outcome.duration_ms, outcome.kind
-            attempt.error_type = outcome.error_type
+        if not task.attempts or task.attempts[-1].outcome:  # its start was not recorded
+            running = [e.timestamp for e in task.events if e.status is S.RUNNING]
+            task.attempts.append(Attempt(number=len(task.attempts) + 1,
+                                         started_ms=running[-1] if running else now))
+        attempt = task.attempts[-1]
+        outcome = crash_outcome(max(0, now - attempt.started_ms), 0)
+        attempt.duration_ms, attempt.outcome = outcome.duration_ms, outcome.kind
+        attempt.error_type = outcome.error_type
         self._after_attempt(task, outcome)
 
     def drop_function(self, function_name: str) -> None:

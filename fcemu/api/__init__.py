@@ -44,6 +44,7 @@ from fcemu.api import (
     versions,
 )
 from fcemu.api.auth import fc_signature_middleware
+from fcemu.api.durable import durable_commit
 from fcemu.api.front_door import front_door
 from fcemu.api.keys import ENGINE, NONCES
 from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, follow_time, root_errors
@@ -72,7 +73,7 @@ def make_app(engine: Engine) -> web.Application:
     control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
-    root = _app(engine, front_door, root_errors, follow_time)
+    root = _app(engine, front_door, root_errors, follow_time, durable_commit)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_routes(http_triggers.routes)

@@ -113,6 +113,13 @@ def _serve_parser(commands: Any) -> None:
     serve.add_argument("--instance-idle-seconds", type=_seconds, default=None, metavar="N",
                        help="real seconds an idle instance stays warm before it is stopped "
                             "(default 300)")
+    serve.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                       help="durable mode: commit every change to DIR/fcemu.db (SQLite) before "
+                            "answering; a restart with the same DIR resumes (default: state "
+                            "in memory only)")
+    serve.add_argument("--durability", choices=("strict", "relaxed"), default=None,
+                       help="with --data-dir: strict (default) syncs each commit to disk; "
+                            "relaxed survives a killed process but not a power loss")
     serve.add_argument("--access-key", action="append", type=_access_key, default=None,
                        dest="access_keys", metavar="ID:SECRET",
                        help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "

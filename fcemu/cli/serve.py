@@ -37,7 +37,8 @@ _SERVE_SETTINGS = {"host": "host", "port": "port", "clock": "clock", "region": "
                    "strict_destinations": "strict_destinations",
                    "retry_base_ms": "retry_base_ms", "max_instances": "max_instances",
                    "account_concurrency": "account_concurrency",
-                   "instance_idle_seconds": "instance_idle_seconds", "node": "node"}
+                   "instance_idle_seconds": "instance_idle_seconds", "node": "node",
+                   "data_dir": "data_dir", "durability": "durability"}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -146,6 +147,7 @@ class Service:
 def serve(settings: Settings, watch: bool = False) -> int:
     """Run an emulator until SIGINT/SIGTERM; the first stdout line gives its URL."""
     from fcemu.config import ConfigError
+    from fcemu.store import StoreError
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -157,7 +159,7 @@ def serve(settings: Settings, watch: bool = False) -> int:
         print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
               f"{listen_hint(exc)}", file=sys.stderr)
         return EXIT_API
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"fcemu: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:

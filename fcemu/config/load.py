@@ -54,7 +54,8 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "accountConcurrency": "account_concurrency",
              "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
              "accessKeys": "access_keys", "passEnv": "pass_env",
-             "allowHosts": "allow_hosts", "allowOrigins": "allow_origins", "layers": "layer_map"}
+             "allowHosts": "allow_hosts", "allowOrigins": "allow_origins", "layers": "layer_map",
+             "dataDir": "data_dir", "durability": "durability"}
 
 _Origins = dict[str, tuple[Where, str]]
 #: What an unknown prop may be a misspelling of.
@@ -198,6 +199,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
             value = tuple(value)
         elif key == "layers":
             value = _layer_map(value, source.path)
+        elif key == "dataDir":  # relative to the file
+            value = (source.path.parent / str(value)).absolute()
         source.settings[_SETTINGS[key]] = value
     functions: MarkedDict = doc.get("functions") or marked_dict(doc.where)
     for name, props in functions.items():

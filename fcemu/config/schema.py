@@ -161,6 +161,13 @@ SCHEMA: dict[str, Any] = {
                                     "description": "real seconds an idle instance stays warm "
                                                    "before it is stopped (default 300)"},
             "settleTimeout": {"type": "number", "minimum": 0},
+            "dataDir": {"type": "string", "minLength": 1,
+                        "description": "durable mode: keep all state in this directory "
+                                       "(relative to the file); a restart resumes"},
+            "durability": {"enum": ["strict", "relaxed"],
+                           "description": "durable mode: strict syncs each commit to disk; "
+                                          "relaxed survives a killed process, not a power "
+                                          "loss"},
             "accessKeys": {"type": "array", "items": {"type": "string", "pattern": r"^[^:]+:."},
                            "description": "verify mode: AccessKey pairs as ID:SECRET; FC and "
                                           "SMQ request signatures are checked against them"},

@@ -30,6 +30,7 @@ from fcemu import code
 from fcemu.clock import ManualClock, RealClock
 from fcemu.destinations import Delivery, parse_destination
 from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
+from fcemu.engine.durable import DurableOperations
 from fcemu.engine.functions import FunctionOperations
 from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
@@ -95,7 +96,7 @@ class ServerFailure:
 
 class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
              ControlOperations, ObserveOperations, LimitOperations, ResourceOperations,
-             TagOperations, CodeOperations, StateOperations):
+             TagOperations, CodeOperations, StateOperations, DurableOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -117,6 +118,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         #: Follow mode only (:mod:`fcemu.follow`): kept across resets, like the listeners.
         self._follower = TimeFollower() if settings.clock == "follow" else None
         self._init_snapshots()  # kept across resets (fcemu.engine.state)
+        self._init_store()  # durable mode, off until started (fcemu.engine.durable)
         self._build()
 
     def _build(self) -> None:
@@ -152,6 +154,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         self.code = code.CodeStore(settings.data_dir)
         self._init_triggers()  # triggers and their SMQ hooks (fcemu.engine.triggers)
         self._build_layers()  # layer versions, the layer map (fcemu.engine.layers)
+        self._attach_store()  # durable mode: the parts' hooks (fcemu.engine.durable)
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -167,6 +170,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
 
     async def close(self) -> None:
         """Stop timers, work and every handler instance; remove unpacked code."""
+        await self._pause_store()  # durable mode: what changed is committed first
         self._smq.close()
         await self.scheduler.close()
         await self.runtimes.close()

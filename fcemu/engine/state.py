@@ -148,15 +148,24 @@ class StateOperations:
     def capture_state(self) -> dict[str, Any]:
         """The whole emulator state as data (see the module docstring). Model records are
         copies: later changes to the emulator do not reach the returned state."""
-        memo = _handler_memo(self.functions.values(), self.versions)
-        triggers = [t for by_name in self.triggers.values() for t in by_name.values()]
-        fires = [(key[0], key[1], timer.due_ms) for key, timer in self._trigger_timers.items()
-                 if not timer.cancelled and not timer.fired]
         return {
             "version": STATE_VERSION,
             "clock": {"mode": self.clock.mode, "now_ms": self.clock.now_ms()},
             "seed": self.settings.seed,
             "ids": self.ids.to_state(),
+            **self.capture_records(),
+            "smq": self._smq.to_state(),
+            "tasks": self.tasks.to_state(),
+        }
+
+    def capture_records(self) -> dict[str, Any]:
+        """The engine's own records (functions … EventBridge log), copied: the part of
+        :meth:`capture_state` that is neither tasks, SMQ, IDs nor the clock."""
+        memo = _handler_memo(self.functions.values(), self.versions)
+        triggers = [t for by_name in self.triggers.values() for t in by_name.values()]
+        fires = [(key[0], key[1], timer.due_ms) for key, timer in self._trigger_timers.items()
+                 if not timer.cancelled and not timer.fired]
+        return {
             "functions": copy.deepcopy(list(self.functions.values()), memo),
             "async_configs": copy.deepcopy(list(self.async_configs.values())),
             "concurrency": copy.deepcopy(list(self.concurrency.values())),
@@ -171,8 +180,6 @@ class StateOperations:
                        "last": dict(self._layer_last), "acl": dict(self._layer_acl),
                        "map": dict(self._layer_map)},
             "eventbus_log": copy.deepcopy(self.eventbus_log),
-            "smq": self._smq.to_state(),
-            "tasks": self.tasks.to_state(),
         }
 
     async def restore_state(self, state: dict[str, Any]) -> None:

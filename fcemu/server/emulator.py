@@ -100,7 +100,10 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
         clock = RealClock() if s.clock == "real" else ManualClock(s.start_ms)
         self._engine = Engine(s, clock, IdGenerator(s.seed), on_reset=self.deployer)
         try:
-            self.deployer(self._engine)  # --config files; a ConfigError leaves nothing behind
+            # durable mode: a data directory's state comes back; else the --config files
+            if not await self._engine.load_store():
+                self.deployer(self._engine)  # a ConfigError leaves nothing behind
+            self._engine.start_store()
         except BaseException:
             await self._engine.close()
             raise
@@ -185,7 +188,11 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
 
     async def _with_engine(self, fn: Callable[[Engine], Awaitable[T]]) -> T:
         await self.engine.follow_time()  # follow mode: timers due by the process's time fire
-        return await fn(self.engine)
+        result = await fn(self.engine)
+        if self.engine.durable:  # the change is stored before the call returns
+            self.engine.store_touched()
+            await self.engine.committed()
+        return result
 
     def _submit(self, coro: Awaitable[T], timeout: float = CALL_TIMEOUT) -> T:
         loop = self._loop

@@ -78,6 +78,9 @@ class Smq:
         #: (queue name, message), and one published to a topic (topic name, message, tag).
         self.on_send: Callable[[str, Message], object] | None = None
         self.on_publish: Callable[[str, Message, str], object] | None = None
+        #: The durable store's hook: (queue, message) when a message's stored state changed,
+        #: (name, None) when a queue or topic was created, deleted or published to.
+        self.on_change: Callable[[str, Message | None], object] | None = None
 
     def close(self) -> None:
         """Forget every queue and topic; parked long polls end at once with QueueNotExist.
@@ -86,20 +89,23 @@ class Smq:
         shutdown, before aiohttp waits for in-flight requests: a long poll would
         otherwise hold the shutdown for up to 30 s.
         """
+        self.on_change = None  # dropped from memory, not deleted: nothing to store
         for queue in self._queues.values():
             queue.close()
         self._queues.clear()
         self._topics.clear()
 
-    def to_state(self) -> dict[str, Any]:
-        """Plain data of every queue (:meth:`Queue.to_state`), topic, subscription and
-        published message; :meth:`load_state` puts it back into an empty account."""
+    def to_state(self, messages: bool = True) -> dict[str, Any]:
+        """Plain data of every queue (:meth:`Queue.to_state`; its messages unless
+        ``messages`` is False), topic, subscription and published message;
+        :meth:`load_state` puts it back into an empty account."""
         topics = [{"name": t.name, "attributes": dict(t.attributes),
                    "create_time": t.create_time, "last_modify_time": t.last_modify_time,
                    "subscriptions": [dataclasses.astuple(s) for s in t.subscriptions.values()],
                    "published": [message_to_state(m) for m in t.published]}
                   for t in self._topics.values()]
-        return {"queues": [q.to_state() for q in self._queues.values()], "topics": topics}
+        return {"queues": [q.to_state(messages) for q in self._queues.values()],
+                "topics": topics}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Fill this new, empty account from :meth:`to_state`'s data."""
@@ -108,6 +114,7 @@ class Smq:
             queue = Queue(name, {}, clock=self.clock, scheduler=self.scheduler, ids=self.ids)
             queue.load_state(data)
             queue.on_send = functools.partial(self._sent, name)
+            queue.on_change = functools.partial(self._changed, name)
             self._queues[name] = queue
         for data in state["topics"]:
             topic = Topic(data["name"], dict(data["attributes"]), 0)
@@ -143,8 +150,14 @@ class Smq:
         queue = Queue(name, wanted, clock=self.clock, scheduler=self.scheduler,
                       ids=self.ids)
         queue.on_send = lambda message: self._sent(name, message)
+        queue.on_change = functools.partial(self._changed, name)
         self._queues[name] = queue
+        self._changed(name, None)
         return queue, True
+
+    def _changed(self, name: str, message: Message | None) -> None:
+        if self.on_change is not None:
+            self.on_change(name, message)
 
     def _sent(self, name: str, message: Message) -> None:
         if self.on_send is not None:
@@ -172,6 +185,7 @@ class Smq:
         queue = self._queues.pop(name, None)
         if queue is not None:
             queue.close()
+            self._changed(name, None)
 
     def list_queues(self, prefix: str = "", marker: str = "",
                     limit: int = 1000) -> tuple[list[Queue], str]:
@@ -201,6 +215,7 @@ class Smq:
                                     f"has {differences(existing.attributes, wanted)}.")
         topic = Topic(name, wanted, self.clock.now_ms())
         self._topics[name] = topic
+        self._changed(name, None)
         return topic, True
 
     def get_topic(self, name: str) -> Topic:
@@ -299,6 +314,7 @@ class Smq:
         message = Message(self.ids.message_id(), body, body_md5(body), now, now,
                           expire_time=now + TOPIC_RETENTION_SECONDS * 1000)
         topic.publish(message, tag, self.account_id, self.send_message)
+        self._changed(topic_name, None)
         if self.on_publish is not None:
             self.on_publish(topic_name, message, tag)
         return message

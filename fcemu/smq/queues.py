@@ -99,6 +99,9 @@ class Queue:
         self.deleted = False
         #: Called with each message this queue accepts (the account's trigger hook).
         self.on_send: Callable[[Message], object] | None = None
+        #: Called with each message whose stored state changed: sent, received, hidden,
+        #: deleted or expired (``gen`` -1: gone). The durable store's hook; None: off.
+        self.on_change: Callable[[Message], object] | None = None
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r}, {len(self._messages)} messages)"
@@ -127,6 +130,8 @@ class Queue:
         """Drop every message; handles issued so far become stale."""
         for message in self._messages.values():
             message.gen = -1
+            if self.on_change is not None:
+                self.on_change(message)
         self._messages.clear()
         self._handles.clear()
         self._visible, self._hidden, self._expiry = [], [], []
@@ -182,6 +187,8 @@ class Queue:
             self._hide(message, message.next_visible_time)
         else:
             heapq.heappush(self._visible, (priority, message.seq, 0, message))
+            if self.on_change is not None:
+                self.on_change(message)
         self._notify()
         if self.on_send is not None:
             self.on_send(message)
@@ -269,14 +276,16 @@ class Queue:
 
     # -- state (snapshots and the durable store) ----------------------------------------
 
-    def to_state(self) -> dict[str, Any]:
-        """Plain data of the queue and every live message, with its visibility state;
-        :meth:`load_state` rebuilds the heaps from it (a long poll is not state)."""
+    def to_state(self, messages: bool = True) -> dict[str, Any]:
+        """Plain data of the queue and (unless ``messages`` is False) every live message,
+        with its visibility state; :meth:`load_state` rebuilds the heaps from it (a long
+        poll is not state)."""
         self._expire()
         return {"name": self.name, "attributes": dict(self.attributes),
                 "create_time": self.create_time, "last_modify_time": self.last_modify_time,
                 "last": self._last.message_id if self._last is not None else None,
-                "messages": [(message_to_state(m), m.hidden) for m in self._messages.values()]}
+                "messages": [(message_to_state(m), m.hidden) for m in self._messages.values()]
+                if messages else []}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Fill this new, empty queue from :meth:`to_state`'s data."""
@@ -345,6 +354,8 @@ class Queue:
         else:
             self._delayed += 1
         heapq.heappush(self._hidden, (until_ms, message.seq, message.gen, message))
+        if self.on_change is not None:
+            self.on_change(message)
         self._compact()
 
     def _unhide(self, message: Message) -> None:
@@ -361,6 +372,8 @@ class Queue:
         if message.hidden:
             self._unhide(message)
         message.gen = -1
+        if self.on_change is not None:
+            self.on_change(message)
         self._compact()
 
     def _compact(self) -> None:

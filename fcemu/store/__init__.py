@@ -1,5 +1,6 @@
 """Emulator state kept outside the process: the plain-data codec of snapshot files
-(:mod:`fcemu.store.codec`).
+(:mod:`fcemu.store.codec`) and the SQLite database of durable mode
+(:mod:`fcemu.store.sqlite`).
 
 The parts of the emulator each turn their state into plain data and back
 (``to_state``/``load_state`` next to each part: :mod:`fcemu.taskstate`,
@@ -11,5 +12,6 @@ writes such a state to bytes and reads it back, never executing anything it read
 from __future__ import annotations
 
 from fcemu.store.codec import NotPortable, StateFileError, decode_state, encode_state
+from fcemu.store.sqlite import StoreError
 
-__all__ = ["NotPortable", "StateFileError", "decode_state", "encode_state"]
+__all__ = ["NotPortable", "StateFileError", "StoreError", "decode_state", "encode_state"]

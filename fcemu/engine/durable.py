@@ -1,0 +1,371 @@
+"""Durable mode (``--data-dir DIR``): every change committed to SQLite before its answer.
+
+A mixin of :class:`fcemu.engine.Engine` and the :class:`Committer` it drives. The parts
+say what changed through small hooks that cost nothing when durable mode is off: the task
+life cycle's observer (every status change of a task), the SMQ account's ``on_change``
+(a message sent, received, hidden, deleted or expired; a queue or topic created, deleted
+or published to), and the front doors (an HTTP request or a Python API call that may have
+changed the engine's own records: functions, configs, versions, triggers, layers). The
+committer gathers what changed into one :class:`~fcemu.store.sqlite.Batch` per loop turn,
+written in one transaction on its own thread; meanwhile the next changes gather into the
+next batch (group commit: a burst of concurrent submits shares one fsync). An answer goes
+out only once the batch holding its change is committed (:meth:`DurableOperations.
+committed`). A task's terminal state and the result message it pushed change in the same
+loop turn, so they are in the same transaction: the outbox is never lost or doubled.
+
+At start, a DIR that holds a database is loaded through :meth:`StateOperations.
+restore_state` (the snapshot restore): waiting tasks get their timers back, a task that
+was Running counts that attempt as an instance crash and follows its retry policy,
+received messages stay hidden until their visibility timeout ends, a manual clock
+continues where it stood and a real one at wall time. Code packages are kept under
+``DIR/packages`` (frozen copies, like a snapshot's). A function registered with a Python
+callable lives in its process only and is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fcemu import code as codepkg
+from fcemu.engine.state import FILE_TYPES, STATE_VERSION, _code_paths, _repoint
+from fcemu.errors import FcError
+from fcemu.models import TASK_RETENTION_MS, Task, TaskEvent, TaskStatus
+from fcemu.smq import Message
+from fcemu.smq.messages import message_to_state
+from fcemu.store import decode_state, encode_state
+from fcemu.store.sqlite import Batch, SqliteStore, Stored, StoreError
+from fcemu.taskstate import TASK_STATE_FIELDS
+
+if TYPE_CHECKING:
+    from fcemu.clock import ManualClock, RealClock
+    from fcemu.code import CodeStore
+    from fcemu.ids import IdGenerator
+    from fcemu.settings import Settings
+    from fcemu.smq import Smq
+    from fcemu.tasks import AsyncTasks, TaskObserver
+
+__all__ = ["Committer", "DurableOperations", "StoreFailed"]
+
+log = logging.getLogger("fcemu.store")
+
+
+class StoreFailed(FcError):
+    """503: a change could not be committed to the data directory (the message says why)."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+
+class _Observer:
+    """The task observer in durable mode: the engine's own, then the committer."""
+
+    __slots__ = ("committer", "inner")
+
+    def __init__(self, inner: TaskObserver | None, committer: Committer) -> None:
+        self.inner, self.committer = inner, committer
+
+    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
+        if self.inner is not None:
+            self.inner.event(task, event, previous)
+        self.committer.task_changed(task)
+
+    def throttled(self, function_name: str, qualifier: str) -> None:
+        if self.inner is not None:
+            self.inner.throttled(function_name, qualifier)
+
+
+class Committer:
+    """Gathers changes into batches and writes them, one transaction at a time, on its own
+    thread (see the module docstring)."""
+
+    def __init__(self, engine: DurableOperations, store: SqliteStore) -> None:
+        self.engine = engine
+        self.store = store
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fcemu-store")
+        self._tasks: dict[int, Task] = {}
+        self._messages: dict[tuple[str, str], tuple[str, Message]] = {}
+        self.records = False
+        self.full = False
+        #: While paused (engine closing), changes are not recorded.
+        self.paused = True
+        #: Resolved when the batch gathering now is committed.
+        self._pending: asyncio.Future[None] | None = None
+        #: The batch being written.
+        self._running: asyncio.Future[None] | None = None
+        #: Code directories already copied under DIR/packages, and where.
+        self.packages: dict[Path, Path] = {}
+
+    # -- what changed -------------------------------------------------------------------
+
+    def task_changed(self, task: Task) -> None:
+        if not self.paused:
+            self._tasks[id(task)] = task
+            self._soon()
+
+    def smq_changed(self, name: str, message: Message | None) -> None:
+        if self.paused:
+            return
+        if message is None:
+            self.records = True
+        else:
+            self._messages[(name, message.message_id)] = (name, message)
+        self._soon()
+
+    def touched(self, records: bool) -> None:
+        """A request or call that may have changed the clock, the IDs or (``records``)
+        the engine's own records."""
+        if not self.paused:
+            self.records = self.records or records
+            self._soon()
+
+    def replaced(self) -> None:
+        """The whole state was replaced (start, reset, restore): write all of it."""
+        self.full, self.paused = True, False
+        self._tasks.clear()
+        self._messages.clear()
+        self._soon()
+
+    # -- batches ------------------------------------------------------------------------
+
+    def _soon(self) -> None:
+        if self._pending is None:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            if self._running is None:
+                loop.call_soon(self._start)
+
+    def _start(self) -> None:
+        if self._pending is None or self._running is not None:
+            return
+        try:
+            batch = self._collect()
+        except Exception as exc:  # an emulator bug: every waiting answer fails, loudly
+            self._pending.set_exception(StoreFailed(f"could not gather changes: {exc!r}"))
+            self._pending = None
+            log.exception("fcemu could not gather the changes to store")
+            return
+        future, self._pending = self._pending, None
+        self._running = future
+        written = asyncio.get_running_loop().run_in_executor(self._executor, self.store.write,
+                                                             batch)
+        written.add_done_callback(lambda done: self._written(future, done))
+
+    def _written(self, future: asyncio.Future[None], done: asyncio.Future[None]) -> None:
+        self._running = None
+        error = done.exception()
+        if error is not None:
+            log.error("fcemu could not commit to %s: %s", self.store.path, error)
+            future.set_exception(StoreFailed(
+                f"the change could not be stored in {self.store.path}: {error}; check the "
+                "disk (space, permissions) of --data-dir"))
+            future.exception()  # retrieved: the answers waiting for it raise it
+        else:
+            future.set_result(None)
+        if self._pending is not None:
+            self._start()
+
+    async def barrier(self) -> None:
+        """Return once every change made so far is committed."""
+        future = self._pending or self._running
+        if future is not None:
+            await asyncio.shield(future)
+
+    def _collect(self) -> Batch:
+        engine = self.engine
+        tasks, smq = engine.tasks, engine._smq
+        batch = Batch(full=self.full)
+        if self.full:
+            every = [t for records in tasks.by_function.values() for t in records.values()]
+            messages = [(q.name, m) for q in smq.list_queues(limit=1 << 30)[0]
+                        for m in q.messages()]
+        else:
+            every, messages = list(self._tasks.values()), list(self._messages.values())
+        row = tasks.row
+        batch.tasks = [(f"{t.function_name}/{t.task_id}", marshal.dumps(row(t)))
+                       for t in every]
+        for name, message in messages:
+            key = f"{name}/{message.message_id}"
+            if message.gen < 0:
+                batch.message_deletes.append(key)
+            else:
+                batch.messages.append((key, marshal.dumps((message_to_state(message),
+                                                           message.hidden))))
+        if self.full or self.records:
+            batch.records = encode_state(self.engine._durable_records(self), FILE_TYPES)
+        batch.counters = marshal.dumps(self.engine._durable_counters())
+        self.full = self.records = False
+        self._tasks.clear()
+        self._messages.clear()
+        return batch
+
+    def freeze(self, state: dict[str, Any]) -> None:
+        """Point the records' code directories at copies under DIR/packages (made once)."""
+        root = self.store.directory / "packages"
+        for path in {p for p in _code_paths(state) if p.is_dir()}:
+            if path.parent == root or path in self.packages:
+                continue
+            dest = root / f"{uuid.uuid4().hex}-{path.name}"
+            root.mkdir(exist_ok=True)
+            shutil.copytree(path, dest, symlinks=True)
+            package = codepkg.package_zip(path)
+            if package.is_file():
+                codepkg.package_zip(dest).parent.mkdir(exist_ok=True)
+                shutil.copyfile(package, codepkg.package_zip(dest))
+            self.packages[path] = dest
+        _repoint(state, self.packages)
+
+
+class DurableOperations:
+    """The engine's side of durable mode (see the module docstring)."""
+
+    settings: Settings
+    clock: RealClock | ManualClock
+    ids: IdGenerator
+    tasks: AsyncTasks
+    code: CodeStore
+    _smq: Smq
+
+    capture_records: Callable[[], dict[str, Any]]
+    restore_state: Callable[[dict[str, Any]], Awaitable[None]]
+
+    def _init_store(self) -> None:
+        """No store until :meth:`load_store` or :meth:`start_store` (engine start only);
+        the data directory is made now (code is unpacked there from the start)."""
+        self._committer: Committer | None = None
+        directory = self.settings.data_dir
+        if directory is not None:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot use --data-dir {directory}: "
+                                 f"{exc.strerror or exc}") from None
+
+    @property
+    def durable(self) -> bool:
+        """Whether state is kept in a data directory (``--data-dir``)."""
+        return self._committer is not None
+
+    async def load_store(self) -> bool:
+        """Load the state of ``settings.data_dir`` when it holds a database; False when
+        there is none (nothing is created yet) or durable mode is off. A database this
+        fcemu cannot read raises :class:`~fcemu.store.sqlite.StoreError`."""
+        directory = self.settings.data_dir
+        if directory is None or not SqliteStore.exists(directory):
+            return False
+        store = SqliteStore(directory, relaxed=self.settings.durability == "relaxed")
+        stored = store.load()
+        self._committer = Committer(self, store)
+        if stored is None:
+            return False
+        state = self._state_of(stored)
+        self._committer.packages = {p: p for p in _code_paths(state)}
+        _remove_unused(directory, set(self._committer.packages), self.code.root)
+        await self.restore_state(state)  # its _build attaches the store (_attach_store)
+        return True
+
+    def start_store(self) -> None:
+        """Durable mode from now on (creating the database if needed): the whole state is
+        written now, then every change."""
+        directory = self.settings.data_dir
+        if directory is None:
+            return
+        if self._committer is None:
+            self._committer = Committer(self, SqliteStore(
+                directory, relaxed=self.settings.durability == "relaxed"))
+        self._attach_store()
+
+    def _attach_store(self) -> None:
+        """Hook the parts just built (from ``_build``) to the committer."""
+        committer = self._committer
+        if committer is None:
+            return
+        self.tasks.observer = _Observer(self.tasks.observer, committer)
+        self._smq.on_change = committer.smq_changed
+        committer.replaced()
+
+    async def _pause_store(self) -> None:
+        """Before the parts close (a reset, a restore, shutdown): commit what changed,
+        then record nothing until the next :meth:`_attach_store`."""
+        committer = self._committer
+        if committer is not None and not committer.paused:
+            try:
+                await committer.barrier()
+            finally:
+                committer.paused = True
+
+    def store_touched(self, records: bool = True) -> None:
+        """A request or call that may have changed state outside the hooked parts."""
+        if self._committer is not None:
+            self._committer.touched(records)
+
+    async def committed(self) -> None:
+        """Return once every change made so far is stored (at once when not durable)."""
+        if self._committer is not None:
+            await self._committer.barrier()
+
+    # -- what is stored -----------------------------------------------------------------
+
+    def _durable_records(self, committer: Committer) -> dict[str, Any]:
+        records = self.capture_records()
+        kept = [f for f in records["functions"] if f.inprocess_handler is None]
+        if len(kept) != len(records["functions"]):
+            records["functions"] = kept  # Python callables live in this process only
+            versions = records["versions"]
+            for name in [n for n in versions
+                         if any(v.snapshot.inprocess_handler for v in versions[n].values())]:
+                del versions[name]
+        committer.freeze(records)
+        records["smq"] = self._smq.to_state(messages=False)
+        return records
+
+    def _durable_counters(self) -> dict[str, Any]:
+        return {"ids": self.ids.to_state(), "now_ms": self.clock.now_ms(),
+                "seed": self.settings.seed, "seq": self.tasks.seq}
+
+    def _state_of(self, stored: Stored) -> dict[str, Any]:
+        """The state a database holds, as :meth:`restore_state` takes it."""
+        records = decode_state(stored.records, FILE_TYPES)
+        counters = stored.counters
+        smq = records.pop("smq")
+        queues = {q["name"]: q for q in smq["queues"]}
+        for name, row in stored.messages:
+            if name in queues:
+                queues[name]["messages"].append(row)
+        cutoff = self.clock.now_ms() - TASK_RETENTION_MS
+        tasks = [row for row in stored.tasks if not _gone(row, cutoff)]
+        return {**records, "version": STATE_VERSION, "seed": counters["seed"],
+                "clock": {"mode": self.clock.mode, "now_ms": counters["now_ms"]},
+                "ids": counters["ids"], "smq": smq,
+                "tasks": {"seq": counters["seq"], "tasks": tasks}}
+
+
+_TERMINAL = {s.value for s in TaskStatus if s.terminal}
+_STATUS_AT = TASK_STATE_FIELDS.index("status")
+_SUBMITTED_AT = TASK_STATE_FIELDS.index("submitted_ms")
+
+
+def _gone(row: Any, cutoff: int) -> bool:
+    """A finished task past its retention (it would have been forgotten)."""
+    state = row[0]
+    return bool(state[_STATUS_AT] in _TERMINAL and state[_SUBMITTED_AT] <= cutoff)
+
+
+def _remove_unused(directory: Path, used: set[Path], keep: Path) -> None:
+    """Code copies no stored record names any more, and the unpack directories of earlier
+    runs (a killed server leaves its ``fcemu-code-*`` behind)."""
+    packages = directory / "packages"
+    if packages.is_dir():
+        for path in packages.iterdir():
+            if path.is_dir() and path not in used:
+                shutil.rmtree(path, ignore_errors=True)
+    for path in directory.glob("fcemu-code-*"):
+        if path != keep and path.name != keep.name + ".zips":
+            shutil.rmtree(path, ignore_errors=True)

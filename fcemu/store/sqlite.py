@@ -1,0 +1,159 @@
+"""The durable store of ``--data-dir DIR``: one SQLite database, ``DIR/fcemu.db``.
+
+Stdlib :mod:`sqlite3` in WAL mode. Three tables: ``meta`` (the schema version, and two
+blobs: the emulator's small records and its counters), ``tasks`` (one row per task record)
+and ``messages`` (one row per live SMQ message). A :class:`Batch` is written in one
+transaction: a task's terminal state and the result message it pushed are always in the
+same batch (they change in the same loop turn), so a crash keeps both or neither.
+
+Durability: ``strict`` (the default) commits with ``synchronous=FULL``: each commit is on
+disk (fsync) before it returns, so a committed change survives a process kill and a
+power loss. ``relaxed`` uses ``synchronous=NORMAL``: in WAL mode a commit is written to
+the log but synced only at checkpoints, so it survives the process being killed (the
+operating system still holds the write) but not a power loss or an OS crash.
+
+The schema has a version (:data:`SCHEMA_VERSION`, in ``meta``). A database of another
+version is refused with a message saying what to do; there is no older version to
+migrate from yet (this is the first). Row values are :mod:`marshal` data of plain values
+(the state tuples of :mod:`fcemu.taskstate` and :mod:`fcemu.smq.messages`): fast, and the
+file is the emulator's own (snapshot files, which may come from anywhere, use
+:mod:`fcemu.store.codec` instead).
+"""
+
+from __future__ import annotations
+
+import marshal
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "Batch", "SqliteStore", "StoreError", "Stored"]
+
+SCHEMA_VERSION = 1
+DB_NAME = "fcemu.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+
+class StoreError(Exception):
+    """A data directory fcemu cannot use; the message says why and what to do."""
+
+
+@dataclass
+class Batch:
+    """Changes written in one transaction. ``full``: the state was replaced (start, reset,
+    restore): every row goes before these are written."""
+
+    full: bool = False
+    records: bytes | None = None
+    counters: bytes | None = None
+    tasks: list[tuple[str, bytes]] = field(default_factory=list)
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    message_deletes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.full or self.records is not None or self.counters is not None
+                    or self.tasks or self.messages or self.message_deletes)
+
+
+@dataclass
+class Stored:
+    """What a data directory holds: the two blobs, then every task and message row."""
+
+    records: bytes
+    counters: Any
+    tasks: list[Any]
+    messages: list[tuple[str, Any]]
+
+
+class SqliteStore:
+    """One data directory's database (see the module docstring). Its methods block: call
+    :meth:`write` from one worker thread at a time."""
+
+    def __init__(self, directory: Path, *, relaxed: bool = False) -> None:
+        self.directory = directory
+        self.path = directory / DB_NAME
+        self.relaxed = relaxed
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
+            self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an fcemu data directory's database "
+                             f"({exc}): start with another --data-dir, or move that file "
+                             "away") from None
+        except OSError as exc:
+            raise StoreError(f"cannot use --data-dir {directory}: {exc.strerror or exc}"
+                             ) from None
+
+    @staticmethod
+    def exists(directory: Path) -> bool:
+        """Whether ``directory`` holds a database already."""
+        return (directory / DB_NAME).is_file()
+
+    def _check_schema(self) -> None:
+        tables = {row[0] for row in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION).encode(),))
+            return
+        if "meta" not in tables:
+            raise StoreError(f"{self.path} holds tables that are not fcemu's: start with "
+                             "another --data-dir, or move that file away")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None else None
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, and this fcemu reads version "
+                f"{SCHEMA_VERSION} only: use the fcemu that wrote it, or start with another "
+                "--data-dir (nothing was changed)")
+
+    def load(self) -> Stored | None:
+        """Everything stored, or None when nothing was ever written."""
+        meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        if "records" not in meta:
+            return None
+        tasks = [marshal.loads(row[0]) for row in self._db.execute(
+            "SELECT data FROM tasks")]
+        messages = [(key.partition("/")[0], marshal.loads(data)) for key, data
+                    in self._db.execute("SELECT key, data FROM messages")]
+        return Stored(meta["records"], marshal.loads(meta["counters"]), tasks, messages)
+
+    def write(self, batch: Batch) -> None:
+        """Write one batch in one transaction (committed, and with ``strict`` synced,
+        when this returns)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.full:
+                db.execute("DELETE FROM tasks")
+                db.execute("DELETE FROM messages")
+            for key, value in (("records", batch.records), ("counters", batch.counters)):
+                if value is not None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            if batch.tasks:
+                db.executemany("INSERT OR REPLACE INTO tasks VALUES (?, ?)", batch.tasks)
+            if batch.message_deletes:
+                db.executemany("DELETE FROM messages WHERE key = ?",
+                               ((k,) for k in batch.message_deletes))
+            if batch.messages:
+                db.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?)",
+                               batch.messages)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+

@@ -1,0 +1,107 @@
+"""Durable mode through the Python API: a restart with the same data directory resumes.
+
+Each test stops an emulator cleanly and starts another on the same directory (the crash
+tests with ``kill -9`` are in tests/cli/test_crash.py). Manual clock: no wall time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import fcemu
+from fcemu.store import StoreError
+from tests.constants import T0
+
+
+def code_dir(tmp_path: Path, body: str = "return event") -> Path:
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    (code / "index.py").write_text(f"def handler(event, context):\n    {body}\n")
+    return code
+
+
+def emulator(data: Path) -> fcemu.Emulator:
+    return fcemu.Emulator(clock="manual", seed=5, data_dir=data)
+
+
+def test_tasks_configs_and_the_clock_come_back(tmp_path: Path) -> None:
+    data, code = tmp_path / "data", code_dir(tmp_path)
+    with emulator(data) as emu:
+        emu.register_function("g", code=code)
+        emu.put_async_invoke_config("g", async_task=True, on_success="done")
+        waiting = emu.invoke("g", b"later", asynchronous=True, delay=60)
+        emu.invoke("g", b"now", asynchronous=True)
+        emu.clock.advance(5)
+        first = {t["taskId"]: t["status"] for t in emu.tasks("g")}
+        next_id = emu.invoke("g", b"probe", asynchronous=True, delay=3600)
+    assert list(first.values()) == ["Enqueued", "Succeeded"]
+    with emulator(data) as emu:
+        assert emu.clock.now() == T0 + 5000  # a manual clock continues where it stood
+        restored = {t["taskId"]: t["status"] for t in emu.tasks("g")}
+        assert restored == {**first, next_id: "Enqueued"}
+        assert len(emu.queue("done").messages()) == 1
+        emu.clock.advance(60)
+        assert emu.task("g", waiting)["status"] == "Succeeded"
+        assert len(emu.queue("done").messages()) == 2  # delivered once each
+    with emulator(data) as emu:
+        assert len(emu.queue("done").messages()) == 2
+        assert emu.task("g", waiting)["status"] == "Succeeded"
+
+
+def test_a_received_message_stays_hidden_until_its_visibility_timeout(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with emulator(data) as emu:
+        emu.call(lambda e: _async(lambda: e.smq.create_queue("q", VisibilityTimeout=30)))
+        for body in ("a", "b"):
+            emu.call(lambda e, body=body: _async(lambda: e.smq.send_message("q", body)))
+        taken = emu.call(lambda e: _async(lambda: [m.body for m in e.smq.get_queue("q")
+                                                   .receive(1)]))
+        deleted = emu.call(lambda e: _async(lambda: e.smq.get_queue("q").receive(1)[0]))
+        handle = deleted.receipt_handle
+        emu.call(lambda e: _async(lambda: e.smq.get_queue("q").delete(handle)))
+    assert taken == ["a"]
+    with emulator(data) as emu:
+        counts = emu.call(lambda e: _async(lambda: e.smq.get_queue("q").counts()))
+        assert counts == {"ActiveMessages": 0, "InactiveMessages": 1, "DelayMessages": 0}
+        emu.clock.advance(30)
+        bodies = emu.call(lambda e: _async(lambda: [m.body for m in
+                                                    e.smq.get_queue("q").messages()]))
+        assert bodies == ["a"]  # visible again; the deleted "b" never comes back
+
+
+def test_a_python_callable_function_is_not_stored(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with emulator(data) as emu:
+        emu.register_function("inline", lambda event, context: event)
+    with emulator(data) as emu:
+        assert emu.call(lambda e: _async(lambda: sorted(e.functions))) == []
+
+
+def test_a_database_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with emulator(data):
+        pass
+    db = sqlite3.connect(data / "fcemu.db")
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    emu = emulator(data)
+    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 1"):
+        emu.start()
+    assert not emu.running
+
+
+def test_reset_empties_the_store_too(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with emulator(data) as emu:
+        emu.register_function("g", code=code_dir(tmp_path))
+        emu.reset()
+    with emulator(data) as emu:
+        assert emu.call(lambda e: _async(lambda: sorted(e.functions))) == []
+
+
+async def _async(fn):  # type: ignore[no-untyped-def]
+    return fn()
