@@ -216,8 +216,7 @@ LIST_FILTERS: dict[str, dict[str, str]] = {
 def memory_cells(emu: Proc, n: Callable[[int], int]) -> list[Row]:
     """Resident memory per retained task, in a server where nothing ran before."""
     size = n(100000)
-    emu.command("deploy", name="warm")  # imports and pools up before the baseline
-    emu.command("tasks", name="warm", n=100, prefix="w-")
+    emu.command("tasks", name="warm", n=100, prefix="w-")  # imports, pools: before the baseline
     before = emu.command("rss")["rss"]
     emu.command("tasks", name="big", n=size, prefix="job-")
     after = emu.command("rss")["rss"]
