@@ -1,10 +1,11 @@
 """Durable mode's HTTP side: a 2xx goes out only once its change is committed.
 
 The root middleware :func:`durable_commit` tells the engine, once the handler is done,
-that a request may have changed state (every method but GET, HEAD and OPTIONS; an InvokeFunction or an SMQ message
-operation changes only what the task and queue hooks see already, so it does not make the
-engine's records be written again), then waits for the batch holding the request's
-changes before the answer goes out (:mod:`fcemu.engine.durable`). Without ``--data-dir``
+that a request may have changed state (every method but GET, HEAD and OPTIONS; an
+InvokeFunction or an SMQ message operation changes only what the task and queue hooks
+see already, so it does not make the engine's records be written again), then waits for
+the batch holding the request's changes before the answer goes out
+(:mod:`fcemu.engine.durable`). Without ``--data-dir``
 it costs one attribute read.
 """
 
