@@ -22,6 +22,7 @@ from typing import IO
 
 from fcemu.cli.client import EXIT_API, EXIT_OK, EXIT_USAGE
 from fcemu.clock import to_epoch_ms
+from fcemu.runtime.contain import containment
 from fcemu.settings import Settings
 
 __all__ = ["WATCH_INTERVAL", "Service", "listen_hint", "serve", "serve_command",
@@ -79,6 +80,10 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.watch and logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         # each successful reload is an INFO line: shown unless --log-level hides warnings too
         logging.getLogger("fcemu.config.watch").setLevel(logging.INFO)
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        # which containment (sandbox) is in force is one INFO line at start-up (a fallback's,
+        # saying what differs from FC, is a warning): shown unless --log-level hides warnings
+        logging.getLogger("fcemu.runtime").setLevel(logging.INFO)
     return serve(settings_from(args), watch=args.watch)
 
 
@@ -119,6 +124,8 @@ class Service:
             print(self.deployed(), file=self.out, flush=True)
             if self.watch:
                 self.emulator.watch_config(self.watch_interval)
+        # say now which containment instances get (the probe runs a launcher: off this thread)
+        threading.Thread(target=containment, name="fcemu containment probe", daemon=True).start()
         return url
 
     def deployed(self) -> str:
