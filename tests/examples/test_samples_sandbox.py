@@ -33,6 +33,12 @@ needs_bwrap = pytest.mark.skipif(
     reason="needs a working bubblewrap: apt-get install bubblewrap (.ci/run does)")
 
 
+@pytest.fixture
+def sandboxed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fcemu serve`` runs instances in the sandbox, whatever FCEMU_CONTAINMENT says here."""
+    monkeypatch.setenv("FCEMU_CONTAINMENT", "bwrap")
+
+
 def client_for(url: str) -> Client:
     return Client(Config(access_key_id="AKID", access_key_secret="SECRET",
                          endpoint=url.removeprefix("http://"), protocol="http",
@@ -57,7 +63,7 @@ def test_check_loads_the_sample(sample: str) -> None:
 @pytest.mark.fc_verified("a custom runtime listens on its configured port, 9000 by default: "
                          "https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/"
                          "user-guide/overview-10-2")
-def test_flask_on_a_hard_coded_port_9000(tmp_path: Path) -> None:
+def test_flask_on_a_hard_coded_port_9000(tmp_path: Path, sandboxed: None) -> None:
     with serving("--config", "s.yaml", cwd=SAMPLES / "flask-port-9000",
                  log=tmp_path / "serve.log") as server:
         client = client_for(server.url)
@@ -72,7 +78,7 @@ def test_flask_on_a_hard_coded_port_9000(tmp_path: Path) -> None:
 @pytest.mark.fc_verified("gunicorn bound to the configured port answers FC's POST /invoke: "
                          "https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/"
                          "user-guide/overview-10-2")
-def test_gunicorn_bound_by_its_config_file(tmp_path: Path) -> None:
+def test_gunicorn_bound_by_its_config_file(tmp_path: Path, sandboxed: None) -> None:
     with serving("--config", "s.yaml", cwd=SAMPLES / "gunicorn-bind",
                  log=tmp_path / "serve.log") as server:
         answer = invoke(client_for(server.url), "wsgi-app", {"name": "gunicorn"})
@@ -84,7 +90,8 @@ def test_gunicorn_bound_by_its_config_file(tmp_path: Path) -> None:
 @pytest.mark.fc_verified("the code is at /code, and PYTHONPATH=/code/python finds what "
                          "s build installed there: https://www.alibabacloud.com/help/en/"
                          "functioncompute/fc-3-0/user-guide/environment-variables")
-def test_vendored_package_on_pythonpath_and_a_literal_code_path(tmp_path: Path) -> None:
+def test_vendored_package_on_pythonpath_and_a_literal_code_path(tmp_path: Path,
+                                                                sandboxed: None) -> None:
     with serving("--config", str(SAMPLES / "pythonpath-vendored" / "s.yaml"),
                  log=tmp_path / "serve.log") as server:
         answer = invoke(client_for(server.url), "vendored", {"name": "vendored"})

@@ -1,0 +1,1 @@
+"""The bubblewrap sandbox of handler instances (issue 12): what it shows and hides."""
