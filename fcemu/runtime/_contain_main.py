@@ -168,6 +168,7 @@ def _start_relay(spec: str) -> None:
             client.close()
             return
         app.settimeout(None)
+        app.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # relay each write at once
         back = threading.Thread(target=pump, args=(app, client), daemon=True)
         back.start()
         pump(client, app)
