@@ -113,7 +113,7 @@ class FunctionOperations:
         except BaseException:
             self.code.discard(package)
             raise
-        return self.create_function(spec, handler, package=package)
+        return self.create_function(spec, handler, package=package, opt_dir=opt_dir)
 
     def _check_create(self, spec: FunctionSpec, handler: Callable[..., Any] | None) -> str:
         if spec.name is None:
@@ -196,7 +196,7 @@ class FunctionOperations:
             except BaseException:
                 self.code.discard(package)
                 raise
-        return self.update_function(name, spec, package=package)
+        return self.update_function(name, spec, package=package, opt_dir=opt_dir)
 
     def delete_function(self, name: str) -> None:
         function = self._function(name)
