@@ -126,6 +126,7 @@ def test_emulator_layer_map_gives_a_function_its_opt_through_its_life(tmp_path: 
                         data_dir=tmp_path) as emu:
         emu.register_function("f", code=code, layers=[layer_a, layer_b])
         first = _opt(emu, "f")
+        assert [p for p in first.parent.iterdir() if p.name.startswith("f-opt")] == [first]
         sizes = _engine(emu, lambda engine: engine.get_function("f").layer_sizes)
         assert sizes == {layer_b: b.stat().st_size}  # a folder has no package size
         assert contents(first) == {"python/b.py": "", "python/shared.py": "WHO = 'a'\n"}
