@@ -213,11 +213,19 @@ class CustomInstance(Instance):
         return asyncio.open_connection(_LOOPBACK, self.port)
 
     def _check_listening(self, config: CustomRuntimeConfig) -> None:
-        """Outside a sandbox: a server listening on another port than its own will never
-        pass the health check; say so now (what it listens on, and what to change)."""
-        if self.sandbox is not None or self.tree is None:
+        """A server listening on another port than its own will never pass the health
+        check; say so now (what it listens on, and what to change)."""
+        if self.tree is None:
             return
-        others = sorted(listening_ports(self.tree.pids()) - {self.port})
+        ports = listening_ports(self.tree.pids())
+        if self.port in ports:  # its own port is up (the health check is about to pass)
+            return
+        others = sorted(ports)
+        if others and self.sandbox is not None:
+            raise _NotStarted(
+                f"the custom runtime listens on port {', '.join(map(str, others))}, not on its "
+                f"configured port {config.port}: listen on {config.port} (also in "
+                "$FC_SERVER_PORT), or set customRuntimeConfig.port to the port it listens on")
         if others:
             raise _NotStarted(
                 f"the custom runtime listens on port {', '.join(map(str, others))}, not on the "

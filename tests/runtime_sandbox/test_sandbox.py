@@ -275,3 +275,12 @@ def test_forcing_bwrap_where_it_fails_falls_back_with_a_warning(monkeypatch, cap
         chosen = contain.containment("bwrap")
     assert chosen.mode != "bwrap"
     assert any("install bubblewrap" in r.getMessage() for r in caplog.records)
+
+
+@needs_bwrap
+def test_in_the_sandbox_a_server_on_another_port_than_configured_fails_at_once(tmp_path):
+    fn = custom(tmp_path / "elsewhere", "elsewhere", HARD_CODED_PORT="8080")
+    outcome = run(lambda rt: rt.invoke(call(fn)), containment="bwrap")
+    message = json.loads(outcome.body)["errorMessage"]
+    assert "the custom runtime listens on port 8080, not on its configured port 9000" in message
+    assert "set customRuntimeConfig.port to the port it listens on" in message
