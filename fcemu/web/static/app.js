@@ -369,7 +369,8 @@ function timeline(task) {
   const rows = events.length;
   const H = 70 + rows * 18;
   const bars = (task.attempts || []).map((a) => {
-    const x1 = x(a.startedTime), x2 = Math.max(x1 + 3, x(a.startedTime + (a.durationMs || 0)));
+    // durations are real time; a manual clock may not have moved meanwhile: keep to the axis
+    const x1 = x(a.startedTime), x2 = Math.min(W - right, Math.max(x1 + 3, x(a.startedTime + (a.durationMs || 0))));
     return html`<rect x="${x1}" y="26" width="${x2 - x1}" height="12" rx="2" fill="${a.outcome === "ok" ? COLORS.Succeeded : a.outcome ? COLORS.Failed : COLORS.Running}" opacity=".75"><title>attempt ${a.attempt}: ${a.outcome || "running"} ${fmtDuration(a.durationMs)}</title></rect>`;
   });
   const marks = events.map((e, i) => {
@@ -378,7 +379,7 @@ function timeline(task) {
     const tx = anchor === "end" ? cx - 8 : cx + 8;
     return html`<line x1="${cx}" x2="${cx}" y1="44" y2="${y - 4}" stroke="${COLORS[e.status] || "#555"}" stroke-dasharray="2 2"/>
       <circle cx="${cx}" cy="44" r="5" fill="${COLORS[e.status] || "#555"}"/>
-      <text x="${tx}" y="${y}" text-anchor="${anchor}">${e.status} · +${fmtDuration(e.timestamp - t0)} · ${fmtShort(e.timestamp)}</text>`;
+      <text x="${tx}" y="${y}" text-anchor="${anchor}">${e.status} · +${fmtDuration(e.timestamp - t0)} · ${new Date(e.timestamp).toISOString().slice(11, 23)}</text>`;
   });
   return html`<svg class="timeline" viewBox="0 0 ${W} ${H}" role="img" aria-label="Timeline of ${rows} events on emulator time">
     <text x="${left}" y="14">${fmtTime(t0)} UTC (submitted)</text>
