@@ -351,3 +351,16 @@ def test_task_table_pages_filters_by_time_and_follows_a_reset(page: Any,
     emu.reset()  # the stream says so; the table follows
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("No task matches")
+
+
+def test_on_a_real_clock_tasks_run_by_themselves_and_the_bar_offers_settle_only(
+        page: Any) -> None:
+    expect = _expect()
+    with fcemu.Emulator(clock="real", seed=7) as emu:
+        _deploy(emu)
+        open_console(page, emu, "tasks")
+        expect(page.locator("#mode")).to_have_text("real clock")
+        expect(page.locator("#clock-actions button")).to_have_text(["Settle"])
+        _invoke_async(_client(emu), "job", b"1", task_id="now-1")
+        expect(page.locator('#tasks tr[data-task="now-1"]')).to_have_attribute(
+            "data-status", "Succeeded")
