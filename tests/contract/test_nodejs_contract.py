@@ -199,3 +199,13 @@ def test_a_script_scripts_a_nodejs_function_too(fcemu, fc_client):
     fcemu.drain()
     task = get_task(fc_client, "scripted", "s-1")
     assert (task.status, task.already_retried_times) == ("Succeeded", 1)
+
+
+@pytest.mark.fcemu(node="/nonexistent/bin/node")
+def test_the_fcemu_marker_chooses_the_interpreter(fc_client):
+    create_node_function(fc_client, "cb", CALLBACK)
+    response = invoke_sync(fc_client, "cb", b"")
+    assert response.headers["x-fc-error-type"] == "UnhandledInvocationError"
+    error = json.loads(body_of(response))
+    assert error["errorType"] == "NodeNotAvailable"
+    assert "'/nonexistent/bin/node'" in error["errorMessage"]
