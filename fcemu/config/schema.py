@@ -43,7 +43,7 @@ _DESTINATION = {
 _FUNCTION_PROPERTIES: dict[str, Any] = {
     "functionName": {"type": "string", "pattern": _NAME},
     "runtime": {"type": "string", "description": "python3, python3.x (the local "
-                "interpreter) or custom, custom.debian10-12"},
+                "interpreter), nodejs12-20 (the local node) or custom, custom.debian10-12"},
     "handler": {"type": "string", "minLength": 1, "maxLength": 128},
     "code": {
         "description": "A directory or .zip file, relative to this file",
