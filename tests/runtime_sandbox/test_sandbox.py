@@ -23,6 +23,7 @@ import pytest
 
 from fcemu.runtime.contain import containment
 from fcemu.runtime.sandbox import SHARE_ENV, Sandbox, fc_path_defaults, map_fc_paths
+from tests.cli.conftest import serving
 from tests.hardening.processes import processes_with, wait_gone
 from tests.unit.test_runtime_worker import call, function, run
 
@@ -284,3 +285,20 @@ def test_in_the_sandbox_a_server_on_another_port_than_configured_fails_at_once(t
     message = json.loads(outcome.body)["errorMessage"]
     assert "the custom runtime listens on port 8080, not on its configured port 9000" in message
     assert "set customRuntimeConfig.port to the port it listens on" in message
+
+
+@pytest.mark.parametrize(("mode", "end"), [("bwrap", "ends with its instance\n"),
+                                         ("subreaper", "must listen on $FC_SERVER_PORT\n")])
+def test_fcemu_serve_says_at_start_up_which_containment_is_in_force(tmp_path, monkeypatch,
+                                                                     mode, end):
+    if mode == "bwrap" and containment("bwrap").mode != "bwrap":
+        pytest.skip("needs a working bubblewrap: apt-get install bubblewrap (.ci/run does)")
+    monkeypatch.setenv("FCEMU_CONTAINMENT", mode)
+    with serving(log=tmp_path / "serve.log", stderr_pipe=True) as server:
+        said = server.wait_for(end)  # no function was invoked: said at start-up
+    [line] = [x for x in said.splitlines() if "fcemu containment: " in x]
+    if mode == "bwrap":
+        assert line.startswith("INFO fcemu.runtime: ") and "bubblewrap sandboxes" in line
+    else:  # the fallback is a warning that says what differs from FC
+        assert line.startswith("WARNING fcemu.runtime: ")
+        assert "without bubblewrap (bwrap), /code and /opt are rewritten" in line
