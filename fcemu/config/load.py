@@ -55,7 +55,7 @@ _SETTINGS = {"host": "host", "port": "port", "clock": "clock", "start": "start_m
              "instanceIdleSeconds": "instance_idle_seconds", "settleTimeout": "settle_timeout",
              "accessKeys": "access_keys", "passEnv": "pass_env",
              "allowHosts": "allow_hosts", "allowOrigins": "allow_origins", "layers": "layer_map",
-             "dataDir": "data_dir", "durability": "durability"}
+             "dataDir": "data_dir", "durability": "durability", "node": "node"}
 
 _Origins = dict[str, tuple[Where, str]]
 #: What an unknown prop may be a misspelling of.
@@ -201,6 +201,8 @@ def _read_fcemu_yaml(doc: MarkedDict, source: _Source, settings: Settings) -> No
             value = _layer_map(value, source.path)
         elif key == "dataDir":  # relative to the file
             value = (source.path.parent / str(value)).absolute()
+        elif key == "node" and "/" in str(value):  # a path (relative to the file), not a name
+            value = str((source.path.parent / str(value)).absolute())
         source.settings[_SETTINGS[key]] = value
     functions: MarkedDict = doc.get("functions") or marked_dict(doc.where)
     for name, props in functions.items():

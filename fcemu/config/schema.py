@@ -186,6 +186,10 @@ SCHEMA: dict[str, Any] = {
                                       "file (relative to this file): what a function's "
                                       "layers give at /opt for public, official or other "
                                       "accounts' layers, which fcemu cannot download"},
+            "node": {"type": "string", "minLength": 1,
+                     "description": "the Node.js interpreter of nodejs* functions: a path "
+                                    "(relative to this file) or a command name (default: "
+                                    "$FCEMU_NODE, else node on PATH)"},
             "passEnv": {"type": "array",
                         "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
                         "description": "names of the server's environment variables that "

@@ -483,3 +483,12 @@ def test_the_worker_script_ships_with_the_package():
     from fcemu.runtime.nodejs import WORKER_JS
 
     assert os.path.isfile(WORKER_JS)
+
+
+def test_fcemu_yaml_settings_name_the_interpreter(tmp_path):
+    from fcemu.config import load_settings
+    from fcemu.settings import Settings
+
+    for value, expected in (("./bin/node", str(tmp_path / "bin" / "node")), ("node20", "node20")):
+        (tmp_path / "fcemu.yaml").write_text(f"version: 1\nsettings:\n  node: {value}\n")
+        assert load_settings([tmp_path / "fcemu.yaml"], Settings()).node == expected
