@@ -64,9 +64,9 @@ _CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD
          "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
          "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
 
-#: FC's default search paths (the values FC functions start with; the layer directories
-#: from https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/
-#: create-a-custom-layer): ``/opt/bin`` and ``/code``, ``/code/bin`` at the end of PATH.
+#: FC's default search paths (docs/fidelity.md, "Instance file system, paths and ports"; the
+#: layer directories: https://www.alibabacloud.com/help/en/function-compute/latest/
+#: use-layers-in-functions): ``/opt/bin:/code:/code/bin`` at the end of PATH.
 _PATH_TAIL = "/opt/bin:/code:/code/bin"
 _LD_LIBRARY_PATH = "/code:/code/lib:/usr/local/lib:/opt/lib"
 _PYTHONPATH = "/opt/python:/code"
