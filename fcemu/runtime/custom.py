@@ -81,7 +81,7 @@ from fcemu.runtime.pool import (
     PooledRuntime,
     init_timeout_outcome,
 )
-from fcemu.runtime.ports import listening_ports, port_taken
+from fcemu.runtime.ports import listening_ports, taken_hint, wrong_port
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, UNHANDLED, error_body
 from fcemu.runtime.sandbox import Sandbox, instance_paths
 
@@ -214,32 +214,15 @@ class CustomInstance(Instance):
 
     def _check_listening(self, config: CustomRuntimeConfig) -> None:
         """A server listening on another port than its own will never pass the health
-        check; say so now (what it listens on, and what to change)."""
-        if self.tree is None:
-            return
-        ports = listening_ports(self.tree.pids())
-        if self.port in ports:  # its own port is up (the health check is about to pass)
-            return
-        others = sorted(ports)
-        if others and self.sandbox is not None:
-            raise _NotStarted(
-                f"the custom runtime listens on port {', '.join(map(str, others))}, not on its "
-                f"configured port {config.port}: listen on {config.port} (also in "
-                "$FC_SERVER_PORT), or set customRuntimeConfig.port to the port it listens on")
-        if others:
-            raise _NotStarted(
-                f"the custom runtime listens on port {', '.join(map(str, others))}, not on the "
-                f"port fcemu gave this instance ({self.port}, in $FC_SERVER_PORT): without a "
-                "sandbox every instance needs a port of its own. Listen on $FC_SERVER_PORT "
-                f"(fcemu puts it in place of {config.port} in args), or install bubblewrap "
-                f"(bwrap) so that port {config.port} works as written")
+        check: say so now (:func:`fcemu.runtime.ports.wrong_port`)."""
+        if self.tree is not None:
+            problem = wrong_port(listening_ports(self.tree.pids()), self.port, config.port,
+                                 sandboxed=self.sandbox is not None)
+            if problem:
+                raise _NotStarted(problem)
 
     def _port_hint(self, config: CustomRuntimeConfig) -> str:
-        if self.sandbox is not None or not port_taken(config.port):
-            return ""
-        return (f" (port {config.port}, the configured port, is in use on this machine: if the "
-                "app listens on it, listen on $FC_SERVER_PORT instead, or install bubblewrap "
-                f"(bwrap) so that each instance has port {config.port} of its own)")
+        return "" if self.sandbox is not None else taken_hint(config.port)
 
     async def kill(self) -> None:
         """Kill the server (:meth:`Instance.kill`), then drop its relay and HTTP client."""

@@ -56,3 +56,30 @@ def port_taken(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
+
+
+def wrong_port(listening: set[int], own: int, configured: int, *, sandboxed: bool) -> str:
+    """What to change when a starting custom runtime listens (``listening``) but not on its
+    ``own`` port (in a sandbox, the ``configured`` one); "" when nothing is wrong yet."""
+    if own in listening or not listening:  # its own port is up, or nothing yet
+        return ""
+    ports = ", ".join(map(str, sorted(listening)))
+    if sandboxed:
+        return (f"the custom runtime listens on port {ports}, not on its configured port "
+                f"{configured}: listen on {configured} (also in $FC_SERVER_PORT), or set "
+                "customRuntimeConfig.port to the port it listens on")
+    return (f"the custom runtime listens on port {ports}, not on the port fcemu gave this "
+            f"instance ({own}, in $FC_SERVER_PORT): without a sandbox every instance needs a "
+            f"port of its own. Listen on $FC_SERVER_PORT (fcemu puts it in place of "
+            f"{configured} in args), or install bubblewrap (bwrap) so that port {configured} "
+            "works as written")
+
+
+def taken_hint(configured: int) -> str:
+    """For a server that exited before listening, outside a sandbox: a hint when its
+    configured port is taken on this machine (it probably tried to listen there)."""
+    if not port_taken(configured):
+        return ""
+    return (f" (port {configured}, the configured port, is in use on this machine: if the app "
+            "listens on it, listen on $FC_SERVER_PORT instead, or install bubblewrap (bwrap) "
+            f"so that each instance has port {configured} of its own)")
