@@ -45,7 +45,7 @@ _LOG_IS_BYTES = _LOG_FIELD is not None and isinstance(_LOG_FIELD.default, bytes)
 
 def _log_in(data: bytes) -> bytes | array[int]:
     if _LOG_IS_BYTES:
-        return bytes(data)
+        return data if type(data) is bytes else bytes(data)
     log = array("q")
     log.frombytes(data)
     return log
@@ -74,7 +74,6 @@ _CONVERT: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "event_log": (_log_out, _log_in),
     "event_details": (_details_out, _details_in),
     "events": (_events_out, _events_in),
-    "payload": (bytes, bytes),
 }
 _SPECIAL = tuple((i, _CONVERT[name]) for i, name in enumerate(TASK_STATE_FIELDS)
                  if name in _CONVERT)

@@ -339,7 +339,8 @@ class DurableOperations:
         for name, row in stored.messages:
             if name in queues:
                 queues[name]["messages"].append(row)
-        cutoff = self.clock.now_ms() - TASK_RETENTION_MS
+        now = self.clock.now_ms() if self.clock.mode == "real" else counters["now_ms"]
+        cutoff = now - TASK_RETENTION_MS
         tasks = [row for row in stored.tasks if not _gone(row, cutoff)]
         return {**records, "version": STATE_VERSION, "seed": counters["seed"],
                 "clock": {"mode": self.clock.mode, "now_ms": counters["now_ms"]},

@@ -71,7 +71,8 @@ def test_bad_clock(fcemu): pass
 ''')
     result = only_fcemu.runpytest(*ONLY_FCEMU)
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*unknown setting 'colour'; use expect_errors, snapshot, start or one of*",
+    result.stdout.fnmatch_lines(["*unknown setting 'colour'; use expect_errors, snapshot, "
+                                 "start or one of*",
                                  "*fcemu clock must be manual, real or follow, got 'sundial'*"])
 
 
