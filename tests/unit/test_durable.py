@@ -105,3 +105,35 @@ def test_reset_empties_the_store_too(tmp_path: Path) -> None:
 
 async def _async(fn):  # type: ignore[no-untyped-def]
     return fn()
+
+
+def test_a_restored_snapshot_is_what_a_restart_finds(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with emulator(data) as emu:
+        emu.register_function("g", code=code_dir(tmp_path))
+        emu.put_async_invoke_config("g", async_task=True)
+        kept = emu.invoke("g", b"kept", asynchronous=True, delay=60)
+        emu.snapshot("before")
+        emu.invoke("g", b"dropped", asynchronous=True, delay=60)
+        emu.restore("before")
+    with emulator(data) as emu:
+        assert [t["taskId"] for t in emu.tasks("g")] == [kept]
+
+
+def test_data_dir_in_fcemu_yaml_is_relative_to_the_file(tmp_path: Path) -> None:
+    from fcemu.config import load_settings
+    from fcemu.settings import Settings
+
+    (tmp_path / "fcemu.yaml").write_text("settings:\n  dataDir: state\n"
+                                         "  durability: relaxed\n")
+    settings = load_settings([tmp_path / "fcemu.yaml"], Settings())
+    assert (settings.data_dir, settings.durability) == (tmp_path / "state", "relaxed")
+
+
+def test_a_data_dir_that_is_a_file_is_refused_with_a_reason(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a directory")
+    with pytest.raises(StoreError, match=r"cannot use --data-dir .*data"):
+        emulator(data).start()
+    with pytest.raises(ValueError, match="durability: 'strict' or 'relaxed'"):
+        fcemu.Settings(durability="sometimes")  # type: ignore[arg-type]
