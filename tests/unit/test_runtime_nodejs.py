@@ -147,6 +147,16 @@ def test_errors_have_fcs_nodejs_shape(tmp_path, source, message, kind):
 
 
 @needs_node
+def test_an_es_module_error_points_at_the_module_file(tmp_path):
+    fn = node_function(tmp_path, {"index.mjs": "export const handler = async () => {\n"
+                                               "  throw new Error('oops');\n};\n"})
+    [outcome] = invoke_all(fn, b"")
+    doc = error(outcome)
+    assert (doc["errorMessage"], doc["errorType"]) == ("oops", "Error")
+    assert re.search(r"at handler \(file://\S*/index\.mjs:2:9\)$", doc["stackTrace"][1])
+
+
+@needs_node
 def test_a_thrown_string_is_an_error_too(tmp_path):
     source = "exports.handler = async () => { throw 'plain'; };\n"
     fn = node_function(tmp_path, {"index.js": source})
