@@ -90,21 +90,15 @@ class _Stream:
     def from_state(cls, state: Any) -> _Stream:
         rng_state, tops = state
         stream = cls.__new__(cls)
+        version, internal, gauss = rng_state  # tuple() of a tuple is the tuple: no copy
         stream._rng = random.Random()
-        stream._rng.setstate(_as_tuple(rng_state))
+        stream._rng.setstate((version, tuple(internal), gauss))
         stream._tops = bytes(tops)
         return stream
 
     def _refill(self) -> None:
         block = self._rng.getrandbits(32 * _BLOCK_WORDS).to_bytes(4 * _BLOCK_WORDS, "little")
         self._tops += block[3::4]
-
-
-def _as_tuple(value: object) -> Any:
-    """``random.Random.setstate`` wants tuples; a state read back from JSON has lists."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_tuple(v) for v in value)
-    return value
 
 
 class IdGenerator:

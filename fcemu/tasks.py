@@ -460,15 +460,24 @@ class AsyncTasks:
         wakes: list[tuple[int, int, str, Task]] = []
         cut: list[Task] = []
         groups: dict[tuple[str, str], list[Task]] = {}
-        for row, wake, paused in state["tasks"]:
+        by_function, cut_short = self.by_function, (S.RUNNING, S.STOPPING)
+        for row, wake, paused in state["tasks"]:  # the hot loop of a restore: kept lean
             task = task_from_state(row)
-            self.by_function.setdefault(task.function_name, {})[task.task_id] = task
-            groups.setdefault((task.function_name, task.qualifier), []).append(task)
+            name = task.function_name
+            records = by_function.get(name)
+            if records is None:
+                records = by_function[name] = {}
+            records[task.task_id] = task
+            key = (name, task.qualifier)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            group.append(task)
             if paused:
-                self._paused.setdefault(task.function_name, {})[task.task_id] = task
+                self._paused.setdefault(name, {})[task.task_id] = task
             if wake is not None:
-                wakes.append((int(wake[1]), int(wake[0]), str(wake[2]), task))
-            if task.status in (S.RUNNING, S.STOPPING):
+                wakes.append((wake[1], wake[0], wake[2], task))
+            if task.status in cut_short:
                 cut.append(task)
         for tasks in groups.values():
             self._partition(tasks[0]).add_many(tasks)
