@@ -190,10 +190,13 @@ class InstancePool:
         if self._closed:
             return
         for instance in [i for i in self._instances if i.active == 0 and (
-                i.exited or not i.healthy or self._latest.get(i.group) != i.key)]:
+                not i.healthy or self._latest.get(i.group) != i.key or i.exited)]:
             self.retire(instance)  # died while idle, or left over from before an update
-        for instance in list(self._instances):
-            self._fill(instance)
+        if self._by_key:  # only instances with a free slot and requests of their own waiting
+            by_key = self._by_key
+            for instance in [i for i in self._instances
+                             if i.active < i.capacity and i.key in by_key]:
+                self._fill(instance)
         while self._queue:
             waiter = self._queue[0]
             if waiter.future.done():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import sys
 from collections.abc import Coroutine
@@ -39,6 +40,7 @@ from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.invocation import (
+    Credentials,
     Invocation,
     Outcome,
     OutcomeKind,
@@ -90,6 +92,17 @@ class _WorkerGone(Exception):
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
+
+
+@functools.lru_cache(maxsize=64)
+def _credentials(credentials: Credentials) -> dict[str, str]:
+    """The request frame's ``credentials`` (read-only, shared by the frames that send it)."""
+    return asdict(credentials)
 
 
 def _ms_since(started: float) -> int:
@@ -172,11 +185,11 @@ class WorkerInstance(Instance):
         request_id = invocation.request_id
         request = {"type": "init", "request_id": request_id, "qualifier": invocation.qualifier,
                    "version_id": invocation.function.version_id,
-                   "credentials": asdict(invocation.credentials)}
+                   "credentials": _credentials(invocation.credentials)}
         started = real_monotonic()
         try:
             with self.watching_memory():
-                reply = await asyncio.wait_for(self._call(request), init.timeout)
+                reply = await self._call(request, init.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -209,11 +222,11 @@ class WorkerInstance(Instance):
                    "qualifier": invocation.qualifier,
                    "version_id": function.version_id,
                    "payload": base64.b64encode(invocation.payload).decode(),
-                   "credentials": asdict(invocation.credentials)}
+                   "credentials": _credentials(invocation.credentials)}
         started = real_monotonic()
         try:
             with self.watching_memory():
-                reply = await asyncio.wait_for(self._call(request), function.timeout)
+                reply = await self._call(request, function.timeout)
         except asyncio.TimeoutError:
             duration_ms = _ms_since(started)
             memory = self.peak_mb()  # before the kill: /proc forgets a dead process
@@ -228,7 +241,9 @@ class WorkerInstance(Instance):
             return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
         if not self.threaded:
-            await self.log.wait_for(end_marker(request_id), _LOG_DRAIN_S)
+            end = end_marker(request_id)
+            if not self.log.has(end):  # it usually came with the reply: no waiting then
+                await self.log.wait_for(end, _LOG_DRAIN_S)
         return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
                        duration_ms, self.seen_peak_mb(), self.instance_id,
                        self._take_log(request_id))
@@ -250,22 +265,37 @@ class WorkerInstance(Instance):
             outcome.error_type = INITIALIZATION_ERROR
         return outcome
 
-    async def _call(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one request and wait for its reply; _WorkerGone if the process ends first."""
+    async def _call(self, request: dict[str, Any],
+                    timeout: float | None = None) -> dict[str, Any]:
+        """Send one request and wait for its reply; _WorkerGone if the process ends first,
+        ``asyncio.TimeoutError`` after ``timeout`` real seconds.
+
+        The deadline is one timer on the reply's future (no task per request, as
+        ``asyncio.wait_for`` would make); a frame goes into the pipe whole, so only a
+        pipe that is full (a large payload, a worker not reading) waits, in order, to drain.
+        """
         assert self.proc is not None and self.proc.stdin is not None
         request_id = request["request_id"]
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[request_id] = future
+        deadline = None if timeout is None else loop.time() + timeout
+        timer = None if deadline is None else loop.call_at(deadline, _time_out, future)
         try:
-            async with self._write_lock:
-                self.proc.stdin.write(encode_frame(request))
-                await self.proc.stdin.drain()
+            stdin = self.proc.stdin
+            stdin.write(encode_frame(request))
+            if stdin.transport.get_write_buffer_size() > 0 or self._write_lock.locked():
+                async with self._write_lock:
+                    left = None if deadline is None else max(0.0, deadline - loop.time())
+                    await asyncio.wait_for(stdin.drain(), left)
             return await future
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(request_id, None)
 
     def _take_log(self, request_id: str, phase: str = "Invoke") -> str:
