@@ -73,9 +73,7 @@ def make_app(engine: Engine) -> web.Application:
     control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
-    # durable mode only: an answer waits for its commit (fcemu.api.durable)
-    durable = (durable_commit,) if engine.settings.data_dir is not None else ()
-    root = _app(engine, front_door, root_errors, follow_time, *durable)
+    root = _app(engine, front_door, root_errors, follow_time, durable_commit)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_routes(http_triggers.routes)
