@@ -73,8 +73,10 @@ class _Bucket:
     enqueued: dict[Key, int] = field(default_factory=dict)
     throttles: dict[Key, int] = field(default_factory=dict)
     by_status: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    start_latency: dict[Key, list[int]] = field(default_factory=dict)
-    end_latency: dict[Key, list[int]] = field(default_factory=dict)
+    #: Latencies as histograms, ``{milliseconds: tasks}``: exact percentiles in memory
+    #: that grows with the distinct latencies of the minute, not with its tasks (issue 13).
+    start_latency: dict[Key, dict[int, int]] = field(default_factory=dict)
+    end_latency: dict[Key, dict[int, int]] = field(default_factory=dict)
     backlog_max: int = 0
     instances_max: int = 0
 
@@ -132,14 +134,14 @@ class Metrics:
                 latency = event.timestamp - task.submitted_ms
                 counters.start_latency_sum_ms += latency
                 counters.start_latency_count += 1
-                bucket.start_latency.setdefault(key, []).append(latency)
+                _bump(bucket.start_latency.setdefault(key, {}), latency)
             return
         _bump(counters.by_status, status.value)
         _bump(bucket.by_status, (*key, status.value))
         latency = event.timestamp - task.submitted_ms
         counters.end_latency_sum_ms += latency
         counters.end_latency_count += 1
-        bucket.end_latency.setdefault(key, []).append(latency)
+        _bump(bucket.end_latency.setdefault(key, {}), latency)
         # instances: sampled once a task ends, while the instance it ran on is still alive
         bucket.instances_max = max(bucket.instances_max, self._instances_alive())
 
@@ -182,8 +184,8 @@ class Metrics:
         window = [self._buckets[s] for s in sorted(self._buckets) if s >= first and s <= now]
         functions = []
         for (name, qualifier), c in sorted(self._counters.items()):
-            starts = [v for b in window for v in b.start_latency.get((name, qualifier), ())]
-            ends = [v for b in window for v in b.end_latency.get((name, qualifier), ())]
+            starts = _merged(b.start_latency.get((name, qualifier)) for b in window)
+            ends = _merged(b.end_latency.get((name, qualifier)) for b in window)
             functions.append({
                 "functionName": name, "qualifier": qualifier,
                 "enqueued": c.enqueued, "dequeued": c.dequeued, "throttles": c.throttles,
@@ -196,8 +198,8 @@ class Metrics:
             })
         series = []
         for b in window:
-            starts = [v for values in b.start_latency.values() for v in values]
-            ends = [v for values in b.end_latency.values() for v in values]
+            starts = _merged(b.start_latency.values())
+            ends = _merged(b.end_latency.values())
             statuses = {s: 0 for s in TERMINAL}
             for (_, _, status), n in b.by_status.items():
                 statuses[status] += n
@@ -213,17 +215,29 @@ class Metrics:
                 "queues": [{"name": n, **counts} for n, counts in queues]}
 
 
-def _latency(window: list[int], total_ms: int, count: int) -> dict[str, Any]:
+def _merged(histograms: Iterable[dict[int, int] | None]) -> dict[int, int]:
+    """One histogram (``{value: how many}``) from several."""
+    total: dict[int, int] = {}
+    for histogram in histograms:
+        for value, n in (histogram or {}).items():
+            total[value] = total.get(value, 0) + n
+    return total
+
+
+def _latency(window: dict[int, int], total_ms: int, count: int) -> dict[str, Any]:
     return {"p50": _quantile(window, 0.5), "p99": _quantile(window, 0.99),
-            "windowCount": len(window), "count": count, "sumMs": total_ms}
+            "windowCount": sum(window.values()), "count": count, "sumMs": total_ms}
 
 
-def _quantile(values: list[int], q: float) -> int | None:
-    """The nearest-rank quantile (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+def _quantile(histogram: dict[int, int], q: float) -> int | None:
+    """The nearest-rank quantile of a histogram's values (None for no values)."""
+    rank = max(1, math.ceil(q * sum(histogram.values())))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None
 
 
 # -- the Prometheus text format -------------------------------------------------------------

@@ -164,6 +164,12 @@ class TaskEvent:
     detail: str = ""
 
 
+#: :attr:`Attempt.logs` of an attempt whose handler printed nothing: one shared string
+#: instead of its own two FC lines, about 175 bytes per retained attempt (issue 13);
+#: :meth:`Task.attempt_log` frames it when read. A real log starts with ``FC ``.
+QUIET_LOG = "(quiet)"
+
+
 @dataclass(slots=True)
 class Attempt:
     """One execution of a task's handler."""
@@ -174,7 +180,8 @@ class Attempt:
     duration_ms: int = 0
     outcome: str = ""
     error_type: str = ""
-    #: The attempt's log, framed by the FC Start/End lines.
+    #: The attempt's log, framed by the FC Start/End lines; :data:`QUIET_LOG` when the
+    #: handler printed nothing (read it through :meth:`Task.attempt_log`).
     logs: str = ""
     #: The scripted outcome that replaced the handler (:mod:`fcemu.faults`), or "".
     scripted: str = ""
@@ -251,6 +258,14 @@ class Task:
         if self.event_details is None:
             self.event_details = {}
         self.event_details[index] = detail
+
+    def attempt_log(self, attempt: Attempt) -> str:
+        """One of its attempts' log, framed by the FC Start/End lines (spec §12.2; the same
+        text as :func:`fcemu.runtime.logs.framed`, made here for a :data:`QUIET_LOG`)."""
+        if attempt.logs != QUIET_LOG:
+            return attempt.logs
+        rid = self.request_id
+        return f"FC Invoke Start RequestId: {rid}\nFC Invoke End RequestId: {rid}\n"
 
     @property
     def retried(self) -> int:

@@ -32,6 +32,7 @@ from fcemu.errors import (
 )
 from fcemu.faults import Faults, Step, scripted_detail
 from fcemu.models import (
+    QUIET_LOG,
     TASK_RETENTION_MS,
     AsyncConfig,
     Attempt,
@@ -41,6 +42,7 @@ from fcemu.models import (
     TaskStatus,
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
+from fcemu.runtime.logs import framed
 from fcemu.taskindex import BadToken, Filters, Partition, make_key, make_token, read_token
 from fcemu.taskindex import page as index_page
 from fcemu.taskstate import task_from_state, task_to_state
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 S = TaskStatus
 _INDEX_KEY = attrgetter("index_key")
 _DUE_THEN_ORDER = itemgetter(1, 0)
+#: The length of an empty framed log, without its two request IDs.
+_QUIET_LEN = len(framed("", ""))
 
 
 @dataclass(frozen=True)
@@ -312,9 +316,15 @@ class AsyncTasks:
         return self._attempt(task, function, step)
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
-        attempt = Attempt(number=len(task.attempts) + 1, started_ms=self._clock.now_ms(),
+        now = self._clock.now_ms()
+        if now == task.runnable_ms:
+            now = task.runnable_ms  # the same int object: one less per retained task
+        attempt = Attempt(number=len(task.attempts) + 1, started_ms=now,
                           scripted=step.outcome if step is not None else "")
-        task.attempts.append(attempt)
+        if task.attempts:
+            task.attempts.append(attempt)
+        else:  # a list of exactly one (an append to the empty list keeps three spare slots)
+            task.attempts = [attempt]
         invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
                                 self._settings.region, self._settings.account_id)
         try:
@@ -327,7 +337,10 @@ class AsyncTasks:
             self._slots.release(function.name)
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
-        attempt.logs, attempt.max_memory_mb = outcome.logs, outcome.max_memory_mb
+        logs, rid = outcome.logs, task.request_id
+        if len(logs) == _QUIET_LEN + 2 * len(rid) and logs == framed(rid, ""):
+            logs = QUIET_LOG  # printed nothing: one shared string, framed when read
+        attempt.logs, attempt.max_memory_mb = logs, outcome.max_memory_mb
         self._after_attempt(task, outcome, step)
 
     def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:

@@ -193,7 +193,7 @@ async def get_task_detail(request: web.Request) -> web.Response:
                  "instanceId": a.instance_id, "durationMs": a.duration_ms,
                  "outcome": a.outcome, "errorType": a.error_type, "scripted": a.scripted,
                  "maxMemoryMB": a.max_memory_mb,
-                 "logs": a.logs} for a in task.attempts]
+                 "logs": task.attempt_log(a)} for a in task.attempts]
     return wire.json_response({
         **wire.async_task(task, include_payload=True), "functionName": task.function_name,
         "errorBody": None if task.error_body is None

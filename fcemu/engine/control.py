@@ -176,7 +176,8 @@ class ControlOperations:
     def task_logs(self, function_name: str, task_id: str) -> TaskLogs:
         """What a task's handler printed and logged, attempt by attempt."""
         task = self.tasks.get(function_name, task_id)
-        return TaskLogs(task.task_id, task.request_id, tuple(replace(a) for a in task.attempts))
+        return TaskLogs(task.task_id, task.request_id,
+                        tuple(replace(a, logs=task.attempt_log(a)) for a in task.attempts))
 
     # -- handler instances ------------------------------------------------------------
 
