@@ -38,6 +38,7 @@ def test_counts_latencies_and_backlog_follow_the_tasks() -> None:
                                     on_success="done")
         emu.invoke("job", b"1", asynchronous=True, task_id="t-1")
         emu.invoke("job", b"2", asynchronous=True, task_id="t-2", delay=30)
+        emu.settle()  # the accepted task's first attempt has run (it runs on the loop)
         # t-1 ran at once and failed: it waits to retry, as t-2 waits for its delay
         waiting = _row(emu.metrics(), "job")
         assert (waiting["enqueued"], waiting["backlog"], waiting["dequeued"]) == (2, 2, 1)
