@@ -144,7 +144,9 @@ class Instance:
             self._first_request = invocation.request_id
             self._ready = asyncio.ensure_future(self._prepare(invocation))
             self._ready.add_done_callback(_consume)
-        outcome = await asyncio.shield(self._ready)
+        ready = self._ready
+        # a warm instance's start is long done: its result without a shield per request
+        outcome = ready.result() if ready.done() else await asyncio.shield(ready)
         if outcome is not None and invocation.request_id != self._first_request:
             outcome = dataclasses.replace(outcome, logs=framed(invocation.request_id, ""))
         return outcome

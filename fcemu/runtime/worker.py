@@ -296,6 +296,8 @@ class WorkerInstance(Instance):
         finally:
             if timer is not None:
                 timer.cancel()
+            if future.done() and not future.cancelled():
+                future.exception()  # a deadline that fired while the pipe drained: retrieved
             self._pending.pop(request_id, None)
 
     def _take_log(self, request_id: str, phase: str = "Invoke") -> str:
