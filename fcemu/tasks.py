@@ -532,7 +532,6 @@ class AsyncTasks:
                 self._finish(task, S.INVALID, "")
 
 
-
 class _Wake:
     """A waiting task's timer callback, and its name (made only when read): one small
     object per waiting task instead of a closure and a string (issue 13)."""

@@ -231,7 +231,6 @@ class FunctionOperations:
         return function
 
 
-
 def _install(function: Function, package: Package) -> None:
     function.code_dir, function.code_size = package.path, package.size
     function.code_checksum = package.checksum
