@@ -61,15 +61,10 @@ _QUIET_LEN = len(framed("", ""))
 
 
 @dataclass(frozen=True)
-class TaskQuery:
-    """ListAsyncTasks filters (spec §9.4)."""
+class TaskQuery(Filters):
+    """ListAsyncTasks filters (spec §9.4) and the page to read: the index's
+    :class:`~fcemu.taskindex.Filters` with the caller's ``nextToken``."""
 
-    prefix: str = ""
-    status: TaskStatus | None = None
-    started_begin: int | None = None
-    started_end: int | None = None
-    ascending: bool = False
-    limit: int = 20
     next_token: str = ""
 
 
@@ -556,7 +551,5 @@ def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str,
     except BadToken:
         raise InvalidArgument(f"invalid nextToken {query.next_token!r}: pass the nextToken "
                               "of the previous page unchanged") from None
-    filters = Filters(query.prefix, query.status, query.started_begin, query.started_end,
-                      query.ascending, query.limit)
-    tasks, nxt = index_page(parts, filters, cursor, records)
+    tasks, nxt = index_page(parts, query, cursor, records)
     return tasks, "" if nxt is None else make_token(nxt)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fcemu.config.deployment import Deployment, FunctionEntry, Reporter
 from fcemu.config.load import load
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Deployer", "apply_config", "deploy", "deploy_async", "function_exists"]
 
 log = logging.getLogger("fcemu.config")
+_Item = TypeVar("_Item")
 
 #: What UpdateFunction resets a field to when a reloaded file no longer sets it (spec §11.1).
 _UPDATE_DEFAULTS: dict[str, Any] = {"timeout": 3, "memory_size": 128, "instance_concurrency": 1,
@@ -130,26 +131,27 @@ def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     _deploy_triggers(engine, entry)
 
 
+def _every(read_page: Callable[[str], tuple[list[_Item], str]]) -> list[_Item]:
+    """Every item of a paged engine listing, its pages read in turn (``nextToken``)."""
+    items: list[_Item] = []
+    token = ""
+    while True:
+        page, token = read_page(token)
+        items += page
+        if not token:
+            return items
+
+
 def _deploy_versions(engine: Engine, entry: FunctionEntry) -> None:
     """``x-fcemu-versions``: published until the function has as many (a version is
     immutable: one published before stays as it was); ``x-fcemu-aliases``: created or
     updated as declared, and those the files no longer declare deleted."""
-    existing: list[Version] = []
-    token = ""
-    while True:
-        page, token = engine.list_function_versions(entry.name, direction="FORWARD",
-                                                    limit=100, next_token=token)
-        existing += page
-        if not token:
-            break
+    existing: list[Version] = _every(lambda token: engine.list_function_versions(
+        entry.name, direction="FORWARD", limit=100, next_token=token))
     for description in entry.versions[len(existing):]:
         engine.publish_function_version(entry.name, description)
-    aliases: dict[str, Alias] = {}
-    while True:
-        found, token = engine.list_aliases(entry.name, limit=100, next_token=token)
-        aliases.update((a.alias_name, a) for a in found)
-        if not token:
-            break
+    aliases: dict[str, Alias] = {a.alias_name: a for a in _every(
+        lambda token: engine.list_aliases(entry.name, limit=100, next_token=token))}
     wanted = {doc["aliasName"]: doc for doc in entry.aliases}
     for name in aliases.keys() - wanted.keys():
         engine.delete_alias(entry.name, name)
@@ -166,13 +168,8 @@ def _deploy_versions(engine: Engine, entry: FunctionEntry) -> None:
 def _deploy_triggers(engine: Engine, entry: FunctionEntry) -> None:
     """The function's triggers as the files declare them: created, updated when they differ
     (a timer's schedule then counts from now), deleted when the files drop them."""
-    existing: dict[str, Trigger] = {}
-    token = ""
-    while True:
-        page, token = engine.list_triggers(entry.name, limit=100, next_token=token)
-        existing.update((t.trigger_name, t) for t in page)
-        if not token:
-            break
+    existing: dict[str, Trigger] = {t.trigger_name: t for t in _every(
+        lambda token: engine.list_triggers(entry.name, limit=100, next_token=token))}
     wanted = {doc["triggerName"]: doc for doc in entry.triggers}
     for name in existing.keys() - wanted.keys():
         engine.delete_trigger(entry.name, name)
