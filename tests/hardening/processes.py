@@ -15,8 +15,10 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -148,10 +150,13 @@ def serving_one_async_task(mode: str, create: dict[str, Any], payload: bytes,
                            env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """``fcemu serve`` (manual clock) in containment ``mode`` as a subprocess, with the
     function ``create`` (a CreateFunction body) deployed and invoked once asynchronously
-    with ``payload``; killed on the way out if the test has not ended it."""
+    with ``payload``; killed on the way out if the test has not ended it. Its temporary
+    files (code store, relay sockets) go to a folder of its own, removed afterwards: a
+    server killed with SIGKILL cannot remove them itself."""
+    scratch = tempfile.mkdtemp(prefix="fcemu-test-server-")
     server = subprocess.Popen(
         [sys.executable, "-m", "fcemu", "serve", "--port", "0", "--clock", "manual"],
-        env={**env, "FCEMU_CONTAINMENT": mode}, stdout=subprocess.PIPE,
+        env={**env, "FCEMU_CONTAINMENT": mode, "TMPDIR": scratch}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -173,3 +178,4 @@ def serving_one_async_task(mode: str, create: dict[str, Any], payload: bytes,
         for stream in (server.stdout, server.stderr):
             if stream is not None:
                 stream.close()
+        shutil.rmtree(scratch, ignore_errors=True)
