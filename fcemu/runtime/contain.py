@@ -197,6 +197,10 @@ def _works(candidate: Containment) -> bool:
                                Sandbox(Path(LAUNCHER).parent))
         if candidate.sandboxed:  # a network namespace too, as custom runtimes get
             probe.insert(1, "--unshare-net")
+            # The probe exits at once: it needs no --die-with-parent, which would let a server
+            # killed during the probe kill bwrap before its namespace's PID 1 is set up, and
+            # that process then waits forever for it (seen in CI's kill -9 tests).
+            probe.remove("--die-with-parent")
         done = subprocess.run(probe,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=20, check=False)
