@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def _serve_parser(commands: Any) -> None:
                        help="first async retry backoff in ms (default 500; doubles per retry)")
     serve.add_argument("--max-instances", type=int, default=None,
                        help="cap on concurrently running handler processes (default 16)")
-    serve.add_argument("--account-concurrency", type=_limit, default=None, metavar="N",
+    serve.add_argument("--account-concurrency", type=_whole(0), default=None, metavar="N",
                        help="the account's concurrency limit: executions at once over every "
                             "function; more are throttled as FC does (429 sync, async "
                             "retried; default: no limit)")
@@ -221,26 +221,17 @@ def _seconds(text: str) -> float:
 QUALIFIER = "version or alias (default LATEST)"
 
 
-def _count(text: str) -> int:
-    """A whole number, 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
-
-
-def _limit(text: str) -> int:
-    """A whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``minimum`` or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {text!r}")
+        return value
+    return parse
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -275,7 +266,7 @@ def _inspection_parsers(commands: Any) -> None:
                        help="Enqueued, Processed, Running, Retrying, Stopping, Succeeded, "
                             "Failed, Stopped, Expired or Invalid")
     tasks.add_argument("--prefix", default=None, help="task ID prefix")
-    tasks.add_argument("--limit", type=_count, default=20, metavar="N",
+    tasks.add_argument("--limit", type=_whole(1), default=20, metavar="N",
                        help="at most N tasks, newest first (default 20; --all for every one)")
     tasks.add_argument("--all", action="store_true", help="every task, page after page")
     tasks.add_argument("--asc", action="store_true", help="oldest first")
