@@ -340,9 +340,18 @@ class CodeStore:
     """
 
     def __init__(self, data_dir: Path | None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=data_dir))
+        self._data_dir = data_dir
+        self._root: Path | None = None
         self._seq = 0
         self._pending: set[asyncio.Future[Any]] = set()
+
+    @property
+    def root(self) -> Path:
+        """The private root directory, made on first use: a reset or a snapshot restore
+        that unpacks nothing creates and removes no directory (issue 17)."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="fcemu-code-", dir=self._data_dir))
+        return self._root
 
     def _dest(self, function_name: str) -> Path:
         self._seq += 1
@@ -380,11 +389,12 @@ class CodeStore:
 
     def owns(self, package: Package) -> bool:
         """Whether ``package`` lives in this store (not in one a reset removed)."""
-        return package.path.parent == self.root and package.path.is_dir()
+        return (self._root is not None and package.path.parent == self._root
+                and package.path.is_dir())
 
     async def remove(self, path: Path | None) -> None:
         """Remove a package directory nothing uses any more (on a worker thread)."""
-        if path is not None and path.parent == self.root:
+        if path is not None and self._root is not None and path.parent == self._root:
             await asyncio.get_running_loop().run_in_executor(None, _remove_package, path)
 
     def discard(self, package: Package | None) -> None:
@@ -396,8 +406,10 @@ class CodeStore:
         """Wait for unpacks in flight, then remove every package and its zip."""
         if self._pending:
             await asyncio.wait(list(self._pending))
-        shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.root.with_name(self.root.name + ".zips"), ignore_errors=True)
+        root = self._root
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(root.with_name(root.name + ".zips"), ignore_errors=True)
 
 
 def _remove_package(path: Path) -> None:

@@ -9,6 +9,7 @@ snapshot file carries the same state into another engine.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -196,3 +197,35 @@ def test_results_already_delivered_stay_delivered_once():
 
     assert len(run(scenario)) == 1
     assert QUEUE == "dest"
+
+
+def test_a_restore_that_unpacks_no_code_makes_and_removes_no_directory(tmp_path):
+    """The code store's directory is made on first use: restoring in-process functions
+    (or resetting) touches no disk; an unpacked package's directory goes at the reset."""
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return event\n")
+    data = tmp_path / "data"
+    data.mkdir()
+
+    async def scenario(engine, runtime):
+        deploy(engine)
+        await submit(engine)
+        engine.snapshot("s")
+        seen = []
+        for _ in range(3):
+            await engine.restore_snapshot("s")
+            seen.append(sorted(os.listdir(data)))
+        from fcemu.code import zip_code_base64
+        engine.create_function(FunctionSpec(name="g", runtime="python3.10",
+                                            handler="index.handler",
+                                            zip_file=zip_code_base64(code)))
+        unpacked = engine.functions["g"].code_dir
+        seen.append(sorted({p.name.split("-")[1] for p in data.iterdir()}))
+        await engine.reset()
+        seen.append(sorted(os.listdir(data)))
+        return seen, unpacked
+
+    seen, unpacked = run(scenario, data_dir=data)
+    assert seen == [[], [], [], ["code"], []]
+    assert unpacked.parent.parent == data and not unpacked.exists()
