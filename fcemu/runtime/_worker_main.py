@@ -244,6 +244,7 @@ class _Worker:
                          "log_project": env.pop(protocol.ENV_LOG_PROJECT, ""),
                          "log_store": env.pop(protocol.ENV_LOG_STORE, "")}
         self.handler: Callable[..., Any] | None = None
+        self.peak_memory = handler_api.PeakMemory()
         self.load_lock = threading.Lock()
         self.logs: _RequestLogs | None = None
         if self.threaded:
@@ -256,7 +257,7 @@ class _Worker:
         logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     def serve(self) -> None:
-        self.channel.write({"type": "hello", "maxrss_kb": handler_api.maxrss_kb()})
+        self.channel.write({"type": "hello", "maxrss_kb": self.peak_memory.kb()})
         while (request := self.channel.read()) is not None:
             if self.threaded:
                 threading.Thread(target=self.answer, args=(request,), daemon=True,
@@ -281,7 +282,7 @@ class _Worker:
             current_request.reset(token)
         self.channel.write({"type": "result", "request_id": request_id, "kind": kind,
                             "body": base64.b64encode(body).decode(), "error_type": error_type,
-                            "maxrss_kb": handler_api.maxrss_kb(), "children": has_children()})
+                            "maxrss_kb": self.peak_memory.kb(), "children": has_children()})
 
     def log_line(self, text: str) -> None:
         request_id = current_request.get()

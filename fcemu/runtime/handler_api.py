@@ -149,3 +149,32 @@ def maxrss_kb() -> int:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
+
+
+class PeakMemory:
+    """This process's peak resident size in KiB: one ``getrusage`` instead of reading
+    ``/proc/self/status`` (``VmHWM``) after every request, where that gives the same figure.
+    ``ru_maxrss`` survives ``exec`` (it may be the peak of the process the worker was started
+    from): it is trusted once it is above its first figure, or if that was not above ``VmHWM``.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._rusage()
+        exact = self._start is not None and self._start <= maxrss_kb()
+        self._trusted_above = -1 if exact else self._start
+
+    @staticmethod
+    def _rusage() -> int | None:
+        if sys.platform != "linux":  # macOS counts bytes; elsewhere: /proc or nothing
+            return None
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def kb(self) -> int:
+        if self._trusted_above is not None:
+            peak = self._rusage()
+            if peak is not None and peak > self._trusted_above:
+                self._trusted_above = -1
+                return peak
+        return maxrss_kb()
