@@ -433,6 +433,14 @@ class AsyncTasks:
             if not task.status.terminal:
                 self._wake_at(task, now, "enabled")
 
+    def close(self) -> None:
+        """This state is dropped (reset, restore, shutdown; after the scheduler's close):
+        forget the retention timer, whose callback refers back here, so that the records go
+        by reference counting at once, not with the cyclic collector's next passes (a
+        restore of 1000 tasks left 3000 objects of cyclic garbage: issue 17)."""
+        self._retention_timer = None
+        self._timers.clear()  # each waiting task's timer refers back here too
+
     # -- state (snapshots and the durable store: fcemu.engine.state) -------------------
 
     def to_state(self) -> dict[str, Any]:

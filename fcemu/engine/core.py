@@ -173,6 +173,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         await self._pause_store()  # durable mode: what changed is committed first
         self._smq.close()
         await self.scheduler.close()
+        self.tasks.close()
         await self.runtimes.close()
         await self.code.close()
 

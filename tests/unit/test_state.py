@@ -9,7 +9,9 @@ snapshot file carries the same state into another engine.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import weakref
 
 import pytest
 
@@ -229,3 +231,25 @@ def test_a_restore_that_unpacks_no_code_makes_and_removes_no_directory(tmp_path)
     seen, unpacked = run(scenario, data_dir=data)
     assert seen == [[], [], [], ["code"], []]
     assert unpacked.parent.parent == data and not unpacked.exists()
+
+
+def test_a_dropped_state_goes_by_reference_counting_not_the_cyclic_collector():
+    """No cycle holds the state a restore or a reset drops: its task records go at once
+    (a retention timer referring back to its tasks left them all to the collector)."""
+    async def scenario(engine, runtime):
+        runtime.script = ["ok", "error"]
+        await scene(engine)
+        engine.snapshot("s")
+        gone = []
+        gc.collect()
+        gc.disable()
+        try:
+            for drop in (lambda: engine.restore_snapshot("s"), engine.reset):
+                old = weakref.ref(engine.tasks)
+                await drop()
+                gone.append(old() is None)
+        finally:
+            gc.enable()
+        return gone
+
+    assert run(scenario) == [True, True]
