@@ -9,7 +9,10 @@ function, or has been idle for the pool's ``idle_seconds``.
 
 ``memorySize`` is enforced: while a request runs, the summed resident memory
 of the instance's processes is read every :data:`MEMORY_POLL_S` seconds of
-real time, and once more (as the summed peaks) when it ends; an instance
+real time, and once more (as the summed peaks) when it ends, unless the
+handler's process reported its own peak and said it has no children: then
+its figure is checked, and the other processes' (orphans the launcher took
+in) at most once per :data:`MEMORY_POLL_S`, as while it runs; an instance
 over ``memorySize`` is killed and its requests fail as FC reports an
 out-of-memory instance, with ``Process exited unexpectedly before completing
 request (duration: <n>ms, maxMemoryUsage: <x>MB)``.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Contained, Containment, containment
 from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
 from fcemu.runtime.logs import LogStream, end_marker, framed
@@ -125,6 +129,10 @@ class Instance:
         #: The peak the process reported itself (KiB), for when ``/proc`` cannot tell.
         self.reported_kb = 0
         self._peak_kb = 0
+        #: When the processes' memory was last read (real seconds), and what the processes
+        #: beside the handler's own held then (KiB).
+        self._read_at = -MEMORY_POLL_S
+        self._others_kb = 0
         self._watching = 0
         self._watcher: asyncio.Task[None] | None = None
         self.idle_timer: TimerHandle | None = None
@@ -303,6 +311,9 @@ class Instance:
             await asyncio.sleep(MEMORY_POLL_S)
             if self._watching <= 0 or self.tree is None or self.tree.exited:
                 return
+            if real_monotonic() - self._read_at < MEMORY_POLL_S:
+                continue  # read after a request that ended within the interval
+            self._read_at = real_monotonic()
             used = self.tree.memory_kb()
             if used > limit_kb:
                 self._went_over(used)
@@ -313,12 +324,21 @@ class Instance:
         """After a request: whether the instance went over memorySize (peaks included).
 
         Reads the processes' peaks once (``handler_kb``: the peak the handler's process
-        just reported itself; ``childless``: it said it has no child processes); then
-        :meth:`seen_peak_mb` reports them.
+        just reported itself; ``childless``: it said it has no child processes; then the
+        others are read at most once per :data:`MEMORY_POLL_S`, their last figures stand
+        in between); then :meth:`seen_peak_mb` reports them.
         """
         if not self.oom_kb and self.tree is not None and not self.tree.exited:
-            self._peak_kb = max(self._peak_kb, self.tree.memory_kb(
-                peak=True, handler_kb=handler_kb, childless=childless))
+            now = real_monotonic()
+            if childless and handler_kb is not None and now - self._read_at < MEMORY_POLL_S:
+                summed = handler_kb + self._others_kb  # the others as last read
+            else:
+                self._read_at = now
+                summed = self.tree.memory_kb(peak=True, handler_kb=handler_kb,
+                                             childless=childless)
+                if handler_kb is not None:
+                    self._others_kb = max(0, summed - handler_kb)
+            self._peak_kb = max(self._peak_kb, summed)
             peak = max(self._peak_kb, self.reported_kb)
             if peak > self.memory_limit_mb * 1024:
                 self._went_over(peak)

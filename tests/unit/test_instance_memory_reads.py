@@ -1,0 +1,84 @@
+"""How often an instance reads its processes' memory (``Instance.over_memory``).
+
+A handler's process reports its own peak with every result and says whether it has
+child processes. Without children, that figure is checked after every request, and the
+other processes of the instance (orphans its launcher took in) are read from ``/proc`` at
+most once per ``MEMORY_POLL_S``: a stream of short requests does not read ``/proc``
+after each one. With children, every request reads them. The clock here is a fake.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fcemu.runtime import instance as instance_module
+from fcemu.runtime.instance import MEMORY_POLL_S, Instance
+from tests.unit.test_runtime_worker import function
+
+LIMIT_KB = 128 * 1024
+
+
+class FakeTree:
+    """The instance's processes: the handler's own figure plus ``others_kb``."""
+
+    def __init__(self) -> None:
+        self.others_kb = 0
+        self.reads = 0
+        self.exited = False
+
+    def memory_kb(self, peak: bool = False, handler_kb: int | None = None,
+                  childless: bool = False) -> int:
+        self.reads += 1
+        return (handler_kb or 0) + self.others_kb
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(instance_module, "real_monotonic", lambda: now[0])
+    return now
+
+
+def instance() -> tuple[Instance, FakeTree]:
+    made = Instance(function("echo", memory_size=128), "key", "i-1")
+    tree = FakeTree()
+    made.tree = tree  # type: ignore[assignment]
+    return made, tree
+
+
+def test_a_childless_handler_is_checked_every_request_and_others_read_once_per_interval(clock):
+    made, tree = instance()
+    assert made.over_memory(20_000, childless=True) is False
+    assert tree.reads == 1
+    for _ in range(50):  # short requests within one interval: no /proc read
+        clock[0] += MEMORY_POLL_S / 100
+        assert made.over_memory(20_000, childless=True) is False
+    assert tree.reads == 1
+    tree.others_kb = 200 * 1024  # an orphan grew: seen at the next reading
+    assert made.over_memory(20_000, childless=True) is False
+    clock[0] += MEMORY_POLL_S
+    assert made.over_memory(20_000, childless=True) is True
+    assert tree.reads == 2 and made.oom_kb == 20_000 + 200 * 1024 and not made.healthy
+
+
+def test_the_handlers_own_peak_over_the_limit_needs_no_reading(clock):
+    made, tree = instance()
+    made.over_memory(20_000, childless=True)
+    assert made.over_memory(LIMIT_KB + 1, childless=True) is True
+    assert tree.reads == 1 and made.seen_peak_mb() == 129
+
+
+def test_others_last_read_stand_in_between_readings(clock):
+    made, tree = instance()
+    tree.others_kb = 100 * 1024
+    assert made.over_memory(20_000, childless=True) is False
+    tree.others_kb = 0  # gone since: the last figures still count until the next reading
+    assert made.over_memory(40 * 1024, childless=True) is True
+    assert tree.reads == 1
+
+
+def test_a_handler_with_children_reads_them_after_every_request(clock):
+    made, tree = instance()
+    for _ in range(5):
+        assert made.over_memory(20_000, childless=False) is False
+    assert tree.reads == 5
