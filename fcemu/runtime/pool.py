@@ -136,6 +136,13 @@ class InstancePool:
     def release(self, instance: Instance) -> None:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
         instance.active -= 1
+        if (self._by_key.get(instance.key) and not instance.retired and instance.healthy
+                and not instance.exited and self._latest.get(instance.group) == instance.key):
+            # the next request of its function takes the slot: nothing else changed
+            # (an idle instance that died is retired by the next acquire's pump)
+            self._fill(instance)
+            if instance.active > 0:
+                return
         if instance in self._instances:
             stale = self._latest.get(instance.group) != instance.key
             if not instance.healthy or instance.exited or self._closed:

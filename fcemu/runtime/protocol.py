@@ -56,7 +56,11 @@ ENV_LOG_PROJECT = "FCEMU_LOG_PROJECT"
 ENV_LOG_STORE = "FCEMU_LOG_STORE"
 
 
+#: One encoder for every frame (``json.dumps`` with ``separators`` makes one per call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_frame(doc: dict[str, Any]) -> bytes:
     """One frame: the header, then ``doc`` as compact JSON."""
-    data = json.dumps(doc, separators=(",", ":")).encode()
+    data = _COMPACT.encode(doc).encode()
     return FRAME_HEADER.pack(len(data)) + data

@@ -108,6 +108,31 @@ def test_at_the_cap_requests_wait_in_fifo_order():
     assert peak == 1
 
 
+def test_a_freed_slot_goes_straight_to_the_next_request_of_its_function():
+    async def body(h):
+        fn = function("f")
+        first = await h.acquire(fn)
+        waiting = [h.acquire(fn) for _ in range(2)]
+        await turns()
+        h.pool.release(first)  # no idle time in between: no idle timer either
+        await turns()
+        handed = [t.done() for t in waiting]
+        second = await waiting[0]
+        first.healthy = False  # e.g. it timed out: not handed on, though a request waits
+        h.pool.release(first)
+        return first, handed, second, await waiting[1]
+
+    timers: list[float] = []
+
+    def idle_timer(seconds: float, callback: object) -> asyncio.TimerHandle:
+        timers.append(seconds)
+        return asyncio.get_running_loop().call_later(seconds, lambda: None)
+
+    first, handed, second, third = run(body, max_instances=1, idle_timer=idle_timer)
+    assert handed == [True, False] and second is first and timers == []
+    assert first.retired and third is not first
+
+
 def test_a_killed_instance_counts_against_the_cap_until_reaped():
     async def body(h):
         f, g = function("f"), function("g")
