@@ -246,7 +246,13 @@ class Task:
     def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
         """Record a status change (it does not set :attr:`status`)."""
         index = len(self.event_log) // _EVENT.size
-        self.event_log += _EVENT.pack(_STATUS_CODE[status], timestamp)
+        packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
+        if not index:  # tasks submitted in the same ms share their first log (issue 13)
+            if packed == _FIRST_EVENT[0]:
+                packed = _FIRST_EVENT[0]
+            else:
+                _FIRST_EVENT[0] = packed
+        self.event_log += packed  # b"" + packed is packed itself
         if detail:
             if self.event_details is None:
                 self.event_details = {}
@@ -284,6 +290,10 @@ class Task:
 _EVENT = struct.Struct("<Bq")  # one packed event: status code, timestamp (ms)
 _STATUSES = tuple(TaskStatus)
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
+#: The last first event packed: the next task's, when equal, is this same bytes object, so
+#: a burst of waiting tasks holds no log of its own (it would be freed on the next event,
+#: leaving holes between retained records in the allocator's pools).
+_FIRST_EVENT = [b""]
 
 
 class EventLog(Sequence[TaskEvent]):

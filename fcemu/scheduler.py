@@ -14,7 +14,8 @@ Due timers fire in bounded batches (:data:`BATCH`): when a burst falls due at on
 drain of 100k tasks), the next batch fires once the work the last one started is down to
 half a batch, so the loop keeps serving HTTP and memory holds a batch of running
 attempts, not every task at once. The earliest timer, overall or of one kind, is a heap
-top: O(log n) per timer (issue 13).
+top: O(log n) per timer (issue 13). Waiting tasks use :meth:`Scheduler.call_each_at`:
+consecutive entries with one due time share one heap entry (:mod:`fcemu.timers`).
 
 Prior art: trio's ``MockClock`` (``jump`` + ``wait_all_tasks_blocked``).
 """
@@ -27,14 +28,14 @@ import inspect
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from fcemu.clock import MAX_EPOCH_MS, ManualClock, RealClock, format_ms
+from fcemu.timers import GONE, Runs, Timer, TimerKind, entries
+
+__all__ = ["BATCH", "Scheduler", "SettleTimeout", "Timer", "TimerKind"]
 
 log = logging.getLogger("fcemu.scheduler")
-
-TimerKind = Literal["task", "housekeeping", "trigger"]
 
 #: At most this many due timers fire before the loop runs other callbacks; the next batch
 #: fires when the work started is down to half of it.
@@ -48,29 +49,6 @@ class SettleTimeout(TimeoutError):
         self.busy = busy
         shown = ", ".join(busy[:10]) + (f" (+{len(busy) - 10} more)" if len(busy) > 10 else "")
         super().__init__(f"work did not settle within {seconds:g}s; still busy: {shown}")
-
-
-@dataclass(order=True, slots=True)
-class Timer:
-    """A callback due at ``due_ms`` on the emulator clock."""
-
-    due_ms: int
-    seq: int
-    #: The name, or an object whose ``str()`` is the name, made when read (a timer per
-    #: waiting task then costs no string).
-    label: object = field(compare=False)
-    kind: TimerKind = field(compare=False)
-    callback: Callable[[], object] = field(compare=False, repr=False)
-    cancelled: bool = field(default=False, compare=False)
-    fired: bool = field(default=False, compare=False)
-
-    @property
-    def name(self) -> str:
-        return self.label if isinstance(self.label, str) else str(self.label)
-
-    def cancel(self) -> None:
-        """Forget the timer; a no-op once fired."""
-        self.cancelled = True
 
 
 class Scheduler:
@@ -94,6 +72,8 @@ class Scheduler:
         self._work: dict[asyncio.Task[Any], str] = {}
         self._wakeup: asyncio.TimerHandle | None = None
         self._soon = False
+        #: The runs of :meth:`call_each_at` (fcemu.timers).
+        self._runs = Runs()
         #: Called with (what, exception) when a timer or background work fails unexpectedly.
         self.on_failure: Callable[[str, BaseException], None] | None = None
 
@@ -121,6 +101,33 @@ class Scheduler:
         heapq.heappush(self._kinds.setdefault(kind, []), timer)
         self._arm(timer)
         return timer
+
+    def call_each_at(self, due_ms: int, callback: Callable[[Any], object], item: object, *,
+                     label: Callable[[Any], object], kind: TimerKind = "task") -> int:
+        """Run ``callback(item)`` when the clock reaches ``due_ms``: a timer as
+        :meth:`call_at` makes (the same order, batches and settling), named
+        ``str(label(item))``, with no object of its own but its seq. Consecutive entries
+        with the same due time, callback, label and kind (a burst of waiting tasks) share
+        one heap entry, a run (:mod:`fcemu.timers`), each entry a slot of its list.
+        Returns the entry's seq: its handle for :meth:`cancel_entry` and :meth:`entry`."""
+        due, seq = int(due_ms), next(self._seq)
+        if self._runs.join(due, seq, callback, item, label, kind):
+            return seq
+        run = self._runs.start(due, seq, callback, item, label, kind)
+        heapq.heappush(self._timers, run)
+        heapq.heappush(self._kinds.setdefault(kind, []), run)
+        self._arm(run)
+        return seq
+
+    def entry(self, seq: int) -> tuple[int, object] | None:
+        """A :meth:`call_each_at` entry's (due time, label) while it waits (None once
+        fired or cancelled)."""
+        found = self._runs.find(seq)
+        return None if found is None else (found[0].due_ms, found[0].label)
+
+    def cancel_entry(self, seq: int) -> None:
+        """Forget a :meth:`call_each_at` entry; a no-op once fired."""
+        self._runs.cancel(seq)
 
     def call_later(
         self, delay_ms: int, callback: Callable[[], object], *, name: str,
@@ -159,11 +166,41 @@ class Scheduler:
                     self._soon = True
                     asyncio.get_running_loop().call_soon(self._fire_due)
                 return
-            timer = heapq.heappop(timers)
+            timer = timers[0]
+            if timer.items is not None and not timer.cancelled:
+                fired += self._run_next(timer)
+                continue
+            heapq.heappop(timers)
             if not timer.cancelled:
                 self._run(timer)
                 fired += 1
         self._rearm()
+
+    def _run_next(self, run: Timer) -> int:
+        """Fire the next entry of the run at the heap top: 1, or 0 for a cancelled one.
+        Its seq becomes the next entry's; no other timer has a seq between, so the run
+        stays where it is in both heaps."""
+        items = run.items
+        assert items is not None
+        i = run.done
+        item, run.done = items[i], i + 1
+        if run.done < len(items):
+            run.seq = run.first + run.done
+        else:
+            run.fired = True
+            heapq.heappop(self._timers)
+            self._runs.over(run)
+        if item is GONE:
+            return 0
+        run.live -= 1
+        try:
+            result = run.callback(item)
+        except Exception as exc:
+            self._failed(f"timer {run.item_name(item)}", exc)
+            return 1
+        if inspect.isawaitable(result):
+            self.spawn(result, name=run.item_name(item))
+        return 1
 
     def _run(self, timer: Timer) -> None:
         timer.fired = True
@@ -176,8 +213,10 @@ class Scheduler:
             self.spawn(result, name=timer.name)
 
     def pending(self, kind: TimerKind | None = None) -> list[Timer]:
-        """Live timers in due order, optionally of one kind."""
-        return sorted(t for t in self._timers if not t.cancelled and kind in (None, t.kind))
+        """Live timers in due order, optionally of one kind (a run's entries each as a
+        timer of its own, made when read)."""
+        live = [t for t in self._timers if not t.cancelled and kind in (None, t.kind)]
+        return sorted(entries(live))
 
     def next_due(self, kind: TimerKind | None = None) -> int | None:
         """The earliest live timer's due time (of one kind): a heap top, O(log n)."""
@@ -320,6 +359,7 @@ class Scheduler:
             timer.cancel()
         self._timers.clear()
         self._kinds.clear()
+        self._runs.clear()
         self._backlog = False
         tasks = list(self._work)
         for task in tasks:

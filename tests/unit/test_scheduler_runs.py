@@ -1,0 +1,143 @@
+"""fcemu.scheduler's entries (``call_each_at``): consecutive entries with one due time
+share a run, and fire, cancel, list and name exactly as that many timers would (issue 13:
+a waiting task holds no timer object of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fcemu.clock import ManualClock
+from fcemu.scheduler import BATCH, Scheduler
+from tests.constants import SECOND_MS, T0
+
+# One step: (a plain timer?, due offset, label, cancelled?, cancelled before the clock
+# moves or halfway through?).
+_STEP = st.tuples(st.booleans(), st.integers(0, 3), st.sampled_from(["a", "b"]),
+                  st.booleans(), st.booleans())
+
+
+class _Label:
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __call__(self, item: object) -> str:
+        return f"{item} {self.why}"
+
+
+_LABELS = {why: _Label(why) for why in "ab"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(_STEP, max_size=60), mid=st.integers(0, 4))
+def test_entries_fire_list_and_cancel_as_timers_would(
+        steps: list[tuple[bool, int, str, bool, bool]], mid: int) -> None:
+    """Against a model of one timer per step: the fired order, pending(), entry() and
+    next_due(), with cancels before the clock moves and halfway through."""
+    async def scenario() -> None:
+        scheduler = Scheduler(ManualClock(T0))
+        fired: list[int] = []
+        handles: list[Any] = []
+        waiting: dict[int, tuple[int, int, str]] = {}  # step -> (due, seq, name)
+
+        def fire(i: object) -> None:
+            fired.append(int(str(i)))
+
+        for i, (plain, due, why, _, _) in enumerate(steps):
+            at = T0 + SECOND_MS + due
+            if plain:
+                timer = scheduler.call_at(at, lambda i=i: fire(i), name=f"{i} {why}")
+                handles.append(timer)
+                waiting[i] = (at, timer.seq, f"{i} {why}")
+            else:
+                seq = scheduler.call_each_at(at, fire, i, label=_LABELS[why])
+                handles.append(seq)
+                waiting[i] = (at, seq, f"{i} {why}")
+                assert scheduler.entry(seq) == (at, _LABELS[why])
+        wanted = dict(waiting)
+
+        def cancel(early: bool) -> None:
+            for i, (_, _, _, drop, first) in enumerate(steps):
+                if drop and first is early and i in waiting:
+                    handle = handles[i]
+                    if isinstance(handle, int):
+                        scheduler.cancel_entry(handle)
+                        assert scheduler.entry(handle) is None
+                    else:
+                        handle.cancel()
+                    del waiting[i], wanted[i]
+
+        def check() -> None:
+            assert [(t.due_ms, t.seq, t.name) for t in scheduler.pending()] == \
+                sorted(waiting.values())
+            dues = [due for due, _, _ in waiting.values()]
+            assert scheduler.next_due("task") == (min(dues) if dues else None)
+
+        cancel(early=True)
+        check()
+        await scheduler.set(T0 + SECOND_MS + mid - 1)  # fires the dues before `mid`
+        for i, (due, seq, _) in list(waiting.items()):
+            if due < T0 + SECOND_MS + mid:
+                del waiting[i]
+                if isinstance(handles[i], int):
+                    assert scheduler.entry(seq) is None  # fired
+        check()
+        cancel(early=False)
+        check()
+        await scheduler.drain(timeout=30)
+        assert fired == [i for _, _, i in sorted((d, s, i) for i, (d, s, _) in wanted.items())]
+        assert scheduler.pending() == [] and scheduler.next_due() is None
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_of_entries_is_one_heap_entry_and_fires_in_bounded_batches() -> None:
+    async def scenario() -> tuple[list[int], int, int, list[str]]:
+        scheduler = Scheduler(ManualClock(T0))
+        order: list[int] = []
+        peak = 0
+
+        async def work() -> None:
+            nonlocal peak
+            peak = max(peak, len(scheduler._work))
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+        def fire(i: object) -> object:
+            order.append(int(str(i)))
+            return work()
+
+        total = 5 * BATCH + 7
+        for i in range(total):
+            scheduler.call_each_at(T0 + SECOND_MS, fire, i, label=_LABELS["a"])
+        assert len(scheduler._timers) == 1  # one run
+        names = [t.name for t in scheduler.pending()[:2]]
+        now = await scheduler.drain(timeout=30)
+        return order, peak, now, names
+
+    order, peak, now, names = asyncio.run(scenario())
+    assert order == list(range(5 * BATCH + 7))
+    assert peak <= 2 * BATCH  # a batch, and the next one once half of it is done
+    assert now == T0 + SECOND_MS
+    assert names == ["0 a", "1 a"]
+
+
+def test_a_failing_entry_is_reported_with_its_name() -> None:
+    async def scenario() -> list[str]:
+        scheduler = Scheduler(ManualClock(T0))
+        failures: list[str] = []
+        scheduler.on_failure = lambda what, exc: failures.append(what)
+
+        def fire(item: object) -> None:
+            if item == "bad":
+                raise RuntimeError(item)
+
+        for item in ("good", "bad", "good"):
+            scheduler.call_each_at(T0 + 1, fire, item, label=_LABELS["b"])
+        await scheduler.drain(timeout=30)
+        return failures
+
+    assert asyncio.run(scenario()) == ["timer bad b"]
