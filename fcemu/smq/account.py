@@ -91,6 +91,7 @@ class Smq:
         """
         self.on_change = None  # dropped from memory, not deleted: nothing to store
         for queue in self._queues.values():
+            queue.on_change = None  # (nor a call per message to find that out)
             queue.close()
         self._queues.clear()
         self._topics.clear()
