@@ -10,11 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from fcemu import gcpolicy
+from tests.unit.test_engine import deploy, run, submit
 
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(gcpolicy, "FREEZE_EVERY", 3)
+    monkeypatch.setattr(gcpolicy, "FIRST_STEPS", 1)
     gcpolicy.release()
     yield
     gcpolicy.release()
@@ -53,3 +55,49 @@ def test_zero_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(5):
         gcpolicy.retained()
     assert gc.get_freeze_count() == 0
+
+
+def frozen(obj: object) -> bool:
+    """Out of the collector's walks (gc.get_objects lists tracked, unfrozen objects)."""
+    return gc.is_tracked(obj) and all(o is not obj for o in gc.get_objects())
+
+
+def test_the_first_freeze_after_a_release_waits_longer(fresh: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcpolicy, "FIRST_STEPS", 2)
+    gcpolicy.release()
+    first = [0]
+    for _ in range(5):
+        gcpolicy.retained()
+    assert gc.get_freeze_count() == 0
+    gcpolicy.retained()  # the sixth step: 2 x 3
+    assert frozen(first)
+    later = [1]
+    gcpolicy.retained(2)
+    assert not frozen(later)
+    gcpolicy.retained()  # then every 3 steps
+    assert frozen(later)
+    gcpolicy.release()
+    assert not frozen(first) and not frozen(later)
+
+
+def test_a_finished_task_is_a_step_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drain makes long-lived objects (attempts, events, result messages) as a burst of
+    submissions does: the steps count tasks that finish, not only tasks submitted."""
+    monkeypatch.setattr(gcpolicy, "FREEZE_EVERY", 4)
+    monkeypatch.setattr(gcpolicy, "FIRST_STEPS", 1)
+
+    async def scenario(engine, runtime):  # type: ignore[no-untyped-def]
+        deploy(engine)
+        tasks = [await submit(engine, delay_s=1) for _ in range(2)]  # two steps
+        waiting = [frozen(t) for t in tasks]
+        await engine.advance_clock(1000)  # both finish: four steps, a freeze
+        return waiting, [t.status.value for t in tasks], [frozen(t) for t in tasks]
+
+    try:
+        waiting, statuses, done = run(scenario)
+    finally:
+        gcpolicy.release()
+    assert waiting == [False, False]
+    assert statuses == ["Succeeded", "Succeeded"]
+    assert done == [True, True]
