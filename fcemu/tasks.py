@@ -171,7 +171,8 @@ class AsyncTasks:
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
         gcpolicy.release()  # a new state: the records frozen for the last one are gone
-        self._timers: dict[int, Timer] = {}
+        #: Waiting task -> its wake-up's entry in the scheduler (:meth:`_wake_at`).
+        self._waits: dict[Task, int] = {}
         #: Tasks waiting while their function is disabled: function -> task ID -> task.
         self._paused: dict[str, dict[str, Task]] = {}
         #: Told of every event and throttle (set by the engine; None: nobody listens).
@@ -268,12 +269,22 @@ class AsyncTasks:
     # -- the machine ----------------------------------------------------------------
 
     def _wake_at(self, task: Task, due_ms: int, why: str) -> None:
-        wake = _Wake(self, task, why)
-        self._timers[id(task)] = self._scheduler.call_at(due_ms, wake, name=wake)
+        """Dispatch the task at ``due_ms``: an entry of the scheduler's that allocates no
+        object of its own (a burst of waiting tasks shares one heap entry)."""
+        self._waits[task] = self._scheduler.call_each_at(due_ms, self._dispatch, task,
+                                                         label=_wake_label(why))
+
+    def _unwait(self, task: Task) -> None:
+        """Forget the task's pending wake-up, if any."""
+        seq = self._waits.pop(task, None)
+        if seq is not None:
+            self._scheduler.cancel_entry(seq)
 
     def _dispatch(self, task: Task) -> object:
         """Before each attempt: gone function, max age, throttling, then run."""
-        self._timers.pop(id(task), None)
+        waits = self._waits
+        if waits.pop(task, None) is not None and not waits:
+            self._waits = {}  # a dict never shrinks: its table would stay burst-sized
         self._paused.get(task.function_name, {}).pop(task.task_id, None)
         if task.status.terminal or task.status is S.STOPPING:
             return None
@@ -366,9 +377,7 @@ class AsyncTasks:
         self._wake_at(task, due, why)
 
     def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
-        timer = self._timers.pop(id(task), None)
-        if timer is not None:
-            timer.cancel()
+        self._unwait(task)
         task.condition = condition
         task.end_ms = self._clock.now_ms()
         self._event(task, status, detail)
@@ -428,9 +437,7 @@ class AsyncTasks:
         """EnableFunctionInvocation: the function's waiting tasks are dispatched now."""
         now = self._clock.now_ms()
         for task in self._paused.pop(function_name, {}).values():
-            timer = self._timers.pop(id(task), None)
-            if timer is not None:
-                timer.cancel()
+            self._unwait(task)
             if not task.status.terminal:
                 self._wake_at(task, now, "enabled")
 
@@ -440,7 +447,6 @@ class AsyncTasks:
         by reference counting at once, not with the cyclic collector's next passes (a
         restore of 1000 tasks left 3000 objects of cyclic garbage: issue 17)."""
         self._retention_timer = None
-        self._timers.clear()  # each waiting task's timer refers back here too
 
     # -- state (snapshots and the durable store: fcemu.engine.state) -------------------
 
@@ -456,9 +462,9 @@ class AsyncTasks:
 
     def row(self, task: Task) -> tuple[Any, Any, bool]:
         """One task as :meth:`to_state` lists it: ``(state, timer or None, paused)``."""
-        timer = self._timers.get(id(task))
-        wake = (None if timer is None or timer.cancelled or timer.fired
-                else (timer.due_ms, timer.seq, getattr(timer.callback, "why", "wake")))
+        seq = self._waits.get(task)
+        entry = None if seq is None else self._scheduler.entry(seq)
+        wake = None if entry is None else (entry[0], seq, getattr(entry[1], "why", "wake"))
         paused = task.task_id in self._paused.get(task.function_name, ())
         return task_to_state(task), wake, paused
 
@@ -502,7 +508,7 @@ class AsyncTasks:
         self._retained = deque(sorted(
             (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
             key=_INDEX_KEY))
-        wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order; each push lands at the bottom
+        wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order (a run of entries per due time)
         for _, due, why, task in wakes:
             self._wake_at(task, due, why)
         self._arm_retention()
@@ -536,20 +542,27 @@ class AsyncTasks:
                 self._finish(task, S.INVALID, "")
 
 
-class _Wake:
-    """A waiting task's timer callback, and its name (made only when read): one small
-    object per waiting task instead of a closure and a string (issue 13)."""
+class _WakeLabel:
+    """Why a task waits (``start``, ``retry``, ...): one shared object per reason; called
+    with the task, the name of its timer (made only when read)."""
 
-    __slots__ = ("task", "tasks", "why")
+    __slots__ = ("why",)
 
-    def __init__(self, tasks: AsyncTasks, task: Task, why: str) -> None:
-        self.tasks, self.task, self.why = tasks, task, why
+    def __init__(self, why: str) -> None:
+        self.why = why
 
-    def __call__(self) -> object:
-        return self.tasks._dispatch(self.task)
+    def __call__(self, task: Task) -> str:
+        return f"task {task.function_name}/{task.task_id} {self.why}"
 
-    def __str__(self) -> str:
-        return f"task {self.task.function_name}/{self.task.task_id} {self.why}"
+
+_WAKE_LABELS: dict[str, _WakeLabel] = {}
+
+
+def _wake_label(why: str) -> _WakeLabel:
+    label = _WAKE_LABELS.get(why)
+    if label is None:
+        label = _WAKE_LABELS[why] = _WakeLabel(why)
+    return label
 
 
 def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]
