@@ -63,11 +63,13 @@ def _alphabet(symbols: str) -> _Alphabet:
 class _Stream:
     """One seeded stream of characters, the same as ``random.Random(seed).choice`` gives."""
 
-    __slots__ = ("_rng", "_tops")
+    __slots__ = ("_origin", "_refills", "_rng", "_tops")
 
     def __init__(self, seed: str) -> None:
         self._rng = random.Random(seed)
         self._tops = b""  # top bytes of outputs drawn but not used yet
+        self._origin: object = None  # the generator state loaded (None: from the seed)
+        self._refills = 0  # blocks drawn since then
 
     def choose(self, symbols: str, k: int) -> str:
         """``k`` characters, each ``choice(symbols)``."""
@@ -94,11 +96,32 @@ class _Stream:
         stream._rng = random.Random()
         stream._rng.setstate((version, tuple(internal), gauss))
         stream._tops = bytes(tops)
+        stream._origin, stream._refills = rng_state, 0
+        return stream
+
+    def position(self) -> tuple[object, int, bytes]:
+        """Where the stream stands, small while it runs from its seed: its origin (None,
+        or the generator state it was loaded from), the blocks drawn since, the top bytes
+        not used yet. :meth:`at` draws those blocks again."""
+        return self._origin, self._refills, self._tops
+
+    @classmethod
+    def at(cls, seed: str, position: Any) -> _Stream:
+        """The stream of ``seed`` at a :meth:`position`."""
+        origin, refills, tops = position
+        stream = cls(seed) if origin is None else cls.from_state((origin, b""))
+        left = int(refills)
+        while left:  # getrandbits(32 * k * n) draws the outputs of n blocks of k, in order
+            n = min(left, 4096)
+            stream._rng.getrandbits(32 * _BLOCK_WORDS * n)
+            left -= n
+        stream._refills, stream._tops = int(refills), bytes(tops)
         return stream
 
     def _refill(self) -> None:
         block = self._rng.getrandbits(32 * _BLOCK_WORDS).to_bytes(4 * _BLOCK_WORDS, "little")
         self._tops += block[3::4]
+        self._refills += 1
 
 
 class IdGenerator:
@@ -125,9 +148,22 @@ class IdGenerator:
         return {"seed": self.seed,
                 "streams": {name: s.to_state() for name, s in self._streams.items()}}
 
+    def position(self) -> dict[str, object]:
+        """:meth:`to_state` in a small form, each stream as its place since its seed (a
+        few bytes: durable mode writes it with every commit, where the generator states
+        took 3 KB a stream), which :meth:`load_state` takes too: it draws again what the
+        streams had drawn (a stream loaded from a snapshot counts from that state)."""
+        return {"seed": self.seed, "positions": {
+            name: s.position() for name, s in self._streams.items()}}
+
     def load_state(self, state: dict[str, Any]) -> None:
-        """Continue exactly where the generator of :meth:`to_state` stood."""
+        """Continue exactly where the generator of :meth:`to_state` (or :meth:`position`)
+        stood."""
         self.seed = int(state["seed"])
+        if "positions" in state:
+            self._streams = {name: _Stream.at(f"{self.seed}/{name}", p)
+                             for name, p in state["positions"].items()}
+            return
         self._streams = {name: _Stream.from_state(s) for name, s in state["streams"].items()}
 
     def _stream(self, stream: str) -> _Stream:

@@ -327,7 +327,7 @@ class DurableOperations:
         return records
 
     def _durable_counters(self) -> dict[str, Any]:
-        return {"ids": self.ids.to_state(), "now_ms": self.clock.now_ms(),
+        return {"ids": self.ids.position(), "now_ms": self.clock.now_ms(),
                 "seed": self.settings.seed, "seq": self.tasks.seq}
 
     def _state_of(self, stored: Stored) -> dict[str, Any]:

@@ -12,9 +12,11 @@ power loss. ``relaxed`` uses ``synchronous=NORMAL``: in WAL mode a commit is wri
 the log but synced only at checkpoints, so it survives the process being killed (the
 operating system still holds the write) but not a power loss or an OS crash.
 
-The schema has a version (:data:`SCHEMA_VERSION`, in ``meta``). A database of another
-version is refused with a message saying what to do; there is no older version to
-migrate from yet (this is the first). Row values are :mod:`marshal` data of plain values
+The schema has a version (:data:`SCHEMA_VERSION`, in ``meta``). Version 1 (the ID
+generator's full state in the counters, 3 KB a stream; version 2 writes each stream's
+position, :meth:`fcemu.ids.IdGenerator.position`, and reads both) is migrated when
+opened: its version is set to 2. A database of another version is refused with a
+message saying what to do. Row values are :mod:`marshal` data of plain values
 (the state tuples of :mod:`fcemu.taskstate` and :mod:`fcemu.smq.messages`): fast, and the
 file is the emulator's own (snapshot files, which may come from anywhere, use
 :mod:`fcemu.store.codec` instead).
@@ -30,7 +32,9 @@ from typing import Any
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "Batch", "SqliteStore", "StoreError", "Stored"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older versions this one reads, migrated when opened (their rows are read as they are).
+_MIGRATED = frozenset({1})
 DB_NAME = "fcemu.db"
 
 _SCHEMA = """
@@ -82,7 +86,8 @@ class SqliteStore:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None)
+                                       isolation_level=None,
+                                       cached_statements=512)  # one per row count
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
             self._check_schema()
@@ -112,10 +117,15 @@ class SqliteStore:
                              "another --data-dir, or move that file away")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row is not None else None
+        if version in _MIGRATED:
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             (str(SCHEMA_VERSION).encode(),))
+            return
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {version}, and this fcemu reads version "
-                f"{SCHEMA_VERSION} only: use the fcemu that wrote it, or start with another "
+                f"{SCHEMA_VERSION} (and migrates {', '.join(map(str, sorted(_MIGRATED)))}) "
+                "only: use the fcemu that wrote it, or start with another "
                 "--data-dir (nothing was changed)")
 
     def load(self) -> Stored | None:
@@ -131,24 +141,30 @@ class SqliteStore:
 
     def write(self, batch: Batch) -> None:
         """Write one batch in one transaction (committed, and with ``strict`` synced,
-        when this returns)."""
+        when this returns).
+
+        Each table's rows go in one multi-row statement (up to :data:`_CHUNK` rows): the
+        sqlite3 module gives the GIL back around every statement step and takes it again
+        after, and on this thread, beside a busy event loop, each take waits for the loop
+        to let the GIL go; a row per step made a batch of k tasks wait k + 3 times, now 4
+        (BEGIN, meta, tasks, COMMIT)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             if batch.full:
                 db.execute("DELETE FROM tasks")
                 db.execute("DELETE FROM messages")
-            for key, value in (("records", batch.records), ("counters", batch.counters)):
-                if value is not None:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-            if batch.tasks:
-                db.executemany("INSERT OR REPLACE INTO tasks VALUES (?, ?)", batch.tasks)
-            if batch.message_deletes:
-                db.executemany("DELETE FROM messages WHERE key = ?",
-                               ((k,) for k in batch.message_deletes))
-            if batch.messages:
-                db.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?)",
-                               batch.messages)
+            meta = [(key, value) for key, value in (("records", batch.records),
+                                                     ("counters", batch.counters))
+                    if value is not None]
+            _insert(db, "meta", meta)
+            _insert(db, "tasks", batch.tasks)
+            deletes = batch.message_deletes
+            for start in range(0, len(deletes), _CHUNK):
+                chunk = deletes[start:start + _CHUNK]
+                db.execute("DELETE FROM messages WHERE key IN "
+                           f"({','.join('?' * len(chunk))})", chunk)
+            _insert(db, "messages", batch.messages)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -157,3 +173,14 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+
+#: Rows per statement: 2 parameters a row, under the 999 parameters of old SQLite builds.
+_CHUNK = 499
+
+
+def _insert(db: sqlite3.Connection, table: str, rows: list[tuple[str, bytes]]) -> None:
+    """``INSERT OR REPLACE`` of ``(key, value)`` rows, :data:`_CHUNK` per statement."""
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start:start + _CHUNK]
+        db.execute(f"INSERT OR REPLACE INTO {table} VALUES {','.join(['(?,?)'] * len(chunk))}",
+                   [value for row in chunk for value in row])

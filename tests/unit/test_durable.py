@@ -6,12 +6,14 @@ tests with ``kill -9`` are in tests/cli/test_crash.py). Manual clock: no wall ti
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 import fcemu
+from fcemu.ids import IdGenerator
 from fcemu.store import StoreError
 from tests.constants import T0
 
@@ -89,9 +91,43 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path: Path) -> None
     db.commit()
     db.close()
     emu = emulator(data)
-    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 1"):
+    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 2"):
         emu.start()
     assert not emu.running
+
+
+def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
+    """Version 1 stored the ID generator's full state in the counters; version 2 stores
+    each stream's position and reads both: a version 1 directory resumes, IDs included."""
+    data, code = tmp_path / "data", code_dir(tmp_path)
+    with emulator(data) as emu:
+        emu.register_function("g", code=code)
+        emu.put_async_invoke_config("g", async_task=True)
+        for _ in range(40):
+            emu.invoke("g", b"x", asynchronous=True, delay=60)
+    with emulator(tmp_path / "twin") as twin:  # the same calls, one more task, no restart
+        twin.register_function("g", code=code)
+        twin.put_async_invoke_config("g", async_task=True)
+        for _ in range(40):
+            twin.invoke("g", b"x", asynchronous=True, delay=60)
+        expected = twin.invoke("g", b"x", asynchronous=True, delay=60)
+    db = sqlite3.connect(data / "fcemu.db")
+    (blob,) = db.execute("SELECT value FROM meta WHERE key = 'counters'").fetchone()
+    counters = marshal.loads(blob)
+    ids = IdGenerator()
+    ids.load_state(counters["ids"])
+    counters["ids"] = ids.to_state()  # the form version 1 wrote
+    db.execute("UPDATE meta SET value = ? WHERE key = 'counters'", (marshal.dumps(counters),))
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with emulator(data) as emu:
+        assert len(emu.tasks("g")) == 40
+        assert emu.invoke("g", b"x", asynchronous=True, delay=60) == expected
+    db = sqlite3.connect(data / "fcemu.db")
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert bytes(version[0]) == b"2"
 
 
 def test_reset_empties_the_store_too(tmp_path: Path) -> None:

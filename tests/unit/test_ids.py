@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import random
 import re
 import string
@@ -82,3 +83,33 @@ def test_the_fast_streams_give_the_sequence_of_random_choice(seed: int, calls: l
 def test_pinned_ids_of_seed_7() -> None:
     """The first IDs of seed 7, as the generator of every earlier release drew them."""
     assert sample(IdGenerator(7)) == PINNED_7
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), before=st.integers(0, 300), after_load=st.integers(0, 300))
+def test_a_position_continues_the_streams_as_the_full_state_does(
+        seed: int, before: int, after_load: int) -> None:
+    """``position()`` (durable mode's small form: blocks drawn since the seed, or since the
+    state a stream was loaded from) and ``to_state()`` put back the same generator."""
+    ids = IdGenerator(seed)
+    for _ in range(before):
+        ids.task_id()
+        ids.request_id(T0)
+    loaded = IdGenerator(0)
+    loaded.load_state(ids.to_state())  # a stream from a snapshot: counts from that state
+    for _ in range(after_load):
+        loaded.task_id()
+    loaded.message_id()
+    for source in (ids, loaded):
+        by_position, by_state = IdGenerator(1), IdGenerator(2)
+        by_position.load_state(source.position())
+        by_state.load_state(source.to_state())
+        assert sample(by_position) == sample(by_state) == sample(source)
+
+
+def test_a_position_is_small_while_the_streams_run_from_their_seed() -> None:
+    ids = IdGenerator(7)
+    for _ in range(5000):
+        ids.task_id()
+        ids.request_id(T0)
+    assert len(marshal.dumps(ids.position())) < 1000 < 6000 < len(marshal.dumps(ids.to_state()))
