@@ -27,7 +27,7 @@ import heapq
 import inspect
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from fcemu.clock import MAX_EPOCH_MS, ManualClock, RealClock, format_ms
@@ -118,6 +118,22 @@ class Scheduler:
         heapq.heappush(self._kinds.setdefault(kind, []), run)
         self._arm(run)
         return seq
+
+    def call_each_at_all(self, due_ms: int, callback: Callable[[Any], object],
+                         items: Sequence[object], *, label: Callable[[Any], object],
+                         kind: TimerKind = "task") -> range:
+        """:meth:`call_each_at` for each of ``items`` in turn, all at once (a restore's
+        waiting tasks): the same entries in the same run, with no call each. Returns
+        their seqs, in the order of ``items``."""
+        if not items:
+            return range(0)
+        first = self.call_each_at(due_ms, callback, items[0], label=label, kind=kind)
+        run = self._runs.open  # the run the first joined or started: the rest continue it
+        assert run is not None and run.items is not None
+        run.items.extend(items[1:])
+        run.live += len(items) - 1
+        self._seq = itertools.count(first + len(items))
+        return range(first, first + len(items))
 
     def entry(self, seq: int) -> tuple[int, object] | None:
         """A :meth:`call_each_at` entry's (due time, label) while it waits (None once

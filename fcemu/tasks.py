@@ -20,6 +20,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 S = TaskStatus
 _INDEX_KEY = attrgetter("index_key")
 _DUE_THEN_ORDER = itemgetter(1, 0)
+_DUE_AND_WHY = itemgetter(1, 2)
 #: The length of an empty framed log, without its two request IDs.
 _QUIET_LEN = len(framed("", ""))
 
@@ -509,8 +511,11 @@ class AsyncTasks:
             (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
             key=_INDEX_KEY))
         wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order (a run of entries per due time)
-        for _, due, why, task in wakes:
-            self._wake_at(task, due, why)
+        for (due, why), alike in groupby(wakes, key=_DUE_AND_WHY):  # _wake_at's, at once
+            waiting = [wake[3] for wake in alike]
+            seqs = self._scheduler.call_each_at_all(due, self._dispatch, waiting,
+                                                    label=_wake_label(why))
+            self._waits.update(zip(waiting, seqs, strict=True))
         self._arm_retention()
         gcpolicy.retained(len(state["tasks"]))
         for task in cut:

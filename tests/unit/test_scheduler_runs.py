@@ -141,3 +141,44 @@ def test_a_failing_entry_is_reported_with_its_name() -> None:
         return failures
 
     assert asyncio.run(scenario()) == ["timer bad b"]
+
+
+# A group of entries: (a plain timer before it?, due offset, label, how many items).
+_GROUP = st.tuples(st.booleans(), st.integers(-1, 3), st.sampled_from(["a", "b"]),
+                   st.integers(0, 4))
+
+
+@settings(max_examples=100, deadline=None)
+@given(groups=st.lists(_GROUP, max_size=12), cancels=st.lists(st.integers(0, 40), max_size=5))
+def test_entries_set_all_at_once_are_those_set_one_by_one(
+        groups: list[tuple[bool, int, str, int]], cancels: list[int]) -> None:
+    """call_each_at_all (a restore's waiting tasks) is call_each_at for each item: the same
+    seqs, runs, names, cancels and firing order, also after a plain timer or another due."""
+    async def scenario(at_once: bool) -> tuple[list[Any], ...]:
+        scheduler = Scheduler(ManualClock(T0))
+        fired: list[str] = []
+        seqs: list[int] = []
+        for g, (plain, due, why, count) in enumerate(groups):
+            if plain:
+                scheduler.call_at(T0 + due, lambda g=g: fired.append(f"t{g}"), name=f"t{g}")
+            items = [f"{g}.{i}" for i in range(count)]
+            if at_once:
+                seqs += scheduler.call_each_at_all(T0 + due, fired.append, items,
+                                                   label=_LABELS[why])
+            else:
+                seqs += [scheduler.call_each_at(T0 + due, fired.append, item,
+                                                label=_LABELS[why]) for item in items]
+        for i in cancels:
+            if i < len(seqs):
+                scheduler.cancel_entry(seqs[i])
+        listed = [(t.due_ms, t.seq, t.name) for t in scheduler.pending()]
+        entries = [scheduler.entry(seq) for seq in seqs]
+        runs = len(scheduler._timers)
+        await asyncio.sleep(0)  # those due already fire unasked
+        await scheduler.drain(timeout=30)
+        return seqs, listed, entries, [runs], fired
+
+    async def both() -> None:
+        assert await scenario(at_once=True) == await scenario(at_once=False)
+
+    asyncio.run(both())
