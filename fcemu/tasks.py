@@ -169,6 +169,8 @@ class AsyncTasks:
         #: function name -> qualifier -> its tasks in ListAsyncTasks order (fcemu.taskindex)
         self._parts: dict[str, dict[str, Partition]] = {}
         self._seq = 0
+        #: The last runnable time given: the next equal one is this same int (issue 13).
+        self._runnable = 0
         #: Tasks in submission order, for retention: one timer at a time, for the oldest.
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
@@ -204,7 +206,8 @@ class AsyncTasks:
         task = Task(
             task_id=task_id, request_id=request_id, function_name=function.name,
             function_arn=function.arn, qualifier=qualifier, payload=payload,
-            submitted_ms=now, runnable_ms=now + delay_s * 1000 if delay_s else now,
+            submitted_ms=now,
+            runnable_ms=self._runnable_ms(now + delay_s * 1000) if delay_s else now,
             max_retries=config.max_async_retry_attempts,
             max_age_s=config.max_async_event_age_in_seconds,
             on_success=config.on_success, on_failure=config.on_failure,
@@ -221,6 +224,14 @@ class AsyncTasks:
             self._arm_retention()
         self._wake_at(task, task.runnable_ms, "start")
         return task
+
+    def _runnable_ms(self, ms: int) -> int:
+        """``ms``, as the int object of the last task's when equal: a burst submitted in
+        one millisecond with one delay keeps one (not one int of 48 bytes each)."""
+        if ms == self._runnable:
+            return self._runnable
+        self._runnable = ms
+        return ms
 
     # -- queries --------------------------------------------------------------------
 

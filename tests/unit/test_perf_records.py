@@ -66,3 +66,34 @@ def test_latency_metrics_keep_one_count_per_distinct_latency() -> None:
         assert row["latencyMs"]["end"]["p50"] == 1000
         assert row["latencyMs"]["end"]["p99"] == 3000
         assert row["latencyMs"]["end"]["windowCount"] == 300
+
+
+def test_a_burst_shares_its_due_time_and_first_event_and_holds_no_timer_each() -> None:
+    """Tasks submitted in one millisecond with one delay keep one runnable-time int and
+    one first-event log; while they wait, the scheduler holds one entry for them all
+    (issue 13), and each still reads its own events and state row."""
+    with fcemu.Emulator(clock="manual", seed=3) as emu:
+        emu.register_function("job", lambda event, context: event)
+        emu.put_async_invoke_config("job", asyncTask=True)
+        for i in range(50):
+            emu.invoke("job", b"{}", asynchronous=True, task_id=f"t-{i}", delay=2)
+        emu.invoke("job", b"{}", asynchronous=True, task_id="later", delay=3)
+        first, last, later = (_record(emu, "job", t) for t in ("t-0", "t-49", "later"))
+        assert last.runnable_ms is first.runnable_ms
+        assert last.event_log is first.event_log
+        assert later.runnable_ms == first.runnable_ms + 1000
+        assert [e.status.value for e in last.events] == ["Enqueued"]
+
+        async def waiting(engine: Engine) -> tuple[int, list[Any]]:
+            tasks = engine.tasks
+            return (len(engine.scheduler.pending("task")),
+                    [tasks.row(tasks.get("job", t))[1] for t in ("t-0", "t-49", "later")])
+        count, wakes = emu.call(waiting)
+        assert count == 51
+        assert [w[0] for w in wakes] == [first.runnable_ms] * 2 + [later.runnable_ms]
+        assert [w[2] for w in wakes] == ["start"] * 3
+        assert wakes[0][1] < wakes[1][1] < wakes[2][1]
+        emu.drain()
+        assert [e.status.value for e in last.events] == [
+            "Enqueued", "Processed", "Running", "Succeeded"]
+        assert first.events[0] == last.events[0] and first.event_log is not last.event_log
