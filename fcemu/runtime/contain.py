@@ -51,12 +51,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from fcemu.runtime.launcher import PR_SET_PDEATHSIG, launcher_args
+from fcemu.runtime.pipes import STREAM_LIMIT, PipeSink, ProcessProtocol
 from fcemu.runtime.procfs import (
     children,
     group_members,
@@ -73,7 +74,6 @@ LAUNCHER = str(Path(__file__).with_name("_contain_main.py"))
 #: Real seconds a killed instance gets to be seen gone before everything of it is killed again.
 KILL_WAIT_S = 1.0
 _UNSHARE_OPTIONS = ("--pid", "--fork", "--kill-child", "--mount-proc")
-_STREAM_LIMIT = 2 ** 16
 
 log = logging.getLogger("fcemu.runtime")
 
@@ -244,18 +244,6 @@ def _signal(pids: Sequence[int], signum: int) -> None:
 # -- one contained process tree ------------------------------------------------------------
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """The asyncio stream protocol, plus an event set as soon as the process has exited."""
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit, loop)
-        self.exited = asyncio.Event()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        self.exited.set()
-
-
 class Contained:
     """The processes of one instance: the launcher, the handler and whatever it started.
 
@@ -266,7 +254,7 @@ class Contained:
     """
 
     def __init__(self, contained: Containment, transport: asyncio.SubprocessTransport,
-                 protocol: _Protocol) -> None:
+                 protocol: ProcessProtocol) -> None:
         self.containment = contained
         self._transport = transport
         self._exited = protocol.exited
@@ -277,10 +265,12 @@ class Contained:
     @classmethod
     async def spawn(cls, contained: Containment, command: Sequence[str], *, cwd: Path,
                     env: dict[str, str], stdin: int, stdout: int, stderr: int,
-                    sandbox: Sandbox | None = None) -> Contained:
+                    sandbox: Sandbox | None = None,
+                    sinks: Mapping[int, PipeSink] | None = None) -> Contained:
         """Start ``command`` contained (in ``bwrap`` mode inside ``sandbox``, whose paths
         ``command`` and ``env`` use; default: ``cwd`` at ``/code``); OSError when it cannot
-        be run."""
+        be run. ``sinks``: output pipes (1, 2) read by a sink (:mod:`fcemu.runtime.pipes`)
+        instead of ``proc``'s ``StreamReader``."""
         if contained.sandboxed and sandbox is None:
             sandbox = Sandbox(cwd)
         program = sandbox.host_path(command[0]) if contained.sandboxed and sandbox else command[0]
@@ -297,8 +287,9 @@ class Contained:
         if contained.sandboxed and sandbox is not None:
             env = {**env, **sandbox.relay_env()}
         transport, protocol = await loop.subprocess_exec(
-            lambda: _Protocol(_STREAM_LIMIT, loop), *contained.argv(command, sandbox), cwd=cwd,
-            env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True, **extra)
+            lambda: ProcessProtocol(STREAM_LIMIT, loop, sinks), *contained.argv(command, sandbox),
+            cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True,
+            **extra)
         return cls(contained, transport, protocol)
 
     @property

@@ -28,7 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -37,6 +45,7 @@ from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Contained, Containment, containment
 from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
 from fcemu.runtime.logs import LogStream, end_marker, framed
+from fcemu.runtime.pipes import PipeSink
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, error_body
 from fcemu.runtime.sandbox import Sandbox
 
@@ -173,9 +182,12 @@ class Instance:
     async def spawn(self, command: Sequence[str], *, cwd: Path, env: dict[str, str],
                     stdin: int, stdout: int, stderr: int,
                     readers: Callable[[], list[Coroutine[Any, Any, None]]],
-                    sandbox: Sandbox | None = None) -> None:
+                    sandbox: Sandbox | None = None,
+                    sinks: Mapping[int, PipeSink] | None = None) -> None:
         """Start the instance's processes and the tasks reading their output; in ``bwrap``
-        containment inside ``sandbox`` (default: ``cwd`` at ``/code``).
+        containment inside ``sandbox`` (default: ``cwd`` at ``/code``). ``sinks`` read
+        output pipes in their callbacks (:mod:`fcemu.runtime.pipes`); a reader then waits
+        for its sink's end, so that a kill still drains that pipe.
 
         :raises ProcessLookupError: the instance was killed before it started.
         """
@@ -185,7 +197,8 @@ class Instance:
         try:
             chosen = await self.chosen_containment()
             self.tree = await Contained.spawn(chosen, command, cwd=cwd, env=env, stdin=stdin,
-                                              stdout=stdout, stderr=stderr, sandbox=sandbox)
+                                              stdout=stdout, stderr=stderr, sandbox=sandbox,
+                                              sinks=sinks)
             self._readers = [asyncio.create_task(reader) for reader in readers()]
         finally:
             self._spawning = False

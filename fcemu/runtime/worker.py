@@ -29,9 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import json
 import sys
-from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +47,7 @@ from fcemu.runtime.invocation import (
     timeout_outcome,
 )
 from fcemu.runtime.logs import end_marker, framed, start_marker
+from fcemu.runtime.pipes import FrameSink
 from fcemu.runtime.pool import (
     Initializer,
     Instance,
@@ -63,9 +62,7 @@ from fcemu.runtime.protocol import (
     ENV_INSTANCE_CONCURRENCY,
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
-    FRAME_HEADER,
     INITIALIZATION_ERROR,
-    MAX_FRAME,
     UNHANDLED,
     encode_frame,
     error_body,
@@ -168,15 +165,13 @@ class WorkerInstance(Instance):
         if self.retired or not self.healthy:
             raise _WorkerGone("the instance was stopped before it started")
 
-        def readers() -> list[Coroutine[Any, Any, None]]:
-            self._hello = asyncio.get_running_loop().create_future()
-            self._hello.add_done_callback(_consume)
-            return [self._collect_logs(), self._read_frames()]
-
+        self._hello = asyncio.get_running_loop().create_future()
+        self._hello.add_done_callback(_consume)
+        frames, logs = FrameSink(self._on_frame, self._frames_ended), _LogSink(self)
         pipe = asyncio.subprocess.PIPE
         await self.spawn(self.command(), cwd=cwd, env=env, stdin=pipe, stdout=pipe,
-                         stderr=pipe, readers=readers, sandbox=sandbox)
-        assert self._hello is not None
+                         stderr=pipe, readers=lambda: [frames.wait_end(), logs.wait_end()],
+                         sandbox=sandbox, sinks={1: frames, 2: logs})
         hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)
         self.reported_kb = int(hello.get("maxrss_kb", 0))
 
@@ -315,38 +310,24 @@ class WorkerInstance(Instance):
 
     # -- the process ----------------------------------------------------------------------
 
-    async def _read_frame(self) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        try:
-            (size,) = FRAME_HEADER.unpack(await self.proc.stdout.readexactly(FRAME_HEADER.size))
-            if size > MAX_FRAME:
-                raise _WorkerGone(f"frame of {size} bytes")
-            data = await self.proc.stdout.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise _WorkerGone("process ended") from exc
-        return json.loads(data)  # type: ignore[no-any-return]
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        """Route a frame from the child (in the pipe's callback): hello, log lines, results."""
+        kind = frame.get("type")
+        if kind == "result":
+            future = self._pending.get(frame["request_id"])
+            if future is not None and not future.done():
+                future.set_result(frame)
+        elif kind == "log":
+            self._add_log(frame["request_id"], frame["data"])
+        elif kind == "hello" and self._hello is not None and not self._hello.done():
+            self._hello.set_result(frame)
 
-    async def _read_frames(self) -> None:
-        """Route every frame from the child: hello, log lines, results."""
-        try:
-            while True:
-                frame = await self._read_frame()
-                kind = frame.get("type")
-                if kind == "log":
-                    self._add_log(frame["request_id"], frame["data"])
-                elif kind == "result":
-                    future = self._pending.get(frame["request_id"])
-                    if future is not None and not future.done():
-                        future.set_result(frame)
-                elif kind == "hello" and self._hello is not None and not self._hello.done():
-                    self._hello.set_result(frame)
-        except (_WorkerGone, ValueError):
-            pass
-        finally:
-            self._pipe_closed = True
-            for future in [*self._pending.values(), self._hello]:
-                if future is not None and not future.done():
-                    future.set_exception(_WorkerGone("process ended"))
+    def _frames_ended(self) -> None:
+        """The protocol pipe ended (or carried a broken frame): nothing more will answer."""
+        self._pipe_closed = True
+        for future in [*self._pending.values(), self._hello]:
+            if future is not None and not future.done():
+                future.set_exception(_WorkerGone("process ended"))
 
     def _add_log(self, request_id: str, data: str) -> None:
         parts = self._request_logs.setdefault(request_id, [])
@@ -355,13 +336,26 @@ class WorkerInstance(Instance):
             dropped = len(parts[1])
             parts[1] = f"[fcemu: {dropped} characters of log dropped]\n"
 
-    async def _collect_logs(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        while chunk := await self.proc.stderr.read(65536):
-            self.log.feed(chunk)
-            if self.threaded:
-                self.log.spill()
-        self.log.close()
+
+class _LogSink:
+    """The worker's fd-level output (its stderr pipe), into the instance's log as it comes."""
+
+    def __init__(self, instance: WorkerInstance) -> None:
+        self._log = instance.log
+        self._threaded = instance.threaded
+        self.ended = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        self._log.feed(data)
+        if self._threaded:
+            self._log.spill()
+
+    def end(self) -> None:
+        self._log.close()
+        self.ended.set()
+
+    async def wait_end(self) -> None:
+        await self.ended.wait()
 
 
 def _key(function: Function) -> Key:

@@ -1,0 +1,117 @@
+"""An instance's output pipes, read in their data callbacks: the subprocess protocol and sinks.
+
+:class:`ProcessProtocol` is asyncio's subprocess stream protocol (``proc.stdout``
+and ``proc.stderr`` are ``StreamReader`` objects, as usual) that also tells
+when the process has exited, and gives an output pipe that has a
+:class:`PipeSink` to it instead, chunk by chunk, in the pipe's own callback.
+A sink needs no reader task: a worker's reply frame settles the request's
+future as soon as its bytes arrive (:class:`FrameSink`), and its log goes
+straight into the instance's log. Nothing is paused for a sink: it keeps
+what it is given (a frame until it is whole, a log bounded by its own limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from fcemu.runtime.protocol import FRAME_HEADER, MAX_FRAME
+
+#: The ``StreamReader`` limit of a pipe without a sink (its reader pauses the pipe above it).
+STREAM_LIMIT = 2 ** 16
+
+
+class PipeSink(Protocol):
+    """Takes one output pipe's bytes: ``feed`` for each chunk read, ``end`` once it closes."""
+
+    def feed(self, data: bytes) -> None:
+        """Bytes read from the pipe; must not raise (the loop would close the pipe)."""
+        ...
+
+    def end(self) -> None:
+        """The pipe has closed (end of file, or a read error)."""
+        ...
+
+
+class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The asyncio stream protocol, plus an event set as soon as the process has exited;
+    output pipes with a sink go to it, not to their ``StreamReader`` (which sees only
+    their end)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop,
+                 sinks: Mapping[int, PipeSink] | None = None) -> None:
+        super().__init__(limit, loop)
+        self.exited = asyncio.Event()
+        self._sinks = dict(sinks or {})
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        sink = self._sinks.get(fd)
+        if sink is None:
+            super().pipe_data_received(fd, data)
+        else:
+            sink.feed(data)  # type: ignore[arg-type]  # a pipe transport reads bytes
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        super().pipe_connection_lost(fd, exc)
+        sink = self._sinks.pop(fd, None)
+        if sink is not None:
+            sink.end()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+class FrameSink:
+    """Length-prefixed JSON frames (:data:`fcemu.runtime.protocol.FRAME_HEADER`), each
+    given to ``on_frame`` as soon as it is whole; ``on_end`` once, when the pipe ends or
+    carries something that is not a frame (a frame over ``MAX_FRAME``, bad JSON, a frame
+    ``on_frame`` cannot read: its ``KeyError``/``TypeError``/``AttributeError``/
+    ``ValueError``): nothing more is read then. :attr:`ended` is set with it."""
+
+    def __init__(self, on_frame: Callable[[Any], None], on_end: Callable[[], None]) -> None:
+        self._on_frame = on_frame
+        self._on_end = on_end
+        self._buffer = bytearray()
+        self.ended = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        if self.ended.is_set():
+            return
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            view: bytes | bytearray = buffer
+        else:  # usually whole frames in one chunk: read them from it, keep only a rest
+            view = data
+        header, at, size = FRAME_HEADER.size, 0, len(view)
+        try:
+            while size - at >= header:
+                (length,) = FRAME_HEADER.unpack_from(view, at)
+                if length > MAX_FRAME:
+                    raise ValueError(f"frame of {length} bytes")
+                stop = at + header + length
+                if stop > size:
+                    break
+                frame = json.loads(view[at + header:stop])
+                at = stop
+                self._on_frame(frame)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self._buffer = bytearray()
+            self.end()
+            return
+        if view is buffer:
+            del buffer[:at]
+        elif at < size:
+            buffer += data[at:]
+
+    def end(self) -> None:
+        if not self.ended.is_set():
+            self.ended.set()
+            self._on_end()
+
+    async def wait_end(self) -> None:
+        """Until the pipe has ended (or stopped being read)."""
+        await self.ended.wait()
