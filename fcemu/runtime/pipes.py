@@ -21,6 +21,10 @@ from fcemu.runtime.protocol import FRAME_HEADER, MAX_FRAME
 
 #: The ``StreamReader`` limit of a pipe without a sink (its reader pauses the pipe above it).
 STREAM_LIMIT = 2 ** 16
+#: The most a sink's pipe reads at once. asyncio reads 256 KiB: a buffer that size is above
+#: malloc's mmap threshold, so each read of a few hundred bytes mapped, remapped and unmapped
+#: it (three system calls and a page fault more per read).
+READ_SIZE = 2 ** 16
 
 
 class PipeSink(Protocol):
@@ -45,6 +49,14 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
         super().__init__(limit, loop)
         self.exited = asyncio.Event()
         self._sinks = dict(sinks or {})
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if isinstance(transport, asyncio.SubprocessTransport):
+            for fd in self._sinks:
+                pipe = transport.get_pipe_transport(fd)
+                if pipe is not None and getattr(pipe, "max_size", 0) > READ_SIZE:
+                    setattr(pipe, "max_size", READ_SIZE)  # noqa: B010  (asyncio's, not typed)
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         sink = self._sinks.get(fd)

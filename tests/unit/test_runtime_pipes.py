@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fcemu.runtime.pipes import STREAM_LIMIT, FrameSink, ProcessProtocol
+from fcemu.runtime.pipes import READ_SIZE, STREAM_LIMIT, FrameSink, ProcessProtocol
 from fcemu.runtime.protocol import FRAME_HEADER, MAX_FRAME, encode_frame
 
 
@@ -78,26 +78,30 @@ def test_the_protocol_gives_a_piped_fd_with_a_sink_to_it_and_the_others_to_reade
     asyncio.run(_routing())
 
 
+class _Pipe:
+    max_size = 256 * 1024
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
 async def _routing() -> None:
     loop = asyncio.get_running_loop()
     got = _Sink()
     protocol = ProcessProtocol(STREAM_LIMIT, loop, {1: got.sink})
+    pipes = {1: _Pipe(), 2: _Pipe()}
 
-    class _Transport:
-        def get_pipe_transport(self, fd: int) -> object:
-            return _Pipe() if fd in (1, 2) else None
+    class _Transport(asyncio.SubprocessTransport):
+        def get_pipe_transport(self, fd: int) -> Any:
+            return pipes.get(fd)
 
         def close(self) -> None:
             pass
 
-    class _Pipe:
-        def pause_reading(self) -> None:
-            pass
-
-        def resume_reading(self) -> None:
-            pass
-
-    protocol.connection_made(_Transport())  # type: ignore[arg-type]
+    protocol.connection_made(_Transport())
     protocol.pipe_data_received(1, encode_frame(FRAMES[0]))
     protocol.pipe_data_received(2, b"a log line\n")
     protocol.pipe_connection_lost(1, None)
@@ -107,4 +111,6 @@ async def _routing() -> None:
     assert protocol.stderr is not None and await protocol.stderr.read() == b"a log line\n"
     assert protocol.stdout is not None and await protocol.stdout.read() == b""
     assert protocol.exited.is_set()
+    # the sink's pipe reads no more than READ_SIZE at once; a reader's pipe as asyncio does
+    assert pipes[1].max_size == READ_SIZE and pipes[2].max_size == 256 * 1024
     assert json.loads(encode_frame(FRAMES[1])[FRAME_HEADER.size:]) == FRAMES[1]
