@@ -21,7 +21,7 @@ from fcemu.runtime.protocol import FRAME_HEADER, MAX_FRAME
 
 #: The ``StreamReader`` limit of a pipe without a sink (its reader pauses the pipe above it).
 STREAM_LIMIT = 2 ** 16
-#: The most a sink's pipe reads at once. asyncio reads 256 KiB: a buffer that size is above
+#: The most an output pipe reads at once. asyncio reads 256 KiB: a buffer that size is above
 #: malloc's mmap threshold, so each read of a few hundred bytes mapped, remapped and unmapped
 #: it (three system calls and a page fault more per read).
 READ_SIZE = 2 ** 16
@@ -53,7 +53,7 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if isinstance(transport, asyncio.SubprocessTransport):
-            for fd in self._sinks:
+            for fd in (1, 2):
                 pipe = transport.get_pipe_transport(fd)
                 if pipe is not None and getattr(pipe, "max_size", 0) > READ_SIZE:
                     setattr(pipe, "max_size", READ_SIZE)  # noqa: B010  (asyncio's, not typed)

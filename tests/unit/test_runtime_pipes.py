@@ -111,6 +111,6 @@ async def _routing() -> None:
     assert protocol.stderr is not None and await protocol.stderr.read() == b"a log line\n"
     assert protocol.stdout is not None and await protocol.stdout.read() == b""
     assert protocol.exited.is_set()
-    # the sink's pipe reads no more than READ_SIZE at once; a reader's pipe as asyncio does
-    assert pipes[1].max_size == READ_SIZE and pipes[2].max_size == 256 * 1024
+    # output pipes read no more than READ_SIZE at once (asyncio: 256 KiB)
+    assert pipes[1].max_size == READ_SIZE and pipes[2].max_size == READ_SIZE
     assert json.loads(encode_frame(FRAMES[1])[FRAME_HEADER.size:]) == FRAMES[1]
