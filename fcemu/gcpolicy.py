@@ -39,8 +39,10 @@ FREEZE_EVERY = int(os.environ.get("FCEMU_GC_FREEZE_EVERY", "1000") or 0)
 #: The first freeze after a :func:`release` waits this many times longer: everything was
 #: just handed back, so its collection walks the whole process (tens of milliseconds), a
 #: cost that only a state with that much work pays (a restore of 1000 tasks or a test's
-#: few hundred tasks never do, as before the step was made small).
-FIRST_STEPS = 10
+#: few hundred tasks never do). Not more: until that freeze, the natural full collections
+#: walk the whole process too (at 10 times, a submit burst's first 20k requests had two
+#: such pauses of ~30 ms instead of one).
+FIRST_STEPS = 2
 
 _since = [0]  # steps since the last freeze (process-wide, like the collector)
 _first = [True]  # nothing frozen since the last release
