@@ -70,9 +70,16 @@ class ObserveOperations:
             for listener in list(self._event_listeners):
                 listener(None, None)
         runtimes = self.runtimes
-        # a test's fake runner may have no usage(): it has no instances to count
-        alive = ((lambda: runtimes.usage().live) if hasattr(runtimes, "usage")
-                 else (lambda: 0))
+        # a test's fake runner may have no usage(): it has no instances to count. Runtimes'
+        # pool is read directly (no usage() object for every task that ends: issue 13)
+        pool: Any = getattr(runtimes, "pool", None)
+        alive: Callable[[], int]
+        if pool is not None and hasattr(pool, "live"):
+            alive = lambda: pool.live  # noqa: E731
+        elif hasattr(runtimes, "usage"):
+            alive = lambda: runtimes.usage().live  # noqa: E731
+        else:
+            alive = lambda: 0  # noqa: E731
         self.task_metrics = Metrics(self.clock.now_ms, alive)
         self.tasks.observer = _Observer(self.task_metrics, self._event_listeners)
 

@@ -11,7 +11,8 @@ the FC markers, as the worker runtime does.
 The hand-off is lean (issue 13: it was a quarter of a sync invoke's CPU): a plain
 handler's thread settles the invocation's one loop future with ``call_soon_threadsafe``
 (no ``run_in_executor`` future chaining), and that future is also what a stop or the
-timeout (one ``call_later``) settles, so waiting costs no ``asyncio.wait``. The
+timeout (one loop timer for every execution's limit) settles, so waiting costs no
+``asyncio.wait``. Whether a handler is ``async`` is asked once per handler. The
 process's resident size for ``max_memory_mb`` is read at most every
 :data:`RSS_EVERY_S` seconds.
 """
@@ -20,8 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import inspect
+import itertools
 import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from fcemu.clock import real_monotonic
 from fcemu.runtime.capture import Capture, function_logger, install
 from fcemu.runtime.handler_api import (
+    _NEW_CONTEXT,
     encode_result,
     exception_body,
     format_exception,
@@ -73,6 +79,66 @@ class _Execution:
             self.wake.set_result(None)
 
 
+#: How early the loop runs a timer (asyncio's ``_clock_resolution``): a limit this close
+#: is due, as ``call_later``'s would be.
+_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+class _Deadlines:
+    """The executions' time limits, behind one loop timer for the earliest (issue 13: a
+    ``call_later`` for each invocation, cancelled as soon as the handler returned, was a
+    twentieth of a task's CPU). An ended execution's limit stays in the heap: those at the
+    top go as limits are added, and all of them at once when they may be half the heap
+    (asyncio's rule for its cancelled timers)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Execution]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._ended = 0  # executions ended since the last sweep (some may be gone already)
+
+    def add(self, execution: _Execution, timeout_s: float) -> None:
+        """Wake ``execution`` once ``timeout_s`` real seconds are over."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + timeout_s
+        heap = self._heap
+        while heap and heap[0][2].wake.done():
+            heapq.heappop(heap)
+        heapq.heappush(heap, (at, next(self._seq), execution))
+        if self._timer is None or at < self._timer.when():
+            self._arm(loop)
+
+    def ended(self) -> None:
+        """An execution with a limit ended (or was woken): sweep when many did."""
+        self._ended += 1
+        if self._ended > 64 and 2 * self._ended > len(self._heap):
+            self._ended = 0
+            self._heap = [entry for entry in self._heap if not entry[2].wake.done()]
+            heapq.heapify(self._heap)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap = []
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._heap:
+            self._timer = loop.call_at(self._heap[0][0], self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() + _RESOLUTION
+        heap = self._heap
+        while heap and (heap[0][0] <= now or heap[0][2].wake.done()):
+            heapq.heappop(heap)[2].awake()
+        self._arm(loop)
+
+
 class InProcessRuntime:
     """Runs ``Function.inprocess_handler`` callables in this process.
 
@@ -98,6 +164,11 @@ class InProcessRuntime:
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="fcemu-handler")
         self._instances: dict[str, str] = {}
         self._running: dict[str, _Execution] = {}
+        #: Per function: its handler and whether it is ``async`` (inspect's answer, kept
+        #: while the handler is the same object: it is a tenth of a task's CPU otherwise).
+        self._kinds: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._deadlines = _Deadlines()
+        self._handoff: _Handoff | None = None
 
     async def invoke(self, invocation: Invocation) -> Outcome:
         """Run the callable once; failures, timeouts and stops come back as outcomes."""
@@ -116,12 +187,16 @@ class InProcessRuntime:
              "log_project": log_config.get("project", ""),
              "log_store": log_config.get("logstore", "")},
             invocation.region, invocation.account_id, vars(invocation.credentials),
-            execution.stop_flag, function_logger())
+            execution.stop_flag,
+            function_logger() if _NEW_CONTEXT.match(function.runtime) else None)
         self._running[invocation.request_id] = execution
         capture = Capture(invocation.request_id)
         install()
         started = real_monotonic()
-        work = self._start(handler, invocation.payload, context, capture, execution)
+        kind = self._kinds.get(function.name)
+        if kind is None or kind[0] is not handler:
+            kind = self._kinds[function.name] = (handler, _is_async(handler))
+        work = self._start(handler, kind[1], invocation.payload, context, capture, execution)
         try:
             finished = await self._wait(work, execution, function.timeout)
         finally:
@@ -152,11 +227,13 @@ class InProcessRuntime:
     async def discard(self, function_name: str) -> None:
         """Forget the function's instance; the next invocation gets a new instance ID."""
         self._instances.pop(function_name, None)
+        self._kinds.pop(function_name, None)
 
     async def close(self) -> None:
         """Stop every running execution and shut the thread pool down without waiting."""
         for execution in list(self._running.values()):
             execution.stop()
+        self._deadlines.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _instance_id(self, function_name: str) -> str:
@@ -164,10 +241,11 @@ class InProcessRuntime:
             self._instances[function_name] = self._ids.instance_id()
         return self._instances[function_name]
 
-    def _start(self, handler: Callable[..., Any], payload: bytes, context: object,
-               capture: Capture, execution: _Execution) -> asyncio.Future[Any]:
+    def _start(self, handler: Callable[..., Any], is_async: bool, payload: bytes,
+               context: object, capture: Capture, execution: _Execution
+               ) -> asyncio.Future[Any]:
         work: asyncio.Future[Any]
-        if _is_async(handler):
+        if is_async:
             work = asyncio.ensure_future(_call_async(handler, payload, context, capture))
             # work abandoned on timeout may fail later, when nobody is left to read the error
             work.add_done_callback(_consume)
@@ -178,28 +256,64 @@ class InProcessRuntime:
         request_context.run(capture.activate)
         loop = asyncio.get_running_loop()
         work = loop.create_future()
+        handoff = self._handoff
+        if handoff is None or handoff.loop is not loop:
+            handoff = self._handoff = _Handoff(loop)
 
-        def run() -> None:  # on a pool thread: one wake-up of the loop when it ends
+        def run() -> None:  # on a pool thread: at most one wake-up of the loop when it ends
             try:
                 value = request_context.run(handler, payload, context)
             except BaseException as exc:  # the handler's failure is its outcome
-                loop.call_soon_threadsafe(_settle, work, execution, None, exc)
+                handoff.put((work, execution, None, exc))
             else:
-                loop.call_soon_threadsafe(_settle, work, execution, value, None)
+                handoff.put((work, execution, value, None))
 
         self._executor.submit(run)
         return work
 
-    @staticmethod
-    async def _wait(work: asyncio.Future[Any], execution: _Execution, timeout_s: int) -> bool:
+    async def _wait(self, work: asyncio.Future[Any], execution: _Execution,
+                    timeout_s: int) -> bool:
         """True when the handler finished; False on timeout or stop."""
         if not work.done():
-            timer = asyncio.get_running_loop().call_later(timeout_s, execution.awake)
+            self._deadlines.add(execution, timeout_s)
             try:
                 await execution.wake
             finally:
-                timer.cancel()
+                execution.awake()  # when cancelled: its limit can go with the next sweep
+                self._deadlines.ended()
         return work.done()
+
+
+_Settled = tuple[asyncio.Future[Any], _Execution, Any, "BaseException | None"]
+
+
+class _Handoff:
+    """Plain handlers' results, from the pool threads to the loop: one ``call_soon_threadsafe``
+    (a loop callback and a write to its wake-up socket) for all the results that arrive
+    before the loop gets to them, not one each (issue 13). A thread appends, then arms; the
+    loop disarms, then takes every result: no result is left behind."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._results: deque[_Settled] = deque()
+        self._armed = False
+
+    def put(self, result: _Settled) -> None:
+        """On a pool thread."""
+        self._results.append(result)
+        if not self._armed:
+            self._armed = True
+            try:
+                self.loop.call_soon_threadsafe(self._flush)
+            except BaseException:  # a closed loop: as before, the pool thread's error
+                self._armed = False
+                raise
+
+    def _flush(self) -> None:
+        self._armed = False
+        results = self._results
+        while results:
+            _settle(*results.popleft())
 
 
 def _settle(work: asyncio.Future[Any], execution: _Execution, value: Any,

@@ -34,8 +34,9 @@ def framed(request_id: str, text: str, phase: str = "Invoke") -> str:
     """``text`` between the request's Start and End lines (a newline added if missing)."""
     if text and not text.endswith("\n"):
         text += "\n"
-    return (start_marker(request_id, phase).decode() + text
-            + end_marker(request_id, phase).decode())
+    # the markers' text, built as text (no encode and decode of each: issue 13)
+    return (f"FC {phase} Start RequestId: {request_id}\n{text}"
+            f"FC {phase} End RequestId: {request_id}\n")
 
 
 def strip_markers(request_id: str, text: str, phase: str = "Invoke") -> str:

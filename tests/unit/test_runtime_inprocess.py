@@ -347,3 +347,59 @@ def test_python312_get_logger_logs_at_info_into_the_request_log():
     outcome = invoke_once(handler, runtime="python3.12")
     assert outcome.body == b"true"
     assert re.search(r"^\S+ \S+ r-1 \[INFO\] hello from LATEST$", outcome.logs, re.M)
+
+
+# -- per-invocation costs (issue 13) -------------------------------------------------------------
+
+
+def test_a_function_given_another_handler_runs_it_the_new_handler_s_way():
+    """Whether a handler is ``async`` is remembered per function while it is the same object."""
+    async def body(rt):
+        def plain(event, context):
+            return threading.current_thread().name
+
+        async def coroutine(event, context):
+            return threading.current_thread().name
+
+        first = await rt.invoke(call(function(plain)))
+        second = await rt.invoke(call(function(coroutine), request_id="r-2"))
+        third = await rt.invoke(call(function(plain), request_id="r-3"))
+        return first, second, third, threading.current_thread().name
+
+    first, second, third, loop_thread = run(body)
+    assert first.body.startswith(b"fcemu-handler") and third.body.startswith(b"fcemu-handler")
+    assert second.body == loop_thread.encode()
+
+
+def test_time_limits_share_one_timer_wake_only_the_due_and_forget_the_ended():
+    from fcemu.runtime.inprocess import _Deadlines, _Execution
+
+    async def body():
+        limits = _Deadlines()
+        soon, late = _Execution(), _Execution()
+        limits.add(late, 30)
+        limits.add(soon, 0.01)
+        await asyncio.wait_for(asyncio.shield(soon.wake), 5)
+        assert not late.wake.done()
+        for _ in range(500):  # executions that end before their limit
+            quick = _Execution()
+            limits.add(quick, 30)
+            quick.awake()
+            limits.ended()
+        held = len(limits._heap)
+        limits.close()
+        return held
+
+    assert asyncio.run(body()) < 200
+
+
+def test_results_of_many_plain_handlers_at_once_each_reach_their_own_invocation():
+    """The pool threads hand results over in batches (one loop wake-up for many)."""
+    async def body(rt):
+        fn = function(lambda event, context: event)
+        return await asyncio.gather(*(rt.invoke(call(fn, b"%d" % i, request_id=f"r-{i}"))
+                                      for i in range(300)))
+
+    outcomes = run(body)
+    assert [o.body for o in outcomes] == [b"%d" % i for i in range(300)]
+    assert {o.kind for o in outcomes} == {"ok"}
