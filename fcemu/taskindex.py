@@ -38,6 +38,8 @@ SEQ_BITS = 40
 _SEQ_MAX = (1 << SEQ_BITS) - 1
 _KEY = attrgetter("index_key")
 _TOKEN_TAG = "fcemu1"
+#: Status changes a partition holds before it makes them in its status lists (issue 13).
+MOVES_HELD = 256
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,15 @@ def _new_list() -> SortedKeyList:
 
 
 class Partition:
-    """The retained tasks of one (function, qualifier), in three kinds of order."""
+    """The retained tasks of one (function, qualifier), in three kinds of order.
 
-    __slots__ = ("by_status", "by_time", "function_name", "ids", "qualifier")
+    A status change is noted, not made in the status lists at once: a task stays in the
+    list it was in until the next read of a status list (or until :data:`MOVES_HELD`
+    changes are noted), so a task that goes Enqueued, Processed, Running, Succeeded
+    between two reads moves once, not three times (issue 13).
+    """
+
+    __slots__ = ("_moving", "by_status", "by_time", "function_name", "ids", "qualifier")
 
     def __init__(self, function_name: str, qualifier: str) -> None:
         self.function_name = function_name
@@ -99,6 +107,8 @@ class Partition:
         self.by_time = _new_list()
         self.by_status: dict[TaskStatus, SortedKeyList] = {}
         self.ids = SortedList()
+        #: Tasks whose status changed since the last read: the status list each is in.
+        self._moving: dict[Task, TaskStatus] = {}
 
     def add(self, task: Task) -> None:
         self.by_time.add(task)
@@ -118,12 +128,31 @@ class Partition:
     def remove(self, task: Task) -> None:
         self.by_time.discard(task)
         self.ids.discard(task.task_id)
-        self._status_list(task.status).discard(task)
+        self._status_list(self._moving.pop(task, task.status)).discard(task)
 
     def moved(self, task: Task, old: TaskStatus) -> None:
         """``task.status`` changed from ``old``."""
-        if old is not task.status:
-            self._status_list(old).discard(task)
+        if old is task.status:
+            return
+        moving = self._moving
+        listed = moving.get(task)
+        if listed is None:
+            moving[task] = old
+            if len(moving) > MOVES_HELD:
+                self._make_moves()
+        elif listed is task.status:  # back in the list it is in
+            del moving[task]
+
+    def status_list(self, status: TaskStatus) -> SortedKeyList | None:
+        """The tasks of one status in ``index_key`` order (None: none ever had it)."""
+        if self._moving:
+            self._make_moves()
+        return self.by_status.get(status)
+
+    def _make_moves(self) -> None:
+        moving, self._moving = self._moving, {}
+        for task, listed in moving.items():
+            self._status_list(listed).discard(task)
             self._status_list(task.status).add(task)
 
     def _status_list(self, status: TaskStatus) -> SortedKeyList:
@@ -223,7 +252,7 @@ def page(partitions: Iterable[Partition], f: Filters, cursor: Cursor | None,
             return _cut(sparse, f.limit)
     walks: list[Iterator[Task]] = []
     for part in parts:
-        source = part.by_time if f.status is None else part.by_status.get(f.status)
+        source = part.by_time if f.status is None else part.status_list(f.status)
         if source:
             walks.append(_walk(source, _start(part.function_name, cursor, f), f))
     merged: Iterator[Task]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from fcemu.models import Task, TaskStatus
 from fcemu.taskindex import (
+    MOVES_HELD,
     BadToken,
     Cursor,
     Filters,
@@ -128,6 +129,28 @@ def test_status_moves_and_removals_keep_the_indexes_right(
         del book.records[task.function_name][task.task_id]
     left = [t for t in tasks if t.task_id in book.records[t.function_name]]
     assert book.all_pages(f) == reference(left, f)
+
+
+def test_status_changes_held_past_the_limit_and_between_reads_list_right() -> None:
+    """Status changes are made in the lists at a read or past MOVES_HELD: a listing by
+    status is the same whenever it is read, and a task back in its listed status stays."""
+    book = Book()
+    tasks = [book.add("f", "LATEST", i // 7, f"t{i:04d}", TaskStatus.ENQUEUED)
+             for i in range(MOVES_HELD * 3)]
+    part = book.parts[("f", "LATEST")]
+    path = [TaskStatus.PROCESSED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED]
+    for n, task in enumerate(tasks):
+        assert task is not None
+        for status in path if n % 5 else [TaskStatus.RUNNING, TaskStatus.ENQUEUED]:
+            old, task.status = task.status, status
+            part.moved(task, old)
+        if n % 400 == 0:
+            for status in STATUSES:
+                f = Filters(status=status, limit=50)
+                assert book.all_pages(f) == reference([t for t in tasks if t], f)
+    for status in [*STATUSES, TaskStatus.PROCESSED]:
+        f = Filters(status=status, limit=1000, ascending=True)
+        assert book.all_pages(f) == reference([t for t in tasks if t], f)
 
 
 def test_a_sparse_prefix_reads_by_id_and_a_dense_one_walks_the_time_order() -> None:
