@@ -22,6 +22,7 @@ name means an SMQ queue, everywhere (:func:`destination_arn`, :func:`target_of`)
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import re
@@ -85,6 +86,11 @@ def parse_destination(arn: str) -> Target:
         "acs:fc:<region>:<account>:functions/<name> or "
         "acs:eventbridge:<region>:<account>:eventbus/<bus>"
     )
+
+
+#: :func:`parse_destination` of the ARNs results go to, kept (one regex match or three a
+#: task otherwise: issue 13); a Target is frozen, and a refused ARN raises each time.
+_parsed_destination = functools.lru_cache(maxsize=256)(parse_destination)
 
 
 def destination_arn(value: str, region: str, account_id: str) -> str:
@@ -229,7 +235,7 @@ class Delivery:
             return
         try:
             message = result_message(task, self._clock.now_ms())
-            target = parse_destination(arn)
+            target = _parsed_destination(arn)
             if self._take_fault(target):
                 delivery_failed(task, arn, "scripted destination fault")
                 return

@@ -97,6 +97,8 @@ def to_bool(name: str, value: Any) -> bool:
 
 def int_in_range(name: str, value: Any, low: int, high: int, unit: str) -> int:
     """An integer (or digit string) within ``low..high``, else InvalidArgument naming both."""
+    if type(value) is int and low <= value <= high:  # the usual case, first (issue 13)
+        return value
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
