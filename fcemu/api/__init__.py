@@ -93,6 +93,6 @@ def _app(engine: Engine, *middlewares: Middleware) -> web.Application:
 
 
 async def _engine_lifetime(app: web.Application) -> AsyncIterator[None]:
-    """Nothing to start (the engine is live once built); at shutdown, close it."""
+    """Nothing to start (the engine is live once built); at shutdown, shut it down."""
     yield
-    await app[ENGINE].close()
+    await app[ENGINE].shutdown()

@@ -177,6 +177,14 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         await self.runtimes.close()
         await self.code.close()
 
+    async def shutdown(self) -> None:
+        """The end of this engine: :meth:`close`, then the durable store's thread and
+        database (a reset keeps them; a new engine on the same data directory reopens it)."""
+        try:
+            await self.close()
+        finally:
+            await self.close_store()
+
     async def reset(self, seed: int | None = None, *, settings: Settings | None = None) -> None:
         """All state gone, clock mode kept: the one reset path (moto-style).
 

@@ -178,6 +178,13 @@ class Committer:
         if future is not None:
             await asyncio.shield(future)
 
+    def close(self) -> None:
+        """Engine shutdown: the store's thread ends and its database is closed (call after
+        the last :meth:`barrier`; nothing is recorded any more)."""
+        self.paused = True
+        self._executor.shutdown(wait=True)
+        self.store.close()
+
     def _collect(self) -> Batch:
         engine = self.engine
         tasks, smq = engine.tasks, engine._smq
@@ -294,12 +301,26 @@ class DurableOperations:
     async def _pause_store(self) -> None:
         """Before the parts close (a reset, a restore, shutdown): commit what changed,
         then record nothing until the next :meth:`_attach_store`."""
-        committer = self._committer
-        if committer is not None and not committer.paused:
+        if self._committer is not None:
+            await self._pause_store_of(self._committer)
+
+    @staticmethod
+    async def _pause_store_of(committer: Committer) -> None:
+        if not committer.paused:
             try:
                 await committer.barrier()
             finally:
                 committer.paused = True
+
+    async def close_store(self) -> None:
+        """Engine shutdown: commit what changed, then end the store's thread and close the
+        database. A later start opens the data directory again."""
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            try:
+                await self._pause_store_of(committer)
+            finally:
+                committer.close()
 
     def store_touched(self, records: bool = True) -> None:
         """A request or call that may have changed state outside the hooked parts."""

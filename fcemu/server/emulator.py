@@ -105,7 +105,7 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
                 self.deployer(self._engine)  # a ConfigError leaves nothing behind
             self._engine.start_store()
         except BaseException:
-            await self._engine.close()
+            await self._engine.shutdown()
             raise
         self._engine.add_task_listener(self._events.collect)
         app = make_app(self._engine)

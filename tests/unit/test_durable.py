@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import marshal
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,23 @@ def test_a_data_dir_that_is_a_file_is_refused_with_a_reason(tmp_path: Path) -> N
         emulator(data).start()
     with pytest.raises(ValueError, match="durability: 'strict' or 'relaxed'"):
         fcemu.Settings(durability="sometimes")  # type: ignore[arg-type]
+
+
+def _store_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("fcemu-store")}
+
+
+def test_stopping_ends_the_store_thread_and_closes_the_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    before = _store_threads()
+    with emulator(data) as emu:
+        emu.register_function("g", code=code_dir(tmp_path))
+        emu.invoke("g", b"x", asynchronous=True, delay=60)  # a commit: the thread exists
+        ours = _store_threads() - before
+        assert ours
+    assert not any(t.is_alive() for t in ours)
+    # closed: nothing left in the write-ahead log (SQLite checkpoints it on the last close)
+    wal = data / "fcemu.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    with emulator(data) as emu:  # and it opens again
+        assert len(emu.tasks("g")) == 1
