@@ -38,8 +38,10 @@ SEQ_BITS = 40
 _SEQ_MAX = (1 << SEQ_BITS) - 1
 _KEY = attrgetter("index_key")
 _TOKEN_TAG = "fcemu1"
-#: Status changes a partition holds before it makes them in its status lists (issue 13).
-MOVES_HELD = 256
+#: Status changes a partition holds before it makes them in its status lists (issue 13):
+#: more than a drain has in flight (the scheduler fires 512 at a time), so that a task
+#: usually moves once, from Enqueued to where it ends.
+MOVES_HELD = 2048
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ def test_status_changes_held_past_the_limit_and_between_reads_list_right() -> No
         for status in path if n % 5 else [TaskStatus.RUNNING, TaskStatus.ENQUEUED]:
             old, task.status = task.status, status
             part.moved(task, old)
-        if n % 400 == 0:
+        if n % (2 * MOVES_HELD) == 0:  # a read, then more changes than are held
             for status in STATUSES:
                 f = Filters(status=status, limit=50)
                 assert book.all_pages(f) == reference([t for t in tasks if t], f)
