@@ -18,6 +18,13 @@ its child, and exits with the command's status once the command has exited.
   command exits, or on SIGTERM/SIGINT/SIGHUP, it SIGKILLs every process
   below it, reaps them and exits.
 
+In ``bwrap`` containment (``pidns`` inside a bubblewrap sandbox) the server is
+not this process's parent's parent in any namespace it can see: it passes a
+lifeline instead (``FCEMU_LIFELINE=<fd>``, removed before the command starts),
+the read end of a pipe only the server can write to. A thread reads it; end
+of file means the server is gone, and this process kills the command and
+exits, which ends the namespace.
+
 Exit status: the command's exit code, or 128 + the signal that ended it.
 
 Relay (``bwrap`` containment of a custom runtime, whose instance has a network
@@ -134,6 +141,44 @@ def _become_subreaper(server_pid: int) -> None:
         os._exit(1)
 
 
+def _take_lifeline() -> int | None:
+    """The lifeline's descriptor (``FCEMU_LIFELINE``, removed from the environment), kept
+    from the command; None when there is none."""
+    value = os.environ.pop(launcher.LIFELINE_ENV, "")
+    if not value.isdigit():
+        return None
+    fd = int(value)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return None
+    return fd
+
+
+def _follow_server(fd: int, child: int) -> None:
+    """End the instance when the server is gone: a thread reads the lifeline until end of
+    file (only the server holds its write end), then kills the command and exits; as PID 1
+    of the namespace, its exit makes the kernel kill everything left there."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            try:
+                if not os.read(fd, 1):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        try:
+            os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(128 + int(signal.SIGKILL))
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _start_relay(spec: str) -> None:
     """Relay the Unix socket ``path`` to ``127.0.0.1:port`` once the app listens (a thread)."""
     import socket
@@ -202,6 +247,7 @@ def main() -> None:
         os._exit(2)
     mode, server_pid, command = parsed
     relay = os.environ.pop(RELAY_ENV, "")
+    lifeline = _take_lifeline()
     if mode == "subreaper":
         _become_subreaper(server_pid)
     child = 0
@@ -229,6 +275,8 @@ def main() -> None:
         os._exit(127)
     if stopping:  # a signal came before the child existed
         os.kill(child, signal.SIGKILL)
+    if lifeline is not None:
+        _follow_server(lifeline, child)
     if relay:
         _start_relay(relay)
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -10,8 +10,13 @@ The containment is probed once per process and logged once:
   launcher runs as PID 1 of a bubblewrap sandbox (:mod:`fcemu.runtime.sandbox`:
   ``/code`` and ``/opt`` read-only, a private ``/tmp``, other functions' code
   hidden, a network namespace of its own for a custom runtime), and is then
-  contained exactly as in ``pidns`` mode; ``bwrap --die-with-parent`` dies
-  with the server. Every other mode is a fallback: ``/code`` and ``/opt`` are
+  contained exactly as in ``pidns`` mode. It follows the server through a
+  lifeline: the read end of a pipe whose write end only the server holds;
+  when the server dies (even by ``kill -9``) the launcher reads end of file,
+  and its exit ends the namespace. bwrap itself is not tied to the server
+  (no ``--die-with-parent``, a session of its own): killed between making
+  the namespace and releasing its first process, it would leave that
+  process waiting forever. Every other mode is a fallback: ``/code`` and ``/opt`` are
   rewritten to the real directories, and a custom runtime gets a free port
   of its own instead of its configured one.
 * ``pidns`` (Linux, where ``unshare`` may make namespaces: as root, or with
@@ -56,7 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fcemu.runtime.launcher import PR_SET_PDEATHSIG, launcher_args
+from fcemu.runtime.launcher import LIFELINE_ENV, PR_SET_PDEATHSIG, launcher_args
 from fcemu.runtime.pipes import STREAM_LIMIT, PipeSink, ProcessProtocol
 from fcemu.runtime.procfs import (
     children,
@@ -197,19 +202,31 @@ def _works(candidate: Containment) -> bool:
                                Sandbox(Path(LAUNCHER).parent))
         if candidate.sandboxed:  # a network namespace too, as custom runtimes get
             probe.insert(1, "--unshare-net")
-            # The probe exits at once: it needs no --die-with-parent, which would let a server
-            # killed during the probe kill bwrap before its namespace's PID 1 is set up, and
-            # that process then waits forever for it (seen in CI's kill -9 tests).
-            probe.remove("--die-with-parent")
+        # A session of its own: a kill of the server's process group (a test harness, a
+        # shell) must not kill bwrap before its namespace's PID 1 is released, which then
+        # waits forever (seen after CI's kill -9 tests). The probe exits at once anyway.
         done = subprocess.run(probe,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=20, check=False)
+                              stderr=subprocess.DEVNULL, timeout=20, check=False,
+                              start_new_session=True)
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
 
 
 _prctl: list[Any] = []
+_lifeline: list[int] = []
+
+
+def lifeline() -> int:
+    """The read end of this process's lifeline pipe (made once): its write end stays open,
+    close-on-exec, until this process ends, so a launcher holding the read end reads end of
+    file exactly when the server is gone, whatever killed it."""
+    with _lock:
+        if not _lifeline:
+            read_end, write_end = os.pipe()  # both close-on-exec: passed on only by pass_fds
+            _lifeline.extend((read_end, write_end))
+        return _lifeline[0]
 
 
 def _die_with_server() -> Callable[[], None] | None:
@@ -282,10 +299,12 @@ class Contained:
             raise FileNotFoundError(2, "No such file or directory", command[0])
         loop = asyncio.get_running_loop()
         extra: dict[str, Any] = {}
-        if contained.namespaced:
+        if contained.mode == "pidns":
             extra["preexec_fn"] = _die_with_server()
         if contained.sandboxed and sandbox is not None:
-            env = {**env, **sandbox.relay_env()}
+            line = lifeline()
+            env = {**env, **sandbox.relay_env(), LIFELINE_ENV: str(line)}
+            extra["pass_fds"] = (line,)
         transport, protocol = await loop.subprocess_exec(
             lambda: ProcessProtocol(STREAM_LIMIT, loop, sinks), *contained.argv(command, sandbox),
             cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True,

@@ -16,6 +16,9 @@ MODES = ("pidns", "subreaper")
 PR_SET_PDEATHSIG = 1
 #: ``prctl`` option: orphans below this process are re-parented to it.
 PR_SET_CHILD_SUBREAPER = 36
+#: Environment variable naming the launcher's lifeline: the read end of a pipe whose write
+#: end only the server holds. End of file there means the server is gone (``bwrap`` mode).
+LIFELINE_ENV = "FCEMU_LIFELINE"
 
 
 def launcher_args(mode: str, server_pid: int, command: list[str]) -> list[str]:

@@ -16,8 +16,9 @@ line and returns the wrapped one. Inside:
   directories) covered by empty tmpfs mounts: other functions' code is not
   there; nor is anything under the host's ``/tmp``;
 * a PID namespace (the launcher is PID 1, as in ``pidns`` containment), an
-  IPC namespace, ``--die-with-parent``; as root, only Docker's default
-  capabilities;
+  IPC namespace; as root, only Docker's default capabilities. No
+  ``--die-with-parent``: the launcher ends the sandbox when the server dies
+  (its lifeline, :mod:`fcemu.runtime.contain`);
 * custom runtimes: a network namespace of their own (only a loopback), so
   the app listens on its configured port as written; the server reaches it
   through a Unix socket in a per-instance directory bound at
@@ -231,7 +232,9 @@ class Sandbox:
         opts += ["--ro-bind", str(self.code_dir), CODE, "--chdir", CODE]
         if self.relay_dir is not None:
             opts += ["--bind", str(self.relay_dir), RELAY_MOUNT, "--unshare-net"]
-        opts += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--as-pid-1"]
+        # no --die-with-parent: the launcher inside follows the server through its lifeline
+        # (fcemu.runtime.contain), so bwrap is never killed halfway through its set-up
+        opts += ["--unshare-pid", "--unshare-ipc", "--as-pid-1"]
         if os.geteuid() == 0:
             opts += ["--cap-drop", "ALL"]
             for cap in _CAPS:
