@@ -101,3 +101,40 @@ def test_a_finished_task_is_a_step_too(monkeypatch: pytest.MonkeyPatch) -> None:
     assert waiting == [False, False]
     assert statuses == ["Succeeded", "Succeeded"]
     assert done == [True, True]
+
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _old_garbage() -> weakref.ref[_Cycle]:
+    """A reference cycle that reaches the oldest generation, then becomes garbage."""
+    cycle = _Cycle()
+    ref = weakref.ref(cycle)
+    gc.collect(1)
+    gc.collect(1)
+    del cycle
+    return ref
+
+
+def test_the_process_first_freeze_collects_the_young_then_in_full(
+        fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's first freeze collects generations 0 and 1 only (a full collection
+    would walk the whole process): old cycle garbage stays until the next release, after
+    which first freezes collect in full again."""
+    monkeypatch.setattr(gcpolicy, "_young_first", [True])
+    old = _old_garbage()
+    young = _Cycle()
+    young_ref = weakref.ref(young)
+    del young
+    for _ in range(3):  # the process's first freeze
+        gcpolicy.retained()
+    assert young_ref() is None
+    assert old() is not None  # frozen with the rest
+    gcpolicy.release()
+    again = _old_garbage()
+    for _ in range(3):  # a first freeze after a release: a full collection
+        gcpolicy.retained()
+    assert old() is None and again() is None
