@@ -57,7 +57,10 @@ __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
 FC_PREFIX = "/2023-03-30"
 CONTROL_PREFIX = "/_fcemu"
 
-_FC_MODULES = (functions, async_configs, concurrency, invocations, async_tasks, triggers,
+#: Invocations first: aiohttp tries the routes under one static prefix in this order, and
+#: no two FC routes match one path (tests/api/test_route_order.py), so the busiest path is
+#: found first (the URL resolution of an invoke 6.6-9.5 -> 3.7-4.4 us, issue 13).
+_FC_MODULES = (invocations, functions, async_configs, concurrency, async_tasks, triggers,
                layers, versions, instances, tags, function_code)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp import web
 
@@ -68,6 +70,21 @@ async def test_every_app_knows_the_engine(api: Api) -> None:
     prefixes = sorted(r.canonical for r in root.router.resources()
                       if isinstance(r, web.PrefixedSubAppResource))
     assert prefixes == ["/2023-03-30", "/_fcemu"]
+
+
+async def test_no_two_fc_routes_match_one_path(api: Api) -> None:
+    """The FC sub-app may try its routes in any order (invocations first, the busiest:
+    issue 13): each route's path, its variables filled in, matches its own route only."""
+    root = api.client_app
+    fc = next(r._app for r in root.router.resources()  # type: ignore[attr-defined]
+              if isinstance(r, web.PrefixedSubAppResource) and r.canonical == "/2023-03-30")
+    resources = list(fc.router.resources())
+    for resource in resources:
+        path = re.sub(r"\{[^}]+\}", "x1", resource.canonical)
+        matching = {r.canonical for r in resources
+                    if r._match(path) is not None}  # type: ignore[attr-defined]
+        assert matching == {resource.canonical}, path
+    assert resources[0].canonical == "/2023-03-30/functions/{functionName}/invocations"
 
 
 async def test_shutting_the_app_down_closes_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
