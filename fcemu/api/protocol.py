@@ -86,7 +86,12 @@ class _Connection(RequestHandler):
         super().__init__(manager, **kwargs)
         self._head = bytearray()  # first bytes of the head being received
         self._error_head = b""  # ... of the head that failed
-        self._timer: asyncio.TimerHandle | None = None  # the head's or the body's deadline
+        #: The head's or the body's deadline (loop time; None: none) and what then. One
+        #: loop timer per connection checks it: a request re-arms the deadline, not the
+        #: timer (no call_later and cancel per request; issue 13).
+        self._deadline: float | None = None
+        self._expired: Callable[[], None] = self._head_timed_out
+        self._timer: asyncio.TimerHandle | None = None
         self._body: StreamReader | None = None  # body of the newest parsed request
 
     # -- reading --------------------------------------------------------------------
@@ -115,6 +120,9 @@ class _Connection(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         body = self._body
         if body is not None and not body.is_eof():
             # The client left mid-body. aiohttp tells a handler already running; one that
@@ -123,17 +131,27 @@ class _Connection(RequestHandler):
         super().connection_lost(exc)
 
     def _arm(self, expired: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self._loop.call_later(self._read_timeout, expired)
+        self._expired = expired
+        self._deadline = deadline = self._loop.time() + self._read_timeout
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None  # the timer, when it fires, finds nothing due
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._loop.time() < deadline:  # re-armed since the timer was set: wait on
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
+            return
+        self._deadline = None
+        self._expired()
 
     def _head_timed_out(self) -> None:
         """Queue a 408 answer after whatever is in progress, and read no more."""
-        self._timer = None
         if self._close or self._force_close or self.transport is None:
             return
         self._error_head = bytes(self._head)
@@ -148,7 +166,6 @@ class _Connection(RequestHandler):
     def _body_timed_out(self) -> None:
         """The handler reading the late body gets RequestTimeout (answered 408 in the route's
         format); nothing more is read, and the connection closes after the answer."""
-        self._timer = None
         body = self._body
         if body is None or body.is_eof() or self._current_request is None:
             return  # complete; or nobody reads it any more (aiohttp's lingering bounds that)

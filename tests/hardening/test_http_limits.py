@@ -193,6 +193,29 @@ def _queue_exists(name: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.fcemu(read_timeout=QUICK)
+def test_a_slow_head_after_quick_requests_gets_its_own_deadline(
+        fcemu: fcemu.Emulator) -> None:
+    """A connection keeps one loop timer for its deadlines and each request re-arms the
+    deadline: a slow head that begins while the timer set by an earlier request is
+    pending still gets all of its read timeout, then 408."""
+    with connect(fcemu) as sock:
+        first = time.monotonic()
+        for _ in range(10_000):  # quick requests, for part of a timeout
+            sock.sendall(request("GET", "/_fcemu/clock"))
+            assert answer(sock)[0] == 200
+            if time.monotonic() - first >= QUICK * 0.6:
+                break
+        started = time.monotonic()
+        sock.sendall(SLOW_HEAD["FC"][0])
+        status, headers, body = answer(sock)
+        waited = time.monotonic() - started
+        assert status == 408
+        assert error_of(status, headers, body)[:2] == ("fc", "RequestTimeout")
+        assert closed(sock)
+    assert QUICK <= waited < QUICK + 5
+
+
+@pytest.mark.fcemu(read_timeout=QUICK)
 def test_an_idle_connection_is_closed(fcemu: fcemu.Emulator) -> None:
     with connect(fcemu) as sock:
         started = time.monotonic()
