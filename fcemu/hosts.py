@@ -96,6 +96,11 @@ def host_allowed(value: str | None, listen_host: str, allowed: Iterable[str]) ->
     """
     if value is None:
         return True
+    return _host_allowed(value, listen_host, tuple(allowed))
+
+
+@functools.lru_cache(maxsize=256)  # per request: one answer per Host value (issue 13)
+def _host_allowed(value: str, listen_host: str, allowed: tuple[str, ...]) -> bool:
     name = host_name(value)
     if name is None:
         return False

@@ -244,6 +244,15 @@ def test_the_listening_host_is_answered_unless_it_is_a_wildcard() -> None:
     assert hosts.host_allowed(None, "127.0.0.1", ())  # HTTP/1.0: no Host, not a browser
 
 
+def test_a_kept_answer_is_per_host_listen_address_and_allow_list() -> None:
+    """host_allowed keeps its answers (one per request otherwise), keyed by all three."""
+    for _ in range(2):
+        assert not hosts.host_allowed("dev.example:9000", "127.0.0.1", ())
+        assert hosts.host_allowed("dev.example:9000", "127.0.0.1", ["DEV.example"])
+        assert hosts.host_allowed("dev.example:9000", "dev.example", ())
+        assert not hosts.host_allowed("dev.example:9000", "127.0.0.1", ("other.example",))
+
+
 def test_serve_options_and_fcemu_yaml_set_them(tmp_path: Path) -> None:
     args = cli.build_parser().parse_args([
         "serve", "--allow-host", "Box.Local", "--allow-host", "emu",
