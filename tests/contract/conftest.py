@@ -34,10 +34,14 @@ from alibabacloud_fc20230330.client import Client
 
 
 def zip_code(source: str, filename: str = "index.py") -> str:
-    """A base64 zip holding one handler file, as code.zipFile wants it."""
+    """A base64 zip holding one handler file, as code.zipFile wants it: the same bytes for
+    the same source at any moment (a fixed timestamp; ``writestr`` with a name would stamp
+    the current second)."""
     buf = io.BytesIO()
+    entry = zipfile.ZipInfo(filename, date_time=(2024, 5, 1, 0, 0, 0))
+    entry.external_attr = 0o600 << 16  # what writestr gives a file named by a string
     with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr(filename, source)
+        archive.writestr(entry, source)
     return base64.b64encode(buf.getvalue()).decode()
 
 
