@@ -19,6 +19,7 @@ expression (how many bytes k accepted characters use) and one ``bytes.translate`
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -50,14 +51,8 @@ class _Alphabet:
         return found
 
 
-_ALPHABETS: dict[str, _Alphabet] = {}
-
-
-def _alphabet(symbols: str) -> _Alphabet:
-    found = _ALPHABETS.get(symbols)
-    if found is None:
-        found = _ALPHABETS[symbols] = _Alphabet(symbols)
-    return found
+#: The one reading of each set of symbols (made on first use).
+_alphabet = functools.cache(_Alphabet)
 
 
 class _Stream:

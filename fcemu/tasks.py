@@ -16,6 +16,7 @@ executions, sync and async, that concurrency limits read.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -571,14 +572,8 @@ class _WakeLabel:
         return f"task {task.function_name}/{task.task_id} {self.why}"
 
 
-_WAKE_LABELS: dict[str, _WakeLabel] = {}
-
-
-def _wake_label(why: str) -> _WakeLabel:
-    label = _WAKE_LABELS.get(why)
-    if label is None:
-        label = _WAKE_LABELS[why] = _WakeLabel(why)
-    return label
+#: The one label of each reason (the scheduler shares an entry between equal labels).
+_wake_label = functools.cache(_WakeLabel)
 
 
 def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]
