@@ -1,7 +1,9 @@
 """``python -m bench``: every issue-13 figure, side by side with the floor, in one table.
 
 Starts a bare aiohttp floor (:mod:`bench.floor`) and fcemu (:mod:`bench.server`), each on
-CPU 0 when ``taskset`` exists, and drives the load from this process on CPU 1. HTTP cells
+CPU 0 when ``taskset`` exists, and drives the load from this process on CPU 1; in the
+warm worker row the load is the handler processes, which bench.server moves to CPU 1
+once they are warm (they inherit its CPU 0 when spawned). HTTP cells
 run ``--rounds`` rounds and report the median round. ``--quick`` shrinks every count (for
 a smoke run; the figures then mean little). Prints one table: what, fcemu, reference
 (the floor, or the same cell at small scale), ratio, goal.
@@ -46,6 +48,7 @@ class Proc:
 
     def __init__(self, module: str, pin: bool) -> None:
         cmd = [sys.executable, "-m", module]
+        self.pinned = pin
         if pin:
             cmd = ["taskset", "-c", "0", *cmd]
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -253,7 +256,9 @@ def task_cells(emu: Proc, n: Callable[[int], int]) -> list[Row]:
                         big_r.p50_ms / small_r.p50_ms, "<= 2.00x"))
     emu.command("reset")
     size = n(10000)
-    worker = emu.command("e2e", name="w", n=size, kind="worker")
+    # the handler processes are the load side: on CPU 1 (they inherit the server's CPU 0)
+    worker = emu.command("e2e", name="w", n=size, kind="worker",
+                         handlers_cpu=1 if emu.pinned else None)
     rows.append(Row(f"warm worker tasks, N={size:,}",
                     f"{worker['drain_per_s']:,.0f}/s, server CPU {worker['drain_cpu_s']:.2f} s",
                     "3k/s", worker["drain_per_s"] / 3000, ">= 1.00x; CPU <= 1 s"))

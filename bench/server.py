@@ -9,6 +9,7 @@ the engine's front door on the emulator's loop, so that what is timed is the emu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import fcemu
 from fcemu.engine import Engine
+from fcemu.runtime.procfs import tree_pids
 
 WORKER_SOURCE = "def handler(event, context):\n    return event\n"
 
@@ -34,6 +36,28 @@ def rss_bytes() -> int:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only: not the workers
     return usage.ru_utime + usage.ru_stime
+
+
+def pin_handlers(cpu: int, root: int | None = None) -> int:
+    """Put every process below ``root`` (default: this one; the warm instances' sandboxes,
+    launchers and handlers, each of their threads) on ``cpu`` alone; how many threads
+    were moved.
+
+    The processes the server spawns inherit its affinity: pinned to CPU 0 by the bench,
+    the server and all its handler processes would share that core. The handlers are
+    the load side of the worker row (their CPU is not the server's), so the bench moves
+    them to the load's core. This is the bench's doing: fcemu itself pins nothing."""
+    moved = 0
+    for pid in tree_pids(os.getpid() if root is None else root)[1:]:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone since the walk
+        for thread in threads:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(thread), {cpu})
+                moved += 1
+    return moved
 
 
 class Bench:
@@ -69,11 +93,17 @@ class Bench:
         self.emu.drain(timeout=3600)
         return time.perf_counter() - t0, cpu_seconds() - c0
 
-    def e2e(self, name: str, n: int, kind: str = "in-process") -> dict[str, Any]:
-        """Submit n tasks, then drain them to Succeeded with a result message each."""
+    def e2e(self, name: str, n: int, kind: str = "in-process",
+            handlers_cpu: int | None = None) -> dict[str, Any]:
+        """Submit n tasks, then drain them to Succeeded with a result message each.
+
+        ``handlers_cpu``: after the warm-up, the handler processes run on that CPU only
+        (:func:`pin_handlers`)."""
         self.deploy(name, kind, destination=True)
         if kind != "in-process":
             self.warm(name)
+            if handlers_cpu is not None:
+                pin_handlers(handlers_cpu)
         submit_s = self.submit(name, n)
         drain_s, cpu_s = self.drain()
         done = len(self.emu.queue(f"{name}-done").messages())

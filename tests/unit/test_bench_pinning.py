@@ -1,0 +1,38 @@
+"""The bench moves the processes below its server (the warm handlers) to the load's CPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench.server import pin_handlers
+
+# a child that starts a grandchild and prints its PID: both exist once the line is read
+_TREE = ("import subprocess, sys\n"
+         "g = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'],"
+         " stdin=subprocess.PIPE)\n"
+         "print(g.pid, flush=True)\n"
+         "sys.stdin.read()\n"
+         "g.stdin.close(); g.wait()\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two CPUs and sched_setaffinity")
+def test_every_process_below_the_root_goes_to_the_cpu_and_the_root_stays() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    target = cpus[-1]
+    with subprocess.Popen([sys.executable, "-c", _TREE], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as root:
+        assert root.stdout is not None and root.stdin is not None
+        try:
+            grandchild = int(root.stdout.readline())
+            moved = pin_handlers(target, root=root.pid)
+            assert moved >= 1
+            assert os.sched_getaffinity(grandchild) == {target}
+            assert os.sched_getaffinity(root.pid) == set(cpus)  # not below itself
+        finally:
+            root.stdin.close()
+            root.wait(timeout=30)
