@@ -8,30 +8,21 @@ on the emulator clock; every status change appends an event.
 
 :class:`AsyncTasks` is built from collaborators handed in by the engine (the
 clock, the scheduler, the IDs, an ``execute`` callable, the execution
-:class:`Slots`, the scripted outcomes, a function lookup, the async config
-resolver, the delivery of results); it never imports or holds the engine. It
-runs only on the emulator's loop. :class:`Slots` is the one count of running
-executions, sync and async, that concurrency limits read.
+:class:`~fcemu.tasks.slots.Slots`, the scripted outcomes, a function lookup, the
+async config resolver, the delivery of results); it never imports or holds the
+engine. It runs only on the emulator's loop. Its wake-ups, parking and retention
+are :mod:`fcemu.tasks.waits`; its state as rows is :mod:`fcemu.tasks.rows`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from itertools import groupby
-from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fcemu import gcpolicy, retry_policy
-from fcemu.errors import (
-    AsyncTaskAlreadyExists,
-    AsyncTaskNotFound,
-    InvalidArgument,
-    PreconditionFailed,
-)
+from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, PreconditionFailed
 from fcemu.faults import Faults, Step, scripted_detail
 from fcemu.models import (
     QUIET_LOG,
@@ -43,11 +34,13 @@ from fcemu.models import (
     TaskEvent,
     TaskStatus,
 )
-from fcemu.runtime import UNHANDLED, Invocation, Outcome, crash_outcome, error_body
+from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
 from fcemu.runtime.logs import framed
-from fcemu.taskindex import BadToken, Filters, Partition, make_key, make_token, read_token
-from fcemu.taskindex import page as index_page
-from fcemu.taskstate import task_from_state, task_to_state
+from fcemu.taskindex import Partition, make_key
+from fcemu.tasks.query import TaskQuery, page
+from fcemu.tasks.rows import TaskRows
+from fcemu.tasks.slots import Slots
+from fcemu.tasks.waits import Waits
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -56,67 +49,8 @@ if TYPE_CHECKING:
     from fcemu.settings import Settings
 
 S = TaskStatus
-_INDEX_KEY = attrgetter("index_key")
-_DUE_THEN_ORDER = itemgetter(1, 0)
-_DUE_AND_WHY = itemgetter(1, 2)
 #: The length of an empty framed log, without its two request IDs.
 _QUIET_LEN = len(framed("", ""))
-
-
-@dataclass(frozen=True)
-class TaskQuery(Filters):
-    """ListAsyncTasks filters (spec §9.4) and the page to read: the index's
-    :class:`~fcemu.taskindex.Filters` with the caller's ``nextToken``."""
-
-    next_token: str = ""
-
-
-class Slots:
-    """Running executions per function, against their reserved concurrency.
-
-    The one count of running executions: a sync invocation and an async attempt each
-    hold a slot while they run. ``limit`` gives a function's reserved concurrency
-    (None: no limit); ``account_limit`` the account's, over every function (the region's
-    instance quota, ``--account-concurrency``; None: no limit).
-    """
-
-    def __init__(self, limit: Callable[[str], int | None],
-                 account_limit: Callable[[], int | None] = lambda: None) -> None:
-        self._limit = limit
-        self._account_limit = account_limit
-        self._running: dict[str, int] = {}
-        self._total = 0
-
-    def acquire(self, name: str) -> bool:
-        """Take one execution slot of a function; False when its or the account's limit
-        is reached."""
-        limit, running = self._limit(name), self._running.get(name, 0)
-        if limit is not None and running >= limit:
-            return False
-        if self.account_full():
-            return False
-        self._running[name] = running + 1
-        self._total += 1
-        return True
-
-    def account_full(self) -> bool:
-        """Whether the account's limit is reached (every function's executions count)."""
-        account = self._account_limit()
-        return account is not None and self._total >= account
-
-    def release(self, name: str) -> None:
-        if name in self._running:
-            self._total -= 1
-        left = self._running.get(name, 0) - 1
-        if left > 0:
-            self._running[name] = left
-        else:
-            self._running.pop(name, None)
-
-    def running(self, name: str) -> int:
-        """Executions of the function running now."""
-        return self._running.get(name, 0)
-
 
 #: Runs one attempt: the scripted outcome of a step, else the handler.
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
@@ -133,7 +67,7 @@ class TaskObserver(Protocol):
     def throttled(self, function_name: str, qualifier: str) -> None: ...
 
 
-class AsyncTasks:
+class AsyncTasks(TaskRows, Waits):
     """Task records of every function and the state machine that moves them.
 
     :param execute: runs one attempt (the engine's ``execute``).
@@ -250,12 +184,12 @@ class AsyncTasks:
         list function by function."""
         names = list(self._parts) if function_name is None else [function_name]
         parts = [p for name in names for p in self._parts.get(name, {}).values()]
-        return _page(parts, query, self.by_function)
+        return page(parts, query, self.by_function)
 
     def list(self, function_name: str, qualifier: str, query: TaskQuery) -> tuple[list[Task], str]:
         """One page of a function's tasks, filtered and sorted by ``startedTime``."""
         part = self._parts.get(function_name, {}).get(qualifier)
-        return _page([] if part is None else [part], query, self.by_function)
+        return page([] if part is None else [part], query, self.by_function)
 
     def _partition(self, task: Task) -> Partition:
         parts = self._parts.setdefault(task.function_name, {})
@@ -281,18 +215,6 @@ class AsyncTasks:
         self._finish(task, S.STOPPED, "InvocationStopped")
 
     # -- the machine ----------------------------------------------------------------
-
-    def _wake_at(self, task: Task, due_ms: int, why: str) -> None:
-        """Dispatch the task at ``due_ms``: an entry of the scheduler's that allocates no
-        object of its own (a burst of waiting tasks shares one heap entry)."""
-        self._waits[task] = self._scheduler.call_each_at(due_ms, self._dispatch, task,
-                                                         label=_wake_label(why))
-
-    def _unwait(self, task: Task) -> None:
-        """Forget the task's pending wake-up, if any."""
-        seq = self._waits.pop(task, None)
-        if seq is not None:
-            self._scheduler.cancel_entry(seq)
 
     def _dispatch(self, task: Task) -> object:
         """Before each attempt: gone function, max age, throttling, then run."""
@@ -413,47 +335,7 @@ class AsyncTasks:
         if self.observer is not None:
             self.observer.event(task, event, old)
 
-    def _forget(self, task: Task) -> None:
-        """Retention: 7 days after submission the record goes; a live task goes when done."""
-        records = self.by_function.get(task.function_name, {})
-        if task.status.terminal and records.get(task.task_id) is task:
-            del records[task.task_id]
-            self._partition(task).remove(task)
-
-    def _arm_retention(self) -> None:
-        """One housekeeping timer, due when the oldest retained record's 7 days end."""
-        self._retention_timer = None
-        if self._retained:
-            due = self._retained[0].submitted_ms + TASK_RETENTION_MS
-            self._retention_timer = self._scheduler.call_at(
-                due, self._sweep_retention, name=f"retention {self._retained[0].task_id}",
-                kind="housekeeping")
-
-    def _sweep_retention(self) -> None:
-        """Forget every record whose 7 days are over (a live one goes when it ends)."""
-        cutoff = self._clock.now_ms() - TASK_RETENTION_MS
-        retained = self._retained
-        while retained and retained[0].submitted_ms <= cutoff:
-            self._forget(retained.popleft())
-        self._arm_retention()
-
     # -- engine hooks ---------------------------------------------------------------
-
-    def _pause(self, task: Task, now: int) -> None:
-        """Park a task of a disabled function until :meth:`resume`; it keeps ageing, so it
-        is dispatched again (and expires) when its max age runs out meanwhile."""
-        self._paused.setdefault(task.function_name, {})[task.task_id] = task
-        expiry = task.submitted_ms + task.max_age_s * 1000 + 1
-        if expiry > now:
-            self._wake_at(task, expiry, "disabled")
-
-    def resume(self, function_name: str) -> None:
-        """EnableFunctionInvocation: the function's waiting tasks are dispatched now."""
-        now = self._clock.now_ms()
-        for task in self._paused.pop(function_name, {}).values():
-            self._unwait(task)
-            if not task.status.terminal:
-                self._wake_at(task, now, "enabled")
 
     def close(self) -> None:
         """This state is dropped (reset, restore, shutdown; after the scheduler's close):
@@ -461,91 +343,6 @@ class AsyncTasks:
         by reference counting at once, not with the cyclic collector's next passes (a
         restore of 1000 tasks left 3000 objects of cyclic garbage: issue 17)."""
         self._retention_timer = None
-
-    # -- state (snapshots and the durable store: fcemu.engine.state) -------------------
-
-    def to_state(self) -> dict[str, Any]:
-        """Every retained task as plain data (:mod:`fcemu.taskstate`), with its pending
-        timer as data (due time, order, reason) and whether it waits for its function to
-        be enabled (:meth:`row`). :meth:`load_state` puts it back; no callback is
-        captured."""
-        row = self.row
-        return {"seq": self._seq,
-                "tasks": [row(t) for records in self.by_function.values()
-                          for t in records.values()]}
-
-    def row(self, task: Task) -> tuple[Any, Any, bool]:
-        """One task as :meth:`to_state` lists it: ``(state, timer or None, paused)``."""
-        seq = self._waits.get(task)
-        entry = None if seq is None else self._scheduler.entry(seq)
-        wake = None if entry is None else (entry[0], seq, getattr(entry[1], "why", "wake"))
-        paused = task.task_id in self._paused.get(task.function_name, ())
-        return task_to_state(task), wake, paused
-
-    @property
-    def seq(self) -> int:
-        """Submissions counted so far (the ListAsyncTasks order's counter)."""
-        return self._seq
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Load :meth:`to_state`'s data into this empty instance: records, indexes,
-        retention, and each waiting task's timer rebuilt from its data, in the order the
-        timers had. A task captured Running (or Stopping) had its attempt cut short: the
-        attempt ends as an instance crash (FC's "Process exited unexpectedly ...") and
-        the task follows its retry policy (a Stopping one ends Stopped)."""
-        self._seq = int(state["seq"])
-        wakes: list[tuple[int, int, str, Task]] = []
-        cut: list[Task] = []
-        groups: dict[tuple[str, str], list[Task]] = {}
-        by_function, cut_short = self.by_function, (S.RUNNING, S.STOPPING)
-        for row, wake, paused in state["tasks"]:  # the hot loop of a restore: kept lean
-            task = task_from_state(row)
-            name = task.function_name
-            records = by_function.get(name)
-            if records is None:
-                records = by_function[name] = {}
-            records[task.task_id] = task
-            key = (name, task.qualifier)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = []
-            group.append(task)
-            if paused:
-                self._paused.setdefault(name, {})[task.task_id] = task
-            if wake is not None:
-                wakes.append((wake[1], wake[0], wake[2], task))
-            if task.status in cut_short:
-                cut.append(task)
-        for tasks in groups.values():
-            self._partition(tasks[0]).add_many(tasks)
-        cutoff = self._clock.now_ms() - TASK_RETENTION_MS
-        self._retained = deque(sorted(
-            (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
-            key=_INDEX_KEY))
-        wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order (a run of entries per due time)
-        for (due, why), alike in groupby(wakes, key=_DUE_AND_WHY):  # _wake_at's, at once
-            waiting = [wake[3] for wake in alike]
-            seqs = self._scheduler.call_each_at_all(due, self._dispatch, waiting,
-                                                    label=_wake_label(why))
-            self._waits.update(zip(waiting, seqs, strict=True))
-        self._arm_retention()
-        gcpolicy.retained(len(state["tasks"]))
-        for task in cut:
-            self._cut_short(task)
-
-    def _cut_short(self, task: Task) -> None:
-        """A running attempt that the emulator lost (restored state, restart after a
-        crash): it counts as an instance crash."""
-        now = self._clock.now_ms()
-        if not task.attempts or task.attempts[-1].outcome:  # its start was not recorded
-            running = [e.timestamp for e in task.events if e.status is S.RUNNING]
-            task.attempts.append(Attempt(number=len(task.attempts) + 1,
-                                         started_ms=running[-1] if running else now))
-        attempt = task.attempts[-1]
-        outcome = crash_outcome(max(0, now - attempt.started_ms), 0)
-        attempt.duration_ms, attempt.outcome = outcome.duration_ms, outcome.kind
-        attempt.error_type = outcome.error_type
-        self._after_attempt(task, outcome)
 
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: waiting tasks become Invalid now; running ones finish. Every
@@ -557,32 +354,3 @@ class AsyncTasks:
             if not task.status.terminal and task.status not in (S.RUNNING, S.STOPPING):
                 task.error_type = "FunctionNotFound"
                 self._finish(task, S.INVALID, "")
-
-
-class _WakeLabel:
-    """Why a task waits (``start``, ``retry``, ...): one shared object per reason; called
-    with the task, the name of its timer (made only when read)."""
-
-    __slots__ = ("why",)
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
-    def __call__(self, task: Task) -> str:
-        return f"task {task.function_name}/{task.task_id} {self.why}"
-
-
-#: The one label of each reason (the scheduler shares an entry between equal labels).
-_wake_label = functools.cache(_WakeLabel)
-
-
-def _page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]
-          ) -> tuple[list[Task], str]:
-    """A page read from the ordered indexes: O(limit + log n) (fcemu.taskindex)."""
-    try:
-        cursor = read_token(query.next_token)
-    except BadToken:
-        raise InvalidArgument(f"invalid nextToken {query.next_token!r}: pass the nextToken "
-                              "of the previous page unchanged") from None
-    tasks, nxt = index_page(parts, query, cursor, records)
-    return tasks, "" if nxt is None else make_token(nxt)

@@ -1,0 +1,18 @@
+"""Async tasks: every function's task records and the state machine that moves them.
+
+- :mod:`fcemu.tasks.lifecycle`: :class:`AsyncTasks`, submission, dispatch, attempts and
+  their outcomes, events, stopping (DESIGN.md "The task life cycle").
+- :mod:`fcemu.tasks.waits`: when waiting tasks wake up, parking while a function is
+  disabled, and the 7 days of retention.
+- :mod:`fcemu.tasks.rows`: the records as plain data for snapshots and the durable store,
+  and loading them back.
+- :mod:`fcemu.tasks.query`: ListAsyncTasks's query and its pages.
+- :mod:`fcemu.tasks.slots`: :class:`Slots`, the one count of running executions.
+"""
+from __future__ import annotations
+
+from fcemu.tasks.lifecycle import AsyncTasks, Execute, TaskObserver
+from fcemu.tasks.query import TaskQuery
+from fcemu.tasks.slots import Slots
+
+__all__ = ["AsyncTasks", "Execute", "Slots", "TaskObserver", "TaskQuery"]
