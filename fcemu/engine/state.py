@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcemu import code as codepkg
+from fcemu import gcpolicy
 from fcemu.clock import ManualClock, RealClock
 from fcemu.errors import FcError, InvalidArgument
 from fcemu.models import (
@@ -208,6 +209,7 @@ class StateOperations:
         finally:
             if collecting:
                 gc.enable()
+        gcpolicy.promote()  # the records just loaded are long-lived
 
     def _load_records(self, state: dict[str, Any]) -> None:
         memo = _handler_memo(state["functions"], state["versions"])

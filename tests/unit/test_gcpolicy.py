@@ -138,3 +138,61 @@ def test_the_process_first_freeze_collects_the_young_then_in_full(
     for _ in range(3):  # a first freeze after a release: a full collection
         gcpolicy.retained()
     assert old() is None and again() is None
+
+
+def _generation(obj: object) -> int | None:
+    """The generation the collector holds ``obj`` in (None: frozen or untracked)."""
+    return next((g for g in range(3) if any(o is obj for o in gc.get_objects(g))), None)
+
+
+def test_promote_moves_young_objects_to_the_oldest_generation_and_freezes_nothing(
+        fresh: None) -> None:
+    kept = [[i] for i in range(3)]
+    young_garbage = _Cycle()
+    ref = weakref.ref(young_garbage)
+    del young_garbage
+    gcpolicy.promote()
+    assert [_generation(k) for k in kept] == [2, 2, 2]
+    assert gc.get_freeze_count() == 0
+    assert ref() is not None  # promoted, not collected: the next full collection takes it
+    gc.collect()
+    assert ref() is None
+
+
+def test_promote_leaves_what_is_frozen_frozen(fresh: None) -> None:
+    old = [0]
+    for _ in range(3):
+        gcpolicy.retained()
+    assert frozen(old)
+    young = [1]
+    gcpolicy.promote()
+    assert frozen(old) and _generation(young) in (0, 1)
+
+
+def test_promote_is_off_with_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcpolicy, "FREEZE_EVERY", 0)
+    gc.collect()
+    young = [0]
+    gcpolicy.promote()
+    assert _generation(young) == 0
+
+
+def test_a_restore_promotes_the_records_it_loads() -> None:
+    """A snapshot restore's task records go straight to the oldest generation: no young
+    collection walks them (issue 17), and nothing stays frozen after it."""
+    async def scenario(engine, runtime):  # type: ignore[no-untyped-def]
+        deploy(engine)
+        for delay in (0, 30, 60):
+            await submit(engine, delay_s=delay)
+        await engine.advance_clock(1)
+        engine.snapshot("s")
+        await engine.restore_snapshot("s")
+        tasks = list(engine.tasks.by_function["f"].values())
+        return [_generation(t) for t in tasks], gc.get_freeze_count()
+
+    try:
+        generations, frozen_count = run(scenario)
+    finally:
+        gcpolicy.release()
+    assert generations == [2, 2, 2]
+    assert frozen_count == 0
