@@ -189,6 +189,13 @@ class Attempt:
     max_memory_mb: int = 0
 
 
+#: An HTTP trigger's request as it came: ``(method, target, headers, body)``; the target
+#: is the path after the trigger's prefix with its query string (``/a/b?x=1``), the
+#: headers ``(name, value)`` pairs in order. Plain data, so a task keeps it (snapshots,
+#: the durable store).
+HttpCall = tuple[str, str, tuple[tuple[str, str], ...], bytes]
+
+
 @dataclass(slots=True, eq=False)
 class Task:
     """One asynchronous invocation (spec §9.1).
@@ -237,6 +244,9 @@ class Task:
     #: Its position in the ListAsyncTasks indexes: ``(submitted_ms << 40) | seq``
     #: (:mod:`fcemu.taskindex`); 0 until the task is indexed.
     index_key: int = 0
+    #: The HTTP trigger's request that submitted it (None: not an HTTP call): a web
+    #: function (custom runtime) gets it passed through when the task runs.
+    http_call: HttpCall | None = None
 
     @property
     def events(self) -> EventLog:

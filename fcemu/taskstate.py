@@ -101,9 +101,11 @@ def task_from_state(state: Sequence[Any]) -> Task:
     The conversions of :data:`_CONVERT`'s ``from plain data`` side, written out by field
     position: the hot loop of a restore, one call per task with no call per field; a
     field that is plain already (bytes, no attempts, no details) is taken as it is."""
-    if len(state) != _FIELDS:
-        raise ValueError(f"a task state has {_FIELDS} fields, got {len(state)}")
     values = list(state)
+    if len(values) == _FIELDS - 1:  # written before tasks kept their HTTP call (the last)
+        values.append(None)
+    elif len(values) != _FIELDS:
+        raise ValueError(f"a task state has {_FIELDS} fields, got {len(state)}")
     values[_STATUS_AT] = _STATUS_OF[values[_STATUS_AT]]
     rows = values[_ATTEMPTS_AT]
     values[_ATTEMPTS_AT] = [Attempt(*row) for row in rows] if rows else []

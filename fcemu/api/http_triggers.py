@@ -79,7 +79,8 @@ async def http_trigger(request: web.Request) -> web.Response:
     parts = HttpRequestParts(
         method=request.method, raw_path=raw_path, path=unquote(raw_path),
         headers=list(request.headers.items()), query=list(request.query.items()), body=body,
-        source_ip=request.remote or "127.0.0.1", host=request.host)
+        source_ip=request.remote or "127.0.0.1", host=request.host,
+        raw_query=request.raw_path.partition("?")[2])
     result = await engine.invoke_http_trigger(
         name, trigger_name, parts, asynchronous=headers.asynchronous, task_id=headers.task_id,
         delay_s=headers.delay_s, request_id=headers.request_id)
@@ -87,6 +88,13 @@ async def http_trigger(request: web.Request) -> web.Response:
         return accepted(result)
     outcome = result.outcome
     assert outcome is not None
+    if outcome.http_answer is not None:  # a web function's answer, as it is
+        status, answer = outcome.http_answer
+        response = web.Response(status=status, body=outcome.body)
+        for key, value in answer:
+            response.headers.add(key, value)
+        response.headers[wire.REQUEST_ID] = result.request_id
+        return response
     if not outcome.ok:
         return web.Response(status=502, body=outcome.body, content_type=wire.JSON, headers={
             wire.REQUEST_ID: result.request_id,

@@ -49,7 +49,7 @@ from fcemu.errors import (
 from fcemu.faults import Faults, Step
 from fcemu.follow import TimeFollower
 from fcemu.ids import IdGenerator
-from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, Task
+from fcemu.models import LATEST, AsyncConfig, ConcurrencyConfig, Function, HttpCall, Task
 from fcemu.runtime import Invocation, Outcome, Runtimes
 from fcemu.scheduler import Scheduler
 from fcemu.settings import Settings
@@ -322,10 +322,11 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
 
     async def invoke_function(self, name: str, payload: bytes, *, qualifier: str | None = None,
                               asynchronous: bool = False, task_id: str | None = None,
-                              delay_s: int = 0, request_id: str | None = None
-                              ) -> InvocationResult:
+                              delay_s: int = 0, request_id: str | None = None,
+                              http_call: HttpCall | None = None) -> InvocationResult:
         """InvokeFunction: run now and return the outcome, or enqueue a task (spec §6).
-        ``request_id``: the caller's (``x-fc-trace-id``), else one is generated."""
+        ``request_id``: the caller's (``x-fc-trace-id``), else one is generated;
+        ``http_call``: the HTTP trigger's request, passed through to a web function."""
         function = self._function(name)
         qualifier = self._qualifier(function, qualifier)
         self._check_enabled(function)
@@ -340,7 +341,8 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
                 raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
                                       f"got {delay_s}")
             task = self.tasks.submit(function, qualifier, payload, task_id=task_id,
-                                     delay_s=delay_s, request_id=request_id)
+                                     delay_s=delay_s, request_id=request_id,
+                                     http_call=http_call)
             return InvocationResult(task.request_id, task=task)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
@@ -358,7 +360,7 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         try:
             outcome = await self.execute(Invocation(
                 request_id, function, payload, qualifier, self.settings.region,
-                self.settings.account_id), self.faults.take(name), served)
+                self.settings.account_id, http_call=http_call), self.faults.take(name), served)
         finally:
             self.slots.release(name)
         self._check_system_failure(name, outcome)  # scripted internal error: 500, ...: 503

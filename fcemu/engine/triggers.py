@@ -206,7 +206,9 @@ class TriggerOperations:
                                   request_id: str | None = None) -> Any:
         """A request to an HTTP trigger's URL: the function runs with the HTTP-trigger
         event, synchronously or as an async task (``x-fc-invocation-type: Async``); returns
-        InvokeFunction's :class:`~fcemu.engine.InvocationResult`."""
+        InvokeFunction's :class:`~fcemu.engine.InvocationResult`. The request itself goes
+        along: a custom runtime's web server gets it passed through (FC's web functions,
+        "HTTP calls"), whichever version the trigger's qualifier resolves to."""
         config = self.http_trigger_config(function_name, trigger_name)
         if request.method not in config.methods:
             raise InvalidArgument(f"method {request.method} is not allowed by HTTP trigger "
@@ -219,7 +221,8 @@ class TriggerOperations:
             now_ms=now)
         return await self.invoke_function(function_name, event, qualifier=trigger.qualifier,
                                           asynchronous=asynchronous, task_id=task_id,
-                                          delay_s=delay_s, request_id=request_id)
+                                          delay_s=delay_s, request_id=request_id,
+                                          http_call=events.http_call(request))
 
     def all_triggers(self, function_name: str | None = None) -> list[Trigger]:
         """Every trigger (of ``function_name`` only, when given; a filter, not a lookup),

@@ -31,7 +31,11 @@ accept connections, then speaks the custom-runtime contract (spec §12.2):
 * ``POST /invoke`` per request, body = the event, with the ``x-fc-*`` request
   headers; HTTP 200 (and ``x-fc-status`` absent or 200) is success and the
   body is the result; 404 or ``x-fc-status: 404`` (or any other status) is a
-  function error (``UnhandledInvocationError``) whose body is passed on.
+  function error (``UnhandledInvocationError``) whose body is passed on;
+* an HTTP trigger's request instead goes through as it came (FC's web functions,
+  "HTTP calls": method, path and query, the client's headers plus the ``x-fc-*``
+  ones, body), and the server's status, headers and body are the answer;
+  ``x-fc-status`` only reports the outcome.
 
 What the server prints (stdout and stderr) is the function's log. With one
 request at a time, everything printed while a request runs is its log,
@@ -53,10 +57,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Containment
-from fcemu.runtime.custom_config import CustomRuntimeConfig, make_executable, request_headers
+from fcemu.runtime.custom_config import (
+    CustomRuntimeConfig,
+    answer_headers,
+    call_headers,
+    make_executable,
+    request_headers,
+)
 from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.invocation import (
     Invocation,
@@ -98,6 +110,8 @@ _EXIT_GRACE_S = 0.5
 #: Real seconds between two tries of a starting server's port.
 _PORT_POLL_S = 0.02
 _LOOPBACK = "127.0.0.1"
+#: Headers aiohttp's client adds of itself; a request sends them only when given.
+_CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "content-type")
 
 
 class _NotStarted(Exception):
@@ -242,7 +256,8 @@ class CustomInstance(Instance):
         try:
             with self.watching_memory():
                 status, body, _ = await asyncio.wait_for(
-                    self._post("/initialize", b"", request_headers(invocation, init)), init.timeout)
+                    self._send("POST", "/initialize", b"",
+                               list(request_headers(invocation, init).items())), init.timeout)
         except asyncio.TimeoutError:
             memory = self.peak_mb()
             self.healthy = False
@@ -284,11 +299,13 @@ class CustomInstance(Instance):
             self.log.spill()  # printed between requests: nobody's
         self.peak_mb()  # measured while it lives: a crash reports the last figure
         started = real_monotonic()
+        call = invocation.http_call
+        request = self._send("POST", "/invoke", invocation.payload,
+                             list(request_headers(invocation, None).items())) if call is None \
+            else self._send(call[0], call[1], call[3], call_headers(invocation, call[2]))
         try:
             with self.watching_memory():
-                status, body, headers = await asyncio.wait_for(
-                    self._post("/invoke", invocation.payload, request_headers(invocation, None)),
-                    function.timeout)
+                status, body, pairs = await asyncio.wait_for(request, function.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -308,7 +325,12 @@ class CustomInstance(Instance):
                                     await self._request_log(request_id))
         duration_ms, memory = _ms_since(started), self.seen_peak_mb()
         logs = await self._request_log(request_id)
-        fc_status = headers.get("x-fc-status")
+        fc_status = next((v for k, v in pairs if k.lower() == "x-fc-status"), None)
+        if call is not None:  # a web function's answer goes to the client as it is
+            ok = fc_status in (None, "200")  # x-fc-status only reports the outcome to FC
+            return Outcome("ok" if ok else "error", body, "" if ok else UNHANDLED, duration_ms,
+                           memory, self.instance_id, logs,
+                           http_answer=(status, answer_headers(pairs)))
         if status == 200 and fc_status in (None, "200"):
             return Outcome("ok", body, "", duration_ms, memory, self.instance_id, logs)
         if not body:
@@ -316,13 +338,18 @@ class CustomInstance(Instance):
                               + (f" with x-fc-status {fc_status}" if fc_status else ""))
         return Outcome("error", body, UNHANDLED, duration_ms, memory, self.instance_id, logs)
 
-    async def _post(self, path: str, body: bytes,
-                    headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    async def _send(self, method: str, target: str, body: bytes, headers: list[tuple[str, str]]
+                    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """One request to the server: its status, body (as sent: never decompressed) and
+        headers. Only the given headers go out (no client defaults such as User-Agent)."""
         session = self._client()
-        url = f"http://{_LOOPBACK}:{self.port}{path}"
-        async with session.post(url, data=body, headers=headers) as response:
-            return (response.status, await response.read(),
-                    {k.lower(): v for k, v in response.headers.items()})
+        url = URL(f"http://{_LOOPBACK}:{self.port}{target}", encoded=True)
+        sent = {name.lower() for name, _ in headers}
+        async with session.request(method, url, data=body, headers=CIMultiDict(headers),
+                                   skip_auto_headers=[h for h in _CLIENT_DEFAULTS
+                                                      if h not in sent],
+                                   auto_decompress=False) as response:
+            return response.status, await response.read(), list(response.headers.items())
 
     def _client(self) -> aiohttp.ClientSession:
         """The HTTP client: the runtime's, or one of this instance's own on its relay."""

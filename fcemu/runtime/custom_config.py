@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,3 +107,32 @@ def request_headers(invocation: Invocation, init: Initializer | None) -> dict[st
     if isinstance(pre_stop, dict) and pre_stop.get("handler"):
         headers["x-fc-instance-lifecycle-pre-stop-handler"] = str(pre_stop["handler"])
     return headers
+
+
+#: Request headers a passed-through HTTP call does not carry on: hop-by-hop and framing.
+_NOT_PASSED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te",
+                         "upgrade", "trailer", "proxy-connection"})
+#: A web function's response headers FC does not pass on to the client (web functions,
+#: "HTTP response limits": ``x-fc-*``, connection, content-length, date, keep-alive,
+#: server); the answering server sets its own framing.
+_NOT_ANSWERED = frozenset({"connection", "content-length", "date", "keep-alive", "server",
+                           "transfer-encoding"})
+
+
+def call_headers(invocation: Invocation, client: Iterable[tuple[str, str]]
+                 ) -> list[tuple[str, str]]:
+    """The headers of a passed-through HTTP call (FC's "HTTP calls" of a web function):
+    the client's as sent (less hop-by-hop ones and the ``x-fc-*`` headers FC itself
+    reads), then FC's common ``x-fc-*`` request headers."""
+    pairs = [(name, value) for name, value in client
+             if name.lower() not in _NOT_PASSED and not name.lower().startswith("x-fc-")]
+    common = request_headers(invocation, None)
+    del common["content-type"]  # the client's own content type stands
+    pairs.extend(common.items())
+    return pairs
+
+
+def answer_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The response headers of a web function that reach the client."""
+    return tuple((name, value) for name, value in headers
+                 if name.lower() not in _NOT_ANSWERED and not name.lower().startswith("x-fc-"))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from fcemu.runtime.protocol import UNHANDLED, error_body
 
 if TYPE_CHECKING:
-    from fcemu.models import Function
+    from fcemu.models import Function, HttpCall
 
 OutcomeKind = Literal["ok", "error", "timeout", "crash", "stopped"]
 
@@ -29,9 +29,18 @@ class Credentials:
     security_token: str = "fcemu-local-security-token"
 
 
+#: A web function's answer to an :data:`HttpCall`: its status and headers (the body is the
+#: outcome's ``body``).
+HttpAnswer = tuple[int, tuple[tuple[str, str], ...]]
+
+
 @dataclass(frozen=True)
 class Invocation:
-    """One execution request for a handler."""
+    """One execution request for a handler.
+
+    ``http_call`` is set when an HTTP trigger started it: a custom runtime (a web
+    function) gets that request passed through (FC's "HTTP calls"); every other runtime
+    gets ``payload``, the HTTP-trigger event."""
 
     request_id: str
     function: Function
@@ -40,6 +49,7 @@ class Invocation:
     region: str
     account_id: str
     credentials: Credentials = field(default_factory=Credentials)
+    http_call: HttpCall | None = None
 
 
 @dataclass
@@ -58,6 +68,8 @@ class Outcome:
     max_memory_mb: int = 0
     instance_id: str = ""
     logs: str = ""
+    #: A web function's status and headers, when it answered a passed-through HTTP call.
+    http_answer: HttpAnswer | None = None
 
     @property
     def ok(self) -> bool:
@@ -84,23 +96,23 @@ class Runtime(Protocol):
         ...
 
 
-def timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int, **kw: str) -> Outcome:
+def timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int, *,
+                    instance_id: str = "", logs: str = "") -> Outcome:
     """The spec'd timeout error (decisions.md, "Destinations")."""
     message = f"Function timed out after {timeout_s} seconds (maxMemoryUsage: {max_memory_mb}MB)"
-    return Outcome(
-        "timeout", error_body(message), UNHANDLED, duration_ms, max_memory_mb, **kw
-    )
+    return Outcome("timeout", error_body(message), UNHANDLED, duration_ms, max_memory_mb,
+                   instance_id, logs)
 
 
-def crash_outcome(
-    duration_ms: int, max_memory_mb: int, kind: OutcomeKind = "crash", **kw: str
-) -> Outcome:
+def crash_outcome(duration_ms: int, max_memory_mb: int, kind: OutcomeKind = "crash", *,
+                  instance_id: str = "", logs: str = "") -> Outcome:
     """A worker that died (or was killed by StopAsyncTask) mid-request."""
     message = (
         "Process exited unexpectedly before completing request "
         f"(duration: {duration_ms}ms, maxMemoryUsage: {max_memory_mb}MB)"
     )
-    return Outcome(kind, error_body(message), UNHANDLED, duration_ms, max_memory_mb, **kw)
+    return Outcome(kind, error_body(message), UNHANDLED, duration_ms, max_memory_mb, instance_id,
+                   logs)
 
 
 def kb_to_mb(kb: int) -> int:

@@ -12,14 +12,16 @@ power loss. ``relaxed`` uses ``synchronous=NORMAL``: in WAL mode a commit is wri
 the log but synced only at checkpoints, so it survives the process being killed (the
 operating system still holds the write) but not a power loss or an OS crash.
 
-The schema has a version (:data:`SCHEMA_VERSION`, in ``meta``). Version 1 (the ID
-generator's full state in the counters, 3 KB a stream; version 2 writes each stream's
-position, :meth:`fcemu.ids.IdGenerator.position`, and reads both) is migrated when
-opened: its version is set to 2. A database of another version is refused with a
-message saying what to do. Row values are :mod:`marshal` data of plain values
-(the state tuples of :mod:`fcemu.taskstate` and :mod:`fcemu.smq.messages`): fast, and the
-file is the emulator's own (snapshot files, which may come from anywhere, use
-:mod:`fcemu.store.codec` instead).
+The schema has a version (:data:`SCHEMA_VERSION`, in ``meta``). Older ones are
+migrated when opened (their version is set to the current one; their rows are read as
+they are): version 1 kept the ID generator's full state in the counters, 3 KB a stream
+(version 2 writes each stream's position, :meth:`fcemu.ids.IdGenerator.position`, and
+reads both); version 2's task rows end before a task's HTTP call (version 3 adds it as
+the last field, :func:`fcemu.taskstate.task_from_state` reads both). A database of
+another version is refused with a message saying what to do. Row values are
+:mod:`marshal` data of plain values (the state tuples of :mod:`fcemu.taskstate` and
+:mod:`fcemu.smq.messages`): fast, and the file is the emulator's own (snapshot files,
+which may come from anywhere, use :mod:`fcemu.store.codec` instead).
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from typing import Any
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "Batch", "SqliteStore", "StoreError", "Stored"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Older versions this one reads, migrated when opened (their rows are read as they are).
-_MIGRATED = frozenset({1})
+_MIGRATED = frozenset({1, 2})
 DB_NAME = "fcemu.db"
 
 _SCHEMA = """

@@ -30,6 +30,7 @@ from fcemu.models import (
     AsyncConfig,
     Attempt,
     Function,
+    HttpCall,
     Task,
     TaskEvent,
     TaskStatus,
@@ -120,7 +121,8 @@ class AsyncTasks(TaskRows, Waits):
     # -- submission -----------------------------------------------------------------
 
     def submit(self, function: Function, qualifier: str, payload: bytes, *,
-               task_id: str | None, delay_s: int, request_id: str | None = None) -> Task:
+               task_id: str | None, delay_s: int, request_id: str | None = None,
+               http_call: HttpCall | None = None) -> Task:
         """Accept an async invocation: the task is Enqueued and will run at now + delay.
 
         A caller's ``request_id`` without a ``task_id`` is the task ID too (FC: "If you set
@@ -146,7 +148,7 @@ class AsyncTasks(TaskRows, Waits):
             max_retries=config.max_async_retry_attempts,
             max_age_s=config.max_async_event_age_in_seconds,
             on_success=config.on_success, on_failure=config.on_failure,
-            function_id=function.function_id,
+            function_id=function.function_id, http_call=http_call,
         )
         records[task_id] = task
         self._seq += 1
@@ -268,7 +270,8 @@ class AsyncTasks(TaskRows, Waits):
         else:  # a list of exactly one (an append to the empty list keeps three spare slots)
             task.attempts = [attempt]
         invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
-                                self._settings.region, self._settings.account_id)
+                                self._settings.region, self._settings.account_id,
+                                http_call=task.http_call)
         try:
             outcome = await self._execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried

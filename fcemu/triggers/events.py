@@ -14,8 +14,11 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from fcemu.models import HttpCall
 
 __all__ = ["SAMPLE_EVENTS", "HttpReply", "HttpRequestParts", "canonical_header", "dumps",
            "http_event", "http_reply", "iso_seconds", "queue_event", "timer_event",
@@ -49,6 +52,8 @@ def canonical_header(name: str) -> str:
 
 @dataclass(frozen=True)
 class HttpRequestParts:
+    """A request to an HTTP trigger, its path taken after the trigger's prefix."""
+
     method: str
     raw_path: str
     path: str
@@ -57,6 +62,16 @@ class HttpRequestParts:
     body: bytes
     source_ip: str
     host: str
+    #: The query string as sent (percent-encoded, without the ``?``).
+    raw_query: str = ""
+
+
+def http_call(request: HttpRequestParts) -> HttpCall:
+    """The request as a web function gets it passed through: method, the path after the
+    trigger's prefix with the query string as sent, the headers in order, the body."""
+    target = f"{request.raw_path}?{request.raw_query}" if request.raw_query else request.raw_path
+    return (request.method, target, tuple((str(k), str(v)) for k, v in request.headers),
+            request.body)
 
 
 def _joined(pairs: Iterable[tuple[str, str]], key: Any = None) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 import fcemu
 from fcemu.ids import IdGenerator
 from fcemu.store import StoreError
+from fcemu.taskstate import TASK_STATE_FIELDS
 from tests.constants import T0
 
 
@@ -92,7 +93,7 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path: Path) -> None
     db.commit()
     db.close()
     emu = emulator(data)
-    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 2"):
+    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 3"):
         emu.start()
     assert not emu.running
 
@@ -128,7 +129,37 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     db = sqlite3.connect(data / "fcemu.db")
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert bytes(version[0]) == b"2"
+    assert bytes(version[0]) == b"3"
+
+
+def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
+    """Version 2's task rows end before a task's HTTP call (version 3's last field): they
+    are read as tasks without one, and the version becomes 3."""
+    data, code = tmp_path / "data", code_dir(tmp_path)
+    with emulator(data) as emu:
+        emu.register_function("g", code=code)
+        emu.put_async_invoke_config("g", async_task=True)
+        for i in range(3):
+            emu.invoke("g", f"x{i}".encode(), asynchronous=True, delay=60)
+    db = sqlite3.connect(data / "fcemu.db")
+    rows = db.execute("SELECT key, data FROM tasks").fetchall()
+    assert len(rows) == 3 and TASK_STATE_FIELDS[-1] == "http_call"
+    for key, blob in rows:
+        state, wake, paused = marshal.loads(blob)
+        assert state[-1] is None  # no HTTP call: version 2 wrote one field less
+        db.execute("UPDATE tasks SET data = ? WHERE key = ?",
+                   (marshal.dumps((state[:-1], wake, paused)), key))
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with emulator(data) as emu:
+        emu.clock.advance(61)
+        emu.drain()
+        assert sorted(t["returnPayload"] for t in emu.tasks("g")) == ["x0", "x1", "x2"]
+    db = sqlite3.connect(data / "fcemu.db")
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert bytes(version[0]) == b"3"
 
 
 def test_reset_empties_the_store_too(tmp_path: Path) -> None:
