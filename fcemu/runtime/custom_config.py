@@ -112,11 +112,11 @@ def request_headers(invocation: Invocation, init: Initializer | None) -> dict[st
 #: Request headers a passed-through HTTP call does not carry on: hop-by-hop and framing.
 _NOT_PASSED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te",
                          "upgrade", "trailer", "proxy-connection"})
-#: A web function's response headers FC does not pass on to the client (web functions,
+#: A web function's response headers FC does not pass on to the client (HTTP triggers,
 #: "HTTP response limits": ``x-fc-*``, connection, content-length, date, keep-alive,
-#: server); the answering server sets its own framing.
+#: server, upgrade); the answering server sets its own framing.
 _NOT_ANSWERED = frozenset({"connection", "content-length", "date", "keep-alive", "server",
-                           "transfer-encoding"})
+                           "upgrade", "transfer-encoding"})
 
 
 def call_headers(invocation: Invocation, client: Iterable[tuple[str, str]]
