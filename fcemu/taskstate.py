@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import starmap
 from typing import Any
 
 from fcemu.models import Attempt, Task, TaskEvent, TaskStatus
@@ -55,8 +56,8 @@ def _details_out(details: dict[int, str] | None) -> tuple[tuple[int, str], ...] 
     return None if details is None else tuple(details.items())
 
 
-def _details_in(pairs: Sequence[Sequence[Any]] | None) -> dict[int, str] | None:
-    return None if pairs is None else {int(k): str(v) for k, v in pairs}
+def _details_in(pairs: Iterable[tuple[int, str]] | None) -> dict[int, str] | None:
+    return None if pairs is None else dict(pairs)  # (int, str) pairs in any state
 
 
 def _events_out(events: list[TaskEvent]) -> tuple[tuple[Any, ...], ...]:
@@ -87,10 +88,7 @@ def task_to_state(task: Task) -> tuple[Any, ...]:
     return tuple(values)
 
 
-#: The positions of the fields converted on the way in, and what converts the status.
-_STATUS_AT, _LOG_AT, _DETAILS_AT, _ATTEMPTS_AT = (
-    TASK_STATE_FIELDS.index(name) for name in ("status", "event_log", "event_details",
-                                               "attempts"))
+#: What converts a status's wire value (a TaskStatus, a str, is its own value too).
 _STATUS_OF = {s.value: s for s in TaskStatus}
 _FIELDS = len(TASK_STATE_FIELDS)
 
@@ -98,21 +96,21 @@ _FIELDS = len(TASK_STATE_FIELDS)
 def task_from_state(state: Sequence[Any]) -> Task:
     """A new task from :func:`task_to_state`'s tuple (or a list read back from JSON).
 
-    The conversions of :data:`_CONVERT`'s ``from plain data`` side, written out by field
-    position: the hot loop of a restore, one call per task with no call per field; a
-    field that is plain already (bytes, no attempts, no details) is taken as it is."""
-    values = list(state)
-    if len(values) == _FIELDS - 1:  # written before tasks kept their HTTP call (the last)
-        values.append(None)
-    elif len(values) != _FIELDS:
+    The hot loop of a restore (issue 17): one positional constructor call with the state
+    as it is, then the few fields that are not plain already set in place (the
+    ``from plain data`` side of :data:`_CONVERT`, written out): the status, the attempts
+    (a new list, even an empty one), the event details (a new dict); the packed event
+    log when it is not bytes. No copy of the state, no call per field."""
+    if len(state) != _FIELDS:
         raise ValueError(f"a task state has {_FIELDS} fields, got {len(state)}")
-    values[_STATUS_AT] = _STATUS_OF[values[_STATUS_AT]]
-    rows = values[_ATTEMPTS_AT]
-    values[_ATTEMPTS_AT] = [Attempt(*row) for row in rows] if rows else []
-    log = values[_LOG_AT]
+    task = Task(*state)
+    task.status = _STATUS_OF[task.status]
+    rows: Any = task.attempts
+    task.attempts = list(starmap(Attempt, rows)) if rows else []
+    log: Any = task.event_log
     if type(log) is not bytes or not _LOG_IS_BYTES:
-        values[_LOG_AT] = _log_in(log)
-    details = values[_DETAILS_AT]
+        task.event_log = _log_in(log)  # type: ignore[assignment]  # the model's kind
+    details: Any = task.event_details
     if details is not None:
-        values[_DETAILS_AT] = _details_in(details)
-    return Task(*values)
+        task.event_details = _details_in(details)
+    return task

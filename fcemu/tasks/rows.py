@@ -12,7 +12,8 @@ a snapshot restore (issue 17: 1000 tasks in a few milliseconds).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from heapq import merge
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
@@ -84,17 +85,17 @@ class TaskRows:
         cut: list[Task] = []
         groups: dict[tuple[str, str], list[Task]] = {}
         by_function, cut_short = self.by_function, (S.RUNNING, S.STOPPING)
+        name: str | None = None  # the last row's (rows come function by function)
+        qualifier: str | None = None
+        records: dict[str, Task] = {}
+        group: list[Task] = []
         for row, wake, paused in state["tasks"]:  # the hot loop of a restore: kept lean
             task = task_from_state(row)
-            name = task.function_name
-            records = by_function.get(name)
-            if records is None:
-                records = by_function[name] = {}
+            if task.function_name != name or task.qualifier != qualifier:
+                name, qualifier = task.function_name, task.qualifier
+                records = by_function.setdefault(name, {})
+                group = groups.setdefault((name, qualifier), [])
             records[task.task_id] = task
-            key = (name, task.qualifier)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = []
             group.append(task)
             if paused:
                 self._paused.setdefault(name, {})[task.task_id] = task
@@ -102,12 +103,17 @@ class TaskRows:
                 wakes.append((wake[1], wake[0], wake[2], task))
             if task.status in cut_short:
                 cut.append(task)
+        parts: list[Iterable[Task]] = []
         for tasks in groups.values():
-            self._partition(tasks[0]).add_many(tasks)
+            part = self._partition(tasks[0])
+            part.add_many(tasks)
+            parts.append(part.by_time)
+        # retention's order is the index order: the partitions' own, merged
+        retained = deque(parts[0] if len(parts) == 1 else merge(*parts, key=_INDEX_KEY))
         cutoff = self._clock.now_ms() - TASK_RETENTION_MS
-        self._retained = deque(sorted(
-            (t for ts in groups.values() for t in ts if t.submitted_ms > cutoff),
-            key=_INDEX_KEY))
+        while retained and retained[0].submitted_ms <= cutoff:
+            retained.popleft()
+        self._retained = retained
         wakes.sort(key=_DUE_THEN_ORDER)  # the timers' order (a run of entries per due time)
         for (due, why), alike in groupby(wakes, key=_DUE_AND_WHY):  # _wake_at's, at once
             waiting = [wake[3] for wake in alike]

@@ -17,8 +17,9 @@ import pytest
 
 from fcemu.engine.state import SnapshotNotFound
 from fcemu.errors import InvalidArgument
-from fcemu.models import TaskStatus
-from fcemu.specs import FunctionSpec
+from fcemu.models import TASK_RETENTION_MS, TaskStatus
+from fcemu.specs import AsyncConfigSpec, FunctionSpec
+from fcemu.tasks import TaskQuery
 from tests.unit.test_engine import QUEUE, deploy, messages, run, statuses, submit
 
 S = TaskStatus
@@ -253,3 +254,39 @@ def test_a_dropped_state_goes_by_reference_counting_not_the_cyclic_collector():
         return gone
 
     assert run(scenario) == [True, True]
+
+
+def test_a_restore_keeps_retention_and_listing_order_across_functions_and_qualifiers():
+    """Tasks of two functions and two qualifiers, submitted interleaved over two days:
+    a restore gives the same retention order (submission order, the partitions' index
+    order merged) and the same listing; one whose 7 days are over at the restored time
+    leaves retention, as before the snapshot its sweep would have."""
+    async def scenario(engine, runtime):
+        deploy(engine)
+        engine.create_function(FunctionSpec(name="g", runtime="python3.10",
+                                            handler="index.handler"),
+                               handler=lambda event, context: event)
+        engine.put_async_invoke_config("g", None, AsyncConfigSpec(async_task=True))
+        engine.publish_function_version("f")
+        for _day in range(2):
+            for name, qualifier in (("f", None), ("g", None), ("f", "1"), ("g", None)):
+                await engine.invoke_function(name, b"{}", qualifier=qualifier,
+                                             asynchronous=True, delay_s=600)
+            await engine.advance_clock(86_400_000)
+        query = TaskQuery(limit=100, ascending=True)
+        before = [t.task_id for t in engine.tasks._retained]
+        listed = [t.task_id for t in engine.tasks.list_all(query)[0]]
+        state = engine.capture_state()
+        await engine.restore_state(state)
+        after = [t.task_id for t in engine.tasks._retained]
+        listed_after = [t.task_id for t in engine.tasks.list_all(query)[0]]
+        state["clock"]["now_ms"] += TASK_RETENTION_MS - 86_400_000 - 1  # day 0's end
+        await engine.restore_state(state)
+        late = [t.task_id for t in engine.tasks._retained]
+        return before, listed, after, listed_after, late
+
+    before, listed, after, listed_after, late = run(scenario)
+    assert len(before) == 8 and sorted(listed) == sorted(before)
+    assert after == before
+    assert listed_after == listed
+    assert late == before[4:]
