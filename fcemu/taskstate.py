@@ -101,7 +101,9 @@ def task_from_state(state: Sequence[Any]) -> Task:
     ``from plain data`` side of :data:`_CONVERT`, written out): the status, the attempts
     (a new list, even an empty one), the event details (a new dict); the packed event
     log when it is not bytes. No copy of the state, no call per field."""
-    if len(state) != _FIELDS:
+    if len(state) == _FIELDS - 1:  # written before tasks kept their HTTP call (the last)
+        state = (*state, None)
+    elif len(state) != _FIELDS:
         raise ValueError(f"a task state has {_FIELDS} fields, got {len(state)}")
     task = Task(*state)
     task.status = _STATUS_OF[task.status]
