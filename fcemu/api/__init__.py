@@ -6,16 +6,15 @@
 - ``/_fcemu/…``: the control API, a second sub-app;
 - ``/queues…`` and ``/topics…``: the MNS routes of :mod:`fcemu.api.smq`, on the root.
 
-The root's first middleware is the front door (:mod:`fcemu.api.front_door`):
+The root's one middleware is the front door (:mod:`fcemu.api.front_door`):
 every request, whatever its route, passes its Host and Origin checks first
-(and, served by :mod:`fcemu.api.protocol`, its head and body time limits).
-Each sub-app carries its own error middleware (:mod:`fcemu.api.middleware`);
-the root's turns misses outside every sub-app into FC error JSON too, and its
-last (:func:`~fcemu.api.middleware.follow_time`) lets follow mode move the clock
-before any handler runs. Handlers call the engine's public methods only. In verify
-mode (``Settings.access_keys``) the FC sub-app, the control API and the MNS
-routes check request signatures, dates and nonces before their handlers
-(:mod:`fcemu.api.auth`).
+(and, served by :mod:`fcemu.api.protocol`, its head and body time limits); it
+lets follow mode move the clock before any handler runs, waits for durable
+mode's commit, and turns failures outside every sub-app into FC error JSON.
+Each sub-app carries one error middleware (:mod:`fcemu.api.middleware`). Handlers
+call the engine's public methods only. In verify mode (``Settings.access_keys``)
+the FC sub-app, the control API and the MNS routes check request signatures, dates
+and nonces before their handlers (:mod:`fcemu.api.auth`).
 """
 
 from __future__ import annotations
@@ -43,11 +42,9 @@ from fcemu.api import (
     triggers,
     versions,
 )
-from fcemu.api.auth import fc_signature_middleware
-from fcemu.api.durable import durable_commit
 from fcemu.api.front_door import front_door
 from fcemu.api.keys import ENGINE, NONCES
-from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware, follow_time, root_errors
+from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware
 from fcemu.api.replay import Nonces
 from fcemu.engine import Engine
 
@@ -66,17 +63,16 @@ _FC_MODULES = (invocations, functions, async_configs, concurrency, async_tasks, 
 
 def make_app(engine: Engine) -> web.Application:
     """The root application serving ``engine``; closing it closes the engine."""
-    fc_app = _app(engine, error_middleware(stamp_success=True), functions.code_bodies,
-                  fc_signature_middleware)
+    fc_app = _app(engine, error_middleware(stamp_success=True, prepare=functions.code_bodies))
     for module in _FC_MODULES:
         fc_app.add_routes(module.routes)
-    control_app = _app(engine, error_middleware(stamp_success=False), fc_signature_middleware)
+    control_app = _app(engine, error_middleware(stamp_success=False))
     control_app.add_routes(control.routes)
     control_app.add_routes(triggers.control_routes)
     control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
-    root = _app(engine, front_door, root_errors, follow_time, durable_commit)
+    root = _app(engine, front_door)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_routes(http_triggers.routes)

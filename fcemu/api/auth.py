@@ -3,12 +3,12 @@
 Off unless ``Settings.access_keys`` is non-empty (decisions.md "Accounts,
 regions, credentials"). Then:
 
-- :func:`fc_signature_middleware` guards the FC sub-app *and* the control API
+- :func:`check_fc_signature` guards the FC sub-app *and* the control API
   (``/_fcemu``): an ACS3-HMAC-SHA256 signature made with a configured pair
   (:func:`fcemu.signing.verify_acs3`), an ``x-acs-date`` within 15 minutes of
-  now and an unused ``x-acs-signature-nonce`` (:mod:`fcemu.api.replay`). It sits
-  inside each sub-app's error middleware, so its failures render as FC error
-  JSON;
+  now and an unused ``x-acs-signature-nonce`` (:mod:`fcemu.api.replay`). Each
+  sub-app's error middleware awaits it before the handler, so its failures
+  render as FC error JSON;
 - :func:`check_mns_signature` is called by
   :func:`fcemu.api.smq.smq_error_middleware`, so its failures render as MNS
   XML: the MNS signature, and a ``Date`` within 15 minutes of now.
@@ -25,13 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from fcemu import signing
 from fcemu.api import replay
 from fcemu.api.keys import ENGINE, NONCES
 
-__all__ = ["check_mns_signature", "fc_signature_middleware", "secrets_of"]
+__all__ = ["check_fc_signature", "check_mns_signature", "secrets_of"]
 
 
 def secrets_of(engine: Any) -> dict[str, str]:
@@ -41,19 +40,16 @@ def secrets_of(engine: Any) -> dict[str, str]:
     return dict(keys)
 
 
-@web.middleware
-async def fc_signature_middleware(request: web.Request,
-                                  handler: Handler) -> web.StreamResponse:
+async def check_fc_signature(request: web.Request, secrets: dict[str, str]) -> None:
     """Verify mode: the ACS3 signature, date and nonce of an FC or control API request
-    (raising the FC errors), then the handler."""
-    secrets = secrets_of(request.app[ENGINE])
-    if secrets:
-        body = await request.read()  # aiohttp keeps it: the handler's read() gets the same bytes
-        signing.verify_acs3(request.method, request.raw_path, request.headers.items(), body,
-                            secrets)
-        request.config_dict[NONCES].check(request.headers.get("x-acs-date"),
-                                          request.headers.get("x-acs-signature-nonce"))
-    return await handler(request)
+    (raising the FC errors). The sub-apps' error middleware
+    (:func:`fcemu.api.middleware.error_middleware`) awaits it before the handler when
+    :func:`secrets_of` the engine is not empty."""
+    body = await request.read()  # aiohttp keeps it: the handler's read() gets the same bytes
+    signing.verify_acs3(request.method, request.raw_path, request.headers.items(), body,
+                        secrets)
+    request.config_dict[NONCES].check(request.headers.get("x-acs-date"),
+                                      request.headers.get("x-acs-signature-nonce"))
 
 
 async def check_mns_signature(request: web.Request) -> None:

@@ -1,4 +1,4 @@
-"""The front door: one root middleware, first in the chain, in front of every route.
+"""The front door: the root app's one middleware, in front of every route.
 
 :func:`front_door` runs before anything else for every request (FC API,
 control API, MNS routes, router misses):
@@ -9,6 +9,18 @@ control API, MNS routes, router misses):
    (:func:`fcemu.hosts.origin_allowed`): else 403 ``AccessDenied``. An origin
    listed with ``--allow-origin`` gets CORS: its preflight ``OPTIONS`` is
    answered 204 and its responses carry ``Access-Control-Allow-Origin``.
+
+3. Follow mode (:mod:`fcemu.follow`): timers that fell due by the process's time
+   fire before the request is handled (a refused backwards move is kept for
+   ``check()``).
+4. The handler (the sub-apps' own middleware first:
+   :func:`fcemu.api.middleware.error_middleware`), then, in durable mode, the wait
+   for the commit of what it changed (:func:`fcemu.api.durable.durable_commit`).
+   A failure of these, outside every sub-app's error middleware, is FC error JSON
+   (:func:`fcemu.api.middleware.render_error`); on the MNS paths it passes untouched.
+
+All this is one middleware, not one per step: each layer costs every request a
+coroutine (issue 13).
 
 Refusals are the FC error JSON, or MNS XML on ``/queues`` and ``/topics``
 (:func:`error_response`, also used for errors met before any route by
@@ -25,8 +37,9 @@ from aiohttp.typedefs import Handler
 
 from fcemu import hosts
 from fcemu.api import wire
+from fcemu.api.durable import durable_commit
 from fcemu.api.keys import ENGINE
-from fcemu.api.middleware import is_smq
+from fcemu.api.middleware import is_smq, render_error
 from fcemu.api.smq import smq_error_response
 from fcemu.errors import AccessDenied, FcError, SmqError
 
@@ -57,8 +70,12 @@ def error_response(app: web.Application, path: str, fc: FcError,
 
 @web.middleware
 async def front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Host and Origin checks (see the module docstring), then the handler."""
-    settings = request.app[ENGINE].settings
+    """The root's one middleware (see the module docstring): Host and Origin checks; then
+    follow mode's clock, the handler and durable mode's commit, whose failures become FC
+    error JSON (MNS paths: they pass untouched to the MNS error middleware's caller);
+    then CORS headers."""
+    engine = request.app[ENGINE]
+    settings = engine.settings
     host = request.headers.get(hdrs.HOST)
     origin = request.headers.get(hdrs.ORIGIN)
     if not hosts.host_allowed(host, settings.host, settings.allow_hosts):
@@ -74,7 +91,16 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     if cors and request.method == hdrs.METH_OPTIONS and \
             hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
         return _preflight(request, str(origin))
-    response = await handler(request)
+    try:
+        await engine.follow_time(strict=False)  # follow mode: what fell due fires first
+        durable = engine.durable
+        response = await handler(request)
+        if durable:  # a 2xx goes out once its change is committed
+            await durable_commit(engine, request)
+    except Exception as exc:  # outside every sub-app: FC error JSON too (principle 5)
+        if is_smq(request.path):
+            raise
+        response = render_error(request, exc)
     if cors and not response.prepared:
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = str(origin)
         response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = "*"

@@ -1,9 +1,9 @@
 """Routes: the function CRUD that async flows need (spec §5.1, §11).
 
 CreateFunction and UpdateFunction read bodies up to the size of FC's largest code
-upload (a 100 MB zip, Base64-encoded: :func:`code_body_limit`; the FC sub-app's
-:func:`code_bodies` middleware raises the limit for them before anything reads the
-body), and the engine unpacks the code on a worker thread, so a big package never
+upload (a 100 MB zip, Base64-encoded: :func:`code_body_limit`; :func:`code_bodies`,
+called by the FC sub-app's middleware, raises the limit for them before anything reads
+the body), and the engine unpacks the code on a worker thread, so a big package never
 stalls the loop.
 """
 
@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from fcemu import code
 from fcemu.api import inputs, wire
@@ -41,14 +40,14 @@ def _takes_code(handler: Callable[[web.Request], Awaitable[web.Response]],
     return handler
 
 
-@web.middleware
-async def code_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Raise the body limit of the routes that take a ``code.zipFile`` (an FC sub-app
-    middleware, ahead of any that reads the body, e.g. the signature check)."""
+def code_bodies(request: web.Request) -> web.Request:
+    """The request, with the body limit raised when its route takes a ``code.zipFile``: the
+    FC sub-app's error middleware (:func:`fcemu.api.middleware.error_middleware`) calls it
+    ahead of anything that reads the body, e.g. the signature check."""
     if request.match_info.handler in _CODE_ROUTES:
         request = request.clone(client_max_size=max(request.client_max_size,
                                                     code_body_limit()))
-    return await handler(request)
+    return request
 
 
 async def _read_function_doc(request: web.Request) -> dict[str, Any]:

@@ -21,13 +21,14 @@ middleware renders them as JSON, the MNS one as XML.
 
 Every error response carries ``x-fc-request-id`` equal to the body's ``RequestId``.
 
-Also here: :func:`follow_time`, the root middleware that lets follow mode pull the
-emulator clock to the process's time before a request is handled.
+The root app's middleware (:func:`fcemu.api.front_door.front_door`) renders what fails
+outside every sub-app with :func:`render_error` too.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -35,6 +36,7 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
 
 from fcemu.api import wire
+from fcemu.api.auth import check_fc_signature, secrets_of
 from fcemu.api.keys import ENGINE
 from fcemu.engine import SYNC_PAYLOAD_LIMIT
 from fcemu.errors import (
@@ -101,18 +103,29 @@ def client_error(request: web.BaseRequest, exc: BaseException) -> HttpLevelError
     return error
 
 
-def error_middleware(*, stamp_success: bool) -> Middleware:
-    """The error middleware of one sub-app (FC API or control API).
+def error_middleware(*, stamp_success: bool,
+                     prepare: Callable[[web.Request], web.Request] | None = None
+                     ) -> Middleware:
+    """The one middleware of a sub-app (FC API or control API): ``prepare`` (e.g. the FC
+    API's :func:`fcemu.api.functions.code_bodies`), in verify mode the request's
+    signature (:func:`fcemu.api.auth.check_fc_signature`), then the handler; any failure
+    of the three becomes FC error JSON.
 
     With ``stamp_success`` every response gets ``x-fc-request-id`` (the FC API,
     spec §1.2); the control API stamps errors only, so that driving the clock
     over HTTP draws no IDs from the seeded generator (same IDs as the Python API).
+    One middleware, not one per step: each layer costs every request a coroutine
+    (issue 13).
     """
 
     @web.middleware
     async def fc_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            response = await handler(request)
+            inner = request if prepare is None else prepare(request)
+            secrets = secrets_of(request.app[ENGINE])
+            if secrets:
+                await check_fc_signature(inner, secrets)
+            response = await handler(inner)
         except Exception as exc:  # every failure becomes FC error JSON (principle 5)
             return render_error(request, exc)
         if stamp_success and wire.REQUEST_ID not in response.headers:
@@ -120,17 +133,6 @@ def error_middleware(*, stamp_success: bool) -> Middleware:
         return response
 
     return fc_errors
-
-
-@web.middleware
-async def root_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Root app: FC error JSON for paths outside every sub-app; MNS paths pass untouched."""
-    if is_smq(request.path):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except Exception as exc:
-        return render_error(request, exc)
 
 
 def render_error(request: web.Request, exc: Exception) -> web.Response:
@@ -170,12 +172,3 @@ def new_request_id(request: web.Request) -> str:
 def is_smq(path: str) -> bool:
     """Whether ``path`` belongs to the MNS routes (errors in MNS XML, not FC JSON)."""
     return any(path == p or path.startswith(p + "/") for p in SMQ_PREFIXES)
-
-
-@web.middleware
-async def follow_time(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Follow mode (:mod:`fcemu.follow`): timers that fell due by the process's time fire
-    before the request is handled; a refused backwards move is kept for ``check()``.
-    Nothing in the other clock modes."""
-    await request.app[ENGINE].follow_time(strict=False)
-    return await handler(request)

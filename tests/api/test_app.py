@@ -11,7 +11,7 @@ from fcemu.api import async_configs, async_tasks, concurrency, control, function
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import CLIENT_MAX_SIZE
 from fcemu.settings import Settings
-from tests.api.conftest import Api
+from tests.api.conftest import Api, assert_error
 
 # spec §5.1: method, path under /2023-03-30, and the FC operation in snake_case
 FC_ROUTES = {
@@ -106,3 +106,56 @@ async def test_reset_keeps_the_engine_object(api: Api) -> None:
     engine = api.engine
     await api.control("POST", "/reset")
     assert api.client_app[ENGINE] is engine
+
+
+async def test_the_root_and_each_sub_app_have_one_middleware(api: Api) -> None:
+    """Issue 13: the front door folds the root's steps (Host/Origin, follow mode, durable
+    commit, errors outside the sub-apps), and each sub-app's error middleware its own (code
+    body limit, signature): every layer costs each request a coroutine."""
+    root = api.client_app
+    subs = [r._app for r in root.router.resources()  # type: ignore[attr-defined]
+            if isinstance(r, web.PrefixedSubAppResource)]
+    assert [m.__name__ for m in root.middlewares] == ["front_door"]
+    assert [[m.__name__ for m in app.middlewares] for app in subs] == [["fc_errors"]] * 2
+
+
+async def test_the_root_steps_run_in_order_and_fail_as_fc_json(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Follow mode's clock before the handler, the durable commit after it; a failure of
+    either (outside the sub-apps' error middleware) is a recorded FC 500 with a request ID."""
+    api.deploy()
+    steps: list[str] = []
+    engine = api.engine
+
+    async def follow_time(*, strict: bool = True) -> None:
+        steps.append(f"follow strict={strict}")
+
+    async def committed() -> None:
+        steps.append("committed")
+
+    def get_function(*args: object) -> object:
+        steps.append("handler")
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(engine, "follow_time", follow_time)
+    monkeypatch.setattr(engine, "get_function", get_function)
+    monkeypatch.setattr(engine, "committed", committed)
+    monkeypatch.setattr(type(engine), "durable", property(lambda self: True))
+    monkeypatch.setattr(engine, "store_touched", lambda records: steps.append(f"touched {records}"))
+    reply = await api.fc("GET", "/functions/f")  # the FC middleware renders the handler's 500
+    assert reply.status == 500
+    assert steps == ["follow strict=False", "handler", "committed"]  # a GET touches nothing
+    steps.clear()
+    await api.fc("PUT", "/functions/f/async-invoke-config", json_body={})
+    assert steps == ["follow strict=False", "touched True", "committed"]
+
+    async def broken(*, strict: bool = True) -> None:
+        raise RuntimeError("follow bug")
+
+    monkeypatch.setattr(engine, "follow_time", broken)
+    engine.failures.clear()
+    reply = await api.fc("GET", "/functions")
+    assert_error(reply, 500, "InternalServerError")
+    assert reply.request_id == reply.json()["RequestId"]
+    [failure] = engine.failures
+    assert failure.what == "GET /2023-03-30/functions" and "follow bug" in failure.traceback
