@@ -143,6 +143,8 @@ class Instance:
         self._read_at = -MEMORY_POLL_S
         self._others_kb = 0
         self._watching = 0
+        #: When the requests running now began to run without a pause (real seconds).
+        self._busy_since = 0.0
         self._watcher: asyncio.Task[None] | None = None
         self.idle_timer: TimerHandle | None = None
         self._ready: asyncio.Future[Outcome | None] | None = None
@@ -309,6 +311,8 @@ class Instance:
     @contextlib.contextmanager
     def watching_memory(self) -> Iterator[None]:
         """While a request runs: kill the instance as soon as it uses more than memorySize."""
+        if not self._watching:
+            self._busy_since = real_monotonic()
         self._watching += 1
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch_memory())
@@ -318,20 +322,28 @@ class Instance:
             self._watching -= 1
 
     async def _watch_memory(self) -> None:
-        # A request shorter than one interval is never read here: over_memory() sees its peak.
+        # A request shorter than one interval is never read here: over_memory() sees its peak
+        # when it ends (and reads the other processes at most once per interval then), so an
+        # instance busy with a stream of short requests is read there, not here too.
         limit_kb = self.memory_limit_mb * 1024
         while True:
             await asyncio.sleep(MEMORY_POLL_S)
             if self._watching <= 0 or self.tree is None or self.tree.exited:
                 return
-            if real_monotonic() - self._read_at < MEMORY_POLL_S:
-                continue  # read after a request that ended within the interval
+            if not self.watch_due():
+                continue
             self._read_at = real_monotonic()
             used = self.tree.memory_kb()
             if used > limit_kb:
                 self._went_over(used)
                 await self.kill()
                 return
+
+    def watch_due(self) -> bool:
+        """Whether the watch reads the processes now: the requests running have run for a
+        whole interval without a pause, and nothing read them within the last one."""
+        now = real_monotonic()
+        return now - self._read_at >= MEMORY_POLL_S and now - self._busy_since >= MEMORY_POLL_S
 
     def over_memory(self, handler_kb: int | None = None, childless: bool = False) -> bool:
         """After a request: whether the instance went over memorySize (peaks included).

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from fcemu.runtime.invocation import Credentials, Invocation, Outcome
 from fcemu.runtime.pool import Instance, InstancePool, Key
-from fcemu.runtime.protocol import UNHANDLED, error_body
+from fcemu.runtime.protocol import UNHANDLED, encode_frame, error_body
 from fcemu.runtime.worker import WorkerInstance, WorkerRuntime
 
 if TYPE_CHECKING:
@@ -194,12 +194,14 @@ class NodeInstance(WorkerInstance):
 
     async def _run_pre_stop(self) -> None:
         assert self.pre_stop is not None
-        request = {"type": "prestop", "request_id": f"{self.instance_id}-prestop",
+        request_id = f"{self.instance_id}-prestop"
+        request = {"type": "prestop", "request_id": request_id,
                    "qualifier": self._qualifier, "version_id": self._version_id,
                    "credentials": asdict(Credentials())}
         self.pre_stopped = False
         with contextlib.suppress(Exception):
-            reply = await asyncio.wait_for(self._call(request), self.pre_stop.timeout)
+            reply = await asyncio.wait_for(self._call(request_id, encode_frame(request)),
+                                           self.pre_stop.timeout)
             self.pre_stopped = reply.get("kind") == "ok"
 
     def command(self) -> list[str]:

@@ -114,11 +114,19 @@ class InstancePool:
         """A slot on a warm or new instance, in FIFO order; None once the pool is closed."""
         if self._closed:
             return None
-        self._latest[(function.name, function.version_id)] = key
+        group = (function.name, function.version_id)
+        line = self._by_key.get(key)
         waiter = _Waiter(function, key, make)
         self._queue.append(waiter)
-        self._by_key.setdefault(key, deque()).append(waiter)
-        self._pump()
+        if line and self._latest.get(group) == key:
+            # Requests of this function already wait, so the last pump found no slot and no
+            # room for them, and only a release or a reap (each pumps) makes one: this one
+            # waits behind them without a pump (a burst's pump walked every instance thrice).
+            line.append(waiter)
+        else:
+            self._latest[group] = key
+            self._by_key.setdefault(key, deque()).append(waiter)
+            self._pump()
         try:
             return await waiter.future
         except asyncio.CancelledError:

@@ -31,6 +31,7 @@ import base64
 import functools
 import sys
 from dataclasses import asdict
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,7 @@ from fcemu.runtime.protocol import (
     ENV_INSTANCE_CONCURRENCY,
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
+    FRAME_HEADER,
     INITIALIZATION_ERROR,
     UNHANDLED,
     encode_frame,
@@ -100,6 +102,27 @@ def _time_out(future: asyncio.Future[Any]) -> None:
 def _credentials(credentials: Credentials) -> dict[str, str]:
     """The request frame's ``credentials`` (read-only, shared by the frames that send it)."""
     return asdict(credentials)
+
+
+@functools.lru_cache(maxsize=256)
+def _invoke_head(qualifier: str, version_id: str, credentials: Credentials) -> bytes:
+    """An invoke frame's JSON up to its ``request_id`` value: what the requests of one
+    function version with the same credentials share, encoded once."""
+    doc = encode_frame({"type": "invoke", "qualifier": qualifier, "version_id": version_id,
+                        "credentials": _credentials(credentials)})
+    return doc[FRAME_HEADER.size:-1] + b',"request_id":'
+
+
+def invoke_frame(invocation: Invocation) -> bytes:
+    """The ``invoke`` frame of ``invocation``: the same JSON document as
+    :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
+    function version shares built once (:func:`_invoke_head`)."""
+    data = b"".join((
+        _invoke_head(invocation.qualifier, invocation.function.version_id,
+                     invocation.credentials),
+        encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
+        base64.b64encode(invocation.payload), b'"}'))
+    return FRAME_HEADER.pack(len(data)) + data
 
 
 def _ms_since(started: float) -> int:
@@ -184,7 +207,7 @@ class WorkerInstance(Instance):
         started = real_monotonic()
         try:
             with self.watching_memory():
-                reply = await self._call(request, init.timeout)
+                reply = await self._call(request_id, encode_frame(request), init.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -213,15 +236,11 @@ class WorkerInstance(Instance):
 
     async def execute(self, invocation: Invocation) -> Outcome:
         function, request_id = invocation.function, invocation.request_id
-        request = {"type": "invoke", "request_id": request_id,
-                   "qualifier": invocation.qualifier,
-                   "version_id": function.version_id,
-                   "payload": base64.b64encode(invocation.payload).decode(),
-                   "credentials": _credentials(invocation.credentials)}
         started = real_monotonic()
         try:
             with self.watching_memory():
-                reply = await self._call(request, function.timeout)
+                reply = await self._call(request_id, invoke_frame(invocation),
+                                         function.timeout)
         except asyncio.TimeoutError:
             duration_ms = _ms_since(started)
             memory = self.peak_mb()  # before the kill: /proc forgets a dead process
@@ -260,9 +279,9 @@ class WorkerInstance(Instance):
             outcome.error_type = INITIALIZATION_ERROR
         return outcome
 
-    async def _call(self, request: dict[str, Any],
+    async def _call(self, request_id: str, frame: bytes,
                     timeout: float | None = None) -> dict[str, Any]:
-        """Send one request and wait for its reply; _WorkerGone if the process ends first,
+        """Send one request's frame and wait for its reply; _WorkerGone if the process ends first,
         ``asyncio.TimeoutError`` after ``timeout`` real seconds.
 
         The deadline is one timer on the reply's future (no task per request, as
@@ -270,7 +289,6 @@ class WorkerInstance(Instance):
         pipe that is full (a large payload, a worker not reading) waits, in order, to drain.
         """
         assert self.proc is not None and self.proc.stdin is not None
-        request_id = request["request_id"]
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
         loop = asyncio.get_running_loop()
@@ -280,7 +298,7 @@ class WorkerInstance(Instance):
         timer = None if deadline is None else loop.call_at(deadline, _time_out, future)
         try:
             stdin = self.proc.stdin
-            stdin.write(encode_frame(request))
+            stdin.write(frame)
             if stdin.transport.get_write_buffer_size() > 0 or self._write_lock.locked():
                 async with self._write_lock:
                     left = None if deadline is None else max(0.0, deadline - loop.time())

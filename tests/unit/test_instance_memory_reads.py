@@ -9,6 +9,8 @@ after each one. With children, every request reads them. The clock here is a fak
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fcemu.runtime import instance as instance_module
@@ -82,3 +84,39 @@ def test_a_handler_with_children_reads_them_after_every_request(clock):
     for _ in range(5):
         assert made.over_memory(20_000, childless=False) is False
     assert tree.reads == 5
+
+
+def test_the_watch_reads_only_requests_that_ran_a_whole_interval(clock):
+    made, _ = instance()
+    made.over_memory(20_000, childless=True)  # a first request's end read them at 100.0
+    for _ in range(5):  # a stream of short requests: each ends within the interval
+        clock[0] += MEMORY_POLL_S
+        made._watching, made._busy_since = 1, clock[0]  # what watching_memory notes
+        clock[0] += MEMORY_POLL_S / 2
+        assert made.watch_due() is False  # over_memory() checks it when it ends
+        made._watching = 0
+    made._watching, made._busy_since = 1, clock[0]  # a long request
+    clock[0] += MEMORY_POLL_S * 1.01
+    assert made.watch_due() is True
+    made._read_at = clock[0]  # the watch read it
+    clock[0] += MEMORY_POLL_S / 2
+    assert made.watch_due() is False  # then once per interval
+    clock[0] += MEMORY_POLL_S * 0.51
+    assert made.watch_due() is True
+
+
+def test_watching_notes_when_a_busy_spell_began(clock):
+    made, _ = instance()
+
+    async def requests() -> None:  # the watch task this starts is cancelled with the loop
+        with made.watching_memory():
+            began = made._busy_since
+            assert began == clock[0]
+            clock[0] += 1
+            with made.watching_memory():  # a second request on a busy instance: same spell
+                assert made._busy_since == began
+        clock[0] += 1
+        with made.watching_memory():  # after a pause: a new spell
+            assert made._busy_since == clock[0]
+
+    asyncio.run(requests())

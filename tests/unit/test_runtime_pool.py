@@ -243,3 +243,32 @@ def test_a_cancelled_waiter_gives_its_place_back():
 def test_max_instances_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         InstancePool(0)
+
+
+
+def test_requests_joining_a_line_are_served_in_order_then_an_update_gets_its_own():
+    """A request that joins its function's line waits behind it without a pass over the
+    pool; one for the updated function (a new key) is no such joiner: it waits its turn,
+    then a new instance serves it and every instance of the old key is retired."""
+    async def body(h):
+        fn = function("f")
+        running = await h.acquire(fn, "v1")
+        line = [h.acquire(fn, "v1") for _ in range(3)]
+        updated = h.acquire(fn, "v2")  # the same function, updated: its own key
+        more = h.acquire(fn, "v2")  # joins v2's line
+        await turns()
+        order = []
+        for _ in range(5):
+            h.pool.release(running)
+            done = next(t for t in asyncio.as_completed([*line, updated, more]))
+            running = await done
+            order.append((running.key, running.instance_id))
+            line = [t for t in line if not t.done()]
+            if updated.done() and more.done():
+                break
+        return order, h.made
+
+    order, made = run(body, max_instances=1)
+    assert [key for key, _ in order] == ["v1", "v1", "v1", "v2", "v2"]
+    assert all(i.retired for i in made if i.key == "v1")
+    assert len({instance for key, instance in order if key == "v2"}) == 1

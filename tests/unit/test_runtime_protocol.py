@@ -10,14 +10,18 @@ package. No server module imports an entry script, and no module of
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from fcemu.runtime.invocation import Credentials, Invocation
 from fcemu.runtime.launcher import launcher_args, parse_launcher_args
 from fcemu.runtime.protocol import FRAME_HEADER, encode_frame, error_body
+from fcemu.runtime.worker import invoke_frame
 from tests.unit.test_runtime_worker import call, function, run
 
 FCEMU = Path(__file__).resolve().parents[2] / "fcemu"
@@ -116,3 +120,22 @@ def test_the_worker_imports_nothing_of_fcemu_and_shadows_none_of_the_handlers_mo
     assert json.loads(outcome.body) == {
         "mine": ["the handler protocol", "the handler handler_api", "the handler launcher"],
         "fcemu": []}
+
+
+@pytest.mark.parametrize(("request_id", "payload"), [
+    ("r-1", b"{}"), ('quo"te\\ é \u2028\n\x00', bytes(range(256))), ("", b"")])
+def test_an_invoke_frame_is_the_request_document_encoded(request_id: str, payload: bytes
+                                                          ) -> None:
+    """The server builds invoke frames from a head its function version shares: the same
+    JSON document, framed, as encoding the request whole."""
+    credentials = Credentials("id", 'se"cret', "tok\u00e9n")
+    invocation = Invocation(request_id, function("x"), payload, "prod", "cn-x", "123",
+                            credentials)
+    frame = invoke_frame(invocation)
+    (size,) = FRAME_HEADER.unpack_from(frame)
+    assert size == len(frame) - FRAME_HEADER.size
+    assert frame[FRAME_HEADER.size:].isascii()
+    assert json.loads(frame[FRAME_HEADER.size:]) == {
+        "type": "invoke", "request_id": request_id, "qualifier": "prod",
+        "version_id": invocation.function.version_id,
+        "payload": base64.b64encode(payload).decode(), "credentials": asdict(credentials)}
