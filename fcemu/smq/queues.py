@@ -288,29 +288,35 @@ class Queue:
                 if messages else []}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Fill this new, empty queue from :meth:`to_state`'s data."""
+        """Fill this new, empty queue from :meth:`to_state`'s data; each heap is made at
+        once (keys unique by ``seq``: the same pops as pushing one by one)."""
         self.attributes = dict(state["attributes"])
         self.create_time = int(state["create_time"])
         self.last_modify_time = int(state["last_modify_time"])
         top = -1
+        messages, handles = self._messages, self._handles
+        expiry, hidden_at, visible = self._expiry, self._hidden, self._visible
         for row, hidden in state["messages"]:
             message = message_from_state(row)
-            self._messages[message.message_id] = message
-            top = max(top, message.seq)
+            messages[message.message_id] = message
+            if message.seq > top:
+                top = message.seq
             if message.receipt_handle is not None:
-                self._handles[message.receipt_handle] = message
-            heapq.heappush(self._expiry, (message.expire_time, message.seq, message))
+                handles[message.receipt_handle] = message
+            expiry.append((message.expire_time, message.seq, message))
             if hidden:
                 message.hidden = True
                 if message.dequeue_count:
                     self._inflight += 1
                 else:
                     self._delayed += 1
-                heapq.heappush(self._hidden, (message.next_visible_time, message.seq, 0,
-                                              message))
+                hidden_at.append((message.next_visible_time, message.seq, 0, message))
             else:
-                heapq.heappush(self._visible, (message.priority, message.seq, 0, message))
-        self._last = self._messages.get(state["last"] or "")
+                visible.append((message.priority, message.seq, 0, message))
+        heapq.heapify(expiry)
+        heapq.heapify(hidden_at)
+        heapq.heapify(visible)
+        self._last = messages.get(state["last"] or "")
         self._seq = itertools.count(top + 1)
 
     # -- internals ----------------------------------------------------------------------
