@@ -2,7 +2,9 @@
 
 FC gives an HTTP trigger a URL (``https://<id>.<region>.fcapp.run/<path>``); fcemu
 serves it at ``http://127.0.0.1:PORT/http-triggers/<function>/<trigger>/<path>`` (the
-trigger's ``httpTrigger.urlInternet``). A request becomes FC 3.0's HTTP-trigger event
+trigger's ``httpTrigger.urlInternet``), and at ``/http-triggers-vpc/...`` (its
+``urlIntranet``, FC's VPC address, still open when ``disableURLInternet`` turns the
+public one off: 403). A request becomes FC 3.0's HTTP-trigger event
 (:func:`fcemu.triggers.events.http_event`; ``rawPath`` is the part after the trigger's
 prefix), the handler's answer is mapped back (:func:`fcemu.triggers.events.http_reply`).
 ``X-Fc-Invocation-Type: Async`` answers 202 with ``x-fc-async-task-id`` instead, with
@@ -21,8 +23,8 @@ from fcemu.api import wire
 from fcemu.api.auth import secrets_of
 from fcemu.api.invocations import accepted, invoke_headers
 from fcemu.api.keys import ENGINE, NONCES
-from fcemu.api.triggers import HTTP_TRIGGER_PREFIX
-from fcemu.errors import InvalidArgument
+from fcemu.api.triggers import HTTP_TRIGGER_PREFIX, HTTP_TRIGGER_VPC_PREFIX
+from fcemu.errors import AccessDenied, InvalidArgument
 from fcemu.runtime import UNHANDLED
 from fcemu.triggers import HttpRequestParts
 from fcemu.triggers.events import http_reply
@@ -60,10 +62,26 @@ def check_limits(request: web.Request) -> None:
 
 @routes.route("*", HTTP_TRIGGER_PREFIX + "/{functionName}/{triggerName}{tail:(/.*)?}")
 async def http_trigger(request: web.Request) -> web.Response:
-    """A request to an HTTP trigger: sync → the mapped response; async → 202."""
+    """A request to an HTTP trigger's ``urlInternet``: sync → the mapped response; async →
+    202; 403 when the trigger has ``disableURLInternet``."""
+    return await _serve(request, HTTP_TRIGGER_PREFIX)
+
+
+@routes.route("*", HTTP_TRIGGER_VPC_PREFIX + "/{functionName}/{triggerName}{tail:(/.*)?}")
+async def http_trigger_intranet(request: web.Request) -> web.Response:
+    """A request to an HTTP trigger's ``urlIntranet``: open whatever ``disableURLInternet``
+    says (FC: it turns off the public URL only)."""
+    return await _serve(request, HTTP_TRIGGER_VPC_PREFIX)
+
+
+async def _serve(request: web.Request, url_prefix: str) -> web.Response:
     engine = request.app[ENGINE]
     name, trigger_name = wire.function_name(request), request.match_info["triggerName"]
     config = engine.http_trigger_config(name, trigger_name)
+    if config.disable_url_internet and url_prefix == HTTP_TRIGGER_PREFIX:
+        raise AccessDenied("access denied due to function internet URL is disabled "
+                           f"(disableURLInternet of HTTP trigger '{trigger_name}'): use its "
+                           "urlIntranet")
     body = await wire.read_body(request)
     if config.auth_type == "function":
         secrets = secrets_of(engine)
@@ -74,7 +92,7 @@ async def http_trigger(request: web.Request) -> web.Response:
                                               request.headers.get("x-acs-signature-nonce"))
     check_limits(request)
     headers = invoke_headers(request)
-    prefix = f"{HTTP_TRIGGER_PREFIX}/{request.match_info['functionName']}/{trigger_name}"
+    prefix = f"{url_prefix}/{request.match_info['functionName']}/{trigger_name}"
     raw_path = request.raw_path.split("?", 1)[0][len(prefix):] or "/"
     parts = HttpRequestParts(
         method=request.method, raw_path=raw_path, path=unquote(raw_path),

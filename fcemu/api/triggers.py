@@ -18,22 +18,29 @@ from fcemu.api.keys import ENGINE
 from fcemu.errors import InvalidArgument
 from fcemu.triggers import Trigger, TriggerSpec
 
-__all__ = ["HTTP_TRIGGER_PREFIX", "control_routes", "http_trigger_url", "routes", "trigger"]
+__all__ = ["HTTP_TRIGGER_PREFIX", "HTTP_TRIGGER_VPC_PREFIX", "control_routes", "http_trigger_url",
+           "routes", "trigger"]
 
 routes = web.RouteTableDef()
 control_routes = web.RouteTableDef()
 
 #: The path under which the emulator serves HTTP triggers: ``/http-triggers/{fn}/{trigger}``.
 HTTP_TRIGGER_PREFIX = "/http-triggers"
+#: The same triggers as their ``urlIntranet`` (FC's VPC address), which
+#: ``disableURLInternet`` leaves open.
+HTTP_TRIGGER_VPC_PREFIX = "/http-triggers-vpc"
 
 _CREATE_FIELDS = ("triggerName", "triggerType", "triggerConfig", "qualifier", "invocationRole",
                   "sourceArn", "description")
 _UPDATE_FIELDS = ("triggerConfig", "qualifier", "invocationRole", "description")
 
 
-def http_trigger_url(base_url: str, function_name: str, trigger_name: str) -> str:
-    """Where the emulator serves an HTTP trigger (``base_url``: ``http://127.0.0.1:PORT``)."""
-    return f"{base_url.rstrip('/')}{HTTP_TRIGGER_PREFIX}/{function_name}/{trigger_name}"
+def http_trigger_url(base_url: str, function_name: str, trigger_name: str, *,
+                     intranet: bool = False) -> str:
+    """Where the emulator serves an HTTP trigger (``base_url``: ``http://127.0.0.1:PORT``):
+    its ``urlInternet``, or with ``intranet`` its ``urlIntranet``."""
+    prefix = HTTP_TRIGGER_VPC_PREFIX if intranet else HTTP_TRIGGER_PREFIX
+    return f"{base_url.rstrip('/')}{prefix}/{function_name}/{trigger_name}"
 
 
 def trigger(t: Trigger, base_url: str) -> dict[str, Any]:
@@ -47,8 +54,10 @@ def trigger(t: Trigger, base_url: str) -> dict[str, Any]:
         "lastModifiedTime": wire.rfc3339(t.modified_ms),
     }
     if t.trigger_type == "http":
-        url = http_trigger_url(base_url, t.function_name, t.trigger_name)
-        doc["httpTrigger"] = {"urlInternet": url, "urlIntranet": url}
+        doc["httpTrigger"] = {
+            "urlInternet": http_trigger_url(base_url, t.function_name, t.trigger_name),
+            "urlIntranet": http_trigger_url(base_url, t.function_name, t.trigger_name,
+                                            intranet=True)}
     return doc
 
 

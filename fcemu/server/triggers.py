@@ -110,13 +110,15 @@ class EmulatorTriggers:
 
         return self.call(fire)
 
-    def http_trigger_url(self, function_name: str, trigger_name: str) -> str:
-        """The URL this emulator serves the HTTP trigger at (its ``urlInternet``)."""
+    def http_trigger_url(self, function_name: str, trigger_name: str, *,
+                         intranet: bool = False) -> str:
+        """The URL this emulator serves the HTTP trigger at (its ``urlInternet``; with
+        ``intranet``, its ``urlIntranet``, open even with ``disableURLInternet``)."""
         base = self.endpoint
 
         async def url(engine: Engine) -> str:
             engine.http_trigger_config(function_name, trigger_name)
-            return http_trigger_url(base, function_name, trigger_name)
+            return http_trigger_url(base, function_name, trigger_name, intranet=intranet)
 
         return self.call(url)
 

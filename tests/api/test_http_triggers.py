@@ -180,3 +180,27 @@ def test_a_trace_id_becomes_the_request_id_and_the_task_id(url, fcemu):
     status, headers, _ = open_url(urllib.request.Request(url, method="POST", data=b"x", headers={
         "x-fc-invocation-type": "Async", "x-fc-trace-id": "trace-456"}))
     assert status == 202 and headers["x-fc-async-task-id"] == "trace-456"
+
+
+def test_disable_url_internet_closes_the_public_url_and_leaves_the_intranet_one(
+        fcemu, fcemu_function):
+    """FC's disableURLInternet: "accessing the default public URL of the function returns
+    error 403"; the VPC address (urlIntranet) is not affected."""
+    fcemu_function("inner", echo_event)
+    made = fcemu.create_trigger("inner", "h", "http", {
+        "authType": "anonymous", "methods": ["GET"], "disableURLInternet": True})
+    urls = made["httpTrigger"]
+    assert urls["urlIntranet"] != urls["urlInternet"]
+    assert urls["urlIntranet"] == fcemu.http_trigger_url("inner", "h", intranet=True)
+    status, _, body = open_url(urllib.request.Request(f"{urls['urlInternet']}/a"))
+    error = json.loads(body)
+    assert (status, error["Code"]) == (403, "AccessDenied")
+    assert "internet URL is disabled" in error["Message"]
+    status, _, body = open_url(urllib.request.Request(f"{urls['urlIntranet']}/a?b=1"))
+    assert status == 201
+    event = json.loads(body)
+    assert (event["rawPath"], event["queryParameters"]) == ("/a", {"b": "1"})
+    fcemu.update_trigger("inner", "h", {"authType": "anonymous", "methods": ["GET"],
+                                        "disableURLInternet": False})
+    status, _, _ = open_url(urllib.request.Request(urls["urlInternet"]))
+    assert status == 201
