@@ -9,7 +9,7 @@ FC's own error messages live here, so every runtime words them alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from fcemu.runtime.protocol import UNHANDLED, error_body
@@ -27,6 +27,11 @@ class Credentials:
     access_key_id: str = "STS.fcemu-local-access-key"
     access_key_secret: str = "fcemu-local-access-key-secret"
     security_token: str = "fcemu-local-security-token"
+
+
+#: The credentials of an invocation given none: one immutable object, shared (a new one per
+#: invocation cost more than the rest of it).
+LOCAL_CREDENTIALS = Credentials()
 
 
 #: A web function's answer to an :data:`HttpCall`: its status and headers (the body is the
@@ -48,7 +53,7 @@ class Invocation:
     qualifier: str
     region: str
     account_id: str
-    credentials: Credentials = field(default_factory=Credentials)
+    credentials: Credentials = LOCAL_CREDENTIALS
     http_call: HttpCall | None = None
 
 

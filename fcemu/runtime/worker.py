@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import sys
-from dataclasses import asdict
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
+from fcemu.runtime.frames import credentials_doc, invoke_frame
 from fcemu.runtime.invocation import (
-    Credentials,
     Invocation,
     Outcome,
     OutcomeKind,
@@ -63,7 +60,6 @@ from fcemu.runtime.protocol import (
     ENV_INSTANCE_CONCURRENCY,
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
-    FRAME_HEADER,
     INITIALIZATION_ERROR,
     UNHANDLED,
     encode_frame,
@@ -98,33 +94,6 @@ def _time_out(future: asyncio.Future[Any]) -> None:
         future.set_exception(asyncio.TimeoutError())
 
 
-@functools.lru_cache(maxsize=64)
-def _credentials(credentials: Credentials) -> dict[str, str]:
-    """The request frame's ``credentials`` (read-only, shared by the frames that send it)."""
-    return asdict(credentials)
-
-
-@functools.lru_cache(maxsize=256)
-def _invoke_head(qualifier: str, version_id: str, credentials: Credentials) -> bytes:
-    """An invoke frame's JSON up to its ``request_id`` value: what the requests of one
-    function version with the same credentials share, encoded once."""
-    doc = encode_frame({"type": "invoke", "qualifier": qualifier, "version_id": version_id,
-                        "credentials": _credentials(credentials)})
-    return doc[FRAME_HEADER.size:-1] + b',"request_id":'
-
-
-def invoke_frame(invocation: Invocation) -> bytes:
-    """The ``invoke`` frame of ``invocation``: the same JSON document as
-    :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
-    function version shares built once (:func:`_invoke_head`)."""
-    data = b"".join((
-        _invoke_head(invocation.qualifier, invocation.function.version_id,
-                     invocation.credentials),
-        encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
-        base64.b64encode(invocation.payload), b'"}'))
-    return FRAME_HEADER.pack(len(data)) + data
-
-
 def _ms_since(started: float) -> int:
     return int((real_monotonic() - started) * 1000)
 
@@ -144,6 +113,10 @@ class WorkerInstance(Instance):
         # one at a time; otherwise all of it is the instance's own log.
         self._request_logs: dict[str, list[str]] = {}
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: The loop time by which each pending request must have its reply, and the one timer
+        #: that watches them (:meth:`_deadlines_due`).
+        self._deadlines: dict[str, float] = {}
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._write_lock = asyncio.Lock()
         self._pipe_closed = False
@@ -203,7 +176,7 @@ class WorkerInstance(Instance):
         request_id = invocation.request_id
         request = {"type": "init", "request_id": request_id, "qualifier": invocation.qualifier,
                    "version_id": invocation.function.version_id,
-                   "credentials": _credentials(invocation.credentials)}
+                   "credentials": credentials_doc(invocation.credentials)}
         started = real_monotonic()
         try:
             with self.watching_memory():
@@ -284,9 +257,10 @@ class WorkerInstance(Instance):
         """Send one request's frame and wait for its reply; _WorkerGone if the process ends first,
         ``asyncio.TimeoutError`` after ``timeout`` real seconds.
 
-        The deadline is one timer on the reply's future (no task per request, as
-        ``asyncio.wait_for`` would make); a frame goes into the pipe whole, so only a
-        pipe that is full (a large payload, a worker not reading) waits, in order, to drain.
+        The deadline is noted for the instance's deadline timer (no task per request, as
+        ``asyncio.wait_for`` would make, nor a timer to arm and cancel per request); a frame
+        goes into the pipe whole, so only a pipe that is full (a large payload, a worker not
+        reading) waits, in order, to drain.
         """
         assert self.proc is not None and self.proc.stdin is not None
         if self._pipe_closed or self.exited:
@@ -295,7 +269,13 @@ class WorkerInstance(Instance):
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[request_id] = future
         deadline = None if timeout is None else loop.time() + timeout
-        timer = None if deadline is None else loop.call_at(deadline, _time_out, future)
+        if deadline is not None:
+            self._deadlines[request_id] = deadline
+            timer = self._deadline_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
         try:
             stdin = self.proc.stdin
             stdin.write(frame)
@@ -307,11 +287,27 @@ class WorkerInstance(Instance):
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._deadlines.pop(request_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # a deadline that fired while the pipe drained: retrieved
             self._pending.pop(request_id, None)
+
+    def _deadlines_due(self) -> None:
+        """The deadline timer: time out each pending request whose deadline has come, then
+        wait for the earliest left. Requests one after another keep it armed for an earlier
+        request's deadline; firing then, it finds theirs later and waits for those."""
+        self._deadline_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for request_id, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[request_id]
+                future = self._pending.get(request_id)
+                if future is not None:
+                    _time_out(future)
+        if self._deadlines and not self._pipe_closed:
+            self._deadline_timer = loop.call_at(min(self._deadlines.values()),
+                                                self._deadlines_due)
 
     def _take_log(self, request_id: str, phase: str = "Invoke") -> str:
         if self.threaded:
@@ -343,6 +339,9 @@ class WorkerInstance(Instance):
     def _frames_ended(self) -> None:
         """The protocol pipe ended (or carried a broken frame): nothing more will answer."""
         self._pipe_closed = True
+        if self._deadline_timer is not None:  # it would keep the instance until it fired
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         for future in [*self._pending.values(), self._hello]:
             if future is not None and not future.done():
                 future.set_exception(_WorkerGone("process ended"))

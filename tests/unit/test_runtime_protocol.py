@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from fcemu.runtime.frames import invoke_frame
 from fcemu.runtime.invocation import Credentials, Invocation
 from fcemu.runtime.launcher import launcher_args, parse_launcher_args
 from fcemu.runtime.protocol import FRAME_HEADER, encode_frame, error_body
-from fcemu.runtime.worker import invoke_frame
 from tests.unit.test_runtime_worker import call, function, run
 
 FCEMU = Path(__file__).resolve().parents[2] / "fcemu"

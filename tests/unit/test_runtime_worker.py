@@ -245,6 +245,21 @@ def test_timeout_kills_the_process_and_reports_peak_memory():
     assert after.instance_id != outcome.instance_id
 
 
+def test_a_request_after_another_times_out_at_its_own_deadline():
+    """An instance's one deadline timer, armed for the first request's deadline, finds the
+    second's later when it fires and waits for it: the second gets its whole timeout."""
+    async def body(rt):
+        fn = function("sleeper", timeout=1)
+        first = await rt.invoke(call(fn, b"0.6", "r-1"))
+        second = await rt.invoke(call(fn, b"30", "r-2"))
+        return first, second
+
+    first, second = run(body)
+    assert first.kind == "ok"
+    assert (second.kind, second.instance_id) == ("timeout", first.instance_id)
+    assert 1000 <= second.duration_ms < 10_000
+
+
 def test_os_exit_is_a_crash_and_the_next_call_gets_a_fresh_process():
     async def body(rt):
         fn = function("crasher", "index.os_exit")

@@ -1,0 +1,43 @@
+"""The server's request frames to a worker process (the protocol: :mod:`fcemu.runtime.protocol`).
+
+An ``invoke`` frame is built from a head that the requests of one function version
+share (encoded once) and the request's own ID and payload, not by encoding a new
+dictionary per request: the same JSON document, a quarter of the CPU.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from dataclasses import asdict
+from json.encoder import encode_basestring_ascii
+
+from fcemu.runtime.invocation import Credentials, Invocation
+from fcemu.runtime.protocol import FRAME_HEADER, encode_frame
+
+
+@functools.lru_cache(maxsize=64)
+def credentials_doc(credentials: Credentials) -> dict[str, str]:
+    """The request frame's ``credentials`` (read-only, shared by the frames that send it)."""
+    return asdict(credentials)
+
+
+@functools.lru_cache(maxsize=256)
+def _invoke_head(qualifier: str, version_id: str, credentials: Credentials) -> bytes:
+    """An invoke frame's JSON up to its ``request_id`` value: what the requests of one
+    function version with the same credentials share, encoded once."""
+    doc = encode_frame({"type": "invoke", "qualifier": qualifier, "version_id": version_id,
+                        "credentials": credentials_doc(credentials)})
+    return doc[FRAME_HEADER.size:-1] + b',"request_id":'
+
+
+def invoke_frame(invocation: Invocation) -> bytes:
+    """The ``invoke`` frame of ``invocation``: the same JSON document as
+    :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
+    function version shares built once (:func:`_invoke_head`)."""
+    data = b"".join((
+        _invoke_head(invocation.qualifier, invocation.function.version_id,
+                     invocation.credentials),
+        encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
+        base64.b64encode(invocation.payload), b'"}'))
+    return FRAME_HEADER.pack(len(data)) + data
