@@ -46,6 +46,7 @@ from fcemu.api.front_door import front_door
 from fcemu.api.keys import ENGINE, NONCES
 from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware
 from fcemu.api.replay import Nonces
+from fcemu.api.routing import keep_resolutions
 from fcemu.engine import Engine
 
 __all__ = ["ENGINE", "FC_PREFIX", "make_app"]
@@ -79,6 +80,7 @@ def make_app(engine: Engine) -> web.Application:
     root.add_routes(function_code.download_routes)  # before the /_fcemu sub-app
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
+    keep_resolutions(root)  # a (method, path) resolved once is not walked again
     # long polls parked on queues answer at once instead of holding shutdown for up to 30 s
     root.on_shutdown.append(smq.release_long_polls)
     root.cleanup_ctx.append(_engine_lifetime)
