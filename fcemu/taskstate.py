@@ -20,7 +20,7 @@ from typing import Any
 
 from fcemu.models import Attempt, Task, TaskEvent, TaskStatus
 
-__all__ = ["TASK_STATE_FIELDS", "task_from_state", "task_to_state"]
+__all__ = ["TASK_STATE_FIELDS", "task_from_state", "task_to_state", "tasks_from_states"]
 
 #: The fields of a task state tuple, in order (the Task dataclass's).
 TASK_STATE_FIELDS = tuple(f.name for f in dataclasses.fields(Task))
@@ -94,25 +94,41 @@ _FIELDS = len(TASK_STATE_FIELDS)
 
 
 def task_from_state(state: Sequence[Any]) -> Task:
-    """A new task from :func:`task_to_state`'s tuple (or a list read back from JSON).
+    """A new task from :func:`task_to_state`'s tuple (or a list read back from JSON)."""
+    return tasks_from_states([state])[0]
 
-    The hot loop of a restore (issue 17): one positional constructor call with the state
-    as it is, then the few fields that are not plain already set in place (the
-    ``from plain data`` side of :data:`_CONVERT`, written out): the status, the attempts
-    (a new list, even an empty one), the event details (a new dict); the packed event
-    log when it is not bytes. No copy of the state, no call per field."""
-    if len(state) == _FIELDS - 1:  # written before tasks kept their HTTP call (the last)
-        state = (*state, None)
-    elif len(state) != _FIELDS:
+
+def tasks_from_states(states: Sequence[Sequence[Any]]) -> list[Task]:
+    """New tasks from :func:`task_to_state`'s tuples (or lists read back from JSON).
+
+    The hot loop of a restore (issue 17): each task is one positional constructor call
+    with its state as it is (made by ``starmap``: no Python call per task of its own),
+    then the few fields that are not plain already are set in place (the ``from plain
+    data`` side of :data:`_CONVERT`, written out): the status, the attempts (a new list,
+    even an empty one), the event details (a new dict); the packed event log when it is
+    not bytes. No copy of a state, no call per field."""
+    if set(map(len, states)) - {_FIELDS}:
+        states = [_whole(state) for state in states]
+    tasks = list(starmap(Task, states))
+    status_of, attempt = _STATUS_OF, Attempt
+    for task in tasks:
+        task.status = status_of[task.status]
+        rows: Any = task.attempts
+        task.attempts = list(starmap(attempt, rows)) if rows else []
+        log: Any = task.event_log
+        if type(log) is not bytes or not _LOG_IS_BYTES:
+            task.event_log = _log_in(log)  # type: ignore[assignment]  # the model's kind
+        details: Any = task.event_details
+        if details is not None:
+            task.event_details = _details_in(details)
+    return tasks
+
+
+def _whole(state: Sequence[Any]) -> Sequence[Any]:
+    """A state of every field: one written before tasks kept their HTTP call (the last
+    field) has none."""
+    if len(state) == _FIELDS - 1:
+        return (*state, None)
+    if len(state) != _FIELDS:
         raise ValueError(f"a task state has {_FIELDS} fields, got {len(state)}")
-    task = Task(*state)
-    task.status = _STATUS_OF[task.status]
-    rows: Any = task.attempts
-    task.attempts = list(starmap(Attempt, rows)) if rows else []
-    log: Any = task.event_log
-    if type(log) is not bytes or not _LOG_IS_BYTES:
-        task.event_log = _log_in(log)  # type: ignore[assignment]  # the model's kind
-    details: Any = task.event_details
-    if details is not None:
-        task.event_details = _details_in(details)
-    return task
+    return state

@@ -23,7 +23,7 @@ from fcemu.models import TASK_RETENTION_MS, Attempt, Task, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome
 from fcemu.taskindex import Partition
 from fcemu.tasks.waits import wake_label
-from fcemu.taskstate import task_from_state, task_to_state
+from fcemu.taskstate import task_to_state, tasks_from_states
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -34,6 +34,7 @@ S = TaskStatus
 _INDEX_KEY = attrgetter("index_key")
 _DUE_THEN_ORDER = itemgetter(1, 0)
 _DUE_AND_WHY = itemgetter(1, 2)
+_STATE = itemgetter(0)
 
 
 class TaskRows:
@@ -89,8 +90,9 @@ class TaskRows:
         qualifier: str | None = None
         records: dict[str, Task] = {}
         group: list[Task] = []
-        for row, wake, paused in state["tasks"]:  # the hot loop of a restore: kept lean
-            task = task_from_state(row)
+        rows = state["tasks"]
+        tasks = tasks_from_states(list(map(_STATE, rows)))  # the hot part of a restore
+        for task, (_, wake, paused) in zip(tasks, rows, strict=True):
             if task.function_name != name or task.qualifier != qualifier:
                 name, qualifier = task.function_name, task.qualifier
                 records = by_function.setdefault(name, {})
@@ -104,9 +106,9 @@ class TaskRows:
             if task.status in cut_short:
                 cut.append(task)
         parts: list[Iterable[Task]] = []
-        for tasks in groups.values():
-            part = self._partition(tasks[0])
-            part.add_many(tasks)
+        for group in groups.values():
+            part = self._partition(group[0])
+            part.add_many(group)
             parts.append(part.by_time)
         # retention's order is the index order: the partitions' own, merged
         retained = deque(parts[0] if len(parts) == 1 else merge(*parts, key=_INDEX_KEY))

@@ -20,6 +20,12 @@ from fcemu.errors import InvalidArgument
 from fcemu.models import TASK_RETENTION_MS, TaskStatus
 from fcemu.specs import AsyncConfigSpec, FunctionSpec
 from fcemu.tasks import TaskQuery
+from fcemu.taskstate import (
+    TASK_STATE_FIELDS,
+    task_from_state,
+    task_to_state,
+    tasks_from_states,
+)
 from tests.unit.test_engine import QUEUE, deploy, messages, run, statuses, submit
 
 S = TaskStatus
@@ -290,3 +296,30 @@ def test_a_restore_keeps_retention_and_listing_order_across_functions_and_qualif
     assert after == before
     assert listed_after == listed
     assert late == before[4:]
+
+
+def test_task_states_load_in_one_pass_and_a_short_or_long_one_is_handled():
+    """tasks_from_states gives tasks whose states are those loaded, with attempts of their
+    own (two loads share none); a state written before tasks kept their HTTP call (one
+    field short) loads with none, among whole ones; any other length is refused."""
+    async def scenario(engine, runtime):
+        runtime.script = ["ok", "error"]
+        await scene(engine)
+        return list(engine.tasks.by_function["f"].values())
+
+    states = [task_to_state(t) for t in run(scenario)]
+    assert any(s[TASK_STATE_FIELDS.index("attempts")] for s in states)
+    assert any(s[TASK_STATE_FIELDS.index("event_details")] for s in states)
+    loaded = tasks_from_states(states)
+    assert [task_to_state(t) for t in loaded] == states
+    assert task_to_state(task_from_state(states[0])) == states[0]
+    again = tasks_from_states(states)  # a second load shares no mutable part
+    assert all(a.attempts is not b.attempts for a, b in zip(loaded, again, strict=True))
+    assert not {id(x) for t in loaded for x in t.attempts} & {
+        id(x) for t in again for x in t.attempts}
+    short = [states[0][:-1], *states[1:]]
+    assert TASK_STATE_FIELDS[-1] == "http_call"
+    assert [task_to_state(t) for t in tasks_from_states(short)] == states
+    for wrong in (states[0][:-2], (*states[0], None)):
+        with pytest.raises(ValueError, match="a task state has"):
+            tasks_from_states([wrong, *states[1:]])
