@@ -5,8 +5,8 @@ and ``proc.stderr`` are ``StreamReader`` objects, as usual) that also tells
 when the process has exited, and gives an output pipe that has a
 :class:`PipeSink` to it instead, chunk by chunk, in the pipe's own callback.
 A sink needs no reader task: a worker's reply frame settles the request's
-future as soon as its bytes arrive (:class:`FrameSink`), and its log goes
-straight into the instance's log. Nothing is paused for a sink: it keeps
+future as soon as its bytes are read, in the read's own callback (:class:`FrameSink`),
+and its log goes straight into the instance's log. Nothing is paused for a sink: it keeps
 what it is given (a frame until it is whole, a log bounded by its own limit).
 """
 
@@ -57,6 +57,9 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
                 pipe = transport.get_pipe_transport(fd)
                 if pipe is not None and getattr(pipe, "max_size", 0) > READ_SIZE:
                     setattr(pipe, "max_size", READ_SIZE)  # noqa: B010  (asyncio's, not typed)
+                sink = self._sinks.get(fd)
+                if pipe is not None and sink is not None:
+                    pipe.set_protocol(_Direct(sink, pipe.get_protocol()))
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         sink = self._sinks.get(fd)
@@ -74,6 +77,30 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     def process_exited(self) -> None:
         super().process_exited()
         self.exited.set()
+
+
+class _Direct(asyncio.Protocol):
+    """An output pipe's own protocol when it has a sink: each chunk goes to the sink as it is
+    read. (asyncio's pipe protocol hands it to the subprocess transport, which passes it on
+    with one more loop callback: a second loop turn, and a handle, per chunk.) The pipe's
+    end still goes the usual way, after every chunk; chunks queued before the process
+    protocol was connected still reach the sink through :meth:`pipe_data_received`, first."""
+
+    def __init__(self, sink: PipeSink, inner: asyncio.BaseProtocol) -> None:
+        self._sink = sink
+        self._inner = inner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._sink.feed(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # close the pipe, as asyncio's own pipe protocol does
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
 
 
 class FrameSink:

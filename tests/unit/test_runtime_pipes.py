@@ -78,8 +78,30 @@ def test_the_protocol_gives_a_piped_fd_with_a_sink_to_it_and_the_others_to_reade
     asyncio.run(_routing())
 
 
+class _Inner(asyncio.Protocol):
+    """asyncio's own pipe protocol, as far as a test sees it: what reached it."""
+
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.seen.append(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.seen.append("lost")
+
+
 class _Pipe:
     max_size = 256 * 1024
+
+    def __init__(self) -> None:
+        self.protocol: asyncio.BaseProtocol = _Inner()
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
 
     def pause_reading(self) -> None:
         pass
@@ -114,3 +136,34 @@ async def _routing() -> None:
     # output pipes read no more than READ_SIZE at once (asyncio: 256 KiB)
     assert pipes[1].max_size == READ_SIZE and pipes[2].max_size == READ_SIZE
     assert json.loads(encode_frame(FRAMES[1])[FRAME_HEADER.size:]) == FRAMES[1]
+
+
+def test_a_pipe_with_a_sink_hands_each_chunk_to_it_as_it_is_read() -> None:
+    """No loop turn between the read and the sink (asyncio passes a chunk on with one more
+    callback); the pipe's end still goes to asyncio's pipe protocol, and a pipe without a
+    sink keeps it."""
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        got = _Sink()
+        protocol = ProcessProtocol(STREAM_LIMIT, loop, {1: got.sink})
+        pipes = {1: _Pipe(), 2: _Pipe()}
+        inner, other = pipes[1].protocol, pipes[2].protocol
+
+        class _Transport(asyncio.SubprocessTransport):
+            def get_pipe_transport(self, fd: int) -> Any:
+                return pipes.get(fd)
+
+            def close(self) -> None:
+                pass
+
+        protocol.connection_made(_Transport())
+        assert pipes[2].protocol is other
+        direct = pipes[1].protocol
+        assert isinstance(direct, asyncio.Protocol) and direct is not inner
+        direct.data_received(encode_frame(FRAMES[0]))
+        assert got.frames == FRAMES[:1]  # at once, in the read's own callback
+        assert direct.eof_received() is None  # the pipe closes on end of file
+        direct.connection_lost(None)
+        assert isinstance(inner, _Inner) and inner.seen == ["lost"]
+
+    asyncio.run(main())
