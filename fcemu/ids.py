@@ -130,6 +130,7 @@ class IdGenerator:
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
         self._streams: dict[str, _Stream] = {}
+        self._head_second, self._head = -1, ""  # request and response IDs' head, kept
 
     def reset(self, seed: int | None = None) -> None:
         """Restart every stream (from ``seed`` when given, else the current seed)."""
@@ -177,11 +178,18 @@ class IdGenerator:
 
     def request_id(self, now_ms: int) -> str:
         """An invocation's request ID, FC 3.0 form ``1-<8 hex seconds>-<24 hex>`` (spec §1.2)."""
-        return f"1-{(now_ms // 1000) & 0xFFFFFFFF:08x}-{self.hex(24, 'request')}"
+        return self._id_head(now_ms) + self._stream("request").choose(_HEX, 24)
 
     def response_id(self, now_ms: int) -> str:
         """The ``x-fc-request-id`` of an API response that runs no handler."""
-        return f"1-{(now_ms // 1000) & 0xFFFFFFFF:08x}-{self.hex(24, 'response')}"
+        return self._id_head(now_ms) + self._stream("response").choose(_HEX, 24)
+
+    def _id_head(self, now_ms: int) -> str:
+        """``1-<8 hex seconds>-``, kept for the second (one per request otherwise)."""
+        second = (now_ms // 1000) & 0xFFFFFFFF
+        if second != self._head_second:
+            self._head_second, self._head = second, f"1-{second:08x}-"
+        return self._head
 
     def task_id(self) -> str:
         """A UUID-shaped ID that also matches the task-ID rule (starts with a letter)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
@@ -16,9 +16,9 @@ from fcemu.runtime import UNHANDLED
 routes = web.RouteTableDef()
 
 
-@dataclass(frozen=True)
-class InvokeHeaders:
-    """The ``x-fc-*`` request headers of InvokeFunction (spec §6.1), checked."""
+class InvokeHeaders(NamedTuple):
+    """The ``x-fc-*`` request headers of InvokeFunction (spec §6.1), checked (a named tuple:
+    made for every invoke, it costs a frozen dataclass's field-by-field setting)."""
 
     asynchronous: bool
     tail_log: bool
@@ -64,8 +64,10 @@ def invoke_headers(request: web.Request) -> InvokeHeaders:
 def accepted(result: InvocationResult) -> web.Response:
     """202, empty body, ``x-fc-request-id`` and ``x-fc-async-task-id`` (decisions.md)."""
     assert result.task is not None
+    # Content-Length last, where aiohttp would add it (and it then skips finding out)
     return web.Response(status=202, headers={wire.REQUEST_ID: result.request_id,
-                                             wire.ASYNC_TASK_ID: result.task.task_id})
+                                             wire.ASYNC_TASK_ID: result.task.task_id,
+                                             hdrs.CONTENT_LENGTH: "0"})
 
 
 def sync_response(result: InvocationResult, *, tail_log: bool) -> web.Response:

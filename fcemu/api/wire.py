@@ -9,6 +9,7 @@ nothing else in fcemu knows the wire casing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -245,7 +246,12 @@ def fc_header(request: web.Request, name: str) -> str | None:
 
 def function_name(request: web.Request) -> str:
     """The ``{functionName}`` path segment; a 400 naming the rule when malformed (§4.1)."""
-    return inputs.check_function_name(request.match_info["functionName"])
+    return _checked_name(request.match_info["functionName"])
+
+
+#: Names that passed the check, kept (a function's next invoke checks its name without
+#: the regular expressions; a bad name raises each time: nothing is kept for it).
+_checked_name = functools.lru_cache(maxsize=256)(inputs.check_function_name)
 
 
 def qualifier(request: web.Request) -> str | None:

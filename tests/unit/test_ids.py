@@ -50,6 +50,18 @@ def test_shapes():
     assert re.fullmatch(r"[0-9A-F]{16}-1-[0-9A-F]{11}-[0-9A-F]{9}", ids.message_id())
 
 
+def test_request_and_response_ids_name_the_second_of_their_time() -> None:
+    """Their head (``1-<8 hex seconds>-``) is kept for a second: it follows the time
+    forwards, backwards and past 2**32 seconds, for both kinds, and the hex after it is
+    each kind's own stream."""
+    ids, rng = IdGenerator(3), random.Random("3/request")
+    responses = random.Random("3/response")
+    for ms in (0, 999, 1000, 5_500, 1_000, 1_000, T0, T0 + 999, (2**32 + 7) * 1000):
+        head = f"1-{(ms // 1000) & 0xFFFFFFFF:08x}-"
+        assert ids.request_id(ms) == head + _choices(rng, "0123456789abcdef", 24)
+        assert ids.response_id(ms) == head + _choices(responses, "0123456789abcdef", 24)
+
+
 def _choices(rng: random.Random, symbols: str, n: int) -> str:
     return "".join(rng.choice(symbols) for _ in range(n))
 
