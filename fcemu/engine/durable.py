@@ -96,10 +96,11 @@ class Committer:
         self.full = False
         #: While paused (engine closing), changes are not recorded.
         self.paused = True
-        #: Resolved when the batch gathering now is committed.
-        self._pending: asyncio.Future[None] | None = None
-        #: The batch being written.
-        self._running: asyncio.Future[None] | None = None
+        #: Changes gather for a batch; one is being written; what waits for each (a future
+        #: per waiter, resolved by :meth:`_written` itself: no future chained to a future).
+        self._gathering = self._writing = False
+        self._pending: list[asyncio.Future[None]] = []
+        self._running: list[asyncio.Future[None]] = []
         #: Code directories already copied under DIR/packages, and where.
         self.packages: dict[Path, Path] = {}
 
@@ -136,47 +137,59 @@ class Committer:
     # -- batches ------------------------------------------------------------------------
 
     def _soon(self) -> None:
-        if self._pending is None:
-            loop = asyncio.get_running_loop()
-            self._pending = loop.create_future()
-            if self._running is None:
-                loop.call_soon(self._start)
+        if not self._gathering:
+            self._gathering = True
+            if not self._writing:
+                asyncio.get_running_loop().call_soon(self._start)
 
     def _start(self) -> None:
-        if self._pending is None or self._running is not None:
+        if not self._gathering or self._writing:
             return
+        self._gathering = False
+        waiters, self._pending = self._pending, []
         try:
             batch = self._collect()
         except Exception as exc:  # an emulator bug: every waiting answer fails, loudly
-            self._pending.set_exception(StoreFailed(f"could not gather changes: {exc!r}"))
-            self._pending = None
+            _settle(waiters, StoreFailed(f"could not gather changes: {exc!r}"))
             log.exception("fcemu could not gather the changes to store")
             return
-        future, self._pending = self._pending, None
-        self._running = future
-        written = asyncio.get_running_loop().run_in_executor(self._executor, self.store.write,
-                                                             batch)
-        written.add_done_callback(lambda done: self._written(future, done))
+        self._writing, self._running = True, waiters
+        self._executor.submit(self._write, asyncio.get_running_loop(), batch)
 
-    def _written(self, future: asyncio.Future[None], done: asyncio.Future[None]) -> None:
-        self._running = None
-        error = done.exception()
+    def _write(self, loop: asyncio.AbstractEventLoop, batch: Batch) -> None:
+        """On the store's thread: write ``batch``; :meth:`_written` runs on the next turn."""
+        error: BaseException | None = None
+        try:
+            self.store.write(batch)
+        except BaseException as exc:  # every waiting answer gets it
+            error = exc
+        try:
+            loop.call_soon_threadsafe(self._written, error)
+        except RuntimeError:  # the loop is closed: nothing waits any more
+            pass
+
+    def _written(self, error: BaseException | None) -> None:
+        self._writing = False
+        waiters, self._running = self._running, []
         if error is not None:
             log.error("fcemu could not commit to %s: %s", self.store.path, error)
-            future.set_exception(StoreFailed(
-                f"the change could not be stored in {self.store.path}: {error}; check the "
-                "disk (space, permissions) of --data-dir"))
-            future.exception()  # retrieved: the answers waiting for it raise it
-        else:
-            future.set_result(None)
-        if self._pending is not None:
+        _settle(waiters, None if error is None else StoreFailed(
+            f"the change could not be stored in {self.store.path}: {error}; check the "
+            "disk (space, permissions) of --data-dir"))
+        if self._gathering:
             self._start()
 
     async def barrier(self) -> None:
         """Return once every change made so far is committed."""
-        future = self._pending or self._running
-        if future is not None:
-            await asyncio.shield(future)
+        if self._gathering:
+            waiters = self._pending
+        elif self._writing:
+            waiters = self._running
+        else:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        await waiter  # a cancelled waiter is this caller's own: the batch goes on
 
     def close(self) -> None:
         """Engine shutdown: the store's thread ends and its database is closed (call after
@@ -228,6 +241,16 @@ class Committer:
                 shutil.copyfile(package, codepkg.package_zip(dest))
             self.packages[path] = dest
         _repoint(state, self.packages)
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: StoreFailed | None) -> None:
+    """Resolve the futures of a batch's waiters (the cancelled ones wait no more)."""
+    for waiter in waiters:
+        if not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
 
 class DurableOperations:

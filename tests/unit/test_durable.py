@@ -6,16 +6,20 @@ tests with ``kill -9`` are in tests/cli/test_crash.py). Manual clock: no wall ti
 
 from __future__ import annotations
 
+import asyncio
 import marshal
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 import fcemu
+from fcemu.engine.durable import Committer, StoreFailed
 from fcemu.ids import IdGenerator
 from fcemu.store import StoreError
+from fcemu.store.sqlite import Batch
 from fcemu.taskstate import TASK_STATE_FIELDS
 from tests.constants import T0
 
@@ -225,3 +229,91 @@ def test_stopping_ends_the_store_thread_and_closes_the_database(tmp_path: Path) 
     assert not wal.exists() or wal.stat().st_size == 0
     with emulator(data) as emu:  # and it opens again
         assert len(emu.tasks("g")) == 1
+
+
+class _HeldStore:
+    """A store whose writes wait for the test's go-ahead, one batch per release."""
+
+    path = Path("held.db")
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.allowed = threading.Semaphore(0)
+        self.written: list[Batch] = []
+        self.fail = fail
+
+    def write(self, batch: Batch) -> None:
+        assert self.allowed.acquire(timeout=30)
+        if self.fail is not None:
+            error, self.fail = self.fail, None
+            raise error
+        self.written.append(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def _held_committer(store: _HeldStore) -> Committer:
+    committer = Committer(cast(Any, None), cast(Any, store))
+    changes = iter(range(1 << 30))
+    committer._collect = lambda: Batch(counters=marshal.dumps(next(changes)))  # type: ignore[method-assign]
+    committer.paused = False
+    return committer
+
+
+def _numbers(store: _HeldStore) -> list[int]:
+    return [marshal.loads(b.counters or b"") for b in store.written]
+
+
+async def _turns(n: int = 3) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def test_a_change_made_while_a_batch_is_written_waits_for_the_next_batch() -> None:
+    store = _HeldStore()
+    committer = _held_committer(store)
+
+    async def main() -> None:
+        committer.touched(False)
+        committer.touched(False)  # the same turn: the same batch
+        first = asyncio.ensure_future(committer.barrier())
+        await _turns()  # the first batch is being written (held)
+        committer.touched(False)
+        second = asyncio.ensure_future(committer.barrier())
+        gone = asyncio.ensure_future(committer.barrier())
+        await _turns()
+        gone.cancel()  # a waiter that goes away does not cancel the batch for the others
+        store.allowed.release()
+        await asyncio.wait_for(first, 30)
+        assert not second.done() and _numbers(store) == [0]
+        store.allowed.release()
+        await asyncio.wait_for(second, 30)
+        assert _numbers(store) == [0, 1]
+        await committer.barrier()  # nothing pending: at once
+
+    try:
+        asyncio.run(main())
+    finally:
+        committer.close()
+
+
+def test_a_failed_commit_fails_its_waiters_and_the_next_batch_is_written() -> None:
+    store = _HeldStore(fail=OSError("No space left on device"))
+    committer = _held_committer(store)
+
+    async def main() -> None:
+        committer.touched(False)
+        waiters = [asyncio.ensure_future(committer.barrier()) for _ in range(3)]
+        store.allowed.release()
+        for waiter in waiters:
+            with pytest.raises(StoreFailed, match="No space left on device"):
+                await asyncio.wait_for(waiter, 30)
+        committer.touched(False)
+        store.allowed.release()
+        await asyncio.wait_for(committer.barrier(), 30)
+        assert len(store.written) == 1
+
+    try:
+        asyncio.run(main())
+    finally:
+        committer.close()
