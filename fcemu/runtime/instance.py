@@ -311,15 +311,20 @@ class Instance:
     @contextlib.contextmanager
     def watching_memory(self) -> Iterator[None]:
         """While a request runs: kill the instance as soon as it uses more than memorySize."""
+        self.watch_begin()
+        try:
+            yield
+        finally:
+            self._watching -= 1
+
+    def watch_begin(self) -> None:
+        """A request begins (:meth:`watching_memory` without a generator, for the hot path:
+        the caller lowers ``_watching`` again when it ends)."""
         if not self._watching:
             self._busy_since = real_monotonic()
         self._watching += 1
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch_memory())
-        try:
-            yield
-        finally:
-            self._watching -= 1
 
     async def _watch_memory(self) -> None:
         # A request shorter than one interval is never read here: over_memory() sees its peak

@@ -210,10 +210,13 @@ class WorkerInstance(Instance):
     async def execute(self, invocation: Invocation) -> Outcome:
         function, request_id = invocation.function, invocation.request_id
         started = real_monotonic()
+        self.watch_begin()  # watching_memory(), without a generator per request
         try:
-            with self.watching_memory():
+            try:
                 reply = await self._call(request_id, invoke_frame(invocation),
                                          function.timeout)
+            finally:
+                self._watching -= 1
         except asyncio.TimeoutError:
             duration_ms = _ms_since(started)
             memory = self.peak_mb()  # before the kill: /proc forgets a dead process

@@ -178,10 +178,10 @@ class TaskEvents:
         self._lock = threading.Lock()
 
     def collect(self, task: Task) -> None:
-        from fcemu.api.wire import async_task
-
         if not self.listeners:  # nobody to hand it to: keep nothing (a served emulator
             return  # never delivers; a snapshot per task was about 1 KB kept forever)
+        from fcemu.api.wire import async_task  # after the check: ~1.8 us per finished task
+
         snapshot = {**async_task(task, include_payload=True), "functionName": task.function_name}
         with self._lock:
             self._finished.append(snapshot)
