@@ -118,8 +118,10 @@ def test_http_trigger_url_points_at_the_emulator(fc_client, fcemu):
     created = create_trigger(fc_client, "web", "http", trigger_type="http", config=config)
     url = f"{fcemu.endpoint}/http-triggers/web/http"
     assert created.http_trigger.url_internet == url
-    assert created.http_trigger.url_intranet == url
+    assert created.http_trigger.url_intranet == f"{fcemu.endpoint}/http-triggers-vpc/web/http"
     assert fcemu.http_trigger_url("web", "http") == url
+    assert fcemu.http_trigger_url("web", "http", intranet=True) == \
+        created.http_trigger.url_intranet
 
 
 @pytest.mark.fc_verified
