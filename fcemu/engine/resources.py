@@ -65,24 +65,33 @@ class ResourceOperations:
 
         def _qualifier(self, function: Function, qualifier: str | None) -> str: ...
 
+        def traffic_versions(self, function: Function, qualifier: str) -> frozenset[str]: ...
+
     def list_instances(self, name: str, qualifier: str | None = None,
                        query: InstanceQuery | None = None) -> tuple[list[InstanceInfo], str]:
-        """ListInstances: the function's instances alive now, by instance ID; the next page's
-        ``startKey`` ("" at the end).
+        """ListInstances: the function's instances alive now on the traffic path of
+        ``qualifier`` (default LATEST), by instance ID; the next page's ``startKey`` (""
+        at the end).
 
-        Every listed instance is active (``Running``): fcemu keeps no destroyed instances,
-        so ``withAllActive`` lists what a time range does, and ``startTimeMs``/``endTimeMs``
-        (checked) keep every instance, each alive now. ``versionId`` is ``0`` for LATEST
-        (FC's value), else the version the qualifier names."""
+        FC: "the instances returned by ListInstances match the active instances in the
+        traffic path of InvokeFunction with the same qualifier": LATEST's instances, a
+        version's, or those of an alias's version and its canary version. Every listed
+        instance is active (``Running``): fcemu keeps no destroyed instances, so
+        ``withAllActive`` lists what a time range does, and ``startTimeMs``/``endTimeMs``
+        (checked) keep every instance, each alive now. ``versionId`` is the version the
+        instance runs, ``0`` for LATEST (FC's value)."""
         query = query or InstanceQuery()
-        qualifier = self._qualifier(self._function(name), qualifier)
+        function = self._function(name)
+        qualifier = self._qualifier(function, qualifier)
+        serving = self.traffic_versions(function, qualifier)
         if (query.start_time_ms is not None and query.end_time_ms is not None
                 and query.start_time_ms > query.end_time_ms):
             raise InvalidArgument(f"startTimeMs ({query.start_time_ms}) is after endTimeMs "
                                   f"({query.end_time_ms})")
-        version = "0" if qualifier == LATEST else qualifier if qualifier.isdigit() else ""
-        infos = sorted((InstanceInfo(str(i["instanceId"]), qualifier, version, RUNNING)
-                        for i in self.runtimes.instances() if i.get("functionName") == name),
+        infos = sorted((InstanceInfo(str(i["instanceId"]), qualifier,
+                                     str(i.get("versionId") or "0"), RUNNING)
+                        for i in self.runtimes.instances() if i.get("functionName") == name
+                        and str(i.get("versionId") or "") in serving),
                        key=lambda info: info.instance_id)
         infos = [info for info in infos
                  if (not query.instance_ids or info.instance_id in query.instance_ids)

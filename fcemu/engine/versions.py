@@ -286,6 +286,17 @@ class VersionOperations:
             qualifier = self.get_alias(function.name, qualifier).version_id
         return self.get_function_version(function.name, qualifier).snapshot
 
+    def traffic_versions(self, function: Function, qualifier: str) -> frozenset[str]:
+        """The versions a checked qualifier sends executions to ("" for LATEST): the one it
+        names, or an alias's version and its canary version (ListInstances lists the
+        instances on this traffic path)."""
+        if qualifier == LATEST:
+            return frozenset({""})
+        if qualifier.isdigit():
+            return frozenset({qualifier})
+        alias = self.get_alias(function.name, qualifier)
+        return frozenset({alias.version_id, *alias.additional_version_weight})
+
     def resolve(self, function: Function, qualifier: str) -> Function:
         """The function an execution through ``qualifier`` runs: LATEST itself, a version's
         snapshot, or an alias's version (its canary version with the canary weight)."""

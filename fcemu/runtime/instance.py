@@ -409,8 +409,9 @@ class Instance:
     def describe(self) -> dict[str, Any]:
         """What ``Runtimes.instances()`` shows of this instance."""
         return {"instanceId": self.instance_id, "functionName": self.function_name,
-                "pid": self.pid, "active": self.active, "capacity": self.capacity,
-                "healthy": self.healthy, "memoryLimitMB": self.memory_limit_mb,
+                "versionId": self.group[1], "pid": self.pid, "active": self.active,
+                "capacity": self.capacity, "healthy": self.healthy,
+                "memoryLimitMB": self.memory_limit_mb,
                 "log": self.instance_log()}
 
 

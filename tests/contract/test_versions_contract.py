@@ -435,3 +435,22 @@ def test_a_version_and_latest_keep_their_own_warm_instances(fc_client):
     by_qualifier = {q: {i for p, i in seen if p == q} for q in ("1", "LATEST")}
     assert [len(ids) for ids in by_qualifier.values()] == [1, 1]  # each stayed warm
     assert by_qualifier["1"] != by_qualifier["LATEST"]
+
+
+def test_list_instances_lists_the_traffic_path_of_its_qualifier(fc_client):
+    """FC: "the instances returned by ListInstances match the active instances in the
+    traffic path of InvokeFunction with the same qualifier"."""
+    create_function(fc_client, "svc", who("old"))
+    publish(fc_client, "svc")
+    update_code(fc_client, "svc", who("new"))
+    create_alias(fc_client, "svc", "prod", "1")
+    v1 = invoke(fc_client, "svc", "1").headers["x-fc-instance-id"]
+    latest = invoke(fc_client, "svc").headers["x-fc-instance-id"]
+
+    def listed(qualifier):
+        body = fc_client.list_instances("svc", fc.ListInstancesRequest(qualifier=qualifier)).body
+        return [(i.instance_id, i.qualifier, i.version_id) for i in body.instances]
+
+    assert listed(None) == listed("LATEST") == [(latest, "LATEST", "0")]
+    assert listed("1") == [(v1, "1", "1")]
+    assert listed("prod") == [(v1, "prod", "1")]
