@@ -99,24 +99,33 @@ class _Connection(RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._close or self._force_close:
             return
-        if data and (self._body is None or self._body.is_eof()):  # bytes of a request head
-            if not self._head:
-                self._arm(self._head_timed_out)
-            if len(self._head) < _SNIFF:
-                self._head += data[:_SNIFF - len(self._head)]
+        body = self._body
+        head = bool(data) and (body is None or body.is_eof())  # bytes of a request head
         parsed = len(self._messages)
         super().data_received(data)
         if len(self._messages) > parsed:  # a head is complete (or failed to parse)
             message, payload = self._messages[-1]
             if isinstance(message, _ErrInfo):
-                self._error_head = bytes(self._head)
+                self._error_head = bytes(self._sniffed(data) if head else self._head)
             self._disarm()
             self._head.clear()
             self._body = payload
             if not payload.is_eof():
                 self._arm(self._body_timed_out)
-        elif self._body is not None and self._body.is_eof() and not self._head:
+        elif head:  # a head begun, not complete: its deadline runs from its first bytes
+            if not self._head:
+                self._arm(self._head_timed_out)
+            self._head[:] = self._sniffed(data)
+        elif body is not None and body.is_eof() and not self._head:
             self._disarm()  # the body is complete
+
+    def _sniffed(self, data: bytes) -> bytes | bytearray:
+        """The first bytes of the head being received, with ``data`` (the head of a request
+        that comes in one read, the usual case, is neither kept nor timed: issue 13)."""
+        kept = self._head
+        if not kept:
+            return data[:_SNIFF]
+        return kept + data[:_SNIFF - len(kept)] if len(kept) < _SNIFF else kept
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
