@@ -12,8 +12,11 @@ all committed; each round ends once its tasks are done, ``POST /_fcemu/settle``)
 three servers run side by side and each round goes to the three in turn, so that a
 machine whose load changes during the run (a shared one) moves all three alike. Prints,
 per server, submits per second (the median of ``--rounds`` rounds), the ratio to in
-memory (the median of each round's ratio; the issue's goal: durable >= 0.5x) and the
-p50/p99 latency of one submit (every round's submits).
+memory (the median of each round's ratio; the issue's goal: durable >= 0.5x), the
+p50/p99 latency of one submit (every round's submits) and the server's CPU time per
+submit (its process, all threads, the median of the rounds; Linux; with the tasks
+running, their dispatch and results too): unlike the rates, the CPU time hardly moves
+with the load of a shared machine.
 """
 
 from __future__ import annotations
@@ -102,6 +105,16 @@ async def submit(url: str, tasks: int, conns: int, delay: int, prefix: str
         return rate, latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ms(latencies: list[float], q: float) -> float:
     ordered = sorted(latencies)
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -120,14 +133,18 @@ def main() -> None:
     servers: dict[str, Server] = {}
     rates: dict[tuple[str, int], list[float]] = {}
     latencies: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
     try:
         for name, options in modes.items():
             servers[name] = Server(*options)
         for delay in (60, 0):
             for r in range(args.rounds):
                 for name, server in servers.items():
+                    before = cpu_seconds(server.proc.pid)
                     rate, each = asyncio.run(submit(server.url, args.tasks, args.conns,
                                                     delay, f"d{delay}r{r}"))
+                    cpu.setdefault((name, delay), []).append(
+                        (cpu_seconds(server.proc.pid) - before) / args.tasks)
                     rates.setdefault((name, delay), []).append(rate)
                     latencies.setdefault((name, delay), []).extend(each)
     finally:
@@ -143,7 +160,8 @@ def main() -> None:
             each = latencies[(name, delay)]
             print(f"  {name:32} {statistics.median(runs):8.0f} submits/s  {ratio:5.2f}x in "
                   f"memory (goal >= 0.5x)  p50 {_ms(each, 0.5):6.1f} ms  "
-                  f"p99 {_ms(each, 0.99):6.1f} ms")
+                  f"p99 {_ms(each, 0.99):6.1f} ms  CPU "
+                  f"{1e6 * statistics.median(cpu[(name, delay)]):4.0f} us/submit")
 
 
 if __name__ == "__main__":
