@@ -2,9 +2,9 @@
 
 For ``runtime: custom`` / ``custom.debian10|11|12`` fcemu runs
 ``customRuntimeConfig.command + args`` (default ``<code>/bootstrap``, as FC's
-``/code/bootstrap``; read by :mod:`fcemu.runtime.custom_config`, which also
-builds the request headers) in the unpacked code directory, contained
-(:mod:`fcemu.runtime.contain`: whatever it starts ends with the instance),
+``/code/bootstrap``; read by :mod:`fcemu.runtime.custom_config`) in the unpacked
+code directory, contained (:mod:`fcemu.runtime.contain`: whatever it starts ends
+with the instance),
 with FC's environment only (:mod:`fcemu.runtime.environ`: ``FC_*``, the
 credential variables, the function's ``environmentVariables``, FC's default
 search paths).
@@ -23,7 +23,8 @@ directory, and a server that listens on another port (or exits while the
 configured port is taken) fails the start at once with what to change.
 
 fcemu waits (at most :data:`START_TIMEOUT_S`, FC's 120 s) for the server to
-accept connections, then speaks the custom-runtime contract (spec §12.2):
+accept connections, then speaks the custom-runtime contract (spec §12.2;
+:mod:`fcemu.runtime.custom_wire`):
 
 * ``POST /initialize`` once per instance when an initializer is configured
   (2xx is success; anything else fails the requests with
@@ -57,18 +58,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from multidict import CIMultiDict
-from yarl import URL
 
 from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Containment
-from fcemu.runtime.custom_config import (
-    CustomRuntimeConfig,
-    answer_headers,
-    call_headers,
-    make_executable,
-    request_headers,
-)
+from fcemu.runtime.custom_config import CustomRuntimeConfig, make_executable
+from fcemu.runtime.custom_wire import outcome_of, request_headers, request_of, send
 from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.invocation import (
     Invocation,
@@ -110,8 +104,6 @@ _EXIT_GRACE_S = 0.5
 #: Real seconds between two tries of a starting server's port.
 _PORT_POLL_S = 0.02
 _LOOPBACK = "127.0.0.1"
-#: Headers aiohttp's client adds of itself; a request sends them only when given.
-_CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "content-type")
 
 
 class _NotStarted(Exception):
@@ -256,8 +248,8 @@ class CustomInstance(Instance):
         try:
             with self.watching_memory():
                 status, body, _ = await asyncio.wait_for(
-                    self._send("POST", "/initialize", b"",
-                               list(request_headers(invocation, init).items())), init.timeout)
+                    send(self._client(), self._origin, "POST", "/initialize", b"",
+                         list(request_headers(invocation, init).items())), init.timeout)
         except asyncio.TimeoutError:
             memory = self.peak_mb()
             self.healthy = False
@@ -299,13 +291,10 @@ class CustomInstance(Instance):
             self.log.spill()  # printed between requests: nobody's
         self.peak_mb()  # measured while it lives: a crash reports the last figure
         started = real_monotonic()
-        call = invocation.http_call
-        request = self._send("POST", "/invoke", invocation.payload,
-                             list(request_headers(invocation, None).items())) if call is None \
-            else self._send(call[0], call[1], call[3], call_headers(invocation, call[2]))
+        request = send(self._client(), self._origin, *request_of(invocation))
         try:
             with self.watching_memory():
-                status, body, pairs = await asyncio.wait_for(request, function.timeout)
+                status, body, headers = await asyncio.wait_for(request, function.timeout)
         except asyncio.TimeoutError:
             duration_ms, memory = _ms_since(started), self.peak_mb()
             self.healthy = False
@@ -324,32 +313,13 @@ class CustomInstance(Instance):
             return self.oom_outcome(request_id, _ms_since(started),
                                     await self._request_log(request_id))
         duration_ms, memory = _ms_since(started), self.seen_peak_mb()
-        logs = await self._request_log(request_id)
-        fc_status = next((v for k, v in pairs if k.lower() == "x-fc-status"), None)
-        if call is not None:  # a web function's answer goes to the client as it is
-            ok = fc_status in (None, "200")  # x-fc-status only reports the outcome to FC
-            return Outcome("ok" if ok else "error", body, "" if ok else UNHANDLED, duration_ms,
-                           memory, self.instance_id, logs,
-                           http_answer=(status, answer_headers(pairs)))
-        if status == 200 and fc_status in (None, "200"):
-            return Outcome("ok", body, "", duration_ms, memory, self.instance_id, logs)
-        if not body:
-            body = error_body(f"the custom runtime answered HTTP {status}"
-                              + (f" with x-fc-status {fc_status}" if fc_status else ""))
-        return Outcome("error", body, UNHANDLED, duration_ms, memory, self.instance_id, logs)
+        return outcome_of(invocation, status, body, headers, duration_ms=duration_ms,
+                          memory_mb=memory, instance_id=self.instance_id,
+                          logs=await self._request_log(request_id))
 
-    async def _send(self, method: str, target: str, body: bytes, headers: list[tuple[str, str]]
-                    ) -> tuple[int, bytes, list[tuple[str, str]]]:
-        """One request to the server: its status, body (as sent: never decompressed) and
-        headers. Only the given headers go out (no client defaults such as User-Agent)."""
-        session = self._client()
-        url = URL(f"http://{_LOOPBACK}:{self.port}{target}", encoded=True)
-        sent = {name.lower() for name, _ in headers}
-        async with session.request(method, url, data=body, headers=CIMultiDict(headers),
-                                   skip_auto_headers=[h for h in _CLIENT_DEFAULTS
-                                                      if h not in sent],
-                                   auto_decompress=False) as response:
-            return response.status, await response.read(), list(response.headers.items())
+    @property
+    def _origin(self) -> str:
+        return f"http://{_LOOPBACK}:{self.port}"
 
     def _client(self) -> aiohttp.ClientSession:
         """The HTTP client: the runtime's, or one of this instance's own on its relay."""

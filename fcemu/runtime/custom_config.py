@@ -1,9 +1,8 @@
-"""A custom runtime's configuration and the HTTP contract's request headers.
+"""A custom runtime's configuration: how to start its server.
 
 ``customRuntimeConfig`` (``command``, ``args``, ``port``) says how to start a
-custom-runtime function's server; :func:`request_headers` are the headers FC
-sends it with every ``/invoke`` and ``/initialize`` request (spec §12.2).
-:mod:`fcemu.runtime.custom` runs the servers.
+custom-runtime function's server. :mod:`fcemu.runtime.custom` runs the servers and
+:mod:`fcemu.runtime.custom_wire` speaks to them.
 """
 
 from __future__ import annotations
@@ -12,17 +11,14 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fcemu.runtime.instance import Initializer
 from fcemu.runtime.sandbox import map_fc_path
 
 if TYPE_CHECKING:
     from fcemu.models import Function
-    from fcemu.runtime.invocation import Invocation
 
 DEFAULT_PORT = 9000  # spec §12.2: FC's default listening port
 
@@ -77,62 +73,3 @@ def make_executable(program: str, code_dir: Path) -> None:
             mode = path.stat().st_mode
             if not mode & stat.S_IXUSR:
                 path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
-def request_headers(invocation: Invocation, init: Initializer | None) -> dict[str, str]:
-    """The request headers FC sends to a custom runtime (spec §12.2 table)."""
-    function, credentials = invocation.function, invocation.credentials
-    headers = {
-        "content-type": "application/octet-stream",
-        "x-fc-request-id": invocation.request_id,
-        "x-fc-access-key-id": credentials.access_key_id,
-        "x-fc-access-key-secret": credentials.access_key_secret,
-        "x-fc-security-token": credentials.security_token,
-        "x-fc-function-name": function.name,
-        "x-fc-function-handler": function.handler,
-        "x-fc-function-memory": str(function.memory_size),
-        "x-fc-function-timeout": str(function.timeout),
-        "x-fc-region": invocation.region,
-        "x-fc-account-id": invocation.account_id,
-        "x-fc-qualifier": invocation.qualifier,
-    }
-    if function.version_id:  # a published version's invocation (FC 2.0's header list)
-        headers["x-fc-version-id"] = function.version_id
-    lifecycle = function.instance_lifecycle_config or {}
-    init = init or Initializer.of(function)
-    if init is not None:
-        headers["x-fc-function-initializer"] = init.handler
-        headers["x-fc-initialization-timeout"] = str(init.timeout)
-    pre_stop = lifecycle.get("preStop")
-    if isinstance(pre_stop, dict) and pre_stop.get("handler"):
-        headers["x-fc-instance-lifecycle-pre-stop-handler"] = str(pre_stop["handler"])
-    return headers
-
-
-#: Request headers a passed-through HTTP call does not carry on: hop-by-hop and framing.
-_NOT_PASSED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te",
-                         "upgrade", "trailer", "proxy-connection"})
-#: A web function's response headers FC does not pass on to the client (HTTP triggers,
-#: "HTTP response limits": ``x-fc-*``, connection, content-length, date, keep-alive,
-#: server, upgrade); the answering server sets its own framing.
-_NOT_ANSWERED = frozenset({"connection", "content-length", "date", "keep-alive", "server",
-                           "upgrade", "transfer-encoding"})
-
-
-def call_headers(invocation: Invocation, client: Iterable[tuple[str, str]]
-                 ) -> list[tuple[str, str]]:
-    """The headers of a passed-through HTTP call (FC's "HTTP calls" of a web function):
-    the client's as sent (less hop-by-hop ones and the ``x-fc-*`` headers FC itself
-    reads), then FC's common ``x-fc-*`` request headers."""
-    pairs = [(name, value) for name, value in client
-             if name.lower() not in _NOT_PASSED and not name.lower().startswith("x-fc-")]
-    common = request_headers(invocation, None)
-    del common["content-type"]  # the client's own content type stands
-    pairs.extend(common.items())
-    return pairs
-
-
-def answer_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """The response headers of a web function that reach the client."""
-    return tuple((name, value) for name, value in headers
-                 if name.lower() not in _NOT_ANSWERED and not name.lower().startswith("x-fc-"))
