@@ -7,8 +7,10 @@ life cycle's observer (every status change of a task), the SMQ account's ``on_ch
 or published to), and the front doors (an HTTP request or a Python API call that may have
 changed the engine's own records: functions, configs, versions, triggers, layers). The
 committer gathers what changed into one :class:`~fcemu.store.sqlite.Batch` per loop turn,
-written in one transaction on its own thread; meanwhile the next changes gather into the
-next batch (group commit: a burst of concurrent submits shares one fsync). An answer goes
+written in one transaction by the store's writer process
+(:class:`~fcemu.store.writer.WriterProcess`: no GIL shared with the loop); meanwhile the
+next changes gather into the next batch (group commit: a burst of concurrent submits
+shares one fsync). An answer goes
 out only once the batch holding its change is committed (:meth:`DurableOperations.
 committed`). A task's terminal state and the result message it pushed change in the same
 loop turn, so they are in the same transaction: the outbox is never lost or doubled.
@@ -32,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fcemu import code as codepkg
 from fcemu.engine.state import FILE_TYPES, STATE_VERSION, _code_paths, _repoint
@@ -42,6 +44,7 @@ from fcemu.smq import Message
 from fcemu.smq.messages import message_to_state
 from fcemu.store import decode_state, encode_state
 from fcemu.store.sqlite import Batch, SqliteStore, Stored, StoreError
+from fcemu.store.writer import WriterProcess
 from fcemu.taskstate import TASK_STATE_FIELDS
 
 if TYPE_CHECKING:
@@ -82,14 +85,52 @@ class _Observer:
             self.inner.throttled(function_name, qualifier)
 
 
-class Committer:
-    """Gathers changes into batches and writes them, one transaction at a time, on its own
-    thread (see the module docstring)."""
+class Writer(Protocol):
+    """Writes batches, one transaction each, in the order given; calls each batch's
+    ``done`` on the loop (with the error when it was not committed)."""
 
-    def __init__(self, engine: DurableOperations, store: SqliteStore) -> None:
-        self.engine = engine
+    def submit(self, batch: Batch, done: Callable[[BaseException | None], None]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadWriter:
+    """A :class:`Writer` on a thread of this process (for stores other than the data
+    directory's, as tests use; durable mode uses :class:`~fcemu.store.writer.WriterProcess`)."""
+
+    def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fcemu-store")
+
+    def submit(self, batch: Batch, done: Callable[[BaseException | None], None]) -> None:
+        self._executor.submit(self._write, asyncio.get_running_loop(), batch, done)
+
+    def _write(self, loop: asyncio.AbstractEventLoop, batch: Batch,
+               done: Callable[[BaseException | None], None]) -> None:
+        error: BaseException | None = None
+        try:
+            self.store.write(batch)
+        except BaseException as exc:  # every waiting answer gets it
+            error = exc
+        try:
+            loop.call_soon_threadsafe(done, error)
+        except RuntimeError:  # the loop is closed: nothing waits any more
+            pass
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.store.close()
+
+
+class Committer:
+    """Gathers changes into batches and has its :class:`Writer` write them, one
+    transaction at a time (see the module docstring)."""
+
+    def __init__(self, engine: DurableOperations, store: SqliteStore,
+                 writer: Writer | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self._writer = ThreadWriter(store) if writer is None else writer
         self._tasks: dict[int, Task] = {}
         self._messages: dict[tuple[str, str], tuple[str, Message]] = {}
         self.records = False
@@ -154,19 +195,7 @@ class Committer:
             log.exception("fcemu could not gather the changes to store")
             return
         self._writing, self._running = True, waiters
-        self._executor.submit(self._write, asyncio.get_running_loop(), batch)
-
-    def _write(self, loop: asyncio.AbstractEventLoop, batch: Batch) -> None:
-        """On the store's thread: write ``batch``; :meth:`_written` runs on the next turn."""
-        error: BaseException | None = None
-        try:
-            self.store.write(batch)
-        except BaseException as exc:  # every waiting answer gets it
-            error = exc
-        try:
-            loop.call_soon_threadsafe(self._written, error)
-        except RuntimeError:  # the loop is closed: nothing waits any more
-            pass
+        self._writer.submit(batch, self._written)
 
     def _written(self, error: BaseException | None) -> None:
         self._writing = False
@@ -192,11 +221,10 @@ class Committer:
         await waiter  # a cancelled waiter is this caller's own: the batch goes on
 
     def close(self) -> None:
-        """Engine shutdown: the store's thread ends and its database is closed (call after
-        the last :meth:`barrier`; nothing is recorded any more)."""
+        """Engine shutdown: the writer ends and the database is closed (call after the
+        last :meth:`barrier`; nothing is recorded any more)."""
         self.paused = True
-        self._executor.shutdown(wait=True)
-        self.store.close()
+        self._writer.close()
 
     def _collect(self) -> Batch:
         engine = self.engine
@@ -291,8 +319,12 @@ class DurableOperations:
         if directory is None or not SqliteStore.exists(directory):
             return False
         store = SqliteStore(directory, relaxed=self.settings.durability == "relaxed")
-        stored = store.load()
-        self._committer = Committer(self, store)
+        try:
+            stored = store.load()
+        finally:
+            store.close()  # from now on the writer process writes (fcemu.store.writer)
+        self._committer = Committer(self, store, WriterProcess(directory,
+                                                               relaxed=store.relaxed))
         if stored is None:
             return False
         state = self._state_of(stored)
@@ -308,8 +340,10 @@ class DurableOperations:
         if directory is None:
             return
         if self._committer is None:
-            self._committer = Committer(self, SqliteStore(
-                directory, relaxed=self.settings.durability == "relaxed"))
+            store = SqliteStore(directory, relaxed=self.settings.durability == "relaxed")
+            store.close()  # made and checked here; the writer process writes
+            self._committer = Committer(self, store, WriterProcess(directory,
+                                                                   relaxed=store.relaxed))
         self._attach_store()
 
     def _attach_store(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import marshal
+import os
+import signal
 import sqlite3
 import threading
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 import fcemu
 from fcemu.engine.durable import Committer, StoreFailed
 from fcemu.ids import IdGenerator
+from fcemu.runtime.procfs import tree_pids
 from fcemu.store import StoreError
 from fcemu.store.sqlite import Batch
 from fcemu.taskstate import TASK_STATE_FIELDS
@@ -211,24 +214,57 @@ def test_a_data_dir_that_is_a_file_is_refused_with_a_reason(tmp_path: Path) -> N
         fcemu.Settings(durability="sometimes")  # type: ignore[arg-type]
 
 
-def _store_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name.startswith("fcemu-store")}
+def _writers(data: Path) -> set[int]:
+    """The writer processes below this process that write ``data``'s database."""
+    found = set()
+    for pid in tree_pids(os.getpid()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fcemu.store.writer" in argv and str(data).encode() in argv:
+            found.add(pid)
+    return found
 
 
-def test_stopping_ends_the_store_thread_and_closes_the_database(tmp_path: Path) -> None:
+def test_stopping_ends_the_writer_process_and_closes_the_database(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    before = _store_threads()
     with emulator(data) as emu:
         emu.register_function("g", code=code_dir(tmp_path))
-        emu.invoke("g", b"x", asynchronous=True, delay=60)  # a commit: the thread exists
-        ours = _store_threads() - before
-        assert ours
-    assert not any(t.is_alive() for t in ours)
+        emu.invoke("g", b"x", asynchronous=True, delay=60)  # a commit: the writer exists
+        ours = _writers(data)
+        assert len(ours) == 1
+    assert not _writers(data) and not any(Path(f"/proc/{pid}").exists() for pid in ours)
     # closed: nothing left in the write-ahead log (SQLite checkpoints it on the last close)
     wal = data / "fcemu.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
     with emulator(data) as emu:  # and it opens again
         assert len(emu.tasks("g")) == 1
+
+
+def test_a_writer_process_that_dies_fails_its_answers_and_another_takes_over(
+        tmp_path: Path) -> None:
+    """The writer process killed: the change it held is not acknowledged (503), and the
+    next change starts a new writer; nothing acknowledged is lost."""
+    data = tmp_path / "data"
+    with emulator(data) as emu:
+        emu.register_function("g", code=code_dir(tmp_path))
+        emu.put_async_invoke_config("g", async_task=True)
+        emu.invoke("g", b"kept", asynchronous=True, delay=60)
+        (first,) = _writers(data)
+        os.kill(first, signal.SIGKILL)
+        for _ in range(3):  # the first may fail (503) until the death is seen
+            try:
+                emu.invoke("g", b"after", asynchronous=True, delay=60)
+                break
+            except fcemu.FcError as error:
+                assert error.status == 503 and "writer process" in str(error)
+        (second,) = _writers(data)
+        assert second != first
+        emu.invoke("g", b"last", asynchronous=True, delay=60)
+    with emulator(data) as emu:
+        payloads = sorted(t["taskPayload"] for t in emu.tasks("g"))
+        assert payloads[0] == "after" and payloads[-2:] == ["kept", "last"]
 
 
 class _HeldStore:
