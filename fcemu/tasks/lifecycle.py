@@ -41,7 +41,6 @@ from fcemu.taskindex import Partition, make_key
 from fcemu.tasks.query import TaskQuery, page
 from fcemu.tasks.rows import TaskRows
 from fcemu.tasks.slots import Slots
-from fcemu.tasks.waits import Waits
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -68,7 +67,7 @@ class TaskObserver(Protocol):
     def throttled(self, function_name: str, qualifier: str) -> None: ...
 
 
-class AsyncTasks(TaskRows, Waits):
+class AsyncTasks(TaskRows):
     """Task records of every function and the state machine that moves them.
 
     :param execute: runs one attempt (the engine's ``execute``).

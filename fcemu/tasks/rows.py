@@ -21,14 +21,11 @@ from typing import TYPE_CHECKING, Any
 from fcemu import gcpolicy
 from fcemu.models import TASK_RETENTION_MS, Attempt, Task, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome
-from fcemu.taskindex import Partition
-from fcemu.tasks.waits import wake_label
+from fcemu.tasks.waits import Waits, wake_label
 from fcemu.taskstate import task_to_state, tasks_from_states
 
 if TYPE_CHECKING:
-    from fcemu.clock import Clock
     from fcemu.faults import Step
-    from fcemu.scheduler import Scheduler
 
 S = TaskStatus
 _INDEX_KEY = attrgetter("index_key")
@@ -37,19 +34,11 @@ _DUE_AND_WHY = itemgetter(1, 2)
 _STATE = itemgetter(0)
 
 
-class TaskRows:
-    """A task state as rows, and loading them (see the module docstring)."""
+class TaskRows(Waits):
+    """A task state as rows, and loading them (see the module docstring); the state it
+    reads besides what :class:`~fcemu.tasks.waits.Waits` declares is below."""
 
-    _clock: Clock
-    _scheduler: Scheduler
     _seq: int
-    by_function: dict[str, dict[str, Task]]
-    _waits: dict[Task, int]
-    _paused: dict[str, dict[str, Task]]
-    _retained: deque[Task]
-    _dispatch: Callable[[Task], object]
-    _partition: Callable[[Task], Partition]
-    _arm_retention: Callable[[], None]
     _after_attempt: Callable[[Task, Outcome, Step | None], None]
 
     def to_state(self) -> dict[str, Any]:
