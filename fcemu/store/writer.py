@@ -19,7 +19,9 @@ length and a UTF-8 message (the transaction was rolled back). It calls each batc
 The child never outlives the server: it ends at the end of its standard input, which
 comes when the server closes it (:meth:`WriterProcess.close`) or dies, even by
 ``kill -9`` (a batch being written then is committed or rolled back whole; its answer
-never went out, so nothing acknowledged is lost). If the child dies, every batch it held
+never went out, so nothing acknowledged is lost). It runs in a session of its own, so a
+Ctrl-C in the server's terminal (a signal to its process group) leaves it writing until
+the server's shutdown has committed the last batch. If the child dies, every batch it held
 fails (the waiting answers are 503) and the next batch starts a new child.
 """
 
@@ -107,7 +109,8 @@ class WriterProcess:
         proc = subprocess.Popen(
             [sys.executable, "-m", "fcemu.store.writer", str(self.directory),
              "relaxed" if self.relaxed else "strict"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            start_new_session=True)  # a terminal's Ctrl-C is the server's to handle
         assert proc.stdin is not None and proc.stdout is not None
         os.set_blocking(proc.stdin.fileno(), False)
         os.set_blocking(proc.stdout.fileno(), False)

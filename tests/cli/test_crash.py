@@ -298,3 +298,18 @@ def test_smq_keeps_every_acknowledged_send_and_no_deleted_message_returns(
         left = {m["messageId"]: m["body"] for m in doc["messages"]}
         assert set(left) == set(sent) - set(deleted)
         assert all(left[k] == sent[k] for k in left)
+
+
+def test_ctrl_c_in_the_terminal_shuts_down_with_every_change_committed(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the server's whole process group; the store's writer
+    process is in a session of its own, so it keeps writing until the server's shutdown
+    has committed its last batch, then ends with it."""
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    with serving(data, log) as server:
+        deploy(server, "kept", ECHO)
+        os.killpg(server.process.pid, signal.SIGINT)
+        assert server.process.wait(timeout=60) == 0
+    text = log.read_text()
+    assert "Traceback" not in text and "could not commit" not in text, text
+    with serving(data, log) as server:
+        assert server.json("GET", f"{FC}/functions/kept")["functionName"] == "kept"
