@@ -44,7 +44,7 @@ from fcemu.smq import Message
 from fcemu.smq.messages import message_to_state
 from fcemu.store import decode_state, encode_state
 from fcemu.store.sqlite import Batch, SqliteStore, Stored, StoreError
-from fcemu.store.writer import WriterProcess
+from fcemu.store.writer import WriterGone, WriterProcess
 from fcemu.taskstate import TASK_STATE_FIELDS
 
 if TYPE_CHECKING:
@@ -202,9 +202,10 @@ class Committer:
         waiters, self._running = self._running, []
         if error is not None:
             log.error("fcemu could not commit to %s: %s", self.store.path, error)
+        hint = "" if isinstance(error, WriterGone) else \
+            "; check the disk (space, permissions) of --data-dir"
         _settle(waiters, None if error is None else StoreFailed(
-            f"the change could not be stored in {self.store.path}: {error}; check the "
-            "disk (space, permissions) of --data-dir"))
+            f"the change could not be stored in {self.store.path}: {error}{hint}"))
         if self._gathering:
             self._start()
 

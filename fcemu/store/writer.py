@@ -38,7 +38,7 @@ from pathlib import Path
 
 from fcemu.store.sqlite import Batch, SqliteStore, StoreError
 
-__all__ = ["WriterProcess", "main"]
+__all__ = ["WriterGone", "WriterProcess", "main"]
 
 _LENGTH = 4
 _OK, _FAILED = 0, 1
@@ -46,6 +46,10 @@ _OK, _FAILED = 0, 1
 _CLOSE_WAIT_S = 10.0
 
 Done = Callable[[BaseException | None], None]
+
+
+class WriterGone(StoreError):
+    """The writer process ended with batches unanswered (not a disk's fault)."""
 
 
 def _frame(batch: Batch) -> bytes:
@@ -100,7 +104,7 @@ class WriterProcess:
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        self._fail(StoreError("the store's writer process was closed"))
+        self._fail(WriterGone("the store's writer process was closed"))
 
     # -- the pipes ----------------------------------------------------------------------
 
@@ -176,7 +180,8 @@ class WriterProcess:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.close()
         proc.stdout.close()
-        self._fail(StoreError(f"the store's writer process ended (exit status {code})"))
+        self._fail(WriterGone(f"the store's writer process ended (exit status {code}); "
+                              "the next change starts another"))
 
     def _unhook(self, proc: subprocess.Popen[bytes]) -> None:
         loop = self._loop
