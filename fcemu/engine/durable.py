@@ -202,6 +202,7 @@ class Committer:
         waiters, self._running = self._running, []
         if error is not None:
             log.error("fcemu could not commit to %s: %s", self.store.path, error)
+            self.full = True  # what that batch held is written with the next one, whole
         hint = "" if isinstance(error, WriterGone) else \
             "; check the disk (space, permissions) of --data-dir"
         _settle(waiters, None if error is None else StoreFailed(
