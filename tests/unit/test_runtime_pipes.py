@@ -110,20 +110,26 @@ class _Pipe:
         pass
 
 
+class _Transport(asyncio.SubprocessTransport):
+    """A subprocess transport with the given pipes and nothing else."""
+
+    def __init__(self, pipes: dict[int, _Pipe]) -> None:
+        super().__init__()
+        self.pipes = pipes
+
+    def get_pipe_transport(self, fd: int) -> Any:
+        return self.pipes.get(fd)
+
+    def close(self) -> None:
+        pass
+
+
 async def _routing() -> None:
     loop = asyncio.get_running_loop()
     got = _Sink()
     protocol = ProcessProtocol(STREAM_LIMIT, loop, {1: got.sink})
     pipes = {1: _Pipe(), 2: _Pipe()}
-
-    class _Transport(asyncio.SubprocessTransport):
-        def get_pipe_transport(self, fd: int) -> Any:
-            return pipes.get(fd)
-
-        def close(self) -> None:
-            pass
-
-    protocol.connection_made(_Transport())
+    protocol.connection_made(_Transport(pipes))
     protocol.pipe_data_received(1, encode_frame(FRAMES[0]))
     protocol.pipe_data_received(2, b"a log line\n")
     protocol.pipe_connection_lost(1, None)
@@ -148,15 +154,7 @@ def test_a_pipe_with_a_sink_hands_each_chunk_to_it_as_it_is_read() -> None:
         protocol = ProcessProtocol(STREAM_LIMIT, loop, {1: got.sink})
         pipes = {1: _Pipe(), 2: _Pipe()}
         inner, other = pipes[1].protocol, pipes[2].protocol
-
-        class _Transport(asyncio.SubprocessTransport):
-            def get_pipe_transport(self, fd: int) -> Any:
-                return pipes.get(fd)
-
-            def close(self) -> None:
-                pass
-
-        protocol.connection_made(_Transport())
+        protocol.connection_made(_Transport(pipes))
         assert pipes[2].protocol is other
         direct = pipes[1].protocol
         assert isinstance(direct, asyncio.Protocol) and direct is not inner
