@@ -17,18 +17,19 @@ fcemu's own records make no cycles, so this costs nothing in practice.
 
 The step is small because the collection before each freeze is a pause that every
 request in flight waits for, and it grows with the step: on a busy server, 10,000
-submissions' worth took about 30 ms of CPU (the p99.9 of async submits); 1,000 take
-about 3 ms, and the collector's CPU in all is lower, not higher (the freeze empties the
-young generations too). Finished tasks count because a drain of 100k tasks made 100k
-tasks' worth of new long-lived objects that nothing froze: the natural full collections
-walked them over and over (43 % of the drain's CPU). The first freeze after a release
-waits :data:`FIRST_STEPS` times longer (it walks the whole process). The process's very
-first freeze (nothing was ever handed back) collects only the young generations (0 and
-1): a full collection would walk the whole process, the modules and the app (30-40 ms of
-CPU on the bench server, the p99.9 of a fresh server's first 20k submits). What it
-misses, cycle garbage already in the oldest generation (left over from start-up, or
-promoted in the first steps), is frozen until the next :func:`release`, after which the
-first freeze collects in full again: a bounded, one-off amount.
+submissions' worth took about 30 ms of CPU (the p99.9 of async submits); 1,000 took
+1.5-1.9 ms and 500 take 0.9-1.1 ms, and the collector's CPU in all is lower, not higher
+(each freeze empties the young generations too: per 20k submits, 500 spent about 31 ms
+in the collector against 39 ms for 1,000). Finished tasks count because a drain of 100k
+tasks made 100k tasks' worth of new long-lived objects that nothing froze: the natural
+full collections walked them over and over (43 % of the drain's CPU). The first freeze
+after a release waits :data:`FIRST_STEPS` times longer (it walks the whole process). The
+process's very first freeze (nothing was ever handed back) collects only the young
+generations (0 and 1): a full collection would walk the whole process, the modules and
+the app (30-40 ms of CPU on the bench server, the p99.9 of a fresh server's first 20k
+submits). What it misses, cycle garbage already in the oldest generation (left over from
+start-up, or promoted in the first steps), is frozen until the next :func:`release`,
+after which the first freeze collects in full again: a bounded, one-off amount.
 
 A snapshot restore loads a burst of long-lived records at once: :func:`promote` moves
 them to the oldest generation without a walk, so no young collection walks them.
@@ -43,7 +44,7 @@ import gc
 import os
 
 #: Steps of retained work between two freezes (``FCEMU_GC_FREEZE_EVERY``; 0: never).
-FREEZE_EVERY = int(os.environ.get("FCEMU_GC_FREEZE_EVERY", "1000") or 0)
+FREEZE_EVERY = int(os.environ.get("FCEMU_GC_FREEZE_EVERY", "500") or 0)
 
 #: The first freeze after a :func:`release` waits this many times longer: everything was
 #: just handed back, so its collection walks the whole process (tens of milliseconds), a
