@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -154,6 +155,13 @@ class Bench:
         self.emu.call(go)
         return {}
 
+    def close(self) -> None:
+        """Stop the emulator and remove the handler code's temporary directory."""
+        try:
+            self.emu.stop()
+        finally:
+            shutil.rmtree(self.code, ignore_errors=True)
+
     def rss(self) -> dict[str, Any]:
         gc.collect()
         return {"rss": rss_bytes()}
@@ -171,15 +179,17 @@ COMMANDS: dict[str, Callable[..., Any]] = {
 
 def main() -> None:
     bench = Bench()
-    print(json.dumps({"port": bench.emu.port}), flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            answer = COMMANDS[request.pop("cmd")](bench, **request)
-            print(json.dumps({"ok": answer}), flush=True)
-        except Exception as exc:  # reported to the driver, which stops
-            print(json.dumps({"error": repr(exc)}), flush=True)
-    bench.emu.stop()
+    try:
+        print(json.dumps({"port": bench.emu.port}), flush=True)
+        for line in sys.stdin:
+            request = json.loads(line)
+            try:
+                answer = COMMANDS[request.pop("cmd")](bench, **request)
+                print(json.dumps({"ok": answer}), flush=True)
+            except Exception as exc:  # reported to the driver, which stops
+                print(json.dumps({"error": repr(exc)}), flush=True)
+    finally:
+        bench.close()
 
 
 if __name__ == "__main__":

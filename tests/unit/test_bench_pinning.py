@@ -1,4 +1,5 @@
-"""The bench moves the processes below its server (the warm handlers) to the load's CPU."""
+"""The bench moves the processes below its server (the warm handlers) to the load's CPU,
+and cleans up after itself."""
 
 from __future__ import annotations
 
@@ -36,3 +37,19 @@ def test_every_process_below_the_root_goes_to_the_cpu_and_the_root_stays() -> No
         finally:
             root.stdin.close()
             root.wait(timeout=30)
+
+
+def test_the_bench_server_removes_its_code_directory_when_its_input_ends(tmp_path) -> None:
+    # the handler code of the worker row goes in a temporary directory: gone at the end
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["TMPDIR"] = str(tmp_path)
+    with subprocess.Popen([sys.executable, "-m", "bench.server"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True, env=env,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+                          ) as server:
+        assert server.stdin is not None and server.stdout is not None
+        assert "port" in server.stdout.readline()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fcemu-bench-")]
+        server.stdin.close()
+        assert server.wait(timeout=60) == 0
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("fcemu-bench-")]
