@@ -18,7 +18,7 @@ from typing import Any, cast
 import pytest
 
 import fcemu
-from fcemu.engine.durable import Committer, StoreFailed
+from fcemu.engine.committer import Committer, StoreFailed
 from fcemu.ids import IdGenerator
 from fcemu.runtime.procfs import tree_pids
 from fcemu.store import StoreError
