@@ -111,8 +111,9 @@ class DeliveryRefused(Exception):
     """A destination refused a result message (over its payload limit)."""
 
 
-def check_size(target: Target, body: bytes) -> None:
-    """Refuse a result message over FC's payload limit for the target's kind."""
+def check_size(target: Target, body: bytes | str) -> None:
+    """Refuse a result message over FC's payload limit for the target's kind (``body``
+    as bytes, or as text when it is ASCII: as long as its bytes)."""
     limit = PAYLOAD_LIMITS[target.kind]
     if len(body) > limit:
         raise DeliveryRefused(
@@ -179,6 +180,27 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
     }
 
 
+def result_text(task: Task, timestamp_ms: int) -> str:
+    """:func:`result_message` as :func:`encode_message` writes it raw, made from a template
+    (issue 13: no dicts, no JSON encoder per task): the same text, byte for byte, for
+    the same key order, string escapes (``ensure_ascii=False``) and integers."""
+    status_code, function_error, response = 200, "", ""
+    if task.status is TaskStatus.SUCCEEDED:
+        response = _text(task.return_payload)
+    elif task.condition in CONDITION_STATUS:
+        status_code = CONDITION_STATUS[task.condition]
+    elif task.condition in ("InvocationError", "InvocationStopped"):
+        function_error = "InvocationError"
+        response = _text(task.error_body)
+    arn = qualified_arn(task)
+    return (f'{{"timestamp":{timestamp_ms},"requestContext":{{"requestId":'
+            f'{_string(task.request_id)},"functionArn":{_string(arn)},"condition":'
+            f'{_string(task.condition)},"approximateInvokeCount":{len(task.attempts)}}},'
+            f'"requestPayload":{_string(_text(task.payload))},"responseContext":'
+            f'{{"statusCode":{status_code},"functionError":"{function_error}"}},'
+            f'"responsePayload":{_string(response)}}}')
+
+
 def qualified_arn(task: Task) -> str:
     """The ARN of what ran: the function's, with ``/<qualifier>`` for a version or alias
     (the form FC's function destinations take; docs/fidelity.md)."""
@@ -193,6 +215,10 @@ def encode_message(message: dict[str, object], encoding: str) -> str:
     if encoding == "base64":
         return base64.b64encode(text.encode()).decode()
     return text
+
+
+#: A JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it (the same C function).
+_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _text(data: bytes | None) -> str:
@@ -234,12 +260,11 @@ class Delivery:
         if arn is None:
             return
         try:
-            message = result_message(task, self._clock.now_ms())
             target = _parsed_destination(arn)
-            if self._take_fault(target):
+            if self._faults and self._take_fault(target):
                 delivery_failed(task, arn, "scripted destination fault")
                 return
-            self._send(target, arn, message)
+            self._send(target, arn, task)
         except (SmqError, FcError, DeliveryRefused) as exc:
             delivery_failed(task, arn, failure_reason(exc))
         except Exception as exc:  # no delivery failure escapes: an emulator bug is recorded too
@@ -248,20 +273,24 @@ class Delivery:
         else:
             task.destination_status = "Succeeded"
 
-    def _send(self, target: Target, arn: str, message: dict[str, Any]) -> None:
+    def _send(self, target: Target, arn: str, task: Task) -> None:
         create = not self._strict
+        now = self._clock.now_ms()
         if target.kind in ("queue", "topic"):
-            body = encode_message(message, self._encoding)
-            check_size(target, body.encode())
+            body = result_text(task, now)
+            if self._encoding == "base64":
+                body = base64.b64encode(body.encode()).decode()
+            check_size(target, body.encode() if not body.isascii() else body)
             if target.kind == "queue":
                 self._smq.send_message(target.name, body, create=create)
             else:
                 self._smq.publish_message(target.name, body, create=create)
         elif target.kind == "function":
-            payload = encode_message(message, "raw").encode()
+            payload = result_text(task, now).encode()
             check_size(target, payload)
             self._submit_function(target.name, target.qualifier, payload)
         else:
+            message = result_message(task, now)
             check_size(target, encode_message(message, "raw").encode())
             self.eventbus_log.append({"eventBus": target.name, "destination": arn,
                                       "timestamp": self._clock.now_ms(), "data": message})
