@@ -70,6 +70,8 @@ class Scheduler:
         self._backlog = False
         self._seq = itertools.count()
         self._work: dict[asyncio.Task[Any], str] = {}
+        #: Settled when the work runs out: what :meth:`settle` waits on (None: nobody waits).
+        self._idle: asyncio.Future[None] | None = None
         self._wakeup: asyncio.TimerHandle | None = None
         self._soon = False
         #: The runs of :meth:`call_each_at` (fcemu.timers).
@@ -254,12 +256,20 @@ class Scheduler:
         return task
 
     def _work_done(self, task: asyncio.Task[Any]) -> None:
-        self._work.pop(task, None)
+        work = self._work
+        work.pop(task, None)
+        if not work and self._idle is not None:
+            self._set_idle()
         if self._backlog and not self._soon and len(self._work) <= BATCH // 2:
             self._soon = True
             asyncio.get_running_loop().call_soon(self._fire_due)
         if not task.cancelled() and task.exception() is not None:
             self._failed(self._work_name(task), task.exception())  # type: ignore[arg-type]
+
+    def _set_idle(self) -> None:
+        idle, self._idle = self._idle, None
+        if idle is not None and not idle.done():
+            idle.set_result(None)
 
     @staticmethod
     def _work_name(task: asyncio.Task[Any]) -> str:
@@ -299,9 +309,11 @@ class Scheduler:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise SettleTimeout(limit, self.busy())
-            waiters = list(self._work)
-            if waiters:
-                await asyncio.wait(waiters, timeout=remaining)
+            if self._work:  # one future for the work running out, not a callback per task
+                idle = self._idle
+                if idle is None:
+                    idle = self._idle = loop.create_future()
+                await asyncio.wait((idle,), timeout=remaining)
 
     # -- moving a manual clock ---------------------------------------------------
 
@@ -383,6 +395,7 @@ class Scheduler:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._work.clear()
+        self._set_idle()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -86,3 +86,47 @@ def test_next_due_of_a_kind_is_the_earliest_live_one(
         await scheduler.close()
 
     asyncio.run(scenario())
+
+
+def test_settle_waits_for_work_started_meanwhile_and_close_ends_the_wait() -> None:
+    """settle() waits on one future for the work running out (issue 13: not a callback
+    on each piece of work): work that work starts is waited for too; two settles wait
+    together; close() ends a settle waiting on work it cancels."""
+    async def scenario() -> tuple[list[str], bool]:
+        scheduler = Scheduler(ManualClock(T0))
+        done: list[str] = []
+        gate = asyncio.Event()
+
+        async def child(i: int) -> None:
+            await gate.wait()
+            done.append(f"child{i}")
+
+        async def parent() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            for i in range(2):
+                scheduler.spawn(child(i), name=f"child{i}")
+            done.append("parent")
+
+        async def opener() -> None:
+            for _ in range(10):
+                await asyncio.sleep(0)
+            gate.set()
+
+        scheduler.spawn(parent(), name="parent")
+        scheduler.spawn(opener(), name="opener")
+        await asyncio.gather(scheduler.settle(timeout=10), scheduler.settle(timeout=10))
+        order = list(done)
+        never = asyncio.Event()
+        scheduler.spawn(never.wait(), name="stuck")
+        waiting = asyncio.ensure_future(scheduler.settle(timeout=10))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        await scheduler.close()
+        await asyncio.wait_for(waiting, timeout=5)
+        return order, not scheduler._work
+
+    order, empty = asyncio.run(scenario())
+    assert order == ["parent", "child0", "child1"]
+    assert empty
