@@ -103,6 +103,8 @@ class AsyncTasks(TaskRows):
         self.by_function: dict[str, dict[str, Task]] = {}
         #: function name -> qualifier -> its tasks in ListAsyncTasks order (fcemu.taskindex)
         self._parts: dict[str, dict[str, Partition]] = {}
+        #: The partition :meth:`_partition` gave last (partitions are never dropped).
+        self._last_part: Partition | None = None
         self._seq = 0
         #: The last runnable time given: the next equal one is this same int (issue 13).
         self._runnable = 0
@@ -193,6 +195,14 @@ class AsyncTasks(TaskRows):
         return page([] if part is None else [part], query, self.by_function)
 
     def _partition(self, task: Task) -> Partition:
+        last = self._last_part  # a task's events come in a row: its partition, kept
+        if (last is not None and last.function_name == task.function_name
+                and last.qualifier == task.qualifier):
+            return last
+        self._last_part = self._partition_of(task)
+        return self._last_part
+
+    def _partition_of(self, task: Task) -> Partition:
         parts = self._parts.setdefault(task.function_name, {})
         part = parts.get(task.qualifier)
         if part is None:

@@ -153,6 +153,42 @@ def test_status_changes_held_past_the_limit_and_between_reads_list_right() -> No
         assert book.all_pages(f) == reference([t for t in tasks if t], f)
 
 
+def test_moves_made_in_bulk_or_one_by_one_list_the_same() -> None:
+    """Noted moves are made a status list at a time (issue 13): a list that loses many
+    tasks is rebuilt from the rest, one that loses a few discards them, a list gains its
+    tasks in one update. Either way every status lists what the reference lists."""
+    book = Book()
+    tasks = [book.add("f", "LATEST", i // 3, f"t{i:05d}", TaskStatus.ENQUEUED)
+             for i in range(4000)]
+    part = book.parts[("f", "LATEST")]
+    live = [t for t in tasks if t is not None]
+
+    def move(chosen: list[Task], status: TaskStatus) -> None:
+        for task in chosen:
+            old, task.status = task.status, status
+            part.moved(task, old)
+
+    def check() -> None:
+        for status in [*STATUSES, TaskStatus.PROCESSED]:
+            for ascending in (False, True):
+                f = Filters(status=status, limit=5000, ascending=ascending)
+                assert book.all_pages(f) == reference(live, f)
+
+    move(live[::97], TaskStatus.RUNNING)  # a few out of a big list: discarded one by one
+    check()
+    move(live[1::2], TaskStatus.SUCCEEDED)  # half of it: rebuilt from the rest
+    move(live[::97][::2], TaskStatus.FAILED)
+    check()
+    move(live[::5], TaskStatus.PROCESSED)  # from several lists into one, some back again
+    move(live[::10], TaskStatus.ENQUEUED)
+    check()
+    for task in live[::7]:
+        part.remove(task)
+        del book.records["f"][task.task_id]
+    live = [t for t in live if t.task_id in book.records["f"]]
+    check()
+
+
 def test_a_sparse_prefix_reads_by_id_and_a_dense_one_walks_the_time_order() -> None:
     book = Book()
     for i in range(400):
