@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from fcemu.settings import Settings
 
 S = TaskStatus
+#: A task woken in one of these statuses is not run (ended, or being stopped).
+_NOT_RUNNABLE = frozenset({*(s for s in TaskStatus if s.terminal), S.STOPPING})
 #: The length of an empty framed log, without its two request IDs.
 _QUIET_LEN = len(framed("", ""))
 
@@ -232,8 +234,9 @@ class AsyncTasks(TaskRows):
         waits = self._waits
         if waits.pop(task, None) is not None and not waits:
             self._waits = {}  # a dict never shrinks: its table would stay burst-sized
-        self._paused.get(task.function_name, {}).pop(task.task_id, None)
-        if task.status.terminal or task.status is S.STOPPING:
+        if self._paused:
+            self._paused.get(task.function_name, {}).pop(task.task_id, None)
+        if task.status in _NOT_RUNNABLE:
             return None
         function = self._function(task.function_name)
         if function is None or function.function_id != task.function_id:
@@ -265,7 +268,7 @@ class AsyncTasks(TaskRows):
         step = self._faults.take(function.name)
         if task.status is S.ENQUEUED:
             self._event(task, S.PROCESSED)
-        self._event(task, S.RUNNING, scripted_detail(step))
+        self._event(task, S.RUNNING, "" if step is None else scripted_detail(step))
         return self._attempt(task, function, step)
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
