@@ -21,11 +21,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
-
-from bench.load import Request, Result, expect, run
+from bench.load import Connection, Request, Result, expect, run
 
 FC = "/2023-03-30/functions"
 MNS_HEADERS = {"x-mns-version": "2015-06-06", "Content-Type": "text/xml"}
@@ -61,7 +60,7 @@ class Proc:
         self.port = int(doc["port"] if isinstance(doc, dict) else doc)
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def _stdout(self) -> TextIO:
+    def _stdout(self) -> IO[str]:
         assert self.proc.stdout is not None
         return self.proc.stdout
 
@@ -84,42 +83,54 @@ class Proc:
             self.proc.wait()
 
 
-def rounds(make: Callable[[], Request], count: int, connections: int, n: int) -> Result:
+#: A cell's load: the server's base URL, and how to make request ``i`` on a connection.
+Load = tuple[str, Request]
+
+
+def rounds(make: Callable[[], Load], count: int, connections: int, n: int) -> Result:
     """The median (by rate) of ``n`` rounds."""
-    results = [asyncio.run(run(make(), count, connections)) for _ in range(n)]
+    results = [asyncio.run(run(*make(), count, connections)) for _ in range(n)]
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
 def post(url: str, body: bytes, status: int, headers: Callable[[int], dict[str, str]] | None
-         = None) -> Request:
-    async def request(session: aiohttp.ClientSession, i: int) -> None:
-        async with session.post(url, data=body, headers=headers(i) if headers else None) as r:
-            data = await r.read()
-            expect(r.status, status, url, data)
-    return request
+         = None) -> Load:
+    base, path = _split(url)
+
+    async def request(conn: Connection, i: int) -> None:
+        answer = await conn.call("POST", path, headers(i).items() if headers else (), body)
+        expect(answer, status, url)
+    return base, request
 
 
-def receive_delete(base: str, queue: str) -> Request:
-    url = f"{base}/queues/{queue}/messages"
+def receive_delete(base: str, queue: str) -> Load:
+    path = f"/queues/{queue}/messages"
+    mns = list(MNS_HEADERS.items())
 
-    async def request(session: aiohttp.ClientSession, i: int) -> None:
-        async with session.get(url, headers=MNS_HEADERS) as r:
-            data = await r.read()
-            expect(r.status, 200, "ReceiveMessage", data)
-        match = HANDLE.search(data)
-        assert match is not None, data
-        async with session.delete(url, params={"ReceiptHandle": match.group(1).decode()},
-                                  headers=MNS_HEADERS) as r:
-            expect(r.status, 204, "DeleteMessage", await r.read())
-    return request
+    async def request(conn: Connection, i: int) -> None:
+        answer = await conn.call("GET", path, mns)
+        expect(answer, 200, "ReceiveMessage")
+        match = HANDLE.search(answer.body)
+        assert match is not None, answer.body
+        handle = quote(match.group(1).decode(), safe="")
+        expect(await conn.call("DELETE", f"{path}?ReceiptHandle={handle}", mns), 204,
+               "DeleteMessage")
+    return base, request
 
 
-def get(url: str, params: dict[str, str]) -> Request:
-    async def request(session: aiohttp.ClientSession, i: int) -> None:
-        async with session.get(url, params=params) as r:
-            data = await r.read()
-            expect(r.status, 200, url, data)
-    return request
+def get(url: str, params: dict[str, str]) -> Load:
+    base, path = _split(url)
+    target = f"{path}?{urlencode(params)}" if params else path
+
+    async def request(conn: Connection, i: int) -> None:
+        expect(await conn.call("GET", target), 200, url)
+    return base, request
+
+
+def _split(url: str) -> tuple[str, str]:
+    """``http://host:port/path`` -> (``http://host:port``, ``/path``)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}", parts.path or "/"
 
 
 def fmt_rate(r: Result) -> str:
@@ -172,7 +183,7 @@ def http_cells(floor: Proc, emu: Proc, n: Callable[[int], int], k: int) -> list[
     count = n(20000)
     seen = iter(range(10**9))
 
-    def async_invoke() -> Request:
+    def async_invoke() -> Load:
         # held Enqueued by a delay on the manual clock: this row is the submit path alone
         return post(f"{emu.base}{FC}/sub/invocations", b"{}", 202, lambda i: {
             "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}",
@@ -249,8 +260,8 @@ def task_cells(emu: Proc, n: Callable[[int], int]) -> list[Row]:
     emu.command("tasks", name="small", n=1000, prefix="job-")
     for label, params in LIST_FILTERS.items():
         query = {"limit": "100", **params}
-        small_r = asyncio.run(run(get(f"{emu.base}{FC}/small/async-tasks", query), n(2000), 1))
-        big_r = asyncio.run(run(get(f"{emu.base}{FC}/big/async-tasks", query), n(2000), 1))
+        small_r = asyncio.run(run(*get(f"{emu.base}{FC}/small/async-tasks", query), n(2000), 1))
+        big_r = asyncio.run(run(*get(f"{emu.base}{FC}/big/async-tasks", query), n(2000), 1))
         rows.append(Row(f"ListAsyncTasks limit 100, {label}, {size:,} tasks",
                         f"p50 {big_r.p50_ms:.2f} ms", f"1,000 tasks: p50 {small_r.p50_ms:.2f} ms",
                         big_r.p50_ms / small_r.p50_ms, "<= 2.00x"))

@@ -1,0 +1,104 @@
+"""The bench's load generator reads HTTP/1.1 answers whole: a Content-Length body, a
+chunked one, none (204), several on one keep-alive connection, and fails loudly on an
+answer it cannot read or a wrong status."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from aiohttp import web
+
+from bench.load import Connection, expect, run
+
+
+async def _serve(handler_routes: web.RouteTableDef) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.add_routes(handler_routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    return runner, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+routes = web.RouteTableDef()
+seen: list[tuple[str, str, bytes, str]] = []
+
+
+@routes.post("/echo")
+async def echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    seen.append((request.method, request.path_qs, body, request.headers.get("x-n", "")))
+    return web.Response(status=202, body=body)
+
+
+@routes.get("/chunked")
+async def chunked(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for part in (b"one,", b"two,", b"three"):
+        await response.write(part)
+    await response.write_eof()
+    return response
+
+
+@routes.delete("/gone")
+async def gone(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+@routes.get("/close")
+async def close(request: web.Request) -> web.Response:
+    return web.Response(text="bye", headers={"Connection": "close"})
+
+
+def test_answers_of_every_length_kind_on_keep_alive_connections() -> None:
+    async def go() -> None:
+        runner, base = await _serve(routes)
+        answers: list[tuple[int, bytes]] = []
+
+        async def request(conn: Connection, i: int) -> None:
+            posted = await conn.call("POST", f"/echo?i={i}", [("x-n", str(i))], b"b%d" % i)
+            expect(posted, 202, "echo")
+            got = await conn.call("GET", "/chunked")
+            deleted = await conn.call("DELETE", "/gone")
+            answers.append((posted.status, posted.body))
+            answers.append((got.status, got.body))
+            answers.append((deleted.status, deleted.body))
+
+        try:
+            result = await run(base, request, 20, 4)
+        finally:
+            await runner.cleanup()
+        assert result.rate > 0 and result.p999_ms >= result.p50_ms > 0
+        assert len(answers) == 3 * (20 + 4)  # 4 warm-up requests, one per connection
+        assert (200, b"one,two,three") in answers and (204, b"") in answers
+        bodies = sorted(body for status, body in answers if status == 202)
+        assert bodies == sorted(b"b%d" % i for i in [*range(20), -1, -2, -3, -4])
+        assert sorted(int(n) for _, _, _, n in seen[-24:]) == sorted([*range(20), -1, -2, -3, -4])
+
+    seen.clear()
+    asyncio.run(go())
+
+
+def test_a_wrong_status_or_a_closing_server_fails_the_run() -> None:
+    async def go(path: str, method: str = "GET") -> None:
+        runner, base = await _serve(routes)
+
+        async def request(conn: Connection, i: int) -> None:
+            expect(await conn.call(method, path), 200, path)
+
+        try:
+            await run(base, request, 2, 1)
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(RuntimeError, match="HTTP 204, wanted 200"):
+        asyncio.run(go("/gone", "DELETE"))
+    with pytest.raises(ConnectionError, match="closes the connection"):
+        asyncio.run(go("/close"))
+
