@@ -36,8 +36,9 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from urllib.parse import urlsplit
 
-import aiohttp
+from bench.load import Connection, expect
 
 FC = "/2023-03-30/functions"
 
@@ -78,31 +79,39 @@ class Server:
 
 async def submit(url: str, tasks: int, conns: int, delay: int, prefix: str
                  ) -> tuple[float, list[float]]:
-    """Submits per second, and each submit's latency in seconds."""
-    headers = {"x-fc-invocation-type": "Async"}
+    """Submits per second, and each submit's latency in seconds (over :mod:`bench.load`'s
+    connections: a load side that costs little CPU beside the servers)."""
+    headers = [("x-fc-invocation-type", "Async")]
     if delay:
-        headers["x-fc-async-delay"] = str(delay)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(tasks):
-        queue.put_nowait(i)
+        headers.append(("x-fc-async-delay", str(delay)))
+    parts = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    opened = [(await loop.create_connection(lambda: Connection(parts.netloc), host, port))[1]
+              for _ in range(conns)]
     latencies: list[float] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns),
-                                     trust_env=False) as session:
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
+    next_i = iter(range(tasks))
+    try:
+        async def worker(conn: Connection) -> None:
+            for i in next_i:
                 sent = time.perf_counter()
-                async with session.post(f"{url}{FC}/f/invocations", data=b"{}", headers={
-                        **headers, "x-fc-async-task-id": f"{prefix}-{i}"}) as answer:
-                    assert answer.status == 202, await answer.text()
+                answer = await conn.call("POST", f"{FC}/f/invocations",
+                                         [*headers, ("x-fc-async-task-id", f"{prefix}-{i}")],
+                                         b"{}")
+                expect(answer, 202, "async InvokeFunction")
                 latencies.append(time.perf_counter() - sent)
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(conns)))
+        await asyncio.gather(*(worker(conn) for conn in opened))
         rate = tasks / (time.perf_counter() - start)
         if not delay:  # the tasks run: the next round starts once they are done
-            async with session.post(f"{url}/_fcemu/settle", json={"timeout": 600}) as done:
-                assert done.status == 200, await done.text()
-        return rate, latencies
+            settled = await opened[0].call("POST", "/_fcemu/settle",
+                                           [("content-type", "application/json")],
+                                           b'{"timeout": 600}')
+            expect(settled, 200, "settle")
+    finally:
+        for conn in opened:
+            conn.close()
+    return rate, latencies
 
 
 def cpu_seconds(pid: int) -> float:
