@@ -38,8 +38,11 @@ __all__ = ["BATCH", "Scheduler", "SettleTimeout", "Timer", "TimerKind"]
 log = logging.getLogger("fcemu.scheduler")
 
 #: At most this many due timers fire before the loop runs other callbacks; the next batch
-#: fires when the work started is down to half of it.
-BATCH = 512
+#: fires when the work started is down to half of it. Not more: the attempts in flight
+#: (their coroutines, futures, contexts: ~25 tracked objects each) are what every young and
+#: policy collection of the cyclic GC walks; at 512 that was a fifth of a drain's CPU
+#: (issue 13). 64 to 192 in flight still keep every default instance slot (16) busy.
+BATCH = 128
 
 
 class SettleTimeout(TimeoutError):
