@@ -210,6 +210,20 @@ class Instance:
         """Run one request on the ready instance; never raises for handler failures."""
         raise NotImplementedError
 
+    def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
+        """Start a request at once, from the pool's hand-off of a slot, if the instance is
+        warm and can take it without waiting; ``reply`` is then settled with its answer
+        (or its timeout, or the process's end), and :meth:`finish` makes its outcome.
+        False (the request goes the usual way: :meth:`prepare`, :meth:`execute`) by default."""
+        return False
+
+    async def finish(self, invocation: Invocation) -> Outcome:
+        """The outcome of a request :meth:`begin` started, once its reply is settled."""
+        raise NotImplementedError
+
+    def abandon(self, request_id: str) -> None:
+        """Forget a request :meth:`begin` started whose caller was cancelled."""
+
     # -- the processes ----------------------------------------------------------------------
 
     @property

@@ -34,7 +34,7 @@ import subprocess
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime.invocation import Credentials, Invocation, Outcome
 from fcemu.runtime.pool import Instance, InstancePool, Key
@@ -178,6 +178,12 @@ class NodeInstance(WorkerInstance):
     async def execute(self, invocation: Invocation) -> Outcome:
         self._qualifier = invocation.qualifier
         return await super().execute(invocation)
+
+    def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
+        began = super().begin(invocation, reply)
+        if began:
+            self._qualifier = invocation.qualifier
+        return began
 
     async def kill(self) -> None:
         if self._pre_stop_due():

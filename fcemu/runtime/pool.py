@@ -22,8 +22,8 @@ import contextlib
 import dataclasses
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime.instance import (
     Initializer,
@@ -63,13 +63,32 @@ class PoolUsage:
     max_instances: int
 
 
-@dataclass(eq=False)
+#: Starts a request on the instance it is handed when it can go at once (the future is then
+#: its reply, settled by the instance): :meth:`PooledRuntime._begin`.
+Start = Callable[[Instance, "asyncio.Future[Any]"], bool]
+
+
 class _Waiter:
-    function: Function
-    key: Key
-    make: Callable[[], Instance]
-    future: asyncio.Future[Instance | None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
+    """A request waiting for a slot. With ``start``, the hand-off may start it at once
+    (:attr:`started`): its future is then the request's reply, not the instance, so the
+    request wakes once, when it has its answer."""
+
+    __slots__ = ("function", "future", "key", "make", "start", "started")
+
+    def __init__(self, function: Function, key: Key, make: Callable[[], Instance],
+                 start: Start | None = None) -> None:
+        self.function = function
+        self.key = key
+        self.make = make
+        self.start = start
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        #: The instance the request was started on by the hand-off.
+        self.started: Instance | None = None
+
+    @property
+    def served(self) -> bool:
+        """Handed an instance (or None at close), started on one, or cancelled."""
+        return self.started is not None or self.future.done()
 
 
 class InstancePool:
@@ -109,14 +128,21 @@ class InstancePool:
         """Processes alive now, the most ever alive at once, and the cap."""
         return PoolUsage(self.live, self.peak, self.max_instances)
 
-    async def acquire(self, function: Function, key: Key,
-                      make: Callable[[], Instance]) -> Instance | None:
-        """A slot on a warm or new instance, in FIFO order; None once the pool is closed."""
+    async def acquire(self, function: Function, key: Key, make: Callable[[], Instance],
+                      start: Start | None = None) -> Instance | None:
+        """A slot on a warm or new instance, in FIFO order; None once the pool is closed.
+
+        ``start``: when a slot is handed to this request, it may start the request there at
+        once (``start(instance, future)`` says whether it did; the instance then settles
+        ``future`` with the reply, its timeout or its process's end): the instance is
+        returned once the request has its answer, and the caller collects it from the
+        instance. Cancelled after such a start, the caller ends the request.
+        """
         if self._closed:
             return None
         group = (function.name, function.version_id)
         line = self._by_key.get(key)
-        waiter = _Waiter(function, key, make)
+        waiter = _Waiter(function, key, make, start)
         self._queue.append(waiter)
         if line and self._latest.get(group) == key:
             # Requests of this function already wait, so the last pump found no slot and no
@@ -128,8 +154,10 @@ class InstancePool:
             self._by_key.setdefault(key, deque()).append(waiter)
             self._pump()
         try:
-            return await waiter.future
+            got = await waiter.future
         except asyncio.CancelledError:
+            if waiter.started is not None:
+                raise  # started by the hand-off: the caller ends the request
             future = waiter.future
             handed = future.result() if future.done() and not future.cancelled() else None
             if handed is not None:  # an instance arrived just as we were cancelled
@@ -140,6 +168,10 @@ class InstancePool:
                 with contextlib.suppress(ValueError):
                     self._queue.remove(waiter)
             raise
+        except Exception:  # a started request's timeout or end, for the caller to collect
+            if waiter.started is None:
+                raise
+        return got if waiter.started is None else waiter.started
 
     def release(self, instance: Instance) -> None:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
@@ -186,7 +218,7 @@ class InstancePool:
         self._closed = True
         while self._queue:
             waiter = self._queue.popleft()
-            if not waiter.future.done():
+            if not waiter.served:  # a started request ends with its instance's kill
                 waiter.future.set_result(None)
         self._by_key.clear()
         for instance in list(self._instances):
@@ -214,7 +246,7 @@ class InstancePool:
                 self._fill(instance)
         while self._queue:
             waiter = self._queue[0]
-            if waiter.future.done():
+            if waiter.served:
                 self._queue.popleft()
                 continue
             if self.live < self.max_instances:
@@ -236,7 +268,7 @@ class InstancePool:
         while (waiting and instance.healthy and not instance.exited
                and instance.active < instance.capacity):
             waiter = waiting[0]
-            if waiter.future.done():
+            if waiter.served:
                 waiting.popleft()
             else:
                 self._hand(instance, waiter)  # which takes it out of the line
@@ -248,7 +280,11 @@ class InstancePool:
         if instance.idle_timer is not None:
             instance.idle_timer.cancel()
             instance.idle_timer = None
-        waiter.future.set_result(instance)
+        start = waiter.start
+        if start is not None and start(instance, waiter.future):
+            waiter.started = instance  # it wakes with its reply: one wake-up, not two
+        else:
+            waiter.future.set_result(instance)
         if self._queue and self._queue[0] is waiter:
             self._queue.popleft()
         self._forget(waiter)
@@ -321,12 +357,27 @@ class PooledRuntime:
         key = self._key(function)
         self._queued.add(request_id)
         try:
-            instance = await self.pool.acquire(function, key, lambda: self._make(function, key))
+            instance = await self.pool.acquire(
+                function, key, lambda: self._make(function, key),
+                lambda instance, reply: self._begin(instance, invocation, reply))
+        except asyncio.CancelledError:
+            started = self._running.pop(request_id, None)
+            if started is not None:  # started by the hand-off: end it here
+                started.abandon(request_id)
+                self.pool.release(started)
+            raise
         finally:
             self._queued.discard(request_id)
         if instance is None:
             return Outcome("error", error_body("fcemu is shutting down: the runtime is closed",
                                                "RuntimeClosed"), UNHANDLED)
+        if self._running.get(request_id) is instance:  # started by the hand-off (_begin)
+            try:
+                return await instance.finish(invocation)
+            finally:
+                self._running.pop(request_id, None)
+                self._queued_stops.discard(request_id)
+                self.pool.release(instance)
         self._running[request_id] = instance
         try:
             if request_id in self._queued_stops:  # stopped while waiting for an instance
@@ -348,6 +399,18 @@ class PooledRuntime:
             self._running.pop(request_id, None)
             self._queued_stops.discard(request_id)
             self.pool.release(instance)
+
+    def _begin(self, instance: Instance, invocation: Invocation,
+               reply: asyncio.Future[Any]) -> bool:
+        """The slot's hand-off: start the request on ``instance`` now, if it is warm and can
+        take it at once (:meth:`Instance.begin`), so that the request wakes only with its
+        reply; it is running (a stop finds it) from here on."""
+        request_id = invocation.request_id
+        if request_id in self._queued_stops or not instance.begin(invocation, reply):
+            return False
+        self._queued.discard(request_id)
+        self._running[request_id] = instance
+        return True
 
     async def stop(self, request_id: str) -> bool:
         """Kill the instance running ``request_id``; its outcome is ``stopped``.

@@ -120,6 +120,12 @@ class WorkerInstance(Instance):
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._write_lock = asyncio.Lock()
         self._pipe_closed = False
+        self._stdin: asyncio.StreamWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Started, and its initializer (if any) succeeded: it takes requests.
+        self._warm = False
+        #: When each request that :meth:`begin` started began (real seconds).
+        self._began: dict[str, float] = {}
 
     # -- start ------------------------------------------------------------------------
 
@@ -146,7 +152,9 @@ class WorkerInstance(Instance):
             return Outcome("error", error_body(message, "WorkerStartError"), UNHANDLED,
                            instance_id=self.instance_id, logs=logs)
         initializer = Initializer.of(function)
-        return None if initializer is None else await self._initialize(invocation, initializer)
+        failed = None if initializer is None else await self._initialize(invocation, initializer)
+        self._warm = failed is None
+        return failed
 
     def command(self) -> list[str]:
         """The worker's command line (a worker in another language speaks the same protocol)."""
@@ -161,13 +169,16 @@ class WorkerInstance(Instance):
         if self.retired or not self.healthy:
             raise _WorkerGone("the instance was stopped before it started")
 
-        self._hello = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._hello = self._loop.create_future()
         self._hello.add_done_callback(_consume)
         frames, logs = FrameSink(self._on_frame, self._frames_ended), _LogSink(self)
         pipe = asyncio.subprocess.PIPE
         await self.spawn(self.command(), cwd=cwd, env=env, stdin=pipe, stdout=pipe,
                          stderr=pipe, readers=lambda: [frames.wait_end(), logs.wait_end()],
                          sandbox=sandbox, sinks={1: frames, 2: logs})
+        assert self.proc is not None
+        self._stdin = self.proc.stdin
         hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)
         self.reported_kb = int(hello.get("maxrss_kb", 0))
 
@@ -218,14 +229,61 @@ class WorkerInstance(Instance):
             finally:
                 self._watching -= 1
         except asyncio.TimeoutError:
-            duration_ms = _ms_since(started)
-            memory = self.peak_mb()  # before the kill: /proc forgets a dead process
-            self.healthy = False
-            await self.kill()
-            return timeout_outcome(function.timeout, duration_ms, memory,
-                                   instance_id=self.instance_id, logs=self._take_log(request_id))
+            return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
+        return await self._answer(invocation, started, reply)
+
+    def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
+        """Start the request now (the pool's hand-off) if the instance is warm and its frame
+        goes into the pipe without waiting: nothing else is waiting to write, and nothing
+        of an earlier frame is still queued for the pipe."""
+        stdin = self._stdin
+        if (not self._warm or not self.healthy or self.retired or self._pipe_closed
+                or stdin is None or self.exited or self.stopping or self._write_lock.locked()
+                or stdin.transport.get_write_buffer_size() > 0):
+            return False
+        request_id = invocation.request_id
+        self._began[request_id] = real_monotonic()
+        self.watch_begin()
+        self._send(request_id, invoke_frame(invocation), invocation.function.timeout, reply)
+        return True
+
+    async def finish(self, invocation: Invocation) -> Outcome:
+        """The outcome of a request :meth:`begin` started; its reply has come."""
+        request_id = invocation.request_id
+        started = self._began.pop(request_id)
+        future = self._pending.pop(request_id)
+        self._deadlines.pop(request_id, None)
+        self._watching -= 1
+        try:
+            reply = future.result()
+        except asyncio.TimeoutError:
+            return await self._timed_out(invocation, started)
+        except _WorkerGone:
+            return await self._gone(request_id, started)
+        return await self._answer(invocation, started, reply)
+
+    def abandon(self, request_id: str) -> None:
+        if self._began.pop(request_id, None) is not None:
+            self._watching -= 1
+            self._deadlines.pop(request_id, None)
+            future = self._pending.pop(request_id, None)
+            if future is not None and future.done() and not future.cancelled():
+                future.exception()  # retrieved
+
+    async def _timed_out(self, invocation: Invocation, started: float) -> Outcome:
+        duration_ms = _ms_since(started)
+        memory = self.peak_mb()  # before the kill: /proc forgets a dead process
+        self.healthy = False
+        await self.kill()
+        return timeout_outcome(invocation.function.timeout, duration_ms, memory,
+                               instance_id=self.instance_id,
+                               logs=self._take_log(invocation.request_id))
+
+    async def _answer(self, invocation: Invocation, started: float,
+                      reply: dict[str, Any]) -> Outcome:
+        request_id = invocation.request_id
         self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
         if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
             return await self._gone(request_id, started)
@@ -265,23 +323,14 @@ class WorkerInstance(Instance):
         goes into the pipe whole, so only a pipe that is full (a large payload, a worker not
         reading) waits, in order, to drain.
         """
-        assert self.proc is not None and self.proc.stdin is not None
+        stdin = self._stdin
+        assert stdin is not None
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self._pending[request_id] = future
-        deadline = None if timeout is None else loop.time() + timeout
-        if deadline is not None:
-            self._deadlines[request_id] = deadline
-            timer = self._deadline_timer
-            if timer is None or timer.when() > deadline:
-                if timer is not None:
-                    timer.cancel()
-                self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
+        deadline = self._send(request_id, frame, timeout, future)
         try:
-            stdin = self.proc.stdin
-            stdin.write(frame)
             if stdin.transport.get_write_buffer_size() > 0 or self._write_lock.locked():
                 async with self._write_lock:
                     left = None if deadline is None else max(0.0, deadline - loop.time())
@@ -294,6 +343,25 @@ class WorkerInstance(Instance):
             if future.done() and not future.cancelled():
                 future.exception()  # a deadline that fired while the pipe drained: retrieved
             self._pending.pop(request_id, None)
+
+    def _send(self, request_id: str, frame: bytes, timeout: float | None,
+              future: asyncio.Future[Any]) -> float | None:
+        """Note the request's reply future and deadline, and write its frame (whole: the pipe
+        transport keeps what the pipe cannot take yet); the deadline (loop time)."""
+        self._pending[request_id] = future
+        deadline = None
+        if timeout is not None:
+            loop = self._loop
+            assert loop is not None
+            deadline = self._deadlines[request_id] = loop.time() + timeout
+            timer = self._deadline_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
+        assert self._stdin is not None
+        self._stdin.write(frame)
+        return deadline
 
     def _deadlines_due(self) -> None:
         """The deadline timer: time out each pending request whose deadline has come, then
