@@ -374,11 +374,21 @@ class Contained:
 
     @staticmethod
     def _launcher_children(init: int) -> list[int]:
+        # os.open and os.read, not open(): read for the memory check of a busy instance, and
+        # a file object costs a stat, a seek and a tty check more (and its buffers)
         try:
-            with open(f"/proc/{init}/task/{init}/children", "rb") as kids:
-                return [int(k) for k in kids.read().split()]
+            fd = os.open(f"/proc/{init}/task/{init}/children", os.O_RDONLY)
+        except OSError:
+            return []
+        try:
+            data = b""
+            while chunk := os.read(fd, 65536):
+                data += chunk
+            return [int(k) for k in data.split()]
         except (OSError, ValueError):
             return []
+        finally:
+            os.close(fd)
 
     def _launcher_init(self) -> int | None:
         """The launcher inside the namespace (``pidns``, ``bwrap``) or the launcher itself."""

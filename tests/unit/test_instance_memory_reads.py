@@ -10,10 +10,14 @@ after each one. With children, every request reads them. The clock here is a fak
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
 
 from fcemu.runtime import instance as instance_module
+from fcemu.runtime.contain import Contained
 from fcemu.runtime.instance import MEMORY_POLL_S, Instance
 from tests.unit.test_runtime_worker import function
 
@@ -120,3 +124,17 @@ def test_watching_notes_when_a_busy_spell_began(clock):
             assert made._busy_since == clock[0]
 
     asyncio.run(requests())
+
+
+def test_the_launchers_children_are_read_from_proc() -> None:
+    """The children file a memory check reads for a launcher (os.open and os.read): every
+    child listed, a process that is gone reads as none."""
+    kids = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE) for _ in range(3)]
+    try:
+        listed = Contained._launcher_children(os.getpid())
+        assert {kid.pid for kid in kids} <= set(listed)
+    finally:
+        for kid in kids:
+            kid.communicate(b"")
+    assert Contained._launcher_children(2 ** 22 + 1) == []

@@ -51,6 +51,8 @@ def test_a_frame_ending_early_is_not_given() -> None:
 @pytest.mark.parametrize("bad", [
     FRAME_HEADER.pack(3) + b"{x}",  # not JSON
     FRAME_HEADER.pack(MAX_FRAME + 1),  # larger than any frame
+    FRAME_HEADER.pack(4) + b'"\xff"',  # not UTF-8
+    FRAME_HEADER.pack(4) + b"{} x",  # more than one JSON value
 ])
 def test_what_is_not_a_frame_ends_the_stream(bad: bytes) -> None:
     got = _Sink()
