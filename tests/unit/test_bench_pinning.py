@@ -53,3 +53,18 @@ def test_the_bench_server_removes_its_code_directory_when_its_input_ends(tmp_pat
         server.stdin.close()
         assert server.wait(timeout=60) == 0
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("fcemu-bench-")]
+
+
+def test_bench_drain_prints_the_cpu_per_task_and_leaves_nothing_behind(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "bench.bench_drain", "--kind", "in-process",
+                           "--tasks", "50", "--rounds", "2"], capture_output=True, text=True,
+                          env=env, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and all(
+        line.startswith("in-process drain of 50: ") and "server CPU per task: user " in line
+        for line in lines), done.stdout
+    assert not list(tmp_path.iterdir())
