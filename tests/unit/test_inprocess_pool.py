@@ -12,12 +12,20 @@ from fcemu.runtime.inprocess import _Executor, _StopFlag
 def test_a_burst_beyond_the_threads_is_queued_and_every_handler_runs() -> None:
     pool = _Executor(2, thread_name_prefix="fcemu-test")
     gate = threading.Event()
+
+    def held(i: int) -> int:
+        gate.wait(10)
+        return i
+
+    def double(i: int) -> int:
+        return i * 2
+
     try:
-        futures = [pool.submit(lambda i=i: gate.wait(10) and i) for i in range(7)]
+        futures = [pool.submit(held, i) for i in range(7)]
         assert len(pool._threads) == 2  # the rest wait in the queue, no thread each
         gate.set()
         assert [f.result(timeout=10) for f in futures] == list(range(7))
-        again = [pool.submit(lambda i=i: i * 2) for i in range(5)]  # threads idle: reused
+        again = [pool.submit(double, i) for i in range(5)]  # threads idle: reused
         assert [f.result(timeout=10) for f in again] == [0, 2, 4, 6, 8]
         assert len(pool._threads) == 2
     finally:
