@@ -275,6 +275,7 @@ class Contained:
         self.containment = contained
         self._transport = transport
         self._exited = protocol.exited
+        self._protocol = protocol
         self.proc = asyncio.subprocess.Process(transport, protocol, asyncio.get_running_loop())
         self._init_pid: int | None = self.proc.pid if contained.mode == "subreaper" else None
         self._handler_pid: int | None = self.proc.pid if contained.mode == "group" else None
@@ -315,7 +316,7 @@ class Contained:
     def exited(self) -> bool:
         """The launcher has exited: in ``pidns``/``bwrap`` mode, every process of the instance
         is gone."""
-        return self._exited.is_set()
+        return self._protocol.gone
 
     @property
     def returncode(self) -> int | None:

@@ -51,6 +51,9 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
                  sinks: Mapping[int, PipeSink] | None = None) -> None:
         super().__init__(limit, loop)
         self.exited = asyncio.Event()
+        #: Whether the process has exited (``exited`` set), read as a plain attribute: the
+        #: pool asks it several times per request.
+        self.gone = False
         self._sinks = dict(sinks or {})
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,6 +82,7 @@ class ProcessProtocol(asyncio.subprocess.SubprocessStreamProtocol):
 
     def process_exited(self) -> None:
         super().process_exited()
+        self.gone = True
         self.exited.set()
 
 

@@ -283,18 +283,19 @@ class WorkerInstance(Instance):
 
     async def _answer(self, invocation: Invocation, started: float,
                       reply: dict[str, Any]) -> Outcome:
-        request_id = invocation.request_id
-        self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
-        if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
+        request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
+        self.reported_kb = max(self.reported_kb, reported)
+        if self.over_memory(reported, not reply.get("children", True)):
             return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
+        end = None
         if not self.threaded:
             end = end_marker(request_id)
             if not self.log.has(end):  # it usually came with the reply: no waiting then
                 await self.log.wait_for(end, _LOG_DRAIN_S)
         return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
                        duration_ms, self.seen_peak_mb(), self.instance_id,
-                       self._take_log(request_id))
+                       self._take_log(request_id, end=end))
 
     async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
         """The process died (or went over memorySize) during a request: a crash, the
@@ -380,18 +381,19 @@ class WorkerInstance(Instance):
             self._deadline_timer = loop.call_at(min(self._deadlines.values()),
                                                 self._deadlines_due)
 
-    def _take_log(self, request_id: str, phase: str = "Invoke") -> str:
+    def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None) -> str:
+        """The request's log (``end``: its End marker, when the caller has it already)."""
         if self.threaded:
             text = "".join(self._request_logs.pop(request_id, []))
-            end = end_marker(request_id, phase).decode()
-            if not text.endswith(end):  # the process died before the End line
-                text += ("" if text.endswith("\n") or not text else "\n") + end
+            last = end_marker(request_id, phase).decode()
+            if not text.endswith(last):  # the process died before the End line
+                text += ("" if text.endswith("\n") or not text else "\n") + last
             if not text.startswith("FC "):
-                text = framed(request_id, "", phase)[:-len(end)] + text
+                text = framed(request_id, "", phase)[:-len(last)] + text
             return text
-        before = "".join(self._request_logs.pop(request_id, []))
+        before = "".join(self._request_logs.pop(request_id, ()))
         return before + self.log.take(start_marker(request_id, phase),
-                                      end_marker(request_id, phase))
+                                      end or end_marker(request_id, phase))
 
     # -- the process ----------------------------------------------------------------------
 

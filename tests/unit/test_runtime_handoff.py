@@ -161,3 +161,23 @@ def test_a_started_request_whose_caller_is_cancelled_frees_its_slot(fn, begun):
     assert (after.kind, json.loads(after.body)["event"]) == ("ok", "d")
     assert after.logs == framed("r-3", "event=d\n")
     assert [(i["active"], i["healthy"]) for i in instances] == [(0, True)]
+
+
+def test_a_threaded_instance_takes_waiting_requests_on_its_free_slots(fn, begun):
+    """instanceConcurrency 2: a slot freed while the other runs starts the next request
+    there; each request keeps its own log (the worker's log frames)."""
+    threaded = Function(**{**vars(fn), "instance_concurrency": 2})
+    events = ["sleep:0.3", "sleep:0.1", "a", "b", "c"]
+
+    async def body(rt):
+        tasks = [asyncio.create_task(rt.invoke(call(threaded, event, f"r-{i}")))
+                 for i, event in enumerate(events, start=1)]
+        return await asyncio.gather(*tasks), rt.instances()
+
+    outcomes, instances = run(body)
+    assert begun == ["r-3", "r-4", "r-5"]  # r-1 and r-2 started the instance
+    assert [json.loads(o.body)["event"] for o in outcomes] == events
+    assert [o.logs for o in outcomes] == [framed(f"r-{i}", f"event={e}\n")
+                                          for i, e in enumerate(events, 1)]
+    assert len({o.instance_id for o in outcomes}) == 1
+    assert [(i["active"], i["capacity"]) for i in instances] == [(0, 2)]
