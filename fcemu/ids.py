@@ -29,6 +29,8 @@ from typing import Any
 _ALNUM = string.ascii_letters + string.digits
 _HEX = "0123456789abcdef"
 _BLOCK_WORDS = 256  # 32-bit outputs drawn per refill
+#: Characters a one-alphabet stream hands out before it drops their top bytes (_Stream._sync).
+_SYNC_CHARS = 1024
 
 
 class _Alphabet:
@@ -56,19 +58,71 @@ _alphabet = functools.cache(_Alphabet)
 
 
 class _Stream:
-    """One seeded stream of characters, the same as ``random.Random(seed).choice`` gives."""
+    """One seeded stream of characters, the same as ``random.Random(seed).choice`` gives.
 
-    __slots__ = ("_origin", "_refills", "_rng", "_tops")
+    A stream drawn with one set of symbols only (a request ID's hex digits; most streams)
+    keeps its top bytes' characters too, translated as each block is drawn: a draw is a
+    slice of them (issue 13: the regular expression was most of a request ID's 28k
+    instructions). The top bytes those characters used are dropped now and then
+    (:meth:`_sync`), and before the state is read. A stream drawn with two sets (task
+    IDs) reads its top bytes each time, as all streams did before.
+    """
+
+    __slots__ = ("_alpha", "_chars", "_mixed", "_origin", "_refills", "_rng", "_tops",
+                 "_used")
 
     def __init__(self, seed: str) -> None:
         self._rng = random.Random(seed)
         self._tops = b""  # top bytes of outputs drawn but not used yet
         self._origin: object = None  # the generator state loaded (None: from the seed)
         self._refills = 0  # blocks drawn since then
+        self._loaded()
+
+    def _loaded(self) -> None:
+        self._alpha: _Alphabet | None = None  # the one set of symbols drawn so far
+        self._chars = b""  # _tops translated for _alpha: its characters, in order
+        self._used = 0  # characters of _chars handed out (their top bytes still in _tops)
+        self._mixed = False  # drawn with two sets of symbols: no _chars kept
 
     def choose(self, symbols: str, k: int) -> str:
         """``k`` characters, each ``choice(symbols)``."""
         alphabet = _alphabet(symbols)
+        if alphabet is not self._alpha:
+            if self._alpha is not None or self._mixed:  # a second set: read the tops
+                self._sync()
+                self._alpha, self._chars, self._mixed = None, b"", True
+                return self._choose_mixed(alphabet, k)
+            self._alpha = alphabet
+            self._chars = self._tops.translate(alphabet.table, alphabet.rejected)
+        used = self._used
+        end = used + k
+        if end > len(self._chars):
+            if used >= _SYNC_CHARS:
+                self._sync()
+                used, end = 0, k
+            while end > len(self._chars):
+                self._refill()
+        self._used = end
+        return self._chars[used:end].decode("ascii")
+
+    def _sync(self) -> None:
+        """Drop from _tops the top bytes of the characters handed out: up to the last
+        accepted byte before the shortest suffix holding the characters left."""
+        used, alphabet = self._used, self._alpha
+        if not used or alphabet is None:
+            return
+        tops, rejected = self._tops, alphabet.rejected
+        left = len(self._chars) - used
+        n = left  # the suffix grows by what it lacks: never past the shortest one
+        while n:
+            found = len(tops[len(tops) - n:].translate(None, rejected))
+            if found == left:
+                break
+            n += left - found
+        start = len(tops[:len(tops) - n].rstrip(rejected))  # rejected bytes stay unused
+        self._tops, self._chars, self._used = tops[start:], self._chars[used:], 0
+
+    def _choose_mixed(self, alphabet: _Alphabet, k: int) -> str:
         run = alphabet.run(k)
         if len(self._tops) < 4 * k + 16:  # a failed match is the slow path: rarely try one
             self._refill()
@@ -81,6 +135,7 @@ class _Stream:
 
     def to_state(self) -> tuple[object, bytes]:
         """Plain data: the generator's state and the top bytes drawn but not used yet."""
+        self._sync()
         return self._rng.getstate(), self._tops
 
     @classmethod
@@ -92,12 +147,14 @@ class _Stream:
         stream._rng.setstate((version, tuple(internal), gauss))
         stream._tops = bytes(tops)
         stream._origin, stream._refills = rng_state, 0
+        stream._loaded()
         return stream
 
     def position(self) -> tuple[object, int, bytes]:
         """Where the stream stands, small while it runs from its seed: its origin (None,
         or the generator state it was loaded from), the blocks drawn since, the top bytes
         not used yet. :meth:`at` draws those blocks again."""
+        self._sync()
         return self._origin, self._refills, self._tops
 
     @classmethod
@@ -115,7 +172,10 @@ class _Stream:
 
     def _refill(self) -> None:
         block = self._rng.getrandbits(32 * _BLOCK_WORDS).to_bytes(4 * _BLOCK_WORDS, "little")
-        self._tops += block[3::4]
+        tops = block[3::4]
+        self._tops += tops
+        if self._alpha is not None:
+            self._chars += tops.translate(self._alpha.table, self._alpha.rejected)
         self._refills += 1
 
 

@@ -2,11 +2,11 @@
 
 Records are partitioned by (function, qualifier). Each partition keeps its tasks in a
 sorted list ordered by ``startedTime`` (the submission time), one sorted list per status,
-and a sorted list of task IDs for ``prefix``. A page walks the right list from the
-position the ``nextToken`` names, so a page costs O(limit + log n) whatever the number of
-retained tasks (decisions.md "Listing"; issue 13). A ``prefix`` that matches few tasks is
-read through the ID list and sorted instead, whichever is cheaper: O(min(k log k,
-limit * n / k)) for k matching IDs.
+and a sorted list of task IDs for ``prefix`` (from the first read by prefix on). A page
+walks the right list from the position the ``nextToken`` names, so a page costs
+O(limit + log n) whatever the number of retained tasks (decisions.md "Listing"; issue
+13). A ``prefix`` that matches few tasks is read through the ID list and sorted instead,
+whichever is cheaper: O(min(k log k, limit * n / k)) for k matching IDs.
 
 Order: ``startedTime`` newest first (or oldest first), ties in submission order; across
 functions, ties go function by function in name order. Each task carries an integer
@@ -101,7 +101,10 @@ class Partition:
     A status change is noted, not made in the status lists at once: a task stays in the
     list it was in until the next read of a status list (or until :data:`MOVES_HELD`
     changes are noted), so a task that goes Enqueued, Processed, Running, Succeeded
-    between two reads moves once, not three times (issue 13).
+    between two reads moves once, not three times (issue 13). The status lists and the
+    ID list are made at their first read (a page by status, by prefix), from the time
+    order, and kept from then on: until then a submit inserts its task in one list, and a
+    status change notes nothing.
     """
 
     __slots__ = ("_moving", "by_status", "by_time", "function_name", "ids", "qualifier")
@@ -110,20 +113,29 @@ class Partition:
         self.function_name = function_name
         self.qualifier = qualifier
         self.by_time = _new_list()
-        self.by_status: dict[TaskStatus, SortedKeyList] = {}
-        self.ids = SortedList()
+        #: Per status, its tasks in ``index_key`` order; None until the first status read
+        #: (:meth:`status_list`).
+        self.by_status: dict[TaskStatus, SortedKeyList] | None = None
+        #: The task IDs in order, made at the first ``prefix`` read (:meth:`id_list`): a
+        #: partition never read by prefix keeps none (issue 13: an insert per submit).
+        self.ids: SortedList | None = None
         #: Tasks whose status changed since the last read: the status list each is in.
         self._moving: dict[Task, TaskStatus] = {}
 
     def add(self, task: Task) -> None:
         self.by_time.add(task)
-        self.ids.add(task.task_id)
-        self._status_list(task.status).add(task)
+        if self.ids is not None:
+            self.ids.add(task.task_id)
+        if self.by_status is not None:
+            self._status_list(task.status).add(task)
 
     def add_many(self, tasks: list[Task]) -> None:
         """Add many tasks at once (a restore): one sort per list, not one insert each."""
         self.by_time.update(tasks)
-        self.ids.update(t.task_id for t in tasks)
+        if self.ids is not None:
+            self.ids.update(t.task_id for t in tasks)
+        if self.by_status is None:
+            return
         by_status: dict[TaskStatus, list[Task]] = {}
         for task in tasks:
             by_status.setdefault(task.status, []).append(task)
@@ -132,12 +144,14 @@ class Partition:
 
     def remove(self, task: Task) -> None:
         self.by_time.discard(task)
-        self.ids.discard(task.task_id)
-        self._status_list(self._moving.pop(task, task.status)).discard(task)
+        if self.ids is not None:
+            self.ids.discard(task.task_id)
+        if self.by_status is not None:
+            self._status_list(self._moving.pop(task, task.status)).discard(task)
 
     def moved(self, task: Task, old: TaskStatus) -> None:
         """``task.status`` changed from ``old``."""
-        if old is task.status:
+        if old is task.status or self.by_status is None:  # the same, or no lists yet
             return
         moving = self._moving
         listed = moving.get(task)
@@ -148,9 +162,22 @@ class Partition:
         elif listed is task.status:  # back in the list it is in
             del moving[task]
 
+    def id_list(self) -> SortedList:
+        """The task IDs in order (made from the tasks at the first call, kept after)."""
+        if self.ids is None:
+            self.ids = SortedList(task.task_id for task in self.by_time)
+        return self.ids
+
     def status_list(self, status: TaskStatus) -> SortedKeyList | None:
-        """The tasks of one status in ``index_key`` order (None: none ever had it)."""
-        if self._moving:
+        """The tasks of one status in ``index_key`` order (None or empty: none has it)."""
+        if self.by_status is None:  # the first status read: one list per status, made
+            groups: dict[TaskStatus, list[Task]] = {}
+            for task in self.by_time:  # in index_key order: each list is made in order
+                groups.setdefault(task.status, []).append(task)
+            self.by_status = {}
+            for listed, tasks in groups.items():
+                self._status_list(listed).update(tasks)
+        elif self._moving:
             self._make_moves()
         return self.by_status.get(status)
 
@@ -179,9 +206,11 @@ class Partition:
             self._status_list(status).update(tasks)
 
     def _status_list(self, status: TaskStatus) -> SortedKeyList:
-        found = self.by_status.get(status)
+        by_status = self.by_status
+        assert by_status is not None  # made
+        found = by_status.get(status)
         if found is None:
-            found = self.by_status[status] = _new_list()
+            found = by_status[status] = _new_list()
         return found
 
     def __len__(self) -> int:
@@ -307,7 +336,8 @@ def _sparse_prefix(parts: list[Partition], f: Filters, cursor: Cursor | None,
     """When few IDs start with the prefix, read them by ID and sort them: None when
     walking the time order is cheaper (k matching IDs of n: k * k > limit * n)."""
     hi_prefix = f.prefix + "\U0010ffff"
-    spans = [(p, p.ids.bisect_left(f.prefix), p.ids.bisect_left(hi_prefix)) for p in parts]
+    spans = [(p, p.id_list().bisect_left(f.prefix), p.id_list().bisect_left(hi_prefix))
+             for p in parts]
     k = sum(hi - lo for _, lo, hi in spans)
     n = sum(len(p) for p in parts)
     if k * k > max(f.limit, 1) * n * 4:
@@ -316,7 +346,7 @@ def _sparse_prefix(parts: list[Partition], f: Filters, cursor: Cursor | None,
     found: list[Task] = []
     for part, lo, hi in spans:
         tasks = records.get(part.function_name, {})
-        for task_id in part.ids.islice(lo, hi):
+        for task_id in part.id_list().islice(lo, hi):
             task = tasks.get(task_id)
             if task is None or task.qualifier != part.qualifier or not _keep(task, f):
                 continue

@@ -92,7 +92,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
         return _preflight(request, str(origin))
     try:
-        await engine.follow_time(strict=False)  # follow mode: what fell due fires first
+        if engine.following:  # follow mode: what fell due fires first
+            await engine.follow_time(strict=False)
         durable = engine.durable
         response = await handler(request)
         if durable:  # a 2xx goes out once its change is committed

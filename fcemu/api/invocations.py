@@ -35,11 +35,14 @@ async def invoke_function(request: web.Request) -> web.Response:
     name = wire.function_name(request)
     headers = invoke_headers(request)
     payload = await wire.read_body(request)
-    result = await request.app[ENGINE].invoke_function(
-        name, payload, qualifier=wire.qualifier(request), asynchronous=headers.asynchronous,
-        task_id=headers.task_id, delay_s=headers.delay_s, request_id=headers.request_id)
-    if headers.asynchronous:
-        return accepted(result)
+    engine = request.app[ENGINE]
+    if headers.asynchronous:  # a plain call: no coroutine (issue 13)
+        return accepted(engine.invoke_async(
+            name, payload, qualifier=wire.qualifier(request), task_id=headers.task_id,
+            delay_s=headers.delay_s, request_id=headers.request_id))
+    result = await engine.invoke_function(
+        name, payload, qualifier=wire.qualifier(request), task_id=headers.task_id,
+        delay_s=headers.delay_s, request_id=headers.request_id)
     return sync_response(result, tail_log=headers.tail_log)
 
 

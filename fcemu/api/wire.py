@@ -12,7 +12,7 @@ import asyncio
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -264,10 +264,11 @@ def query_limit(query: Mapping[str, str], default: int = 20) -> int:
     return inputs.query_int(query.get("limit"), "limit", 1, 100, default) or default
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The raw body. A body over the app's ``client_max_size`` raises aiohttp's 413,
-    which the middleware answers as ``EntityTooLarge`` (spec §6.5)."""
-    return await request.read()
+def read_body(request: web.Request) -> Coroutine[Any, Any, bytes]:
+    """The raw body, to await. A body over the app's ``client_max_size`` raises aiohttp's
+    413, which the middleware answers as ``EntityTooLarge`` (spec §6.5). aiohttp's own
+    coroutine, not one more around it (issue 13)."""
+    return request.read()
 
 
 #: Bodies above this many bytes are decoded on a worker thread (a code zip can be 133 MB).

@@ -107,6 +107,12 @@ class ControlOperations:
 
     # -- follow mode (fcemu.follow) ---------------------------------------------------
 
+    @property
+    def following(self) -> bool:
+        """Follow mode: whether :meth:`follow_time` has a clock to bring (a request that
+        is not has no coroutine to await: issue 13)."""
+        return self._follower is not None
+
     async def follow_time(self, *, strict: bool = True) -> None:
         """Follow mode: bring the clock to the process's (possibly frozen) time, firing what
         fell due; nothing otherwise. ``strict``: a refused backwards move raises."""

@@ -327,23 +327,13 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         """InvokeFunction: run now and return the outcome, or enqueue a task (spec §6).
         ``request_id``: the caller's (``x-fc-trace-id``), else one is generated;
         ``http_call``: the HTTP trigger's request, passed through to a web function."""
+        if asynchronous:
+            return self.invoke_async(name, payload, qualifier=qualifier, task_id=task_id,
+                                     delay_s=delay_s, request_id=request_id,
+                                     http_call=http_call)
         function = self._function(name)
         qualifier = self._qualifier(function, qualifier)
         self._check_enabled(function)
-        if asynchronous:
-            if len(payload) > ASYNC_PAYLOAD_LIMIT:
-                raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
-            if task_id is not None:
-                check_task_id(task_id)
-            if request_id is not None:
-                check_request_id(request_id, becomes_task_id=task_id is None)
-            if not 0 <= delay_s <= 3600:
-                raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
-                                      f"got {delay_s}")
-            task = self.tasks.submit(function, qualifier, payload, task_id=task_id,
-                                     delay_s=delay_s, request_id=request_id,
-                                     http_call=http_call)
-            return InvocationResult(task.request_id, task=task)
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise EntityTooLarge(SYNC_PAYLOAD_LIMIT)
         if request_id is not None:
@@ -367,6 +357,28 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         ran = served[0] if served else function
         return InvocationResult(request_id, outcome=outcome, code_checksum=ran.code_checksum,
                                 version=ran.version_id or LATEST)
+
+    def invoke_async(self, name: str, payload: bytes, *, qualifier: str | None = None,
+                     task_id: str | None = None, delay_s: int = 0,
+                     request_id: str | None = None,
+                     http_call: HttpCall | None = None) -> InvocationResult:
+        """InvokeFunction with ``x-fc-invocation-type: Async``: the task, enqueued (its
+        checks and errors are :meth:`invoke_function`'s; no coroutine: issue 13)."""
+        function = self._function(name)
+        qualifier = self._qualifier(function, qualifier)
+        self._check_enabled(function)
+        if len(payload) > ASYNC_PAYLOAD_LIMIT:
+            raise EntityTooLarge(ASYNC_PAYLOAD_LIMIT)
+        if task_id is not None:
+            check_task_id(task_id)
+        if request_id is not None:
+            check_request_id(request_id, becomes_task_id=task_id is None)
+        if not 0 <= delay_s <= 3600:
+            raise InvalidArgument(f"x-fc-async-delay must be between 0 and 3600 seconds, "
+                                  f"got {delay_s}")
+        task = self.tasks.submit(function, qualifier, payload, task_id=task_id,
+                                 delay_s=delay_s, request_id=request_id, http_call=http_call)
+        return InvocationResult(task.request_id, task=task)
 
     async def execute(self, invocation: Invocation, step: Step | None = None,
                       served: list[Function] | None = None) -> Outcome:

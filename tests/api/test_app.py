@@ -138,6 +138,7 @@ async def test_the_root_steps_run_in_order_and_fail_as_fc_json(
         raise RuntimeError("engine bug")
 
     monkeypatch.setattr(engine, "follow_time", follow_time)
+    monkeypatch.setattr(type(engine), "following", property(lambda self: True))  # follow mode
     monkeypatch.setattr(engine, "get_function", get_function)
     monkeypatch.setattr(engine, "committed", committed)
     monkeypatch.setattr(type(engine), "durable", property(lambda self: True))

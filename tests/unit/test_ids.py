@@ -92,6 +92,28 @@ def test_the_fast_streams_give_the_sequence_of_random_choice(seed: int, calls: l
             assert ids.task_id() == f"{first}-{rest[0]}-4{rest[1]}-{rest[2]}-{rest[3]}"
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), draws=st.lists(st.tuples(
+    st.integers(0, 700), st.sampled_from(["draw", "position", "state"])), max_size=12))
+def test_a_one_alphabet_stream_keeps_the_sequence_across_its_syncs_and_loads(
+        seed: int, draws: list[tuple[int, str]]) -> None:
+    """A stream drawn with one set of symbols hands out slices of characters translated
+    per block and drops their top bytes now and then (issue 13): the same characters as
+    ``choice``, also after its state is read and loaded mid-way."""
+    ids, rng = IdGenerator(seed), random.Random(f"{seed}/request")
+    hexdigits = "0123456789abcdef"
+    for n, then in draws:
+        for _ in range(n // 24):  # request IDs: 24 hex digits each
+            assert ids.request_id(T0)[-24:] == _choices(rng, hexdigits, 24)
+        assert ids.hex(n % 24 + 1000 * (n > 650), "request") == _choices(
+            rng, hexdigits, n % 24 + 1000 * (n > 650))
+        if then != "draw":
+            loaded = IdGenerator(0)
+            loaded.load_state(ids.position() if then == "position" else ids.to_state())
+            ids = loaded
+    assert ids.hex(64, "request") == _choices(rng, hexdigits, 64)
+
+
 def test_pinned_ids_of_seed_7() -> None:
     """The first IDs of seed 7, as the generator of every earlier release drew them."""
     assert sample(IdGenerator(7)) == PINNED_7

@@ -174,6 +174,8 @@ def test_moves_made_in_bulk_or_one_by_one_list_the_same() -> None:
                 f = Filters(status=status, limit=5000, ascending=ascending)
                 assert book.all_pages(f) == reference(live, f)
 
+    assert part.by_status is None  # made at the first status read
+    check()
     move(live[::97], TaskStatus.RUNNING)  # a few out of a big list: discarded one by one
     check()
     move(live[1::2], TaskStatus.SUCCEEDED)  # half of it: rebuilt from the rest
@@ -198,6 +200,35 @@ def test_a_sparse_prefix_reads_by_id_and_a_dense_one_walks_the_time_order() -> N
     assert [t.task_id for t in book.all_pages(dense)][:3] == ["job-0399", "job-0398", "job-0397"]
     tasks, _ = page(list(book.parts.values()), Filters(prefix="ra"), None, book.records)
     assert [t.task_id for t in tasks] == ["rare"]
+
+
+def test_the_id_list_is_made_at_the_first_prefix_read_and_kept_after() -> None:
+    """Issue 13: a partition keeps no ID list until a page is read by prefix; then it is
+    made from the tasks and kept through later adds and removals (sparse prefixes read it)."""
+    book = Book()
+    tasks = [book.add("f", "LATEST", i // 4, f"{'ab'[i % 2]}{i:04d}", TaskStatus.ENQUEUED)
+             for i in range(300)]
+    part = book.parts[("f", "LATEST")]
+    live = [t for t in tasks if t is not None]
+    assert part.ids is None
+
+    def check() -> None:
+        for prefix in ("a", "b01", "a02", "b0299", "c"):
+            f = Filters(prefix=prefix, limit=7)
+            assert book.all_pages(f) == reference(live, f)
+
+    check()
+    assert part.ids is not None and len(part.ids) == 300
+    for i in range(300, 340):
+        task = book.add("f", "LATEST", i // 4, f"{'ab'[i % 2]}{i:04d}", TaskStatus.ENQUEUED)
+        assert task is not None
+        live.append(task)
+    for task in live[::9]:
+        part.remove(task)
+        del book.records["f"][task.task_id]
+    live = [t for t in live if t.task_id in book.records["f"]]
+    assert sorted(t.task_id for t in live) == list(part.ids)
+    check()
 
 
 def test_tokens_round_trip_and_foreign_tokens_are_refused() -> None:
