@@ -84,9 +84,9 @@ from fcemu.runtime.pool import (
     InstanceKilled,
     InstancePool,
     Key,
-    PooledRuntime,
     init_timeout_outcome,
 )
+from fcemu.runtime.pooled import PooledRuntime
 from fcemu.runtime.ports import listening_ports, taken_hint, wrong_port
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, UNHANDLED, error_body
 from fcemu.runtime.sandbox import Sandbox, instance_paths

@@ -1,4 +1,4 @@
-"""The pool that caps instances, and the request flow shared by the worker and custom runtimes.
+"""The pool that caps instances, shared by the worker and custom runtimes.
 
 An :class:`~fcemu.runtime.instance.Instance` is one warm process tree of one
 function (:mod:`fcemu.runtime.instance`); it is reused until it dies, is
@@ -10,7 +10,8 @@ function (``max_instances``). A request takes a free slot on a warm instance
 of its function when there is one (without queueing: it uses no new
 capacity); otherwise the oldest waiting request may start a new instance if
 the cap allows, or make room by stopping an idle instance of another function.
-Requests that find neither wait in FIFO order. An instance counts against the
+Requests that find neither wait in FIFO order
+(their flow: :mod:`fcemu.runtime.pooled`). An instance counts against the
 cap from the moment it is created until its process has been reaped, so the
 cap holds even while killed processes are on their way out.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,17 +33,12 @@ from fcemu.runtime.instance import (
     TimerHandle,
     init_timeout_outcome,
 )
-from fcemu.runtime.invocation import Invocation, Outcome, crash_outcome
-from fcemu.runtime.logs import framed
-from fcemu.runtime.protocol import UNHANDLED, error_body
 
 if TYPE_CHECKING:
-    from fcemu.ids import IdGenerator
     from fcemu.models import Function
-    from fcemu.runtime.contain import Containment
 
 __all__ = ["IdleTimer", "Initializer", "Instance", "InstanceKilled", "InstancePool", "Key",
-           "PoolUsage", "PooledRuntime", "init_timeout_outcome"]
+           "PoolUsage", "Start", "init_timeout_outcome"]
 
 #: Starts a timer: ``idle_timer(seconds, callback)`` calls ``callback`` after that many real
 #: seconds unless the handle it returns is cancelled (the loop's ``call_later`` by default).
@@ -318,115 +313,3 @@ class InstancePool:
         finally:
             del self._reaping[instance]
             self._pump()
-
-
-class PooledRuntime:
-    """The request flow of a runtime whose instances are processes in an :class:`InstancePool`.
-
-    Subclasses say how to check a function (:meth:`_check`), what must match for
-    an instance to be reused (:meth:`_key`) and how to make one (:meth:`_make`).
-    """
-
-    def __init__(self, ids: IdGenerator, pool: InstancePool, *, pass_env: tuple[str, ...] = (),
-                 contained: Containment | None = None) -> None:
-        self._ids = ids
-        self.pool = pool
-        #: Server variables handlers get besides FC's (:mod:`fcemu.runtime.environ`).
-        self.pass_env = pass_env
-        #: How instances are contained; None: the strongest available (:mod:`.contain`).
-        self.containment = contained
-        self._running: dict[str, Instance] = {}
-        self._queued: set[str] = set()
-        self._queued_stops: set[str] = set()
-
-    def _check(self, function: Function) -> Outcome | None:
-        return None
-
-    def _key(self, function: Function) -> Key:
-        raise NotImplementedError
-
-    def _make(self, function: Function, key: Key) -> Instance:
-        raise NotImplementedError
-
-    async def invoke(self, invocation: Invocation) -> Outcome:
-        """Run the handler once in a warm or new instance; never raises for handler failures."""
-        function, request_id = invocation.function, invocation.request_id
-        refused = self._check(function)
-        if refused is not None:
-            return refused
-        key = self._key(function)
-        self._queued.add(request_id)
-        try:
-            instance = await self.pool.acquire(
-                function, key, lambda: self._make(function, key),
-                lambda instance, reply: self._begin(instance, invocation, reply))
-        except asyncio.CancelledError:
-            started = self._running.pop(request_id, None)
-            if started is not None:  # started by the hand-off: end it here
-                started.abandon(request_id)
-                self.pool.release(started)
-            raise
-        finally:
-            self._queued.discard(request_id)
-        if instance is None:
-            return Outcome("error", error_body("fcemu is shutting down: the runtime is closed",
-                                               "RuntimeClosed"), UNHANDLED)
-        if self._running.get(request_id) is instance:  # started by the hand-off (_begin)
-            try:
-                return await instance.finish(invocation)
-            finally:
-                self._running.pop(request_id, None)
-                self._queued_stops.discard(request_id)
-                self.pool.release(instance)
-        self._running[request_id] = instance
-        try:
-            if request_id in self._queued_stops:  # stopped while waiting for an instance
-                return crash_outcome(0, 0, kind="stopped", instance_id=instance.instance_id,
-                                     logs=framed(request_id, ""))
-            failed = await instance.prepare(invocation)
-            if failed is not None:
-                if request_id in instance.stopped:
-                    return dataclasses.replace(failed, kind="stopped")
-                if failed.kind == "stopped":  # another request's stop killed the instance
-                    return dataclasses.replace(failed, kind="crash")
-                return failed
-            if request_id in instance.stopped:  # stopped just as its instance became ready
-                return crash_outcome(0, instance.final_mem_mb, kind="stopped",
-                                     instance_id=instance.instance_id,
-                                     logs=framed(request_id, ""))
-            return await instance.execute(invocation)
-        finally:
-            self._running.pop(request_id, None)
-            self._queued_stops.discard(request_id)
-            self.pool.release(instance)
-
-    def _begin(self, instance: Instance, invocation: Invocation,
-               reply: asyncio.Future[Any]) -> bool:
-        """The slot's hand-off: start the request on ``instance`` now, if it is warm and can
-        take it at once (:meth:`Instance.begin`), so that the request wakes only with its
-        reply; it is running (a stop finds it) from here on."""
-        request_id = invocation.request_id
-        if request_id in self._queued_stops or not instance.begin(invocation, reply):
-            return False
-        self._queued.discard(request_id)
-        self._running[request_id] = instance
-        return True
-
-    async def stop(self, request_id: str) -> bool:
-        """Kill the instance running ``request_id``; its outcome is ``stopped``.
-
-        With ``instanceConcurrency`` above 1 the other requests on that
-        instance end too (as crashes): a process cannot lose one thread.
-        """
-        if request_id in self._queued:
-            self._queued_stops.add(request_id)
-            return True
-        instance = self._running.get(request_id)
-        if instance is None:
-            return False
-        instance.stopped.add(request_id)
-        instance.healthy = False
-        instance.final_mem_mb = instance.final_mem_mb or instance.peak_mb()
-        with contextlib.suppress(ProcessLookupError):
-            await instance.kill()
-        return True

@@ -52,9 +52,9 @@ from fcemu.runtime.pool import (
     InstanceKilled,
     InstancePool,
     Key,
-    PooledRuntime,
     init_timeout_outcome,
 )
+from fcemu.runtime.pooled import PooledRuntime
 from fcemu.runtime.protocol import (
     ENV_INITIALIZER,
     ENV_INSTANCE_CONCURRENCY,
