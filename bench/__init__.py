@@ -7,6 +7,8 @@ with a bare aiohttp server (the floor) in one run and prints one table of ratios
 - :mod:`bench.__main__`: the cells and the table.
 - :mod:`bench.bench_drain`: the server's user and system CPU per task in a drain (the
   warm worker row's figure, alone and in detail).
+- :mod:`bench.bench_instructions`: instructions per request or per task (callgrind), the
+  figure that hardly moves with the machine's load.
 - :mod:`bench.bench_async`: the older SDK-driven in-process vs worker comparison.
 
 Servers are pinned to CPU 0 and the load to CPU 1 when ``taskset`` exists and the machine

@@ -102,3 +102,22 @@ def test_a_wrong_status_or_a_closing_server_fails_the_run() -> None:
     with pytest.raises(ConnectionError, match="closes the connection"):
         asyncio.run(go("/close"))
 
+
+
+def test_bench_instructions_reads_callgrinds_totals_and_needs_valgrind(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import bench.bench_instructions as counting
+
+    out = tmp_path / "callgrind.out"
+    out.write_text("version: 1\nevents: Ir\nsummary: 0\nfn=x\n1 5\ntotals: 122297617\n")
+    (tmp_path / "callgrind.out.2").write_text("events: Ir\nsummary: 1000\n")
+    (tmp_path / "other.out").write_text("totals: 5\n")
+    assert counting._count(out) == 122297617 + 1000
+    monkeypatch.setattr(counting.shutil, "which", lambda name: None)
+    monkeypatch.setattr("sys.argv", ["bench_instructions", "submit"])
+    with pytest.raises(SystemExit, match="needs valgrind"):
+        counting.main()
+    monkeypatch.setattr("sys.argv", ["bench_instructions"])
+    with pytest.raises(SystemExit):
+        counting.main()
+    assert "say what to count" in capsys.readouterr().err

@@ -1,0 +1,146 @@
+"""Instructions per request or per task, counted by valgrind's callgrind (issue 13). By hand:
+
+    python -m bench.bench_instructions submit [--count 3000]      # fcemu's async submit
+    python -m bench.bench_instructions floor [--count 3000]       # the floor's POST
+    python -m bench.bench_instructions drain [--kind worker] [--count 2000]
+
+Wall-clock rates move with whatever else the machine runs; an instruction count hardly
+moves, so it is what the fifth pass compared before and after each change (run the
+same command on two trees: ``PYTHONPATH`` picks the tree). ``submit`` and ``floor`` run
+the server under callgrind with counting off, send 1,000 warm-up requests, then count
+only while ``--count`` more are made (:mod:`bench.load`, 16 connections: the submit
+row's requests). ``drain`` runs :class:`bench.server.Bench`'s task-row set-up under
+callgrind and counts only the drain of ``--count`` tasks (every thread of the server,
+not the handler processes). Under valgrind a request runs so slowly that every one
+would read ``/proc`` for the instance's memory (at most once per 50 ms each): ``drain``
+turns that poll off (``MEMORY_POLL_S``), as it costs nothing at full speed. Needs
+``valgrind`` (``callgrind_control``); a run takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.load import run
+
+
+def _count(out: Path) -> int:
+    """The instructions a callgrind output file counted (its ``totals``/``summary``)."""
+    total = 0
+    for path in out.parent.glob(out.name + "*"):
+        counts = {line.split(":")[0]: int(line.split()[1])
+                  for line in path.read_text(errors="replace").splitlines()
+                  if line.startswith(("totals:", "summary:"))}
+        total += counts.get("totals", counts.get("summary", 0))
+    return total
+
+
+def _instrument(pid: int, state: str) -> None:
+    subprocess.run(["callgrind_control", "-i", state, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _callgrind(out: Path, *args: str, counting: bool) -> list[str]:
+    return ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}",
+            f"--instr-atstart={'yes' if counting else 'no'}", sys.executable, *args]
+
+
+def http(kind: str, count: int, out: Path) -> float:
+    """Instructions per request of the server (fcemu's async submit, or the floor)."""
+    from bench.__main__ import FC, post  # the submit row's requests
+
+    module = "bench.floor" if kind == "floor" else "bench.server"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    proc = subprocess.Popen(_callgrind(out, "-m", module, counting=False),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        doc = json.loads(proc.stdout.readline())
+        base = f"http://127.0.0.1:{doc['port'] if isinstance(doc, dict) else doc}"
+        if kind == "floor":
+            load = post(f"{base}/post", b"{}", 202)
+        else:
+            proc.stdin.write(json.dumps({"cmd": "deploy", "name": "sub"}) + "\n")
+            proc.stdin.flush()
+            proc.stdout.readline()
+            seen = itertools.count()
+            load = post(f"{base}{FC}/sub/invocations", b"{}", 202, lambda i: {
+                "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}",
+                "x-fc-async-delay": "1"})
+        asyncio.run(run(*load, 1000, 16))
+        _instrument(proc.pid, "on")
+        asyncio.run(run(*load, count, 16))
+        _instrument(proc.pid, "off")
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=300)
+    return _count(out) / (count + 16)  # and one warm-up request per connection
+
+
+def drain(kind: str, count: int, out: Path) -> float:
+    """Instructions per task of a drain (run in a child under callgrind: :func:`_child`)."""
+    subprocess.run(_callgrind(out, "-m", "bench.bench_instructions", "--child", kind,
+                              "--count", str(count), counting=False), check=True)
+    return _count(out) / count
+
+
+def _child(kind: str, count: int) -> None:
+    """Under callgrind: the task row's set-up, counting the drain only."""
+    import fcemu.runtime.instance
+    from bench.server import Bench
+
+    fcemu.runtime.instance.MEMORY_POLL_S = 1e9  # see the module docstring
+    bench = Bench()
+    try:
+        bench.deploy("w", kind, destination=True)
+        if kind == "worker":
+            bench.warm("w")
+        bench.submit("w", count)
+        _instrument(os.getpid(), "on")
+        bench.emu.drain(timeout=3600)
+        _instrument(os.getpid(), "off")
+    finally:
+        bench.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", choices=("submit", "floor", "drain"))
+    parser.add_argument("--kind", choices=("in-process", "worker"), default="in-process")
+    parser.add_argument("--count", type=int, default=None)
+    parser.add_argument("--child", choices=("in-process", "worker"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.count)
+        return
+    if args.what is None:
+        parser.error("say what to count: submit, floor or drain")
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("bench_instructions needs valgrind (callgrind and callgrind_control): "
+                 "apt-get install valgrind")
+    with tempfile.TemporaryDirectory(prefix="fcemu-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        if args.what == "drain":
+            count = args.count or 2000
+            per = drain(args.kind, count, out)
+            print(f"{args.kind} drain of {count:,} tasks: {per / 1000:,.1f}k instructions "
+                  "per task (the server process, every thread)")
+        else:
+            count = args.count or 3000
+            per = http(args.what, count, out)
+            what = "fcemu async submit" if args.what == "submit" else "floor POST"
+            print(f"{what}, {count:,} requests over 16 connections: {per / 1000:,.1f}k "
+                  "instructions per request (the server process)")
+
+
+if __name__ == "__main__":
+    main()
