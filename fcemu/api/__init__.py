@@ -6,12 +6,12 @@
 - ``/_fcemu/…``: the control API, a second sub-app;
 - ``/queues…`` and ``/topics…``: the MNS routes of :mod:`fcemu.api.smq`, on the root.
 
-The root's one middleware is the front door (:mod:`fcemu.api.front_door`):
+The root's request handler is the front door (:mod:`fcemu.api.front_door`):
 every request, whatever its route, passes its Host and Origin checks first
 (and, served by :mod:`fcemu.api.protocol`, its head and body time limits); it
 lets follow mode move the clock before any handler runs, waits for durable
 mode's commit, and turns failures outside every sub-app into FC error JSON.
-Each sub-app carries one error middleware (:mod:`fcemu.api.middleware`). Handlers
+It runs each sub-app's error layer too (:class:`fcemu.api.middleware.ErrorLayer`). Handlers
 call the engine's public methods only. In verify mode (``Settings.access_keys``)
 the FC sub-app, the control API and the MNS routes check request signatures, dates
 and nonces before their handlers (:mod:`fcemu.api.auth`).
@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from fcemu.api import (
     async_configs,
@@ -42,9 +41,9 @@ from fcemu.api import (
     triggers,
     versions,
 )
-from fcemu.api.front_door import front_door
+from fcemu.api.front_door import install
 from fcemu.api.keys import ENGINE, NONCES
-from fcemu.api.middleware import CLIENT_MAX_SIZE, error_middleware
+from fcemu.api.middleware import CLIENT_MAX_SIZE, ErrorLayer
 from fcemu.api.replay import Nonces
 from fcemu.api.routing import keep_resolutions
 from fcemu.engine import Engine
@@ -64,16 +63,16 @@ _FC_MODULES = (invocations, functions, async_configs, concurrency, async_tasks, 
 
 def make_app(engine: Engine) -> web.Application:
     """The root application serving ``engine``; closing it closes the engine."""
-    fc_app = _app(engine, error_middleware(stamp_success=True, prepare=functions.code_bodies))
+    fc_app = _app(engine)
     for module in _FC_MODULES:
         fc_app.add_routes(module.routes)
-    control_app = _app(engine, error_middleware(stamp_success=False))
+    control_app = _app(engine)
     control_app.add_routes(control.routes)
     control_app.add_routes(triggers.control_routes)
     control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
-    root = _app(engine, front_door)
+    root = _app(engine)
     root[NONCES] = Nonces()
     root.add_routes(smq.routes)
     root.add_routes(http_triggers.routes)
@@ -81,14 +80,16 @@ def make_app(engine: Engine) -> web.Application:
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
     keep_resolutions(root)  # a (method, path) resolved once is not walked again
+    install(root, {fc_app: ErrorLayer(fc_app, stamp_success=True, prepare=functions.code_bodies),
+                   control_app: ErrorLayer(control_app, stamp_success=False)})
     # long polls parked on queues answer at once instead of holding shutdown for up to 30 s
     root.on_shutdown.append(smq.release_long_polls)
     root.cleanup_ctx.append(_engine_lifetime)
     return root
 
 
-def _app(engine: Engine, *middlewares: Middleware) -> web.Application:
-    app = web.Application(middlewares=middlewares, client_max_size=CLIENT_MAX_SIZE)
+def _app(engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[ENGINE] = engine
     return app
 

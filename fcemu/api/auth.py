@@ -42,8 +42,8 @@ def secrets_of(engine: Any) -> dict[str, str]:
 
 async def check_fc_signature(request: web.Request, secrets: dict[str, str]) -> None:
     """Verify mode: the ACS3 signature, date and nonce of an FC or control API request
-    (raising the FC errors). The sub-apps' error middleware
-    (:func:`fcemu.api.middleware.error_middleware`) awaits it before the handler when
+    (raising the FC errors). The sub-apps' error layer
+    (:class:`fcemu.api.middleware.ErrorLayer`) awaits it before the handler when
     :func:`secrets_of` the engine is not empty."""
     body = await request.read()  # aiohttp keeps it: the handler's read() gets the same bytes
     signing.verify_acs3(request.method, request.raw_path, request.headers.items(), body,

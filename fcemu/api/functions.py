@@ -42,7 +42,7 @@ def _takes_code(handler: Callable[[web.Request], Awaitable[web.Response]],
 
 def code_bodies(request: web.Request) -> web.Request:
     """The request, with the body limit raised when its route takes a ``code.zipFile``: the
-    FC sub-app's error middleware (:func:`fcemu.api.middleware.error_middleware`) calls it
+    FC sub-app's error layer (:class:`fcemu.api.middleware.ErrorLayer`) calls it
     ahead of anything that reads the body, e.g. the signature check."""
     if request.match_info.handler in _CODE_ROUTES:
         request = request.clone(client_max_size=max(request.client_max_size,

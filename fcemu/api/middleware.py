@@ -21,7 +21,7 @@ middleware renders them as JSON, the MNS one as XML.
 
 Every error response carries ``x-fc-request-id`` equal to the body's ``RequestId``.
 
-The root app's middleware (:func:`fcemu.api.front_door.front_door`) renders what fails
+The root app's front door (:class:`fcemu.api.front_door.FrontDoor`) renders what fails
 outside every sub-app with :func:`render_error` too.
 """
 
@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
 
 from fcemu.api import wire
-from fcemu.api.auth import check_fc_signature, secrets_of
 from fcemu.api.keys import ENGINE
 from fcemu.engine import SYNC_PAYLOAD_LIMIT
 from fcemu.errors import (
@@ -103,36 +102,22 @@ def client_error(request: web.BaseRequest, exc: BaseException) -> HttpLevelError
     return error
 
 
-def error_middleware(*, stamp_success: bool,
-                     prepare: Callable[[web.Request], web.Request] | None = None
-                     ) -> Middleware:
-    """The one middleware of a sub-app (FC API or control API): ``prepare`` (e.g. the FC
-    API's :func:`fcemu.api.functions.code_bodies`), in verify mode the request's
-    signature (:func:`fcemu.api.auth.check_fc_signature`), then the handler; any failure
-    of the three becomes FC error JSON.
+class ErrorLayer(NamedTuple):
+    """The steps of a sub-app (FC API or control API), which the root's front door
+    (:class:`fcemu.api.front_door.FrontDoor`) runs with ``request.app`` the sub-app:
+    ``prepare`` (e.g. the FC API's :func:`fcemu.api.functions.code_bodies`), in verify
+    mode the request's signature (:func:`fcemu.api.auth.check_fc_signature`), then the
+    handler; any failure of the three becomes FC error JSON (:func:`render_error`).
 
     With ``stamp_success`` every response gets ``x-fc-request-id`` (the FC API,
     spec §1.2); the control API stamps errors only, so that driving the clock
     over HTTP draws no IDs from the seeded generator (same IDs as the Python API).
-    One middleware, not one per step: each layer costs every request a coroutine
-    (issue 13).
+    Not an aiohttp middleware: each layer would cost every request a coroutine (issue 13).
     """
 
-    @web.middleware
-    async def fc_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            inner = request if prepare is None else prepare(request)
-            secrets = secrets_of(request.app[ENGINE])
-            if secrets:
-                await check_fc_signature(inner, secrets)
-            response = await handler(inner)
-        except Exception as exc:  # every failure becomes FC error JSON (principle 5)
-            return render_error(request, exc)
-        if stamp_success and wire.REQUEST_ID not in response.headers:
-            response.headers[wire.REQUEST_ID] = new_request_id(request)
-        return response
-
-    return fc_errors
+    app: web.Application
+    stamp_success: bool
+    prepare: Callable[[web.Request], web.Request] | None = None
 
 
 def render_error(request: web.Request, exc: Exception) -> web.Response:
