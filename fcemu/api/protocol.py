@@ -31,13 +31,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
-from fcemu.api.front_door import error_response
+from fcemu.api.front_door import FrontDoor, error_response
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import RequestTimeout
 from fcemu.errors import (
@@ -62,6 +63,12 @@ class FrontDoorRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
+        if not isinstance(server.request_handler, FrontDoor):
+            # fail closed: without the front door no Host, Origin or signature check runs
+            raise RuntimeError(
+                f"aiohttp {aiohttp.__version__}'s server does not call the app's _handle, "
+                "where fcemu installs its front door (Host and Origin checks, signatures, "
+                "FC errors): install an aiohttp this fcemu was tested with (3.10 to 3.14)")
         server.__class__ = _Server  # same object, our connection factory
         assert isinstance(server, _Server)
         server.app = self.app

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from aiohttp import web
+
 from fcemu.api import make_app
 from fcemu.api.protocol import FrontDoorRunner
 from tests.api.conftest import Api
@@ -97,3 +100,12 @@ async def test_a_broken_head_in_pieces_is_answered_in_its_route_format(api: Api)
         assert transport.sent.split(b"\r\n")[0].endswith(b" 400 Bad Request"), transport.sent
         # aiohttp could not parse it (its path is "/"): MNS, as the head's first bytes say
         assert b"Content-Type: text/xml" in transport.sent, pieces
+
+
+async def test_a_server_that_would_not_call_the_front_door_does_not_start() -> None:
+    # an aiohttp whose server took another handler would skip Host, Origin and signature
+    # checks: fcemu refuses to start rather than serve without them
+    runner = FrontDoorRunner(web.Application(), access_log=None, handle_signals=False)
+    with pytest.raises(RuntimeError, match="does not call the app's _handle"):
+        await runner.setup()
+    await runner.cleanup()
