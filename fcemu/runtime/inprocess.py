@@ -26,10 +26,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
@@ -42,6 +39,7 @@ from fcemu.runtime.handler_api import (
     make_context,
     maxrss_kb,
 )
+from fcemu.runtime.inprocess_threads import Executor, Handoff, Job, StopFlag
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
@@ -61,24 +59,16 @@ if TYPE_CHECKING:
 RSS_EVERY_S = 0.5
 
 
-class _StopFlag(threading.Event):
-    """``context.stop_requested``: a ``threading.Event`` whose condition has the default
-    (reentrant) lock. ``Event()`` builds it on a plain ``Lock``, which lacks three methods
-    ``Condition`` looks up, so each instance raised and caught three AttributeErrors:
-    1.8 us of the loop's time per in-process invocation (issue 13)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._flag = False
-
-
-@dataclass
 class _Execution:
-    stop_flag: threading.Event = field(default_factory=_StopFlag)
-    #: Settled when the handler ends, the execution is stopped, or its time is up.
-    wake: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
-    stopped: bool = False
+    """One invocation's stop flag and wake-up, and whether it was stopped."""
+
+    __slots__ = ("stop_flag", "stopped", "wake")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.stop_flag: threading.Event = StopFlag()
+        #: Settled when the handler ends, the execution is stopped, or its time is up.
+        self.wake: asyncio.Future[None] = (loop or asyncio.get_running_loop()).create_future()
+        self.stopped = False
 
     def stop(self) -> None:
         self.stopped = True
@@ -150,19 +140,6 @@ class _Deadlines:
         self._arm(loop)
 
 
-class _Executor(ThreadPoolExecutor):
-    """A thread pool that, once all its threads are started, queues work without first
-    asking whether one is idle: ``ThreadPoolExecutor`` asks with
-    ``Semaphore.acquire(timeout=0)``, which waits on a condition (a new lock, a list
-    append and removal) whenever no thread is idle, the usual case in a burst: a tenth
-    of an in-process task's loop CPU in a drain (issue 13). Work goes to the one queue
-    every thread takes from either way."""
-
-    def _adjust_thread_count(self) -> None:
-        if len(self._threads) < self._max_workers:
-            super()._adjust_thread_count()
-
-
 class InProcessRuntime:
     """Runs ``Function.inprocess_handler`` callables in this process.
 
@@ -185,14 +162,14 @@ class InProcessRuntime:
 
     def __init__(self, ids: IdGenerator, *, max_workers: int = 16) -> None:
         self._ids = ids
-        self._executor = _Executor(max_workers, thread_name_prefix="fcemu-handler")
+        self._executor = Executor(max_workers, thread_name_prefix="fcemu-handler")
         self._instances: dict[str, str] = {}
         self._running: dict[str, _Execution] = {}
         #: Per function: its handler and whether it is ``async`` (inspect's answer, kept
         #: while the handler is the same object: it is a tenth of a task's CPU otherwise).
         self._kinds: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._deadlines = _Deadlines()
-        self._handoff: _Handoff | None = None
+        self._handoff: Handoff | None = None
 
     async def invoke(self, invocation: Invocation) -> Outcome:
         """Run the callable once; failures, timeouts and stops come back as outcomes."""
@@ -200,7 +177,7 @@ class InProcessRuntime:
         handler = function.inprocess_handler
         assert handler is not None, "InProcessRuntime needs Function.inprocess_handler"
         instance_id = self._instance_id(function.name)
-        execution = _Execution()
+        execution = _Execution(asyncio.get_running_loop())
         log_config = function.extra.get("logConfig")
         log_config = log_config if isinstance(log_config, dict) else {}
         context = make_context(
@@ -233,7 +210,10 @@ class InProcessRuntime:
             return crash_outcome(duration_ms, _rss_mb(), kind="stopped", instance_id=instance_id,
                                  logs=framed(invocation.request_id, capture.text()))
         if finished:
-            outcome = _result(work, duration_ms, instance_id, capture)
+            if isinstance(work, Job):
+                outcome = _returned(work.value, work.error, duration_ms, instance_id, capture)
+            else:
+                outcome = _result(work, duration_ms, instance_id, capture)
         else:
             outcome = timeout_outcome(function.timeout, duration_ms, _rss_mb(),
                                       instance_id=instance_id)
@@ -267,8 +247,7 @@ class InProcessRuntime:
 
     def _start(self, handler: Callable[..., Any], is_async: bool, payload: bytes,
                context: object, capture: Capture, execution: _Execution
-               ) -> asyncio.Future[Any]:
-        work: asyncio.Future[Any]
+               ) -> asyncio.Future[Any] | Job:
         if is_async:
             work = asyncio.ensure_future(_call_async(handler, payload, context, capture))
             # work abandoned on timeout may fail later, when nobody is left to read the error
@@ -279,23 +258,14 @@ class InProcessRuntime:
         request_context = contextvars.copy_context()
         request_context.run(capture.activate)
         loop = asyncio.get_running_loop()
-        work = loop.create_future()
         handoff = self._handoff
         if handoff is None or handoff.loop is not loop:
-            handoff = self._handoff = _Handoff(loop)
+            handoff = self._handoff = Handoff(loop)
+        job = Job(handler, payload, context, request_context, handoff, execution)
+        self._executor.run_soon(job)  # at most one wake-up of the loop when it ends
+        return job
 
-        def run() -> None:  # on a pool thread: at most one wake-up of the loop when it ends
-            try:
-                value = request_context.run(handler, payload, context)
-            except BaseException as exc:  # the handler's failure is its outcome
-                handoff.put((work, execution, None, exc))
-            else:
-                handoff.put((work, execution, value, None))
-
-        self._executor.submit(run)
-        return work
-
-    async def _wait(self, work: asyncio.Future[Any], execution: _Execution,
+    async def _wait(self, work: asyncio.Future[Any] | Job, execution: _Execution,
                     timeout_s: int) -> bool:
         """True when the handler finished; False on timeout or stop."""
         if not work.done():
@@ -306,49 +276,6 @@ class InProcessRuntime:
                 execution.awake()  # when cancelled: its limit can go with the next sweep
                 self._deadlines.ended()
         return work.done()
-
-
-_Settled = tuple[asyncio.Future[Any], _Execution, Any, "BaseException | None"]
-
-
-class _Handoff:
-    """Plain handlers' results, from the pool threads to the loop: one ``call_soon_threadsafe``
-    (a loop callback and a write to its wake-up socket) for all the results that arrive
-    before the loop gets to them, not one each (issue 13). A thread appends, then arms; the
-    loop disarms, then takes every result: no result is left behind."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._results: deque[_Settled] = deque()
-        self._armed = False
-
-    def put(self, result: _Settled) -> None:
-        """On a pool thread."""
-        self._results.append(result)
-        if not self._armed:
-            self._armed = True
-            try:
-                self.loop.call_soon_threadsafe(self._flush)
-            except BaseException:  # a closed loop: as before, the pool thread's error
-                self._armed = False
-                raise
-
-    def _flush(self) -> None:
-        self._armed = False
-        results = self._results
-        while results:
-            _settle(*results.popleft())
-
-
-def _settle(work: asyncio.Future[Any], execution: _Execution, value: Any,
-            exc: BaseException | None) -> None:
-    """On the loop: a plain handler's result (or exception) arrives."""
-    if not work.done():  # not already given up on (a timeout or stop leaves it pending)
-        if exc is not None:
-            work.set_exception(exc)
-        else:
-            work.set_result(value)
-    execution.awake()
 
 
 async def _call_async(handler: Callable[..., Awaitable[Any]], payload: bytes,
@@ -375,10 +302,18 @@ def _result(work: asyncio.Future[Any], duration_ms: int, instance_id: str,
         body = error_body("the handler was cancelled", "CancelledError", [])
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     exc = work.exception()
+    value = work.result() if exc is None else None
+    return _returned(value, exc, duration_ms, instance_id, capture, memory)
+
+
+def _returned(value: Any, exc: BaseException | None, duration_ms: int, instance_id: str,
+              capture: Capture, memory: int | None = None) -> Outcome:
+    """The outcome of a handler that returned ``value`` or raised ``exc``."""
+    if memory is None:
+        memory = _rss_mb()
     if exc is not None:
         capture.write(format_exception(exc))  # the worker runtime logs it too
         return Outcome("error", exception_body(exc), UNHANDLED, duration_ms, memory, instance_id)
-    value = work.result()
     if inspect.iscoroutine(value):
         value.close()  # a plain callable returned a coroutine: never awaited, say so below
     try:
