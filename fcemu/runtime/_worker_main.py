@@ -17,7 +17,7 @@ Protocol, on file descriptors the handler cannot write to by accident:
 * A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
   Bytes travel as Base64. The child sends ``{"type": "hello", "maxrss_kb"}``
   once started, then answers each ``{"type": "init"|"invoke", "request_id",
-  "qualifier", "credentials"[, "payload"]}`` with ``{"type": "result",
+  "qualifier", "credentials"[, "payload", "markers"]}`` with ``{"type": "result",
   "request_id", "kind": "ok"|"error", "body", "error_type", "maxrss_kb",
   "children"}`` (``children``: whether the process has child processes now).
 * Private settings arrive as ``FCEMU_*`` environment variables, removed from
@@ -29,10 +29,15 @@ Logs come in two shapes, chosen by the instance concurrency:
 
 * **One request at a time** (``instanceConcurrency`` 1, FC's default for
   Python): the handler runs on the main thread and everything it writes goes
-  to fd 2, between ``FC Invoke Start RequestId: <id>`` and ``FC Invoke End
-  RequestId: <id>`` lines (``FC Initialize …`` around the initializer, spec
-  §12.2). The parent cuts a request's log out of the stream at those lines,
-  so even fd-level output is attributed.
+  to fd 2, before the request's reply. The parent writes ``FC Invoke Start
+  RequestId: <id>`` into its copy of that output as it sends the request, and
+  ``FC Invoke End RequestId: <id>`` as it reads the reply, each after what
+  the pipe holds by then (:mod:`fcemu.runtime.worker_requests`); this process
+  writes them itself for an invoke frame with ``"markers": true`` (sent while it
+  still runs an earlier request), and ``FC Initialize …`` around the
+  initializer (spec §12.2). The
+  parent cuts a request's log out of the stream at those lines, so even
+  fd-level output is attributed.
 * **Several at once**: each request runs on its own thread, and
   ``sys.stdout``/``sys.stderr`` are proxies that send what a request's thread
   writes as ``{"type": "log", "request_id", "data"}`` frames (line-buffered,
@@ -270,12 +275,18 @@ class _Worker:
         token = current_request.set(request_id)
         try:
             phase = "Initialize" if request.get("type") == "init" else "Invoke"
-            self.log_line(f"FC {phase} Start RequestId: {request_id}")
+            # one request at a time, the server writes an Invoke's markers, unless it says
+            markers = self.threaded or phase == "Initialize" or bool(request.get("markers"))
+            if markers:
+                self.log_line(f"FC {phase} Start RequestId: {request_id}")
             if phase == "Initialize":
                 kind, body, error_type = self.initialize(request)
             else:
                 kind, body, error_type = self.run(request)
-            self.log_line(f"FC {phase} End RequestId: {request_id}")
+            if markers:
+                self.log_line(f"FC {phase} End RequestId: {request_id}")
+            else:
+                _flush()  # all it printed reaches the pipe before the reply
             if self.logs is not None:
                 self.logs.flush(request_id)
         finally:

@@ -322,6 +322,11 @@ class Contained:
     def returncode(self) -> int | None:
         return self.proc.returncode
 
+    def pipe(self, fd: int) -> asyncio.ReadTransport | None:
+        """The transport reading the launcher's output pipe ``fd`` (1 or 2)."""
+        pipe = self._transport.get_pipe_transport(fd)
+        return pipe if isinstance(pipe, asyncio.ReadTransport) else None
+
     def handler_pid(self) -> int | None:
         """The handler's process (worker or custom-runtime command); None until it exists."""
         if self._handler_pid is None and not self.exited:

@@ -31,13 +31,15 @@ def _invoke_head(qualifier: str, version_id: str, credentials: Credentials) -> b
     return doc[FRAME_HEADER.size:-1] + b',"request_id":'
 
 
-def invoke_frame(invocation: Invocation) -> bytes:
+def invoke_frame(invocation: Invocation, markers: bool = False) -> bytes:
     """The ``invoke`` frame of ``invocation``: the same JSON document as
     :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
-    function version shares built once (:func:`_invoke_head`)."""
+    function version shares built once (:func:`_invoke_head`). ``markers``: with
+    ``"markers": true``, the worker writes the request's ``FC Invoke`` lines itself
+    (one request at a time, the server usually does: :mod:`fcemu.runtime.worker_requests`)."""
     data = b"".join((
         _invoke_head(invocation.qualifier, invocation.function.version_id,
                      invocation.credentials),
         encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
-        base64.b64encode(invocation.payload), b'"}'))
+        base64.b64encode(invocation.payload), b'","markers":true}' if markers else b'"}'))
     return FRAME_HEADER.pack(len(data)) + data

@@ -64,6 +64,15 @@ class LogStream:
             self._trim()
         self._changed.set()
 
+    def feed_before(self, chunk: bytes, marker: bytes) -> None:
+        """``chunk`` in front of ``marker`` if it is buffered, else after everything."""
+        at = self._data.find(marker)
+        if at < 0:
+            self.feed(chunk)
+        else:
+            self._data[at:at] = chunk
+            self._changed.set()
+
     def close(self) -> None:
         self._eof = True
         self._changed.set()

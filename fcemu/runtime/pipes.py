@@ -8,12 +8,18 @@ A sink needs no reader task: a worker's reply frame settles the request's
 future as soon as its bytes are read, in the read's own callback (:class:`FrameSink`),
 and its log goes straight into the instance's log. Nothing is paused for a sink: it keeps
 what it is given (a frame until it is whole, a log bounded by its own limit).
+:class:`PipeDrain` gives a sink what its pipe holds at a given moment, without waiting for
+the loop to read it (a worker's log, cut at the moments a request is sent and answered).
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import json
+import os
+import termios
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -25,6 +31,8 @@ STREAM_LIMIT = 2 ** 16
 #: malloc's mmap threshold, so each read of a few hundred bytes mapped, remapped and unmapped
 #: it (three system calls and a page fault more per read).
 READ_SIZE = 2 ** 16
+#: The most :class:`PipeDrain` reads at once: a writer that never stops cannot hold it.
+_DRAIN_READS = 16
 #: A frame's JSON, from its UTF-8 text (``json.loads`` of the bytes first guesses their
 #: encoding and goes through two more calls: twice the time of a reply's decoding).
 _decode = json.JSONDecoder().decode
@@ -161,3 +169,37 @@ class FrameSink:
     async def wait_end(self) -> None:
         """Until the pipe has ended (or stopped being read)."""
         await self.ended.wait()
+
+
+class PipeDrain:
+    """What an output pipe holds now, read at once into its sink (:meth:`__call__`), not when
+    the loop next polls the pipe: output written before some moment then comes before what
+    the reader adds at that moment. The pipe's transport stays its reader, and its own next
+    read finds the pipe empty (a non-blocking read's ``EAGAIN``), or at its end, which this
+    leaves to the transport; a pipe that is closing is not read (its descriptor may be closed
+    already). How much the pipe holds is asked first (``FIONREAD``, a quarter of the time of
+    a read that raises ``BlockingIOError``): usually nothing, and nothing is read then."""
+
+    __slots__ = ("_fd", "_held", "_sink", "_transport")
+
+    def __init__(self, transport: asyncio.ReadTransport, sink: PipeSink) -> None:
+        self._transport = transport
+        self._fd: int = transport.get_extra_info("pipe").fileno()
+        self._sink = sink
+        self._held = array.array("i", [0])
+
+    def __call__(self) -> None:
+        transport, held = self._transport, self._held
+        for _ in range(_DRAIN_READS):
+            if transport.is_closing():
+                return
+            try:
+                fcntl.ioctl(self._fd, termios.FIONREAD, held)
+                data = os.read(self._fd, READ_SIZE) if held[0] > 0 else b""
+            except OSError:  # an error the transport's own read reports
+                return
+            if not data:  # empty, or at its end: the transport sees that on its next read
+                return
+            self._sink.feed(data)
+            if len(data) < READ_SIZE:
+                return

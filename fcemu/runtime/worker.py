@@ -44,7 +44,7 @@ from fcemu.runtime.invocation import (
     kb_to_mb,
 )
 from fcemu.runtime.logs import end_marker
-from fcemu.runtime.pipes import FrameSink
+from fcemu.runtime.pipes import FrameSink, PipeDrain
 from fcemu.runtime.pool import (
     Initializer,
     Instance,
@@ -144,8 +144,11 @@ class WorkerInstance(WorkerRequests):
         await self.spawn(self.command(), cwd=cwd, env=env, stdin=pipe, stdout=pipe,
                          stderr=pipe, readers=lambda: [frames.wait_end(), logs.wait_end()],
                          sandbox=sandbox, sinks={1: frames, 2: logs})
-        assert self.proc is not None
+        assert self.proc is not None and self.tree is not None
         self._stdin = self.proc.stdin
+        log_pipe = self.tree.pipe(2)
+        if log_pipe is not None and not self.threaded:
+            self._log_drain = PipeDrain(log_pipe, logs)
         hello = await self.unless_killed(asyncio.shield(self._hello), _START_TIMEOUT_S)
         self.reported_kb = int(hello.get("maxrss_kb", 0))
 

@@ -5,7 +5,21 @@ process is up: each request is one frame on the process's stdin
 (:mod:`fcemu.runtime.frames`, the protocol of :mod:`fcemu.runtime._worker_main`) and one
 reply frame back on its protocol pipe; its log is the process's output between FC's
 ``FC Invoke Start``/``End`` markers (one request at a time), or the ``log`` frames of
-its thread (``instanceConcurrency`` above 1). The instance's requests share one deadline
+its thread (``instanceConcurrency`` above 1).
+
+With one request at a time, this side writes an Invoke's markers into the instance's log
+(:meth:`WorkerRequests._mark_start`, :meth:`WorkerRequests._mark_end`), and the worker
+writes none (an initializer's ``FC Initialize`` markers are still the worker's own):
+the Start line as the request's frame is sent, after what the log pipe already holds,
+and the End line as its reply is read, after what the log pipe holds then. The worker
+writes its output before its reply, so a request's own output is all between them, and
+a request costs the server one wake-up (its reply), not one for each of the worker's
+marker writes too. A request's log is thus the instance's output from its sending to
+its answer: what a handler's background thread or child process writes between
+requests stays the instance's log, and what it writes while a request runs (or, at the
+very moment, as it is sent) is that request's, as FC attributes logs by time.
+
+The instance's requests share one deadline
 timer; a request the pool's hand-off started (:meth:`WorkerRequests.begin`) is answered
 by :meth:`WorkerRequests.finish`. A process that ends fails every pending request as a
 crash (``Process exited unexpectedly``), a timeout kills the instance.
@@ -27,6 +41,7 @@ from fcemu.runtime.invocation import (
     timeout_outcome,
 )
 from fcemu.runtime.logs import end_marker, framed, start_marker
+from fcemu.runtime.pipes import PipeDrain
 from fcemu.runtime.pool import Instance, Key
 from fcemu.runtime.protocol import INITIALIZATION_ERROR
 
@@ -84,6 +99,12 @@ class WorkerRequests(Instance):
         self._warm = False
         #: When each request that :meth:`begin` started began (real seconds).
         self._began: dict[str, float] = {}
+        #: The log pipe, read at once when a request is sent and answered (one request at a
+        #: time; set once the process is up).
+        self._log_drain: PipeDrain | None = None
+        #: One request at a time: the Invokes sent and not answered yet, in order, each with
+        #: whether this side writes its markers (see the module docstring).
+        self._unanswered: dict[str, bool] = {}
 
     # -- requests ---------------------------------------------------------------------
 
@@ -91,10 +112,10 @@ class WorkerRequests(Instance):
         function, request_id = invocation.function, invocation.request_id
         started = real_monotonic()
         self.watch_begin()  # watching_memory(), without a generator per request
+        frame = invoke_frame(invocation, self._mark_start(request_id))
         try:
             try:
-                reply = await self._call(request_id, invoke_frame(invocation),
-                                         function.timeout)
+                reply = await self._call(request_id, frame, function.timeout)
             finally:
                 self._watching -= 1
         except asyncio.TimeoutError:
@@ -115,8 +136,43 @@ class WorkerRequests(Instance):
         request_id = invocation.request_id
         self._began[request_id] = real_monotonic()
         self.watch_begin()
-        self._send(request_id, invoke_frame(invocation), invocation.function.timeout, reply)
+        frame = invoke_frame(invocation, self._mark_start(request_id))
+        self._send(request_id, frame, invocation.function.timeout, reply)
         return True
+
+    def _mark_start(self, request_id: str) -> bool:
+        """One request at a time, the Invoke Start line, into the instance's log after what
+        its log pipe holds (see the module docstring); whether the worker must write this
+        request's markers itself instead: it is still busy with an earlier request (whose
+        caller went away), so only it knows where that one's output ends."""
+        if self.threaded:
+            return False  # each request's log comes in frames, with its markers
+        unanswered = self._unanswered
+        if unanswered:
+            unanswered[request_id] = False
+            return True
+        drain = self._log_drain
+        if drain is not None:
+            drain()
+        self.log.feed(start_marker(request_id))
+        unanswered[request_id] = True
+        return False
+
+    def _answered(self, request_id: str) -> None:
+        """A request's reply is being read: the End line of one whose Start line this side
+        wrote, after all the worker wrote before its reply (and before the Start line of a
+        request sent behind it, which the worker wrote as it began that one)."""
+        if not self._unanswered.pop(request_id, False):
+            return
+        drain = self._log_drain
+        if drain is not None:
+            drain()
+        after = next(iter(self._unanswered), None)
+        end = end_marker(request_id)
+        if after is None:
+            self.log.feed(end)
+        else:
+            self.log.feed_before(end, start_marker(after))
 
     async def finish(self, invocation: Invocation) -> Outcome:
         """The outcome of a request :meth:`begin` started; its reply has come."""
@@ -260,6 +316,7 @@ class WorkerRequests(Instance):
             if not text.startswith("FC "):
                 text = framed(request_id, "", phase)[:-len(last)] + text
             return text
+        self._unanswered.pop(request_id, None)
         before = "".join(self._request_logs.pop(request_id, ()))
         return before + self.log.take(start_marker(request_id, phase),
                                       end or end_marker(request_id, phase))
@@ -270,7 +327,10 @@ class WorkerRequests(Instance):
         """Route a frame from the child (in the pipe's callback): hello, log lines, results."""
         kind = frame.get("type")
         if kind == "result":
-            future = self._pending.get(frame["request_id"])
+            request_id = frame["request_id"]
+            if self._unanswered:
+                self._answered(request_id)
+            future = self._pending.get(request_id)
             if future is not None and not future.done():
                 future.set_result(frame)
         elif kind == "log":

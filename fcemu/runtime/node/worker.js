@@ -340,13 +340,21 @@ async function run(request) {
 
 const active = new Map(); // request ID -> request store
 
+/** One request at a time, the server writes an Invoke's markers itself (as it sends the
+ * request and as it reads the reply: fcemu/runtime/worker_requests.py), unless the frame
+ * says "markers": output written to a pipe is there when the write returns, so all the
+ * request printed comes before its reply. */
+function writesMarkers(request, phase) {
+  return THREADED || phase !== 'Invoke' || Boolean(request.markers);
+}
+
 function answer(request) {
   const requestId = request.request_id;
   const phase = { init: 'Initialize', prestop: 'PreStop' }[request.type] || 'Invoke';
   const store = { requestId };
   active.set(requestId, store);
   current.run(store, () => {
-    logLine(requestId, `FC ${phase} Start RequestId: ${requestId}`);
+    if (writesMarkers(request, phase)) logLine(requestId, `FC ${phase} Start RequestId: ${requestId}`);
     run(request).then(
       (body) => finish(request, phase, 'ok', body, ''),
       (err) => {
@@ -368,7 +376,7 @@ function finish(request, phase, kind, body, errorType) {
   const requestId = request.request_id;
   if (!active.has(requestId)) return;
   active.delete(requestId);
-  logLine(requestId, `FC ${phase} End RequestId: ${requestId}`);
+  if (writesMarkers(request, phase)) logLine(requestId, `FC ${phase} End RequestId: ${requestId}`);
   if (THREADED) flushLog(requestId);
   send({
     type: 'result', request_id: requestId, kind, body: body.toString('base64'),
