@@ -68,8 +68,8 @@ class _Stream:
     IDs) reads its top bytes each time, as all streams did before.
     """
 
-    __slots__ = ("_alpha", "_chars", "_mixed", "_origin", "_refills", "_rng", "_tops",
-                 "_used")
+    __slots__ = ("_alpha", "_chars", "_mixed", "_origin", "_refills", "_rng", "_symbols",
+                 "_tops", "_used")
 
     def __init__(self, seed: str) -> None:
         self._rng = random.Random(seed)
@@ -80,20 +80,17 @@ class _Stream:
 
     def _loaded(self) -> None:
         self._alpha: _Alphabet | None = None  # the one set of symbols drawn so far
-        self._chars = b""  # _tops translated for _alpha: its characters, in order
+        #: The string of _alpha's symbols last drawn with (a draw with this very object
+        #: skips the alphabet's lookup); None while there is none or the stream is mixed.
+        self._symbols: str | None = None
+        self._chars = ""  # _tops translated for _alpha: its characters, in order
         self._used = 0  # characters of _chars handed out (their top bytes still in _tops)
         self._mixed = False  # drawn with two sets of symbols: no _chars kept
 
     def choose(self, symbols: str, k: int) -> str:
         """``k`` characters, each ``choice(symbols)``."""
-        alphabet = _alphabet(symbols)
-        if alphabet is not self._alpha:
-            if self._alpha is not None or self._mixed:  # a second set: read the tops
-                self._sync()
-                self._alpha, self._chars, self._mixed = None, b"", True
-                return self._choose_mixed(alphabet, k)
-            self._alpha = alphabet
-            self._chars = self._tops.translate(alphabet.table, alphabet.rejected)
+        if symbols is not self._symbols:
+            return self._choose_other(symbols, k)
         used = self._used
         end = used + k
         if end > len(self._chars):
@@ -103,7 +100,20 @@ class _Stream:
             while end > len(self._chars):
                 self._refill()
         self._used = end
-        return self._chars[used:end].decode("ascii")
+        return self._chars[used:end]
+
+    def _choose_other(self, symbols: str, k: int) -> str:
+        """:meth:`choose` with symbols other than the last draw's string."""
+        alphabet = _alphabet(symbols)
+        if alphabet is not self._alpha:
+            if self._alpha is not None or self._mixed:  # a second set: read the tops
+                self._sync()
+                self._alpha, self._symbols, self._chars, self._mixed = None, None, "", True
+                return self._choose_mixed(alphabet, k)
+            self._alpha = alphabet
+            self._chars = self._tops.translate(alphabet.table, alphabet.rejected).decode()
+        self._symbols = symbols
+        return self.choose(symbols, k)
 
     def _sync(self) -> None:
         """Drop from _tops the top bytes of the characters handed out: up to the last
@@ -175,7 +185,7 @@ class _Stream:
         tops = block[3::4]
         self._tops += tops
         if self._alpha is not None:
-            self._chars += tops.translate(self._alpha.table, self._alpha.rejected)
+            self._chars += tops.translate(self._alpha.table, self._alpha.rejected).decode()
         self._refills += 1
 
 
@@ -238,7 +248,13 @@ class IdGenerator:
 
     def request_id(self, now_ms: int) -> str:
         """An invocation's request ID, FC 3.0 form ``1-<8 hex seconds>-<24 hex>`` (spec §1.2)."""
-        return self._id_head(now_ms) + self._stream("request").choose(_HEX, 24)
+        second = (now_ms // 1000) & 0xFFFFFFFF  # _id_head's, inline: one per async submit
+        if second != self._head_second:
+            self._head_second, self._head = second, f"1-{second:08x}-"
+        stream = self._streams.get("request")
+        if stream is None:
+            stream = self._stream("request")
+        return self._head + stream.choose(_HEX, 24)
 
     def response_id(self, now_ms: int) -> str:
         """The ``x-fc-request-id`` of an API response that runs no handler."""

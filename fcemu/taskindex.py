@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -35,7 +35,8 @@ from sortedcontainers import (  # type: ignore[import-untyped]  # no stubs or py
 from fcemu.models import Task, TaskStatus
 
 SEQ_BITS = 40
-_SEQ_MAX = (1 << SEQ_BITS) - 1
+SEQ_MAX = (1 << SEQ_BITS) - 1
+_SEQ_MAX = SEQ_MAX
 _KEY = attrgetter("index_key")
 _TOKEN_TAG = "fcemu1"
 #: Status changes a partition holds before it makes them in its status lists (issue 13):
@@ -292,7 +293,7 @@ def _walk(tasks: SortedKeyList, start: tuple[int, int] | None, f: Filters) -> It
 
 
 def page(partitions: Iterable[Partition], f: Filters, cursor: Cursor | None,
-         records: dict[str, dict[str, Task]]) -> tuple[list[Task], Cursor | None]:
+         records: Mapping[str, Mapping[str, Task]]) -> tuple[list[Task], Cursor | None]:
     """One page of the partitions' tasks, and the cursor of the next page (None: last).
 
     ``records`` maps function name and task ID to the task (for the ``prefix`` path).
@@ -332,7 +333,7 @@ def _cut(tasks: list[Task], limit: int) -> tuple[list[Task], Cursor | None]:
 
 
 def _sparse_prefix(parts: list[Partition], f: Filters, cursor: Cursor | None,
-                   records: dict[str, dict[str, Task]]) -> list[Task] | None:
+                   records: Mapping[str, Mapping[str, Task]]) -> list[Task] | None:
     """When few IDs start with the prefix, read them by ID and sort them: None when
     walking the time order is cheaper (k matching IDs of n: k * k > limit * n)."""
     hi_prefix = f.prefix + "\U0010ffff"

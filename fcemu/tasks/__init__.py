@@ -7,6 +7,7 @@
 - :mod:`fcemu.tasks.rows`: the records as plain data for snapshots and the durable store,
   and loading them back.
 - :mod:`fcemu.tasks.query`: ListAsyncTasks's query and its pages.
+- :mod:`fcemu.tasks.records`: a function's records and the wake-ups, in fixed shards.
 - :mod:`fcemu.tasks.slots`: :class:`Slots`, the one count of running executions.
 """
 from __future__ import annotations

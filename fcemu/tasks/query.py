@@ -7,6 +7,7 @@ turns a bad token into FC's InvalidArgument.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fcemu.errors import InvalidArgument
@@ -23,7 +24,7 @@ class TaskQuery(Filters):
     next_token: str = ""
 
 
-def page(parts: list[Partition], query: TaskQuery, records: dict[str, dict[str, Task]]
+def page(parts: list[Partition], query: TaskQuery, records: Mapping[str, Mapping[str, Task]]
          ) -> tuple[list[Task], str]:
     """A page read from the ordered indexes: O(limit + log n) (fcemu.taskindex)."""
     try:

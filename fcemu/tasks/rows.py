@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fcemu import gcpolicy
 from fcemu.models import TASK_RETENTION_MS, Attempt, Task, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome
+from fcemu.tasks.records import TaskRecords
 from fcemu.tasks.waits import Waits, wake_label
 from fcemu.taskstate import task_to_state, tasks_from_states
 
@@ -77,14 +78,17 @@ class TaskRows(Waits):
         by_function, cut_short = self.by_function, (S.RUNNING, S.STOPPING)
         name: str | None = None  # the last row's (rows come function by function)
         qualifier: str | None = None
-        records: dict[str, Task] = {}
+        records = TaskRecords()
         group: list[Task] = []
         rows = state["tasks"]
         tasks = tasks_from_states(list(map(_STATE, rows)))  # the hot part of a restore
         for task, (_, wake, paused) in zip(tasks, rows, strict=True):
             if task.function_name != name or task.qualifier != qualifier:
                 name, qualifier = task.function_name, task.qualifier
-                records = by_function.setdefault(name, {})
+                found = by_function.get(name)
+                if found is None:
+                    found = by_function[name] = TaskRecords()
+                records = found
                 group = groups.setdefault((name, qualifier), [])
             records[task.task_id] = task
             group.append(task)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from fcemu.models import TASK_RETENTION_MS, Task
 from fcemu.taskindex import Partition
+from fcemu.tasks.records import TaskRecords, Waiting
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -27,8 +28,8 @@ class Waits:
 
     _clock: Clock
     _scheduler: Scheduler
-    by_function: dict[str, dict[str, Task]]
-    _waits: dict[Task, int]
+    by_function: dict[str, TaskRecords]
+    _waits: Waiting
     _paused: dict[str, dict[str, Task]]
     _retained: deque[Task]
     _retention_timer: Timer | None
@@ -43,14 +44,14 @@ class Waits:
 
     def _unwait(self, task: Task) -> None:
         """Forget the task's pending wake-up, if any."""
-        seq = self._waits.pop(task, None)
+        seq = self._waits.pop(task)
         if seq is not None:
             self._scheduler.cancel_entry(seq)
 
     def _forget(self, task: Task) -> None:
         """Retention: 7 days after submission the record goes; a live task goes when done."""
-        records = self.by_function.get(task.function_name, {})
-        if task.status.terminal and records.get(task.task_id) is task:
+        records = self.by_function.get(task.function_name)
+        if records is not None and task.status.terminal and records.get(task.task_id) is task:
             del records[task.task_id]
             self._partition(task).remove(task)
 

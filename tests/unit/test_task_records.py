@@ -1,0 +1,69 @@
+"""A function's task records and the waiting tasks' wake-ups in shards
+(fcemu.tasks.records): the same lookups, the same submission order."""
+
+from __future__ import annotations
+
+import pytest
+
+from fcemu.errors import AsyncTaskAlreadyExists
+from fcemu.models import TaskStatus
+from fcemu.tasks.records import SHARDS, TaskRecords
+from fcemu.taskstate import TASK_STATE_FIELDS
+from tests.unit.test_engine import deploy, run, submit
+
+S = TaskStatus
+
+
+def test_records_iterate_in_submission_order_across_their_shards():
+    async def scenario(engine, runtime):
+        deploy(engine)
+        ids = [f"t{n:04d}" for n in range(300)][::-1]  # IDs out of their sorted order
+        ids[100:100] = [None] * 50  # and generated ones, in between
+        tasks = [await submit(engine, task_id=task_id, delay_s=60) for task_id in ids]
+        records = engine.tasks.by_function["f"]
+        assert isinstance(records, TaskRecords)
+        used = [shard for shard in records.shards if shard]
+        assert len(used) > SHARDS // 2 and max(map(len, used)) < len(tasks) // 2
+        assert list(records.values()) == tasks
+        assert list(records) == list(records.keys()) == [t.task_id for t in tasks]
+        assert list(records.items()) == [(t.task_id, t) for t in tasks]
+        assert engine.task_records("f") == tasks
+        assert len(records) == len(tasks) and tasks[7].task_id in records
+        assert records.get(tasks[7].task_id) is records[tasks[7].task_id] is tasks[7]
+        assert records.get("nope") is None and "nope" not in records
+        with pytest.raises(AsyncTaskAlreadyExists):
+            await submit(engine, task_id=tasks[3].task_id)
+        assert engine.get_async_task("f", tasks[200].task_id) is tasks[200]
+        # a snapshot's rows keep them in the same order
+        at = TASK_STATE_FIELDS.index("task_id")
+        state = engine.tasks.to_state()
+        assert [row[0][at] for row in state["tasks"]] == [t.task_id for t in tasks]
+        return len(state["tasks"])
+
+    assert run(scenario) == 350
+
+
+def test_waiting_tasks_leave_their_shards_as_they_run():
+    async def scenario(engine, runtime):
+        deploy(engine)
+        tasks = [await submit(engine, task_id=f"w{n}", delay_s=1) for n in range(200)]
+        waits = engine.tasks._waits
+        assert len(waits) == 200
+        assert all(waits.get(t) is not None for t in tasks)
+        await engine.advance_clock(1000)
+        await engine.settle()
+        assert {t.status for t in tasks} == {S.SUCCEEDED}
+        assert len(waits) == 0 and all(waits.get(t) is None for t in tasks)
+
+    run(scenario)
+
+
+def test_a_stopped_waiting_task_forgets_its_wake_up():
+    async def scenario(engine, runtime):
+        deploy(engine)
+        task = await submit(engine, task_id="s1", delay_s=60)
+        assert engine.tasks._waits.get(task) is not None
+        engine.stop_async_task("f", "s1")
+        assert task.status is S.STOPPED and engine.tasks._waits.get(task) is None
+
+    run(scenario)
