@@ -147,11 +147,17 @@ def delivery_failed(task: Task, arn: str, reason: str) -> None:
                                                          ensure_ascii=False))
 
 
+#: The statuses whose result goes to ``onFailure``. Statuses are globals here: an enum
+#: member read off its class runs EnumType's lookup in Python 3.11 (issue 13).
+_TO_FAILURE = frozenset({TaskStatus.FAILED, TaskStatus.EXPIRED, TaskStatus.STOPPED})
+_SUCCEEDED = TaskStatus.SUCCEEDED
+
+
 def destination_for(task: Task) -> str | None:
     """The ARN a terminal task's result goes to, or None (decisions.md table)."""
-    if task.status is TaskStatus.SUCCEEDED:
+    if task.status is _SUCCEEDED:
         return task.on_success
-    if task.status in (TaskStatus.FAILED, TaskStatus.EXPIRED, TaskStatus.STOPPED):
+    if task.status in _TO_FAILURE:
         return task.on_failure
     return None
 
@@ -185,7 +191,7 @@ def result_text(task: Task, timestamp_ms: int) -> str:
     (issue 13: no dicts, no JSON encoder per task): the same text, byte for byte, for
     the same key order, string escapes (``ensure_ascii=False``) and integers."""
     status_code, function_error, response = 200, "", ""
-    if task.status is TaskStatus.SUCCEEDED:
+    if task.status is _SUCCEEDED:
         response = _text(task.return_payload)
     elif task.condition in CONDITION_STATUS:
         status_code = CONDITION_STATUS[task.condition]

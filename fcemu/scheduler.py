@@ -27,6 +27,7 @@ import heapq
 import inspect
 import itertools
 import logging
+import types
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from fcemu.timers import GONE, Runs, Timer, TimerKind, entries
 __all__ = ["BATCH", "Scheduler", "SettleTimeout", "Timer", "TimerKind"]
 
 log = logging.getLogger("fcemu.scheduler")
+_COROUTINE = types.CoroutineType  # checked by type first: inspect's checks are calls
 
 #: At most this many due timers fire before the loop runs other callbacks; the next batch
 #: fires when the work started is down to half of it. Not more: the attempts in flight
@@ -81,6 +83,7 @@ class Scheduler:
         self._runs = Runs()
         #: Called with (what, exception) when a timer or background work fails unexpectedly.
         self.on_failure: Callable[[str, BaseException], None] | None = None
+        self._done = self._work_done  # bound once, not a method object per piece of work
 
     # -- timers -------------------------------------------------------------
 
@@ -219,7 +222,7 @@ class Scheduler:
         except Exception as exc:
             self._failed(f"timer {run.item_name(item)}", exc)
             return 1
-        if inspect.isawaitable(result):
+        if result is not None and (type(result) is _COROUTINE or inspect.isawaitable(result)):
             self.spawn(result, name=run.item_name(item))
         return 1
 
@@ -251,11 +254,12 @@ class Scheduler:
     def spawn(self, work: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``work`` as tracked background work on the loop."""
         coro: Coroutine[Any, Any, Any] = (
-            work if inspect.iscoroutine(work) else _await(work)
+            work if type(work) is _COROUTINE or inspect.iscoroutine(work)
+            else _await(work)
         )
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._work[task] = name
-        task.add_done_callback(self._work_done)
+        task.add_done_callback(self._done)
         return task
 
     def _work_done(self, task: asyncio.Task[Any]) -> None:

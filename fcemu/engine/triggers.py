@@ -330,6 +330,8 @@ class TriggerOperations:
 
     def _queue_sent(self, queue: str, message: Message) -> None:
         """An SMQ hook: a message sent to ``queue`` (consumed once it is visible)."""
+        if not self._trigger_parsed:  # no trigger at all: nothing watches a queue
+            return
         if self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
                           and p.queue == queue and p.enable):
             self._consume_soon(queue, message.next_visible_time)

@@ -199,7 +199,14 @@ class InProcessRuntime:
             kind = self._kinds[function.name] = (handler, _is_async(handler))
         work = self._start(handler, kind[1], invocation.payload, context, capture, execution)
         try:
-            finished = await self._wait(work, execution, function.timeout)
+            if not work.done():  # wait for the handler, a stop or the time limit
+                self._deadlines.add(execution, function.timeout)
+                try:
+                    await execution.wake
+                finally:
+                    execution.awake()  # when cancelled: its limit can go with the next sweep
+                    self._deadlines.ended()
+            finished = work.done()  # False: timed out or stopped
         finally:
             self._running.pop(invocation.request_id, None)
             if not work.done():
@@ -264,18 +271,6 @@ class InProcessRuntime:
         job = Job(handler, payload, context, request_context, handoff, execution)
         self._executor.run_soon(job)  # at most one wake-up of the loop when it ends
         return job
-
-    async def _wait(self, work: asyncio.Future[Any] | Job, execution: _Execution,
-                    timeout_s: int) -> bool:
-        """True when the handler finished; False on timeout or stop."""
-        if not work.done():
-            self._deadlines.add(execution, timeout_s)
-            try:
-                await execution.wake
-            finally:
-                execution.awake()  # when cancelled: its limit can go with the next sweep
-                self._deadlines.ended()
-        return work.done()
 
 
 async def _call_async(handler: Callable[..., Awaitable[Any]], payload: bytes,

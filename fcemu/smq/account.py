@@ -150,7 +150,7 @@ class Smq:
                                     f"has {differences(existing.attributes, wanted)}.")
         queue = Queue(name, wanted, clock=self.clock, scheduler=self.scheduler,
                       ids=self.ids)
-        queue.on_send = lambda message: self._sent(name, message)
+        queue.on_send = functools.partial(self._sent, name)
         queue.on_change = functools.partial(self._changed, name)
         self._queues[name] = queue
         self._changed(name, None)

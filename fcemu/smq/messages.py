@@ -17,12 +17,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Message", "body_md5", "delivery_order", "message_from_state", "message_to_state"]
+__all__ = ["Message", "body_md5", "data_md5", "delivery_order", "message_from_state",
+           "message_to_state"]
 
 
 def body_md5(body: str) -> str:
     """``MessageBodyMD5``: upper-case hex MD5 of the body text as stored (spec §13.4)."""
-    return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
+    return data_md5(body.encode("utf-8"))
+
+
+def data_md5(data: bytes) -> str:
+    """:func:`body_md5` of a body already encoded (its UTF-8 bytes)."""
+    return hashlib.md5(data).hexdigest().upper()
 
 
 @dataclass(eq=False, slots=True)

@@ -40,7 +40,7 @@ from fcemu.errors import (
 )
 from fcemu.smq.messages import (
     Message,
-    body_md5,
+    data_md5,
     delivery_order,
     message_from_state,
     message_to_state,
@@ -160,24 +160,25 @@ class Queue:
         """
         if not isinstance(body, str):
             raise SmqInvalidArgument("MessageBody must be text")
-        limit = self.attributes["MaximumMessageSize"]
-        size = len(body.encode("utf-8"))
+        attributes = self.attributes
+        limit = attributes["MaximumMessageSize"]
+        data = body.encode("utf-8")  # its size, and its digest
+        size = len(data)
         if not 1 <= size <= limit:
             raise SmqInvalidArgument(
                 f"The value of MessageBody should be between 1 and {limit} bytes "
                 f"(MaximumMessageSize of queue {self.name}); got {size} bytes."
             )
-        priority = int_in_range("Priority", priority, 1, 16, "")
-        delay = self.attributes["DelaySeconds"] if delay_seconds is None else delay_seconds
-        delay = int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
+        if type(priority) is not int or not 1 <= priority <= 16:  # the usual case: no call
+            priority = int_in_range("Priority", priority, 1, 16, "")
+        delay = attributes["DelaySeconds"] if delay_seconds is None else delay_seconds
+        if type(delay) is not int or not 0 <= delay <= 604800:
+            delay = int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
         now = self._expire()
-        ids = self._ids
-        message = Message(
-            message_id=ids.message_id(), body=body, body_md5=body_md5(body),
-            enqueue_time=now, next_visible_time=now + delay * 1000, priority=priority,
-            expire_time=now + self.attributes["MessageRetentionPeriod"] * 1000,
-            seq=next(self._seq),
-        )
+        # by position, in the field order: a class called with keywords packs them first
+        message = Message(self._ids.message_id(), body, data_md5(data), now,
+                          now + delay * 1000, priority, 0, 0, None,
+                          now + attributes["MessageRetentionPeriod"] * 1000, next(self._seq))
         if delay:
             self._new_handle(message)
         self._messages[message.message_id] = message
