@@ -99,6 +99,8 @@ _CREDENTIAL_ENV = {
 }
 current_request = handler_api.current_request
 error_body = protocol.error_body
+#: A frame's JSON from its text (``json.loads`` of bytes first guesses their encoding).
+_decode = json.JSONDecoder().decode
 
 
 # -- the worker process --------------------------------------------------------
@@ -158,7 +160,7 @@ class _Channel:
             return None
         (size,) = protocol.FRAME_HEADER.unpack(header)
         data = self._reader.read(size)
-        return json.loads(data) if len(data) == size else None
+        return _decode(data.decode()) if len(data) == size else None
 
     def write(self, doc: dict[str, Any]) -> None:
         view = memoryview(protocol.encode_frame(doc))
@@ -304,13 +306,15 @@ class _Worker:
 
     def context(self, request: dict[str, Any]) -> SimpleNamespace:
         credentials: dict[str, str] = request["credentials"]
+        env = os.environ
         for key, name in _CREDENTIAL_ENV.items():
-            os.environ[name] = credentials[key]
+            value = credentials[key]
+            if env.get(name) != value:  # usually the last request's: no putenv then
+                env[name] = value
         function = {**self.function, "qualifier": request.get("qualifier", "LATEST"),
                     "version_id": request.get("version_id", "")}
-        env = os.environ
         return handler_api.make_context(request["request_id"], function, env["FC_REGION"],
-                            env["FC_ACCOUNT_ID"], credentials, threading.Event())
+                            env["FC_ACCOUNT_ID"], credentials, handler_api.StopFlag())
 
     def initialize(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
         """Run ``initializer(context)`` once; a failure is an ``InitializationError``."""
@@ -354,7 +358,9 @@ class _Worker:
 
 
 def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+    out, err, first_out, first_err = sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__
+    for stream in (out, err, None if first_out is out else first_out,
+                   None if first_err is err else first_err):
         try:
             if stream is not None:
                 stream.flush()

@@ -38,6 +38,27 @@ LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
 #: The request the current thread (or task) works for; None outside every request.
 current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "fcemu_request_id", default=None)
+#: Guards the first build of a :class:`StopFlag`'s condition (two threads may ask at once).
+_COND_LOCK = threading.Lock()
+
+
+class StopFlag(threading.Event):
+    """``context.stop_requested``: a ``threading.Event`` whose condition (with the default
+    reentrant lock: ``Event()`` builds it on a plain ``Lock``, which lacks three methods
+    ``Condition`` looks up, each raised and caught: 4.7 against 0.3 µs) is made when first
+    used, by :meth:`set`, :meth:`wait` or :meth:`clear`; :meth:`is_set` reads the flag."""
+
+    def __init__(self) -> None:
+        self._flag = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_cond":
+            raise AttributeError(name)
+        with _COND_LOCK:  # only reached while the condition is missing
+            cond = self.__dict__.get("_cond")
+            if cond is None:
+                cond = self.__dict__["_cond"] = threading.Condition()
+        return cond
 
 
 def make_context(request_id: str, function: dict[str, Any], region: str, account_id: str,
