@@ -83,7 +83,6 @@ class Scheduler:
         self._runs = Runs()
         #: Called with (what, exception) when a timer or background work fails unexpectedly.
         self.on_failure: Callable[[str, BaseException], None] | None = None
-        self._done = self._work_done  # bound once, not a method object per piece of work
 
     # -- timers -------------------------------------------------------------
 
@@ -252,35 +251,42 @@ class Scheduler:
     # -- work ----------------------------------------------------------------
 
     def spawn(self, work: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
-        """Run ``work`` as tracked background work on the loop."""
+        """Run ``work`` as tracked background work on the loop. It reports its own end
+        (:meth:`_tracked`): a done callback would cost a loop turn of its own (issue 13)."""
         coro: Coroutine[Any, Any, Any] = (
             work if type(work) is _COROUTINE or inspect.iscoroutine(work)
             else _await(work)
         )
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task = asyncio.get_running_loop().create_task(self._tracked(coro), name=name)
         self._work[task] = name
-        task.add_done_callback(self._done)
         return task
 
-    def _work_done(self, task: asyncio.Task[Any]) -> None:
-        work = self._work
-        work.pop(task, None)
-        if not work and self._idle is not None:
-            self._set_idle()
-        if self._backlog and not self._soon and len(self._work) <= BATCH // 2:
-            self._soon = True
-            asyncio.get_running_loop().call_soon(self._fire_due)
-        if not task.cancelled() and task.exception() is not None:
-            self._failed(self._work_name(task), task.exception())  # type: ignore[arg-type]
+    async def _tracked(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro``, then tell what waits for the work to settle, or for the backlog's
+        next batch; a failure is reported (and marked as read), a cancellation is not."""
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            task = asyncio.current_task()
+            if task is not None:
+                task.add_done_callback(_retrieve)
+                self._failed(self._work.get(task, task.get_name()), exc)
+            raise
+        finally:
+            work = self._work
+            work.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if not work and self._idle is not None:
+                self._set_idle()
+            if self._backlog and not self._soon and len(work) <= BATCH // 2:
+                self._soon = True
+                asyncio.get_running_loop().call_soon(self._fire_due)
 
     def _set_idle(self) -> None:
         idle, self._idle = self._idle, None
         if idle is not None and not idle.done():
             idle.set_result(None)
-
-    @staticmethod
-    def _work_name(task: asyncio.Task[Any]) -> str:
-        return task.get_name()
 
     def _failed(self, what: str, exc: BaseException) -> None:
         log.error("%s failed", what, exc_info=exc)
@@ -398,6 +404,9 @@ class Scheduler:
         self._backlog = False
         tasks = list(self._work)
         for task in tasks:
+            tracked: Any = task.get_coro()  # a _tracked that never ran: close its work (or
+            if inspect.getcoroutinestate(tracked) == inspect.CORO_CREATED:  # it warns that
+                inspect.getcoroutinelocals(tracked)["coro"].close()  # it was never awaited)
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -407,3 +416,8 @@ class Scheduler:
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a failed task's exception as read (reported when its work ended)."""
+    task.exception()

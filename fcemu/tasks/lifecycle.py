@@ -379,7 +379,12 @@ class AsyncTasks(TaskRows):
             detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
         old, task.status = task.status, status
         if task.index_key and old is not status:
-            self._partition(task).moved(task, old)
+            part = self._last_part  # _partition's, inline: a task's events come in a row
+            if (part is None or part.function_name != task.function_name
+                    or part.qualifier != task.qualifier):
+                part = self._partition(task)
+            if part.by_status is not None:  # no status lists yet: a move notes nothing
+                part.moved(task, old)
         event = task.add_event(status, self._clock.now_ms(), detail)
         if self.observer is not None:
             self.observer.event(task, event, old)
