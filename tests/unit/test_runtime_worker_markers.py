@@ -45,6 +45,9 @@ def handler(event, context):
         threading.Thread(target=later, daemon=True).start()
     if what == "partial":
         sys.stdout.write("no newline")
+    if what == "large":  # more than a pipe holds: the worker waits for the server to read
+        os.write(2, b"x" * 300_000 + b"\\n")
+        print("last line", flush=True)
     if what == "wait":
         with open(os.environ["READY_FIFO"], "w") as ready:
             ready.write("1")
@@ -136,6 +139,16 @@ def test_output_without_a_last_newline_ends_where_the_end_line_begins(fixture, r
     partial, after = run(body)
     assert partial.logs == ("FC Invoke Start RequestId: r-0\nevent=partial\n"
                             "no newlineFC Invoke End RequestId: r-0\n")
+    assert after.logs == framed("r-1", "event=b\n")
+
+
+def test_output_larger_than_the_pipe_is_all_before_the_end_line(python_fn):
+    async def body(rt: Runtimes) -> list[Outcome]:
+        return [await rt.invoke(call(python_fn, event, f"r-{i}"))
+                for i, event in enumerate((b"large", b"b"))]
+
+    large, after = run(body)
+    assert large.logs == framed("r-0", "event=large\n" + "x" * 300_000 + "\nlast line\n")
     assert after.logs == framed("r-1", "event=b\n")
 
 
