@@ -80,7 +80,8 @@ def make_app(engine: Engine) -> web.Application:
     root.add_subapp(FC_PREFIX, fc_app)
     root.add_subapp(CONTROL_PREFIX, control_app)
     keep_resolutions(root)  # a (method, path) resolved once is not walked again
-    install(root, {fc_app: ErrorLayer(fc_app, stamp_success=True, prepare=functions.code_bodies),
+    install(root, {fc_app: ErrorLayer(fc_app, stamp_success=True, prepare=functions.code_bodies,
+                                      prepare_only=functions.CODE_ROUTES),
                    control_app: ErrorLayer(control_app, stamp_success=False)})
     # long polls parked on queues answer at once instead of holding shutdown for up to 30 s
     root.on_shutdown.append(smq.release_long_polls)

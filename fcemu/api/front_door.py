@@ -46,7 +46,9 @@ from fcemu.api.durable import durable_commit
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import ErrorLayer, is_smq, new_request_id, render_error
 from fcemu.api.smq import smq_error_response
+from fcemu.engine import Engine
 from fcemu.errors import AccessDenied, FcError, SmqError
+from fcemu.settings import Settings
 
 __all__ = ["FrontDoor", "SmqAccessDenied", "error_response", "install"]
 
@@ -54,6 +56,8 @@ log = logging.getLogger("fcemu.api.front_door")
 
 #: Longest header value quoted back in a refusal.
 _QUOTE = 200
+#: Most Host values whose check is remembered; past it the memory starts over.
+_HOSTS_KEPT = 256
 #: What a preflight answer may be cached for by the browser (seconds).
 _PREFLIGHT_MAX_AGE = "600"
 
@@ -88,6 +92,19 @@ class FrontDoor:
                  layers: Mapping[web.Application, ErrorLayer]) -> None:
         self._root = root
         self._layers = dict(layers)
+        #: The answers of the Host check for the settings they were made with (frozen: a
+        #: reset that replaces them starts over), by Host value: one dict read a request.
+        self._hosts_of: Settings | None = None
+        self._hosts: dict[str, bool] = {}
+        self._engine: Engine | None = None
+
+    def _host_allowed(self, settings: Settings, host: str) -> bool:
+        if settings is not self._hosts_of or len(self._hosts) >= _HOSTS_KEPT:
+            self._hosts_of = settings
+            self._hosts = {}
+        allowed = self._hosts[host] = hosts.host_allowed(host, settings.host,
+                                                          settings.allow_hosts)
+        return allowed
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         """aiohttp's ``Application._handle`` (resolution, the ``Expect`` answer), then what
@@ -100,31 +117,40 @@ class FrontDoor:
         match_info.add_app(root)
         match_info.freeze()
         request._match_info = match_info
-        if request.headers.get(hdrs.EXPECT):
+        get = request.headers.get
+        if get(hdrs.EXPECT):
             answer = await match_info.expect_handler(request)
             await request.writer.drain()
             if answer is not None:
                 return answer
         apps = match_info.apps
-        prev = match_info.current_app
-        match_info.current_app = root  # request.app: the root for its steps
+        # request.app: the root for the root's steps, the sub-app for the sub-app's, as
+        # aiohttp's chain had it; switched only before a step that reads it (a refusal,
+        # the handler, an error's answer), not four times a request (issue 13)
+        prev = current = match_info.current_app
         try:
-            engine = root[ENGINE]
+            engine = self._engine
+            if engine is None:  # the root's, set before it starts (make_app)
+                engine = self._engine = root[ENGINE]
             settings = engine.settings
-            host = request.headers.get(hdrs.HOST)
-            origin = request.headers.get(hdrs.ORIGIN)
-            if not hosts.host_allowed(host, settings.host, settings.allow_hosts):
-                return _refuse(request, f"Host {_quote(host)} is not allowed: fcemu answers "
-                                        "requests for loopback names and addresses, the "
-                                        "--host it listens on and the names given with "
-                                        "--allow-host")
-            if not hosts.origin_allowed(origin, request.headers.get("Sec-Fetch-Site"), host,
-                                        settings.allow_origins):
+            host = get(hdrs.HOST)
+            if host is not None and not (
+                    self._hosts.get(host) if settings is self._hosts_of else None) and \
+                    not self._host_allowed(settings, host):
+                return _refuse(root, request, f"Host {_quote(host)} is not allowed: fcemu "
+                                              "answers requests for loopback names and "
+                                              "addresses, the --host it listens on and the "
+                                              "names given with --allow-host")
+            origin = get(hdrs.ORIGIN)
+            fetch_site = get("Sec-Fetch-Site")
+            # neither header (SDKs, curl, the CLI): nothing to check (issue 13)
+            if (origin is not None or fetch_site is not None) and not hosts.origin_allowed(
+                    origin, fetch_site, host, settings.allow_origins):
                 what = (f"Origin {_quote(origin)}" if origin is not None
                         else "a cross-site request")
-                return _refuse(request, f"{what} is not allowed: fcemu answers web pages "
-                                        "only from its own origin and from the origins "
-                                        "given with --allow-origin")
+                return _refuse(root, request, f"{what} is not allowed: fcemu answers web "
+                                              "pages only from its own origin and from the "
+                                              "origins given with --allow-origin")
             cors = origin is not None and not hosts.same_origin(origin, host)
             if cors and request.method == hdrs.METH_OPTIONS and \
                     hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
@@ -135,27 +161,35 @@ class FrontDoor:
                     await engine.follow_time(strict=False)
                 durable = engine.durable
                 layer = self._layers.get(apps[-1]) if len(apps) > 1 else None
+                handler = match_info.handler
                 if layer is None:
-                    response = await match_info.handler(request)
+                    if current is not root:
+                        match_info.current_app = current = root
+                    response = await handler(request)
                 else:  # the sub-app's steps, request.app the sub-app
-                    match_info.current_app = layer.app
+                    if current is not layer.app:
+                        match_info.current_app = current = layer.app
                     try:
-                        inner = request if layer.prepare is None else layer.prepare(request)
-                        secrets = secrets_of(engine)
-                        if secrets:
-                            await check_fc_signature(inner, secrets)
-                        response = await match_info.handler(inner)
+                        prepare = layer.prepare
+                        inner = request if prepare is None or (
+                            layer.prepare_only is not None and
+                            handler not in layer.prepare_only) else prepare(request)
+                        if settings.access_keys:  # verify mode (secrets_of: a dict)
+                            await check_fc_signature(inner, secrets_of(engine))
+                        response = await handler(inner)
                         if layer.stamp_success and wire.REQUEST_ID not in response.headers:
                             response.headers[wire.REQUEST_ID] = new_request_id(request)
                     except Exception as exc:  # every failure becomes FC error JSON
                         response = render_error(request, exc)
-                    finally:
-                        match_info.current_app = root
                 if durable:  # a 2xx goes out once its change is committed
+                    if current is not root:
+                        match_info.current_app = current = root
                     await durable_commit(engine, request)
             except Exception as exc:  # outside every sub-app: FC error JSON too (principle 5)
                 if is_smq(request.path):
                     raise
+                if current is not root:
+                    match_info.current_app = current = root
                 response = render_error(request, exc)
             if cors and not response.prepared:
                 response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = str(origin)
@@ -163,7 +197,8 @@ class FrontDoor:
                 response.headers.add(hdrs.VARY, hdrs.ORIGIN)
             return response
         finally:
-            match_info.current_app = prev
+            if current is not prev:
+                match_info.current_app = prev
 
 
 def _quote(value: str | None) -> str:
@@ -171,10 +206,9 @@ def _quote(value: str | None) -> str:
     return text if len(text) <= _QUOTE else text[:_QUOTE] + "…"
 
 
-def _refuse(request: web.Request, message: str) -> web.Response:
+def _refuse(root: web.Application, request: web.Request, message: str) -> web.Response:
     log.warning("refused %s %s: %s", request.method, request.path[:_QUOTE], message)
-    return error_response(request.app, request.path, AccessDenied(message),
-                          SmqAccessDenied(message))
+    return error_response(root, request.path, AccessDenied(message), SmqAccessDenied(message))
 
 
 def _preflight(request: web.Request, origin: str) -> web.Response:

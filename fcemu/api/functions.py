@@ -31,12 +31,13 @@ def code_body_limit() -> int:
     return (code.MAX_ZIP_BYTES + 2) // 3 * 4 + _FIELDS_ROOM
 
 
-_CODE_ROUTES: set[Callable[..., Awaitable[web.StreamResponse]]] = set()
+#: The handlers that take a ``code.zipFile`` (:func:`code_bodies` raises their body limit).
+CODE_ROUTES: set[Callable[..., Awaitable[web.StreamResponse]]] = set()
 
 
 def _takes_code(handler: Callable[[web.Request], Awaitable[web.Response]],
                 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    _CODE_ROUTES.add(handler)
+    CODE_ROUTES.add(handler)
     return handler
 
 
@@ -44,7 +45,7 @@ def code_bodies(request: web.Request) -> web.Request:
     """The request, with the body limit raised when its route takes a ``code.zipFile``: the
     FC sub-app's error layer (:class:`fcemu.api.middleware.ErrorLayer`) calls it
     ahead of anything that reads the body, e.g. the signature check."""
-    if request.match_info.handler in _CODE_ROUTES:
+    if request.match_info.handler in CODE_ROUTES:
         request = request.clone(client_max_size=max(request.client_max_size,
                                                     code_body_limit()))
     return request

@@ -28,7 +28,7 @@ outside every sub-app with :func:`render_error` too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import NamedTuple
 
 from aiohttp import web
@@ -118,6 +118,8 @@ class ErrorLayer(NamedTuple):
     app: web.Application
     stamp_success: bool
     prepare: Callable[[web.Request], web.Request] | None = None
+    #: The handlers ``prepare`` is for (None: every one); the others skip its call.
+    prepare_only: Container[Callable[..., Awaitable[web.StreamResponse]]] | None = None
 
 
 def render_error(request: web.Request, exc: Exception) -> web.Response:

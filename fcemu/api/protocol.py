@@ -99,7 +99,8 @@ class _Connection(RequestHandler):
         self._deadline: float | None = None
         self._expired: Callable[[], None] = self._head_timed_out
         self._timer: asyncio.TimerHandle | None = None
-        self._body: StreamReader | None = None  # body of the newest parsed request
+        #: body of the newest parsed request while it is still arriving (None once whole)
+        self._body: StreamReader | None = None
 
     # -- reading --------------------------------------------------------------------
 
@@ -108,23 +109,28 @@ class _Connection(RequestHandler):
             return
         body = self._body
         head = bool(data) and (body is None or body.is_eof())  # bytes of a request head
-        parsed = len(self._messages)
-        super().data_received(data)
-        if len(self._messages) > parsed:  # a head is complete (or failed to parse)
-            message, payload = self._messages[-1]
+        messages = self._messages
+        parsed = len(messages)
+        _data_received(self, data)
+        if len(messages) > parsed:  # a head is complete (or failed to parse)
+            message, payload = messages[-1]
             if isinstance(message, _ErrInfo):
                 self._error_head = bytes(self._sniffed(data) if head else self._head)
-            self._disarm()
-            self._head.clear()
-            self._body = payload
-            if not payload.is_eof():
+            self._deadline = None  # disarmed
+            if self._head:
+                self._head.clear()
+            if payload.is_eof():  # the body came whole with its head (or there is none)
+                self._body = None
+            else:
+                self._body = payload
                 self._arm(self._body_timed_out)
         elif head:  # a head begun, not complete: its deadline runs from its first bytes
             if not self._head:
                 self._arm(self._head_timed_out)
             self._head[:] = self._sniffed(data)
-        elif body is not None and body.is_eof() and not self._head:
-            self._disarm()  # the body is complete
+        elif self._deadline is not None and body is not None and not self._head and \
+                body.is_eof():
+            self._deadline = None  # disarmed: the body is complete
 
     def _sniffed(self, data: bytes) -> bytes | bytearray:
         """The first bytes of the head being received, with ``data`` (the head of a request
@@ -225,6 +231,10 @@ class _Connection(RequestHandler):
         else:
             text = f"the request is not valid HTTP: {message[:200]}"
         return InvalidArgument(text), SmqInvalidArgument(text)
+
+
+#: aiohttp's own reading, called without a super() object (twice a request: issue 13).
+_data_received = RequestHandler.data_received
 
 
 def _route(head: bytes) -> str:

@@ -236,8 +236,12 @@ def fc_header(request: web.Request, name: str) -> str | None:
     spec §6.1 trap: older SDK builds JSON-quoted these values (``"Async"``).
     """
     value = request.headers.get(name)
-    if value is None:
-        return None
+    return None if value is None else unquoted(value)
+
+
+def unquoted(value: str) -> str:
+    """An ``x-fc-*`` header's value as :func:`fc_header` reads it: stripped, one pair of
+    quotes removed."""
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
@@ -246,16 +250,20 @@ def fc_header(request: web.Request, name: str) -> str | None:
 
 def function_name(request: web.Request) -> str:
     """The ``{functionName}`` path segment; a 400 naming the rule when malformed (§4.1)."""
-    return _checked_name(request.match_info["functionName"])
+    return checked_name(request.match_info["functionName"])
 
 
-#: Names that passed the check, kept (a function's next invoke checks its name without
-#: the regular expressions; a bad name raises each time: nothing is kept for it).
-_checked_name = functools.lru_cache(maxsize=256)(inputs.check_function_name)
+#: :func:`fcemu.api.inputs.check_function_name`, its names that passed kept (a function's
+#: next invoke checks its name without the regular expressions; a bad name raises each
+#: time: nothing is kept for it).
+checked_name = functools.lru_cache(maxsize=256)(inputs.check_function_name)
 
 
 def qualifier(request: web.Request) -> str | None:
-    """The ``qualifier`` query parameter (§4.2); absent means LATEST."""
+    """The ``qualifier`` query parameter (§4.2); absent means LATEST. A URL without a query
+    has none, and its query is not parsed (issue 13)."""
+    if not request.rel_url.raw_query_string:
+        return None
     return request.query.get("qualifier") or None
 
 
@@ -269,6 +277,26 @@ def read_body(request: web.Request) -> Coroutine[Any, Any, bytes]:
     413, which the middleware answers as ``EntityTooLarge`` (spec §6.5). aiohttp's own
     coroutine, not one more around it (issue 13)."""
     return request.read()
+
+
+def body_if_read(request: web.Request) -> bytes | None:
+    """The raw body when it has arrived whole and is within the app's ``client_max_size``
+    (the usual case: a small body that came with its head), without a coroutine; None
+    when :func:`read_body` must be awaited for it (still arriving, or too large: its 413).
+    It is :meth:`aiohttp.web.BaseRequest.read`'s answer, kept by the request as ``read()``
+    keeps it, so a later ``read()`` gets the same bytes (issue 13)."""
+    kept: bytes | None = request._read_bytes
+    if kept is not None:
+        return kept
+    content = request._payload  # request.content, without its property call
+    limit = request._client_max_size
+    if not content.is_eof() or content.total_bytes > limit > 0:
+        return None  # read() waits for the rest, or raises the 413
+    body = content.read_nowait(-1)
+    if type(body) is not bytes:
+        body = bytes(body)
+    request._read_bytes = body
+    return body
 
 
 #: Bodies above this many bytes are decoded on a worker thread (a code zip can be 133 MB).
