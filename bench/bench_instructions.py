@@ -3,6 +3,7 @@
     python -m bench.bench_instructions submit [--count 3000]      # fcemu's async submit
     python -m bench.bench_instructions floor [--count 3000]       # the floor's POST
     python -m bench.bench_instructions drain [--kind worker] [--count 2000]
+    python -m bench.bench_instructions engine [--count 3000]      # the submit's engine side
 
 Wall-clock rates move with whatever else the machine runs; an instruction count hardly
 moves, so it is what the fifth pass compared before and after each change (run the
@@ -14,7 +15,9 @@ callgrind and counts only the drain of ``--count`` tasks (every thread of the se
 not the handler processes). Under valgrind a request runs so slowly that every one
 would read ``/proc`` for the instance's memory (at most once per 50 ms each): ``drain``
 turns that poll off (``MEMORY_POLL_S``), as it costs nothing at full speed. Needs
-``valgrind`` (``callgrind_control``); a run takes a minute or two.
+``valgrind`` (``callgrind_control``); a run takes a minute or two. ``engine`` counts the
+engine's side of the submit row's requests alone: ``Engine.invoke_async`` called on the
+loop (a task ID each, a 1 s delay), ``--count`` calls after 1,000.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.load import run
+
+if TYPE_CHECKING:
+    from fcemu.engine import Engine
 
 
 def _count(out: Path) -> int:
@@ -94,9 +101,14 @@ def drain(kind: str, count: int, out: Path) -> float:
 
 
 def _child(kind: str, count: int) -> None:
-    """Under callgrind: the task row's set-up, counting the drain only."""
+    """Under callgrind: the task row's set-up, counting the drain only (or, for
+    ``engine``, the engine's async submits)."""
     import fcemu.runtime.instance
     from bench.server import Bench
+
+    if kind == "engine":
+        _engine_child(count)
+        return
 
     fcemu.runtime.instance.MEMORY_POLL_S = 1e9  # see the module docstring
     bench = Bench()
@@ -112,12 +124,33 @@ def _child(kind: str, count: int) -> None:
         bench.close()
 
 
+def _engine_child(count: int) -> None:
+    from bench.server import Bench
+
+    bench = Bench()
+    try:
+        bench.deploy("sub")
+
+        async def submits(engine: Engine) -> None:
+            for i in range(1000):
+                engine.invoke_async("sub", b"{}", delay_s=1, task_id=f"w{i}")
+            _instrument(os.getpid(), "on")
+            for i in range(count):
+                engine.invoke_async("sub", b"{}", delay_s=1, task_id=f"t{i}")
+            _instrument(os.getpid(), "off")
+
+        bench.emu.call(submits)
+    finally:
+        bench.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=("submit", "floor", "drain"))
+    parser.add_argument("what", nargs="?", choices=("submit", "floor", "drain", "engine"))
     parser.add_argument("--kind", choices=("in-process", "worker"), default="in-process")
     parser.add_argument("--count", type=int, default=None)
-    parser.add_argument("--child", choices=("in-process", "worker"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("in-process", "worker", "engine"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args.child, args.count)
@@ -134,6 +167,11 @@ def main() -> None:
             per = drain(args.kind, count, out)
             print(f"{args.kind} drain of {count:,} tasks: {per / 1000:,.1f}k instructions "
                   "per task (the server process, every thread)")
+        elif args.what == "engine":
+            count = args.count or 3000
+            per = drain("engine", count, out)
+            print(f"Engine.invoke_async, {count:,} async submits: {per / 1000:,.1f}k "
+                  "instructions per submit (the engine's side)")
         else:
             count = args.count or 3000
             per = http(args.what, count, out)

@@ -254,6 +254,11 @@ class IdGenerator:
         stream = self._streams.get("request")
         if stream is None:
             stream = self._stream("request")
+        used = stream._used  # choose's usual case, inline: a slice of characters kept
+        end = used + 24
+        if stream._symbols is _HEX and end <= len(stream._chars):
+            stream._used = end
+            return self._head + stream._chars[used:end]
         return self._head + stream.choose(_HEX, 24)
 
     def response_id(self, now_ms: int) -> str:
@@ -285,7 +290,10 @@ class IdGenerator:
 
     def message_id(self) -> str:
         """An SMQ message ID shaped like ``5F290C926D472878-2-14D9529A8FA-20000xxxx``."""
-        h = self.hex(36, "message").upper()
+        stream = self._streams.get("message")  # hex() and _stream(), inline (one a task
+        if stream is None:  # with a result message: issue 13)
+            stream = self._stream("message")
+        h = stream.choose(_HEX, 36).upper()
         return f"{h[:16]}-1-{h[16:27]}-{h[27:]}"
 
     def receipt_handle(self) -> str:

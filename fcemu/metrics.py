@@ -162,6 +162,25 @@ class Metrics:
         # instances: sampled once a task ends, while the instance it ran on is still alive
         bucket.instances_max = max(bucket.instances_max, self._instances_alive())
 
+    def enqueued(self, task: Task) -> None:
+        """A new task's first event: :meth:`event` for Enqueued at its submission time,
+        without the event object (issue 13: an async submit's path)."""
+        key = (task.function_name, task.qualifier)
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = _Counters()
+        at = task.submitted_ms
+        bucket = self._last_bucket
+        if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
+            bucket = self._bucket(at)
+        counters.backlog += 1
+        self._backlog_total += 1
+        if self._backlog_total > bucket.backlog_max:
+            bucket.backlog_max = self._backlog_total
+        counters.enqueued += 1
+        enqueued = bucket.enqueued
+        enqueued[key] = enqueued.get(key, 0) + 1
+
     def finished(self, task: Task) -> None:
         """A terminal task after its delivery: count its destination's outcome."""
         if task.destination_status:

@@ -269,6 +269,17 @@ class Task:
             self.event_details[index] = detail
         return TaskEvent(index + 1, status, timestamp, detail)
 
+    def note_event(self, status: TaskStatus, timestamp: int) -> None:
+        """:meth:`add_event` with no detail, making no :class:`TaskEvent` (a submit's first
+        event: issue 13)."""
+        packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
+        if not self.event_log:  # shared, as add_event shares a first event
+            if packed == _FIRST_EVENT[0]:
+                packed = _FIRST_EVENT[0]
+            else:
+                _FIRST_EVENT[0] = packed
+        self.event_log += packed
+
     def set_event_detail(self, index: int, detail: str) -> None:
         """Replace the ``eventDetail`` of event ``index`` (0: the first)."""
         if self.event_details is None:

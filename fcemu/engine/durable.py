@@ -63,6 +63,11 @@ class _Observer:
             self.inner.event(task, event, previous)
         self.committer.task_changed(task)
 
+    def enqueued(self, task: Task) -> None:
+        if self.inner is not None:
+            self.inner.enqueued(task)
+        self.committer.task_changed(task)
+
     def throttled(self, function_name: str, qualifier: str) -> None:
         if self.inner is not None:
             self.inner.throttled(function_name, qualifier)

@@ -44,6 +44,13 @@ class _Observer:
         for listener in self.listeners:
             listener(task, event)
 
+    def enqueued(self, task: Task) -> None:
+        self.metrics.enqueued(task)
+        if self.listeners:
+            event = task.events[0]
+            for listener in self.listeners:
+                listener(task, event)
+
     def throttled(self, function_name: str, qualifier: str) -> None:
         self.metrics.throttled(function_name, qualifier)
 

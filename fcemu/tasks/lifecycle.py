@@ -80,6 +80,10 @@ class TaskObserver(Protocol):
         """``event`` was just recorded; ``previous`` is the status before it (for the
         first event, the status a new task starts with)."""
 
+    def enqueued(self, task: Task) -> None:
+        """A new task's first event (Enqueued, at its submission) was just recorded:
+        :meth:`event`'s, without a :class:`TaskEvent` made for it (issue 13)."""
+
     def throttled(self, function_name: str, qualifier: str) -> None: ...
 
 
@@ -158,12 +162,15 @@ class AsyncTasks(TaskRows):
         if records is None:
             records = self.by_function[name] = TaskRecords()
         shards = records.shards  # the shard of a task ID picked inline (fcemu.tasks.records)
-        if task_id is not None and task_id in shards[hash(task_id) & MASK]:
-            raise AsyncTaskAlreadyExists(task_id)  # spec §6.3: duplicate submission → 409
+        if task_id is not None:
+            shard = shards[hash(task_id) & MASK]
+            if task_id in shard:
+                raise AsyncTaskAlreadyExists(task_id)  # spec §6.3: duplicate submission → 409
         now = self._clock.now_ms()
         if task_id is None:
             # decisions.md: a generated task ID doubles as the request ID
             task_id = request_id = self._ids.task_id()
+            shard = shards[hash(task_id) & MASK]
         elif request_id is None:
             request_id = self._ids.request_id(now)
         runnable = now
@@ -179,16 +186,19 @@ class AsyncTasks(TaskRows):
         task.function_id = function.function_id
         if http_call is not None:
             task.http_call = http_call
-        shards[hash(task_id) & MASK][task_id] = task
+        shard[task_id] = task
         self._seq = seq = self._seq + 1
         task.index_key = (now << SEQ_BITS) | (seq & SEQ_MAX)  # make_key's, inline
-        event = task.add_event(_ENQUEUED, now)  # a new task is Enqueued: no index move
+        task.note_event(_ENQUEUED, now)  # a new task is Enqueued: no index move
         if self.observer is not None:
-            self.observer.event(task, event, _ENQUEUED)
+            self.observer.enqueued(task)
         last = self._last_part
         if last is None or last.function_name != name or last.qualifier != qualifier:
             last = self._last_part = self._partition_of(task)
-        last.add(task)
+        if last.ids is None and last.by_status is None:
+            last.by_time.add(task)  # Partition.add's, inline: no ID or status list made yet
+        else:
+            last.add(task)
         self._retained.append(task)
         gcpolicy.retained()
         if self._retention_timer is None:

@@ -5,10 +5,11 @@ and ~87k records, what that submit and every request behind it wait for). The re
 a function are :data:`SHARDS` dicts instead, picked by the task ID's hash: a dict grows
 a shard at a time, so no submit copies more than a shard's table (a 64th of it).
 
-A lookup, an insert and a delete touch one shard (the hot paths pick it inline:
-:func:`shard_of`). Iteration (:meth:`TaskRecords.values`, ``keys``, ``items``) is in
-submission order: the shards' records sorted by their submission counter (the ``seq``
-of :attr:`~fcemu.models.Task.index_key`), the order one dict kept them in.
+A lookup, an insert and a delete touch one shard (``shards[hash(key) & MASK]``, which
+the hot paths of a submit and a dispatch pick inline). Iteration
+(:meth:`TaskRecords.values`, ``keys``, ``items``) is in submission order: the shards'
+records sorted by their submission counter (the ``seq`` of
+:attr:`~fcemu.models.Task.index_key`), the order one dict kept them in.
 
 :class:`Waiting` is the same for the waiting tasks' wake-up entries (task -> the seq of
 its entry in the scheduler), picked by the task's own hash.

@@ -121,3 +121,23 @@ def test_bench_instructions_reads_callgrinds_totals_and_needs_valgrind(
     with pytest.raises(SystemExit):
         counting.main()
     assert "say what to count" in capsys.readouterr().err
+
+
+def test_bench_instructions_engine_counts_the_submits_after_the_warm_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.bench_instructions as counting
+    from fcemu.engine import Engine
+
+    toggles: list[tuple[str, int]] = []
+    submitted: list[int] = []
+    invoke = Engine.invoke_async
+
+    def counted(self: Engine, *args: object, **kwargs: object) -> object:
+        submitted.append(1)
+        return invoke(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "invoke_async", counted)
+    monkeypatch.setattr(counting, "_instrument",
+                        lambda pid, state: toggles.append((state, len(submitted))))
+    counting._child("engine", 7)
+    assert toggles == [("on", 1000), ("off", 1007)]

@@ -1,5 +1,6 @@
 """A function's task records and the waiting tasks' wake-ups in shards
-(fcemu.tasks.records): the same lookups, the same submission order."""
+(fcemu.tasks.records): the same lookups, the same submission order; and a submit's first
+event, told to the listeners and the metrics without the general event path."""
 
 from __future__ import annotations
 
@@ -65,5 +66,26 @@ def test_a_stopped_waiting_task_forgets_its_wake_up():
         assert engine.tasks._waits.get(task) is not None
         engine.stop_async_task("f", "s1")
         assert task.status is S.STOPPED and engine.tasks._waits.get(task) is None
+
+    run(scenario)
+
+
+def test_a_submit_tells_listeners_and_metrics_of_its_enqueued_event():
+    async def scenario(engine, runtime):
+        deploy(engine)
+        seen = []
+        engine.add_event_listener(lambda task, event: seen.append((task, event)))
+        task = await submit(engine, task_id="e1", delay_s=5)
+        assert [(t, e.event_id, e.status, e.timestamp, e.detail) for t, e in seen] == [
+            (task, 1, S.ENQUEUED, task.submitted_ms, "")]
+        assert list(task.events) == [seen[0][1]]
+        [row] = engine.task_metrics.snapshot()["functions"]
+        assert (row["enqueued"], row["backlog"], row["inProcess"]) == (1, 1, 0)
+        await engine.advance_clock(5000)
+        await engine.settle()
+        assert [e.status for _, e in seen] == [S.ENQUEUED, S.PROCESSED, S.RUNNING,
+                                               S.SUCCEEDED]
+        [row] = engine.task_metrics.snapshot()["functions"]
+        assert (row["enqueued"], row["backlog"], row["dequeued"]) == (1, 0, 1)
 
     run(scenario)
