@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fcemu.models import TASK_RETENTION_MS, Task
 from fcemu.taskindex import Partition
-from fcemu.tasks.records import TaskRecords, Waiting
+from fcemu.tasks.records import MASK, TaskRecords, Waiting
 
 if TYPE_CHECKING:
     from fcemu.clock import Clock
@@ -44,8 +44,12 @@ class Waits:
 
     def _unwait(self, task: Task) -> None:
         """Forget the task's pending wake-up, if any."""
-        seq = self._waits.pop(task)
+        shards, at = self._waits.shards, hash(task) & MASK  # Waiting.pop's, inline: a
+        waits = shards[at]  # finishing task's call (usually none left: its dispatch took it)
+        seq = waits.pop(task, None)
         if seq is not None:
+            if not waits:
+                shards[at] = {}  # a dict never shrinks: its table would stay burst-sized
             self._scheduler.cancel_entry(seq)
 
     def _forget(self, task: Task) -> None:
