@@ -32,7 +32,7 @@ import os, sys, threading
 
 def later():
     with open(os.environ["GO_FIFO"]) as go:
-        go.read()
+        go.read(2)
     os.write(2, b"between requests\\n")
     print("a buffered line from the thread", flush=True)
     with open(os.environ["READY_FIFO"], "w") as ready:
@@ -52,7 +52,7 @@ def handler(event, context):
         with open(os.environ["READY_FIFO"], "w") as ready:
             ready.write("1")
         with open(os.environ["GO_FIFO"]) as go:
-            go.read()
+            go.read(2)
     return what
 '''
 
@@ -63,7 +63,9 @@ exports.handler = (event, context, callback) => {
   process.stdout.write(`event=${what}\\n`);
   if (what === 'later') {
     setTimeout(() => {
-      fs.readFileSync(process.env.GO_FIFO);
+      const go = fs.openSync(process.env.GO_FIFO, 'r');
+      fs.readSync(go, Buffer.alloc(2), 0, 2, null);
+      fs.closeSync(go);
       process.stderr.write('between requests\\n');
       fs.writeFileSync(process.env.READY_FIFO, '1');
     }, 0);
@@ -82,7 +84,10 @@ def _function(tmp_path: Path, source: str, file: str, runtime: str) -> Function:
     for name in ("GO_FIFO", "READY_FIFO"):
         fifos[name] = str(tmp_path / name.lower())
         os.mkfifo(fifos[name])
-    return function("markers", code_dir=code, runtime=runtime, environment_variables=fifos)
+    # a generous timeout: a worker killed by its deadline on a loaded machine would leave
+    # a hand-over waiting for it
+    return function("markers", code_dir=code, runtime=runtime, environment_variables=fifos,
+                    timeout=120)
 
 
 @pytest.fixture
@@ -95,11 +100,44 @@ def node_fn(tmp_path: Path) -> Function:
     return _function(tmp_path, NODE, "index.js", "nodejs18")
 
 
+#: The longest a hand-over waits for the handler: a failure, never a hang.
+HANDOVER_S = 120.0
+
+
+def _go_on(fn: Function) -> int:
+    """Tell the handler to go on: ``go`` into its GO FIFO, held open for reading and writing
+    (the handler's open for reading never waits; it reads those two bytes, no EOF needed).
+    The caller closes the returned descriptor at the end."""
+    fd = os.open(fn.environment_variables["GO_FIFO"], os.O_RDWR | os.O_NONBLOCK)
+    os.write(fd, b"go")
+    return fd
+
+
+async def _ready(fn: Function) -> None:
+    """Until the handler writes to its READY FIFO, at most :data:`HANDOVER_S` seconds. Opened
+    without blocking and watched by the loop: no thread stays blocked on a FIFO when the
+    handler never comes (its open for writing waits for this reader)."""
+    loop = asyncio.get_running_loop()
+    fd = os.open(fn.environment_variables["READY_FIFO"], os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        readable = loop.create_future()
+        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        try:
+            await asyncio.wait_for(readable, HANDOVER_S)
+        finally:
+            loop.remove_reader(fd)
+        assert os.read(fd, 16), "the handler closed its READY FIFO without writing"
+    finally:
+        os.close(fd)
+
+
 async def _go(fn: Function) -> None:
     """Let the handler's background work go on, and wait until it says it is done."""
-    env = fn.environment_variables
-    await asyncio.to_thread(Path(env["GO_FIFO"]).write_text, "go")
-    await asyncio.to_thread(Path(env["READY_FIFO"]).read_text)
+    fd = _go_on(fn)
+    try:
+        await _ready(fn)
+    finally:
+        os.close(fd)
 
 
 def _between_requests(fn: Function, first: str) -> tuple[Outcome, Outcome, str]:
@@ -155,14 +193,16 @@ def test_output_larger_than_the_pipe_is_all_before_the_end_line(python_fn):
 def test_a_request_sent_while_the_worker_runs_an_abandoned_one_keeps_its_own_log(python_fn):
     async def body(rt: Runtimes) -> tuple[Outcome, str]:
         abandoned = asyncio.create_task(rt.invoke(call(python_fn, b"wait", "r-1")))
-        await asyncio.to_thread(Path(python_fn.environment_variables["READY_FIFO"]).read_text)
+        await _ready(python_fn)
         abandoned.cancel()  # its slot is free; the worker still runs it
         with pytest.raises(asyncio.CancelledError):
             await abandoned
         after = asyncio.create_task(rt.invoke(call(python_fn, b"b", "r-2")))
-        await asyncio.to_thread(Path(python_fn.environment_variables["GO_FIFO"]).write_text,
-                                "go")
-        return await after, rt.instances()[0]["log"]
+        go = _go_on(python_fn)
+        try:
+            return await asyncio.wait_for(after, HANDOVER_S), rt.instances()[0]["log"]
+        finally:
+            os.close(go)
 
     after, instance_log = run(body, max_instances=1)
     assert (after.kind, after.body, after.logs) == ("ok", b"b", framed("r-2", "event=b\n"))
