@@ -22,6 +22,7 @@ from fcemu.runtime import UNHANDLED, Invocation, Runtimes
 from fcemu.runtime.worker import WorkerInstance
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
+from tests.fifos import read_fifo
 
 HANDLER = '''
 import os, time
@@ -130,8 +131,7 @@ def test_a_started_request_that_crashes_or_is_stopped(fn, begun):
         await first
         stopping = asyncio.create_task(rt.invoke(call(fn, "sleep:0.1", "r-3")))
         stopped = asyncio.create_task(rt.invoke(call(fn, "ready:30", "r-4")))
-        pid = int(await asyncio.to_thread(Path(fn.environment_variables["READY_FIFO"])
-                                          .read_text))
+        pid = int(await read_fifo(fn.environment_variables["READY_FIFO"]))
         return await crash, await stopping, await rt.stop("r-4"), await stopped, pid
 
     crash, before, stop, stopped, pid = run(body)
@@ -150,7 +150,7 @@ def test_a_started_request_whose_caller_is_cancelled_frees_its_slot(fn, begun):
         cancelled = asyncio.create_task(rt.invoke(call(fn, "ready:0.3", "r-2")))
         after = asyncio.create_task(rt.invoke(call(fn, "d", "r-3")))
         await first
-        await asyncio.to_thread(Path(fn.environment_variables["READY_FIFO"]).read_text)
+        await read_fifo(fn.environment_variables["READY_FIFO"])
         cancelled.cancel()
         with pytest.raises(asyncio.CancelledError):
             await cancelled

@@ -17,6 +17,7 @@ from fcemu.runtime import UNHANDLED, Credentials, Invocation, Outcome, PoolUsage
 from fcemu.runtime.contain import containment
 from tests.constants import ACCOUNT
 from tests.constants import RUNTIME_REGION as REGION
+from tests.fifos import read_fifo
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "functions"
 CRASH = re.compile(r"Process exited unexpectedly before completing request "
@@ -364,8 +365,8 @@ def running_sleeper(tmp_path: Path, name: str = "sleeper", **fields) -> tuple[Fu
 
 
 async def handler_running(fifo: Path) -> int:
-    """Block (in a thread) until the handler has written its pid into the FIFO."""
-    return int(await asyncio.to_thread(fifo.read_text))
+    """Until the handler has written its pid into the FIFO (bounded: tests.fifos)."""
+    return int(await read_fifo(fifo))
 
 
 def test_stop_kills_one_execution_while_another_function_runs_on(tmp_path):

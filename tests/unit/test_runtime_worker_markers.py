@@ -23,6 +23,7 @@ from fcemu.models import Function
 from fcemu.runtime import Outcome, Runtimes, pipes
 from fcemu.runtime.frames import invoke_frame
 from fcemu.runtime.logs import LogStream, framed
+from tests.fifos import HANDOVER_S, hold_open, read_fifo
 from tests.unit.test_runtime_worker import call, function, run
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -100,42 +101,11 @@ def node_fn(tmp_path: Path) -> Function:
     return _function(tmp_path, NODE, "index.js", "nodejs18")
 
 
-#: The longest a hand-over waits for the handler: a failure, never a hang.
-HANDOVER_S = 120.0
-
-
-def _go_on(fn: Function) -> int:
-    """Tell the handler to go on: ``go`` into its GO FIFO, held open for reading and writing
-    (the handler's open for reading never waits; it reads those two bytes, no EOF needed).
-    The caller closes the returned descriptor at the end."""
-    fd = os.open(fn.environment_variables["GO_FIFO"], os.O_RDWR | os.O_NONBLOCK)
-    os.write(fd, b"go")
-    return fd
-
-
-async def _ready(fn: Function) -> None:
-    """Until the handler writes to its READY FIFO, at most :data:`HANDOVER_S` seconds. Opened
-    without blocking and watched by the loop: no thread stays blocked on a FIFO when the
-    handler never comes (its open for writing waits for this reader)."""
-    loop = asyncio.get_running_loop()
-    fd = os.open(fn.environment_variables["READY_FIFO"], os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        readable = loop.create_future()
-        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
-        try:
-            await asyncio.wait_for(readable, HANDOVER_S)
-        finally:
-            loop.remove_reader(fd)
-        assert os.read(fd, 16), "the handler closed its READY FIFO without writing"
-    finally:
-        os.close(fd)
-
-
 async def _go(fn: Function) -> None:
     """Let the handler's background work go on, and wait until it says it is done."""
-    fd = _go_on(fn)
+    fd = hold_open(fn.environment_variables["GO_FIFO"], b"go")  # it reads those two bytes
     try:
-        await _ready(fn)
+        await read_fifo(fn.environment_variables["READY_FIFO"])
     finally:
         os.close(fd)
 
@@ -193,12 +163,12 @@ def test_output_larger_than_the_pipe_is_all_before_the_end_line(python_fn):
 def test_a_request_sent_while_the_worker_runs_an_abandoned_one_keeps_its_own_log(python_fn):
     async def body(rt: Runtimes) -> tuple[Outcome, str]:
         abandoned = asyncio.create_task(rt.invoke(call(python_fn, b"wait", "r-1")))
-        await _ready(python_fn)
+        await read_fifo(python_fn.environment_variables["READY_FIFO"])
         abandoned.cancel()  # its slot is free; the worker still runs it
         with pytest.raises(asyncio.CancelledError):
             await abandoned
         after = asyncio.create_task(rt.invoke(call(python_fn, b"b", "r-2")))
-        go = _go_on(python_fn)
+        go = hold_open(python_fn.environment_variables["GO_FIFO"], b"go")
         try:
             return await asyncio.wait_for(after, HANDOVER_S), rt.instances()[0]["log"]
         finally:
