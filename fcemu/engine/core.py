@@ -15,7 +15,8 @@ hands them to each other: :class:`~fcemu.tasks.AsyncTasks` (the task life
 cycle), :class:`~fcemu.destinations.Delivery` (result messages),
 :class:`~fcemu.smq.Smq`, the runtimes (:mod:`fcemu.runtime`). The function
 operations (CreateFunction … DeleteFunction) are a mixin in
-:mod:`fcemu.engine.functions`; the control operations one in
+:mod:`fcemu.engine.functions`; the async invoke and concurrency configs one in
+:mod:`fcemu.engine.configs`; the control operations one in
 :mod:`fcemu.engine.control`.
 """
 
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 
 from fcemu import code
 from fcemu.clock import ManualClock, RealClock
-from fcemu.destinations import Delivery, parse_destination
+from fcemu.destinations import Delivery
+from fcemu.engine.configs import ConfigOperations
 from fcemu.engine.control import ControlOperations, Runner, RunnerFactory
 from fcemu.engine.durable import DurableOperations
 from fcemu.engine.functions import FunctionOperations
@@ -40,8 +42,6 @@ from fcemu.engine.state import StateOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.engine.versions import VersionOperations
 from fcemu.errors import (
-    AsyncConfigNotExists,
-    ConcurrencyConfigNotFound,
     EntityTooLarge,
     InvalidArgument,
     ResourceThrottled,
@@ -56,7 +56,6 @@ from fcemu.settings import Settings
 from fcemu.smq import Smq
 from fcemu.specs import (
     TASK_ID,
-    AsyncConfigSpec,
     check_request_id,
     check_task_id,
     check_task_id_in_path,
@@ -110,9 +109,10 @@ class ServerFailure:
     traceback: str
 
 
-class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOperations,
-             ControlOperations, ObserveOperations, LimitOperations, ResourceOperations,
-             TagOperations, CodeOperations, StateOperations, DurableOperations):
+class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOperations,
+             LayerOperations, ControlOperations, ObserveOperations, LimitOperations,
+             ResourceOperations, TagOperations, CodeOperations, StateOperations,
+             DurableOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -245,94 +245,6 @@ class Engine(FunctionOperations, TriggerOperations, VersionOperations, LayerOper
         """The server-side errors kept since the last call, forgotten here."""
         failures, self.failures = self.failures, []
         return failures
-
-    # -- async invoke configs -------------------------------------------------------
-
-    def put_async_invoke_config(self, name: str, qualifier: str | None,
-                                spec: AsyncConfigSpec) -> AsyncConfig:
-        function = self._function(name)
-        qualifier = self._qualifier(function, qualifier)
-        for key, arn in (("onSuccess", spec.on_success), ("onFailure", spec.on_failure)):
-            if arn is not None:
-                try:
-                    parse_destination(arn)
-                except InvalidArgument as exc:
-                    raise InvalidArgument(f"destinationConfig.{key}: {exc.message}") from None
-        now = self.clock.now_ms()
-        previous = self.async_configs.get((name, qualifier))
-        config = AsyncConfig(
-            function_name=name, qualifier=qualifier,
-            # a version's or alias's config names it in its ARN, as its result messages do
-            function_arn=function.arn if qualifier == LATEST else f"{function.arn}/{qualifier}",
-            created_ms=previous.created_ms if previous else now, modified_ms=now,
-            async_task=spec.async_task, max_async_retry_attempts=spec.max_async_retry_attempts,
-            max_async_event_age_in_seconds=spec.max_async_event_age_in_seconds,
-            on_success=spec.on_success, on_failure=spec.on_failure,
-        )
-        self.async_configs[(name, qualifier)] = config
-        return config
-
-    def get_async_invoke_config(self, name: str, qualifier: str | None) -> AsyncConfig:
-        qualifier = self._qualifier(self._function(name), qualifier)
-        config = self.async_configs.get((name, qualifier))
-        if config is None:
-            raise AsyncConfigNotExists(name, qualifier)
-        return config
-
-    def delete_async_invoke_config(self, name: str, qualifier: str | None) -> None:
-        config = self.get_async_invoke_config(name, qualifier)
-        del self.async_configs[(config.function_name, config.qualifier)]
-
-    def list_async_invoke_configs(self, function_name: str | None = None, limit: int = 20,
-                                  next_token: str = "") -> tuple[list[AsyncConfig], str]:
-        if function_name:
-            self._function(function_name)
-        keys = sorted(k for k in self.async_configs
-                      if (not function_name or k[0] == function_name)
-                      and f"{k[0]}:{k[1]}" >= next_token)
-        page = [self.async_configs[k] for k in keys[:limit]]
-        return page, (f"{keys[limit][0]}:{keys[limit][1]}" if len(keys) > limit else "")
-
-    def effective_async_config(self, name: str, qualifier: str) -> AsyncConfig:
-        """The config a qualifier uses: its own, else LATEST's, else the defaults."""
-        config = self.async_configs.get((name, qualifier)) or self.async_configs.get((name, LATEST))
-        if config is not None:
-            return config
-        now = self.clock.now_ms()
-        return AsyncConfig(name, qualifier, self.arn(name), now, now)
-
-    # -- concurrency ----------------------------------------------------------------
-
-    def put_concurrency_config(self, name: str, reserved: int) -> ConcurrencyConfig:
-        function = self._function(name)
-        config = ConcurrencyConfig(name, function.arn, reserved)
-        self.concurrency[name] = config
-        return config
-
-    def get_concurrency_config(self, name: str) -> ConcurrencyConfig:
-        self._function(name)
-        config = self.concurrency.get(name)
-        if config is None:
-            raise ConcurrencyConfigNotFound(name)
-        return config
-
-    def delete_concurrency_config(self, name: str) -> None:
-        self.get_concurrency_config(name)
-        del self.concurrency[name]
-
-    def list_concurrency_configs(self, function_name: str | None = None, limit: int = 20,
-                                 next_token: str = "") -> tuple[list[ConcurrencyConfig], str]:
-        """ListConcurrencyConfigs: by function name from ``next_token`` on (spec §5.1)."""
-        if function_name:
-            self._function(function_name)
-        names = sorted(n for n in self.concurrency
-                       if (not function_name or n == function_name) and n >= next_token)
-        page = [self.concurrency[n] for n in names[:limit]]
-        return page, names[limit] if len(names) > limit else ""
-
-    def _reserved_concurrency(self, name: str) -> int | None:
-        config = self.concurrency.get(name)
-        return None if config is None else config.reserved_concurrency
 
     # -- invocation -----------------------------------------------------------------
 
