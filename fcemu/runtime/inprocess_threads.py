@@ -14,8 +14,9 @@ left out (issue 13: the hand-off was a fifth of an in-process task's CPU):
   thread).
 * :class:`Handoff` brings finished jobs back to the loop: one ``call_soon_threadsafe``
   for every job that finishes before the loop gets to them.
-* :class:`StopFlag` is a ``threading.Event`` that builds its condition the first time a
-  thread waits on it or sets it: most executions never do.
+* :class:`StopFlag` (:mod:`fcemu.runtime.handler_api`'s, shared with the worker process)
+  is a ``threading.Event`` that builds its condition the first time a thread waits on it
+  or sets it: most executions never do.
 """
 
 from __future__ import annotations
@@ -23,36 +24,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures.thread as _stdlib_pool
 import contextvars
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from fcemu.runtime.handler_api import StopFlag
+
 __all__ = ["Executor", "Handoff", "Job", "StopFlag"]
-
-#: Guards the first build of a :class:`StopFlag`'s condition (two threads may ask at once).
-_COND_LOCK = threading.Lock()
-
-
-class StopFlag(threading.Event):
-    """``context.stop_requested``: a ``threading.Event`` whose condition (with the default
-    reentrant lock: ``Event()`` builds it on a plain ``Lock``, which lacks three methods
-    ``Condition`` looks up, each raised and caught) is made when first used, by
-    :meth:`set`, :meth:`wait` or :meth:`clear`; :meth:`is_set` reads the flag alone."""
-
-    def __init__(self) -> None:
-        self._flag = False
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "_cond":
-            raise AttributeError(name)
-        with _COND_LOCK:  # only reached while the condition is missing
-            cond = self.__dict__.get("_cond")
-            if cond is None:
-                cond = self.__dict__["_cond"] = threading.Condition()
-        return cond
-
 
 class _Idle:
     """What the pool's threads count themselves idle on once all are started: nothing."""
