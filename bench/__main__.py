@@ -4,7 +4,8 @@ Starts a bare aiohttp floor (:mod:`bench.floor`) and fcemu (:mod:`bench.server`)
 CPU 0 when ``taskset`` exists, and drives the load from this process on CPU 1; in the
 warm worker row the load is the handler processes, which bench.server moves to CPU 1
 once they are warm (they inherit its CPU 0 when spawned). HTTP cells
-run ``--rounds`` rounds and report the median round. ``--quick`` shrinks every count (for
+run ``--rounds`` rounds and report the median round (the queue cells' two depths in
+turn, the queue refilled before each round). ``--quick`` shrinks every count (for
 a smoke run; the figures then mean little). Prints one table: what, fcemu, reference
 (the floor, or the same cell at small scale), ratio, goal.
 """
@@ -200,20 +201,29 @@ def http_cells(floor: Proc, emu: Proc, n: Callable[[int], int], k: int) -> list[
     count = n(10000)
     send = lambda: post(f"{emu.base}/queues/q/messages", SEND_BODY, 201,  # noqa: E731
                         lambda i: MNS_HEADERS)
-    emu.command("fill", queue="q", n=0)
-    shallow = rounds(send, count, 16, 1)
-    emu.command("fill", queue="q", n=n(100000))
-    deep = rounds(send, count, 16, 1)
+    shallow, deep = depth_rounds(emu, "q", 0, n(100000), send, count, k)
     rows.append(Row(f"SMQ send at depth {n(100000):,}", fmt_rate(deep),
                     "depth 0: " + fmt_rate(shallow), deep.rate / shallow.rate, ">= 0.80x"))
     count = n(5000)
-    emu.command("fill", queue="r", n=count + 16)
-    shallow = rounds(lambda: receive_delete(emu.base, "r"), count, 16, 1)
-    emu.command("fill", queue="r", n=n(100000) + count + 16)
-    deep = rounds(lambda: receive_delete(emu.base, "r"), count, 16, 1)
+    shallow, deep = depth_rounds(emu, "r", count + 16, n(100000) + count + 16,
+                                 lambda: receive_delete(emu.base, "r"), count, k)
     rows.append(Row(f"SMQ receive+delete at depth {n(100000):,}", fmt_rate(deep),
                     "depth 0: " + fmt_rate(shallow), deep.rate / shallow.rate, ">= 0.80x"))
     return rows
+
+
+def depth_rounds(emu: Proc, queue: str, shallow_n: int, deep_n: int, make: Callable[[], Load],
+                 count: int, k: int) -> tuple[Result, Result]:
+    """A queue cell at two depths: ``k`` rounds of each in turn, the queue filled to its
+    depth before each round (a round changes it), and the median round of each. In turn,
+    so that what else the machine runs weighs on both depths alike."""
+    results: tuple[list[Result], list[Result]] = ([], [])
+    for _ in range(k):
+        for depth, got in zip((shallow_n, deep_n), results, strict=True):
+            emu.command("fill", queue=queue, n=depth)
+            got.append(asyncio.run(run(*make(), count, 16)))
+    shallow, deep = (sorted(r, key=lambda r: r.rate)[len(r) // 2] for r in results)
+    return shallow, deep
 
 
 LIST_FILTERS: dict[str, dict[str, str]] = {
