@@ -96,6 +96,23 @@ def _new_list() -> SortedKeyList:
     return SortedKeyList(key=_KEY)
 
 
+def append_latest(tasks: SortedKeyList, task: Task) -> None:
+    """``tasks.add(task)``, with no search when the task's key is at least every key of
+    the list (tasks are submitted in time order: issue 13) and its last sublist has room:
+    what ``add`` does then (a bisect finding the end, an append, ``_expand`` with no split
+    and no positional index to update), done in place. Else ``add`` itself."""
+    key = task.index_key
+    keys = tasks._keys
+    if (keys and tasks._maxes[-1] <= key and len(keys[-1]) < tasks._load << 1
+            and not tasks._index):
+        keys[-1].append(key)
+        tasks._lists[-1].append(task)
+        tasks._maxes[-1] = key
+        tasks._len += 1
+    else:
+        tasks.add(task)
+
+
 class Partition:
     """The retained tasks of one (function, qualifier), in three kinds of order.
 
@@ -124,7 +141,7 @@ class Partition:
         self._moving: dict[Task, TaskStatus] = {}
 
     def add(self, task: Task) -> None:
-        self.by_time.add(task)
+        append_latest(self.by_time, task)
         if self.ids is not None:
             self.ids.add(task.task_id)
         if self.by_status is not None:

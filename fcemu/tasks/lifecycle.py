@@ -38,7 +38,7 @@ from fcemu.models import (
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
 from fcemu.runtime.logs import framed
-from fcemu.taskindex import SEQ_BITS, SEQ_MAX, Partition
+from fcemu.taskindex import SEQ_BITS, SEQ_MAX, Partition, append_latest
 from fcemu.tasks.query import TaskQuery, page
 from fcemu.tasks.records import MASK, TaskRecords, Waiting
 from fcemu.tasks.rows import TaskRows
@@ -195,8 +195,8 @@ class AsyncTasks(TaskRows):
         last = self._last_part
         if last is None or last.function_name != name or last.qualifier != qualifier:
             last = self._last_part = self._partition_of(task)
-        if last.ids is None and last.by_status is None:
-            last.by_time.add(task)  # Partition.add's, inline: no ID or status list made yet
+        if last.ids is None and last.by_status is None:  # Partition.add's, inline: no ID
+            append_latest(last.by_time, task)  # or status list made yet
         else:
             last.add(task)
         self._retained.append(task)

@@ -147,3 +147,27 @@ def test_a_position_is_small_while_the_streams_run_from_their_seed() -> None:
         ids.task_id()
         ids.request_id(T0)
     assert len(marshal.dumps(ids.position())) < 1000 < 6000 < len(marshal.dumps(ids.to_state()))
+
+
+def test_a_position_counts_blocks_of_256_outputs_whatever_a_refill_draws() -> None:
+    """A one-alphabet stream draws several blocks at once (issue 13); its position still
+    counts blocks of 256 outputs, so a position an earlier release wrote after an odd
+    number of blocks (a durable directory) continues the same sequence."""
+    seed = 11
+    rng = random.Random(f"{seed}/request")
+    hexdigits = "0123456789abcdef"
+    expected = [_choices(rng, hexdigits, 24) for _ in range(400)]
+    # where a stream of one block per refill stood after 6 request IDs: 3 blocks drawn,
+    # the top bytes the next characters come from kept
+    probe = random.Random(f"{seed}/request")
+    tops = probe.getrandbits(32 * 256 * 3).to_bytes(4 * 256 * 3, "little")[3::4]
+    accepted = [i for i, b in enumerate(tops) if b < 128]
+    left = tops[accepted[6 * 24 - 1] + 1:]
+    loaded = IdGenerator(0)
+    loaded.load_state({"seed": seed, "positions": {"request": (None, 3, left)}})
+    assert [loaded.request_id(T0)[-24:] for _ in range(394)] == expected[6:]
+    ids = IdGenerator(seed)
+    for got in expected[:100]:
+        assert ids.request_id(T0)[-24:] == got
+    origin, blocks, _ = ids.position()["positions"]["request"]  # type: ignore[index]
+    assert origin is None and blocks % 4 == 0

@@ -13,6 +13,7 @@ from fcemu.taskindex import (
     Cursor,
     Filters,
     Partition,
+    append_latest,
     make_key,
     make_token,
     page,
@@ -241,3 +242,35 @@ def test_tokens_round_trip_and_foreign_tokens_are_refused() -> None:
         except BadToken:
             continue
         raise AssertionError(f"{bad!r} was read")
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.integers(0, 60), max_size=300), load=st.integers(4, 8),
+       reads=st.lists(st.integers(0, 299), max_size=5))
+def test_append_latest_leaves_the_list_as_add_does(
+        keys: list[int], load: int, reads: list[int]) -> None:
+    """The submit's in-place append (keys mostly in order, some not, sublists that split,
+    a positional index built by reads in between) gives the list's every internal field as
+    ``SortedKeyList.add`` does."""
+    from sortedcontainers import SortedKeyList  # type: ignore[import-untyped]
+
+    def task(i: int, key: int) -> Task:
+        return Task(f"t{i}", f"t{i}", "f", "", "LATEST", b"", 0, 0, 0, 1, None, None,
+                    index_key=key)
+
+    by_add = SortedKeyList(key=lambda t: t.index_key)
+    by_append = SortedKeyList(key=lambda t: t.index_key)
+    by_add._reset(load)
+    by_append._reset(load)
+    running = 0
+    for i, k in enumerate(keys):
+        running = running + k if k < 50 else max(0, running - k)  # back in time at times
+        t = task(i, running)
+        by_add.add(t)
+        append_latest(by_append, t)
+        if i in reads:  # a positional read builds the index that an append must keep
+            assert by_add[i // 2] is by_append[i // 2]
+        assert (by_append._lists, by_append._keys, by_append._maxes, by_append._index,
+                by_append._len) == (by_add._lists, by_add._keys, by_add._maxes,
+                                    by_add._index, by_add._len)
+    by_append._check()
