@@ -276,6 +276,9 @@ class Contained:
         self._transport = transport
         self._exited = protocol.exited
         self._protocol = protocol
+        #: The launcher's protocol: ``protocol.gone`` is :attr:`exited` without a property
+        #: call (the pool and the instance ask several times per request).
+        self.protocol = protocol
         self.proc = asyncio.subprocess.Process(transport, protocol, asyncio.get_running_loop())
         self._init_pid: int | None = self.proc.pid if contained.mode == "subreaper" else None
         self._handler_pid: int | None = self.proc.pid if contained.mode == "group" else None

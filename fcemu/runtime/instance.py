@@ -263,7 +263,8 @@ class Instance:
 
     @property
     def exited(self) -> bool:
-        return self.tree is not None and self.tree.exited
+        tree = self.tree
+        return tree is not None and tree.protocol.gone
 
     @property
     def pid(self) -> int | None:
@@ -331,11 +332,12 @@ class Instance:
         finally:
             self._watching -= 1
 
-    def watch_begin(self) -> None:
+    def watch_begin(self, now: float | None = None) -> None:
         """A request begins (:meth:`watching_memory` without a generator, for the hot path:
-        the caller lowers ``_watching`` again when it ends)."""
+        the caller lowers ``_watching`` again when it ends); ``now``: :func:`real_monotonic`,
+        when the caller has just read it."""
         if not self._watching:
-            self._busy_since = real_monotonic()
+            self._busy_since = real_monotonic() if now is None else now
         self._watching += 1
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch_memory())

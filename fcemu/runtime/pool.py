@@ -260,8 +260,8 @@ class InstancePool:
     def _fill(self, instance: Instance) -> None:
         """Give the instance's free slots to the requests waiting for its function."""
         waiting = self._by_key.get(instance.key)
-        while (waiting and instance.healthy and not instance.exited
-               and instance.active < instance.capacity):
+        while (waiting and instance.active < instance.capacity and instance.healthy
+               and not instance.exited):
             waiter = waiting[0]
             if waiter.served:
                 waiting.popleft()

@@ -28,7 +28,7 @@ crash (``Process exited unexpectedly``), a timeout kills the instance.
 from __future__ import annotations
 
 import asyncio
-import base64
+import binascii
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
@@ -111,7 +111,7 @@ class WorkerRequests(Instance):
     async def execute(self, invocation: Invocation) -> Outcome:
         function, request_id = invocation.function, invocation.request_id
         started = real_monotonic()
-        self.watch_begin()  # watching_memory(), without a generator per request
+        self.watch_begin(started)  # watching_memory(), without a generator per request
         frame = invoke_frame(invocation, self._mark_start(request_id))
         try:
             try:
@@ -130,12 +130,12 @@ class WorkerRequests(Instance):
         of an earlier frame is still queued for the pipe."""
         stdin = self._stdin
         if (not self._warm or not self.healthy or self.retired or self._pipe_closed
-                or stdin is None or self.exited or self.stopping or self._write_lock.locked()
-                or stdin.transport.get_write_buffer_size() > 0):
+                or stdin is None or self.exited or self._killing.is_set()
+                or self._write_lock.locked() or stdin.transport.get_write_buffer_size() > 0):
             return False
         request_id = invocation.request_id
-        self._began[request_id] = real_monotonic()
-        self.watch_begin()
+        self._began[request_id] = began = real_monotonic()
+        self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
         self._send(request_id, frame, invocation.function.timeout, reply)
         return True
@@ -218,7 +218,8 @@ class WorkerRequests(Instance):
             end = end_marker(request_id)
             if not self.log.has(end):  # it usually came with the reply: no waiting then
                 await self.log.wait_for(end, _LOG_DRAIN_S)
-        return Outcome(reply["kind"], base64.b64decode(reply["body"]), reply["error_type"],
+        # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
+        return Outcome(reply["kind"], binascii.a2b_base64(reply["body"]), reply["error_type"],
                        duration_ms, self.seen_peak_mb(), self.instance_id,
                        self._take_log(request_id, end=end))
 
@@ -317,9 +318,9 @@ class WorkerRequests(Instance):
                 text = framed(request_id, "", phase)[:-len(last)] + text
             return text
         self._unanswered.pop(request_id, None)
-        before = "".join(self._request_logs.pop(request_id, ()))
-        return before + self.log.take(start_marker(request_id, phase),
-                                      end or end_marker(request_id, phase))
+        parts = self._request_logs.pop(request_id, None)
+        taken = self.log.take(start_marker(request_id, phase), end or end_marker(request_id, phase))
+        return "".join(parts) + taken if parts else taken
 
     # -- the process ----------------------------------------------------------------------
 
