@@ -45,6 +45,7 @@ from fcemu.api.auth import check_fc_signature, secrets_of
 from fcemu.api.durable import durable_commit
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import ErrorLayer, is_smq, new_request_id, render_error
+from fcemu.api.routing import kept_matcher
 from fcemu.api.smq import smq_error_response
 from fcemu.engine import Engine
 from fcemu.errors import AccessDenied, FcError, SmqError
@@ -91,7 +92,11 @@ class FrontDoor:
     def __init__(self, root: web.Application,
                  layers: Mapping[web.Application, ErrorLayer]) -> None:
         self._root = root
-        self._layers = dict(layers)
+        self._router = root.router
+        #: the root router's kept answers (fcemu.api.routing), None when it keeps none
+        self._kept_match = kept_matcher(root)
+        #: each sub-app's steps by id(app): no Application.__hash__ call (Python) a request
+        self._layers = {id(app): layer for app, layer in layers.items()}
         #: The answers of the Host check for the settings they were made with (frozen: a
         #: reset that replaces them starts over), by Host value: one dict read a request.
         self._hosts_of: Settings | None = None
@@ -113,9 +118,19 @@ class FrontDoor:
         except on MNS paths; CORS headers) around the sub-app's (its error layer) around
         the handler."""
         root = self._root
-        match_info = await root.router.resolve(request)
-        match_info.add_app(root)
-        match_info.freeze()
+        kept_match = self._kept_match
+        found = kept_match(request, root) if kept_match is not None else None
+        if found is not None:  # a (method, path) met before: no coroutine (issue 13)
+            match_info, handler, innermost = found
+            current = root if innermost is None else innermost  # the first app added
+        else:
+            match_info = await self._router.resolve(request)
+            match_info.add_app(root)
+            match_info.freeze()
+            handler = match_info.handler
+            apps = match_info.apps
+            innermost = apps[-1] if len(apps) > 1 else None
+            current = match_info.current_app
         request._match_info = match_info
         get = request.headers.get
         if get(hdrs.EXPECT):
@@ -123,11 +138,10 @@ class FrontDoor:
             await request.writer.drain()
             if answer is not None:
                 return answer
-        apps = match_info.apps
         # request.app: the root for the root's steps, the sub-app for the sub-app's, as
         # aiohttp's chain had it; switched only before a step that reads it (a refusal,
         # the handler, an error's answer), not four times a request (issue 13)
-        prev = current = match_info.current_app
+        prev = current
         try:
             engine = self._engine
             if engine is None:  # the root's, set before it starts (make_app)
@@ -160,8 +174,8 @@ class FrontDoor:
                 if engine.following:  # follow mode: what fell due fires first
                     await engine.follow_time(strict=False)
                 durable = engine.durable
-                layer = self._layers.get(apps[-1]) if len(apps) > 1 else None
-                handler = match_info.handler
+                layer = (self._layers.get(id(innermost)) if innermost is not None
+                         else None)
                 if layer is None:
                     if current is not root:
                         match_info.current_app = current = root
@@ -177,7 +191,8 @@ class FrontDoor:
                         if settings.access_keys:  # verify mode (secrets_of: a dict)
                             await check_fc_signature(inner, secrets_of(engine))
                         response = await handler(inner)
-                        if layer.stamp_success and wire.REQUEST_ID not in response.headers:
+                        if layer.stamp_success and type(response) is not \
+                                wire.StampedResponse and wire.REQUEST_ID not in response.headers:
                             response.headers[wire.REQUEST_ID] = new_request_id(request)
                     except Exception as exc:  # every failure becomes FC error JSON
                         response = render_error(request, exc)

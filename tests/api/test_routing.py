@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import Any
 
+import pytest
 from aiohttp import web
 from yarl import URL
 
@@ -95,3 +96,43 @@ def test_a_router_with_a_domain_sub_app_is_left_alone() -> None:
     app.add_domain("example.com", web.Application())
     routing.keep_resolutions(app)
     assert type(app.router) is web.UrlDispatcher
+
+
+async def test_the_front_doors_kept_match_is_a_walk_with_the_root_added(api: Api) -> None:
+    """kept_match: what Application._handle makes of a walk (the root added, frozen), the
+    route's handler and the innermost app; None until the walk has kept an answer."""
+    root = api.client_app
+    kept_match = routing.kept_matcher(root)
+    assert kept_match is not None
+    paths = every_path(root)
+    seen = 0
+    for method, path in itertools.product(("GET", "POST", "DELETE"), paths):
+        request = make_mocked_request(method, path)
+        found = kept_match(request, root)
+        walked = await web.UrlDispatcher.resolve(root.router, request)
+        walked.add_app(root)
+        walked.freeze()
+        kept = await root.router.resolve(request)  # keeps it, when it is kept
+        if found is None:
+            found = kept_match(request, root)
+            if found is None:  # a miss or a kind of route never kept
+                assert kept.http_exception is not None or not isinstance(
+                    kept.route.resource, (web.PlainResource, web.DynamicResource))
+                continue
+        seen += 1
+        match_info, handler, innermost = found
+        assert answer(match_info) == answer(walked), (method, path)
+        assert handler is walked.handler
+        assert match_info.current_app is walked.current_app
+        assert innermost is (walked.apps[-1] if len(walked.apps) > 1 else None)
+        with pytest.raises(RuntimeError):
+            match_info.add_app(root)  # frozen, as after Application._handle
+        assert kept_match(request, root)[0] is not match_info  # type: ignore[index]
+    assert seen > 100
+
+
+def test_a_router_that_keeps_nothing_has_no_kept_match() -> None:
+    app = web.Application()
+    assert routing.kept_matcher(app) is None
+    routing.keep_resolutions(app)
+    assert routing.kept_matcher(app) is not None

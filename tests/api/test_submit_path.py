@@ -9,6 +9,7 @@ step that reads it.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from unittest import mock
 
@@ -204,3 +205,41 @@ async def test_the_host_answers_follow_settings_that_a_reset_replaces(api: Api) 
         assert (await api.fc("GET", "/functions", headers=host)).status == 200
     await api.engine.reset(settings=settings)
     assert_error(await api.fc("GET", "/functions", headers=host), 403, "AccessDenied")
+
+
+async def _raw(api: Api, request: bytes) -> bytes:
+    """One request over a socket of its own: the answer's bytes, head and body."""
+    server = api._client.server  # type: ignore[union-attr]
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = int(re.search(rb"(?i)\r\ncontent-length: (\d+)", head)[1])  # type: ignore[index]
+        return head + await asyncio.wait_for(reader.readexactly(length), 30)
+    finally:
+        writer.close()
+
+
+async def test_invoke_answers_are_the_same_bytes_and_stamped_once(api: Api) -> None:
+    """The 202 and the sync 200 (wire.StampedResponse: the front door does not look for
+    their request ID) are what they were on the wire: their headers in this order, one
+    x-fc-request-id, then aiohttp's Date and Server."""
+    api.deploy("f")
+    head = (b"POST /2023-03-30/functions/f/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Length: 2\r\n")
+    answer = await _raw(api, head + b"x-fc-invocation-type: Async\r\n"
+                                    b"x-fc-async-task-id: t-raw\r\n\r\n{}")
+    assert re.fullmatch(
+        rb"HTTP/1\.1 202 Accepted\r\nx-fc-request-id: [0-9A-Za-z-]+"
+        rb"\r\nx-fc-async-task-id: t-raw\r\nContent-Length: 0\r\n"
+        rb"Date: [A-Za-z]{3}, \d\d [A-Za-z]{3} \d{4} \d\d:\d\d:\d\d GMT\r\n"
+        rb"Server: Python/3\.\d+ aiohttp/[\d.]+\r\n\r\n", answer), answer
+    answer = await _raw(api, head + b"\r\n{}")
+    names = [line.split(b":")[0] for line in answer.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+    assert names == [b"x-fc-request-id", b"x-fc-code-checksum", b"x-fc-instance-id",
+                     b"x-fc-invocation-service-version", b"Content-Type",
+                     b"Content-Length", b"Date", b"Server"], answer
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\nok:{}")
+    reply = await api.fc("GET", "/functions/f")  # a plain response is stamped as before
+    assert reply.status == 200 and reply.headers.getall("x-fc-request-id")
+    assert len(reply.headers.getall("x-fc-request-id")) == 1
