@@ -101,6 +101,8 @@ class Metrics:
         self._counters: dict[Key, _Counters] = {}
         self._buckets: dict[int, _Bucket] = {}
         self._last_bucket: _Bucket | None = None  # the one :meth:`_bucket` gave last
+        #: :meth:`enqueued`'s last (function name, qualifier, key, counters).
+        self._last_enqueued: tuple[str, str, Key, _Counters] | None = None
         self._backlog_total = 0
 
     # -- feeding (O(1) per call) -----------------------------------------------------
@@ -164,11 +166,19 @@ class Metrics:
 
     def enqueued(self, task: Task) -> None:
         """A new task's first event: :meth:`event` for Enqueued at its submission time,
-        without the event object (issue 13: an async submit's path)."""
-        key = (task.function_name, task.qualifier)
-        counters = self._counters.get(key)
-        if counters is None:
-            counters = self._counters[key] = _Counters()
+        without the event object (issue 13: an async submit's path). The last call's key
+        and counters are kept: a burst's tasks are one function's, whose name and
+        qualifier are the same string objects (else the lookup, as before)."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_enqueued
+        if last is not None and last[0] is name and last[1] is qualifier:
+            key, counters = last[2], last[3]
+        else:
+            key = (name, qualifier)
+            found = self._counters.get(key)
+            if found is None:
+                found = self._counters[key] = _Counters()
+            counters = found
+            self._last_enqueued = (name, qualifier, key, counters)
         at = task.submitted_ms
         bucket = self._last_bucket
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:

@@ -89,3 +89,39 @@ def test_a_submit_tells_listeners_and_metrics_of_its_enqueued_event():
         assert (row["enqueued"], row["backlog"], row["dequeued"]) == (1, 0, 1)
 
     run(scenario)
+
+
+def test_the_enqueued_event_reaches_the_listeners_registered_at_each_submit():
+    """The observer hands a new task's event to the metrics alone while no event listener
+    is registered (issue 13): listeners added, removed and kept across a reset still get
+    exactly the submits made while they are registered, and the metrics count every one."""
+    async def scenario(engine, runtime):
+        deploy(engine)
+        seen: list[str] = []
+
+        def listener(task, event):
+            seen.append("reset" if task is None else f"{task.task_id}:{event.status.value}")
+
+        await submit(engine, task_id="a0", delay_s=5)
+        engine.add_event_listener(listener)
+        await submit(engine, task_id="a1", delay_s=5)
+        engine.remove_event_listener(listener)
+        await submit(engine, task_id="a2", delay_s=5)
+        engine.add_event_listener(listener)
+        engine.add_event_listener(listener)  # twice: told twice
+        await submit(engine, task_id="a3", delay_s=5)
+        engine.remove_event_listener(listener)
+        await submit(engine, task_id="a4", delay_s=5)
+        [row] = engine.task_metrics.snapshot()["functions"]
+        assert row["enqueued"] == 5
+        await engine.reset()
+        deploy(engine)
+        await submit(engine, task_id="b1", delay_s=5)
+        engine.remove_event_listener(listener)
+        await submit(engine, task_id="b2", delay_s=5)
+        [row] = engine.task_metrics.snapshot()["functions"]
+        assert row["enqueued"] == 2
+        assert seen == ["a1:Enqueued", "a3:Enqueued", "a3:Enqueued", "a4:Enqueued", "reset",
+                        "b1:Enqueued"]
+
+    run(scenario)
