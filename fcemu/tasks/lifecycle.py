@@ -128,6 +128,8 @@ class AsyncTasks(TaskRows):
         self._seq = 0
         #: The last runnable time given: the next equal one is this same int (issue 13).
         self._runnable = 0
+        #: The last submit's time and its task's first event log (Enqueued at that time).
+        self._first_ms, self._first_log = -1, b""
         #: Tasks in submission order, for retention: one timer at a time, for the oldest.
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
@@ -189,7 +191,11 @@ class AsyncTasks(TaskRows):
         shard[task_id] = task
         self._seq = seq = self._seq + 1
         task.index_key = (now << SEQ_BITS) | (seq & SEQ_MAX)  # make_key's, inline
-        task.note_event(_ENQUEUED, now)  # a new task is Enqueued: no index move
+        if now == self._first_ms:  # a new task is Enqueued: no index move; the tasks of
+            task.event_log = self._first_log  # one ms share their first log (note_event's)
+        else:
+            task.note_event(_ENQUEUED, now)
+            self._first_ms, self._first_log = now, task.event_log
         if self.observer is not None:
             self.observer.enqueued(task)
         last = self._last_part

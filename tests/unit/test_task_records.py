@@ -125,3 +125,35 @@ def test_the_enqueued_event_reaches_the_listeners_registered_at_each_submit():
                         "b1:Enqueued"]
 
     run(scenario)
+
+
+def test_the_tasks_of_one_millisecond_share_their_first_event_log():
+    """A submit in the same millisecond as the last takes that task's first event log (one
+    bytes object, Enqueued at that time) instead of packing its own (issue 13); a later
+    millisecond, a reset and an explicit event make their own, as before."""
+    async def scenario(engine, runtime):
+        deploy(engine)
+        a = await submit(engine, task_id="s1", delay_s=5)
+        b = await submit(engine, task_id="s2", delay_s=5)
+        assert a.event_log is b.event_log
+        assert [(e.event_id, e.status, e.timestamp) for e in b.events] == [
+            (1, S.ENQUEUED, b.submitted_ms)]
+        await engine.advance_clock(1)
+        c = await submit(engine, task_id="s3", delay_s=5)
+        assert c.submitted_ms == a.submitted_ms + 1 and c.event_log != a.event_log
+        assert [(e.status, e.timestamp) for e in c.events] == [(S.ENQUEUED, c.submitted_ms)]
+        d = await submit(engine, task_id="s4", delay_s=5)
+        assert d.event_log is c.event_log
+        await engine.advance_clock(5000)
+        await engine.settle()
+        assert [e.status for e in c.events] == [S.ENQUEUED, S.PROCESSED, S.RUNNING,
+                                               S.SUCCEEDED]
+        assert [e.status for e in d.events] == [S.ENQUEUED, S.PROCESSED, S.RUNNING,
+                                               S.SUCCEEDED]
+        assert len(d.events) == 4 and d.events[0].timestamp == d.submitted_ms
+        await engine.reset()
+        deploy(engine)
+        e = await submit(engine, task_id="s5", delay_s=5)
+        assert [(ev.status, ev.timestamp) for ev in e.events] == [(S.ENQUEUED, e.submitted_ms)]
+
+    run(scenario)
