@@ -4,8 +4,9 @@ Starts a bare aiohttp floor (:mod:`bench.floor`) and fcemu (:mod:`bench.server`)
 CPU 0 when ``taskset`` exists, and drives the load from this process on CPU 1; in the
 warm worker row the load is the handler processes, which bench.server moves to CPU 1
 once they are warm (they inherit its CPU 0 when spawned). HTTP cells
-run ``--rounds`` rounds and report the median round (the queue cells' two depths in
-turn, the queue refilled before each round). ``--quick`` shrinks every count (for
+run ``--rounds`` rounds and report the median round; the floor's and fcemu's rounds
+are made in turn, as are the queue cells' two depths (the queue refilled before each
+round). ``--quick`` shrinks every count (for
 a smoke run; the figures then mean little). Prints one table: what, fcemu, reference
 (the floor, or the same cell at small scale), ratio, goal.
 """
@@ -88,10 +89,20 @@ class Proc:
 Load = tuple[str, Request]
 
 
-def rounds(make: Callable[[], Load], count: int, connections: int, n: int) -> Result:
-    """The median (by rate) of ``n`` rounds."""
-    results = [asyncio.run(run(*make(), count, connections)) for _ in range(n)]
+def median(results: list[Result]) -> Result:
+    """The median round, by rate."""
     return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+
+def paired_rounds(floor: Callable[[], Load], emu: Callable[[], Load], count: int,
+                  connections: int, n: int) -> tuple[Result, Result]:
+    """The median (by rate) of ``n`` rounds of the floor and of fcemu, made in turn (floor,
+    fcemu, floor, ...), so that what else the machine runs weighs on both alike."""
+    results: tuple[list[Result], list[Result]] = ([], [])
+    for _ in range(n):
+        for make, got in zip((floor, emu), results, strict=True):
+            got.append(asyncio.run(run(*make(), count, connections)))
+    return median(results[0]), median(results[1])
 
 
 def post(url: str, body: bytes, status: int, headers: Callable[[int], dict[str, str]] | None
@@ -189,13 +200,14 @@ def http_cells(floor: Proc, emu: Proc, n: Callable[[int], int], k: int) -> list[
         return post(f"{emu.base}{FC}/sub/invocations", b"{}", 202, lambda i: {
             "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}",
             "x-fc-async-delay": "1"})
-    base = rounds(lambda: post(f"{floor.base}/post", b"{}", 202), count, 16, k)
-    got = rounds(async_invoke, count, 16, k)
+    base, got = paired_rounds(lambda: post(f"{floor.base}/post", b"{}", 202), async_invoke,
+                              count, 16, k)
     rows.append(Row("async submit, 16 conns", fmt_rate(got), "floor " + fmt_rate(base),
                     got.rate / base.rate, ">= 0.70x, p99.9 <= 10 ms"))
     count = n(5000)
-    base = rounds(lambda: post(f"{floor.base}/echo", b"{}", 200), count, 1, k)
-    got = rounds(lambda: post(f"{emu.base}{FC}/echo/invocations", b"{}", 200), count, 1, k)
+    base, got = paired_rounds(lambda: post(f"{floor.base}/echo", b"{}", 200),
+                              lambda: post(f"{emu.base}{FC}/echo/invocations", b"{}", 200),
+                              count, 1, k)
     rows.append(Row("sync invoke in-process, 1 conn", fmt_rate(got), "floor " + fmt_rate(base),
                     got.rate / base.rate, "(issue: 0.41x)"))
     count = n(10000)
@@ -222,8 +234,7 @@ def depth_rounds(emu: Proc, queue: str, shallow_n: int, deep_n: int, make: Calla
         for depth, got in zip((shallow_n, deep_n), results, strict=True):
             emu.command("fill", queue=queue, n=depth)
             got.append(asyncio.run(run(*make(), count, 16)))
-    shallow, deep = (sorted(r, key=lambda r: r.rate)[len(r) // 2] for r in results)
-    return shallow, deep
+    return median(results[0]), median(results[1])
 
 
 LIST_FILTERS: dict[str, dict[str, str]] = {

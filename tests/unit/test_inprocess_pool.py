@@ -37,19 +37,6 @@ def test_a_burst_beyond_the_threads_is_queued_and_every_handler_runs() -> None:
         pool.shutdown(wait=True)
 
 
-def test_the_stop_flag_is_an_event_another_thread_waits_on() -> None:
-    flag = StopFlag()
-    assert isinstance(flag, threading.Event) and not flag.is_set()
-    woke: list[bool] = []
-    waiter = threading.Thread(target=lambda: woke.append(flag.wait(10)))
-    waiter.start()
-    flag.set()
-    waiter.join(10)
-    assert woke == [True] and flag.is_set()
-    flag.clear()
-    assert not flag.wait(0)
-
-
 class _Owner:
     """What a job tells when it is back on the loop."""
 

@@ -69,7 +69,8 @@ def test_each_request_sees_its_own_credentials_and_a_fresh_stop_flag(tmp_path):
 
 
 def test_a_stop_flag_is_an_event_that_wakes_a_waiting_thread():
-    flag = StopFlag()
+    flag = StopFlag()  # the in-process runtime's context.stop_requested too
+    assert isinstance(flag, threading.Event)
     assert not flag.is_set() and not flag.wait(0)
     woke: list[bool] = []
     waiter = threading.Thread(target=lambda: woke.append(flag.wait(30)))
