@@ -118,7 +118,9 @@ class Scheduler:
         one heap entry, a run (:mod:`fcemu.timers`), each entry a slot of its list.
         Returns the entry's seq: its handle for :meth:`cancel_entry` and :meth:`entry`."""
         due, seq = int(due_ms), next(self._seq)
-        run = self._runs.open  # Runs.join's, inline (one call a waiting task: issue 13)
+        # the open run takes the entry if it continues it: the same due time, label,
+        # callback and kind, and the seq that follows its last (inline: issue 13)
+        run = self._runs.open
         if (run is not None and run.due_ms == due and run.label is label
                 and run.items is not None and run.first + len(run.items) == seq
                 and run.callback == callback and run.kind == kind and not run.cancelled):

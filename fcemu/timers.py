@@ -68,7 +68,9 @@ _FIRST = attrgetter("first")
 
 
 class Runs:
-    """The runs of a scheduler, in seq order, and the one the next entry may join."""
+    """The runs of a scheduler, in seq order, and the one the next entry may join
+    (:meth:`fcemu.scheduler.Scheduler.call_each_at` joins it: same due time, callback,
+    label and kind, the next seq)."""
 
     __slots__ = ("_over", "_runs", "open")
 
@@ -77,19 +79,6 @@ class Runs:
         self._over = 0
         #: The run that took the last seq (None: another timer took one since).
         self.open: Timer | None = None
-
-    def join(self, due_ms: int, seq: int, callback: Callable[[Any], object], item: object,
-             label: object, kind: TimerKind) -> bool:
-        """Add the entry to the open run if it continues it (its seq follows, the same
-        due time, callback, label and kind); False: it needs a run of its own."""
-        run = self.open
-        if (run is None or run.items is None or run.due_ms != due_ms
-                or run.first + len(run.items) != seq or run.callback != callback
-                or run.label is not label or run.kind != kind or run.cancelled):
-            return False
-        run.items.append(item)
-        run.live += 1
-        return True
 
     def start(self, due_ms: int, seq: int, callback: Callable[[Any], object], item: object,
               label: object, kind: TimerKind) -> Timer:
