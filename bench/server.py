@@ -62,8 +62,12 @@ def pin_handlers(cpu: int, root: int | None = None) -> int:
 
 
 class Bench:
-    def __init__(self) -> None:
-        self.emu = fcemu.Emulator(clock="manual", seed=1)
+    """``max_instances``: the emulator's cap on handler processes (:class:`fcemu.Settings`;
+    None: its default, 16), which is also how many instances :meth:`warm` starts."""
+
+    def __init__(self, max_instances: int | None = None) -> None:
+        caps: dict[str, int] = {} if max_instances is None else {"max_instances": max_instances}
+        self.emu = fcemu.Emulator(clock="manual", seed=1, **caps)
         self.emu.start()
         self.code = Path(tempfile.mkdtemp(prefix="fcemu-bench-"))
         (self.code / "index.py").write_text(WORKER_SOURCE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,4 +68,40 @@ def test_bench_drain_prints_the_cpu_per_task_and_leaves_nothing_behind(tmp_path)
     assert len(lines) == 2 and all(
         line.startswith("in-process drain of 50: ") and "server CPU per task: user " in line
         for line in lines), done.stdout
+    assert not list(tmp_path.iterdir())
+
+
+def _naming(marker: str) -> list[int]:
+    """Running processes (not zombies, not this one) whose command line or environment
+    holds ``marker``."""
+    needle, found = marker.encode(), []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                if stat.read().rpartition(b")")[2].split()[0] == b"Z":
+                    continue
+            texts = [Path(f"/proc/{entry}/{part}").read_bytes() for part in ("cmdline", "environ")]
+        except OSError:
+            continue  # gone, or not ours to read
+        if int(entry) != os.getpid() and any(needle in text for text in texts):
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_bench_drain_caps_the_warm_instances_and_leaves_no_process_behind(tmp_path) -> None:
+    # --instances 2: two warm handler processes, their CPU printed; none left, nor files.
+    # The handlers' sandboxes name the code directory (under TMPDIR) in their command line
+    # and unsandboxed handlers inherit TMPDIR: a process left behind holds tmp_path.
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "bench.bench_drain", "--kind", "worker",
+                           "--tasks", "200", "--instances", "2"], capture_output=True,
+                          text=True, env=env, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("worker drain of 200: "), done.stdout
+    assert "; 2 warm instances, handler processes' CPU per task " in lines[0], done.stdout
+    assert _naming(str(tmp_path)) == []
     assert not list(tmp_path.iterdir())
