@@ -26,6 +26,10 @@ one more per app that sets ``request.app`` (five coroutines; each layer costs ev
 request one: issue 13). It resolves, sets ``request.app`` (the root, then the sub-app
 during its steps) and runs the steps in the order aiohttp's chain ran them.
 
+An async submit on an idle connection, for which steps 1 to 3 and the durable wait
+would do nothing (:meth:`FrontDoor.express_engine`), is answered below the routes by
+the express lane (:mod:`fcemu.api.express`), with the route's own parts.
+
 Refusals are the FC error JSON, or MNS XML on ``/queues`` and ``/topics``
 (:func:`error_response`, also used for errors met before any route by
 :mod:`fcemu.api.protocol`). What happens below the routes (heads and bodies
@@ -35,7 +39,7 @@ too long or too slow) is :mod:`fcemu.api.protocol`'s.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import hdrs, web
 
@@ -110,6 +114,27 @@ class FrontDoor:
         allowed = self._hosts[host] = hosts.host_allowed(host, settings.host,
                                                           settings.allow_hosts)
         return allowed
+
+    def express_engine(self, get: Callable[[str], str | None]) -> Engine | None:
+        """The engine when, for a request with these headers (their ``get``), every root
+        step before the handler and after it would do nothing: its ``Host`` was allowed
+        before under the current settings (or it has none), it sends neither ``Origin``
+        nor ``Sec-Fetch-Site`` (no origin check, no CORS) nor ``Expect``, and the engine
+        is in neither follow mode nor durable mode nor verify mode (no signature check).
+        Else None. The condition of the express lane (:mod:`fcemu.api.express`)."""
+        engine = self._engine
+        if engine is None or engine.following or engine.durable:
+            return None
+        settings = engine.settings
+        if settings.access_keys or settings is not self._hosts_of:
+            return None
+        host = get(hdrs.HOST)
+        if host is not None and not self._hosts.get(host):
+            return None
+        if get(hdrs.ORIGIN) is not None or get("Sec-Fetch-Site") is not None or \
+                get(hdrs.EXPECT):
+            return None
+        return engine
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         """aiohttp's ``Application._handle`` (resolution, the ``Expect`` answer), then what

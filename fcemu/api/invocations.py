@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import NamedTuple
 
 from aiohttp import hdrs, web
@@ -33,7 +34,8 @@ class InvokeHeaders(NamedTuple):
 async def invoke_function(request: web.Request) -> web.Response:
     """InvokeFunction: sync → 200 with the handler's bytes; async → 202, empty body."""
     name = wire.checked_name(request.match_info["functionName"])  # wire.function_name
-    asynchronous, tail_log, task_id, delay_s, request_id = _invoke_headers(request)
+    asynchronous, tail_log, task_id, delay_s, request_id = read_invoke_headers(
+        request.headers.get)
     payload = wire.body_if_read(request)  # the usual case: no coroutine (issue 13)
     if payload is None:
         payload = await wire.read_body(request)
@@ -50,7 +52,7 @@ async def invoke_function(request: web.Request) -> web.Response:
 
 def invoke_headers(request: web.Request) -> InvokeHeaders:
     """Read and check the invocation headers; each bad value is a 400 naming it."""
-    return InvokeHeaders(*_invoke_headers(request))
+    return InvokeHeaders(*read_invoke_headers(request.headers.get))
 
 
 #: The longest ``x-fc-async-delay`` (seconds, spec §6.4).
@@ -60,11 +62,12 @@ _KINDS = frozenset({"Sync", "Async"})
 _LOG_TYPES = frozenset({"None", "Tail"})
 
 
-def _invoke_headers(request: web.Request) -> tuple[bool, bool, str | None, int, str | None]:
-    """:func:`invoke_headers` as a plain tuple, in one function: the invoke route's own
-    reading (a call per header and a named tuple cost an async submit about a tenth of
-    its HTTP side: issue 13). Same values, same errors, same order of checks."""
-    get = request.headers.get
+def read_invoke_headers(get: Callable[[str], str | None],
+                        ) -> tuple[bool, bool, str | None, int, str | None]:
+    """:func:`invoke_headers` as a plain tuple, in one function, from the headers' ``get``:
+    the invoke route's own reading, and the express lane's (:mod:`fcemu.api.express`; a
+    call per header and a named tuple cost an async submit about a tenth of its HTTP side:
+    issue 13). Same values, same errors, same order of checks."""
     kind = get(wire.INVOCATION_TYPE)
     if kind is not None and kind not in _KINDS:
         kind = wire.unquoted(kind)

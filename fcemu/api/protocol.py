@@ -18,9 +18,16 @@ connections that instead:
   closed, so a slowloris client holds nothing;
 - close a connection on which no request begins for twice that time.
 
+It also runs the express lane (:mod:`fcemu.api.express`): on an idle connection, the
+async submits just parsed are answered there, in order, before aiohttp's reader is
+woken for whatever is left.
+
 aiohttp has no public hook for any of this, so :class:`_Connection` extends
 its ``RequestHandler`` and uses a few of its internals (``_messages``,
-``_waiter``, ``_close``, ``_current_request``, ``_ErrInfo``).
+``_waiter``, ``_close``, ``_current_request``, ``_ErrInfo``; for the lane also
+``_paused``, the keep-alive's ``_next_keepalive_close_time``, ``_keepalive_handle`` and
+``_process_keepalive``, and aiohttp 3.14's ``_buffer_paused`` and
+``_parser.message_consumed``: all present from 3.10 to 3.14 unless named by version).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
+from fcemu.api import express
 from fcemu.api.front_door import FrontDoor, error_response
 from fcemu.api.keys import ENGINE
 from fcemu.api.middleware import RequestTimeout
@@ -111,7 +119,16 @@ class _Connection(RequestHandler):
         head = bool(data) and (body is None or body.is_eof())  # bytes of a request head
         messages = self._messages
         parsed = len(messages)
-        _data_received(self, data)
+        waiter = self._waiter
+        # the reader waits for a request: none is queued or being answered on this connection
+        idle = not parsed and waiter is not None and not waiter.done()
+        if idle:
+            self._waiter = None  # not woken by the parse: the express lane goes first
+        try:
+            _data_received(self, data)
+        finally:
+            if idle:
+                self._waiter = waiter
         if len(messages) > parsed:  # a head is complete (or failed to parse)
             message, payload = messages[-1]
             if isinstance(message, _ErrInfo):
@@ -124,6 +141,9 @@ class _Connection(RequestHandler):
             else:
                 self._body = payload
                 self._arm(self._body_timed_out)
+            if idle:
+                assert waiter is not None
+                self._express(waiter)
         elif head:  # a head begun, not complete: its deadline runs from its first bytes
             if not self._head:
                 self._arm(self._head_timed_out)
@@ -131,6 +151,52 @@ class _Connection(RequestHandler):
         elif self._deadline is not None and body is not None and not self._head and \
                 body.is_eof():
             self._deadline = None  # disarmed: the body is complete
+
+    def _express(self, waiter: asyncio.Future[None]) -> None:
+        """Answer the requests just parsed that the express lane takes
+        (:mod:`fcemu.api.express`), in order from the first; then wake the reader for the
+        rest, as aiohttp's parse would have. Only on an idle connection whose reading and
+        writing are not paused (a client that does not read its answers gets them through
+        aiohttp, which waits for it)."""
+        messages = self._messages
+        transport = self.transport
+        if transport is not None and not self._paused and \
+                not getattr(self, "_buffer_paused", False):
+            # aiohttp 3.14's parser counts the messages queued and not yet taken
+            consumed = getattr(getattr(self, "_parser", None), "message_consumed", None)
+            while messages:
+                message, payload = messages[0]
+                if isinstance(message, _ErrInfo):
+                    break
+                taken = express.answer(self._app, message, payload, transport.write)
+                if taken is False:
+                    break
+                if taken is not True:  # refused by the engine: the route answers, same body
+                    messages[0] = (message, self._payload_of(taken))
+                    break
+                messages.popleft()
+                if consumed is not None:
+                    consumed()
+                if self._manager is not None:
+                    self._manager.requests_count += 1
+            if not messages:  # all answered: the connection's keep-alive runs from now
+                loop = self._loop
+                close_time = loop.time() + self._keepalive_timeout
+                self._next_keepalive_close_time = close_time
+                if self._keepalive_handle is None:
+                    self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
+                return
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def _payload_of(self, body: bytes) -> StreamReader:
+        """A request payload holding ``body``, whole (its limit over its size: reading is
+        never paused for it)."""
+        payload = StreamReader(self, max(2**16, len(body)), loop=self._loop)
+        if body:
+            payload.feed_data(body)
+        payload.feed_eof()
+        return payload
 
     def _sniffed(self, data: bytes) -> bytes | bytearray:
         """The first bytes of the head being received, with ``data`` (the head of a request

@@ -1,6 +1,6 @@
 """The HTTP side of an async submit, made cheaper (issue 13): same answers as before.
 
-InvokeFunction reads its headers in one function (``invocations._invoke_headers``), a
+InvokeFunction reads its headers in one function (``invocations.read_invoke_headers``), a
 body that came whole without a coroutine (:func:`fcemu.api.wire.body_if_read`); the front
 door remembers its Host answers per settings and switches ``request.app`` only before a
 step that reads it.
