@@ -80,6 +80,8 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
     except FcError:
         return False  # the route's 400, from the full path
     body = payload.read_nowait(-1) if payload.total_bytes else b""
+    if type(body) is not bytes:  # as wire.body_if_read takes it
+        body = bytes(body)
     try:
         task = engine.submit_async(name, body, None, task_id, delay_s, request_id)
     except Exception as exc:  # refused before any change: the full path answers it

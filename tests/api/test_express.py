@@ -69,7 +69,7 @@ def read_answers(sock: socket.socket, count: int) -> list[bytes]:
 
 @contextmanager
 def emulator(**settings: Any) -> Iterator[fcemu.Emulator]:
-    emu = fcemu.Emulator(clock="manual", seed=5, **settings)
+    emu = fcemu.Emulator(**{"clock": "manual", "seed": 5, **settings})
     emu.start()
     try:
         emu.register_function("f", lambda event, context: event)
@@ -193,6 +193,15 @@ def test_verify_mode_takes_the_full_path() -> None:
                                     access_keys=(("ak", "sk"),))
     assert taken == 0
     assert all(not a.startswith(b"HTTP/1.1 202") for a in answers), answers
+
+
+def test_follow_mode_takes_the_full_path() -> None:
+    """Follow mode fires what fell due by the process's time before each request: a step
+    the lane does not have."""
+    answers, _, taken = run([[post()], [post()], [post(), post()]], lane=True,
+                            clock="follow")
+    assert taken == 0
+    assert all(a.startswith(b"HTTP/1.1 202 Accepted\r\n") for a in answers), answers
 
 
 def test_the_keep_alive_runs_from_the_lanes_last_answer() -> None:
