@@ -19,9 +19,13 @@ connection is idle: no request of it is queued or being answered, so answers kee
 order. The request is a complete keep-alive HTTP/1.1 ``POST`` (its body whole,
 within the app's limit) to ``/2023-03-30/functions/{name}/invocations``, with no query
 string and no percent-escape, sent with ``x-fc-invocation-type: Async``. The front door
-would do nothing around the handler (:meth:`fcemu.api.front_door.FrontDoor.express_engine`:
+would do nothing before the handler (:meth:`fcemu.api.front_door.FrontDoor.express_engine`:
 a ``Host`` allowed before, no ``Origin``, ``Sec-Fetch-Site`` or ``Expect``, not in
-follow, durable or verify mode). Every other request takes the full path.
+follow or verify mode). Every other request takes the full path. In durable mode the
+answer waits, as the full path's does, until the task is committed
+(:func:`fcemu.api.durable.durable_commit`'s step: :class:`Held`); the connection answers
+nothing else meanwhile, and a commit that fails is answered as the full path answers it
+(503 ``ServiceUnavailable``, a fresh request ID).
 
 A request the route would refuse (a bad header or name, an unknown function, a
 duplicate task ID, a body over 128 KB) is refused by the full path too: the lane reads
@@ -31,8 +35,11 @@ change, and before an ID is drawn), and hands the request over with its body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
@@ -41,10 +48,11 @@ from aiohttp.streams import StreamReader
 
 from fcemu.api import invocations, wire
 from fcemu.api.front_door import FrontDoor
-from fcemu.errors import FcError
+from fcemu.engine import Engine
+from fcemu.errors import FcError, InternalServerError
 from fcemu.signing import FC_VERSION
 
-__all__ = ["answer"]
+__all__ = ["Held", "answer"]
 
 log = logging.getLogger("fcemu.api")
 
@@ -53,14 +61,45 @@ _SUFFIX = "/invocations"
 _ASYNC = "Async"
 _HEAD = ("HTTP/1.1 202 Accepted\r\n" + wire.REQUEST_ID + ": {}\r\n" + wire.ASYNC_TASK_ID +
          ": {}\r\nContent-Length: 0\r\nDate: {}\r\nServer: " + SERVER_SOFTWARE + "\r\n\r\n")
+#: An FC error's head, as aiohttp writes :func:`fcemu.api.wire.error_response`'s.
+_ERROR_HEAD = ("HTTP/1.1 {} {}\r\n" + wire.REQUEST_ID + ": {}\r\nContent-Type: " + wire.JSON +
+               "; charset=utf-8\r\nContent-Length: {}\r\nDate: {}\r\nServer: " +
+               SERVER_SOFTWARE + "\r\n\r\n")
+
+
+class Held(NamedTuple):
+    """A durable-mode answer: written once its task is committed (:attr:`committed`)."""
+
+    head: bytes
+    committed: asyncio.Future[None]
+    engine: Engine
+
+    def answer(self) -> bytes:
+        """The 202; or, when the commit failed, the error the full path answers."""
+        exc = self.committed.exception()
+        if exc is None:
+            return self.head
+        error = exc if isinstance(exc, FcError) else InternalServerError()
+        if not isinstance(exc, FcError):
+            log.error("committing an async submit failed", exc_info=exc)
+        return error_answer(error, self.engine.response_id())
+
+
+def error_answer(error: FcError, request_id: str) -> bytes:
+    """The bytes aiohttp writes for ``wire.error_response(error, request_id)``."""
+    body = wire.encode(wire.error_document(error, request_id))
+    head = _ERROR_HEAD.format(error.status, HTTPStatus(error.status).phrase, request_id,
+                              len(body), rfc822_formatted_time())
+    return head.encode() + body
 
 
 def answer(root: web.Application, message: RawRequestMessage, payload: StreamReader,
-           write: Callable[[bytes], object]) -> bool | bytes:
+           write: Callable[[bytes], object]) -> bool | bytes | Held:
     """Answer ``message`` here when it is an async submit the lane takes (see the module
-    docstring): True once its 202 is written with ``write``. Otherwise False, with
-    ``payload`` untouched; or the body, when the lane read it before the engine refused
-    the task: the full path then answers, given a payload that holds that body again."""
+    docstring): True once its 202 is written with ``write``; in durable mode, the
+    :class:`Held` answer to write once committed. Otherwise False, with ``payload``
+    untouched; or the body, when the lane read it before the engine refused the task:
+    the full path then answers, given a payload that holds that body again."""
     path = message.path
     if message.method != "POST" or message.version != HttpVersion11 or \
             message.should_close or message.upgrade or not path.startswith(_PREFIX) or \
@@ -88,6 +127,12 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
         if not isinstance(exc, FcError):
             log.debug("express lane: %r, handed to the full path", exc)
         return body
-    write(_HEAD.format(task.request_id, task.task_id, rfc822_formatted_time()).encode())
+    head = _HEAD.format(task.request_id, task.task_id, rfc822_formatted_time()).encode()
+    if engine.durable:  # durable_commit's step: an InvokeFunction's change is the task's
+        engine.store_touched(records=False)
+        committed = engine.commit_waiter()
+        if committed is not None:
+            return Held(head, committed, engine)
+    write(head)
     return True
 

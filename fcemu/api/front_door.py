@@ -26,9 +26,9 @@ one more per app that sets ``request.app`` (five coroutines; each layer costs ev
 request one: issue 13). It resolves, sets ``request.app`` (the root, then the sub-app
 during its steps) and runs the steps in the order aiohttp's chain ran them.
 
-An async submit on an idle connection, for which steps 1 to 3 and the durable wait
-would do nothing (:meth:`FrontDoor.express_engine`), is answered below the routes by
-the express lane (:mod:`fcemu.api.express`), with the route's own parts.
+An async submit on an idle connection, for which steps 1 to 3 would do nothing
+(:meth:`FrontDoor.express_engine`), is answered below the routes by the express lane
+(:mod:`fcemu.api.express`), with the route's own parts and step 4's durable wait.
 
 Refusals are the FC error JSON, or MNS XML on ``/queues`` and ``/topics``
 (:func:`error_response`, also used for errors met before any route by
@@ -120,10 +120,11 @@ class FrontDoor:
         step before the handler and after it would do nothing: its ``Host`` was allowed
         before under the current settings (or it has none), it sends neither ``Origin``
         nor ``Sec-Fetch-Site`` (no origin check, no CORS) nor ``Expect``, and the engine
-        is in neither follow mode nor durable mode nor verify mode (no signature check).
-        Else None. The condition of the express lane (:mod:`fcemu.api.express`)."""
+        is in neither follow mode nor verify mode (no signature check). Else None. The
+        condition of the express lane (:mod:`fcemu.api.express`), which in durable mode
+        waits for the commit itself."""
         engine = self._engine
-        if engine is None or engine.following or engine.durable:
+        if engine is None or engine.following:
             return None
         settings = engine.settings
         if settings.access_keys or settings is not self._hosts_of:

@@ -109,6 +109,9 @@ class _Connection(RequestHandler):
         self._timer: asyncio.TimerHandle | None = None
         #: body of the newest parsed request while it is still arriving (None once whole)
         self._body: StreamReader | None = None
+        #: aiohttp's reader's waiter, kept aside while an express answer waits for its
+        #: commit (:meth:`_hold`)
+        self._held_waiter: asyncio.Future[None] | None = None
 
     # -- reading --------------------------------------------------------------------
 
@@ -157,7 +160,8 @@ class _Connection(RequestHandler):
         (:mod:`fcemu.api.express`), in order from the first; then wake the reader for the
         rest, as aiohttp's parse would have. Only on an idle connection whose reading and
         writing are not paused (a client that does not read its answers gets them through
-        aiohttp, which waits for it)."""
+        aiohttp, which waits for it). An answer held for its commit stops here: the rest
+        waits for it (:meth:`_hold`)."""
         messages = self._messages
         transport = self.transport
         if transport is not None and not self._paused and \
@@ -171,7 +175,7 @@ class _Connection(RequestHandler):
                 taken = express.answer(self._app, message, payload, transport.write)
                 if taken is False:
                     break
-                if taken is not True:  # refused by the engine: the route answers, same body
+                if type(taken) is bytes:  # refused by the engine: the route answers, same body
                     messages[0] = (message, self._payload_of(taken))
                     break
                 messages.popleft()
@@ -179,6 +183,10 @@ class _Connection(RequestHandler):
                     consumed()
                 if self._manager is not None:
                     self._manager.requests_count += 1
+                if taken is not True:  # durable mode: answered once committed
+                    assert isinstance(taken, express.Held)
+                    self._hold(taken, waiter)
+                    return
             if not messages:  # all answered: the connection's keep-alive runs from now
                 loop = self._loop
                 close_time = loop.time() + self._keepalive_timeout
@@ -188,6 +196,22 @@ class _Connection(RequestHandler):
                 return
         if not waiter.done():
             waiter.set_result(None)
+
+    def _hold(self, held: express.Held, waiter: asyncio.Future[None]) -> None:
+        """Answer nothing more until ``held`` is written: aiohttp's reader stays asleep
+        (its waiter kept aside) and what arrives meanwhile is only queued."""
+        self._held_waiter, self._waiter = waiter, None
+        held.committed.add_done_callback(lambda _: self._release(held))
+
+    def _release(self, held: express.Held) -> None:
+        """Write ``held``'s answer, then go on with what was queued meanwhile."""
+        waiter, self._held_waiter = self._held_waiter, None
+        transport = self.transport
+        if waiter is None or transport is None:
+            return  # the connection was lost: connection_lost woke the reader
+        transport.write(held.answer())
+        self._waiter = waiter
+        self._express(waiter)
 
     def _payload_of(self, body: bytes) -> StreamReader:
         """A request payload holding ``body``, whole (its limit over its size: reading is
@@ -207,6 +231,8 @@ class _Connection(RequestHandler):
         return kept + data[:_SNIFF - len(kept)] if len(kept) < _SNIFF else kept
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self._held_waiter is not None:  # aiohttp's close wakes its reader, to end
+            self._waiter, self._held_waiter = self._held_waiter, None
         self._disarm()
         if self._timer is not None:
             self._timer.cancel()

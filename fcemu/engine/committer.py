@@ -188,15 +188,22 @@ class Committer:
 
     async def barrier(self) -> None:
         """Return once every change made so far is committed."""
+        waiter = self.waiter()
+        if waiter is not None:
+            await waiter  # a cancelled waiter is this caller's own: the batch goes on
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        """:meth:`barrier`'s future: done once every change made so far is committed (with
+        :class:`StoreFailed` when it could not be); None when none is pending."""
         if self._gathering:
             waiters = self._pending
         elif self._writing:
             waiters = self._running
         else:
-            return
-        waiter = asyncio.get_running_loop().create_future()
+            return None
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
-        await waiter  # a cancelled waiter is this caller's own: the batch goes on
+        return waiter
 
     def close(self) -> None:
         """Engine shutdown: the writer ends and the database is closed (call after the

@@ -26,6 +26,7 @@ callable lives in its process only and is not stored.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -178,8 +179,14 @@ class DurableOperations:
 
     async def committed(self) -> None:
         """Return once every change made so far is stored (at once when not durable)."""
-        if self._committer is not None:
-            await self._committer.barrier()
+        waiter = self.commit_waiter()
+        if waiter is not None:
+            await waiter
+
+    def commit_waiter(self) -> asyncio.Future[None] | None:
+        """:meth:`committed`'s future (failed with ``StoreFailed`` when the change could not
+        be stored); None when every change is stored already, or when not durable."""
+        return None if self._committer is None else self._committer.waiter()
 
     # -- what is stored -----------------------------------------------------------------
 

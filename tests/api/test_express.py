@@ -10,16 +10,20 @@ socket timeout.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import fcemu
 from fcemu.api import express, protocol
+from fcemu.engine import Engine
+from fcemu.engine.committer import StoreFailed
 
 WAIT_S = 30.0
 PATH = "/2023-03-30/functions/{}/invocations"
@@ -79,22 +83,24 @@ def emulator(**settings: Any) -> Iterator[fcemu.Emulator]:
         emu.stop()
 
 
-def run(batches: list[list[bytes]], *, lane: bool, **settings: Any,
+def run(batches: list[list[bytes]], *, lane: bool, during: Any = None, **settings: Any,
         ) -> tuple[list[bytes], list[dict[str, Any]], int]:
     """Send each batch in one write on one connection, read its answers: (answers, the
-    tasks of ``f`` after a drain, how many requests the lane answered)."""
+    tasks of ``f`` after a drain, how many requests the lane answered). ``during``: a
+    context manager around the requests alone."""
     taken = 0
     real = express.answer
 
-    def spy(*args: Any) -> bool | bytes:
+    def spy(*args: Any) -> bool | bytes | express.Held:
         nonlocal taken
         got = real(*args) if lane else False
-        taken += got is True
+        taken += got is True or isinstance(got, express.Held)
         return got
 
     with mock.patch.object(express, "answer", spy), emulator(**settings) as emu:
         answers: list[bytes] = []
-        with socket.create_connection(("127.0.0.1", emu.port), timeout=WAIT_S) as sock:
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=WAIT_S) as sock, \
+                during or nullcontext():
             for batch in batches:
                 sock.sendall(b"".join(batch))
                 answers += read_answers(sock, len(batch))
@@ -177,13 +183,34 @@ def test_pipelined_requests_are_answered_in_order_whichever_path_they_take() -> 
     assert taken == 4  # after the first of a batch goes to the reader, the rest follow it
 
 
-def test_durable_mode_takes_the_full_path(tmp_path: Path) -> None:
-    """Durable mode answers a change once it is committed: the front door's step after
-    the handler, which the lane does not have."""
-    batches = [[post()], [post()], [post(), post()]]
+def test_in_durable_mode_the_lane_answers_once_the_task_is_committed(tmp_path: Path) -> None:
+    """Durable mode answers a change once it is committed (the front door's step after the
+    handler): the lane waits for the same commit, and answers nothing else meanwhile."""
+    batches = [[post()], [post()], [post(), post(x_fc_invocation_type="Sync"), post()],
+               [post("nope"), post()]]
     full, full_tasks, _ = run(batches, lane=False, data_dir=tmp_path / "a")
     fast, fast_tasks, taken = run(batches, lane=True, data_dir=tmp_path / "b")
-    assert (fast, fast_tasks, taken) == (full, full_tasks, 0)
+    assert (fast, fast_tasks) == (full, full_tasks)
+    assert taken == 2  # the 2nd; the 3rd batch's first (the Sync one then wakes the reader)
+    assert [a.split(b" ", 2)[1] for a in fast] == [
+        b"202", b"202", b"202", b"200", b"202", b"404", b"202"]
+
+
+def test_a_commit_that_fails_is_answered_as_the_full_path_answers_it(tmp_path: Path) -> None:
+    def failing(engine: Engine) -> asyncio.Future[None]:
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(StoreFailed("the change could not be stored (a test)"))
+        return failed
+
+    batches = [[post()], [post()], [post(), post()]]
+    full, full_tasks, _ = run(batches, lane=False, data_dir=tmp_path / "a",
+                              during=mock.patch.object(Engine, "commit_waiter", failing))
+    fast, fast_tasks, taken = run(batches, lane=True, data_dir=tmp_path / "b",
+                                  during=mock.patch.object(Engine, "commit_waiter", failing))
+    assert (fast, fast_tasks) == (full, full_tasks)
+    assert taken == 3
+    assert all(a.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") for a in fast), fast
+    assert b'"Code":"ServiceUnavailable"' in fast[1]
 
 
 def test_verify_mode_takes_the_full_path() -> None:
@@ -223,3 +250,37 @@ def test_the_keep_alive_runs_from_the_lanes_last_answer() -> None:
                 read_answers(sock, 1)
     assert len(seen) == 3
     assert all(close > at for at, close in seen)
+
+
+def test_a_connection_lost_while_its_answer_waits_for_the_commit_ends_its_reader(
+        tmp_path: Path) -> None:
+    """The reader's waiter, kept aside while the answer waits, is woken by the close (as
+    aiohttp wakes it), so the connection's task ends instead of waiting for ever."""
+    held, lost = threading.Event(), threading.Event()
+    waiters: list[asyncio.Future[None]] = []
+    real_hold, real_lost = protocol._Connection._hold, protocol._Connection.connection_lost
+
+    def never(engine: Engine) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().create_future()  # a commit that never ends
+
+    def hold(self: Any, answer: express.Held, waiter: asyncio.Future[None]) -> None:
+        real_hold(self, answer, waiter)
+        waiters.append(waiter)
+        held.set()
+
+    def connection_lost(self: Any, exc: BaseException | None) -> None:
+        real_lost(self, exc)
+        if waiters:
+            lost.set()
+
+    with mock.patch.object(protocol._Connection, "_hold", hold), \
+            mock.patch.object(protocol._Connection, "connection_lost", connection_lost), \
+            emulator(data_dir=tmp_path) as emu:
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=WAIT_S) as sock:
+            sock.sendall(post())
+            read_answers(sock, 1)
+            with mock.patch.object(Engine, "commit_waiter", never):
+                sock.sendall(post())
+                assert held.wait(WAIT_S)
+        assert lost.wait(WAIT_S)
+        assert waiters[0].done()  # woken (aiohttp cancels it) or ended
