@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fcemu.clock import real_monotonic
-from fcemu.runtime.contain import Contained, Containment, containment
+from fcemu.runtime.contain import Containment, containment
+from fcemu.runtime.contained import Contained
 from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
 from fcemu.runtime.logs import LogStream, end_marker, framed
 from fcemu.runtime.pipes import PipeSink

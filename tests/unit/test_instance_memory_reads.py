@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from fcemu.runtime import instance as instance_module
-from fcemu.runtime.contain import Contained
+from fcemu.runtime.contained import Contained
 from fcemu.runtime.instance import MEMORY_POLL_S, Instance
 from tests.unit.test_runtime_worker import function
 
