@@ -103,14 +103,14 @@ def drain(kind: str, count: int, out: Path) -> float:
 def _child(kind: str, count: int) -> None:
     """Under callgrind: the task row's set-up, counting the drain only (or, for
     ``engine``, the engine's async submits)."""
-    import fcemu.runtime.instance
+    import fcemu.runtime.instance_memory
     from bench.server import Bench
 
     if kind == "engine":
         _engine_child(count)
         return
 
-    fcemu.runtime.instance.MEMORY_POLL_S = 1e9  # see the module docstring
+    fcemu.runtime.instance_memory.MEMORY_POLL_S = 1e9  # see the module docstring
     bench = Bench()
     try:
         bench.deploy("w", kind, destination=True)

@@ -1,21 +1,17 @@
-"""One warm instance of a function: its contained processes, its memory limit, its start.
+"""One warm instance of a function: its contained processes, its start, its kill.
 
 An :class:`Instance` is one warm process tree of one function (started
-through :mod:`fcemu.runtime.contain`). It serves up to
+through :mod:`fcemu.runtime.contain`, a
+:class:`~fcemu.runtime.contained.Contained`). It serves up to
 ``instanceConcurrency`` requests at once, starts (and runs the function's
-initializer) once, before its first request, and is reused until it dies,
-is killed (timeout, stop, out of memory), is superseded by an updated
-function, or has been idle for the pool's ``idle_seconds``.
+initializer, :class:`Initializer`) once, before its first request, and is
+reused until it dies, is killed (timeout, stop, out of memory), is superseded
+by an updated function, or has been idle for the pool's ``idle_seconds``.
 
-``memorySize`` is enforced: while a request runs, the summed resident memory
-of the instance's processes is read every :data:`MEMORY_POLL_S` seconds of
-real time, and once more (as the summed peaks) when it ends, unless the
-handler's process reported its own peak and said it has no children: then
-its figure is checked, and the other processes' (orphans the launcher took
-in) at most once per :data:`MEMORY_POLL_S`, as while it runs; an instance
-over ``memorySize`` is killed and its requests fail as FC reports an
-out-of-memory instance, with ``Process exited unexpectedly before completing
-request (duration: <n>ms, maxMemoryUsage: <x>MB)``.
+``memorySize`` is enforced by its base class,
+:class:`~fcemu.runtime.instance_memory.MemoryLimit`
+(:mod:`fcemu.runtime.instance_memory`): an instance over it is killed and its
+requests fail as FC reports an out-of-memory instance.
 
 A kill (stop, reset, shutdown, retirement) during the start cancels it at
 once: the start's waits (for the worker's hello, for the custom server's
@@ -33,7 +29,6 @@ from collections.abc import (
     Callable,
     Coroutine,
     Hashable,
-    Iterator,
     Mapping,
     Sequence,
 )
@@ -41,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from fcemu.clock import real_monotonic
 from fcemu.runtime.contain import Containment, containment
 from fcemu.runtime.contained import Contained
-from fcemu.runtime.invocation import Invocation, Outcome, OutcomeKind, crash_outcome, kb_to_mb
-from fcemu.runtime.logs import LogStream, end_marker, framed
+from fcemu.runtime.instance_memory import MemoryLimit
+from fcemu.runtime.invocation import Invocation, Outcome
+from fcemu.runtime.logs import LogStream, framed
 from fcemu.runtime.pipes import PipeSink
 from fcemu.runtime.protocol import INITIALIZATION_ERROR, error_body
 from fcemu.runtime.sandbox import Sandbox
@@ -55,8 +50,6 @@ if TYPE_CHECKING:
 
 Key = Hashable
 T = TypeVar("T")
-#: Real seconds between two readings of a busy instance's memory.
-MEMORY_POLL_S = 0.05
 #: Real seconds the output of a dead instance gets to arrive before its pipes are closed.
 LOG_DRAIN_S = 0.5
 #: Real seconds a kill waits for a start in progress to end (it ends at once; then cancelled).
@@ -103,7 +96,7 @@ def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
                    max_memory_mb, **kw)
 
 
-class Instance:
+class Instance(MemoryLimit):
     """One warm process tree of one function. Subclasses run the process and its protocol."""
 
     def __init__(self, function: Function, key: Key, instance_id: str,
@@ -130,23 +123,7 @@ class Instance:
         self.retired = False
         #: Requests stopped on this instance (their outcome is ``stopped``, not ``crash``).
         self.stopped: set[str] = set()
-        #: Peak memory noted just before a kill (``/proc`` forgets a dead process).
-        self.final_mem_mb = 0
-        #: ``memorySize``; the instance is killed above it.
-        self.memory_limit_mb = function.memory_size
-        #: The memory (KiB) that made the instance go over ``memorySize``; 0 while it has not.
-        self.oom_kb = 0
-        #: The peak the process reported itself (KiB), for when ``/proc`` cannot tell.
-        self.reported_kb = 0
-        self._peak_kb = 0
-        #: When the processes' memory was last read (real seconds), and what the processes
-        #: beside the handler's own held then (KiB).
-        self._read_at = -MEMORY_POLL_S
-        self._others_kb = 0
-        self._watching = 0
-        #: When the requests running now began to run without a pause (real seconds).
-        self._busy_since = 0.0
-        self._watcher: asyncio.Task[None] | None = None
+        super().__init__(function.memory_size)  # memorySize: final_mem_mb, oom_kb, the watch
         self.idle_timer: TimerHandle | None = None
         self._ready: asyncio.Future[Outcome | None] | None = None
         self._first_request = ""
@@ -315,107 +292,6 @@ class Instance:
             _, readers = await asyncio.wait(readers, timeout=LOG_DRAIN_S)
             for reader in readers:
                 reader.cancel()
-
-    def peak_mb(self) -> int:
-        """Peak memory of the instance's processes (their summed VmHWM), as last seen alive."""
-        if self.tree is not None and not self.tree.exited:
-            self._peak_kb = max(self._peak_kb, self.tree.memory_kb(peak=True))
-        return kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb))
-
-    # -- memorySize ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def watching_memory(self) -> Iterator[None]:
-        """While a request runs: kill the instance as soon as it uses more than memorySize."""
-        self.watch_begin()
-        try:
-            yield
-        finally:
-            self._watching -= 1
-
-    def watch_begin(self, now: float | None = None) -> None:
-        """A request begins (:meth:`watching_memory` without a generator, for the hot path:
-        the caller lowers ``_watching`` again when it ends); ``now``: :func:`real_monotonic`,
-        when the caller has just read it."""
-        if not self._watching:
-            self._busy_since = real_monotonic() if now is None else now
-        self._watching += 1
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._watch_memory())
-
-    async def _watch_memory(self) -> None:
-        # A request shorter than one interval is never read here: over_memory() sees its peak
-        # when it ends (and reads the other processes at most once per interval then), so an
-        # instance busy with a stream of short requests is read there, not here too.
-        limit_kb = self.memory_limit_mb * 1024
-        while True:
-            await asyncio.sleep(MEMORY_POLL_S)
-            if self._watching <= 0 or self.tree is None or self.tree.exited:
-                return
-            if not self.watch_due():
-                continue
-            self._read_at = real_monotonic()
-            used = self.tree.memory_kb()
-            if used > limit_kb:
-                self._went_over(used)
-                await self.kill()
-                return
-
-    def watch_due(self) -> bool:
-        """Whether the watch reads the processes now: the requests running have run for a
-        whole interval without a pause, and nothing read them within the last one."""
-        now = real_monotonic()
-        return now - self._read_at >= MEMORY_POLL_S and now - self._busy_since >= MEMORY_POLL_S
-
-    def over_memory(self, handler_kb: int | None = None, childless: bool = False) -> bool:
-        """After a request: whether the instance went over memorySize (peaks included).
-
-        Reads the processes' peaks once (``handler_kb``: the peak the handler's process
-        just reported itself; ``childless``: it said it has no child processes; then the
-        others are read at most once per :data:`MEMORY_POLL_S`, their last figures stand
-        in between); then :meth:`seen_peak_mb` reports them.
-        """
-        if not self.oom_kb and self.tree is not None and not self.tree.exited:
-            now = real_monotonic()
-            if childless and handler_kb is not None and now - self._read_at < MEMORY_POLL_S:
-                summed = handler_kb + self._others_kb  # the others as last read
-            else:
-                self._read_at = now
-                summed = self.tree.memory_kb(peak=True, handler_kb=handler_kb,
-                                             childless=childless)
-                if handler_kb is not None:
-                    self._others_kb = max(0, summed - handler_kb)
-            self._peak_kb = max(self._peak_kb, summed)
-            peak = max(self._peak_kb, self.reported_kb)
-            if peak > self.memory_limit_mb * 1024:
-                self._went_over(peak)
-        return bool(self.oom_kb)
-
-    def seen_peak_mb(self) -> int:
-        """The peak memory last read (by :meth:`over_memory` or :meth:`peak_mb`), in MB."""
-        return kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb))
-
-    def _went_over(self, used_kb: int) -> None:
-        self.oom_kb = max(self.oom_kb, used_kb)
-        self.healthy = False
-
-    def oom_outcome(self, request_id: str, duration_ms: int, logs: str,
-                    phase: str = "Invoke") -> Outcome:
-        """FC's answer for an instance killed for its memory: the process-exit error (the
-        documented symptom of an out-of-memory instance), a line in the request's log."""
-        kind: OutcomeKind = "stopped" if request_id in self.stopped else "crash"
-        used = kb_to_mb(self.oom_kb)
-        line = (f"fcemu: out of memory: the instance used {used}MB, more than its memorySize "
-                f"of {self.memory_limit_mb}MB, and was killed\n")
-        end = end_marker(request_id, phase).decode()
-        if logs.endswith(end):
-            body = logs[:-len(end)]
-            logs = body + ("" if not body or body.endswith("\n") else "\n") + line + end
-        outcome = crash_outcome(duration_ms, used, kind=kind, instance_id=self.instance_id,
-                                logs=logs)
-        if phase == "Initialize":
-            outcome.error_type = INITIALIZATION_ERROR
-        return outcome
 
     # -- what the pool shows ------------------------------------------------------------------
 

@@ -16,9 +16,10 @@ import sys
 
 import pytest
 
-from fcemu.runtime import instance as instance_module
+from fcemu.runtime import instance_memory
 from fcemu.runtime.contained import Contained
-from fcemu.runtime.instance import MEMORY_POLL_S, Instance
+from fcemu.runtime.instance import Instance
+from fcemu.runtime.instance_memory import MEMORY_POLL_S
 from tests.unit.test_runtime_worker import function
 
 LIMIT_KB = 128 * 1024
@@ -41,7 +42,7 @@ class FakeTree:
 @pytest.fixture
 def clock(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr(instance_module, "real_monotonic", lambda: now[0])
+    monkeypatch.setattr(instance_memory, "real_monotonic", lambda: now[0])
     return now
 
 
