@@ -28,9 +28,11 @@ nothing else meanwhile, and a commit that fails is answered as the full path ans
 (503 ``ServiceUnavailable``, a fresh request ID).
 
 A request the route would refuse (a bad header or name, an unknown function, a
-duplicate task ID, a body over 128 KB) is refused by the full path too: the lane reads
-nothing and changes nothing before the engine accepts (its checks come before any
-change, and before an ID is drawn), and hands the request over with its body.
+duplicate task ID, a body over 128 KB) is refused by the full path too: the lane changes
+nothing before the engine accepts (its checks come before any change, and before an ID
+is drawn), and leaves the request's payload unread (it takes the body from the payload's
+buffer: a read would have aiohttp 3.14 resume the connection's reading and parse again,
+a second ``data_received`` a request), so the full path reads it as it arrived.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import NamedTuple
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11, RawRequestMessage
-from aiohttp.streams import StreamReader
+from aiohttp.streams import EmptyStreamReader, StreamReader
 
 from fcemu.api import invocations, wire
 from fcemu.api.front_door import FrontDoor
@@ -94,17 +96,15 @@ def error_answer(error: FcError, request_id: str) -> bytes:
 
 
 def answer(root: web.Application, message: RawRequestMessage, payload: StreamReader,
-           write: Callable[[bytes], object]) -> bool | bytes | Held:
+           write: Callable[[bytes], object]) -> bool | Held:
     """Answer ``message`` here when it is an async submit the lane takes (see the module
     docstring): True once its 202 is written with ``write``; in durable mode, the
     :class:`Held` answer to write once committed. Otherwise False, with ``payload``
-    untouched; or the body, when the lane read it before the engine refused the task:
-    the full path then answers, given a payload that holds that body again."""
+    unread: the full path answers."""
     path = message.path
     if message.method != "POST" or message.version != HttpVersion11 or \
             message.should_close or message.upgrade or not path.startswith(_PREFIX) or \
-            not path.endswith(_SUFFIX) or "?" in path or "%" in path or \
-            not payload.is_eof() or payload.total_bytes > root._client_max_size:
+            not path.endswith(_SUFFIX) or "?" in path or "%" in path or not payload.is_eof():
         return False
     get = message.headers.get
     if get(wire.INVOCATION_TYPE) != _ASYNC:
@@ -118,15 +118,15 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
         _, _, task_id, delay_s, request_id = invocations.read_invoke_headers(get)
     except FcError:
         return False  # the route's 400, from the full path
-    body = payload.read_nowait(-1) if payload.total_bytes else b""
-    if type(body) is not bytes:  # as wire.body_if_read takes it
-        body = bytes(body)
+    body = _body_of(payload)
+    if body is None or len(body) > root._client_max_size:
+        return False
     try:
         task = engine.submit_async(name, body, None, task_id, delay_s, request_id)
     except Exception as exc:  # refused before any change: the full path answers it
         if not isinstance(exc, FcError):
             log.debug("express lane: %r, handed to the full path", exc)
-        return body
+        return False
     head = _HEAD.format(task.request_id, task.task_id, rfc822_formatted_time()).encode()
     if engine.durable:  # durable_commit's step: an InvokeFunction's change is the task's
         engine.store_touched(records=False)
@@ -136,3 +136,18 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
     write(head)
     return True
 
+
+
+def _body_of(payload: StreamReader) -> bytes | None:
+    """The whole body a complete, unread payload holds, left in it (None when it is not
+    simply there: the full path reads it)."""
+    if isinstance(payload, EmptyStreamReader):  # no body
+        return b""
+    chunks = payload._buffer
+    if payload._buffer_offset or len(chunks) > 1:
+        body = b"".join(chunks) if not payload._buffer_offset else None
+    else:
+        body = chunks[0] if chunks else b""
+    if body is None or len(body) != payload.total_bytes:
+        return None
+    return body if type(body) is bytes else bytes(body)

@@ -175,9 +175,6 @@ class _Connection(RequestHandler):
                 taken = express.answer(self._app, message, payload, transport.write)
                 if taken is False:
                     break
-                if type(taken) is bytes:  # refused by the engine: the route answers, same body
-                    messages[0] = (message, self._payload_of(taken))
-                    break
                 messages.popleft()
                 if consumed is not None:
                     consumed()
@@ -212,15 +209,6 @@ class _Connection(RequestHandler):
         transport.write(held.answer())
         self._waiter = waiter
         self._express(waiter)
-
-    def _payload_of(self, body: bytes) -> StreamReader:
-        """A request payload holding ``body``, whole (its limit over its size: reading is
-        never paused for it)."""
-        payload = StreamReader(self, max(2**16, len(body)), loop=self._loop)
-        if body:
-            payload.feed_data(body)
-        payload.feed_eof()
-        return payload
 
     def _sniffed(self, data: bytes) -> bytes | bytearray:
         """The first bytes of the head being received, with ``data`` (the head of a request

@@ -91,7 +91,7 @@ def run(batches: list[list[bytes]], *, lane: bool, during: Any = None, **setting
     taken = 0
     real = express.answer
 
-    def spy(*args: Any) -> bool | bytes | express.Held:
+    def spy(*args: Any) -> bool | express.Held:
         nonlocal taken
         got = real(*args) if lane else False
         taken += got is True or isinstance(got, express.Held)
