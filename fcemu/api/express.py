@@ -78,7 +78,8 @@ class Held(NamedTuple):
 
     def answer(self) -> bytes:
         """The 202; or, when the commit failed, the error the full path answers."""
-        exc = self.committed.exception()
+        committed = self.committed
+        exc = asyncio.CancelledError() if committed.cancelled() else committed.exception()
         if exc is None:
             return self.head
         error = exc if isinstance(exc, FcError) else InternalServerError()
@@ -137,17 +138,15 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
     return True
 
 
-
 def _body_of(payload: StreamReader) -> bytes | None:
     """The whole body a complete, unread payload holds, left in it (None when it is not
     simply there: the full path reads it)."""
     if isinstance(payload, EmptyStreamReader):  # no body
         return b""
+    if payload._buffer_offset:  # partly read already
+        return None
     chunks = payload._buffer
-    if payload._buffer_offset or len(chunks) > 1:
-        body = b"".join(chunks) if not payload._buffer_offset else None
-    else:
-        body = chunks[0] if chunks else b""
-    if body is None or len(body) != payload.total_bytes:
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if len(body) != payload.total_bytes:
         return None
     return body if type(body) is bytes else bytes(body)

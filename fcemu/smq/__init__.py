@@ -7,12 +7,15 @@ modules inside:
   (the engine owns one);
 - :mod:`fcemu.smq.queues`: :class:`Queue`, visibility, receipt handles, delays,
   retention and long polls;
+- :mod:`fcemu.smq.backlog`: :class:`~fcemu.smq.backlog.Backlog`, a queue's messages,
+  handles and the heaps that order them (the base of :class:`Queue`);
 - :mod:`fcemu.smq.topics`: :class:`Topic` and :class:`Subscription`, endpoints,
   notification formats and fan-out;
 - :mod:`fcemu.smq.messages`: :class:`Message`, shared by queues and topics;
 - :mod:`fcemu.smq.rules`: names, attribute ranges and defaults, batch sizes.
 
-Imports go one way, ``account`` → ``queues``/``topics`` → ``messages``/``rules``,
+Imports go one way, ``account`` → ``queues``/``topics`` → ``backlog`` →
+``messages``/``rules``,
 so there is no cycle. Every time is read from the injected clock (DESIGN.md
 principle 2). Wire details (ranges, defaults, units) are from spec §13.3–§13.5.
 """

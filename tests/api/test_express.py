@@ -40,11 +40,11 @@ def post(name: str = "f", body: bytes = b"{}", *, version: str = "1.1", query: s
     return (f"POST {PATH.format(name)}{query} HTTP/{version}\r\n{head}\r\n").encode() + body
 
 
-def chunked(body: bytes) -> bytes:
-    """An async submit whose body is sent chunked, whole in one write."""
+def chunked(*pieces: bytes) -> bytes:
+    """An async submit whose body is sent chunked (a chunk a piece), whole in one write."""
     return (f"POST {PATH.format('f')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "x-fc-invocation-type: Async\r\nTransfer-Encoding: chunked\r\n\r\n"
-            f"{len(body):x}\r\n").encode() + body + b"\r\n0\r\n\r\n"
+            "x-fc-invocation-type: Async\r\nTransfer-Encoding: chunked\r\n\r\n").encode() + \
+        b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
 
 
 def read_answers(sock: socket.socket, count: int) -> list[bytes]:
@@ -128,8 +128,9 @@ def test_the_lane_answers_async_submits_with_the_routes_bytes_and_ids() -> None:
         [post(x_fc_trace_id="r-1")],  # the caller's request ID is the task ID too
         [post(body=b"")],
         [chunked(b'{"a": 1}')],
+        [chunked(b'{"a": ', b"[1, 2", b"]}")],  # the payload holds three pieces
     ])
-    assert taken == 5
+    assert taken == 6
     assert all(a.startswith(b"HTTP/1.1 202 Accepted\r\n") for a in answers), answers
     assert b"\r\nx-fc-async-task-id: t-1\r\n" in answers[2]
     assert b"\r\nx-fc-async-task-id: r-1\r\n" in answers[3]
