@@ -26,8 +26,8 @@ aiohttp has no public hook for any of this, so :class:`_Connection` extends
 its ``RequestHandler`` and uses a few of its internals (``_messages``,
 ``_waiter``, ``_close``, ``_current_request``, ``_ErrInfo``; for the lane also
 ``_paused``, the keep-alive's ``_next_keepalive_close_time``, ``_keepalive_handle`` and
-``_process_keepalive``, and aiohttp 3.14's ``_buffer_paused`` and
-``_parser.message_consumed``: all present from 3.10 to 3.14 unless named by version).
+``_process_keepalive``, ``_buffer_paused`` and ``_parser.message_consumed``: all present
+from aiohttp 3.14.4, fcemu's floor, the oldest on which its HTTP limits all hold).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ class FrontDoorRunner(web.AppRunner):
             raise RuntimeError(
                 f"aiohttp {aiohttp.__version__}'s server does not call the app's _handle, "
                 "where fcemu installs its front door (Host and Origin checks, signatures, "
-                "FC errors): install an aiohttp this fcemu was tested with (3.10 to 3.14)")
+                "FC errors): install an aiohttp this fcemu was tested with (3.14.4 or newer, "
+                "below 4)")
         server.__class__ = _Server  # same object, our connection factory
         assert isinstance(server, _Server)
         server.app = self.app
@@ -164,10 +165,10 @@ class _Connection(RequestHandler):
         waits for it (:meth:`_hold`)."""
         messages = self._messages
         transport = self.transport
-        if transport is not None and not self._paused and \
-                not getattr(self, "_buffer_paused", False):
-            # aiohttp 3.14's parser counts the messages queued and not yet taken
-            consumed = getattr(getattr(self, "_parser", None), "message_consumed", None)
+        parser = self._parser
+        if transport is not None and parser is not None and not self._paused and \
+                not self._buffer_paused:
+            consumed = parser.message_consumed  # it counts the messages queued, not taken
             while messages:
                 message, payload = messages[0]
                 if isinstance(message, _ErrInfo):
@@ -176,8 +177,7 @@ class _Connection(RequestHandler):
                 if taken is False:
                     break
                 messages.popleft()
-                if consumed is not None:
-                    consumed()
+                consumed()
                 if self._manager is not None:
                     self._manager.requests_count += 1
                 if taken is not True:  # durable mode: answered once committed

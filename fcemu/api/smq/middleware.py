@@ -16,7 +16,6 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -34,9 +33,7 @@ log = logging.getLogger("fcemu.api.smq")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _MNS_PATH = re.compile(r"^/(?:queues|topics)(?:/|$)")
-# aiohttp ≥ 3.12 wants typed request keys; older versions only have strings.
-_REQUEST_ID: Any = (web.RequestKey("fcemu_mns_request_id", str)
-                    if hasattr(web, "RequestKey") else "fcemu_mns_request_id")
+_REQUEST_ID = web.RequestKey("fcemu_mns_request_id", str)
 _DEFAULT_HOST_ID = "mns.fcemu.local"
 
 
