@@ -20,7 +20,9 @@ per process and logged once:
   and its exit ends the namespace. bwrap itself is not tied to the server
   (no ``--die-with-parent``, a session of its own): killed between making
   the namespace and releasing its first process, it would leave that
-  process waiting forever. Every other mode is a fallback: ``/code`` and ``/opt`` are
+  process waiting forever (so an instance killed while it starts has that
+  process killed too: :meth:`~fcemu.runtime.contained.Contained.kill`).
+  Every other mode is a fallback: ``/code`` and ``/opt`` are
   rewritten to the real directories, and a custom runtime gets a free port
   of its own instead of its configured one.
 * ``pidns`` (Linux, where ``unshare`` may make namespaces: as root, or with

@@ -254,8 +254,10 @@ class Contained:
             # launcher does. (SIGKILL to a PID 1 would make unshare print a complaint.)
             _signal([handler], signal.SIGKILL)
             _signal([init], signal.SIGTERM)
-        elif mode != "group":  # still starting: the outermost process, the rest follows it
-            _signal([self.proc.pid], signal.SIGKILL)
+        elif mode != "group":  # still starting: the outermost process and what it started
+            # (bwrap killed between making its namespace and releasing the process in it
+            # would leave that one waiting for ever, outside every instance: contain.py)
+            _signal([*reversed(tree_pids(self.proc.pid))], signal.SIGKILL)
         else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
