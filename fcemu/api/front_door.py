@@ -117,7 +117,7 @@ class FrontDoor:
 
     def express_engine(self, get: Callable[[str], str | None]) -> Engine | None:
         """The engine when, for a request with these headers (their ``get``), every root
-        step before the handler and after it would do nothing: its ``Host`` was allowed
+        step would do nothing but durable mode's wait: its ``Host`` was allowed
         before under the current settings (or it has none), it sends neither ``Origin``
         nor ``Sec-Fetch-Site`` (no origin check, no CORS) nor ``Expect``, and the engine
         is in neither follow mode nor verify mode (no signature check). Else None. The
