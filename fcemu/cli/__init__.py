@@ -1,5 +1,5 @@
-"""The ``fcemu`` command line: parser and dispatch (:mod:`~fcemu.cli.main`; each command's
-help page in :mod:`~fcemu.cli.help`), ``fcemu serve``
+"""The ``fcemu`` command line: its parser (:mod:`~fcemu.cli.parser`; each command's help
+page in :mod:`~fcemu.cli.help`), dispatch (:mod:`~fcemu.cli.main`), ``fcemu serve``
 (:mod:`~fcemu.cli.serve`), the inspection commands (:mod:`~fcemu.cli.commands`) over an HTTP
 client of a running emulator (:mod:`~fcemu.cli.client`), and what they print
 (:mod:`~fcemu.cli.format`).
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fcemu.cli.main import build_parser, main
+from fcemu.cli.main import main
+from fcemu.cli.parser import build_parser
 
 if TYPE_CHECKING:
     from fcemu.cli.serve import settings_from

@@ -13,7 +13,7 @@ becomes an :class:`ApiError`, no listener a :class:`NoEmulator`; each
 The exit codes of the commands that talk to an emulator: 0 ok; 1 the command did
 not succeed (the emulator answered an FC or SMQ error, a synchronous invoke's
 function failed, ``--wait`` ended before the task); 2 usage (bad arguments); 3 no
-emulator listening at the endpoint. :data:`fcemu.cli.main.EXIT_CODES` is the
+emulator listening at the endpoint. :data:`fcemu.cli.parser.EXIT_CODES` is the
 table of every command (``serve`` included) and of 70, 130 and 141.
 """
 

@@ -2,7 +2,7 @@
 
 :data:`DESCRIPTIONS` gives every subcommand the paragraph its ``--help`` page opens
 with (the one-line summary in ``fcemu --help`` is the ``help=`` of its parser, in
-:mod:`fcemu.cli.main`). ``tests/cli/test_cli_help.py`` checks that every command has
+:mod:`fcemu.cli.parser`). ``tests/cli/test_cli_help.py`` checks that every command has
 one, and that every option and argument has help text.
 """
 
