@@ -26,8 +26,9 @@ aiohttp has no public hook for any of this, so :class:`_Connection` extends
 its ``RequestHandler`` and uses a few of its internals (``_messages``,
 ``_waiter``, ``_close``, ``_current_request``, ``_ErrInfo``; for the lane also
 ``_paused``, the keep-alive's ``_next_keepalive_close_time``, ``_keepalive_handle`` and
-``_process_keepalive``, ``_buffer_paused`` and ``_parser.message_consumed``: all present
-from aiohttp 3.14.4, fcemu's floor, the oldest on which its HTTP limits all hold).
+``_process_keepalive``, and aiohttp 3.14's ``_buffer_paused`` and
+``_parser.message_consumed`` where they exist; all the others are in aiohttp 3.13, fcemu's
+floor, the oldest whose request handler keeps the head limits read here).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class FrontDoorRunner(web.AppRunner):
             raise RuntimeError(
                 f"aiohttp {aiohttp.__version__}'s server does not call the app's _handle, "
                 "where fcemu installs its front door (Host and Origin checks, signatures, "
-                "FC errors): install an aiohttp this fcemu was tested with (3.14.4 or newer, "
+                "FC errors): install an aiohttp this fcemu was tested with (3.13 or newer, "
                 "below 4)")
         server.__class__ = _Server  # same object, our connection factory
         assert isinstance(server, _Server)
@@ -113,6 +114,25 @@ class _Connection(RequestHandler):
         #: aiohttp's reader's waiter, kept aside while an express answer waits for its
         #: commit (:meth:`_hold`)
         self._held_waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._keepalive_handle is None and self._keepalive_timeout > 0:
+            # aiohttp before 3.14.4 starts the keep-alive only after a first answer: a
+            # connection on which no request ever begins would be held for good
+            self._keepalive_handle = self._loop.call_at(
+                self._loop.time() + self._keepalive_timeout, self._idle_timed_out)
+
+    def _idle_timed_out(self) -> None:
+        """No request began on this new connection in time: it is closed (aiohttp 3.14.4
+        and later do this themselves). Once one has come, aiohttp's keep-alive goes on."""
+        if self._request_count:
+            self._process_keepalive()
+            return
+        self._keepalive_handle = None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self.force_close()
 
     # -- reading --------------------------------------------------------------------
 
@@ -165,10 +185,10 @@ class _Connection(RequestHandler):
         waits for it (:meth:`_hold`)."""
         messages = self._messages
         transport = self.transport
-        parser = self._parser
-        if transport is not None and parser is not None and not self._paused and \
-                not self._buffer_paused:
-            consumed = parser.message_consumed  # it counts the messages queued, not taken
+        if transport is not None and not self._paused and \
+                not getattr(self, "_buffer_paused", False):
+            # aiohttp 3.14's parser counts the messages queued and not yet taken
+            consumed = getattr(getattr(self, "_parser", None), "message_consumed", None)
             while messages:
                 message, payload = messages[0]
                 if isinstance(message, _ErrInfo):
@@ -177,7 +197,8 @@ class _Connection(RequestHandler):
                 if taken is False:
                     break
                 messages.popleft()
-                consumed()
+                if consumed is not None:
+                    consumed()
                 if self._manager is not None:
                     self._manager.requests_count += 1
                 if taken is not True:  # durable mode: answered once committed

@@ -1,9 +1,9 @@
 """The aiohttp this suite runs on is one pyproject.toml admits.
 
-fcemu's front door (:mod:`fcemu.api.protocol`) leans on aiohttp's server: the idle
-connection timeout from the first byte (aiohttp 3.14.4) and the request head limits its
-RequestHandler holds (3.13). On an older aiohttp, tests/hardening/test_http_limits.py
-fails for that reason; this test names the cause at once.
+fcemu's front door (:mod:`fcemu.api.protocol`) leans on aiohttp's server: the request
+head limits its RequestHandler holds (aiohttp 3.13). On an older aiohttp,
+tests/hardening/test_http_limits.py fails for that reason; this test names the cause at
+once.
 """
 
 from __future__ import annotations

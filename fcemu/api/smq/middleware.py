@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -33,7 +34,9 @@ log = logging.getLogger("fcemu.api.smq")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _MNS_PATH = re.compile(r"^/(?:queues|topics)(?:/|$)")
-_REQUEST_ID = web.RequestKey("fcemu_mns_request_id", str)
+# aiohttp 3.14 wants typed request keys; older versions only have strings.
+_REQUEST_ID: Any = (web.RequestKey("fcemu_mns_request_id", str)
+                    if hasattr(web, "RequestKey") else "fcemu_mns_request_id")
 _DEFAULT_HOST_ID = "mns.fcemu.local"
 
 
