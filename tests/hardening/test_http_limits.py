@@ -21,9 +21,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
+from unittest import mock
 from xml.etree import ElementTree
 
 import pytest
+from aiohttp.web_protocol import RequestHandler
 
 import fcemu
 from tests.hardening.state import Http
@@ -215,11 +218,44 @@ def test_a_slow_head_after_quick_requests_gets_its_own_deadline(
     assert QUICK <= waited < QUICK + 5
 
 
+_made = RequestHandler.connection_made
+
+
+def _as_before_3_14_4(self: Any, transport: Any) -> None:
+    _made(self, transport)
+    if self._keepalive_handle is not None:  # aiohttp 3.14.4+: what older ones did not do
+        self._keepalive_handle.cancel()
+        self._keepalive_handle = None
+
+
+@pytest.fixture(params=["aiohttp", "before 3.14.4"])
+def idle_timer(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Who arms the idle timeout of a new connection: aiohttp (3.14.4 and later), or, as
+    before 3.14.4, where aiohttp arms it only after a first answer, fcemu's connection
+    (``fcemu.api.protocol._Connection.connection_made``)."""
+    if request.param == "aiohttp":
+        yield
+        return
+    with mock.patch.object(RequestHandler, "connection_made", _as_before_3_14_4):
+        yield
+
+
 @pytest.mark.fcemu(read_timeout=QUICK)
-def test_an_idle_connection_is_closed(fcemu: fcemu.Emulator) -> None:
+def test_an_idle_connection_is_closed(idle_timer: None, fcemu: fcemu.Emulator) -> None:
     with connect(fcemu) as sock:
         started = time.monotonic()
         assert closed(sock)  # nothing sent: no answer, just closed
+    assert time.monotonic() - started < 2 * QUICK + 5
+
+
+@pytest.mark.fcemu(read_timeout=QUICK)
+def test_a_connection_idle_after_an_answer_is_closed(idle_timer: None,
+                                                     fcemu: fcemu.Emulator) -> None:
+    with connect(fcemu) as sock:
+        sock.sendall(request("GET", "/_fcemu/clock"))
+        assert answer(sock)[0] == 200
+        started = time.monotonic()
+        assert closed(sock)
     assert time.monotonic() - started < 2 * QUICK + 5
 
 
