@@ -328,13 +328,22 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         ``served`` when given)."""
         if step is not None and step.outcome != "run":
             return step.outcome_for(invocation)
-        resolved = self.resolve_invocation(invocation)
-        if isinstance(resolved, Outcome):
-            return resolved
+        function = invocation.function
+        resolved: Invocation | Outcome
+        if invocation.qualifier == LATEST:  # what resolve_invocation gives LATEST: itself
+            resolved = invocation
+        else:
+            resolved = self.resolve_invocation(invocation)
+            if isinstance(resolved, Outcome):
+                return resolved
         if served is not None:
             served.append(resolved.function)
-        name, request_id = invocation.function.name, invocation.request_id
-        self._executing_add(name, request_id)
+        name, request_id = function.name, invocation.request_id
+        running = self._executing.get(name)  # _executing_add, inline (issue 13)
+        if running is None:
+            self._executing[name] = {request_id}
+        else:
+            running.add(request_id)
         try:
             return await self.runtimes.invoke(resolved)
         finally:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from fcemu.models import Function
 
 __all__ = ["IdleTimer", "Initializer", "Instance", "InstanceKilled", "InstancePool", "Key",
-           "PoolUsage", "Start", "init_timeout_outcome"]
+           "Make", "PoolUsage", "Start", "init_timeout_outcome"]
 
 #: Starts a timer: ``idle_timer(seconds, callback)`` calls ``callback`` after that many real
 #: seconds unless the handle it returns is cancelled (the loop's ``call_later`` by default).
@@ -59,8 +59,12 @@ class PoolUsage:
 
 
 #: Starts a request on the instance it is handed when it can go at once (the future is then
-#: its reply, settled by the instance): :meth:`PooledRuntime._begin`.
-Start = Callable[[Instance, "asyncio.Future[Any]"], bool]
+#: its reply, settled by the instance): :meth:`PooledRuntime._begin`. It is given the
+#: instance, the request the caller lined up with (:meth:`InstancePool.line_up`) and the
+#: future.
+Start = Callable[[Instance, Any, "asyncio.Future[Any]"], bool]
+#: Makes a new instance for a waiting request: ``make(function, key)``.
+Make = Callable[["Function", Key], Instance]
 
 
 class _Waiter:
@@ -68,14 +72,16 @@ class _Waiter:
     (:attr:`started`): its future is then the request's reply, not the instance, so the
     request wakes once, when it has its answer."""
 
-    __slots__ = ("function", "future", "key", "make", "start", "started")
+    __slots__ = ("function", "future", "key", "make", "request", "start", "started")
 
-    def __init__(self, function: Function, key: Key, make: Callable[[], Instance],
-                 start: Start | None = None) -> None:
+    def __init__(self, function: Function, key: Key, make: Make, start: Start | None,
+                 request: Any) -> None:
         self.function = function
         self.key = key
         self.make = make
         self.start = start
+        #: What ``start`` is given besides the instance and the future (the caller's).
+        self.request = request
         self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         #: The instance the request was started on by the hand-off.
         self.started: Instance | None = None
@@ -124,7 +130,8 @@ class InstancePool:
         return PoolUsage(self.live, self.peak, self.max_instances)
 
     async def acquire(self, function: Function, key: Key, make: Callable[[], Instance],
-                      start: Start | None = None) -> Instance | None:
+                      start: Callable[[Instance, asyncio.Future[Any]], bool] | None = None
+                      ) -> Instance | None:
         """A slot on a warm or new instance, in FIFO order; None once the pool is closed.
 
         ``start``: when a slot is handed to this request, it may start the request there at
@@ -132,12 +139,36 @@ class InstancePool:
         ``future`` with the reply, its timeout or its process's end): the instance is
         returned once the request has its answer, and the caller collects it from the
         instance. Cancelled after such a start, the caller ends the request.
+        (:meth:`line_up` and :meth:`left` are this in two halves, for a caller that
+        awaits the waiter's future itself: one coroutine less per request.)
         """
+        waiter = self.line_up(function, key, lambda _function, _key: make(),
+                              None if start is None else
+                              lambda instance, _request, future: start(instance, future))
+        if waiter is None:
+            return None
+        try:
+            got = await waiter.future
+        except asyncio.CancelledError:
+            self.left(waiter)
+            raise
+        except Exception:  # a started request's timeout or end, for the caller to collect
+            if waiter.started is None:
+                raise
+        return got if waiter.started is None else waiter.started
+
+    def line_up(self, function: Function, key: Key, make: Make, start: Start | None = None,
+                request: Any = None) -> _Waiter | None:
+        """:meth:`acquire`'s first half: the request's place in line, None once the pool is
+        closed. Its ``future`` gives the instance (None at close); with ``start`` (called as
+        ``start(instance, request, future)``), a request started by the hand-off has
+        :attr:`_Waiter.started` set and its future is its reply (:meth:`acquire` says what
+        the caller does then). A caller cancelled while it waits calls :meth:`left`."""
         if self._closed:
             return None
         group = (function.name, function.version_id)
         line = self._by_key.get(key)
-        waiter = _Waiter(function, key, make, start)
+        waiter = _Waiter(function, key, make, start, request)
         self._queue.append(waiter)
         if line and self._latest.get(group) == key:
             # Requests of this function already wait, so the last pump found no slot and no
@@ -148,25 +179,23 @@ class InstancePool:
             self._latest[group] = key
             self._by_key.setdefault(key, deque()).append(waiter)
             self._pump()
-        try:
-            got = await waiter.future
-        except asyncio.CancelledError:
-            if waiter.started is not None:
-                raise  # started by the hand-off: the caller ends the request
-            future = waiter.future
-            handed = future.result() if future.done() and not future.cancelled() else None
-            if handed is not None:  # an instance arrived just as we were cancelled
-                self.release(handed)
-            else:
-                future.cancel()
-                self._forget(waiter)
-                with contextlib.suppress(ValueError):
-                    self._queue.remove(waiter)
-            raise
-        except Exception:  # a started request's timeout or end, for the caller to collect
-            if waiter.started is None:
-                raise
-        return got if waiter.started is None else waiter.started
+        return waiter
+
+    def left(self, waiter: _Waiter) -> None:
+        """A request lined up by :meth:`line_up` was cancelled while it waited: its place
+        goes, or the instance handed to it just then goes back. (One the hand-off started
+        is the caller's to end.)"""
+        if waiter.started is not None:
+            return  # started by the hand-off: the caller ends the request
+        future = waiter.future
+        handed = future.result() if future.done() and not future.cancelled() else None
+        if handed is not None:  # an instance arrived just as we were cancelled
+            self.release(handed)
+        else:
+            future.cancel()
+            self._forget(waiter)
+            with contextlib.suppress(ValueError):
+                self._queue.remove(waiter)
 
     def release(self, instance: Instance) -> None:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
@@ -245,7 +274,7 @@ class InstancePool:
                 self._queue.popleft()
                 continue
             if self.live < self.max_instances:
-                instance = waiter.make()
+                instance = waiter.make(waiter.function, waiter.key)
                 self._instances.append(instance)
                 self.peak = max(self.peak, self.live)
                 self._hand(instance, waiter)
@@ -276,7 +305,7 @@ class InstancePool:
             instance.idle_timer.cancel()
             instance.idle_timer = None
         start = waiter.start
-        if start is not None and start(instance, waiter.future):
+        if start is not None and start(instance, waiter.request, waiter.future):
             waiter.started = instance  # it wakes with its reply: one wake-up, not two
         else:
             waiter.future.set_result(instance)

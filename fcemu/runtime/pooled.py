@@ -64,15 +64,29 @@ class PooledRuntime:
             return refused
         key = self._key(function)
         self._queued.add(request_id)
+        pool = self.pool
+        # InstancePool.acquire in its two halves, its future awaited here (one coroutine less)
+        waiter = pool.line_up(function, key, self._make, self._begin, invocation)
+        instance: Instance | None
         try:
-            instance = await self.pool.acquire(
-                function, key, lambda: self._make(function, key),
-                lambda instance, reply: self._begin(instance, invocation, reply))
+            if waiter is None:
+                instance = None
+            else:
+                try:
+                    instance = await waiter.future
+                except asyncio.CancelledError:
+                    pool.left(waiter)
+                    raise
+                except Exception:  # a started request's timeout or end: finish() collects it
+                    if waiter.started is None:
+                        raise
+                if waiter.started is not None:
+                    instance = waiter.started
         except asyncio.CancelledError:
             started = self._running.pop(request_id, None)
             if started is not None:  # started by the hand-off: end it here
                 started.abandon(request_id)
-                self.pool.release(started)
+                pool.release(started)
             raise
         finally:
             self._queued.discard(request_id)
@@ -84,8 +98,9 @@ class PooledRuntime:
                 return await instance.finish(invocation)
             finally:
                 self._running.pop(request_id, None)
-                self._queued_stops.discard(request_id)
-                self.pool.release(instance)
+                if self._queued_stops:
+                    self._queued_stops.discard(request_id)
+                pool.release(instance)
         self._running[request_id] = instance
         try:
             if request_id in self._queued_stops:  # stopped while waiting for an instance

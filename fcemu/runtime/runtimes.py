@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime.contain import MODES, Containment
@@ -70,10 +70,25 @@ class Runtimes:
         self._worker: Runtime | None = None
         self._custom: Runtime | None = None
         self._nodejs: Runtime | None = None
+        #: The process runtime of each ``runtime`` value already seen (what _runtime_for
+        #: chose for a function without an in-process handler: it never changes).
+        self._by_runtime: dict[str, Runtime] = {}
         self._closed = False
 
-    async def invoke(self, invocation: Invocation) -> Outcome:
-        """Run the handler once; handler failures come back as outcomes, never raised."""
+    def invoke(self, invocation: Invocation) -> Coroutine[Any, Any, Outcome]:
+        """Run the handler once; handler failures come back as outcomes, never raised.
+
+        The runtime's own coroutine, not one wrapped around it (one level less to resume
+        per invocation); nothing runs until it is awaited but the choice of the runtime."""
+        function = invocation.function
+        if not self._closed:
+            runtime = (self._by_runtime.get(function.runtime)
+                       if function.inprocess_handler is None else self._inprocess)
+            if runtime is not None:  # chosen before (_runtime_for)
+                return runtime.invoke(invocation)
+        return self._invoke(invocation)
+
+    async def _invoke(self, invocation: Invocation) -> Outcome:
         function = invocation.function
         if self._closed:
             return Outcome("error", error_body("fcemu is shutting down: the runtimes are closed",
@@ -125,7 +140,13 @@ class Runtimes:
 
                 self._inprocess = InProcessRuntime(self._ids, max_workers=self._max_instances)
             return self._inprocess
-        if function.runtime.startswith("python"):
+        runtime = self._process_runtime(function.runtime)
+        if runtime is not None:
+            self._by_runtime[function.runtime] = runtime
+        return runtime
+
+    def _process_runtime(self, name: str) -> Runtime | None:
+        if name.startswith("python"):
             if self._worker is None:
                 from fcemu.runtime.worker import WorkerRuntime
 
@@ -133,14 +154,14 @@ class Runtimes:
                                              pass_env=self._pass_env,
                                              contained=self.containment)
             return self._worker
-        if function.runtime.startswith("nodejs"):
+        if name.startswith("nodejs"):
             if self._nodejs is None:
                 from fcemu.runtime.nodejs import NodeRuntime
 
                 self._nodejs = NodeRuntime(self._ids, self.pool, node=self._node,
                                            pass_env=self._pass_env, contained=self.containment)
             return self._nodejs
-        if function.runtime == "custom" or function.runtime.startswith("custom."):
+        if name == "custom" or name.startswith("custom."):
             if self._custom is None:
                 from fcemu.runtime.custom import CustomRuntime
 
