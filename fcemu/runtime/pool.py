@@ -114,13 +114,14 @@ class InstancePool:
         #: The newest key of each (function, version): older instances are stale.
         self._latest: dict[tuple[str, str], Key] = {}
         self._closed = False
+        #: Instances alive now: serving, idle, starting, or being killed (kept: _counted).
+        self.live = 0
         #: The most processes ever alive at once (for tests of the cap).
         self.peak = 0
 
-    @property
-    def live(self) -> int:
-        """Instances alive now: serving, idle, starting, or being killed."""
-        return len(self._instances) + len(self._reaping)
+    def _counted(self) -> None:
+        """Keep :attr:`live` (read per task by the metrics) after a change of the two."""
+        self.live = len(self._instances) + len(self._reaping)
 
     def instances(self) -> list[Instance]:
         return list(self._instances)
@@ -200,11 +201,13 @@ class InstancePool:
     def release(self, instance: Instance) -> None:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
         instance.active -= 1
-        if (self._by_key.get(instance.key) and not instance.retired and instance.healthy
-                and not instance.exited and self._latest.get(instance.group) == instance.key):
+        key = instance.key
+        waiting = self._by_key.get(key)
+        if (waiting and not instance.retired and instance.healthy and not instance.exited
+                and self._latest.get(instance.group) == key):
             # the next request of its function takes the slot: nothing else changed
             # (an idle instance that died is retired by the next acquire's pump)
-            self._fill(instance)
+            self._fill(instance, waiting)
             if instance.active > 0:
                 return
         if instance in self._instances:
@@ -230,6 +233,7 @@ class InstancePool:
         reaper = self._reaping.get(instance)
         if reaper is None:
             reaper = self._reaping[instance] = asyncio.ensure_future(self._reap(instance))
+        self._counted()
         return reaper
 
     async def discard(self, function_name: str) -> None:
@@ -276,6 +280,7 @@ class InstancePool:
             if self.live < self.max_instances:
                 instance = waiter.make(waiter.function, waiter.key)
                 self._instances.append(instance)
+                self._counted()
                 self.peak = max(self.peak, self.live)
                 self._hand(instance, waiter)
                 self._fill(instance)  # more requests may share a new instance
@@ -286,20 +291,29 @@ class InstancePool:
                     self.retire(idle)
             return
 
-    def _fill(self, instance: Instance) -> None:
-        """Give the instance's free slots to the requests waiting for its function."""
-        waiting = self._by_key.get(instance.key)
-        while (waiting and instance.active < instance.capacity and instance.healthy
-               and not instance.exited):
+    def _fill(self, instance: Instance, line: deque[_Waiter] | None = None) -> None:
+        """Give the instance's free slots to the requests waiting for its function (``line``:
+        their line, when the caller has just found it not empty and the instance healthy and
+        alive: not looked up or checked again for the first slot)."""
+        checked = line is not None
+        waiting = self._by_key.get(instance.key) if line is None else line
+        while waiting and instance.active < instance.capacity:
+            if checked:
+                checked = False
+            elif not instance.healthy or instance.exited:
+                break
             waiter = waiting[0]
-            if waiter.served:
+            if waiter.started is not None or waiter.future.done():  # served
                 waiting.popleft()
             else:
-                self._hand(instance, waiter)  # which takes it out of the line
+                self._hand(instance, waiter, waiting)  # which takes it out of the line
         if waiting is not None and not waiting and self._by_key.get(instance.key) is waiting:
             del self._by_key[instance.key]
 
-    def _hand(self, instance: Instance, waiter: _Waiter) -> None:
+    def _hand(self, instance: Instance, waiter: _Waiter,
+              line: deque[_Waiter] | None = None) -> None:
+        """Give ``waiter`` a slot of ``instance`` (``line``: its line, when the caller has it
+        with ``waiter`` first)."""
         instance.active += 1
         if instance.idle_timer is not None:
             instance.idle_timer.cancel()
@@ -309,9 +323,15 @@ class InstancePool:
             waiter.started = instance  # it wakes with its reply: one wake-up, not two
         else:
             waiter.future.set_result(instance)
-        if self._queue and self._queue[0] is waiter:
-            self._queue.popleft()
-        self._forget(waiter)
+        queue = self._queue
+        if queue and queue[0] is waiter:
+            queue.popleft()
+        if line is not None and line and line[0] is waiter:  # _forget, without the lookup
+            line.popleft()
+            if not line and self._by_key.get(waiter.key) is line:
+                del self._by_key[waiter.key]
+        else:
+            self._forget(waiter)
 
     def _forget(self, waiter: _Waiter) -> None:
         """Take a served or cancelled request out of its function's line: a finished request
@@ -341,4 +361,5 @@ class InstancePool:
             await instance.kill()
         finally:
             del self._reaping[instance]
+            self._counted()
             self._pump()
