@@ -339,7 +339,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         if served is not None:
             served.append(resolved.function)
         name, request_id = function.name, invocation.request_id
-        running = self._executing.get(name)  # _executing_add, inline (issue 13)
+        running = self._executing.get(name)  # _executing_add, inline (issue 13: a call less)
         if running is None:
             self._executing[name] = {request_id}
         else:
@@ -347,7 +347,11 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         try:
             return await self.runtimes.invoke(resolved)
         finally:
-            self._executing_done(name, request_id)
+            running = self._executing.get(name)  # _executing_done, inline
+            if running is not None:
+                running.discard(request_id)
+                if not running:
+                    del self._executing[name]
 
     def _submit_result(self, name: str, qualifier: str | None, payload: bytes) -> None:
         """A function destination: the result message becomes an async invocation."""

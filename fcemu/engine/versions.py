@@ -139,7 +139,8 @@ class VersionOperations:
         self.aliases = {}
         self._last_version: dict[str, int] = {}
         self._canary: dict[tuple[str, str], random.Random] = {}
-        #: function name -> request IDs executing now (DisableFunctionInvocation's abort)
+        #: function name -> request IDs executing now (DisableFunctionInvocation's abort;
+        #: Engine.execute adds and removes them)
         self._executing: dict[str, set[str]] = {}
 
     # -- versions -------------------------------------------------------------------
@@ -390,14 +391,3 @@ class VersionOperations:
             raise PreconditionFailed(
                 f"invocation of function '{function.name}' is disabled{why}: call "
                 "EnableFunctionInvocation to invoke it again")
-
-    def _executing_add(self, name: str, request_id: str) -> None:
-        self._executing.setdefault(name, set()).add(request_id)
-
-    def _executing_done(self, name: str, request_id: str) -> None:
-        running = self._executing.get(name)
-        if running is not None:
-            running.discard(request_id)
-            if not running:
-                del self._executing[name]
-

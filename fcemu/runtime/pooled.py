@@ -120,8 +120,9 @@ class PooledRuntime:
             return await instance.execute(invocation)
         finally:
             self._running.pop(request_id, None)
-            self._queued_stops.discard(request_id)
-            self.pool.release(instance)
+            if self._queued_stops:
+                self._queued_stops.discard(request_id)
+            pool.release(instance)
 
     def _begin(self, instance: Instance, invocation: Invocation,
                reply: asyncio.Future[Any]) -> bool:
