@@ -339,7 +339,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         if served is not None:
             served.append(resolved.function)
         name, request_id = function.name, invocation.request_id
-        running = self._executing.get(name)  # _executing_add, inline (issue 13: a call less)
+        running = self._executing.get(name)  # what is executing (see _build_versions)
         if running is None:
             self._executing[name] = {request_id}
         else:
@@ -347,7 +347,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         try:
             return await self.runtimes.invoke(resolved)
         finally:
-            running = self._executing.get(name)  # _executing_done, inline
+            running = self._executing.get(name)
             if running is not None:
                 running.discard(request_id)
                 if not running:
