@@ -233,8 +233,9 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
 
     def _task_finished(self, task: Task) -> None:
         self.task_metrics.finished(task)
-        for listener in list(self._listeners):
-            listener(task)
+        if self._listeners:  # a copy only when there is someone to call
+            for listener in list(self._listeners):
+                listener(task)
 
     def record_failure(self, what: str, error: BaseException) -> None:
         """Keep an unexpected server-side error for ``check()``."""
