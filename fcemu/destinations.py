@@ -192,17 +192,20 @@ def result_text(task: Task, timestamp_ms: int) -> str:
     the same key order, string escapes (``ensure_ascii=False``) and integers."""
     status_code, function_error, response = 200, "", ""
     if task.status is _SUCCEEDED:
-        response = _text(task.return_payload)
+        returned = task.return_payload  # _text(), inline (one call fewer a message)
+        response = returned.decode("utf-8", "replace") if returned else ""
     elif task.condition in CONDITION_STATUS:
         status_code = CONDITION_STATUS[task.condition]
     elif task.condition in ("InvocationError", "InvocationStopped"):
         function_error = "InvocationError"
         response = _text(task.error_body)
-    arn = qualified_arn(task)
+    qualifier, payload = task.qualifier, task.payload  # qualified_arn() and _text(), inline
+    arn = task.function_arn if qualifier == LATEST else f"{task.function_arn}/{qualifier}"
+    request = payload.decode("utf-8", "replace") if payload else ""
     return (f'{{"timestamp":{timestamp_ms},"requestContext":{{"requestId":'
             f'{_string(task.request_id)},"functionArn":{_string(arn)},"condition":'
             f'{_string(task.condition)},"approximateInvokeCount":{len(task.attempts)}}},'
-            f'"requestPayload":{_string(_text(task.payload))},"responseContext":'
+            f'"requestPayload":{_string(request)},"responseContext":'
             f'{{"statusCode":{status_code},"functionError":"{function_error}"}},'
             f'"responsePayload":{_string(response)}}}')
 
