@@ -49,6 +49,7 @@ log = logging.getLogger("fcemu.destinations")
 PAYLOAD_LIMITS: dict[Kind, int] = {
     "queue": 64 * 1024, "topic": 64 * 1024, "function": 128 * 1024, "eventbus": 64 * 1024,
 }
+_SMQ_LIMIT = min(PAYLOAD_LIMITS["queue"], PAYLOAD_LIMITS["topic"])
 _KIND_NAMES: dict[Kind, str] = {
     "queue": "an SMQ queue", "topic": "an SMQ topic", "function": "a function",
     "eventbus": "an EventBridge bus",
@@ -192,17 +193,20 @@ def result_text(task: Task, timestamp_ms: int) -> str:
     the same key order, string escapes (``ensure_ascii=False``) and integers."""
     status_code, function_error, response = 200, "", ""
     if task.status is _SUCCEEDED:
-        response = _text(task.return_payload)
+        returned = task.return_payload  # _text(), inline (one call fewer a message)
+        response = returned.decode("utf-8", "replace") if returned else ""
     elif task.condition in CONDITION_STATUS:
         status_code = CONDITION_STATUS[task.condition]
     elif task.condition in ("InvocationError", "InvocationStopped"):
         function_error = "InvocationError"
         response = _text(task.error_body)
-    arn = qualified_arn(task)
+    qualifier, payload = task.qualifier, task.payload  # qualified_arn() and _text(), inline
+    arn = task.function_arn if qualifier == LATEST else f"{task.function_arn}/{qualifier}"
+    request = payload.decode("utf-8", "replace") if payload else ""
     return (f'{{"timestamp":{timestamp_ms},"requestContext":{{"requestId":'
-            f'{_string(task.request_id)},"functionArn":{_string(arn)},"condition":'
-            f'{_string(task.condition)},"approximateInvokeCount":{len(task.attempts)}}},'
-            f'"requestPayload":{_string(_text(task.payload))},"responseContext":'
+            f'{_string(task.request_id)},"functionArn":{_kept_string(arn)},"condition":'
+            f'{_kept_string(task.condition)},"approximateInvokeCount":{len(task.attempts)}}},'
+            f'"requestPayload":{_string(request)},"responseContext":'
             f'{{"statusCode":{status_code},"functionError":"{function_error}"}},'
             f'"responsePayload":{_string(response)}}}')
 
@@ -225,6 +229,9 @@ def encode_message(message: dict[str, object], encoding: str) -> str:
 
 #: A JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it (the same C function).
 _string: Callable[[str], str] = json.encoder.encode_basestring
+#: :data:`_string` of the strings many result messages share (function ARNs, conditions),
+#: kept: escaping an ARN cost twice the cache's lookup (issue 13).
+_kept_string: Callable[[str], str] = functools.lru_cache(maxsize=256)(_string)
 
 
 def _text(data: bytes | None) -> str:
@@ -262,7 +269,13 @@ class Delivery:
         queue's ``MaximumMessageSize``, a missing destination in strict mode) is recorded
         on the task by :func:`delivery_failed`, never only logged.
         """
-        arn = destination_for(task)
+        status = task.status  # destination_for(), inline (one call fewer a task)
+        if status is _SUCCEEDED:
+            arn = task.on_success
+        elif status in _TO_FAILURE:
+            arn = task.on_failure
+        else:
+            return
         if arn is None:
             return
         try:
@@ -286,7 +299,8 @@ class Delivery:
             body = result_text(task, now)
             if self._encoding == "base64":
                 body = base64.b64encode(body.encode()).decode()
-            check_size(target, body.encode() if not body.isascii() else body)
+            if len(body) > _SMQ_LIMIT or not body.isascii():  # else surely within the limit
+                check_size(target, body.encode() if not body.isascii() else body)
             if target.kind == "queue":
                 self._smq.send_message(target.name, body, create=create)
             else:

@@ -28,6 +28,8 @@ from typing import Any
 
 _ALNUM = string.ascii_letters + string.digits
 _HEX = "0123456789abcdef"
+#: ``choice`` picks an index, so these give ``_HEX``'s characters upper-cased (message IDs).
+_HEX_UPPER = "0123456789ABCDEF"
 _BLOCK_WORDS = 256  # 32-bit outputs per block (the unit of a stream's position)
 #: Blocks a one-alphabet stream draws at once (a refill's Python steps, made 4 times less).
 _REFILL_BLOCKS = 4
@@ -298,7 +300,12 @@ class IdGenerator:
         stream = self._streams.get("message")  # hex() and _stream(), inline (one a task
         if stream is None:  # with a result message: issue 13)
             stream = self._stream("message")
-        h = stream.choose(_HEX, 36).upper()
+        used = stream._used  # choose's usual case, inline: its three parts sliced from
+        end = used + 36  # the characters kept (issue 13)
+        if stream._symbols is _HEX_UPPER and end <= len(stream._chars):
+            stream._used, chars = end, stream._chars
+            return f"{chars[used:used + 16]}-1-{chars[used + 16:end - 9]}-{chars[end - 9:end]}"
+        h = stream.choose(_HEX_UPPER, 36)  # choose(_HEX).upper(), without the copy
         return f"{h[:16]}-1-{h[16:27]}-{h[27:]}"
 
     def receipt_handle(self) -> str:

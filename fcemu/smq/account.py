@@ -74,13 +74,43 @@ class Smq:
         self.account_id = account_id
         self._queues: dict[str, Queue] = {}
         self._topics: dict[str, Topic] = {}
-        #: Hooks for triggers (fcemu.engine.triggers): a message a queue accepted
-        #: (queue name, message), and one published to a topic (topic name, message, tag).
-        self.on_send: Callable[[str, Message], object] | None = None
+        self._on_send: Callable[[str, Message], object] | None = None
+        #: Hook for triggers (fcemu.engine.triggers): a message published to a topic
+        #: (topic name, message, tag).
         self.on_publish: Callable[[str, Message, str], object] | None = None
-        #: The durable store's hook: (queue, message) when a message's stored state changed,
-        #: (name, None) when a queue or topic was created, deleted or published to.
-        self.on_change: Callable[[str, Message | None], object] | None = None
+        self._on_change: Callable[[str, Message | None], object] | None = None
+
+    @property
+    def on_send(self) -> Callable[[str, Message], object] | None:
+        """Hook for triggers (fcemu.engine.triggers): a message a queue accepted (queue
+        name, message). Each queue calls it itself, with its name bound (no call between)."""
+        return self._on_send
+
+    @on_send.setter
+    def on_send(self, hook: Callable[[str, Message], object] | None) -> None:
+        self._on_send = hook
+        for name, queue in self._queues.items():
+            self._hook(name, queue)
+
+    @property
+    def on_change(self) -> Callable[[str, Message | None], object] | None:
+        """The durable store's hook: (queue, message) when a message's stored state
+        changed, (name, None) when a queue or topic was created, deleted or published to.
+        Each queue calls it itself, with its name bound; None: no call at all."""
+        return self._on_change
+
+    @on_change.setter
+    def on_change(self, hook: Callable[[str, Message | None], object] | None) -> None:
+        self._on_change = hook
+        for name, queue in self._queues.items():
+            self._hook(name, queue)
+
+    def _hook(self, name: str, queue: Queue) -> None:
+        """Give ``queue`` the account's hooks, its name bound (issue 13: a send made two
+        Python calls per hook to find them, or find there was none)."""
+        on_send, on_change = self._on_send, self._on_change
+        queue.on_send = None if on_send is None else functools.partial(on_send, name)
+        queue.on_change = None if on_change is None else functools.partial(on_change, name)
 
     def close(self) -> None:
         """Forget every queue and topic; parked long polls end at once with QueueNotExist.
@@ -91,7 +121,6 @@ class Smq:
         """
         self.on_change = None  # dropped from memory, not deleted: nothing to store
         for queue in self._queues.values():
-            queue.on_change = None  # (nor a call per message to find that out)
             queue.close()
         self._queues.clear()
         self._topics.clear()
@@ -114,8 +143,7 @@ class Smq:
             name = data["name"]
             queue = Queue(name, {}, clock=self.clock, scheduler=self.scheduler, ids=self.ids)
             queue.load_state(data)
-            queue.on_send = functools.partial(self._sent, name)
-            queue.on_change = functools.partial(self._changed, name)
+            self._hook(name, queue)
             self._queues[name] = queue
         for data in state["topics"]:
             topic = Topic(data["name"], dict(data["attributes"]), 0)
@@ -150,19 +178,14 @@ class Smq:
                                     f"has {differences(existing.attributes, wanted)}.")
         queue = Queue(name, wanted, clock=self.clock, scheduler=self.scheduler,
                       ids=self.ids)
-        queue.on_send = functools.partial(self._sent, name)
-        queue.on_change = functools.partial(self._changed, name)
+        self._hook(name, queue)
         self._queues[name] = queue
         self._changed(name, None)
         return queue, True
 
     def _changed(self, name: str, message: Message | None) -> None:
-        if self.on_change is not None:
-            self.on_change(name, message)
-
-    def _sent(self, name: str, message: Message) -> None:
-        if self.on_send is not None:
-            self.on_send(name, message)
+        if self._on_change is not None:
+            self._on_change(name, message)
 
     def get_queue(self, name: str) -> Queue:
         """The queue named ``name``; ``QueueNotExist`` lists the queues there are."""
@@ -197,10 +220,10 @@ class Smq:
     def send_message(self, queue_name: str, body: str, *, delay_seconds: int | None = None,
                      priority: int = 8, create: bool = False) -> Message:
         """SendMessage; ``create=True`` first creates a missing queue with default attributes."""
-        if create and queue_name not in self._queues:
-            self.create_queue(queue_name)
-        return self.get_queue(queue_name).send(body, delay_seconds=delay_seconds,
-                                               priority=priority)
+        queue = self._queues.get(queue_name)
+        if queue is None:
+            queue = self.create_queue(queue_name)[0] if create else self.get_queue(queue_name)
+        return queue.send(body, delay_seconds=delay_seconds, priority=priority)
 
     # -- topics -----------------------------------------------------------------------
 

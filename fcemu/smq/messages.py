@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["Message", "body_md5", "data_md5", "delivery_order", "message_from_state",
            "message_to_state"]
@@ -28,7 +30,29 @@ def body_md5(body: str) -> str:
 
 def data_md5(data: bytes) -> str:
     """:func:`body_md5` of a body already encoded (its UTF-8 bytes)."""
+    if len(data) <= _SMALL_BODY:
+        return _small_md5(data).hexdigest().upper()
     return hashlib.md5(data).hexdigest().upper()
+
+
+class _Digest(Protocol):
+    def hexdigest(self) -> str: ...
+
+
+def _builtin_md5() -> Callable[[bytes], _Digest]:
+    """CPython's own MD5 (the same digest), or hashlib's where the build has none."""
+    try:
+        md5: Callable[[bytes], _Digest] = importlib.import_module("_md5").md5
+    except ImportError:
+        md5 = hashlib.md5
+    return md5
+
+
+#: OpenSSL's MD5 sets up a context that costs more than CPython's own MD5 spends on a
+#: result message of a few hundred bytes (issue 13: about 2.4k instructions less per
+#: message); OpenSSL's rounds are faster, so it takes the bodies above this size.
+_SMALL_BODY = 1024
+_small_md5 = _builtin_md5()
 
 
 @dataclass(eq=False, slots=True)

@@ -127,7 +127,8 @@ class Queue(Backlog):
             heapq.heappush(self._visible, (priority, message.seq, 0, message))
             if self.on_change is not None:
                 self.on_change(message)
-        self._notify()
+        if self._waiters:  # _notify(), only when a long poll waits
+            self._notify()
         if self.on_send is not None:
             self.on_send(message)
         return message

@@ -171,3 +171,23 @@ def test_a_position_counts_blocks_of_256_outputs_whatever_a_refill_draws() -> No
         assert ids.request_id(T0)[-24:] == got
     origin, blocks, _ = ids.position()["positions"]["request"]  # type: ignore[index]
     assert origin is None and blocks % 4 == 0
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 120),
+       load=st.sampled_from([None, "position", "state"]))
+def test_message_ids_are_the_upper_cased_choices_of_their_stream(
+        seed: int, count: int, load: str | None) -> None:
+    """A message ID is 36 ``choice``s of hex digits, upper-cased (drawn with the upper-case
+    digits, and sliced straight from the stream's characters: issue 13), across refills and
+    syncs, and after a load mid-way."""
+    ids, rng = IdGenerator(seed), random.Random(f"{seed}/message")
+    for i in range(count):
+        h = _choices(rng, "0123456789abcdef", 36).upper()
+        assert ids.message_id() == f"{h[:16]}-1-{h[16:27]}-{h[27:]}"
+        if load is not None and i == count // 2:
+            loaded = IdGenerator(0)
+            loaded.load_state(ids.position() if load == "position" else ids.to_state())
+            ids = loaded
+    h = _choices(rng, "0123456789abcdef", 36).upper()
+    assert ids.message_id() == f"{h[:16]}-1-{h[16:27]}-{h[27:]}"
