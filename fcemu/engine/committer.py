@@ -299,16 +299,14 @@ class Committer:
                         for m in q.messages()]
         else:
             every, messages = list(self._tasks.values()), list(self._messages.values())
-        row = tasks.row
-        batch.tasks = [(f"{t.function_name}/{t.task_id}", marshal.dumps(row(t)))
-                       for t in every]
+        row = tasks.row  # rows as plain data: the writer encodes them (Batch)
+        batch.tasks = [(f"{t.function_name}/{t.task_id}", row(t)) for t in every]
         for name, message in messages:
             key = f"{name}/{message.message_id}"
             if message.gen < 0:
                 batch.message_deletes.append(key)
             else:
-                batch.messages.append((key, marshal.dumps((message_to_state(message),
-                                                           message.hidden))))
+                batch.messages.append((key, (message_to_state(message), message.hidden)))
         if self.full or self.records:
             batch.records = encode_state(self.engine._durable_records(self), FILE_TYPES)
         batch.counters = marshal.dumps(self.engine._durable_counters())
