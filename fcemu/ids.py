@@ -125,10 +125,14 @@ class _Stream:
         used, alphabet = self._used, self._alpha
         if not used or alphabet is None:
             return
-        tops, rejected = self._tops, alphabet.rejected
+        tops = self._tops
+        marks = tops.translate(alphabet.table)  # rejected bytes 0, accepted ones a symbol
         end = used  # the prefix grows by what it lacks: never past the shortest one
-        while (found := len(tops[:end].translate(None, rejected))) != used:
-            end += used - found
+        found = used - marks.count(0, 0, used)
+        while found != used:
+            step = used - found
+            found += step - marks.count(0, end, end + step)
+            end += step
         self._tops, self._chars, self._used = tops[end:], self._chars[used:], 0
 
     def _choose_mixed(self, alphabet: _Alphabet, k: int) -> str:
