@@ -175,7 +175,8 @@ class Committer:
     def task_changed(self, task: Task) -> None:
         if not self.paused:
             self._tasks[id(task)] = task
-            self._soon()
+            if not self._gathering:
+                self._soon()
 
     def smq_changed(self, name: str, message: Message | None) -> None:
         if self.paused:
@@ -267,6 +268,13 @@ class Committer:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
         return waiter
+
+    def submitted(self) -> Commit | None:
+        """:meth:`touched` (not the records), then :meth:`commit`: the express lane's step
+        after each async submit, in one call."""
+        if not self.paused and not self._gathering:
+            self._soon()
+        return self.commit()
 
     def commit(self) -> Commit | None:
         """The :class:`Commit` of the batch that will hold every change made so far (for

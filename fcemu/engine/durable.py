@@ -195,10 +195,7 @@ class DurableOperations:
         task, for callbacks; None when every change is stored already, or when not
         durable."""
         committer = self._committer
-        if committer is None:
-            return None
-        committer.touched(False)
-        return committer.commit()
+        return None if committer is None else committer.submitted()
 
     # -- what is stored -----------------------------------------------------------------
 
