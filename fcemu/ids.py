@@ -120,21 +120,22 @@ class _Stream:
         return self.choose(symbols, k)
 
     def _sync(self) -> None:
-        """Drop from _tops the top bytes of the characters handed out: up to the last
-        accepted byte before the shortest suffix holding the characters left."""
+        """Drop from _tops the top bytes of the characters handed out: up to their last
+        accepted byte (the rejected bytes after it stay unused), found from the front, so
+        a sync reads about as many bytes as characters were handed out (durable mode
+        reads the position at every commit: issue 17)."""
         used, alphabet = self._used, self._alpha
         if not used or alphabet is None:
             return
-        tops, rejected = self._tops, alphabet.rejected
-        left = len(self._chars) - used
-        n = left  # the suffix grows by what it lacks: never past the shortest one
-        while n:
-            found = len(tops[len(tops) - n:].translate(None, rejected))
-            if found == left:
-                break
-            n += left - found
-        start = len(tops[:len(tops) - n].rstrip(rejected))  # rejected bytes stay unused
-        self._tops, self._chars, self._used = tops[start:], self._chars[used:], 0
+        tops = self._tops
+        marks = tops.translate(alphabet.table)  # rejected bytes 0, accepted ones a symbol
+        end = used  # the prefix grows by what it lacks: never past the shortest one
+        found = used - marks.count(0, 0, used)
+        while found != used:
+            step = used - found
+            found += step - marks.count(0, end, end + step)
+            end += step
+        self._tops, self._chars, self._used = tops[end:], self._chars[used:], 0
 
     def _choose_mixed(self, alphabet: _Alphabet, k: int) -> str:
         run = alphabet.run(k)

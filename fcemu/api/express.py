@@ -37,7 +37,6 @@ a second ``data_received`` a request), so the full path reads it as it arrived.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
@@ -51,6 +50,7 @@ from aiohttp.streams import EmptyStreamReader, StreamReader
 from fcemu.api import invocations, wire
 from fcemu.api.front_door import FrontDoor
 from fcemu.engine import Engine
+from fcemu.engine.committer import Commit
 from fcemu.errors import FcError, InternalServerError
 from fcemu.signing import FC_VERSION
 
@@ -70,16 +70,17 @@ _ERROR_HEAD = ("HTTP/1.1 {} {}\r\n" + wire.REQUEST_ID + ": {}\r\nContent-Type: "
 
 
 class Held(NamedTuple):
-    """A durable-mode answer: written once its task is committed (:attr:`committed`)."""
+    """A durable-mode answer: written once its task is committed (:attr:`committed`, the
+    batch's :class:`~fcemu.engine.committer.Commit`: its callbacks run as soon as the
+    batch is settled)."""
 
     head: bytes
-    committed: asyncio.Future[None]
+    committed: Commit
     engine: Engine
 
     def answer(self) -> bytes:
         """The 202; or, when the commit failed, the error the full path answers."""
-        committed = self.committed
-        exc = asyncio.CancelledError() if committed.cancelled() else committed.exception()
+        exc: BaseException | None = self.committed.exception()
         if exc is None:
             return self.head
         error = exc if isinstance(exc, FcError) else InternalServerError()
@@ -130,8 +131,7 @@ def answer(root: web.Application, message: RawRequestMessage, payload: StreamRea
         return False
     head = _HEAD.format(task.request_id, task.task_id, rfc822_formatted_time()).encode()
     if engine.durable:  # durable_commit's step: an InvokeFunction's change is the task's
-        engine.store_touched(records=False)
-        committed = engine.commit_waiter()
+        committed = engine.submit_commit()
         if committed is not None:
             return Held(head, committed, engine)
     write(head)

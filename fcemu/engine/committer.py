@@ -8,7 +8,9 @@ engine's records) into one :class:`~fcemu.store.sqlite.Batch` per loop turn and 
 thread of this process, for the stores tests hold). While one batch is written the next
 gathers (group commit). Answers that wait for a change (:meth:`Committer.barrier`) get it
 committed, or :class:`StoreFailed` (a 503) when it could not be; after a failed batch the
-next one writes the whole state, so nothing that batch held is left out.
+next one writes the whole state, so nothing that batch held is left out. The express
+lane's held answers wait on the batch's :class:`Commit` instead of a future each: their
+callbacks run as soon as the batch is settled, not one loop turn later each.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from fcemu.smq import Smq
     from fcemu.tasks import AsyncTasks
 
-__all__ = ["Committer", "StoreFailed", "StoredEngine", "ThreadWriter", "Writer"]
+__all__ = ["Commit", "Committer", "StoreFailed", "StoredEngine", "ThreadWriter", "Writer"]
 
 log = logging.getLogger("fcemu.store")
 
@@ -98,6 +100,50 @@ class ThreadWriter:
         self.store.close()
 
 
+class Commit:
+    """One batch's outcome, for the express lane's held answers (:mod:`fcemu.api.express`):
+    its callbacks run in the order added as soon as the batch is committed or failed
+    (:meth:`exception` says which), from the committer itself, where a future's each take
+    a handle and a loop turn (issue 17). Nothing awaits or cancels it: a caller that must
+    await a commit takes :meth:`Committer.waiter`'s future."""
+
+    __slots__ = ("_callbacks", "_done", "_error")
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[Commit], object]] = []
+        self._done = False
+        self._error: StoreFailed | None = None
+
+    def add_done_callback(self, callback: Callable[[Commit], object]) -> None:
+        """Call ``callback(self)`` once settled (on the next loop turn when it is already)."""
+        if self._done:
+            asyncio.get_running_loop().call_soon(callback, self)
+        else:
+            self._callbacks.append(callback)
+
+    def done(self) -> bool:
+        return self._done
+
+    def cancelled(self) -> bool:
+        """Never: a batch is committed or fails (for the reader of a future's outcome)."""
+        return False
+
+    def exception(self) -> StoreFailed | None:
+        """Why the batch was not committed (None once it was, or while it is pending)."""
+        return self._error
+
+    def _settle(self, error: StoreFailed | None) -> None:
+        self._done, self._error = True, error
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception as exc:  # as the loop reports a failing handle; the rest go on
+                asyncio.get_running_loop().call_exception_handler({
+                    "message": "a commit's callback failed", "exception": exc,
+                    "callback": callback})
+
+
 class Committer:
     """Gathers changes into batches and has its :class:`Writer` write them, one
     transaction at a time (see the module docstring)."""
@@ -114,10 +160,13 @@ class Committer:
         #: While paused (engine closing), changes are not recorded.
         self.paused = True
         #: Changes gather for a batch; one is being written; what waits for each (a future
-        #: per waiter, resolved by :meth:`_written` itself: no future chained to a future).
+        #: per waiter, resolved by :meth:`_written` itself: no future chained to a future;
+        #: and the batch's :class:`Commit`, made for its first held answer).
         self._gathering = self._writing = False
         self._pending: list[asyncio.Future[None]] = []
         self._running: list[asyncio.Future[None]] = []
+        self._pending_commit: Commit | None = None
+        self._running_commit: Commit | None = None
         #: Code directories already copied under DIR/packages, and where.
         self.packages: dict[Path, Path] = {}
 
@@ -126,7 +175,8 @@ class Committer:
     def task_changed(self, task: Task) -> None:
         if not self.paused:
             self._tasks[id(task)] = task
-            self._soon()
+            if not self._gathering:
+                self._soon()
 
     def smq_changed(self, name: str, message: Message | None) -> None:
         if self.paused:
@@ -141,8 +191,10 @@ class Committer:
         """A request or call that may have changed the clock, the IDs or (``records``)
         the engine's own records."""
         if not self.paused:
-            self.records = self.records or records
-            self._soon()
+            if records:
+                self.records = True
+            if not self._gathering:
+                self._soon()
 
     def replaced(self) -> None:
         """The whole state was replaced (start, reset, restore): write all of it."""
@@ -164,27 +216,39 @@ class Committer:
             return
         self._gathering = False
         waiters, self._pending = self._pending, []
+        commit, self._pending_commit = self._pending_commit, None
         try:
             batch = self._collect()
         except Exception as exc:  # an emulator bug: every waiting answer fails, loudly
-            _settle(waiters, StoreFailed(f"could not gather changes: {exc!r}"))
+            error = StoreFailed(f"could not gather changes: {exc!r}")
+            _settle(waiters, error)
             log.exception("fcemu could not gather the changes to store")
+            if commit is not None:
+                commit._settle(error)
             return
-        self._writing, self._running = True, waiters
+        self._writing, self._running, self._running_commit = True, waiters, commit
         self._writer.submit(batch, self._written)
 
     def _written(self, error: BaseException | None) -> None:
+        """A batch's outcome: its waiters' futures resolved, the next batch started when
+        one gathered, then the batch's :class:`Commit` callbacks run (the held answers go
+        out while the next batch is written)."""
         self._writing = False
         waiters, self._running = self._running, []
+        commit, self._running_commit = self._running_commit, None
+        failed: StoreFailed | None = None
         if error is not None:
             log.error("fcemu could not commit to %s: %s", self.store.path, error)
             self.full = True  # what that batch held is written with the next one, whole
-        hint = "" if isinstance(error, WriterGone) else \
-            "; check the disk (space, permissions) of --data-dir"
-        _settle(waiters, None if error is None else StoreFailed(
-            f"the change could not be stored in {self.store.path}: {error}{hint}"))
+            hint = "" if isinstance(error, WriterGone) else \
+                "; check the disk (space, permissions) of --data-dir"
+            failed = StoreFailed(
+                f"the change could not be stored in {self.store.path}: {error}{hint}")
+        _settle(waiters, failed)
         if self._gathering:
             self._start()
+        if commit is not None:
+            commit._settle(failed)
 
     async def barrier(self) -> None:
         """Return once every change made so far is committed."""
@@ -205,6 +269,28 @@ class Committer:
         waiters.append(waiter)
         return waiter
 
+    def submitted(self) -> Commit | None:
+        """:meth:`touched` (not the records), then :meth:`commit`: the express lane's step
+        after each async submit, in one call."""
+        if not self.paused and not self._gathering:
+            self._soon()
+        return self.commit()
+
+    def commit(self) -> Commit | None:
+        """The :class:`Commit` of the batch that will hold every change made so far (for
+        callbacks only: see the class); None when none is pending."""
+        if self._gathering:
+            commit = self._pending_commit
+            if commit is None:
+                commit = self._pending_commit = Commit()
+        elif self._writing:
+            commit = self._running_commit
+            if commit is None:
+                commit = self._running_commit = Commit()
+        else:
+            return None
+        return commit
+
     def close(self) -> None:
         """Engine shutdown: the writer ends and the database is closed (call after the
         last :meth:`barrier`; nothing is recorded any more)."""
@@ -221,16 +307,14 @@ class Committer:
                         for m in q.messages()]
         else:
             every, messages = list(self._tasks.values()), list(self._messages.values())
-        row = tasks.row
-        batch.tasks = [(f"{t.function_name}/{t.task_id}", marshal.dumps(row(t)))
-                       for t in every]
+        row = tasks.row  # rows as plain data: the writer encodes them (Batch)
+        batch.tasks = [(f"{t.function_name}/{t.task_id}", row(t)) for t in every]
         for name, message in messages:
             key = f"{name}/{message.message_id}"
             if message.gen < 0:
                 batch.message_deletes.append(key)
             else:
-                batch.messages.append((key, marshal.dumps((message_to_state(message),
-                                                           message.hidden))))
+                batch.messages.append((key, (message_to_state(message), message.hidden)))
         if self.full or self.records:
             batch.records = encode_state(self.engine._durable_records(self), FILE_TYPES)
         batch.counters = marshal.dumps(self.engine._durable_counters())

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcemu.engine.committer import Committer, StoreFailed
+from fcemu.engine.committer import Commit, Committer, StoreFailed
 from fcemu.engine.state import FILE_TYPES, STATE_VERSION, _code_paths
 from fcemu.models import TASK_RETENTION_MS, Task, TaskEvent, TaskStatus
 from fcemu.store import decode_state
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from fcemu.smq import Smq
     from fcemu.tasks import AsyncTasks, TaskObserver
 
-__all__ = ["Committer", "DurableOperations", "StoreFailed"]
+__all__ = ["Commit", "Committer", "DurableOperations", "StoreFailed"]
 
 
 class _Observer:
@@ -187,6 +187,15 @@ class DurableOperations:
         """:meth:`committed`'s future (failed with ``StoreFailed`` when the change could not
         be stored); None when every change is stored already, or when not durable."""
         return None if self._committer is None else self._committer.waiter()
+
+    def submit_commit(self) -> Commit | None:
+        """The express lane's step after an async submit (:func:`fcemu.api.durable.
+        durable_commit`'s for an InvokeFunction: :meth:`store_touched` with ``records``
+        False): the :class:`~fcemu.engine.committer.Commit` of the batch that holds the
+        task, for callbacks; None when every change is stored already, or when not
+        durable."""
+        committer = self._committer
+        return None if committer is None else committer.submitted()
 
     # -- what is stored -----------------------------------------------------------------
 

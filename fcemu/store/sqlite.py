@@ -53,13 +53,15 @@ class StoreError(Exception):
 @dataclass
 class Batch:
     """Changes written in one transaction. ``full``: the state was replaced (start, reset,
-    restore): every row goes before these are written."""
+    restore): every row goes before these are written. Task and message rows are
+    ``(key, value)`` with the value as plain data, which :meth:`SqliteStore.write`
+    turns into :mod:`marshal` data (in the writer process: not the server's work)."""
 
     full: bool = False
     records: bytes | None = None
     counters: bytes | None = None
-    tasks: list[tuple[str, bytes]] = field(default_factory=list)
-    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    tasks: list[tuple[str, Any]] = field(default_factory=list)
+    messages: list[tuple[str, Any]] = field(default_factory=list)
     message_deletes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -160,13 +162,13 @@ class SqliteStore:
                                                      ("counters", batch.counters))
                     if value is not None]
             _insert(db, "meta", meta)
-            _insert(db, "tasks", batch.tasks)
+            _insert(db, "tasks", _encoded(batch.tasks))
             deletes = batch.message_deletes
             for start in range(0, len(deletes), _CHUNK):
                 chunk = deletes[start:start + _CHUNK]
                 db.execute("DELETE FROM messages WHERE key IN "
                            f"({','.join('?' * len(chunk))})", chunk)
-            _insert(db, "messages", batch.messages)
+            _insert(db, "messages", _encoded(batch.messages))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -178,6 +180,11 @@ class SqliteStore:
 
 #: Rows per statement: 2 parameters a row, under the 999 parameters of old SQLite builds.
 _CHUNK = 499
+
+
+def _encoded(rows: list[tuple[str, Any]]) -> list[tuple[str, bytes]]:
+    dumps = marshal.dumps
+    return [(key, dumps(value)) for key, value in rows]
 
 
 def _insert(db: sqlite3.Connection, table: str, rows: list[tuple[str, bytes]]) -> None:

@@ -76,6 +76,7 @@ class WriterProcess:
         self._out = bytearray()  # frames not yet taken by the pipe
         self._in = bytearray()  # answers not yet read whole
         self._done: deque[Done] = deque()  # one per batch sent, in order
+        self._waiting = False  # whether the loop waits for the pipe to take the rest
 
     @property
     def pid(self) -> int | None:
@@ -83,11 +84,17 @@ class WriterProcess:
         return None if self._proc is None else self._proc.pid
 
     def submit(self, batch: Batch, done: Done) -> None:
-        """Send ``batch``; ``done(None)`` once it is committed, ``done(error)`` if not."""
+        """Send ``batch``; ``done(None)`` once it is committed, ``done(error)`` if not
+        (at once when it holds a value :mod:`marshal` cannot write: an emulator bug)."""
+        try:
+            frame = _frame(batch)
+        except ValueError as exc:
+            done(StoreError(f"a change could not be encoded: {exc}"))
+            return
         if self._proc is None:
             self._start()
         self._done.append(done)
-        self._out += _frame(batch)
+        self._out += frame
         self._flush()
 
     def close(self) -> None:
@@ -136,8 +143,11 @@ class WriterProcess:
             return
         del self._out[:sent]
         if self._out:
-            loop.add_writer(fd, self._flush)
-        else:
+            if not self._waiting:
+                self._waiting = True
+                loop.add_writer(fd, self._flush)
+        elif self._waiting:  # (a remove of no writer costs a failed lookup each batch)
+            self._waiting = False
             loop.remove_writer(fd)
 
     def _readable(self) -> None:
@@ -189,6 +199,7 @@ class WriterProcess:
         if loop is not None and not loop.is_closed():
             loop.remove_reader(proc.stdout.fileno())
             loop.remove_writer(proc.stdin.fileno())
+        self._waiting = False
         self._out.clear()
         self._in.clear()
 

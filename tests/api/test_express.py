@@ -23,7 +23,8 @@ from unittest import mock
 import fcemu
 from fcemu.api import express, protocol
 from fcemu.engine import Engine
-from fcemu.engine.committer import StoreFailed
+from fcemu.engine.committer import Committer
+from fcemu.store.sqlite import Batch
 
 WAIT_S = 30.0
 PATH = "/2023-03-30/functions/{}/invocations"
@@ -198,16 +199,14 @@ def test_in_durable_mode_the_lane_answers_once_the_task_is_committed(tmp_path: P
 
 
 def test_a_commit_that_fails_is_answered_as_the_full_path_answers_it(tmp_path: Path) -> None:
-    def failing(engine: Engine) -> asyncio.Future[None]:
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        failed.set_exception(StoreFailed("the change could not be stored (a test)"))
-        return failed
+    def failing(committer: Committer) -> Batch:  # every batch fails: its answers are 503s
+        raise OSError("the change could not be stored (a test)")
 
     batches = [[post()], [post()], [post(), post()]]
     full, full_tasks, _ = run(batches, lane=False, data_dir=tmp_path / "a",
-                              during=mock.patch.object(Engine, "commit_waiter", failing))
+                              during=mock.patch.object(Committer, "_collect", failing))
     fast, fast_tasks, taken = run(batches, lane=True, data_dir=tmp_path / "b",
-                                  during=mock.patch.object(Engine, "commit_waiter", failing))
+                                  during=mock.patch.object(Committer, "_collect", failing))
     assert (fast, fast_tasks) == (full, full_tasks)
     assert taken == 3
     assert all(a.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") for a in fast), fast

@@ -5,11 +5,12 @@ from __future__ import annotations
 import marshal
 from pathlib import Path
 
-from fcemu.store.sqlite import _CHUNK, Batch, SqliteStore
+from fcemu.store.sqlite import _CHUNK, Batch, SqliteStore, StoreError
+from fcemu.store.writer import WriterProcess
 
 
-def _rows(prefix: str, n: int, value: str) -> list[tuple[str, bytes]]:
-    return [(f"{prefix}/{i}", marshal.dumps((value, i))) for i in range(n)]
+def _rows(prefix: str, n: int, value: str) -> list[tuple[str, tuple[str, int]]]:
+    return [(f"{prefix}/{i}", (value, i)) for i in range(n)]
 
 
 def test_batches_of_every_size_replace_and_delete_rows(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_batches_of_every_size_replace_and_delete_rows(tmp_path: Path) -> None:
     store.write(Batch(full=True, records=b"r1", counters=marshal.dumps({"n": 1}),
                       tasks=_rows("f", many, "first"), messages=_rows("q", many, "m")))
     store.write(Batch(counters=marshal.dumps({"n": 2}), tasks=_rows("f", _CHUNK, "second")))
-    store.write(Batch(tasks=[("f/7", marshal.dumps(("third", 7)))],
+    store.write(Batch(tasks=[("f/7", ("third", 7))],
                       message_deletes=[f"q/{i}" for i in range(_CHUNK + 2)]))
     stored = store.load()
     store.close()
@@ -44,3 +45,15 @@ def test_a_full_batch_replaces_every_row(tmp_path: Path) -> None:
     assert stored is not None
     assert sorted(stored.tasks) == [("new", 0), ("new", 1)]
     assert stored.messages == []
+
+
+def test_a_row_marshal_cannot_write_fails_its_batch_at_once(tmp_path: Path) -> None:
+    """Rows are plain data the writer encodes: one that is not (an emulator bug) fails
+    its batch when sent, with no writer process started, and the store is left as it was."""
+    writer = WriterProcess(tmp_path, relaxed=False)
+    outcomes: list[BaseException | None] = []
+    writer.submit(Batch(tasks=[("f/1", (object(),))]), outcomes.append)
+    ((error,),) = [outcomes]
+    assert isinstance(error, StoreError) and "could not be encoded" in str(error)
+    assert writer.pid is None
+    writer.close()
