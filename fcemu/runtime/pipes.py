@@ -36,6 +36,11 @@ _DRAIN_READS = 16
 #: A frame's JSON, from its UTF-8 text (``json.loads`` of the bytes first guesses their
 #: encoding and goes through two more calls: twice the time of a reply's decoding).
 _decode = json.JSONDecoder().decode
+#: The decoder's own scanner, as ``decode`` calls it (through ``raw_decode``) for a document
+#: that starts at once: a frame's text is one, so :class:`FrameSink` calls it directly (half
+#: the instructions of ``decode``, which also matches whitespace before and after it), and
+#: ``decode`` only for a text it does not read whole (which ``decode`` reads, or refuses).
+_scan = json.JSONDecoder().scan_once
 
 
 class PipeSink(Protocol):
@@ -149,7 +154,13 @@ class FrameSink:
                 stop = at + header + length
                 if stop > size:
                     break
-                frame = _decode(view[at + header:stop].decode())
+                text = view[at + header:stop].decode()
+                try:
+                    frame, end = _scan(text, 0)
+                except StopIteration:  # not a JSON value at its start: decode says why
+                    end = -1
+                if end != len(text):
+                    frame = _decode(text)
                 at = stop
                 self._on_frame(frame)
         except (ValueError, KeyError, TypeError, AttributeError):
