@@ -7,8 +7,8 @@ dictionary per request: the same JSON document, a quarter of the CPU.
 
 from __future__ import annotations
 
-import base64
 import functools
+from binascii import b2a_base64
 from dataclasses import asdict
 from json.encoder import encode_basestring_ascii
 
@@ -31,15 +31,29 @@ def _invoke_head(qualifier: str, version_id: str, credentials: Credentials) -> b
     return doc[FRAME_HEADER.size:-1] + b',"request_id":'
 
 
+#: The last head :func:`invoke_frame` used, with what it was made of: the requests of a
+#: drain mostly share one (with one :class:`Credentials` object), and comparing is cheaper
+#: than the cache's key (a ``Credentials`` hash is a Python call).
+_last: tuple[Credentials | None, str, str, bytes] = (None, "", "", b"")
+
+
 def invoke_frame(invocation: Invocation, markers: bool = False) -> bytes:
     """The ``invoke`` frame of ``invocation``: the same JSON document as
     :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
     function version shares built once (:func:`_invoke_head`). ``markers``: with
     ``"markers": true``, the worker writes the request's ``FC Invoke`` lines itself
     (one request at a time, the server usually does: :mod:`fcemu.runtime.worker_requests`)."""
+    global _last
+    credentials, qualifier = invocation.credentials, invocation.qualifier
+    version_id = invocation.function.version_id
+    last = _last
+    if credentials is last[0] and qualifier == last[1] and version_id == last[2]:
+        head = last[3]
+    else:
+        head = _invoke_head(qualifier, version_id, credentials)
+        _last = (credentials, qualifier, version_id, head)
     data = b"".join((
-        _invoke_head(invocation.qualifier, invocation.function.version_id,
-                     invocation.credentials),
-        encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
-        base64.b64encode(invocation.payload), b'","markers":true}' if markers else b'"}'))
+        head, encode_basestring_ascii(invocation.request_id).encode(), b',"payload":"',
+        b2a_base64(invocation.payload, newline=False),  # base64.b64encode, without its wrapper
+        b'","markers":true}' if markers else b'"}'))
     return FRAME_HEADER.pack(len(data)) + data

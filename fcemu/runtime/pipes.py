@@ -40,7 +40,7 @@ _decode = json.JSONDecoder().decode
 #: that starts at once: a frame's text is one, so :class:`FrameSink` calls it directly (half
 #: the instructions of ``decode``, which also matches whitespace before and after it), and
 #: ``decode`` only for a text it does not read whole (which ``decode`` reads, or refuses).
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class PipeSink(Protocol):
@@ -200,17 +200,30 @@ class PipeDrain:
         self._held = array.array("i", [0])
 
     def __call__(self) -> None:
+        if self._transport.is_closing():
+            return
+        try:
+            fcntl.ioctl(self._fd, termios.FIONREAD, self._held)
+        except OSError:  # an error the transport's own read reports
+            return
+        if self._held[0] > 0:  # usually empty: one system call, nothing read
+            self._read()
+
+    def _read(self) -> None:
         transport, held = self._transport, self._held
         for _ in range(_DRAIN_READS):
-            if transport.is_closing():
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except OSError:  # an error the transport's own read reports
+                return
+            if not data:  # at its end: the transport sees that on its next read
+                return
+            self._sink.feed(data)
+            if len(data) < READ_SIZE or transport.is_closing():
                 return
             try:
                 fcntl.ioctl(self._fd, termios.FIONREAD, held)
-                data = os.read(self._fd, READ_SIZE) if held[0] > 0 else b""
-            except OSError:  # an error the transport's own read reports
+            except OSError:
                 return
-            if not data:  # empty, or at its end: the transport sees that on its next read
-                return
-            self._sink.feed(data)
-            if len(data) < READ_SIZE:
+            if held[0] <= 0:
                 return

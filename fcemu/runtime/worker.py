@@ -145,7 +145,8 @@ class WorkerInstance(WorkerRequests):
                          stderr=pipe, readers=lambda: [frames.wait_end(), logs.wait_end()],
                          sandbox=sandbox, sinks={1: frames, 2: logs})
         assert self.proc is not None and self.tree is not None
-        self._stdin = self.proc.stdin
+        assert self.proc.stdin is not None
+        self._take_stdin(self.proc.stdin)
         log_pipe = self.tree.pipe(2)
         if log_pipe is not None and not self.threaded:
             self._log_drain = PipeDrain(log_pipe, logs)

@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import os
 from typing import TYPE_CHECKING, Any
 
-from fcemu.clock import real_monotonic
+from fcemu.clock import RealTimeEventLoop, real_monotonic
 from fcemu.runtime.frames import invoke_frame
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
     OutcomeKind,
     crash_outcome,
+    kb_to_mb,
     timeout_outcome,
 )
 from fcemu.runtime.logs import end_marker, framed, start_marker
@@ -90,11 +92,21 @@ class WorkerRequests(Instance):
         #: that watches them (:meth:`_deadlines_due`).
         self._deadlines: dict[str, float] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_at = 0.0
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._write_lock = asyncio.Lock()
         self._pipe_closed = False
         self._stdin: asyncio.StreamWriter | None = None
+        #: The stdin pipe's transport and descriptor (set once the process is up), and whether
+        #: a frame was handed to the transport since its buffer was last seen empty (then the
+        #: transport writes: it keeps what the pipe cannot take yet, in order).
+        self._stdin_pipe: asyncio.WriteTransport | None = None
+        self._stdin_fd = -1
+        self._queued = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The loop's time is :func:`real_monotonic` (the emulator's loop): a deadline is then
+        #: reckoned from the time a request began, without asking the loop.
+        self._real_time = False
         #: Started, and its initializer (if any) succeeded: it takes requests.
         self._warm = False
         #: When each request that :meth:`begin` started began (real seconds).
@@ -122,22 +134,34 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        return await self._answer(invocation, started, reply)
+        outcome = self._answered_now(invocation, started, reply)
+        if outcome is None:
+            return await self._answer(invocation, started, reply, checked=not self.oom_kb)
+        return outcome
 
     def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
         """Start the request now (the pool's hand-off) if the instance is warm and its frame
         goes into the pipe without waiting: nothing else is waiting to write, and nothing
         of an earlier frame is still queued for the pipe."""
-        stdin = self._stdin
+        tree = self.tree
         if (not self._warm or not self.healthy or self.retired or self._pipe_closed
-                or stdin is None or self.exited or self._killing.is_set()
-                or self._write_lock.locked() or stdin.transport.get_write_buffer_size() > 0):
+                or tree is None or tree.protocol.gone or self._killing.is_set()
+                or (self._queued and not self._pipe_free())):
             return False
         request_id = invocation.request_id
         self._began[request_id] = began = real_monotonic()
         self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
-        self._send(request_id, frame, invocation.function.timeout, reply)
+        self._send(request_id, frame, invocation.function.timeout, reply, began)
+        return True
+
+    def _pipe_free(self) -> bool:
+        """Nothing is waiting to write, and nothing of an earlier frame is still queued for
+        the pipe (asked only once a frame went to the transport: :meth:`_write`)."""
+        pipe = self._stdin_pipe
+        if self._write_lock.locked() or pipe is None or pipe.get_write_buffer_size() > 0:
+            return False
+        self._queued = False
         return True
 
     def _mark_start(self, request_id: str) -> bool:
@@ -154,7 +178,7 @@ class WorkerRequests(Instance):
         drain = self._log_drain
         if drain is not None:
             drain()
-        self.log.feed(start_marker(request_id))
+        self.log.feed(f"FC Invoke Start RequestId: {request_id}\n".encode())  # start_marker()
         unanswered[request_id] = True
         return False
 
@@ -167,12 +191,11 @@ class WorkerRequests(Instance):
         drain = self._log_drain
         if drain is not None:
             drain()
-        after = next(iter(self._unanswered), None)
-        end = end_marker(request_id)
-        if after is None:
+        end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
+        if not self._unanswered:
             self.log.feed(end)
         else:
-            self.log.feed_before(end, start_marker(after))
+            self.log.feed_before(end, start_marker(next(iter(self._unanswered))))
 
     async def finish(self, invocation: Invocation) -> Outcome:
         """The outcome of a request :meth:`begin` started; its reply has come."""
@@ -187,7 +210,10 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        return await self._answer(invocation, started, reply)
+        outcome = self._answered_now(invocation, started, reply)  # usually: no coroutine
+        if outcome is None:
+            return await self._answer(invocation, started, reply, checked=not self.oom_kb)
+        return outcome
 
     def abandon(self, request_id: str) -> None:
         if self._began.pop(request_id, None) is not None:
@@ -206,11 +232,35 @@ class WorkerRequests(Instance):
                                instance_id=self.instance_id,
                                logs=self._take_log(invocation.request_id))
 
-    async def _answer(self, invocation: Invocation, started: float,
-                      reply: dict[str, Any]) -> Outcome:
+    def _answered_now(self, invocation: Invocation, started: float,
+                      reply: dict[str, Any]) -> Outcome | None:
+        """The outcome of an answered request, if it needs no waiting: the instance stayed
+        within its memory, and the request's End line has come (with one request at a time,
+        it usually came with the reply). None otherwise: then :meth:`_answer` makes it."""
+        request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
+        if reported > self.reported_kb:
+            self.reported_kb = reported
+        now = real_monotonic()
+        if self.over_memory(reported, not reply.get("children", True), now):
+            return None
+        end = None
+        if not self.threaded:
+            end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
+            if not self.log.has(end):
+                return None
+        # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
+        return Outcome(reply["kind"], binascii.a2b_base64(reply["body"]), reply["error_type"],
+                       int((now - started) * 1000),
+                       kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
+                       self.instance_id, self._take_log(request_id, end=end))
+
+    async def _answer(self, invocation: Invocation, started: float, reply: dict[str, Any],
+                      checked: bool = False) -> Outcome:
+        """The outcome of an answered request, waiting if it must (``checked``: the instance's
+        memory has been checked since its reply)."""
         request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
         self.reported_kb = max(self.reported_kb, reported)
-        if self.over_memory(reported, not reply.get("children", True)):
+        if not checked and self.over_memory(reported, not reply.get("children", True)):
             return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
         end = None
@@ -258,7 +308,7 @@ class WorkerRequests(Instance):
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         deadline = self._send(request_id, frame, timeout, future)
         try:
-            if stdin.transport.get_write_buffer_size() > 0 or self._write_lock.locked():
+            if self._queued and not self._pipe_free():
                 async with self._write_lock:
                     left = None if deadline is None else max(0.0, deadline - loop.time())
                     await asyncio.wait_for(stdin.drain(), left)
@@ -272,23 +322,53 @@ class WorkerRequests(Instance):
             self._pending.pop(request_id, None)
 
     def _send(self, request_id: str, frame: bytes, timeout: float | None,
-              future: asyncio.Future[Any]) -> float | None:
-        """Note the request's reply future and deadline, and write its frame (whole: the pipe
-        transport keeps what the pipe cannot take yet); the deadline (loop time)."""
+              future: asyncio.Future[Any], now: float | None = None) -> float | None:
+        """Note the request's reply future and deadline, and write its frame (whole:
+        :meth:`_write`); the deadline (loop time). ``now``: :func:`real_monotonic`, read just
+        before."""
         self._pending[request_id] = future
         deadline = None
         if timeout is not None:
             loop = self._loop
             assert loop is not None
-            deadline = self._deadlines[request_id] = loop.time() + timeout
+            if now is None or not self._real_time:
+                now = loop.time()
+            deadline = self._deadlines[request_id] = now + timeout
             timer = self._deadline_timer
-            if timer is None or timer.when() > deadline:
+            if timer is None or self._deadline_at > deadline:
                 if timer is not None:
                     timer.cancel()
                 self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
-        assert self._stdin is not None
-        self._stdin.write(frame)
+                self._deadline_at = deadline
+        self._write(frame)
         return deadline
+
+    def _write(self, frame: bytes) -> None:
+        """Write a frame whole: straight into the pipe when nothing of an earlier one is queued
+        in the pipe's transport (what asyncio's ``write`` does then, without its two calls),
+        what the pipe cannot take through the transport, which keeps it in order."""
+        pipe = self._stdin_pipe
+        assert pipe is not None
+        if not self._queued and not pipe.is_closing():  # closing: the descriptor may be gone
+            try:
+                written = os.write(self._stdin_fd, frame)
+            except OSError:  # a full pipe; or an error the transport meets again and reports
+                written = 0
+            if written == len(frame):
+                return
+            frame = frame[written:]
+        self._queued = True
+        pipe.write(frame)
+
+    def _take_stdin(self, stdin: asyncio.StreamWriter) -> None:
+        """The process's stdin, which takes the request frames (once it is up)."""
+        self._stdin = stdin
+        pipe = stdin.transport
+        assert isinstance(pipe, asyncio.WriteTransport)
+        self._stdin_pipe = pipe
+        self._stdin_fd = pipe.get_extra_info("pipe").fileno()
+        loop = self._loop
+        self._real_time = loop is not None and type(loop).time is RealTimeEventLoop.time
 
     def _deadlines_due(self) -> None:
         """The deadline timer: time out each pending request whose deadline has come, then
@@ -304,8 +384,8 @@ class WorkerRequests(Instance):
                 if future is not None:
                     _time_out(future)
         if self._deadlines and not self._pipe_closed:
-            self._deadline_timer = loop.call_at(min(self._deadlines.values()),
-                                                self._deadlines_due)
+            self._deadline_at = min(self._deadlines.values())
+            self._deadline_timer = loop.call_at(self._deadline_at, self._deadlines_due)
 
     def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None) -> str:
         """The request's log (``end``: its End marker, when the caller has it already)."""
