@@ -127,7 +127,7 @@ class FrameSink:
     """Length-prefixed JSON frames (:data:`fcemu.runtime.protocol.FRAME_HEADER`), each
     given to ``on_frame`` as soon as it is whole; ``on_end`` once, when the pipe ends or
     carries something that is not a frame (a frame over ``MAX_FRAME``, bad JSON, a frame
-    ``on_frame`` cannot read: its ``KeyError``/``TypeError``/``AttributeError``/
+    ``on_frame`` cannot read: its ``LookupError``/``TypeError``/``AttributeError``/
     ``ValueError``): nothing more is read then. :attr:`ended` is set with it."""
 
     def __init__(self, on_frame: Callable[[Any], None], on_end: Callable[[], None]) -> None:
@@ -163,7 +163,7 @@ class FrameSink:
                     frame = _decode(text)
                 at = stop
                 self._on_frame(frame)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, LookupError, TypeError, AttributeError):
             self._buffer = bytearray()
             self.end()
             return

@@ -60,6 +60,10 @@ from fcemu.runtime.protocol import (
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
     INITIALIZATION_ERROR,
+    RESULT_BODY,
+    RESULT_CHILDREN,
+    RESULT_KIND,
+    RESULT_MAXRSS_KB,
     UNHANDLED,
     encode_frame,
     error_body,
@@ -172,19 +176,20 @@ class WorkerInstance(WorkerRequests):
                                         logs=self._take_log(request_id, "Initialize"))
         except _WorkerGone:
             return await self._gone(request_id, started, "Initialize")
-        self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
-        if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
+        reported = int(reply[RESULT_MAXRSS_KB])
+        self.reported_kb = max(self.reported_kb, reported)
+        if self.over_memory(reported, not reply[RESULT_CHILDREN]):
             return await self._gone(request_id, started, "Initialize")
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id, "Initialize"), _LOG_DRAIN_S)
-        if reply["kind"] == "ok":
+        if reply[RESULT_KIND] == "ok":
             # the initializer's log goes in front of the first request's log
             init_log = self._take_log(request_id, "Initialize")
             self._request_logs.setdefault(request_id, []).insert(0, init_log)
             return None
         self.healthy = False  # FC destroys an instance whose initializer failed
-        return Outcome("error", base64.b64decode(reply["body"]), INITIALIZATION_ERROR,
-                       _ms_since(started), kb_to_mb(int(reply["maxrss_kb"])), self.instance_id,
+        return Outcome("error", base64.b64decode(reply[RESULT_BODY]), INITIALIZATION_ERROR,
+                       _ms_since(started), kb_to_mb(reported), self.instance_id,
                        self._take_log(request_id, "Initialize"))
 
 

@@ -45,7 +45,16 @@ from fcemu.runtime.invocation import (
 from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pipes import PipeDrain
 from fcemu.runtime.pool import Instance, Key
-from fcemu.runtime.protocol import INITIALIZATION_ERROR
+from fcemu.runtime.protocol import (
+    INITIALIZATION_ERROR,
+    RESULT_BODY,
+    RESULT_CHILDREN,
+    RESULT_ERROR_TYPE,
+    RESULT_FIELDS,
+    RESULT_KIND,
+    RESULT_MAXRSS_KB,
+    RESULT_REQUEST_ID,
+)
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -87,7 +96,8 @@ class WorkerRequests(Instance):
         # self.log (fd-level output) is cut per request at the markers when requests run
         # one at a time; otherwise all of it is the instance's own log.
         self._request_logs: dict[str, list[str]] = {}
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: Each request's reply future: a ``result`` frame (``protocol.RESULT_*``).
+        self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         #: The loop time by which each pending request must have its reply, and the one timer
         #: that watches them (:meth:`_deadlines_due`).
         self._deadlines: dict[str, float] = {}
@@ -233,15 +243,15 @@ class WorkerRequests(Instance):
                                logs=self._take_log(invocation.request_id))
 
     def _answered_now(self, invocation: Invocation, started: float,
-                      reply: dict[str, Any]) -> Outcome | None:
+                      reply: list[Any]) -> Outcome | None:
         """The outcome of an answered request, if it needs no waiting: the instance stayed
         within its memory, and the request's End line has come (with one request at a time,
         it usually came with the reply). None otherwise: then :meth:`_answer` makes it."""
-        request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
+        request_id, reported = invocation.request_id, int(reply[RESULT_MAXRSS_KB])
         if reported > self.reported_kb:
             self.reported_kb = reported
         now = real_monotonic()
-        if self.over_memory(reported, not reply.get("children", True), now):
+        if self.over_memory(reported, not reply[RESULT_CHILDREN], now):
             return None
         end = None
         if not self.threaded:
@@ -249,18 +259,19 @@ class WorkerRequests(Instance):
             if not self.log.has(end):
                 return None
         # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
-        return Outcome(reply["kind"], binascii.a2b_base64(reply["body"]), reply["error_type"],
+        return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
+                       reply[RESULT_ERROR_TYPE],
                        int((now - started) * 1000),
                        kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
                        self.instance_id, self._take_log(request_id, end=end))
 
-    async def _answer(self, invocation: Invocation, started: float, reply: dict[str, Any],
+    async def _answer(self, invocation: Invocation, started: float, reply: list[Any],
                       checked: bool = False) -> Outcome:
         """The outcome of an answered request, waiting if it must (``checked``: the instance's
         memory has been checked since its reply)."""
-        request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
+        request_id, reported = invocation.request_id, int(reply[RESULT_MAXRSS_KB])
         self.reported_kb = max(self.reported_kb, reported)
-        if not checked and self.over_memory(reported, not reply.get("children", True)):
+        if not checked and self.over_memory(reported, not reply[RESULT_CHILDREN]):
             return await self._gone(request_id, started)
         duration_ms = _ms_since(started)
         end = None
@@ -269,7 +280,8 @@ class WorkerRequests(Instance):
             if not self.log.has(end):  # it usually came with the reply: no waiting then
                 await self.log.wait_for(end, _LOG_DRAIN_S)
         # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
-        return Outcome(reply["kind"], binascii.a2b_base64(reply["body"]), reply["error_type"],
+        return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
+                       reply[RESULT_ERROR_TYPE],
                        duration_ms, self.seen_peak_mb(), self.instance_id,
                        self._take_log(request_id, end=end))
 
@@ -291,7 +303,7 @@ class WorkerRequests(Instance):
         return outcome
 
     async def _call(self, request_id: str, frame: bytes,
-                    timeout: float | None = None) -> dict[str, Any]:
+                    timeout: float | None = None) -> list[Any]:
         """Send one request's frame and wait for its reply; _WorkerGone if the process ends first,
         ``asyncio.TimeoutError`` after ``timeout`` real seconds.
 
@@ -305,7 +317,7 @@ class WorkerRequests(Instance):
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         deadline = self._send(request_id, frame, timeout, future)
         try:
             if self._queued and not self._pipe_free():
@@ -404,17 +416,23 @@ class WorkerRequests(Instance):
 
     # -- the process ----------------------------------------------------------------------
 
-    def _on_frame(self, frame: dict[str, Any]) -> None:
-        """Route a frame from the child (in the pipe's callback): hello, log lines, results."""
-        kind = frame.get("type")
-        if kind == "result":
-            request_id = frame["request_id"]
+    def _on_frame(self, frame: Any) -> None:
+        """Route a frame from the child (in the pipe's callback): results (arrays), hello,
+        log lines; a result without all its fields breaks the protocol (``ValueError``)."""
+        if frame.__class__ is list:
+            if frame[0] != "result":
+                return
+            if len(frame) < RESULT_FIELDS:
+                raise ValueError("a result frame without all its fields")
+            request_id = frame[RESULT_REQUEST_ID]
             if self._unanswered:
                 self._answered(request_id)
             future = self._pending.get(request_id)
             if future is not None and not future.done():
                 future.set_result(frame)
-        elif kind == "log":
+            return
+        kind = frame.get("type")
+        if kind == "log":
             self._add_log(frame["request_id"], frame["data"])
         elif kind == "hello" and self._hello is not None and not self._hello.done():
             self._hello.set_result(frame)
