@@ -126,6 +126,10 @@ class LogStream:
         stop = self._data.find(end, max(begin, 0))
         if stop >= 0:
             cut = stop + len(end)
+            if cut == len(self._data) and begin == 0:  # all of it (usually): no copy
+                text_all = self._data.decode("utf-8", "replace")
+                self._data.clear()
+                return text_all
             text = bytes(self._data[:cut])
         else:
             cut = len(self._data)

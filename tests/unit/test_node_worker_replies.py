@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from fcemu.runtime.nodejs import _SH, _SHIM, WORKER_JS
 from fcemu.runtime import protocol
+from fcemu.runtime.nodejs import _SH, _SHIM, WORKER_JS
 from fcemu.runtime.protocol import FRAME_HEADER, encode_frame
 
 NODE = shutil.which("node")
