@@ -263,7 +263,7 @@ class WorkerRequests(Instance):
                        reply[RESULT_ERROR_TYPE],
                        int((now - started) * 1000),
                        kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
-                       self.instance_id, self._take_log(request_id, end=end))
+                       self.instance_id, self._take_log(request_id, "Invoke", end))
 
     async def _answer(self, invocation: Invocation, started: float, reply: list[Any],
                       checked: bool = False) -> Outcome:
@@ -411,7 +411,8 @@ class WorkerRequests(Instance):
             return text
         self._unanswered.pop(request_id, None)
         parts = self._request_logs.pop(request_id, None)
-        taken = self.log.take(start_marker(request_id, phase), end or end_marker(request_id, phase))
+        start = f"FC {phase} Start RequestId: {request_id}\n".encode()  # start_marker()
+        taken = self.log.take(start, end or end_marker(request_id, phase))
         return "".join(parts) + taken if parts else taken
 
     # -- the process ----------------------------------------------------------------------
