@@ -32,10 +32,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fcemu.clock import real_monotonic
+from fcemu.clock import RealTimeEventLoop, real_monotonic
 from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
-from fcemu.runtime.frames import credentials_doc
+from fcemu.runtime.frames import FrameWriter, credentials_doc
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
@@ -150,7 +150,8 @@ class WorkerInstance(WorkerRequests):
                          sandbox=sandbox, sinks={1: frames, 2: logs})
         assert self.proc is not None and self.tree is not None
         assert self.proc.stdin is not None
-        self._take_stdin(self.proc.stdin)
+        self._frames = FrameWriter(self.proc.stdin)
+        self._real_time = type(self._loop).time is RealTimeEventLoop.time
         log_pipe = self.tree.pipe(2)
         if log_pipe is not None and not self.threaded:
             self._log_drain = PipeDrain(log_pipe, logs)

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import os
 from typing import TYPE_CHECKING, Any
 
-from fcemu.clock import RealTimeEventLoop, real_monotonic
-from fcemu.runtime.frames import invoke_frame
+from fcemu.clock import real_monotonic
+from fcemu.runtime.frames import FrameWriter, invoke_frame
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
@@ -104,15 +103,9 @@ class WorkerRequests(Instance):
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_at = 0.0
         self._hello: asyncio.Future[dict[str, Any]] | None = None
-        self._write_lock = asyncio.Lock()
         self._pipe_closed = False
-        self._stdin: asyncio.StreamWriter | None = None
-        #: The stdin pipe's transport and descriptor (set once the process is up), and whether
-        #: a frame was handed to the transport since its buffer was last seen empty (then the
-        #: transport writes: it keeps what the pipe cannot take yet, in order).
-        self._stdin_pipe: asyncio.WriteTransport | None = None
-        self._stdin_fd = -1
-        self._queued = False
+        #: The process's stdin, which takes the request frames (set once the process is up).
+        self._frames: FrameWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The loop's time is :func:`real_monotonic` (the emulator's loop): a deadline is then
         #: reckoned from the time a request began, without asking the loop.
@@ -144,34 +137,23 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        outcome = self._answered_now(invocation, started, reply)
-        if outcome is None:
-            return await self._answer(invocation, started, reply, checked=not self.oom_kb)
-        return outcome
+        return self._answered_now(invocation, started, reply) or await self._answer(
+            invocation, started, reply)
 
     def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
         """Start the request now (the pool's hand-off) if the instance is warm and its frame
         goes into the pipe without waiting: nothing else is waiting to write, and nothing
         of an earlier frame is still queued for the pipe."""
-        tree = self.tree
+        tree, frames = self.tree, self._frames
         if (not self._warm or not self.healthy or self.retired or self._pipe_closed
                 or tree is None or tree.protocol.gone or self._killing.is_set()
-                or (self._queued and not self._pipe_free())):
+                or frames is None or (frames.queued and not frames.free())):
             return False
         request_id = invocation.request_id
         self._began[request_id] = began = real_monotonic()
         self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
         self._send(request_id, frame, invocation.function.timeout, reply, began)
-        return True
-
-    def _pipe_free(self) -> bool:
-        """Nothing is waiting to write, and nothing of an earlier frame is still queued for
-        the pipe (asked only once a frame went to the transport: :meth:`_write`)."""
-        pipe = self._stdin_pipe
-        if self._write_lock.locked() or pipe is None or pipe.get_write_buffer_size() > 0:
-            return False
-        self._queued = False
         return True
 
     def _mark_start(self, request_id: str) -> bool:
@@ -220,10 +202,9 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        outcome = self._answered_now(invocation, started, reply)  # usually: no coroutine
-        if outcome is None:
-            return await self._answer(invocation, started, reply, checked=not self.oom_kb)
-        return outcome
+        # usually made at once, without a coroutine (an Outcome is always true)
+        return self._answered_now(invocation, started, reply) or await self._answer(
+            invocation, started, reply)
 
     def abandon(self, request_id: str) -> None:
         if self._began.pop(request_id, None) is not None:
@@ -265,25 +246,21 @@ class WorkerRequests(Instance):
                        kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
                        self.instance_id, self._take_log(request_id, "Invoke", end))
 
-    async def _answer(self, invocation: Invocation, started: float, reply: list[Any],
-                      checked: bool = False) -> Outcome:
-        """The outcome of an answered request, waiting if it must (``checked``: the instance's
-        memory has been checked since its reply)."""
-        request_id, reported = invocation.request_id, int(reply[RESULT_MAXRSS_KB])
-        self.reported_kb = max(self.reported_kb, reported)
-        if not checked and self.over_memory(reported, not reply[RESULT_CHILDREN]):
+    async def _answer(self, invocation: Invocation, started: float,
+                      reply: list[Any]) -> Outcome:
+        """The outcome of an answered request that :meth:`_answered_now` could not make at
+        once: the instance went over its memory, or the End line is still to come (one
+        request at a time: waited for, a bounded moment)."""
+        request_id = invocation.request_id
+        if self.oom_kb:
             return await self._gone(request_id, started)
-        duration_ms = _ms_since(started)
-        end = None
+        duration_ms, end = _ms_since(started), None
         if not self.threaded:
             end = end_marker(request_id)
-            if not self.log.has(end):  # it usually came with the reply: no waiting then
-                await self.log.wait_for(end, _LOG_DRAIN_S)
-        # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
+            await self.log.wait_for(end, _LOG_DRAIN_S)
         return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
-                       reply[RESULT_ERROR_TYPE],
-                       duration_ms, self.seen_peak_mb(), self.instance_id,
-                       self._take_log(request_id, end=end))
+                       reply[RESULT_ERROR_TYPE], duration_ms, self.seen_peak_mb(),
+                       self.instance_id, self._take_log(request_id, "Invoke", end))
 
     async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
         """The process died (or went over memorySize) during a request: a crash, the
@@ -312,18 +289,18 @@ class WorkerRequests(Instance):
         goes into the pipe whole, so only a pipe that is full (a large payload, a worker not
         reading) waits, in order, to drain.
         """
-        stdin = self._stdin
-        assert stdin is not None
+        frames = self._frames
+        assert frames is not None
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         deadline = self._send(request_id, frame, timeout, future)
         try:
-            if self._queued and not self._pipe_free():
-                async with self._write_lock:
+            if frames.queued and not frames.free():
+                async with frames.lock:
                     left = None if deadline is None else max(0.0, deadline - loop.time())
-                    await asyncio.wait_for(stdin.drain(), left)
+                    await asyncio.wait_for(frames.stdin.drain(), left)
             return await future
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
@@ -336,8 +313,8 @@ class WorkerRequests(Instance):
     def _send(self, request_id: str, frame: bytes, timeout: float | None,
               future: asyncio.Future[Any], now: float | None = None) -> float | None:
         """Note the request's reply future and deadline, and write its frame (whole:
-        :meth:`_write`); the deadline (loop time). ``now``: :func:`real_monotonic`, read just
-        before."""
+        :class:`FrameWriter`); the deadline (loop time). ``now``: :func:`real_monotonic`,
+        read just before."""
         self._pending[request_id] = future
         deadline = None
         if timeout is not None:
@@ -352,35 +329,9 @@ class WorkerRequests(Instance):
                     timer.cancel()
                 self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
                 self._deadline_at = deadline
-        self._write(frame)
+        assert self._frames is not None
+        self._frames.write(frame)
         return deadline
-
-    def _write(self, frame: bytes) -> None:
-        """Write a frame whole: straight into the pipe when nothing of an earlier one is queued
-        in the pipe's transport (what asyncio's ``write`` does then, without its two calls),
-        what the pipe cannot take through the transport, which keeps it in order."""
-        pipe = self._stdin_pipe
-        assert pipe is not None
-        if not self._queued and not pipe.is_closing():  # closing: the descriptor may be gone
-            try:
-                written = os.write(self._stdin_fd, frame)
-            except OSError:  # a full pipe; or an error the transport meets again and reports
-                written = 0
-            if written == len(frame):
-                return
-            frame = frame[written:]
-        self._queued = True
-        pipe.write(frame)
-
-    def _take_stdin(self, stdin: asyncio.StreamWriter) -> None:
-        """The process's stdin, which takes the request frames (once it is up)."""
-        self._stdin = stdin
-        pipe = stdin.transport
-        assert isinstance(pipe, asyncio.WriteTransport)
-        self._stdin_pipe = pipe
-        self._stdin_fd = pipe.get_extra_info("pipe").fileno()
-        loop = self._loop
-        self._real_time = loop is not None and type(loop).time is RealTimeEventLoop.time
 
     def _deadlines_due(self) -> None:
         """The deadline timer: time out each pending request whose deadline has come, then
