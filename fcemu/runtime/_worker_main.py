@@ -17,9 +17,10 @@ Protocol, on file descriptors the handler cannot write to by accident:
 * A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
   Bytes travel as Base64. The child sends ``{"type": "hello", "maxrss_kb"}``
   once started, then answers each ``{"type": "init"|"invoke", "request_id",
-  "qualifier", "credentials"[, "payload", "markers"]}`` with ``{"type": "result",
-  "request_id", "kind": "ok"|"error", "body", "error_type", "maxrss_kb",
-  "children"}`` (``children``: whether the process has child processes now).
+  "qualifier", "credentials"[, "payload", "markers"]}`` with a result, an array:
+  ``["result", request_id, "ok"|"error", body, error_type, maxrss_kb, children]``
+  (``children``: whether the process has child processes now; the positions are
+  ``protocol.RESULT_*``).
 * Private settings arrive as ``FCEMU_*`` environment variables, removed from
   ``os.environ`` before user code runs: ``FCEMU_INSTANCE_CONCURRENCY`` and
   ``FCEMU_INITIALIZER`` (``module.function`` of
@@ -162,7 +163,7 @@ class _Channel:
         data = self._reader.read(size)
         return _decode(data.decode()) if len(data) == size else None
 
-    def write(self, doc: dict[str, Any]) -> None:
+    def write(self, doc: dict[str, Any] | list[Any]) -> None:
         view = memoryview(protocol.encode_frame(doc))
         with self._lock:
             while view:
@@ -293,9 +294,9 @@ class _Worker:
                 self.logs.flush(request_id)
         finally:
             current_request.reset(token)
-        self.channel.write({"type": "result", "request_id": request_id, "kind": kind,
-                            "body": base64.b64encode(body).decode(), "error_type": error_type,
-                            "maxrss_kb": self.peak_memory.kb(), "children": has_children()})
+        # protocol.RESULT_*: request_id, kind, body, error_type, maxrss_kb, children
+        self.channel.write(["result", request_id, kind, base64.b64encode(body).decode(),
+                            error_type, self.peak_memory.kb(), has_children()])
 
     def log_line(self, text: str) -> None:
         request_id = current_request.get()

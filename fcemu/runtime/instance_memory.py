@@ -118,22 +118,25 @@ class MemoryLimit:
         now = real_monotonic()
         return now - self._read_at >= MEMORY_POLL_S and now - self._busy_since >= MEMORY_POLL_S
 
-    def over_memory(self, handler_kb: int | None = None, childless: bool = False) -> bool:
+    def over_memory(self, handler_kb: int | None = None, childless: bool = False,
+                    now: float | None = None) -> bool:
         """After a request: whether the instance went over memorySize (peaks included).
 
         Reads the processes' peaks once (``handler_kb``: the peak the handler's process
         just reported itself; ``childless``: it said it has no child processes; then the
         others are read at most once per :data:`MEMORY_POLL_S`, their last figures stand
-        in between); then :meth:`seen_peak_mb` reports them.
+        in between); then :meth:`seen_peak_mb` reports them. ``now``:
+        :func:`real_monotonic`, when the caller has just read it.
         """
-        if not self.oom_kb and self.tree is not None and not self.tree.exited:
-            now = real_monotonic()
+        tree = self.tree
+        if not self.oom_kb and tree is not None and not tree.protocol.gone:
+            if now is None:
+                now = real_monotonic()
             if childless and handler_kb is not None and now - self._read_at < MEMORY_POLL_S:
                 summed = handler_kb + self._others_kb  # the others as last read
             else:
                 self._read_at = now
-                summed = self.tree.memory_kb(peak=True, handler_kb=handler_kb,
-                                             childless=childless)
+                summed = tree.memory_kb(peak=True, handler_kb=handler_kb, childless=childless)
                 if handler_kb is not None:
                     self._others_kb = max(0, summed - handler_kb)
             self._peak_kb = max(self._peak_kb, summed)

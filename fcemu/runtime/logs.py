@@ -51,7 +51,9 @@ class LogStream:
 
     def __init__(self) -> None:
         self._data = bytearray()
+        #: Set when output comes in while someone waits (:meth:`wait_until`): how many do.
         self._changed = asyncio.Event()
+        self._waiting = 0
         self._eof = False
         #: A marker that survives trimming (the Start line of the request running now).
         self.keep = b""
@@ -59,10 +61,12 @@ class LogStream:
         self.instance_log = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        self._data += chunk
-        if len(self._data) > LOG_LIMIT:
+        data = self._data
+        data += chunk
+        if len(data) > LOG_LIMIT:
             self._trim()
-        self._changed.set()
+        if self._waiting:
+            self._changed.set()
 
     def feed_before(self, chunk: bytes, marker: bytes) -> None:
         """``chunk`` in front of ``marker`` if it is buffered, else after everything."""
@@ -71,7 +75,8 @@ class LogStream:
             self.feed(chunk)
         else:
             self._data[at:at] = chunk
-            self._changed.set()
+            if self._waiting:
+                self._changed.set()
 
     def close(self) -> None:
         self._eof = True
@@ -100,8 +105,12 @@ class LogStream:
                 self._changed.clear()
                 await self._changed.wait()
 
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(changes(), timeout_s)
+        self._waiting += 1
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changes(), timeout_s)
+        finally:
+            self._waiting -= 1
 
     def take(self, start: bytes, end: bytes) -> str:
         """From ``start`` to ``end`` (both included), removed from the buffer.
@@ -117,6 +126,10 @@ class LogStream:
         stop = self._data.find(end, max(begin, 0))
         if stop >= 0:
             cut = stop + len(end)
+            if cut == len(self._data) and begin == 0:  # all of it (usually): no copy
+                text_all = self._data.decode("utf-8", "replace")
+                self._data.clear()
+                return text_all
             text = bytes(self._data[:cut])
         else:
             cut = len(self._data)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.runtime.invocation import Credentials, Invocation, Outcome
 from fcemu.runtime.pool import Instance, InstancePool, Key
-from fcemu.runtime.protocol import UNHANDLED, encode_frame, error_body
+from fcemu.runtime.protocol import RESULT_KIND, UNHANDLED, encode_frame, error_body
 from fcemu.runtime.worker import WorkerInstance, WorkerRuntime
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class NodeInstance(WorkerInstance):
         with contextlib.suppress(Exception):
             reply = await asyncio.wait_for(self._call(request_id, encode_frame(request)),
                                            self.pre_stop.timeout)
-            self.pre_stopped = reply.get("kind") == "ok"
+            self.pre_stopped = reply[RESULT_KIND] == "ok"
 
     def command(self) -> list[str]:
         return [_SH, "-c", _SHIM, self.python, WORKER_JS]

@@ -36,6 +36,11 @@ _DRAIN_READS = 16
 #: A frame's JSON, from its UTF-8 text (``json.loads`` of the bytes first guesses their
 #: encoding and goes through two more calls: twice the time of a reply's decoding).
 _decode = json.JSONDecoder().decode
+#: The decoder's own scanner, as ``decode`` calls it (through ``raw_decode``) for a document
+#: that starts at once: a frame's text is one, so :class:`FrameSink` calls it directly (half
+#: the instructions of ``decode``, which also matches whitespace before and after it), and
+#: ``decode`` only for a text it does not read whole (which ``decode`` reads, or refuses).
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class PipeSink(Protocol):
@@ -104,6 +109,7 @@ class _Direct(asyncio.Protocol):
     def __init__(self, sink: PipeSink, inner: asyncio.BaseProtocol) -> None:
         self._sink = sink
         self._inner = inner
+        self.data_received = sink.feed  # type: ignore[method-assign]  # one call less a chunk
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._inner.connection_made(transport)
@@ -122,7 +128,7 @@ class FrameSink:
     """Length-prefixed JSON frames (:data:`fcemu.runtime.protocol.FRAME_HEADER`), each
     given to ``on_frame`` as soon as it is whole; ``on_end`` once, when the pipe ends or
     carries something that is not a frame (a frame over ``MAX_FRAME``, bad JSON, a frame
-    ``on_frame`` cannot read: its ``KeyError``/``TypeError``/``AttributeError``/
+    ``on_frame`` cannot read: its ``LookupError``/``TypeError``/``AttributeError``/
     ``ValueError``): nothing more is read then. :attr:`ended` is set with it."""
 
     def __init__(self, on_frame: Callable[[Any], None], on_end: Callable[[], None]) -> None:
@@ -130,9 +136,10 @@ class FrameSink:
         self._on_end = on_end
         self._buffer = bytearray()
         self.ended = asyncio.Event()
+        self._ended = False  # ended.is_set(), read as a plain attribute for each chunk
 
     def feed(self, data: bytes) -> None:
-        if self.ended.is_set():
+        if self._ended:
             return
         buffer = self._buffer
         if buffer:
@@ -149,10 +156,16 @@ class FrameSink:
                 stop = at + header + length
                 if stop > size:
                     break
-                frame = _decode(view[at + header:stop].decode())
+                text = view[at + header:stop].decode()
+                try:
+                    frame, end = _scan(text, 0)
+                except StopIteration:  # not a JSON value at its start: decode says why
+                    end = -1
+                if end != len(text):
+                    frame = _decode(text)
                 at = stop
                 self._on_frame(frame)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, LookupError, TypeError, AttributeError):
             self._buffer = bytearray()
             self.end()
             return
@@ -162,7 +175,8 @@ class FrameSink:
             buffer += data[at:]
 
     def end(self) -> None:
-        if not self.ended.is_set():
+        if not self._ended:
+            self._ended = True
             self.ended.set()
             self._on_end()
 
@@ -189,17 +203,30 @@ class PipeDrain:
         self._held = array.array("i", [0])
 
     def __call__(self) -> None:
+        if self._transport.is_closing():
+            return
+        try:
+            fcntl.ioctl(self._fd, termios.FIONREAD, self._held)
+        except OSError:  # an error the transport's own read reports
+            return
+        if self._held[0] > 0:  # usually empty: one system call, nothing read
+            self._read()
+
+    def _read(self) -> None:
         transport, held = self._transport, self._held
         for _ in range(_DRAIN_READS):
-            if transport.is_closing():
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except OSError:  # an error the transport's own read reports
+                return
+            if not data:  # at its end: the transport sees that on its next read
+                return
+            self._sink.feed(data)
+            if len(data) < READ_SIZE or transport.is_closing():
                 return
             try:
                 fcntl.ioctl(self._fd, termios.FIONREAD, held)
-                data = os.read(self._fd, READ_SIZE) if held[0] > 0 else b""
-            except OSError:  # an error the transport's own read reports
+            except OSError:
                 return
-            if not data:  # empty, or at its end: the transport sees that on its next read
-                return
-            self._sink.feed(data)
-            if len(data) < READ_SIZE:
+            if held[0] <= 0:
                 return

@@ -8,8 +8,9 @@ package of its own (``_worker_main._shared``).
 
 * the Python runtime's error JSON (spec §6.2), :func:`error_body`, the one
   builder of it, and the ``x-fc-error-type`` values the runtimes report;
-* the worker protocol: length-prefixed JSON frames (:func:`encode_frame`)
-  and the private ``FCEMU_*`` settings a worker reads from its environment.
+* the worker protocol: length-prefixed JSON frames (:func:`encode_frame`), the
+  fields of a ``result`` frame (``RESULT_*``) and the private ``FCEMU_*`` settings a
+  worker reads from its environment.
 
 The launcher's command line (``_contain_main.py``) is in :mod:`fcemu.runtime.launcher`,
 which imports nothing, so that starting an instance stays cheap.
@@ -47,6 +48,21 @@ FRAME_HEADER = struct.Struct(">I")
 #: The largest frame the server reads (a result is at most a few MB of Base64).
 MAX_FRAME = 1 << 30
 
+#: A ``result`` frame is a JSON array, not an object: ``["result", request_id, kind, body,
+#: error_type, maxrss_kb, children]`` (the server reads one per request, and an array's
+#: fields cost its JSON decoder a third of an object's). Its fields' positions:
+RESULT_REQUEST_ID = 1
+RESULT_KIND = 2
+#: The handler's return value, or the error JSON, in Base64.
+RESULT_BODY = 3
+RESULT_ERROR_TYPE = 4
+#: The worker process's own peak memory (KiB).
+RESULT_MAXRSS_KB = 5
+#: Whether the worker process may have child processes now.
+RESULT_CHILDREN = 6
+#: How many fields a result has (at least: a later worker may add some).
+RESULT_FIELDS = 7
+
 #: ``instanceConcurrency``: above 1, the worker runs each request on a thread of its own.
 ENV_INSTANCE_CONCURRENCY = "FCEMU_INSTANCE_CONCURRENCY"
 #: ``module.function`` of ``instanceLifecycleConfig.initializer``.
@@ -60,7 +76,7 @@ ENV_LOG_STORE = "FCEMU_LOG_STORE"
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
-def encode_frame(doc: dict[str, Any]) -> bytes:
+def encode_frame(doc: dict[str, Any] | list[Any]) -> bytes:
     """One frame: the header, then ``doc`` as compact JSON."""
     data = _COMPACT.encode(doc).encode()
     return FRAME_HEADER.pack(len(data)) + data

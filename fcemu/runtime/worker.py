@@ -32,10 +32,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fcemu.clock import real_monotonic
+from fcemu.clock import RealTimeEventLoop, real_monotonic
 from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
-from fcemu.runtime.frames import credentials_doc
+from fcemu.runtime.frames import FrameWriter, credentials_doc
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
@@ -60,6 +60,10 @@ from fcemu.runtime.protocol import (
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
     INITIALIZATION_ERROR,
+    RESULT_BODY,
+    RESULT_CHILDREN,
+    RESULT_KIND,
+    RESULT_MAXRSS_KB,
     UNHANDLED,
     encode_frame,
     error_body,
@@ -145,7 +149,9 @@ class WorkerInstance(WorkerRequests):
                          stderr=pipe, readers=lambda: [frames.wait_end(), logs.wait_end()],
                          sandbox=sandbox, sinks={1: frames, 2: logs})
         assert self.proc is not None and self.tree is not None
-        self._stdin = self.proc.stdin
+        assert self.proc.stdin is not None
+        self._frames = FrameWriter(self.proc.stdin)
+        self._real_time = type(self._loop).time is RealTimeEventLoop.time
         log_pipe = self.tree.pipe(2)
         if log_pipe is not None and not self.threaded:
             self._log_drain = PipeDrain(log_pipe, logs)
@@ -171,19 +177,20 @@ class WorkerInstance(WorkerRequests):
                                         logs=self._take_log(request_id, "Initialize"))
         except _WorkerGone:
             return await self._gone(request_id, started, "Initialize")
-        self.reported_kb = max(self.reported_kb, int(reply["maxrss_kb"]))
-        if self.over_memory(int(reply["maxrss_kb"]), not reply.get("children", True)):
+        reported = int(reply[RESULT_MAXRSS_KB])
+        self.reported_kb = max(self.reported_kb, reported)
+        if self.over_memory(reported, not reply[RESULT_CHILDREN]):
             return await self._gone(request_id, started, "Initialize")
         if not self.threaded:
             await self.log.wait_for(end_marker(request_id, "Initialize"), _LOG_DRAIN_S)
-        if reply["kind"] == "ok":
+        if reply[RESULT_KIND] == "ok":
             # the initializer's log goes in front of the first request's log
             init_log = self._take_log(request_id, "Initialize")
             self._request_logs.setdefault(request_id, []).insert(0, init_log)
             return None
         self.healthy = False  # FC destroys an instance whose initializer failed
-        return Outcome("error", base64.b64decode(reply["body"]), INITIALIZATION_ERROR,
-                       _ms_since(started), kb_to_mb(int(reply["maxrss_kb"])), self.instance_id,
+        return Outcome("error", base64.b64decode(reply[RESULT_BODY]), INITIALIZATION_ERROR,
+                       _ms_since(started), kb_to_mb(reported), self.instance_id,
                        self._take_log(request_id, "Initialize"))
 
 

@@ -32,18 +32,28 @@ import binascii
 from typing import TYPE_CHECKING, Any
 
 from fcemu.clock import real_monotonic
-from fcemu.runtime.frames import invoke_frame
+from fcemu.runtime.frames import FrameWriter, invoke_frame
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
     OutcomeKind,
     crash_outcome,
+    kb_to_mb,
     timeout_outcome,
 )
 from fcemu.runtime.logs import end_marker, framed, start_marker
 from fcemu.runtime.pipes import PipeDrain
 from fcemu.runtime.pool import Instance, Key
-from fcemu.runtime.protocol import INITIALIZATION_ERROR
+from fcemu.runtime.protocol import (
+    INITIALIZATION_ERROR,
+    RESULT_BODY,
+    RESULT_CHILDREN,
+    RESULT_ERROR_TYPE,
+    RESULT_FIELDS,
+    RESULT_KIND,
+    RESULT_MAXRSS_KB,
+    RESULT_REQUEST_ID,
+)
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -85,16 +95,21 @@ class WorkerRequests(Instance):
         # self.log (fd-level output) is cut per request at the markers when requests run
         # one at a time; otherwise all of it is the instance's own log.
         self._request_logs: dict[str, list[str]] = {}
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: Each request's reply future: a ``result`` frame (``protocol.RESULT_*``).
+        self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         #: The loop time by which each pending request must have its reply, and the one timer
         #: that watches them (:meth:`_deadlines_due`).
         self._deadlines: dict[str, float] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_at = 0.0
         self._hello: asyncio.Future[dict[str, Any]] | None = None
-        self._write_lock = asyncio.Lock()
         self._pipe_closed = False
-        self._stdin: asyncio.StreamWriter | None = None
+        #: The process's stdin, which takes the request frames (set once the process is up).
+        self._frames: FrameWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The loop's time is :func:`real_monotonic` (the emulator's loop): a deadline is then
+        #: reckoned from the time a request began, without asking the loop.
+        self._real_time = False
         #: Started, and its initializer (if any) succeeded: it takes requests.
         self._warm = False
         #: When each request that :meth:`begin` started began (real seconds).
@@ -122,22 +137,23 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        return await self._answer(invocation, started, reply)
+        return self._answered_now(invocation, started, reply) or await self._answer(
+            invocation, started, reply)
 
     def begin(self, invocation: Invocation, reply: asyncio.Future[Any]) -> bool:
         """Start the request now (the pool's hand-off) if the instance is warm and its frame
         goes into the pipe without waiting: nothing else is waiting to write, and nothing
         of an earlier frame is still queued for the pipe."""
-        stdin = self._stdin
+        tree, frames = self.tree, self._frames
         if (not self._warm or not self.healthy or self.retired or self._pipe_closed
-                or stdin is None or self.exited or self._killing.is_set()
-                or self._write_lock.locked() or stdin.transport.get_write_buffer_size() > 0):
+                or tree is None or tree.protocol.gone or self._killing.is_set()
+                or frames is None or (frames.queued and not frames.free())):
             return False
         request_id = invocation.request_id
         self._began[request_id] = began = real_monotonic()
         self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
-        self._send(request_id, frame, invocation.function.timeout, reply)
+        self._send(request_id, frame, invocation.function.timeout, reply, began)
         return True
 
     def _mark_start(self, request_id: str) -> bool:
@@ -154,7 +170,7 @@ class WorkerRequests(Instance):
         drain = self._log_drain
         if drain is not None:
             drain()
-        self.log.feed(start_marker(request_id))
+        self.log.feed(f"FC Invoke Start RequestId: {request_id}\n".encode())  # start_marker()
         unanswered[request_id] = True
         return False
 
@@ -167,12 +183,11 @@ class WorkerRequests(Instance):
         drain = self._log_drain
         if drain is not None:
             drain()
-        after = next(iter(self._unanswered), None)
-        end = end_marker(request_id)
-        if after is None:
+        end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
+        if not self._unanswered:
             self.log.feed(end)
         else:
-            self.log.feed_before(end, start_marker(after))
+            self.log.feed_before(end, start_marker(next(iter(self._unanswered))))
 
     async def finish(self, invocation: Invocation) -> Outcome:
         """The outcome of a request :meth:`begin` started; its reply has come."""
@@ -187,7 +202,9 @@ class WorkerRequests(Instance):
             return await self._timed_out(invocation, started)
         except _WorkerGone:
             return await self._gone(request_id, started)
-        return await self._answer(invocation, started, reply)
+        # usually made at once, without a coroutine (an Outcome is always true)
+        return self._answered_now(invocation, started, reply) or await self._answer(
+            invocation, started, reply)
 
     def abandon(self, request_id: str) -> None:
         if self._began.pop(request_id, None) is not None:
@@ -206,22 +223,44 @@ class WorkerRequests(Instance):
                                instance_id=self.instance_id,
                                logs=self._take_log(invocation.request_id))
 
-    async def _answer(self, invocation: Invocation, started: float,
-                      reply: dict[str, Any]) -> Outcome:
-        request_id, reported = invocation.request_id, int(reply["maxrss_kb"])
-        self.reported_kb = max(self.reported_kb, reported)
-        if self.over_memory(reported, not reply.get("children", True)):
-            return await self._gone(request_id, started)
-        duration_ms = _ms_since(started)
+    def _answered_now(self, invocation: Invocation, started: float,
+                      reply: list[Any]) -> Outcome | None:
+        """The outcome of an answered request, if it needs no waiting: the instance stayed
+        within its memory, and the request's End line has come (with one request at a time,
+        it usually came with the reply). None otherwise: then :meth:`_answer` makes it."""
+        request_id, reported = invocation.request_id, int(reply[RESULT_MAXRSS_KB])
+        if reported > self.reported_kb:
+            self.reported_kb = reported
+        now = real_monotonic()
+        if self.over_memory(reported, not reply[RESULT_CHILDREN], now):
+            return None
         end = None
         if not self.threaded:
-            end = end_marker(request_id)
-            if not self.log.has(end):  # it usually came with the reply: no waiting then
-                await self.log.wait_for(end, _LOG_DRAIN_S)
+            end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
+            if not self.log.has(end):
+                return None
         # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
-        return Outcome(reply["kind"], binascii.a2b_base64(reply["body"]), reply["error_type"],
-                       duration_ms, self.seen_peak_mb(), self.instance_id,
-                       self._take_log(request_id, end=end))
+        return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
+                       reply[RESULT_ERROR_TYPE],
+                       int((now - started) * 1000),
+                       kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
+                       self.instance_id, self._take_log(request_id, "Invoke", end))
+
+    async def _answer(self, invocation: Invocation, started: float,
+                      reply: list[Any]) -> Outcome:
+        """The outcome of an answered request that :meth:`_answered_now` could not make at
+        once: the instance went over its memory, or the End line is still to come (one
+        request at a time: waited for, a bounded moment)."""
+        request_id = invocation.request_id
+        if self.oom_kb:
+            return await self._gone(request_id, started)
+        duration_ms, end = _ms_since(started), None
+        if not self.threaded:
+            end = end_marker(request_id)
+            await self.log.wait_for(end, _LOG_DRAIN_S)
+        return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
+                       reply[RESULT_ERROR_TYPE], duration_ms, self.seen_peak_mb(),
+                       self.instance_id, self._take_log(request_id, "Invoke", end))
 
     async def _gone(self, request_id: str, started: float, phase: str = "Invoke") -> Outcome:
         """The process died (or went over memorySize) during a request: a crash, the
@@ -241,7 +280,7 @@ class WorkerRequests(Instance):
         return outcome
 
     async def _call(self, request_id: str, frame: bytes,
-                    timeout: float | None = None) -> dict[str, Any]:
+                    timeout: float | None = None) -> list[Any]:
         """Send one request's frame and wait for its reply; _WorkerGone if the process ends first,
         ``asyncio.TimeoutError`` after ``timeout`` real seconds.
 
@@ -250,18 +289,18 @@ class WorkerRequests(Instance):
         goes into the pipe whole, so only a pipe that is full (a large payload, a worker not
         reading) waits, in order, to drain.
         """
-        stdin = self._stdin
-        assert stdin is not None
+        frames = self._frames
+        assert frames is not None
         if self._pipe_closed or self.exited:
             raise _WorkerGone("process ended")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         deadline = self._send(request_id, frame, timeout, future)
         try:
-            if stdin.transport.get_write_buffer_size() > 0 or self._write_lock.locked():
-                async with self._write_lock:
+            if frames.queued and not frames.free():
+                async with frames.lock:
                     left = None if deadline is None else max(0.0, deadline - loop.time())
-                    await asyncio.wait_for(stdin.drain(), left)
+                    await asyncio.wait_for(frames.stdin.drain(), left)
             return await future
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
@@ -272,22 +311,26 @@ class WorkerRequests(Instance):
             self._pending.pop(request_id, None)
 
     def _send(self, request_id: str, frame: bytes, timeout: float | None,
-              future: asyncio.Future[Any]) -> float | None:
-        """Note the request's reply future and deadline, and write its frame (whole: the pipe
-        transport keeps what the pipe cannot take yet); the deadline (loop time)."""
+              future: asyncio.Future[Any], now: float | None = None) -> float | None:
+        """Note the request's reply future and deadline, and write its frame (whole:
+        :class:`FrameWriter`); the deadline (loop time). ``now``: :func:`real_monotonic`,
+        read just before."""
         self._pending[request_id] = future
         deadline = None
         if timeout is not None:
             loop = self._loop
             assert loop is not None
-            deadline = self._deadlines[request_id] = loop.time() + timeout
+            if now is None or not self._real_time:
+                now = loop.time()
+            deadline = self._deadlines[request_id] = now + timeout
             timer = self._deadline_timer
-            if timer is None or timer.when() > deadline:
+            if timer is None or self._deadline_at > deadline:
                 if timer is not None:
                     timer.cancel()
                 self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
-        assert self._stdin is not None
-        self._stdin.write(frame)
+                self._deadline_at = deadline
+        assert self._frames is not None
+        self._frames.write(frame)
         return deadline
 
     def _deadlines_due(self) -> None:
@@ -304,8 +347,8 @@ class WorkerRequests(Instance):
                 if future is not None:
                     _time_out(future)
         if self._deadlines and not self._pipe_closed:
-            self._deadline_timer = loop.call_at(min(self._deadlines.values()),
-                                                self._deadlines_due)
+            self._deadline_at = min(self._deadlines.values())
+            self._deadline_timer = loop.call_at(self._deadline_at, self._deadlines_due)
 
     def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None) -> str:
         """The request's log (``end``: its End marker, when the caller has it already)."""
@@ -319,22 +362,29 @@ class WorkerRequests(Instance):
             return text
         self._unanswered.pop(request_id, None)
         parts = self._request_logs.pop(request_id, None)
-        taken = self.log.take(start_marker(request_id, phase), end or end_marker(request_id, phase))
+        start = f"FC {phase} Start RequestId: {request_id}\n".encode()  # start_marker()
+        taken = self.log.take(start, end or end_marker(request_id, phase))
         return "".join(parts) + taken if parts else taken
 
     # -- the process ----------------------------------------------------------------------
 
-    def _on_frame(self, frame: dict[str, Any]) -> None:
-        """Route a frame from the child (in the pipe's callback): hello, log lines, results."""
-        kind = frame.get("type")
-        if kind == "result":
-            request_id = frame["request_id"]
+    def _on_frame(self, frame: Any) -> None:
+        """Route a frame from the child (in the pipe's callback): results (arrays), hello,
+        log lines; a result without all its fields breaks the protocol (``ValueError``)."""
+        if frame.__class__ is list:
+            if frame[0] != "result":
+                return
+            if len(frame) < RESULT_FIELDS:
+                raise ValueError("a result frame without all its fields")
+            request_id = frame[RESULT_REQUEST_ID]
             if self._unanswered:
                 self._answered(request_id)
             future = self._pending.get(request_id)
             if future is not None and not future.done():
                 future.set_result(frame)
-        elif kind == "log":
+            return
+        kind = frame.get("type")
+        if kind == "log":
             self._add_log(frame["request_id"], frame["data"])
         elif kind == "hello" and self._hello is not None and not self._hello.done():
             self._hello.set_result(frame)

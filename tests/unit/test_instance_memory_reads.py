@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,6 +33,7 @@ class FakeTree:
         self.others_kb = 0
         self.reads = 0
         self.exited = False
+        self.protocol = SimpleNamespace(gone=False)  # what over_memory() asks (Contained's)
 
     def memory_kb(self, peak: bool = False, handler_kb: int | None = None,
                   childless: bool = False) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from fcemu.runtime import protocol
 from fcemu.runtime.nodejs import _SH, _SHIM, WORKER_JS
 from fcemu.runtime.protocol import FRAME_HEADER, encode_frame
 
@@ -107,8 +108,17 @@ class Worker:
         return data
 
     def _frame(self) -> dict:
+        """The next frame; a result (an array: ``protocol.RESULT_*``) as a dict by field."""
         (size,) = FRAME_HEADER.unpack(self._read(FRAME_HEADER.size))
-        return json.loads(self._read(size))  # type: ignore[no-any-return]
+        frame = json.loads(self._read(size))
+        if isinstance(frame, list):
+            assert frame[0] == "result" and len(frame) == protocol.RESULT_FIELDS, frame
+            return {"type": "result", "request_id": frame[protocol.RESULT_REQUEST_ID],
+                    "kind": frame[protocol.RESULT_KIND], "body": frame[protocol.RESULT_BODY],
+                    "error_type": frame[protocol.RESULT_ERROR_TYPE],
+                    "maxrss_kb": frame[protocol.RESULT_MAXRSS_KB],
+                    "children": frame[protocol.RESULT_CHILDREN]}
+        return frame  # type: ignore[no-any-return]
 
     def invoke(self, event: str) -> tuple[object, dict]:
         assert self.proc.stdin is not None

@@ -7,8 +7,9 @@
  * fd 4; fd 0 is /dev/null and fd 1 is fd 2, the instance's output), so whatever the
  * handler or its children print never disturbs the protocol. The protocol is the Python
  * worker's (fcemu/runtime/_worker_main.py and protocol.py): 4-byte big-endian length +
- * UTF-8 JSON frames, bytes as Base64; "hello" once, then one "result" per "init" or
- * "invoke"; "log" frames carry a request's output when several requests share the
+ * UTF-8 JSON frames, bytes as Base64; "hello" once, then one result per "init" or
+ * "invoke", an array ["result", request_id, kind, body, error_type, maxrss_kb, children]
+ * (protocol.py's RESULT_*); "log" frames carry a request's output when several requests share the
  * instance (FCEMU_INSTANCE_CONCURRENCY above 1). Private settings arrive as FCEMU_*
  * variables and are removed before user code runs.
  *
@@ -372,10 +373,8 @@ function finish(request, phase, kind, body, errorType) {
   active.delete(requestId);
   if (writesMarkers(request, phase)) logLine(requestId, `FC ${phase} End RequestId: ${requestId}`);
   if (THREADED) flushLog(requestId);
-  send({
-    type: 'result', request_id: requestId, kind, body: body.toString('base64'),
-    error_type: errorType, maxrss_kb: maxrssKb(), children: mayHaveChildren(),
-  });
+  send(['result', requestId, kind, body.toString('base64'), errorType, maxrssKb(),
+    mayHaveChildren()]);
 }
 
 // An error no handler's promise caught ends the instance, as Node.js does by default:
