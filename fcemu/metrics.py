@@ -101,8 +101,9 @@ class Metrics:
         self._counters: dict[Key, _Counters] = {}
         self._buckets: dict[int, _Bucket] = {}
         self._last_bucket: _Bucket | None = None  # the one :meth:`_bucket` gave last
-        #: :meth:`enqueued`'s last (function name, qualifier, key, counters).
-        self._last_enqueued: tuple[str, str, Key, _Counters] | None = None
+        #: The last (function name, qualifier, key, counters) that :meth:`enqueued` or
+        #: :meth:`changed` looked up (counters are never dropped: a reset makes new metrics).
+        self._last_key: tuple[str, str, Key, _Counters] | None = None
         self._backlog_total = 0
 
     # -- feeding (O(1) per call) -----------------------------------------------------
@@ -110,16 +111,29 @@ class Metrics:
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         """A task's status changed to ``event.status`` from ``previous`` (for its first
         event, the status a new task starts with)."""
-        key = (task.function_name, task.qualifier)
-        counters = self._counters.get(key)
-        if counters is None:
-            counters = self._counters[key] = _Counters()
-        at = event.timestamp
+        self.changed(task, event.event_id, event.status, event.timestamp, event.detail,
+                     previous)
+
+    def changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                previous: TaskStatus) -> None:
+        """:meth:`event`, given the event's fields (``event_id``, ``status``, ``timestamp``
+        and ``detail``, which counts for nothing) instead of a :class:`TaskEvent`: the task
+        life cycle makes none while no event listener is registered (issue 13). The last
+        call's key and counters are kept, as :meth:`enqueued` keeps them."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
+        if last is not None and last[0] is name and last[1] is qualifier:
+            key, counters = last[2], last[3]
+        else:
+            key = (name, qualifier)
+            found = self._counters.get(key)
+            if found is None:
+                found = self._counters[key] = _Counters()
+            counters = found
+            self._last_key = (name, qualifier, key, counters)
         bucket = self._last_bucket  # most events: the newest bucket (_bucket's check, inline)
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
             bucket = self._bucket(at)
-        status = event.status
-        if event.event_id > 1:  # it leaves the group it was in
+        if event_id > 1:  # it leaves the group it was in
             if previous in _WAITING:
                 if self._backlog_total > bucket.backlog_max:  # the level it leaves
                     bucket.backlog_max = self._backlog_total
@@ -141,7 +155,7 @@ class Metrics:
             counters.in_process += 1
             if status is _RUNNING and not task.attempts:  # the first start
                 counters.dequeued += 1
-                latency = event.timestamp - task.submitted_ms
+                latency = at - task.submitted_ms
                 counters.start_latency_sum_ms += latency
                 counters.start_latency_count += 1
                 starts = bucket.start_latency.get(key)
@@ -154,7 +168,7 @@ class Metrics:
         counts[value] = counts.get(value, 0) + 1
         by_status, status_key = bucket.by_status, (*key, value)
         by_status[status_key] = by_status.get(status_key, 0) + 1
-        latency = event.timestamp - task.submitted_ms
+        latency = at - task.submitted_ms
         counters.end_latency_sum_ms += latency
         counters.end_latency_count += 1
         ends = bucket.end_latency.get(key)
@@ -169,7 +183,7 @@ class Metrics:
         without the event object (issue 13: an async submit's path). The last call's key
         and counters are kept: a burst's tasks are one function's, whose name and
         qualifier are the same string objects (else the lookup, as before)."""
-        name, qualifier, last = task.function_name, task.qualifier, self._last_enqueued
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
         if last is not None and last[0] is name and last[1] is qualifier:
             key, counters = last[2], last[3]
         else:
@@ -178,7 +192,7 @@ class Metrics:
             if found is None:
                 found = self._counters[key] = _Counters()
             counters = found
-            self._last_enqueued = (name, qualifier, key, counters)
+            self._last_key = (name, qualifier, key, counters)
         at = task.submitted_ms
         bucket = self._last_bucket
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:

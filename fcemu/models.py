@@ -255,6 +255,12 @@ class Task:
 
     def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
         """Record a status change (it does not set :attr:`status`)."""
+        return TaskEvent(self.record_event(status, timestamp, detail), status, timestamp,
+                         detail)
+
+    def record_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> int:
+        """:meth:`add_event` without the :class:`TaskEvent`: the new event's ``event_id``
+        (the task life cycle's, when nobody reads the event object: issue 13)."""
         index = len(self.event_log) // _EVENT.size
         packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
         if not index:  # tasks submitted in the same ms share their first log (issue 13)
@@ -267,7 +273,7 @@ class Task:
             if self.event_details is None:
                 self.event_details = {}
             self.event_details[index] = detail
-        return TaskEvent(index + 1, status, timestamp, detail)
+        return index + 1
 
     def note_event(self, status: TaskStatus, timestamp: int) -> None:
         """:meth:`add_event` with no detail, making no :class:`TaskEvent` (a submit's first

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from fcemu.destinations import destination_for, parse_destination
 from fcemu.errors import InvalidArgument
 from fcemu.metrics import Metrics, prometheus_text
+from fcemu.models import TaskEvent
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.engine.control import Runner
-    from fcemu.models import Task, TaskEvent, TaskStatus
+    from fcemu.models import Task, TaskStatus
     from fcemu.smq import Message, Smq
     from fcemu.tasks import AsyncTasks
 
@@ -37,6 +38,8 @@ class _Observer:
 
     #: A new task's first event (:meth:`listeners_changed` binds it).
     enqueued: Callable[[Task], None]
+    #: A status change, given the event's fields (:meth:`listeners_changed` binds it).
+    changed: Callable[[Task, int, TaskStatus, int, str, TaskStatus], None]
 
     def __init__(self, metrics: Metrics, listeners: list[EventListener]) -> None:
         self.metrics = metrics
@@ -44,14 +47,22 @@ class _Observer:
         self.listeners_changed()
 
     def listeners_changed(self) -> None:
-        """Bind :attr:`enqueued` for the listeners now registered: the metrics' own
-        while there is none (an async submit makes one call less: issue 13)."""
-        self.enqueued = self._enqueued if self.listeners else self.metrics.enqueued
+        """Bind :attr:`enqueued` and :attr:`changed` for the listeners now registered: the
+        metrics' own while there is none (an async submit makes one call less, a status
+        change one call and no :class:`TaskEvent`: issue 13)."""
+        if self.listeners:
+            self.enqueued, self.changed = self._enqueued, self._changed
+        else:
+            self.enqueued, self.changed = self.metrics.enqueued, self.metrics.changed
 
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         self.metrics.event(task, event, previous)
         for listener in self.listeners:
             listener(task, event)
+
+    def _changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                 previous: TaskStatus) -> None:
+        self.event(task, TaskEvent(event_id, status, at, detail), previous)
 
     def _enqueued(self, task: Task) -> None:
         self.metrics.enqueued(task)

@@ -20,7 +20,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from fcemu import gcpolicy, retry_policy
 from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, PreconditionFailed
@@ -37,6 +37,7 @@ from fcemu.models import (
     TaskStatus,
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+from fcemu.runtime.invocation import LOCAL_CREDENTIALS
 from fcemu.runtime.logs import framed
 from fcemu.taskindex import SEQ_BITS, SEQ_MAX, Partition, append_latest
 from fcemu.tasks.query import TaskQuery, page
@@ -65,6 +66,9 @@ _NOT_RUNNABLE = frozenset({*(s for s in TaskStatus if s.terminal), S.STOPPING})
 #: The length of an empty framed log, without its two request IDs.
 _QUIET_LEN = len(framed("", ""))
 
+assert framed("r", "") == "FC Invoke Start RequestId: r\nFC Invoke End RequestId: r\n", (
+    "fcemu.runtime.logs.framed changed: AsyncTasks._attempt's quiet log too")
+
 #: Runs one attempt: the scripted outcome of a step, else the handler.
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
 #: The statuses every attempt sets, as globals (an enum member read off its class runs
@@ -85,6 +89,17 @@ class TaskObserver(Protocol):
         :meth:`event`'s, without a :class:`TaskEvent` made for it (issue 13)."""
 
     def throttled(self, function_name: str, qualifier: str) -> None: ...
+
+
+class ChangeObserver(TaskObserver, Protocol):
+    """An observer that also takes a status change by the event's fields: when the
+    observer has ``changed``, the life cycle calls it instead of :meth:`event` and makes
+    no :class:`TaskEvent` (issue 13: the engine's, while no event listener is
+    registered)."""
+
+    def changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                previous: TaskStatus) -> None:
+        """:meth:`event` with ``TaskEvent(event_id, status, at, detail)``."""
 
 
 class AsyncTasks(TaskRows):
@@ -138,8 +153,19 @@ class AsyncTasks(TaskRows):
         self._waits = Waiting()
         #: Tasks waiting while their function is disabled: function -> task ID -> task.
         self._paused: dict[str, dict[str, Task]] = {}
-        #: Told of every event and throttle (set by the engine; None: nobody listens).
-        self.observer: TaskObserver | None = None
+        self._observer: TaskObserver | None = None
+        #: The observer when it takes a change by its fields (:class:`ChangeObserver`).
+        self._changes: ChangeObserver | None = None
+
+    @property
+    def observer(self) -> TaskObserver | None:
+        """Told of every event and throttle (set by the engine; None: nobody listens)."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: TaskObserver | None) -> None:
+        self._observer = observer
+        self._changes = cast("ChangeObserver", observer) if hasattr(observer, "changed") else None
 
     # -- submission -----------------------------------------------------------------
 
@@ -196,8 +222,8 @@ class AsyncTasks(TaskRows):
         else:
             task.note_event(_ENQUEUED, now)
             self._first_ms, self._first_log = now, task.event_log
-        if self.observer is not None:
-            self.observer.enqueued(task)
+        if self._observer is not None:
+            self._observer.enqueued(task)
         last = self._last_part
         if last is None or last.function_name != name or last.qualifier != qualifier:
             last = self._last_part = self._partition_of(task)
@@ -294,10 +320,14 @@ class AsyncTasks(TaskRows):
             self._finish(task, S.INVALID, "")
             return None
         now = self._clock.now_ms()
-        ended = retry_policy.give_up(task, now)  # max age, or 5 h of throttling
-        if ended is not None:
-            self._finish(task, ended.status, ended.condition, ended.detail)
-            return None
+        # max age, or 5 h of throttling; not throttled and younger than its max age: within
+        # its deadline (retry_policy.deadline_ms's), no call
+        if (task.throttled_since_ms is not None
+                or now > task.submitted_ms + task.max_age_s * 1000):
+            ended = retry_policy.give_up(task, now)
+            if ended is not None:
+                self._finish(task, ended.status, ended.condition, ended.detail)
+                return None
         restriction = function.invocation_restriction
         if restriction is not None and restriction.disable:
             self._pause(task, now)  # DisableFunctionInvocation: wait (still ageing)
@@ -310,8 +340,8 @@ class AsyncTasks(TaskRows):
             if task.throttled_since_ms is None:
                 task.throttled_since_ms = now
             task.scripted_throttles += scripted
-            if self.observer is not None:
-                self.observer.throttled(task.function_name, task.qualifier)
+            if self._observer is not None:
+                self._observer.throttled(task.function_name, task.qualifier)
             self._retry_later(task, task.throttle_count, "throttled")
             return None
         task.throttled_since_ms = None
@@ -325,15 +355,16 @@ class AsyncTasks(TaskRows):
         now = self._clock.now_ms()
         if now == task.runnable_ms:
             now = task.runnable_ms  # the same int object: one less per retained task
-        attempt = Attempt(number=len(task.attempts) + 1, started_ms=now,
-                          scripted=step.outcome if step is not None else "")
+        attempt = Attempt(len(task.attempts) + 1, now, "", 0, "", "", "",  # by position:
+                          "" if step is None else step.outcome)  # no keywords' dict
         if task.attempts:
             task.attempts.append(attempt)
         else:  # a list of exactly one (an append to the empty list keeps three spare slots)
             task.attempts = [attempt]
+        settings = self._settings
         invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
-                                self._settings.region, self._settings.account_id,
-                                http_call=task.http_call)
+                                settings.region, settings.account_id, LOCAL_CREDENTIALS,
+                                task.http_call)
         try:
             outcome = await self._execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried
@@ -345,16 +376,17 @@ class AsyncTasks(TaskRows):
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
         logs, rid = outcome.logs, task.request_id
-        if len(logs) == _QUIET_LEN + 2 * len(rid) and logs == framed(rid, ""):
+        if (len(logs) == _QUIET_LEN + 2 * len(rid)  # framed(rid, "")'s text, inline
+                and logs == f"FC Invoke Start RequestId: {rid}\nFC Invoke End RequestId: {rid}\n"):
             logs = QUIET_LOG  # printed nothing: one shared string, framed when read
         attempt.logs, attempt.max_memory_mb = logs, outcome.max_memory_mb
         self._after_attempt(task, outcome, step)
 
     def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:
         if task.stop_requested:
-            task.error_body = None if outcome.ok else outcome.body
+            task.error_body = None if outcome.kind == "ok" else outcome.body
             self._finish(task, S.STOPPED, "InvocationStopped", scripted_detail(step))
-        elif outcome.ok:
+        elif outcome.kind == "ok":  # Outcome.ok's, without its property call
             task.return_payload = outcome.body
             self._finish(task, _SUCCEEDED, "", "" if step is None else scripted_detail(step))
         else:
@@ -378,7 +410,8 @@ class AsyncTasks(TaskRows):
         self._wake_at(task, due, why)
 
     def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
-        self._unwait(task)
+        if task in self._waits.shards[hash(task) & MASK]:  # usually none: its dispatch took it
+            self._unwait(task)
         task.condition = condition
         task.end_ms = self._clock.now_ms()
         self._event(task, status, detail)
@@ -401,9 +434,13 @@ class AsyncTasks(TaskRows):
                 part = self._partition(task)
             if part.by_status is not None:  # no status lists yet: a move notes nothing
                 part.moved(task, old)
-        event = task.add_event(status, self._clock.now_ms(), detail)
-        if self.observer is not None:
-            self.observer.event(task, event, old)
+        now = self._clock.now_ms()
+        event_id = task.record_event(status, now, detail)
+        changes = self._changes
+        if changes is not None:  # no TaskEvent made (ChangeObserver)
+            changes.changed(task, event_id, status, now, detail, old)
+        elif self._observer is not None:
+            self._observer.event(task, TaskEvent(event_id, status, now, detail), old)
 
     # -- engine hooks ---------------------------------------------------------------
 
