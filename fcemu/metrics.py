@@ -178,6 +178,39 @@ class Metrics:
         # instances: sampled once a task ends, while the instance it ran on is still alive
         bucket.instances_max = max(bucket.instances_max, self._instances_alive())
 
+    def started(self, task: Task, event_id: int, at: int) -> None:
+        """:meth:`changed` for Processed (from Enqueued, ``event_id - 1``) and then
+        Running (``event_id``), both at ``at``, in one call (issue 13: an attempt's start
+        while no event listener is registered): the same counts."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
+        if last is not None and last[0] is name and last[1] is qualifier:
+            key, counters = last[2], last[3]
+        else:
+            key = (name, qualifier)
+            found = self._counters.get(key)
+            if found is None:
+                found = self._counters[key] = _Counters()
+            counters = found
+            self._last_key = (name, qualifier, key, counters)
+        bucket = self._last_bucket
+        if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
+            bucket = self._bucket(at)
+        if event_id > 2:  # Processed, not a first event: it leaves the backlog
+            if self._backlog_total > bucket.backlog_max:  # the level it leaves
+                bucket.backlog_max = self._backlog_total
+            counters.backlog -= 1
+            self._backlog_total -= 1
+        counters.in_process += 1  # Processed comes in; Running leaves it and comes in
+        if not task.attempts:  # the first start
+            counters.dequeued += 1
+            latency = at - task.submitted_ms
+            counters.start_latency_sum_ms += latency
+            counters.start_latency_count += 1
+            starts = bucket.start_latency.get(key)
+            if starts is None:
+                starts = bucket.start_latency[key] = {}
+            starts[latency] = starts.get(latency, 0) + 1
+
     def enqueued(self, task: Task) -> None:
         """A new task's first event: :meth:`event` for Enqueued at its submission time,
         without the event object (issue 13: an async submit's path). The last call's key

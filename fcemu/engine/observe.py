@@ -40,6 +40,10 @@ class _Observer:
     enqueued: Callable[[Task], None]
     #: A status change, given the event's fields (:meth:`listeners_changed` binds it).
     changed: Callable[[Task, int, TaskStatus, int, str, TaskStatus], None]
+    #: An attempt's Processed and Running at once: the metrics' while no listener is
+    #: registered; None when there is one (each is told of each event with the task's
+    #: status at that event).
+    started: Callable[[Task, int, int], None] | None
 
     def __init__(self, metrics: Metrics, listeners: list[EventListener]) -> None:
         self.metrics = metrics
@@ -47,13 +51,16 @@ class _Observer:
         self.listeners_changed()
 
     def listeners_changed(self) -> None:
-        """Bind :attr:`enqueued` and :attr:`changed` for the listeners now registered: the
-        metrics' own while there is none (an async submit makes one call less, a status
-        change one call and no :class:`TaskEvent`: issue 13)."""
+        """Bind :attr:`enqueued`, :attr:`changed` and :attr:`started` for the listeners now
+        registered: the metrics' own while there is none (an async submit makes one call
+        less, a status change one call and no :class:`TaskEvent`, an attempt's start one
+        call for two events: issue 13)."""
         if self.listeners:
-            self.enqueued, self.changed = self._enqueued, self._changed
+            self.enqueued, self.changed, self.started = self._enqueued, self._changed, None
         else:
-            self.enqueued, self.changed = self.metrics.enqueued, self.metrics.changed
+            metrics = self.metrics
+            self.enqueued, self.changed, self.started = (metrics.enqueued, metrics.changed,
+                                                         metrics.started)
 
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         self.metrics.event(task, event, previous)

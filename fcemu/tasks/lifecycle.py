@@ -11,7 +11,8 @@ clock, the scheduler, the IDs, an ``execute`` callable, the execution
 :class:`~fcemu.tasks.slots.Slots`, the scripted outcomes, a function lookup, the
 async config resolver, the delivery of results); it never imports or holds the
 engine. It runs only on the emulator's loop. Its wake-ups, parking and retention
-are :mod:`fcemu.tasks.waits`; its state as rows is :mod:`fcemu.tasks.rows`.
+are :mod:`fcemu.tasks.waits`; its state as rows is :mod:`fcemu.tasks.rows`; its status
+changes, their events and its observer are :mod:`fcemu.tasks.events`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING
 
 from fcemu import gcpolicy, retry_policy
 from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, PreconditionFailed
@@ -33,13 +34,13 @@ from fcemu.models import (
     Function,
     HttpCall,
     Task,
-    TaskEvent,
     TaskStatus,
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
 from fcemu.runtime.invocation import LOCAL_CREDENTIALS
 from fcemu.runtime.logs import framed
 from fcemu.taskindex import SEQ_BITS, SEQ_MAX, Partition, append_latest
+from fcemu.tasks.events import ChangeObserver, TaskEvents, TaskObserver
 from fcemu.tasks.query import TaskQuery, page
 from fcemu.tasks.records import MASK, TaskRecords, Waiting
 from fcemu.tasks.rows import TaskRows
@@ -71,38 +72,12 @@ assert framed("r", "") == "FC Invoke Start RequestId: r\nFC Invoke End RequestId
 
 #: Runs one attempt: the scripted outcome of a step, else the handler.
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
-#: The statuses every attempt sets, as globals (an enum member read off its class runs
+#: The status most attempts end with, as a global (an enum member read off its class runs
 #: EnumType's lookup in Python 3.11: a global is a dict hit).
-_PROCESSED, _RUNNING, _SUCCEEDED = S.PROCESSED, S.RUNNING, S.SUCCEEDED
+_SUCCEEDED = S.SUCCEEDED
 
 
-class TaskObserver(Protocol):
-    """Told of every status change and throttle, on the loop (the engine's metrics and live
-    views): must be O(1) and never raise."""
-
-    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
-        """``event`` was just recorded; ``previous`` is the status before it (for the
-        first event, the status a new task starts with)."""
-
-    def enqueued(self, task: Task) -> None:
-        """A new task's first event (Enqueued, at its submission) was just recorded:
-        :meth:`event`'s, without a :class:`TaskEvent` made for it (issue 13)."""
-
-    def throttled(self, function_name: str, qualifier: str) -> None: ...
-
-
-class ChangeObserver(TaskObserver, Protocol):
-    """An observer that also takes a status change by the event's fields: when the
-    observer has ``changed``, the life cycle calls it instead of :meth:`event` and makes
-    no :class:`TaskEvent` (issue 13: the engine's, while no event listener is
-    registered)."""
-
-    def changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
-                previous: TaskStatus) -> None:
-        """:meth:`event` with ``TaskEvent(event_id, status, at, detail)``."""
-
-
-class AsyncTasks(TaskRows):
+class AsyncTasks(TaskEvents, TaskRows):
     """Task records of every function and the state machine that moves them.
 
     :param execute: runs one attempt (the engine's ``execute``).
@@ -156,16 +131,6 @@ class AsyncTasks(TaskRows):
         self._observer: TaskObserver | None = None
         #: The observer when it takes a change by its fields (:class:`ChangeObserver`).
         self._changes: ChangeObserver | None = None
-
-    @property
-    def observer(self) -> TaskObserver | None:
-        """Told of every event and throttle (set by the engine; None: nobody listens)."""
-        return self._observer
-
-    @observer.setter
-    def observer(self, observer: TaskObserver | None) -> None:
-        self._observer = observer
-        self._changes = cast("ChangeObserver", observer) if hasattr(observer, "changed") else None
 
     # -- submission -----------------------------------------------------------------
 
@@ -346,9 +311,7 @@ class AsyncTasks(TaskRows):
             return None
         task.throttled_since_ms = None
         step = self._faults.take(function.name)
-        if task.status is S.ENQUEUED:
-            self._event(task, _PROCESSED)
-        self._event(task, _RUNNING, "" if step is None else scripted_detail(step))
+        self._start(task, "" if step is None else scripted_detail(step))  # Processed, Running
         return self._attempt(task, function, step)
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
@@ -420,27 +383,6 @@ class AsyncTasks(TaskRows):
         gcpolicy.retained()  # its attempt, events and result message are kept too
         if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
             self._forget(task)
-
-    def _event(self, task: Task, status: TaskStatus, detail: str = "") -> None:
-        if task.scripted_throttles:  # scripted throttles leave no event: name them in the next
-            doc = json.loads(detail) if detail else {}
-            doc["ScriptedThrottles"] = task.scripted_throttles
-            detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
-        old, task.status = task.status, status
-        if task.index_key and old is not status:
-            part = self._last_part  # _partition's, inline: a task's events come in a row
-            if (part is None or part.function_name != task.function_name
-                    or part.qualifier != task.qualifier):
-                part = self._partition(task)
-            if part.by_status is not None:  # no status lists yet: a move notes nothing
-                part.moved(task, old)
-        now = self._clock.now_ms()
-        event_id = task.record_event(status, now, detail)
-        changes = self._changes
-        if changes is not None:  # no TaskEvent made (ChangeObserver)
-            changes.changed(task, event_id, status, now, detail, old)
-        elif self._observer is not None:
-            self._observer.event(task, TaskEvent(event_id, status, now, detail), old)
 
     # -- engine hooks ---------------------------------------------------------------
 
