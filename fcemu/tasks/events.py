@@ -77,7 +77,9 @@ class TaskEvents:
         self._observer = observer
         self._changes = cast("ChangeObserver", observer) if hasattr(observer, "changed") else None
 
-    def _event(self, task: Task, status: TaskStatus, detail: str = "") -> None:
+    def _event(self, task: Task, status: TaskStatus, detail: str = "",
+               now: int | None = None) -> None:
+        """Move ``task`` to ``status``: its event at ``now`` (None: the clock's now)."""
         if task.scripted_throttles:  # scripted throttles leave no event: name them in the next
             doc = json.loads(detail) if detail else {}
             doc["ScriptedThrottles"] = task.scripted_throttles
@@ -90,7 +92,8 @@ class TaskEvents:
                 part = self._partition(task)
             if part.by_status is not None:  # no status lists yet: a move notes nothing
                 part.moved(task, old)
-        now = self._clock.now_ms()
+        if now is None:
+            now = self._clock.now_ms()
         event_id = task.record_event(status, now, detail)
         changes = self._changes
         if changes is not None:  # no TaskEvent made (ChangeObserver)
@@ -98,9 +101,9 @@ class TaskEvents:
         elif self._observer is not None:
             self._observer.event(task, TaskEvent(event_id, status, now, detail), old)
 
-    def _start(self, task: Task, detail: str) -> None:
-        """An attempt starts: Running (``detail`` its event's), after Processed when the
-        task is Enqueued. :meth:`_event` once or twice; the two in one go (the same
+    def _start(self, task: Task, detail: str, now: int) -> None:
+        """An attempt starts at ``now``: Running (``detail`` its event's), after Processed
+        when the task is Enqueued. :meth:`_event` once or twice; the two in one go (the same
         events, moves and counts) when the observer takes them at once
         (``ChangeObserver.started``) and the task has no status list to move in."""
         changes = self._changes
@@ -113,10 +116,9 @@ class TaskEvents:
                         or part.qualifier != task.qualifier):
                     part = self._partition(task)
             if part is None or part.by_status is None:  # no move to note
-                now = self._clock.now_ms()
                 task.status = _RUNNING
                 started(task, task.record_events(_PROCESSED, _RUNNING, now, detail), now)
                 return
         if task.status is _ENQUEUED:
-            self._event(task, _PROCESSED)
-        self._event(task, _RUNNING, detail)
+            self._event(task, _PROCESSED, "", now)
+        self._event(task, _RUNNING, detail, now)

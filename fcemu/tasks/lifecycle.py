@@ -311,8 +311,8 @@ class AsyncTasks(TaskEvents, TaskRows):
             return None
         task.throttled_since_ms = None
         step = self._faults.take(function.name)
-        self._start(task, "" if step is None else scripted_detail(step))  # Processed, Running
-        return self._attempt(task, function, step)
+        self._start(task, "" if step is None else scripted_detail(step), now)  # Processed,
+        return self._attempt(task, function, step)  # Running, and the attempt
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
         now = self._clock.now_ms()
@@ -343,7 +343,11 @@ class AsyncTasks(TaskEvents, TaskRows):
                 and logs == f"FC Invoke Start RequestId: {rid}\nFC Invoke End RequestId: {rid}\n"):
             logs = QUIET_LOG  # printed nothing: one shared string, framed when read
         attempt.logs, attempt.max_memory_mb = logs, outcome.max_memory_mb
-        self._after_attempt(task, outcome, step)
+        if outcome.kind == "ok" and not task.stop_requested and step is None:
+            task.return_payload = outcome.body  # _after_attempt's first case, inline
+            self._finish(task, _SUCCEEDED, "")
+        else:
+            self._after_attempt(task, outcome, step)
 
     def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:
         if task.stop_requested:
@@ -376,8 +380,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         if task in self._waits.shards[hash(task) & MASK]:  # usually none: its dispatch took it
             self._unwait(task)
         task.condition = condition
-        task.end_ms = self._clock.now_ms()
-        self._event(task, status, detail)
+        task.end_ms = now = self._clock.now_ms()
+        self._event(task, status, detail, now)
         self._deliver(task)
         self._finished(task)
         gcpolicy.retained()  # its attempt, events and result message are kept too
