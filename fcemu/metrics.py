@@ -176,7 +176,9 @@ class Metrics:
             ends = bucket.end_latency[key] = {}
         ends[latency] = ends.get(latency, 0) + 1
         # instances: sampled once a task ends, while the instance it ran on is still alive
-        bucket.instances_max = max(bucket.instances_max, self._instances_alive())
+        alive = self._instances_alive()
+        if alive > bucket.instances_max:
+            bucket.instances_max = alive
 
     def started(self, task: Task, event_id: int, at: int) -> None:
         """:meth:`changed` for Processed (from Enqueued, ``event_id - 1``) and then
@@ -240,10 +242,16 @@ class Metrics:
 
     def finished(self, task: Task) -> None:
         """A terminal task after its delivery: count its destination's outcome."""
-        if task.destination_status:
-            counters = self._counters.get((task.function_name, task.qualifier))
+        status = task.destination_status
+        if status:
+            last = self._last_key  # the counters changed() just looked up, most often
+            if last is not None and last[0] is task.function_name and last[1] is task.qualifier:
+                counters: _Counters | None = last[3]
+            else:
+                counters = self._counters.get((task.function_name, task.qualifier))
             if counters is not None:
-                _bump(counters.destinations, task.destination_status)
+                destinations = counters.destinations
+                destinations[status] = destinations.get(status, 0) + 1
 
     def throttled(self, function_name: str, qualifier: str) -> None:
         """An attempt (async) or an invocation (sync, 429) refused by a concurrency limit."""

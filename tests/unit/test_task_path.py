@@ -160,3 +160,65 @@ def test_a_listener_sees_the_status_its_event_names():
         loop.close()
     assert seen == [(s, s, n) for n, s in enumerate(
         (S.ENQUEUED, S.PROCESSED, S.RUNNING, S.SUCCEEDED), 1)]
+
+
+def test_an_attempts_invocation_is_the_one_its_constructor_makes():
+    """AsyncTasks._attempt fills an Invocation's fields directly (issue 13): equal to,
+    shown and replaced like one made by its frozen dataclass's own __init__."""
+    import dataclasses
+
+    from fcemu.runtime import Invocation, Outcome
+    from fcemu.runtime.invocation import LOCAL_CREDENTIALS
+
+    seen = []
+
+    class Runtime:
+        async def invoke(self, invocation):
+            seen.append(invocation)
+            return Outcome("ok", b"1")
+
+        async def stop(self, request_id):
+            return False
+
+        async def discard(self, function_name):
+            return None
+
+        async def close(self):
+            return None
+
+        def busy(self):
+            return []
+
+    async def main():
+        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(5),
+                        runtimes=lambda settings, ids: Runtime())
+        try:
+            engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                                handler="index.handler"), handler=_handler)
+            engine.put_async_invoke_config("f", None, AsyncConfigSpec(async_task=True))
+            result = await engine.invoke_function("f", b"{}", asynchronous=True)
+            await engine.scheduler.settle()
+            return engine, result.task
+        finally:
+            await engine.close()
+
+    loop = new_event_loop()
+    try:
+        engine, task = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    [made] = seen
+    settings = engine.settings
+    expected = Invocation(task.request_id, made.function, b"{}", "LATEST", settings.region,
+                          settings.account_id)
+    assert made == expected
+    assert made.credentials is LOCAL_CREDENTIALS and made.http_call is None
+    assert dataclasses.replace(made, qualifier="1") == dataclasses.replace(expected,
+                                                                           qualifier="1")
+    assert repr(made) == repr(expected)
+    try:
+        made.qualifier = "x"
+    except dataclasses.FrozenInstanceError:
+        pass
+    else:
+        raise AssertionError("an attempt's Invocation is not frozen")
