@@ -222,3 +222,47 @@ def test_an_attempts_invocation_is_the_one_its_constructor_makes():
         pass
     else:
         raise AssertionError("an attempt's Invocation is not frozen")
+
+
+def test_status_lists_made_before_the_tasks_run_follow_their_starts():
+    """Once a page was read by status, an attempt's start moves its task through the
+    status lists (Processed, then Running) as two status changes, listeners or not."""
+    from fcemu.tasks import TaskQuery
+
+    async def scenario(engine: Engine, how: str):
+        engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                            handler="index.handler"), handler=_handler)
+        engine.put_async_invoke_config("f", None, AsyncConfigSpec(async_task=True))
+        for n in range(6):
+            await engine.invoke_function("f", b"{}", asynchronous=True, task_id=f"s{n}",
+                                         delay_s=1 + n % 2)
+        listed = {}
+        for status in (S.ENQUEUED, S.RUNNING, S.SUCCEEDED):
+            tasks, _ = engine.list_async_tasks("f", TaskQuery(status=status))
+            listed[status.value, 0] = sorted(t.task_id for t in tasks)
+        await engine.advance_clock(1000)
+        for status in (S.ENQUEUED, S.PROCESSED, S.RUNNING, S.SUCCEEDED):
+            tasks, _ = engine.list_async_tasks("f", TaskQuery(status=status))
+            listed[status.value, 1] = sorted(t.task_id for t in tasks)
+        await engine.scheduler.drain()
+        tasks, _ = engine.list_async_tasks("f", TaskQuery(status=S.SUCCEEDED))
+        listed["Succeeded", 2] = sorted(t.task_id for t in tasks)
+        return listed
+
+    async def main():
+        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(3))
+        try:
+            return await scenario(engine, "")
+        finally:
+            await engine.close()
+
+    loop = new_event_loop()
+    try:
+        listed = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    every = [f"s{n}" for n in range(6)]
+    assert listed == {("Enqueued", 0): every, ("Running", 0): [], ("Succeeded", 0): [],
+                      ("Enqueued", 1): ["s1", "s3", "s5"], ("Processed", 1): [],
+                      ("Running", 1): [], ("Succeeded", 1): ["s0", "s2", "s4"],
+                      ("Succeeded", 2): every}
