@@ -101,8 +101,9 @@ class Metrics:
         self._counters: dict[Key, _Counters] = {}
         self._buckets: dict[int, _Bucket] = {}
         self._last_bucket: _Bucket | None = None  # the one :meth:`_bucket` gave last
-        #: :meth:`enqueued`'s last (function name, qualifier, key, counters).
-        self._last_enqueued: tuple[str, str, Key, _Counters] | None = None
+        #: The last (function name, qualifier, key, counters) that :meth:`enqueued` or
+        #: :meth:`changed` looked up (counters are never dropped: a reset makes new metrics).
+        self._last_key: tuple[str, str, Key, _Counters] | None = None
         self._backlog_total = 0
 
     # -- feeding (O(1) per call) -----------------------------------------------------
@@ -110,16 +111,29 @@ class Metrics:
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         """A task's status changed to ``event.status`` from ``previous`` (for its first
         event, the status a new task starts with)."""
-        key = (task.function_name, task.qualifier)
-        counters = self._counters.get(key)
-        if counters is None:
-            counters = self._counters[key] = _Counters()
-        at = event.timestamp
+        self.changed(task, event.event_id, event.status, event.timestamp, event.detail,
+                     previous)
+
+    def changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                previous: TaskStatus) -> None:
+        """:meth:`event`, given the event's fields (``event_id``, ``status``, ``timestamp``
+        and ``detail``, which counts for nothing) instead of a :class:`TaskEvent`: the task
+        life cycle makes none while no event listener is registered (issue 13). The last
+        call's key and counters are kept, as :meth:`enqueued` keeps them."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
+        if last is not None and last[0] is name and last[1] is qualifier:
+            key, counters = last[2], last[3]
+        else:
+            key = (name, qualifier)
+            found = self._counters.get(key)
+            if found is None:
+                found = self._counters[key] = _Counters()
+            counters = found
+            self._last_key = (name, qualifier, key, counters)
         bucket = self._last_bucket  # most events: the newest bucket (_bucket's check, inline)
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
             bucket = self._bucket(at)
-        status = event.status
-        if event.event_id > 1:  # it leaves the group it was in
+        if event_id > 1:  # it leaves the group it was in
             if previous in _WAITING:
                 if self._backlog_total > bucket.backlog_max:  # the level it leaves
                     bucket.backlog_max = self._backlog_total
@@ -141,7 +155,7 @@ class Metrics:
             counters.in_process += 1
             if status is _RUNNING and not task.attempts:  # the first start
                 counters.dequeued += 1
-                latency = event.timestamp - task.submitted_ms
+                latency = at - task.submitted_ms
                 counters.start_latency_sum_ms += latency
                 counters.start_latency_count += 1
                 starts = bucket.start_latency.get(key)
@@ -154,7 +168,7 @@ class Metrics:
         counts[value] = counts.get(value, 0) + 1
         by_status, status_key = bucket.by_status, (*key, value)
         by_status[status_key] = by_status.get(status_key, 0) + 1
-        latency = event.timestamp - task.submitted_ms
+        latency = at - task.submitted_ms
         counters.end_latency_sum_ms += latency
         counters.end_latency_count += 1
         ends = bucket.end_latency.get(key)
@@ -162,14 +176,15 @@ class Metrics:
             ends = bucket.end_latency[key] = {}
         ends[latency] = ends.get(latency, 0) + 1
         # instances: sampled once a task ends, while the instance it ran on is still alive
-        bucket.instances_max = max(bucket.instances_max, self._instances_alive())
+        alive = self._instances_alive()
+        if alive > bucket.instances_max:
+            bucket.instances_max = alive
 
-    def enqueued(self, task: Task) -> None:
-        """A new task's first event: :meth:`event` for Enqueued at its submission time,
-        without the event object (issue 13: an async submit's path). The last call's key
-        and counters are kept: a burst's tasks are one function's, whose name and
-        qualifier are the same string objects (else the lookup, as before)."""
-        name, qualifier, last = task.function_name, task.qualifier, self._last_enqueued
+    def started(self, task: Task, event_id: int, at: int) -> None:
+        """:meth:`changed` for Processed (from Enqueued, ``event_id - 1``) and then
+        Running (``event_id``), both at ``at``, in one call (issue 13: an attempt's start
+        while no event listener is registered): the same counts."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
         if last is not None and last[0] is name and last[1] is qualifier:
             key, counters = last[2], last[3]
         else:
@@ -178,7 +193,41 @@ class Metrics:
             if found is None:
                 found = self._counters[key] = _Counters()
             counters = found
-            self._last_enqueued = (name, qualifier, key, counters)
+            self._last_key = (name, qualifier, key, counters)
+        bucket = self._last_bucket
+        if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
+            bucket = self._bucket(at)
+        if event_id > 2:  # Processed, not a first event: it leaves the backlog
+            if self._backlog_total > bucket.backlog_max:  # the level it leaves
+                bucket.backlog_max = self._backlog_total
+            counters.backlog -= 1
+            self._backlog_total -= 1
+        counters.in_process += 1  # Processed comes in; Running leaves it and comes in
+        if not task.attempts:  # the first start
+            counters.dequeued += 1
+            latency = at - task.submitted_ms
+            counters.start_latency_sum_ms += latency
+            counters.start_latency_count += 1
+            starts = bucket.start_latency.get(key)
+            if starts is None:
+                starts = bucket.start_latency[key] = {}
+            starts[latency] = starts.get(latency, 0) + 1
+
+    def enqueued(self, task: Task) -> None:
+        """A new task's first event: :meth:`event` for Enqueued at its submission time,
+        without the event object (issue 13: an async submit's path). The last call's key
+        and counters are kept: a burst's tasks are one function's, whose name and
+        qualifier are the same string objects (else the lookup, as before)."""
+        name, qualifier, last = task.function_name, task.qualifier, self._last_key
+        if last is not None and last[0] is name and last[1] is qualifier:
+            key, counters = last[2], last[3]
+        else:
+            key = (name, qualifier)
+            found = self._counters.get(key)
+            if found is None:
+                found = self._counters[key] = _Counters()
+            counters = found
+            self._last_key = (name, qualifier, key, counters)
         at = task.submitted_ms
         bucket = self._last_bucket
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
@@ -193,10 +242,16 @@ class Metrics:
 
     def finished(self, task: Task) -> None:
         """A terminal task after its delivery: count its destination's outcome."""
-        if task.destination_status:
-            counters = self._counters.get((task.function_name, task.qualifier))
+        status = task.destination_status
+        if status:
+            last = self._last_key  # the counters changed() just looked up, most often
+            if last is not None and last[0] is task.function_name and last[1] is task.qualifier:
+                counters: _Counters | None = last[3]
+            else:
+                counters = self._counters.get((task.function_name, task.qualifier))
             if counters is not None:
-                _bump(counters.destinations, task.destination_status)
+                destinations = counters.destinations
+                destinations[status] = destinations.get(status, 0) + 1
 
     def throttled(self, function_name: str, qualifier: str) -> None:
         """An attempt (async) or an invocation (sync, 429) refused by a concurrency limit."""

@@ -255,6 +255,12 @@ class Task:
 
     def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
         """Record a status change (it does not set :attr:`status`)."""
+        return TaskEvent(self.record_event(status, timestamp, detail), status, timestamp,
+                         detail)
+
+    def record_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> int:
+        """:meth:`add_event` without the :class:`TaskEvent`: the new event's ``event_id``
+        (the task life cycle's, when nobody reads the event object: issue 13)."""
         index = len(self.event_log) // _EVENT.size
         packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
         if not index:  # tasks submitted in the same ms share their first log (issue 13)
@@ -267,7 +273,24 @@ class Task:
             if self.event_details is None:
                 self.event_details = {}
             self.event_details[index] = detail
-        return TaskEvent(index + 1, status, timestamp, detail)
+        return index + 1
+
+    def record_events(self, first: TaskStatus, then: TaskStatus, timestamp: int,
+                      detail: str = "") -> int:
+        """:meth:`record_event` of ``first`` (no detail), then of ``then`` with ``detail``,
+        both at ``timestamp``: the second's ``event_id`` (an attempt's Processed and
+        Running, packed at once: issue 13)."""
+        index = len(self.event_log) // _EVENT.size
+        if not index:  # the first event's log may be shared: record_event's way
+            self.record_event(first, timestamp)
+            return self.record_event(then, timestamp, detail)
+        self.event_log += _TWO_EVENTS.pack(_STATUS_CODE[first], timestamp,
+                                           _STATUS_CODE[then], timestamp)
+        if detail:
+            if self.event_details is None:
+                self.event_details = {}
+            self.event_details[index + 1] = detail
+        return index + 2
 
     def note_event(self, status: TaskStatus, timestamp: int) -> None:
         """:meth:`add_event` with no detail, making no :class:`TaskEvent` (a submit's first
@@ -309,6 +332,7 @@ class Task:
 
 
 _EVENT = struct.Struct("<Bq")  # one packed event: status code, timestamp (ms)
+_TWO_EVENTS = struct.Struct("<BqBq")  # two of them
 _STATUSES = tuple(TaskStatus)
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
 #: The last first event packed: the next task's, when equal, is this same bytes object, so

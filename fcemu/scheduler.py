@@ -228,7 +228,15 @@ class Scheduler:
         except Exception as exc:
             self._failed(f"timer {run.item_name(item)}", exc)
             return 1
-        if result is not None and (type(result) is _COROUTINE or inspect.isawaitable(result)):
+        if result is None:
+            return 1
+        if type(result) is _COROUTINE:  # spawn's and Timer.item_name's, inline (issue 13)
+            name: Any = run.label(item)  # type: ignore[operator]
+            if type(name) is not str:
+                name = str(name)
+            task = asyncio.get_running_loop().create_task(self._tracked(result), name=name)
+            self._work[task] = name
+        elif inspect.isawaitable(result):
             self.spawn(result, name=run.item_name(item))
         return 1
 

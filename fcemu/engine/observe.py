@@ -12,17 +12,19 @@ reloads.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fcemu.destinations import destination_for, parse_destination
 from fcemu.errors import InvalidArgument
 from fcemu.metrics import Metrics, prometheus_text
+from fcemu.models import TaskEvent
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.engine.control import Runner
-    from fcemu.models import Task, TaskEvent, TaskStatus
+    from fcemu.models import Task, TaskStatus
     from fcemu.smq import Message, Smq
     from fcemu.tasks import AsyncTasks
 
@@ -37,6 +39,12 @@ class _Observer:
 
     #: A new task's first event (:meth:`listeners_changed` binds it).
     enqueued: Callable[[Task], None]
+    #: A status change, given the event's fields (:meth:`listeners_changed` binds it).
+    changed: Callable[[Task, int, TaskStatus, int, str, TaskStatus], None]
+    #: An attempt's Processed and Running at once: the metrics' while no listener is
+    #: registered; None when there is one (each is told of each event with the task's
+    #: status at that event).
+    started: Callable[[Task, int, int], None] | None
 
     def __init__(self, metrics: Metrics, listeners: list[EventListener]) -> None:
         self.metrics = metrics
@@ -44,14 +52,25 @@ class _Observer:
         self.listeners_changed()
 
     def listeners_changed(self) -> None:
-        """Bind :attr:`enqueued` for the listeners now registered: the metrics' own
-        while there is none (an async submit makes one call less: issue 13)."""
-        self.enqueued = self._enqueued if self.listeners else self.metrics.enqueued
+        """Bind :attr:`enqueued`, :attr:`changed` and :attr:`started` for the listeners now
+        registered: the metrics' own while there is none (an async submit makes one call
+        less, a status change one call and no :class:`TaskEvent`, an attempt's start one
+        call for two events: issue 13)."""
+        if self.listeners:
+            self.enqueued, self.changed, self.started = self._enqueued, self._changed, None
+        else:
+            metrics = self.metrics
+            self.enqueued, self.changed, self.started = (metrics.enqueued, metrics.changed,
+                                                         metrics.started)
 
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         self.metrics.event(task, event, previous)
         for listener in self.listeners:
             listener(task, event)
+
+    def _changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                 previous: TaskStatus) -> None:
+        self.event(task, TaskEvent(event_id, status, at, detail), previous)
 
     def _enqueued(self, task: Task) -> None:
         self.metrics.enqueued(task)
@@ -91,7 +110,10 @@ class ObserveOperations:
         # pool is read directly (no usage() object for every task that ends: issue 13)
         pool: Any = getattr(runtimes, "pool", None)
         alive: Callable[[], int]
-        if pool is not None and hasattr(pool, "live"):
+        live = getattr(type(pool), "live", None)
+        if isinstance(live, property) and live.fget is not None:
+            alive = types.MethodType(live.fget, pool)  # the property's getter: one call
+        elif pool is not None and hasattr(pool, "live"):
             alive = lambda: pool.live  # noqa: E731
         elif hasattr(runtimes, "usage"):
             alive = lambda: runtimes.usage().live  # noqa: E731

@@ -2,6 +2,7 @@
 
 - :mod:`fcemu.tasks.lifecycle`: :class:`AsyncTasks`, submission, dispatch, attempts and
   their outcomes, events, stopping (DESIGN.md "The task life cycle").
+- :mod:`fcemu.tasks.events`: a status change's event, and the observer told of it.
 - :mod:`fcemu.tasks.waits`: when waiting tasks wake up, parking while a function is
   disabled, and the 7 days of retention.
 - :mod:`fcemu.tasks.rows`: the records as plain data for snapshots and the durable store,
@@ -12,7 +13,8 @@
 """
 from __future__ import annotations
 
-from fcemu.tasks.lifecycle import AsyncTasks, Execute, TaskObserver
+from fcemu.tasks.events import TaskObserver
+from fcemu.tasks.lifecycle import AsyncTasks, Execute
 from fcemu.tasks.query import TaskQuery
 from fcemu.tasks.slots import Slots
 

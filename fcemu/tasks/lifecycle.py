@@ -11,7 +11,8 @@ clock, the scheduler, the IDs, an ``execute`` callable, the execution
 :class:`~fcemu.tasks.slots.Slots`, the scripted outcomes, a function lookup, the
 async config resolver, the delivery of results); it never imports or holds the
 engine. It runs only on the emulator's loop. Its wake-ups, parking and retention
-are :mod:`fcemu.tasks.waits`; its state as rows is :mod:`fcemu.tasks.rows`.
+are :mod:`fcemu.tasks.waits`; its state as rows is :mod:`fcemu.tasks.rows`; its status
+changes, their events and its observer are :mod:`fcemu.tasks.events`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fcemu import gcpolicy, retry_policy
 from fcemu.errors import AsyncTaskAlreadyExists, AsyncTaskNotFound, PreconditionFailed
@@ -33,12 +34,13 @@ from fcemu.models import (
     Function,
     HttpCall,
     Task,
-    TaskEvent,
     TaskStatus,
 )
 from fcemu.runtime import UNHANDLED, Invocation, Outcome, error_body
+from fcemu.runtime.invocation import LOCAL_CREDENTIALS
 from fcemu.runtime.logs import framed
 from fcemu.taskindex import SEQ_BITS, SEQ_MAX, Partition, append_latest
+from fcemu.tasks.events import ChangeObserver, TaskEvents, TaskObserver
 from fcemu.tasks.query import TaskQuery, page
 from fcemu.tasks.records import MASK, TaskRecords, Waiting
 from fcemu.tasks.rows import TaskRows
@@ -65,29 +67,26 @@ _NOT_RUNNABLE = frozenset({*(s for s in TaskStatus if s.terminal), S.STOPPING})
 #: The length of an empty framed log, without its two request IDs.
 _QUIET_LEN = len(framed("", ""))
 
+assert framed("r", "") == "FC Invoke Start RequestId: r\nFC Invoke End RequestId: r\n", (
+    "fcemu.runtime.logs.framed changed: AsyncTasks._attempt's quiet log too")
+
+#: The fields :meth:`AsyncTasks._attempt` fills in an :class:`Invocation`'s ``__dict__``, in
+#: their order: a plain frozen dataclass, none with a default factory or a post-init.
+_INVOCATION = ("request_id", "function", "payload", "qualifier", "region", "account_id",
+               "credentials", "http_call")
+assert (tuple(f.name for f in fields(Invocation)) == _INVOCATION
+        and not hasattr(Invocation, "__post_init__") and not hasattr(Invocation, "__slots__")
+        ), "Invocation's fields changed: AsyncTasks._attempt makes one"
+_new = object.__new__
+
 #: Runs one attempt: the scripted outcome of a step, else the handler.
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
-#: The statuses every attempt sets, as globals (an enum member read off its class runs
+#: The status most attempts end with, as a global (an enum member read off its class runs
 #: EnumType's lookup in Python 3.11: a global is a dict hit).
-_PROCESSED, _RUNNING, _SUCCEEDED = S.PROCESSED, S.RUNNING, S.SUCCEEDED
+_SUCCEEDED = S.SUCCEEDED
 
 
-class TaskObserver(Protocol):
-    """Told of every status change and throttle, on the loop (the engine's metrics and live
-    views): must be O(1) and never raise."""
-
-    def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
-        """``event`` was just recorded; ``previous`` is the status before it (for the
-        first event, the status a new task starts with)."""
-
-    def enqueued(self, task: Task) -> None:
-        """A new task's first event (Enqueued, at its submission) was just recorded:
-        :meth:`event`'s, without a :class:`TaskEvent` made for it (issue 13)."""
-
-    def throttled(self, function_name: str, qualifier: str) -> None: ...
-
-
-class AsyncTasks(TaskRows):
+class AsyncTasks(TaskEvents, TaskRows):
     """Task records of every function and the state machine that moves them.
 
     :param execute: runs one attempt (the engine's ``execute``).
@@ -138,8 +137,9 @@ class AsyncTasks(TaskRows):
         self._waits = Waiting()
         #: Tasks waiting while their function is disabled: function -> task ID -> task.
         self._paused: dict[str, dict[str, Task]] = {}
-        #: Told of every event and throttle (set by the engine; None: nobody listens).
-        self.observer: TaskObserver | None = None
+        self._observer: TaskObserver | None = None
+        #: The observer when it takes a change by its fields (:class:`ChangeObserver`).
+        self._changes: ChangeObserver | None = None
 
     # -- submission -----------------------------------------------------------------
 
@@ -196,8 +196,8 @@ class AsyncTasks(TaskRows):
         else:
             task.note_event(_ENQUEUED, now)
             self._first_ms, self._first_log = now, task.event_log
-        if self.observer is not None:
-            self.observer.enqueued(task)
+        if self._observer is not None:
+            self._observer.enqueued(task)
         last = self._last_part
         if last is None or last.function_name != name or last.qualifier != qualifier:
             last = self._last_part = self._partition_of(task)
@@ -294,10 +294,14 @@ class AsyncTasks(TaskRows):
             self._finish(task, S.INVALID, "")
             return None
         now = self._clock.now_ms()
-        ended = retry_policy.give_up(task, now)  # max age, or 5 h of throttling
-        if ended is not None:
-            self._finish(task, ended.status, ended.condition, ended.detail)
-            return None
+        # max age, or 5 h of throttling; not throttled and younger than its max age: within
+        # its deadline (retry_policy.deadline_ms's), no call
+        if (task.throttled_since_ms is not None
+                or now > task.submitted_ms + task.max_age_s * 1000):
+            ended = retry_policy.give_up(task, now)
+            if ended is not None:
+                self._finish(task, ended.status, ended.condition, ended.detail)
+                return None
         restriction = function.invocation_restriction
         if restriction is not None and restriction.disable:
             self._pause(task, now)  # DisableFunctionInvocation: wait (still ageing)
@@ -310,30 +314,34 @@ class AsyncTasks(TaskRows):
             if task.throttled_since_ms is None:
                 task.throttled_since_ms = now
             task.scripted_throttles += scripted
-            if self.observer is not None:
-                self.observer.throttled(task.function_name, task.qualifier)
+            if self._observer is not None:
+                self._observer.throttled(task.function_name, task.qualifier)
             self._retry_later(task, task.throttle_count, "throttled")
             return None
         task.throttled_since_ms = None
         step = self._faults.take(function.name)
-        if task.status is S.ENQUEUED:
-            self._event(task, _PROCESSED)
-        self._event(task, _RUNNING, "" if step is None else scripted_detail(step))
-        return self._attempt(task, function, step)
+        self._start(task, "" if step is None else scripted_detail(step), now)  # Processed,
+        return self._attempt(task, function, step)  # Running, and the attempt
 
     async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
         now = self._clock.now_ms()
         if now == task.runnable_ms:
             now = task.runnable_ms  # the same int object: one less per retained task
-        attempt = Attempt(number=len(task.attempts) + 1, started_ms=now,
-                          scripted=step.outcome if step is not None else "")
+        attempt = Attempt(len(task.attempts) + 1, now, "", 0, "", "", "",  # by position:
+                          "" if step is None else step.outcome)  # no keywords' dict
         if task.attempts:
             task.attempts.append(attempt)
         else:  # a list of exactly one (an append to the empty list keeps three spare slots)
             task.attempts = [attempt]
-        invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
-                                self._settings.region, self._settings.account_id,
-                                http_call=task.http_call)
+        # Invocation's frozen __init__ sets each field through object.__setattr__ (about
+        # 13k instructions of an attempt); the same instance, its __dict__ filled (_INVOCATION)
+        invocation = _new(Invocation)
+        settings, kept = self._settings, invocation.__dict__
+        kept["request_id"], kept["function"], kept["payload"] = task.request_id, function, \
+            task.payload
+        kept["qualifier"], kept["region"], kept["account_id"] = task.qualifier, \
+            settings.region, settings.account_id
+        kept["credentials"], kept["http_call"] = LOCAL_CREDENTIALS, task.http_call
         try:
             outcome = await self._execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried
@@ -345,16 +353,21 @@ class AsyncTasks(TaskRows):
         attempt.duration_ms, attempt.instance_id = outcome.duration_ms, outcome.instance_id
         attempt.outcome, attempt.error_type = outcome.kind, outcome.error_type
         logs, rid = outcome.logs, task.request_id
-        if len(logs) == _QUIET_LEN + 2 * len(rid) and logs == framed(rid, ""):
+        if (len(logs) == _QUIET_LEN + 2 * len(rid)  # framed(rid, "")'s text, inline
+                and logs == f"FC Invoke Start RequestId: {rid}\nFC Invoke End RequestId: {rid}\n"):
             logs = QUIET_LOG  # printed nothing: one shared string, framed when read
         attempt.logs, attempt.max_memory_mb = logs, outcome.max_memory_mb
-        self._after_attempt(task, outcome, step)
+        if outcome.kind == "ok" and not task.stop_requested and step is None:
+            task.return_payload = outcome.body  # _after_attempt's first case, inline
+            self._finish(task, _SUCCEEDED, "")
+        else:
+            self._after_attempt(task, outcome, step)
 
     def _after_attempt(self, task: Task, outcome: Outcome, step: Step | None = None) -> None:
         if task.stop_requested:
-            task.error_body = None if outcome.ok else outcome.body
+            task.error_body = None if outcome.kind == "ok" else outcome.body
             self._finish(task, S.STOPPED, "InvocationStopped", scripted_detail(step))
-        elif outcome.ok:
+        elif outcome.kind == "ok":  # Outcome.ok's, without its property call
             task.return_payload = outcome.body
             self._finish(task, _SUCCEEDED, "", "" if step is None else scripted_detail(step))
         else:
@@ -378,32 +391,16 @@ class AsyncTasks(TaskRows):
         self._wake_at(task, due, why)
 
     def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
-        self._unwait(task)
+        if task in self._waits.shards[hash(task) & MASK]:  # usually none: its dispatch took it
+            self._unwait(task)
         task.condition = condition
-        task.end_ms = self._clock.now_ms()
-        self._event(task, status, detail)
+        task.end_ms = now = self._clock.now_ms()
+        self._event(task, status, detail, now)
         self._deliver(task)
         self._finished(task)
         gcpolicy.retained()  # its attempt, events and result message are kept too
         if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
             self._forget(task)
-
-    def _event(self, task: Task, status: TaskStatus, detail: str = "") -> None:
-        if task.scripted_throttles:  # scripted throttles leave no event: name them in the next
-            doc = json.loads(detail) if detail else {}
-            doc["ScriptedThrottles"] = task.scripted_throttles
-            detail, task.scripted_throttles = json.dumps(doc, separators=(",", ":")), 0
-        old, task.status = task.status, status
-        if task.index_key and old is not status:
-            part = self._last_part  # _partition's, inline: a task's events come in a row
-            if (part is None or part.function_name != task.function_name
-                    or part.qualifier != task.qualifier):
-                part = self._partition(task)
-            if part.by_status is not None:  # no status lists yet: a move notes nothing
-                part.moved(task, old)
-        event = task.add_event(status, self._clock.now_ms(), detail)
-        if self.observer is not None:
-            self.observer.event(task, event, old)
 
     # -- engine hooks ---------------------------------------------------------------
 

@@ -31,7 +31,8 @@ class Slots:
         limit, running = self._limit(name), self._running.get(name, 0)
         if limit is not None and running >= limit:
             return False
-        if self.account_full():
+        account = self._account_limit()  # account_full's, inline
+        if account is not None and self._total >= account:
             return False
         self._running[name] = running + 1
         self._total += 1

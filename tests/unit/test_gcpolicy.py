@@ -196,3 +196,24 @@ def test_a_restore_promotes_the_records_it_loads() -> None:
         gcpolicy.release()
     assert generations == [2, 2, 2]
     assert frozen_count == 0
+
+
+def test_a_release_raises_the_young_threshold_while_the_policy_is_on(
+        fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        gcpolicy.release()
+        assert gc.get_threshold() == (gcpolicy.YOUNG_THRESHOLD, 10, 10)
+        gc.set_threshold(gcpolicy.YOUNG_THRESHOLD * 2, 5, 7)  # higher: kept
+        gcpolicy.release()
+        assert gc.get_threshold() == (gcpolicy.YOUNG_THRESHOLD * 2, 5, 7)
+        gc.set_threshold(0, 10, 10)  # the collector's own collections off: kept off
+        gcpolicy.release()
+        assert gc.get_threshold() == (0, 10, 10)
+        gc.set_threshold(700, 10, 10)
+        monkeypatch.setattr(gcpolicy, "FREEZE_EVERY", 0)  # the policy off: left alone
+        gcpolicy.release()
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
