@@ -70,14 +70,6 @@ _QUIET_LEN = len(framed("", ""))
 assert framed("r", "") == "FC Invoke Start RequestId: r\nFC Invoke End RequestId: r\n", (
     "fcemu.runtime.logs.framed changed: AsyncTasks._attempt's quiet log too")
 
-#: The fields :meth:`AsyncTasks._attempt` fills in an :class:`Invocation`'s ``__dict__``, in
-#: their order: a plain frozen dataclass, none with a default factory or a post-init.
-_INVOCATION = ("request_id", "function", "payload", "qualifier", "region", "account_id",
-               "credentials", "http_call")
-assert (tuple(f.name for f in fields(Invocation)) == _INVOCATION
-        and not hasattr(Invocation, "__post_init__") and not hasattr(Invocation, "__slots__")
-        ), "Invocation's fields changed: AsyncTasks._attempt makes one"
-_new = object.__new__
 
 #: Runs one attempt: the scripted outcome of a step, else the handler.
 Execute = Callable[[Invocation, "Step | None"], Awaitable[Outcome]]
@@ -333,15 +325,10 @@ class AsyncTasks(TaskEvents, TaskRows):
             task.attempts.append(attempt)
         else:  # a list of exactly one (an append to the empty list keeps three spare slots)
             task.attempts = [attempt]
-        # Invocation's frozen __init__ sets each field through object.__setattr__ (about
-        # 13k instructions of an attempt); the same instance, its __dict__ filled (_INVOCATION)
-        invocation = _new(Invocation)
-        settings, kept = self._settings, invocation.__dict__
-        kept["request_id"], kept["function"], kept["payload"] = task.request_id, function, \
-            task.payload
-        kept["qualifier"], kept["region"], kept["account_id"] = task.qualifier, \
-            settings.region, settings.account_id
-        kept["credentials"], kept["http_call"] = LOCAL_CREDENTIALS, task.http_call
+        settings = self._settings  # by position: no keywords' dict
+        invocation = Invocation(task.request_id, function, task.payload, task.qualifier,
+                                settings.region, settings.account_id, LOCAL_CREDENTIALS,
+                                task.http_call)
         try:
             outcome = await self._execute(invocation, step)
         except Exception as exc:  # an emulator bug: recorded for check(), never retried
