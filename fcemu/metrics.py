@@ -124,12 +124,7 @@ class Metrics:
         if last is not None and last[0] is name and last[1] is qualifier:
             key, counters = last[2], last[3]
         else:
-            key = (name, qualifier)
-            found = self._counters.get(key)
-            if found is None:
-                found = self._counters[key] = _Counters()
-            counters = found
-            self._last_key = (name, qualifier, key, counters)
+            key, counters = self._look_up(name, qualifier)
         bucket = self._last_bucket  # most events: the newest bucket (_bucket's check, inline)
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
             bucket = self._bucket(at)
@@ -188,12 +183,7 @@ class Metrics:
         if last is not None and last[0] is name and last[1] is qualifier:
             key, counters = last[2], last[3]
         else:
-            key = (name, qualifier)
-            found = self._counters.get(key)
-            if found is None:
-                found = self._counters[key] = _Counters()
-            counters = found
-            self._last_key = (name, qualifier, key, counters)
+            key, counters = self._look_up(name, qualifier)
         bucket = self._last_bucket
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:
             bucket = self._bucket(at)
@@ -213,6 +203,16 @@ class Metrics:
                 starts = bucket.start_latency[key] = {}
             starts[latency] = starts.get(latency, 0) + 1
 
+    def _look_up(self, name: str, qualifier: str) -> tuple[Key, _Counters]:
+        """The key and counters of (``name``, ``qualifier``), made if new, kept as the last
+        looked up (:meth:`changed`, :meth:`started` and :meth:`enqueued` try that first)."""
+        key = (name, qualifier)
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = _Counters()
+        self._last_key = (name, qualifier, key, counters)
+        return key, counters
+
     def enqueued(self, task: Task) -> None:
         """A new task's first event: :meth:`event` for Enqueued at its submission time,
         without the event object (issue 13: an async submit's path). The last call's key
@@ -222,12 +222,7 @@ class Metrics:
         if last is not None and last[0] is name and last[1] is qualifier:
             key, counters = last[2], last[3]
         else:
-            key = (name, qualifier)
-            found = self._counters.get(key)
-            if found is None:
-                found = self._counters[key] = _Counters()
-            counters = found
-            self._last_key = (name, qualifier, key, counters)
+            key, counters = self._look_up(name, qualifier)
         at = task.submitted_ms
         bucket = self._last_bucket
         if bucket is None or bucket.start_ms != at - at % BUCKET_MS:

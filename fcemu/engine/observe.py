@@ -12,7 +12,6 @@ reloads.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -110,10 +109,7 @@ class ObserveOperations:
         # pool is read directly (no usage() object for every task that ends: issue 13)
         pool: Any = getattr(runtimes, "pool", None)
         alive: Callable[[], int]
-        live = getattr(type(pool), "live", None)
-        if isinstance(live, property) and live.fget is not None:
-            alive = types.MethodType(live.fget, pool)  # the property's getter: one call
-        elif pool is not None and hasattr(pool, "live"):
+        if pool is not None and hasattr(pool, "live"):  # a kept count (InstancePool.live)
             alive = lambda: pool.live  # noqa: E731
         elif hasattr(runtimes, "usage"):
             alive = lambda: runtimes.usage().live  # noqa: E731
