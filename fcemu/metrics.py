@@ -193,7 +193,7 @@ class Metrics:
             counters.backlog -= 1
             self._backlog_total -= 1
         counters.in_process += 1  # Processed comes in; Running leaves it and comes in
-        if not task.attempts:  # the first start
+        if not task.attempts:  # the first start (changed's Running branch, inline)
             counters.dequeued += 1
             latency = at - task.submitted_ms
             counters.start_latency_sum_ms += latency
