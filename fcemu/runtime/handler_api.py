@@ -36,6 +36,8 @@ _PLUMBING = tuple(
 )
 # spec §12.1: python3.12 and later have the new context shape (no credentials, a logger)
 _NEW_CONTEXT = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
+#: Whether a runtime's contexts have the new shape, by runtime (a handful of names).
+_NEW_SHAPE: dict[str, bool] = {}
 #: The log format of FC's Python runtime: time, request ID, level, message.
 LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
 
@@ -91,9 +93,15 @@ def make_context(request_id: str, function: dict[str, Any], region: str, account
     ``stop_requested`` is fcemu's own: set when the execution is stopped or
     timed out, for handlers that want to end cleanly.
     """
-    return ContextMaker(function).make(request_id, function.get("qualifier"),
-                                       function.get("version_id"), region, account_id,
-                                       credentials, stop_requested, logger)
+    base = {"name": function["name"], "handler": function["handler"],
+            "memory": function["memory"], "timeout": function["timeout"]}
+    runtime = str(function.get("runtime", ""))
+    new = _NEW_SHAPE.get(runtime)
+    if new is None:
+        new = _NEW_SHAPE[runtime] = _NEW_CONTEXT.match(runtime) is not None
+    return _context(base, new, function.get("log_project", ""), function.get("log_store", ""),
+                    request_id, function.get("qualifier"), function.get("version_id"), region,
+                    account_id, credentials, stop_requested, logger)
 
 
 class ContextMaker:
@@ -111,29 +119,34 @@ class ContextMaker:
         self._log_store = function.get("log_store", "")
 
     def make(self, request_id: str, qualifier: object, version_id: object, region: str,
-             account_id: str, credentials: dict[str, str], stop_requested: threading.Event,
-             logger: logging.Logger | None = None) -> SimpleNamespace:
+             account_id: str, credentials: dict[str, str],
+             stop_requested: threading.Event) -> SimpleNamespace:
         """One request's context (``qualifier`` "LATEST" and ``version_id`` "" when empty)."""
-        qualifier = str(qualifier or "LATEST")
-        version_id = str(version_id or "")
-        log_project, log_store = self._log_project, self._log_store
-        if self._new:
-            log = logger if logger is not None else logging.getLogger()
-            meta = SimpleNamespace(**self._base, version_id=version_id, qualifier=qualifier)
-            context = SimpleNamespace(account_id=account_id, request_id=request_id,
-                                      function=meta, logger=log, log_project=log_project,
-                                      log_store=log_store, region=region,
-                                      stop_requested=stop_requested)
-            context.getLogger = lambda: log
-            return context
-        # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
-        service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
-                                  qualifier=qualifier, version_id=version_id)
-        return SimpleNamespace(request_id=request_id,
-                               credentials=SimpleNamespace(**credentials),
-                               function=SimpleNamespace(**self._base), service=service,
-                               region=region, account_id=account_id,
-                               stop_requested=stop_requested)
+        return _context(self._base, self._new, self._log_project, self._log_store, request_id,
+                        qualifier, version_id, region, account_id, credentials,
+                        stop_requested, None)
+
+
+def _context(base: dict[str, Any], new: bool, log_project: str, log_store: str,
+             request_id: str, qualifier: object, version_id: object, region: str,
+             account_id: str, credentials: dict[str, str], stop_requested: threading.Event,
+             logger: logging.Logger | None) -> SimpleNamespace:
+    qualifier = str(qualifier or "LATEST")
+    version_id = str(version_id or "")
+    if new:
+        log = logger if logger is not None else logging.getLogger()
+        meta = SimpleNamespace(**base, version_id=version_id, qualifier=qualifier)
+        context = SimpleNamespace(account_id=account_id, request_id=request_id, function=meta,
+                                  logger=log, log_project=log_project, log_store=log_store,
+                                  region=region, stop_requested=stop_requested)
+        context.getLogger = lambda: log
+        return context
+    # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
+    service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
+                              qualifier=qualifier, version_id=version_id)
+    return SimpleNamespace(request_id=request_id, credentials=SimpleNamespace(**credentials),
+                           function=SimpleNamespace(**base), service=service, region=region,
+                           account_id=account_id, stop_requested=stop_requested)
 
 
 def encode_result(value: object) -> bytes:
