@@ -60,7 +60,6 @@ no name of theirs can shadow a module of the handler's (:func:`_shared`).
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 import logging
@@ -68,6 +67,7 @@ import os
 import sys
 import threading
 import traceback
+from binascii import a2b_base64
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
@@ -93,15 +93,14 @@ else:
     protocol = _shared("protocol")
     handler_api = _shared("handler_api")
 
-_CREDENTIAL_ENV = {
-    "access_key_id": "ALIBABA_CLOUD_ACCESS_KEY_ID",
-    "access_key_secret": "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    "security_token": "ALIBABA_CLOUD_SECURITY_TOKEN",
-}
 current_request = handler_api.current_request
 error_body = protocol.error_body
+_DECODER = json.JSONDecoder()
 #: A frame's JSON from its text (``json.loads`` of bytes first guesses their encoding).
-_decode = json.JSONDecoder().decode
+_decode = _DECODER.decode
+#: The decoder's scanner: ``(document, end)`` from a text and a start (:func:`_decode` checks
+#: the text for whitespace, with two regular expressions, around that call).
+_scan: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
 
 
 # -- the worker process --------------------------------------------------------
@@ -161,13 +160,27 @@ class _Channel:
             return None
         (size,) = protocol.FRAME_HEADER.unpack(header)
         data = self._reader.read(size)
-        return _decode(data.decode()) if len(data) == size else None
+        if len(data) != size:
+            return None
+        text = data.decode()
+        try:
+            doc, end = _scan(text, 0)
+        except StopIteration:  # not a JSON document where it starts (whitespace, say)
+            end = -1
+        # what _decode would give; it says what else a frame holds, or what is wrong there
+        return doc if end == len(text) else _decode(text)  # type: ignore[no-any-return]
 
     def write(self, doc: dict[str, Any] | list[Any]) -> None:
-        view = memoryview(protocol.encode_frame(doc))
+        self.send(protocol.encode_frame(doc))
+
+    def send(self, frame: bytes) -> None:
+        """Write one encoded frame whole (usually one ``write``)."""
         with self._lock:
-            while view:
-                view = view[os.write(self._out_fd, view):]
+            written = os.write(self._out_fd, frame)
+            if written < len(frame):
+                view = memoryview(frame)[written:]
+                while view:
+                    view = view[os.write(self._out_fd, view):]
 
 
 def _take_protocol_fds() -> _Channel:
@@ -252,6 +265,7 @@ class _Worker:
                          "log_project": env.pop(protocol.ENV_LOG_PROJECT, ""),
                          "log_store": env.pop(protocol.ENV_LOG_STORE, "")}
         self.handler: Callable[..., Any] | None = None
+        self.contexts = handler_api.ContextMaker(self.function)
         self.peak_memory = handler_api.PeakMemory()
         self.load_lock = threading.Lock()
         self.logs: _RequestLogs | None = None
@@ -294,9 +308,8 @@ class _Worker:
                 self.logs.flush(request_id)
         finally:
             current_request.reset(token)
-        # protocol.RESULT_*: request_id, kind, body, error_type, maxrss_kb, children
-        self.channel.write(["result", request_id, kind, base64.b64encode(body).decode(),
-                            error_type, self.peak_memory.kb(), has_children()])
+        self.channel.send(handler_api.result_frame(request_id, kind, body, error_type,
+                                                   self.peak_memory.kb(), has_children()))
 
     def log_line(self, text: str) -> None:
         request_id = current_request.get()
@@ -307,15 +320,10 @@ class _Worker:
 
     def context(self, request: dict[str, Any]) -> SimpleNamespace:
         credentials: dict[str, str] = request["credentials"]
-        env = os.environ
-        for key, name in _CREDENTIAL_ENV.items():
-            value = credentials[key]
-            if env.get(name) != value:  # usually the last request's: no putenv then
-                env[name] = value
-        function = {**self.function, "qualifier": request.get("qualifier", "LATEST"),
-                    "version_id": request.get("version_id", "")}
-        return handler_api.make_context(request["request_id"], function, env["FC_REGION"],
-                            env["FC_ACCOUNT_ID"], credentials, handler_api.StopFlag())
+        region, account_id = handler_api.request_environment(credentials)
+        return self.contexts.make(request["request_id"], request.get("qualifier", "LATEST"),
+                                  request.get("version_id", ""), region, account_id,
+                                  credentials, handler_api.StopFlag())
 
     def initialize(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
         """Run ``initializer(context)`` once; a failure is an ``InitializationError``."""
@@ -352,10 +360,14 @@ class _Worker:
 
     def call(self, request: dict[str, Any]) -> object:
         context = self.context(request)
-        with self.load_lock:
-            if self.handler is None:
-                self.handler = load_handler(self.spec)
-        return self.handler(base64.b64decode(request["payload"]), context)
+        handler = self.handler
+        if handler is None:
+            with self.load_lock:
+                if self.handler is None:
+                    self.handler = load_handler(self.spec)
+                handler = self.handler
+        # binascii: base64.b64decode without its wrapper (the payload is ASCII Base64)
+        return handler(a2b_base64(request["payload"]), context)
 
 
 def _flush() -> None:

@@ -3,7 +3,8 @@
 Shared by the two runtimes that run Python handlers, so that a handler
 behaves the same in both: the worker process (``_worker_main.py``, which
 loads this file by path, without importing fcemu) and the in-process
-runtime (:mod:`fcemu.runtime.inprocess`). Standard library only; the one
+runtime (:mod:`fcemu.runtime.inprocess`); the worker's result frame and the
+environment its requests' contexts read are here too. Standard library only; the one
 other module it imports is :mod:`fcemu.runtime.protocol` (relatively, so
 that the worker's private package finds it too).
 """
@@ -18,10 +19,13 @@ import re
 import sys
 import threading
 import traceback
+from binascii import b2a_base64
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
-from .protocol import error_body
+from .protocol import FRAME_HEADER, error_body
 
 _FCEMU_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
@@ -32,9 +36,22 @@ _PLUMBING = tuple(
 )
 # spec §12.1: python3.12 and later have the new context shape (no credentials, a logger)
 _NEW_CONTEXT = re.compile(r"^python3\.(1[2-9]|[2-9]\d)")
+#: Whether a runtime's contexts have the new shape, by runtime (a handful of names).
+_NEW_SHAPE: dict[str, bool] = {}
 #: The log format of FC's Python runtime: time, request ID, level, message.
 LOG_FORMAT = "%(asctime)s %(request_id)s [%(levelname)s] %(message)s"
 
+#: How ``os.environ`` encodes names and values in its dictionary (bytes to bytes).
+_ENV_ENCODING = sys.getfilesystemencoding()
+#: The credential variables: the key in ``credentials``, the name, the name as encoded.
+_CREDENTIAL_KEYS = tuple((key, name, name.encode(_ENV_ENCODING, "surrogateescape")) for key, name
+                         in (("access_key_id", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+                             ("access_key_secret", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+                             ("security_token", "ALIBABA_CLOUD_SECURITY_TOKEN")))
+_REGION_KEY, _ACCOUNT_KEY = (name.encode(_ENV_ENCODING, "surrogateescape")
+                             for name in ("FC_REGION", "FC_ACCOUNT_ID"))
+#: The type of ``os.environ`` (a handler may replace it with another mapping).
+_Environ = type(os.environ)
 #: The request the current thread (or task) works for; None outside every request.
 current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "fcemu_request_id", default=None)
@@ -76,12 +93,47 @@ def make_context(request_id: str, function: dict[str, Any], region: str, account
     ``stop_requested`` is fcemu's own: set when the execution is stopped or
     timed out, for handlers that want to end cleanly.
     """
-    qualifier = str(function.get("qualifier") or "LATEST")
-    version_id = str(function.get("version_id") or "")
-    log_project, log_store = function.get("log_project", ""), function.get("log_store", "")
     base = {"name": function["name"], "handler": function["handler"],
             "memory": function["memory"], "timeout": function["timeout"]}
-    if _NEW_CONTEXT.match(str(function.get("runtime", ""))):
+    runtime = str(function.get("runtime", ""))
+    new = _NEW_SHAPE.get(runtime)
+    if new is None:
+        new = _NEW_SHAPE[runtime] = _NEW_CONTEXT.match(runtime) is not None
+    return _context(base, new, function.get("log_project", ""), function.get("log_store", ""),
+                    request_id, function.get("qualifier"), function.get("version_id"), region,
+                    account_id, credentials, stop_requested, logger)
+
+
+class ContextMaker:
+    """:func:`make_context` for the requests of one function: what they share (the
+    ``function`` fields, the context's shape) is worked out once, by the constructor; each
+    :meth:`make` builds a new context of new objects, as :func:`make_context` does."""
+
+    __slots__ = ("_base", "_log_project", "_log_store", "_new")
+
+    def __init__(self, function: dict[str, Any]) -> None:
+        self._base = {"name": function["name"], "handler": function["handler"],
+                      "memory": function["memory"], "timeout": function["timeout"]}
+        self._new = _NEW_CONTEXT.match(str(function.get("runtime", ""))) is not None
+        self._log_project = function.get("log_project", "")
+        self._log_store = function.get("log_store", "")
+
+    def make(self, request_id: str, qualifier: object, version_id: object, region: str,
+             account_id: str, credentials: dict[str, str],
+             stop_requested: threading.Event) -> SimpleNamespace:
+        """One request's context (``qualifier`` "LATEST" and ``version_id`` "" when empty)."""
+        return _context(self._base, self._new, self._log_project, self._log_store, request_id,
+                        qualifier, version_id, region, account_id, credentials,
+                        stop_requested, None)
+
+
+def _context(base: dict[str, Any], new: bool, log_project: str, log_store: str,
+             request_id: str, qualifier: object, version_id: object, region: str,
+             account_id: str, credentials: dict[str, str], stop_requested: threading.Event,
+             logger: logging.Logger | None) -> SimpleNamespace:
+    qualifier = str(qualifier or "LATEST")
+    version_id = str(version_id or "")
+    if new:
         log = logger if logger is not None else logging.getLogger()
         meta = SimpleNamespace(**base, version_id=version_id, qualifier=qualifier)
         context = SimpleNamespace(account_id=account_id, request_id=request_id, function=meta,
@@ -111,6 +163,43 @@ def encode_result(value: object) -> bytes:
         f"handler returned a {type(value).__name__}; return bytes, str, None, "
         "or a JSON-serializable dict, list, number or bool"
     )
+
+
+def result_frame(request_id: str, kind: str, body: bytes, error_type: str, maxrss_kb: int,
+                 children: bool) -> bytes:
+    """The ``result`` frame (``protocol.RESULT_*``), ``body`` in Base64: the bytes
+    :func:`~.protocol.encode_frame` makes of that array, without its encoder's passes."""
+    data = b"".join((
+        b'["result",', encode_basestring_ascii(request_id).encode(), b",",
+        encode_basestring_ascii(kind).encode(), b',"', b2a_base64(body, newline=False), b'",',
+        encode_basestring_ascii(error_type).encode(),
+        b",%d,%s]" % (maxrss_kb, b"true" if children else b"false")))
+    return FRAME_HEADER.pack(len(data)) + data
+
+
+def request_environment(credentials: dict[str, str]) -> tuple[str, str]:
+    """A worker request's ``(region, account_id)``: ``FC_REGION`` and ``FC_ACCOUNT_ID`` as
+    the environment holds them, once the credential variables are set to ``credentials``
+    where it holds other values (usually the last request's: no ``putenv`` then). A handler
+    run in-process shares the server's environment instead. ``os.environ``'s own
+    dictionary (bytes to bytes) is read as its getters read it, without their calls,
+    unless the handler replaced ``os.environ``."""
+    env = os.environ
+    data = getattr(env, "_data", None) if type(env) is _Environ else None
+    if not isinstance(data, dict):
+        for key, name, _ in _CREDENTIAL_KEYS:
+            if env.get(name) != credentials[key]:
+                env[name] = credentials[key]
+        return env["FC_REGION"], env["FC_ACCOUNT_ID"]
+    for key, name, raw_name in _CREDENTIAL_KEYS:
+        value, raw = credentials[key], data.get(raw_name)
+        if raw is None or raw.decode(_ENV_ENCODING, "surrogateescape") != value:
+            env[name] = value
+    region, account_id = data.get(_REGION_KEY), data.get(_ACCOUNT_KEY)
+    if region is None or account_id is None:  # os.environ raises its KeyError
+        return env["FC_REGION"], env["FC_ACCOUNT_ID"]
+    return (region.decode(_ENV_ENCODING, "surrogateescape"),
+            account_id.decode(_ENV_ENCODING, "surrogateescape"))
 
 
 def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
@@ -180,22 +269,23 @@ class PeakMemory:
     """
 
     def __init__(self) -> None:
-        self._start = self._rusage()
+        #: ``getrusage`` and ``RUSAGE_SELF``, on Linux only (macOS counts bytes; elsewhere:
+        #: /proc or nothing), looked up once.
+        self._getrusage: Callable[[int], Any] | None = None
+        self._who = 0
+        if sys.platform == "linux":
+            import resource
+
+            self._getrusage, self._who = resource.getrusage, resource.RUSAGE_SELF
+        self._start = None if self._getrusage is None else int(self._getrusage(self._who).ru_maxrss)
         exact = self._start is not None and self._start <= maxrss_kb()
         self._trusted_above = -1 if exact else self._start
 
-    @staticmethod
-    def _rusage() -> int | None:
-        if sys.platform != "linux":  # macOS counts bytes; elsewhere: /proc or nothing
-            return None
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
     def kb(self) -> int:
-        if self._trusted_above is not None:
-            peak = self._rusage()
-            if peak is not None and peak > self._trusted_above:
+        trusted_above = self._trusted_above
+        if trusted_above is not None and self._getrusage is not None:
+            peak = int(self._getrusage(self._who).ru_maxrss)
+            if peak > trusted_above:
                 self._trusted_above = -1
                 return peak
         return maxrss_kb()
