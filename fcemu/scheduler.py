@@ -38,6 +38,9 @@ __all__ = ["BATCH", "Scheduler", "SettleTimeout", "Timer", "TimerKind"]
 
 log = logging.getLogger("fcemu.scheduler")
 _COROUTINE = types.CoroutineType  # checked by type first: inspect's checks are calls
+#: A timer's work is a task made directly while the loop has no task factory: what the
+#: loop's ``create_task`` makes then, without its two Python calls (issue 13: one per attempt).
+_Task = asyncio.Task
 
 #: At most this many due timers fire before the loop runs other callbacks; the next batch
 #: fires when the work started is down to half of it. Not more: the attempts in flight
@@ -234,7 +237,11 @@ class Scheduler:
             name: Any = run.label(item)  # type: ignore[operator]
             if type(name) is not str:
                 name = str(name)
-            task = asyncio.get_running_loop().create_task(self._tracked(result), name=name)
+            loop = asyncio.get_running_loop()
+            if getattr(loop, "_task_factory", None) is None:  # its create_task's, inline
+                task = _Task(self._tracked(result), loop=loop, name=name)
+            else:
+                task = loop.create_task(self._tracked(result), name=name)
             self._work[task] = name
         elif inspect.isawaitable(result):
             self.spawn(result, name=run.item_name(item))

@@ -30,7 +30,7 @@ import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fcemu.engine.committer import Commit, Committer, StoreFailed
 from fcemu.engine.state import FILE_TYPES, STATE_VERSION, _code_paths
@@ -47,21 +47,49 @@ if TYPE_CHECKING:
     from fcemu.settings import Settings
     from fcemu.smq import Smq
     from fcemu.tasks import AsyncTasks, TaskObserver
+    from fcemu.tasks.events import ChangeObserver
 
 __all__ = ["Commit", "Committer", "DurableOperations", "StoreFailed"]
 
 
 class _Observer:
-    """The task observer in durable mode: the engine's own, then the committer."""
+    """The task observer in durable mode: the engine's own, then the committer. It takes a
+    change by its fields (``ChangeObserver``: issue 13, no TaskEvent made for it) and
+    passes it on as the engine's takes it; an attempt's Processed and Running at once
+    while the engine's does (:attr:`started`)."""
 
-    __slots__ = ("committer", "inner")
+    __slots__ = ("_changes", "committer", "inner")
 
     def __init__(self, inner: TaskObserver | None, committer: Committer) -> None:
         self.inner, self.committer = inner, committer
+        #: The engine's observer when it takes a change by its fields.
+        self._changes = cast("ChangeObserver", inner) if hasattr(inner, "changed") else None
 
     def event(self, task: Task, event: TaskEvent, previous: TaskStatus) -> None:
         if self.inner is not None:
             self.inner.event(task, event, previous)
+        self.committer.task_changed(task)
+
+    def changed(self, task: Task, event_id: int, status: TaskStatus, at: int, detail: str,
+                previous: TaskStatus) -> None:
+        changes = self._changes
+        if changes is not None:
+            changes.changed(task, event_id, status, at, detail, previous)
+        elif self.inner is not None:
+            self.inner.event(task, TaskEvent(event_id, status, at, detail), previous)
+        self.committer.task_changed(task)
+
+    @property
+    def started(self) -> Callable[[Task, int, int], None] | None:
+        """:meth:`_started` while the engine's observer takes the two events at once (no
+        event listener registered); None else (each event is told on its own)."""
+        changes = self._changes
+        return None if changes is None or changes.started is None else self._started
+
+    def _started(self, task: Task, event_id: int, at: int) -> None:
+        changes = self._changes
+        assert changes is not None and changes.started is not None  # (started's check)
+        changes.started(task, event_id, at)
         self.committer.task_changed(task)
 
     def enqueued(self, task: Task) -> None:

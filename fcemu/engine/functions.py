@@ -168,6 +168,9 @@ class FunctionOperations:
             self.code.discard(package)
             self.discard_layers(opt_dir)
             raise
+        from fcemu.runtime.worker import function_changed  # as lazy as its runtime's
+
+        function_changed()  # the pool keys kept for function objects go (issue 13)
         for attr, value in spec.values().items():
             setattr(function, attr, value)
         function.extra.update(spec.extra)

@@ -81,12 +81,13 @@ class TriggerOperations:
     invoke_function: Callable[..., Awaitable[Any]]
 
     def _init_triggers(self) -> None:
-        """Empty trigger state; the SMQ account's hooks point at this engine."""
+        """Empty trigger state; the SMQ account's hooks point at this engine (a send's
+        only while an enabled queue trigger exists: :meth:`_hook_sends`)."""
         self.triggers = {}
         self._trigger_parsed = {}
         self._trigger_timers = {}
         self._trigger_anchor = {}
-        self._smq.on_send = self._queue_sent
+        self._smq.on_send = None
         self._smq.on_publish = self._topic_published
 
     # -- the API operations -----------------------------------------------------------
@@ -258,6 +259,8 @@ class TriggerOperations:
             self._arm(key, parsed, anchor)
         if isinstance(parsed, QueueConfig) and parsed.enable:
             self._consume_soon(parsed.queue, self.clock.now_ms())
+        else:
+            self._hook_sends()  # the trigger may have stopped watching its queue
 
     def _forget_trigger(self, trigger: Trigger) -> None:
         key = (trigger.function_name, trigger.trigger_name)
@@ -265,6 +268,7 @@ class TriggerOperations:
         self._trigger_parsed.pop(key, None)
         self._trigger_anchor.pop(key, None)
         self.triggers.get(trigger.function_name, {}).pop(trigger.trigger_name, None)
+        self._hook_sends()
 
     def _disarm(self, key: _Key) -> None:
         timer = self._trigger_timers.pop(key, None)
@@ -328,15 +332,29 @@ class TriggerOperations:
                 body=message.body, body_md5=message.body_md5, tag=tag,
                 publish_ms=message.enqueue_time))
 
+    def _hook_sends(self) -> None:
+        """Hook :meth:`_queue_sent` to the SMQ account's sends while an enabled queue
+        trigger exists, and only then (issue 13: every send, a task's result message
+        among them, made a call to find no trigger). Called whenever the parsed configs
+        change: :meth:`_apply`, :meth:`_forget_trigger`, and :meth:`_consume_soon`, which a
+        restore's queue triggers go through (``fcemu.engine.state``)."""
+        watched = any(isinstance(p, QueueConfig) and p.enable
+                      for p in self._trigger_parsed.values())
+        if watched != (self._smq.on_send is not None):
+            self._smq.on_send = self._queue_sent if watched else None
+
     def _queue_sent(self, queue: str, message: Message) -> None:
-        """An SMQ hook: a message sent to ``queue`` (consumed once it is visible)."""
-        if not self._trigger_parsed:  # no trigger at all: nothing watches a queue
-            return
+        """An SMQ hook: a message sent to ``queue`` (consumed once it is visible); hooked
+        only while an enabled queue trigger exists (:meth:`_hook_sends`)."""
         if self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
                           and p.queue == queue and p.enable):
             self._consume_soon(queue, message.next_visible_time)
 
     def _consume_soon(self, queue: str, at_ms: int) -> None:
+        """Consume ``queue`` at ``at_ms`` (an enabled trigger watches it: sends are hooked
+        from now on, if they were not yet)."""
+        if self._smq.on_send is None:
+            self._hook_sends()
         self.scheduler.call_at(max(at_ms, self.clock.now_ms()), lambda: self._consume(queue),
                                name=f"queue trigger {queue}", kind="task")
 

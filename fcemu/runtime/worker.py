@@ -22,6 +22,10 @@ sandbox (:mod:`fcemu.runtime.sandbox`: its code at ``/code``, its layers at
 ``/opt``, a private ``/tmp``) that keeps the host's network, so a handler can
 call the emulator or other services on loopback. The handler sees only FC's
 environment (:mod:`fcemu.runtime.environ`, FC's default search paths).
+
+A warm instance serves a request whose function has its pool key (:func:`_key`); the
+runtime keeps the last key made for a function object, and UpdateFunction, which changes
+a function in place, says so first (:func:`function_changed`): every key is made again.
 """
 
 from __future__ import annotations
@@ -215,6 +219,19 @@ class _LogSink:
         await self.ended.wait()
 
 
+#: How many times a Function was changed in place (:func:`function_changed`): a key that
+#: :meth:`WorkerRuntime._key` keeps for a function object holds while this stays the same.
+_changes = 0
+
+
+def function_changed() -> None:
+    """A Function object is being changed in place (``fcemu.engine.functions``'s
+    UpdateFunction, before its first change): the key of every function object is made
+    again (:meth:`WorkerRuntime._key`)."""
+    global _changes
+    _changes += 1
+
+
 def _key(function: Function) -> Key:
     """What must match for a warm instance to be reused (an updated function is another)."""
     return ("worker", function.name, function.function_id, function.modified_ms,
@@ -239,6 +256,8 @@ class WorkerRuntime(PooledRuntime):
                  pass_env: tuple[str, ...] = (), contained: Containment | None = None) -> None:
         super().__init__(ids, pool, pass_env=pass_env, contained=contained)
         self._python = python
+        #: The function object of the last :meth:`_key`, :data:`_changes` then, and its key.
+        self._last: tuple[Function, int, Key] | None = None
 
     def _check(self, function: Function) -> Outcome | None:
         if function.code_dir is None:
@@ -247,7 +266,15 @@ class WorkerRuntime(PooledRuntime):
         return None
 
     def _key(self, function: Function) -> Key:
-        return _key(function)
+        """:func:`_key`; the same tuple again for the function object it was last made for
+        while no function was changed in place since (:func:`function_changed`): issue 13,
+        a new ``code_dir`` string to hash 2 to 3 times, and a 10-tuple made, per request."""
+        last = self._last
+        if last is not None and last[0] is function and last[1] == _changes:
+            return last[2]
+        key = _key(function)
+        self._last = (function, _changes, key)
+        return key
 
     def _make(self, function: Function, key: Key) -> Instance:
         return WorkerInstance(function, key, self._ids.instance_id(), self._python,
