@@ -8,41 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import marshal
-import threading
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from fcemu.engine.committer import Commit, Committer, StoreFailed
-from fcemu.store.sqlite import Batch
-
-
-class _HeldStore:
-    """A store whose writes wait for the test's go-ahead, one batch per release."""
-
-    path = Path("held.db")
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.allowed = threading.Semaphore(0)
-        self.written: list[Batch] = []
-        self.fail = fail
-
-    def write(self, batch: Batch) -> None:
-        assert self.allowed.acquire(timeout=30)
-        if self.fail is not None:
-            error, self.fail = self.fail, None
-            raise error
-        self.written.append(batch)
-
-    def close(self) -> None:
-        pass
-
-
-def _committer(store: _HeldStore) -> Committer:
-    committer = Committer(cast(Any, None), cast(Any, store))
-    changes = iter(range(1 << 30))
-    committer._collect = lambda: Batch(counters=marshal.dumps(next(changes)))  # type: ignore[method-assign]
-    committer.paused = False
-    return committer
+from fcemu.engine.committer import Commit, StoreFailed
+from tests.held_store import HeldStore, held_committer
 
 
 async def _until(done: asyncio.Future[None]) -> None:
@@ -59,8 +28,8 @@ def _noting(seen: list[Any], name: str, settled: asyncio.Future[None] | None = N
 
 
 def test_a_batchs_held_answers_share_its_commit_and_run_in_order_once_written() -> None:
-    store = _HeldStore()
-    committer = _committer(store)
+    store = HeldStore()
+    committer = held_committer(store)
 
     async def main() -> None:
         assert committer.commit() is None  # nothing pending
@@ -103,8 +72,8 @@ def test_a_batchs_held_answers_share_its_commit_and_run_in_order_once_written() 
 
 
 def test_a_failed_batch_settles_its_commit_with_the_error_and_the_next_is_written() -> None:
-    store = _HeldStore(fail=OSError("No space left on device"))
-    committer = _committer(store)
+    store = HeldStore(fail=OSError("No space left on device"))
+    committer = held_committer(store)
 
     async def main() -> None:
         committer.touched(False)
@@ -134,8 +103,8 @@ def test_a_failed_batch_settles_its_commit_with_the_error_and_the_next_is_writte
 
 
 def test_a_callback_that_raises_is_reported_and_the_others_still_run() -> None:
-    store = _HeldStore()
-    committer = _committer(store)
+    store = HeldStore()
+    committer = held_committer(store)
     reported: list[dict[str, Any]] = []
 
     def broken(commit: Commit) -> None:

@@ -11,20 +11,18 @@ import marshal
 import os
 import signal
 import sqlite3
-import threading
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 
 import fcemu
-from fcemu.engine.committer import Committer, StoreFailed
+from fcemu.engine.committer import StoreFailed
 from fcemu.ids import IdGenerator
 from fcemu.runtime.procfs import tree_pids
 from fcemu.store import StoreError
-from fcemu.store.sqlite import Batch
 from fcemu.taskstate import TASK_STATE_FIELDS
 from tests.constants import T0
+from tests.held_store import HeldStore, held_committer
 
 
 def code_dir(tmp_path: Path, body: str = "return event") -> Path:
@@ -269,36 +267,7 @@ def test_a_writer_process_that_dies_fails_its_answers_and_another_takes_over(
         assert [p for _, p in held].count("kept") == 1
 
 
-class _HeldStore:
-    """A store whose writes wait for the test's go-ahead, one batch per release."""
-
-    path = Path("held.db")
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.allowed = threading.Semaphore(0)
-        self.written: list[Batch] = []
-        self.fail = fail
-
-    def write(self, batch: Batch) -> None:
-        assert self.allowed.acquire(timeout=30)
-        if self.fail is not None:
-            error, self.fail = self.fail, None
-            raise error
-        self.written.append(batch)
-
-    def close(self) -> None:
-        pass
-
-
-def _held_committer(store: _HeldStore) -> Committer:
-    committer = Committer(cast(Any, None), cast(Any, store))
-    changes = iter(range(1 << 30))
-    committer._collect = lambda: Batch(counters=marshal.dumps(next(changes)))  # type: ignore[method-assign]
-    committer.paused = False
-    return committer
-
-
-def _numbers(store: _HeldStore) -> list[int]:
+def _numbers(store: HeldStore) -> list[int]:
     return [marshal.loads(b.counters or b"") for b in store.written]
 
 
@@ -308,8 +277,8 @@ async def _turns(n: int = 3) -> None:
 
 
 def test_a_change_made_while_a_batch_is_written_waits_for_the_next_batch() -> None:
-    store = _HeldStore()
-    committer = _held_committer(store)
+    store = HeldStore()
+    committer = held_committer(store)
 
     async def main() -> None:
         committer.touched(False)
@@ -336,8 +305,8 @@ def test_a_change_made_while_a_batch_is_written_waits_for_the_next_batch() -> No
 
 
 def test_a_failed_commit_fails_its_waiters_and_the_next_batch_is_written() -> None:
-    store = _HeldStore(fail=OSError("No space left on device"))
-    committer = _held_committer(store)
+    store = HeldStore(fail=OSError("No space left on device"))
+    committer = held_committer(store)
 
     async def main() -> None:
         committer.touched(False)
