@@ -103,11 +103,12 @@ async def _scenario(engine: Engine, how: str):
     return records, bodies, metrics
 
 
-def _run(how: str):
+def _run(how: str, scenario=_scenario, seed: int = 11):
+    """``scenario(engine, how)`` on a fresh engine (manual clock, IDs seeded ``seed``)."""
     async def main():
-        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(11))
+        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(seed))
         try:
-            return await _scenario(engine, how)
+            return await scenario(engine, how)
         finally:
             await engine.close()
 
@@ -146,18 +147,7 @@ def test_a_listener_sees_the_status_its_event_names():
         await asyncio.sleep(0)
         return seen
 
-    async def main():
-        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(3))
-        try:
-            return await scenario(engine, "")
-        finally:
-            await engine.close()
-
-    loop = new_event_loop()
-    try:
-        seen = loop.run_until_complete(main())
-    finally:
-        loop.close()
+    seen = _run("", scenario, seed=3)
     assert seen == [(s, s, n) for n, s in enumerate(
         (S.ENQUEUED, S.PROCESSED, S.RUNNING, S.SUCCEEDED), 1)]
 
@@ -249,18 +239,7 @@ def test_status_lists_made_before_the_tasks_run_follow_their_starts():
         listed["Succeeded", 2] = sorted(t.task_id for t in tasks)
         return listed
 
-    async def main():
-        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(3))
-        try:
-            return await scenario(engine, "")
-        finally:
-            await engine.close()
-
-    loop = new_event_loop()
-    try:
-        listed = loop.run_until_complete(main())
-    finally:
-        loop.close()
+    listed = _run("", scenario, seed=3)
     every = [f"s{n}" for n in range(6)]
     assert listed == {("Enqueued", 0): every, ("Running", 0): [], ("Succeeded", 0): [],
                       ("Enqueued", 1): ["s1", "s3", "s5"], ("Processed", 1): [],
