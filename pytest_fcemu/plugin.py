@@ -14,15 +14,14 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from fcemu.clock import to_epoch_ms
-from fcemu.scheduler import SettleTimeout
 from fcemu.settings import Settings
+from pytest_fcemu.options import OPTIONS, SERVER_FIELDS, configured, marker_options
+from pytest_fcemu.sessions import Running, Servers
 
 if TYPE_CHECKING:
     from fcemu import Emulator, EmulatorClock
@@ -37,27 +36,16 @@ def _credentials(emulator: Emulator) -> tuple[str, str]:
     """The first configured AccessKey pair in verify mode, else the local defaults."""
     keys = emulator.settings.access_keys
     return keys[0] if keys else (ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+
+
 #: sdk-notes §1.2: the FC SDK sends even 127.0.0.1 traffic through these; NO_PROXY is ignored.
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
-#: Real seconds the end of a test waits for in-flight work before checking for errors.
-END_SETTLE_S = 5.0
 _SDK_HINT = "pip install fcemu[sdk]"
-#: --fcemu-NAME / FCEMU_NAME / fcemu_NAME ini key -> help
-_OPTIONS = {
-    "clock": "emulator clock: manual (default), real or follow (the test's frozen time)",
-    "start": "manual clock start: ISO 8601 or epoch ms (default 2024-05-01T00:00:00Z)",
-    "seed": "seed of every generated ID (default 0)",
-    "config": "deployment file (s.yaml / fcemu.yaml) applied after each reset; repeatable",
-    "region": "region in ARNs and contexts (default cn-hangzhou)",
-    "account_id": "account ID in ARNs and contexts (default 1234567890123456)",
-    "pass_env": "environment variable handlers get besides FC's (repeatable; ini: a list)",
-}
 _MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, "
            "snapshot=None, **settings): configure the test's emulator; snapshot='name' "
            "restores the state the pytest_fcemu_snapshot hook built once (pytest_fcemu)")
-_SERVER_FIELDS = ("clock", "host", "port")
-_SERVERS = pytest.StashKey["_Servers"]()
-_RUNNING = pytest.StashKey["_Running"]()
+_SERVERS = pytest.StashKey["Servers"]()
+_RUNNING = pytest.StashKey["Running"]()
 
 
 class FunctionFactory(Protocol):
@@ -78,7 +66,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fcemu", "fcemu: Function Compute emulator")
-    for name, help_text in _OPTIONS.items():
+    for name, help_text in OPTIONS.items():
         flag = "--fcemu-" + name.replace("_", "-")
         if name == "config":
             group.addoption(flag, dest="fcemu_config", action="append", help=help_text)
@@ -93,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
-    config.stash[_SERVERS] = _Servers()
+    config.stash[_SERVERS] = Servers()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -127,13 +115,13 @@ def fcemu_settings(pytestconfig: pytest.Config) -> Settings:
 
     Override this fixture in a ``conftest.py`` to build them yourself.
     """
-    configured = _configured(pytestconfig)
-    settings = Settings(port=0, clock="manual", seed=0).replace(**configured)
+    given = configured(pytestconfig)
+    settings = Settings(port=0, clock="manual", seed=0).replace(**given)
     if settings.config:  # the files' own settings, under explicit options; never their port
         from fcemu.config import load_settings
 
         settings = load_settings(settings.config, settings).replace(
-            **configured, host=settings.host, port=0)
+            **given, host=settings.host, port=0)
     adjusted = pytestconfig.hook.pytest_fcemu_settings(config=pytestconfig, settings=settings)
     return adjusted if adjusted is not None else settings
 
@@ -159,7 +147,7 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
     server's traceback (:class:`fcemu.ServerSideError`), failing the test, unless the
     marker says ``expect_errors=True``.
     """
-    options = _marker_options(request)
+    options = marker_options(request)
     expect_errors = bool(options.pop("expect_errors", False))
     snapshot = options.pop("snapshot", None)
     wanted = fcemu_settings.replace(**options)
@@ -169,7 +157,7 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
     if not emu.running:
         emu.start()
     emu.reset(**{f.name: getattr(wanted, f.name) for f in fields(Settings)
-                 if f.name not in _SERVER_FIELDS})
+                 if f.name not in SERVER_FIELDS})
     hook = request.config.hook
     if snapshot is not None:
         _restore_snapshot(emu, str(snapshot), request)
@@ -178,7 +166,7 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
     def task_finished(task: dict[str, Any]) -> None:
         hook.pytest_fcemu_task_finished(task=task, emulator=emu)
 
-    running = request.node.stash[_RUNNING] = _Running(emu, expect_errors)
+    running = request.node.stash[_RUNNING] = Running(emu, expect_errors)
     emu.task_listeners.append(task_finished)
     try:
         hook.pytest_fcemu_setup(emulator=emu, request=request)
@@ -285,79 +273,6 @@ def fcemu_mock(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu
         yield fcemu
 
 
-class _Servers:
-    """The session's emulators, one per clock mode, started on first use."""
-
-    def __init__(self) -> None:
-        self.running: dict[str, Emulator] = {}
-
-    def get(self, settings: Settings) -> Emulator:
-        emu = self.running.get(settings.clock)
-        if emu is None:
-            from fcemu import Emulator
-
-            emu = self.running[settings.clock] = Emulator(settings)
-        emu.start()
-        return emu
-
-    def stop_all(self) -> None:
-        while self.running:
-            self.running.popitem()[1].stop()
-
-
-@dataclass
-class _Running:
-    """One test's emulator, between the ``fcemu`` fixture's set-up and teardown."""
-
-    emulator: Emulator
-    expect_errors: bool
-    finished: bool = False
-
-    def finish(self, item: pytest.Item, *, failed: bool, teardown: bool = False) -> None:
-        """Stop following the test's time, settle briefly, surface server-side errors."""
-        __tracebackhide__ = True
-        emu = self.emulator
-        if not emu.running or (self.finished and not teardown):
-            return
-        self.finished = True
-        emu.set_following(False)  # follow mode: the test's frozen time is over
-        try:
-            emu.settle(timeout=END_SETTLE_S)
-        except SettleTimeout:
-            pass  # still-running handlers die at the next reset
-        from fcemu import ServerSideError
-
-        try:
-            emu.check()
-        except ServerSideError as exc:
-            if failed:
-                item.add_report_section("call", "fcemu server-side errors", str(exc))
-            elif not self.expect_errors:
-                raise ServerSideError(exc.failures) from None  # the server's traceback only
-
-
-def _configured(config: pytest.Config) -> dict[str, Any]:
-    """Settings fields from options, environment and ini, in that order of precedence."""
-    found: dict[str, Any] = {}
-    for name in _OPTIONS:
-        value = config.getoption(f"fcemu_{name}")
-        origin = config.invocation_params.dir
-        if value is None and os.environ.get(f"FCEMU_{name.upper()}"):
-            text = os.environ[f"FCEMU_{name.upper()}"]
-            if name == "config":
-                value = text.split(os.pathsep)
-            elif name == "pass_env":  # FCEMU_PASS_ENV="A,B" or "A B"
-                value = text.replace(",", " ").split()
-            else:
-                value = text
-            origin = Path.cwd()
-        if value is None or value == []:
-            value, origin = config.getini(f"fcemu_{name}") or None, config.rootpath
-        if value is not None:
-            found.update(_field(name, value, origin))
-    return found
-
-
 def _restore_snapshot(emu: Emulator, name: str, request: pytest.FixtureRequest) -> None:
     """Restore snapshot ``name``; the first time on this emulator, build it first: the
     ``pytest_fcemu_snapshot`` hook that answers True builds it on the reset emulator."""
@@ -370,41 +285,3 @@ def _restore_snapshot(emu: Emulator, name: str, request: pytest.FixtureRequest) 
                 f"== {name!r} and returns True")
         emu.snapshot(name)
     emu.restore(name)
-
-
-def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for marker in reversed(list(request.node.iter_markers("fcemu"))):  # closest wins
-        if marker.args:
-            raise pytest.UsageError("@pytest.mark.fcemu takes keyword arguments only, "
-                                    f"got {marker.args!r}")
-        merged.update(marker.kwargs)
-    allowed = {f.name for f in fields(Settings)} - set(_SERVER_FIELDS[1:])
-    options: dict[str, Any] = {}
-    for key, value in merged.items():
-        if key in ("expect_errors", "snapshot"):
-            options[key] = value
-        elif key == "start" or key in allowed:
-            options.update(_field(key, value, request.path.parent))
-        else:
-            raise pytest.UsageError(f"@pytest.mark.fcemu got an unknown setting {key!r}; use "
-                                    f"expect_errors, snapshot, start or one of "
-                                    f"{sorted(allowed)}")
-    return options
-
-
-def _field(name: str, value: Any, origin: Path) -> dict[str, Any]:
-    """One option value as Settings fields (relative config paths resolved from ``origin``)."""
-    if name == "start":
-        return {"start_ms": to_epoch_ms(value)}
-    if name == "seed":
-        return {"seed": None if value is None else int(value)}
-    if name == "config":
-        paths = [value] if isinstance(value, (str, os.PathLike)) else list(value)
-        return {"config": tuple(origin / Path(p) for p in paths)}
-    if name == "pass_env":
-        names = [value] if isinstance(value, str) else list(value)
-        return {"pass_env": tuple(names)}
-    if name == "clock" and value not in ("manual", "real", "follow"):
-        raise pytest.UsageError(f"fcemu clock must be manual, real or follow, got {value!r}")
-    return {name: value}
