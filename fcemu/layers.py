@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcemu import code
+from fcemu.checks import check_string
 from fcemu.errors import FcError, InvalidArgument, LayerVersionNotFound
 from fcemu.models import LAYER_ARN
-from fcemu.specs import check_string
 
 __all__ = ["LAYER_NAME", "MAX_LAYERS", "LayerArn", "LayerSpec", "check_layer_name", "merge",
            "not_found", "unmapped"]

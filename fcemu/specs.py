@@ -15,11 +15,18 @@ Also here: the rules for function names and task IDs that the engine checks.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from functools import partial
 from typing import Any
 
+from fcemu.checks import (
+    check_document,
+    check_integer,
+    check_mapping,
+    check_string,
+    list_of,
+    printable,
+)
 from fcemu.errors import InvalidArgument
 
 # spec §4.1: letters, digits, _ and -; not starting with a digit or -; 1–64 chars
@@ -61,9 +68,6 @@ ASYNC_CONFIG_FIELDS = {
     "asyncTask": "async_task", "maxAsyncRetryAttempts": "max_async_retry_attempts",
     "maxAsyncEventAgeInSeconds": "max_async_event_age_in_seconds",
 }
-#: Deepest nesting of arrays and objects a JSON document may have (fcemu's limit: FC's
-#: documents are a few levels deep; deeper ones only exhaust the stack).
-MAX_JSON_DEPTH = 100
 #: Integer fields of a function: (field, FC name, lowest, highest, multiple of).
 _INTEGERS = (("timeout", "timeout", 1, 86400, 1),
              ("memory_size", "memorySize", 128, 32768, 64),
@@ -129,9 +133,9 @@ class FunctionSpec:
         if unknown:
             raise InvalidArgument(f"unknown function field(s) {', '.join(unknown)}")
         check_document(dict(self.extra))
-        _list_of(self.extra.get("layers"), "layers", str, "ARN strings")
+        list_of(self.extra.get("layers"), "layers", str, "ARN strings")
         if self.tags is not None:
-            self._set("tags", tuple(_list_of(self.tags, "tags", dict, "{Key, Value} objects")))
+            self._set("tags", tuple(list_of(self.tags, "tags", dict, "{Key, Value} objects")))
         if self.zip_file is not None and (not isinstance(self.zip_file, str)
                                           or not self.zip_file):
             raise InvalidArgument("code.zipFile must be a base64-encoded zip file")
@@ -262,70 +266,6 @@ def check_task_id_in_path(task_id: str) -> str:
     return task_id
 
 
-# -- values -------------------------------------------------------------------------------
-
-def check_document(doc: Any, where: str = "") -> None:
-    """Every string of a document, keys included, is valid Unicode (no lone surrogate
-    such as ``"\\ud800"``), and arrays and objects nest at most :data:`MAX_JSON_DEPTH`
-    deep; an InvalidArgument naming the field otherwise.
-    """
-    # (value, depth, trail): trail is (parent trail, key or index), turned into a path
-    # such as ``environmentVariables.A`` or ``tags[0].Key`` only for an error message
-    stack: list[tuple[Any, int, Any]] = [(doc, 0, None)]
-    while stack:
-        value, depth, trail = stack.pop()
-        if isinstance(value, str):
-            if not value.isascii():
-                _check_text(value, partial(_path, where, trail))
-        elif isinstance(value, (list, tuple)):
-            if depth >= MAX_JSON_DEPTH:
-                raise _too_deep(_path(where, trail))
-            stack.extend((v, depth + 1, (trail, i)) for i, v in enumerate(value))
-        elif isinstance(value, Mapping):
-            if depth >= MAX_JSON_DEPTH:
-                raise _too_deep(_path(where, trail))
-            for key, item in value.items():
-                if isinstance(key, str) and not key.isascii():
-                    _check_text(key, partial(_key_of, where, trail))
-                stack.append((item, depth + 1, (trail, key)))
-
-
-def printable(text: str) -> str:
-    """``text`` with lone surrogates written as ``\\udXXX`` escapes (safe in messages)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def check_integer(value: Any, key: str, low: int, high: int, *,
-                  multiple_of: int = 1) -> Any:
-    """An integer within ``[low, high]`` (an integral float becomes an int); None stays."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise InvalidArgument(f"{key} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise InvalidArgument(f"{key} must be between {low} and {high}, got {value}")
-    if value % multiple_of:
-        raise InvalidArgument(f"{key} must be a multiple of {multiple_of}, got {value}")
-    return value
-
-
-def check_string(value: Any, key: str, *, max_len: int, min_len: int = 0) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{key} must be a string, got {value!r}")
-    if not min_len <= len(value) <= max_len:
-        raise InvalidArgument(f"{key} must be {min_len}-{max_len} characters long")
-    return value
-
-
-def check_mapping(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidArgument(f"{key} must be a JSON object, got {value!r}")
-    return dict(value)
-
-
 def check_environment(value: Any) -> dict[str, str]:
     env = check_mapping(value, "environmentVariables")
     for k, v in env.items():
@@ -384,39 +324,5 @@ def _lifecycle(config: Mapping[str, Any]) -> None:
             raise InvalidArgument(f"instanceLifecycleConfig.{hook}.{exc.message}") from None
 
 
-def _list_of(value: Any, key: str, kind: type, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, kind) for v in value):
-        raise InvalidArgument(f"{key} must be a list of {what}")
-    return list(value)
-
-
 def _fc_name(name: str) -> str:
     return next(key for key, attr in FUNCTION_FIELDS.items() if attr == name)
-
-
-def _path(where: str, trail: Any) -> str:
-    parts: list[str] = []
-    while trail is not None:
-        trail, key = trail
-        parts.append(f"[{key}]" if isinstance(key, int) else "." + printable(str(key)))
-    path = (where + "".join(reversed(parts))).lstrip(".") or "the request body"
-    return path if len(path) <= 120 else path[:100] + "..."
-
-
-def _key_of(where: str, trail: Any) -> str:
-    return "a key of " + _path(where, trail)
-
-
-def _too_deep(path: str) -> InvalidArgument:
-    return InvalidArgument(f"{path} is nested more than {MAX_JSON_DEPTH} levels deep")
-
-
-def _check_text(text: str, path: Callable[[], str]) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start].encode("utf-8", "backslashreplace").decode("ascii")
-        raise InvalidArgument(f"{path()} is not valid Unicode: it holds a lone surrogate "
-                              f"({bad})") from None

@@ -17,21 +17,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from fcemu.checks import MAX_JSON_DEPTH, check_document, check_integer, check_mapping, printable
 from fcemu.errors import InvalidArgument
 from fcemu.specs import (
     ASYNC_CONFIG_FIELDS,
     ECHOED_FIELDS,
     FUNCTION_FIELDS,
-    MAX_JSON_DEPTH,
     TASK_ID,
     AsyncConfigSpec,
     FunctionSpec,
-    check_document,
     check_function_name,
-    check_integer,
-    check_mapping,
     check_runtime,
-    printable,
 )
 
 __all__ = ["MAX_JSON_DEPTH", "TASK_ID", "async_config_spec", "check_document",

@@ -15,10 +15,10 @@ from aiohttp import web
 
 from fcemu.api import functions, inputs, wire
 from fcemu.api.keys import ENGINE
+from fcemu.checks import check_document, check_mapping
 from fcemu.errors import InvalidArgument
 from fcemu.layers import LayerSpec, check_layer_name
 from fcemu.models import LayerVersion
-from fcemu.specs import check_document, check_mapping
 
 routes = web.RouteTableDef()
 

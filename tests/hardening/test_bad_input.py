@@ -27,8 +27,8 @@ import pytest
 import fcemu
 from fcemu.api import wire
 from fcemu.api.smq import xml as smq_xml
+from fcemu.checks import MAX_JSON_DEPTH
 from fcemu.errors import InvalidArgument
-from fcemu.specs import MAX_JSON_DEPTH
 from tests.hardening.state import FC, MNS_HEADERS, Http, Reply, differences, snapshot
 
 pytestmark = pytest.mark.fcemu(clock="manual")
