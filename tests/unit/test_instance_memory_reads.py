@@ -21,6 +21,7 @@ from fcemu.runtime import instance_memory
 from fcemu.runtime.contained import Contained
 from fcemu.runtime.instance import Instance
 from fcemu.runtime.instance_memory import MEMORY_POLL_S
+from fcemu.runtime.invocation import kb_to_mb
 from tests.unit.test_runtime_worker import function
 
 LIMIT_KB = 128 * 1024
@@ -84,6 +85,21 @@ def test_others_last_read_stand_in_between_readings(clock):
     tree.others_kb = 0  # gone since: the last figures still count until the next reading
     assert made.over_memory(40 * 1024, childless=True) is True
     assert tree.reads == 1
+
+
+def test_the_peak_seen_is_the_highest_reading_or_report(clock):
+    made, tree = instance()
+    tree.others_kb = 5_000
+    assert made.over_memory(30_000, childless=False) is False
+    tree.others_kb = 0  # a lower reading later: the peak stays
+    assert made.over_memory(10_000, childless=False) is False
+    assert made.seen_peak_mb() == kb_to_mb(35_000)
+    made.reported_kb = 60_000  # the handler's own peak, above every reading
+    assert made.over_memory(10_000, childless=False) is False
+    assert made.seen_peak_mb() == kb_to_mb(60_000) and made._peak_kb == 35_000
+    made.reported_kb = LIMIT_KB + 1  # over memorySize by the report alone
+    assert made.over_memory(10_000, childless=False) is True
+    assert made.oom_kb == LIMIT_KB + 1 and not made.healthy
 
 
 def test_a_handler_with_children_reads_them_after_every_request(clock):
