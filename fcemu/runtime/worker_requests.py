@@ -54,6 +54,10 @@ __all__ = ["WorkerRequests"]
 _LOG_DRAIN_S = 2.0
 
 
+#: A pending request: its reply future, its deadline (loop time), when begin() began it.
+_Pending = tuple[asyncio.Future[list[Any]], float | None, float | None]
+
+
 class _WorkerGone(Exception):
     """The process died or closed its protocol pipe."""
 
@@ -78,11 +82,12 @@ class WorkerRequests(WorkerLogs):
     def __init__(self, function: Function, key: Key, instance_id: str,
                  contained: Containment | None = None) -> None:
         super().__init__(function, key, instance_id, contained)
-        #: Each request's reply future: a ``result`` frame (``protocol.RESULT_*``).
-        self._pending: dict[str, asyncio.Future[list[Any]]] = {}
-        #: The loop time by which each pending request must have its reply, and the one timer
-        #: that watches them (:meth:`_deadlines_due`).
-        self._deadlines: dict[str, float] = {}
+        #: Each request sent and not collected yet: its reply future (a ``result`` frame,
+        #: ``protocol.RESULT_*``), the loop time by which it must have its reply (None: no
+        #: timeout) and, if :meth:`begin` started it, when it began (real seconds): one entry
+        #: a request, not a dictionary for each. One timer watches the deadlines
+        #: (:meth:`_deadlines_due`).
+        self._pending: dict[str, _Pending] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_at = 0.0
         self._hello: asyncio.Future[dict[str, Any]] | None = None
@@ -95,8 +100,6 @@ class WorkerRequests(WorkerLogs):
         self._real_time = False
         #: Started, and its initializer (if any) succeeded: it takes requests.
         self._warm = False
-        #: When each request that :meth:`begin` started began (real seconds).
-        self._began: dict[str, float] = {}
 
     # -- requests ---------------------------------------------------------------------
 
@@ -127,7 +130,7 @@ class WorkerRequests(WorkerLogs):
                 or frames is None or (frames.queued and not frames.free())):
             return False
         request_id = invocation.request_id
-        self._began[request_id] = began = real_monotonic()
+        began = real_monotonic()
         self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
         self._send(request_id, frame, invocation.function.timeout, reply, began)
@@ -136,9 +139,8 @@ class WorkerRequests(WorkerLogs):
     async def finish(self, invocation: Invocation) -> Outcome:
         """The outcome of a request :meth:`begin` started; its reply has come."""
         request_id = invocation.request_id
-        started = self._began.pop(request_id)
-        future = self._pending.pop(request_id)
-        self._deadlines.pop(request_id, None)
+        future, _, started = self._pending.pop(request_id)
+        assert started is not None  # begin() noted it
         self._watching -= 1
         try:
             reply = future.result()
@@ -151,11 +153,12 @@ class WorkerRequests(WorkerLogs):
             invocation, started, reply)
 
     def abandon(self, request_id: str) -> None:
-        if self._began.pop(request_id, None) is not None:
+        pending = self._pending.get(request_id)
+        if pending is not None and pending[2] is not None:  # begin() started it
             self._watching -= 1
-            self._deadlines.pop(request_id, None)
-            future = self._pending.pop(request_id, None)
-            if future is not None and future.done() and not future.cancelled():
+            del self._pending[request_id]
+            future = pending[0]
+            if future.done() and not future.cancelled():
                 future.exception()  # retrieved
 
     async def _timed_out(self, invocation: Invocation, started: float) -> Outcome:
@@ -253,30 +256,28 @@ class WorkerRequests(WorkerLogs):
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
         finally:
-            self._deadlines.pop(request_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # a deadline that fired while the pipe drained: retrieved
             self._pending.pop(request_id, None)
 
     def _send(self, request_id: str, frame: bytes, timeout: float | None,
-              future: asyncio.Future[Any], now: float | None = None) -> float | None:
+              future: asyncio.Future[Any], began: float | None = None) -> float | None:
         """Note the request's reply future and deadline, and write its frame (whole:
-        :class:`FrameWriter`); the deadline (loop time). ``now``: :func:`real_monotonic`,
-        read just before."""
-        self._pending[request_id] = future
+        :class:`FrameWriter`); the deadline (loop time). ``began``: :func:`real_monotonic`,
+        read just before, when :meth:`begin` starts the request."""
         deadline = None
         if timeout is not None:
             loop = self._loop
             assert loop is not None
-            if now is None or not self._real_time:
-                now = loop.time()
-            deadline = self._deadlines[request_id] = now + timeout
+            now = began if began is not None and self._real_time else loop.time()
+            deadline = now + timeout
             timer = self._deadline_timer
             if timer is None or self._deadline_at > deadline:
                 if timer is not None:
                     timer.cancel()
                 self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
                 self._deadline_at = deadline
+        self._pending[request_id] = (future, deadline, began)
         assert self._frames is not None
         self._frames.write(frame)
         return deadline
@@ -284,19 +285,21 @@ class WorkerRequests(WorkerLogs):
     def _deadlines_due(self) -> None:
         """The deadline timer: time out each pending request whose deadline has come, then
         wait for the earliest left. Requests one after another keep it armed for an earlier
-        request's deadline; firing then, it finds theirs later and waits for those."""
+        request's deadline; firing then, it finds theirs later and waits for those (a request
+        answered or timed out already has none left)."""
         self._deadline_timer = None
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        for request_id, deadline in list(self._deadlines.items()):
+        now, earliest = loop.time(), None
+        for future, deadline, _ in list(self._pending.values()):
+            if deadline is None or future.done():
+                continue
             if deadline <= now:
-                del self._deadlines[request_id]
-                future = self._pending.get(request_id)
-                if future is not None:
-                    _time_out(future)
-        if self._deadlines and not self._pipe_closed:
-            self._deadline_at = min(self._deadlines.values())
-            self._deadline_timer = loop.call_at(self._deadline_at, self._deadlines_due)
+                _time_out(future)
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None and not self._pipe_closed:
+            self._deadline_at = earliest
+            self._deadline_timer = loop.call_at(earliest, self._deadlines_due)
 
     # -- the process ----------------------------------------------------------------------
 
@@ -311,9 +314,9 @@ class WorkerRequests(WorkerLogs):
             request_id = frame[RESULT_REQUEST_ID]
             if self._unanswered:
                 self._answered(request_id)
-            future = self._pending.get(request_id)
-            if future is not None and not future.done():
-                future.set_result(frame)
+            pending = self._pending.get(request_id)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result(frame)
             return
         kind = frame.get("type")
         if kind == "log":
@@ -327,6 +330,6 @@ class WorkerRequests(WorkerLogs):
         if self._deadline_timer is not None:  # it would keep the instance until it fired
             self._deadline_timer.cancel()
             self._deadline_timer = None
-        for future in [*self._pending.values(), self._hello]:
+        for future in [*(pending[0] for pending in self._pending.values()), self._hello]:
             if future is not None and not future.done():
                 future.set_exception(_WorkerGone("process ended"))
