@@ -69,7 +69,7 @@ class WorkerLogs(Instance):
             return True
         drain = self._log_drain
         if drain is not None:
-            drain()
+            drain.take_held()
         start = f"FC Invoke Start RequestId: {request_id}\n".encode()  # start_marker()
         self.log.feed(start)
         unanswered[request_id] = True
@@ -84,7 +84,7 @@ class WorkerLogs(Instance):
             return
         drain = self._log_drain
         if drain is not None:
-            drain()
+            drain.take_held()
         markers = self._markers
         end = markers[2] if markers[0] == request_id else end_marker(request_id)
         if not self._unanswered:
