@@ -86,7 +86,12 @@ class WorkerLogs(Instance):
         if drain is not None:
             drain.take_held()
         markers = self._markers
-        end = markers[2] if markers[0] == request_id else end_marker(request_id)
+        if markers[0] != request_id:
+            end = end_marker(request_id)
+        elif not self._unanswered and self.log.end_quiet(markers[1], markers[2]):
+            return  # it printed nothing: its lines kept apart, taken whole (LogStream.take)
+        else:
+            end = markers[2]
         if not self._unanswered:
             self.log.feed(end)
         else:

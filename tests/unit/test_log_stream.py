@@ -61,3 +61,68 @@ def test_has_and_take_match_the_plain_searches(seed: int) -> None:
     assert log.take(start_marker("r-1"), end_marker("r-1")) == expected
     assert log.take_all() == bytes(data).decode("utf-8", "replace")
     assert log.instance_log == instance_log
+
+
+def _ops(rng: random.Random) -> list[tuple[str, bytes]]:
+    return [(rng.choice(["feed", "feed", "has", "take", "take_other", "copy", "feed_before",
+                         "spill", "take_all"]), rng.choice(PIECES)) for _ in range(6)]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_lines_kept_apart_read_as_if_fed(seed: int) -> None:
+    """A request that printed nothing: ``end_quiet`` keeps its two lines apart instead of
+    feeding its End line; whatever comes next (more output, searches, its own take with the
+    same lines, a take or copy of other lines, a spill, everything taken) reads exactly as
+    from a stream that was fed the End line."""
+    rng = random.Random(seed)
+    start, end = start_marker("r-1"), end_marker("r-1")
+    quiet, fed = LogStream(), LogStream()
+    before = rng.choice([b"", b"", b"earlier\n", start_marker("r-0")])
+    for log in (quiet, fed):
+        log.feed(before)
+        log.feed(start)
+    kept = quiet.end_quiet(start, end)
+    fed.feed(end)
+    assert kept is (before == b"")
+    if not kept:
+        quiet.feed(end)
+    for op, piece in _ops(rng):
+        for log in (quiet, fed):
+            if op == "feed":
+                log.feed(piece)
+            elif op == "feed_before":
+                log.feed_before(piece, start_marker("r-2"))
+            elif op == "spill":
+                log.spill()
+        if op == "has":
+            assert quiet.has(piece) == fed.has(piece) and quiet.has(end) == fed.has(end)
+        elif op == "take":
+            assert quiet.take(start, end) == fed.take(start, end)
+        elif op == "take_other":  # lines equal to the kept ones, but other objects
+            other = (bytes(bytearray(start)), bytes(bytearray(end)))
+            assert quiet.take(*other) == fed.take(*other)
+        elif op == "copy":
+            assert quiet.copy(start, end) == fed.copy(start, end)
+        elif op == "take_all":
+            assert quiet.take_all() == fed.take_all()
+        assert quiet.instance_log == fed.instance_log
+    assert quiet.take_all() == fed.take_all() and quiet.instance_log == fed.instance_log
+
+
+def test_lines_kept_apart_count_towards_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fcemu.runtime import logs
+
+    monkeypatch.setattr(logs, "LOG_LIMIT", 200)
+    monkeypatch.setattr(logs, "LOG_KEEP", 50)
+    start, end = start_marker("r-1"), end_marker("r-1")
+    quiet, fed = LogStream(), LogStream()
+    for log in (quiet, fed):
+        log.feed(start)
+    assert quiet.end_quiet(start, end)
+    fed.feed(end)
+    for _ in range(5):  # 155 bytes: over the limit with the two lines (60), not without
+        for log in (quiet, fed):
+            log.feed(b"x" * 30 + b"\n")
+    assert b"dropped" in fed.copy(b"[fcemu", b"\n").encode()
+    assert quiet.take(start, end) == fed.take(start, end)
+    assert quiet.take_all() == fed.take_all()
