@@ -52,8 +52,6 @@ __all__ = ["WorkerRequests"]
 
 #: Real seconds to wait for the rest of a request's log once its process has answered.
 _LOG_DRAIN_S = 2.0
-
-
 #: A pending request: its reply future, its deadline (loop time), when begin() began it.
 _Pending = tuple[asyncio.Future[list[Any]], float | None, float | None]
 
