@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from fcemu.runtime.launcher import LIFELINE_ENV, PR_SET_PDEATHSIG
 from fcemu.runtime.pipes import STREAM_LIMIT, PipeSink, ProcessProtocol
 from fcemu.runtime.procfs import (
+    ChildrenFile,
     children,
     group_members,
     proc_status_kb,
@@ -109,6 +110,8 @@ class Contained:
         self.protocol = protocol
         self.proc = asyncio.subprocess.Process(transport, protocol, asyncio.get_running_loop())
         self._init_pid: int | None = self.proc.pid if contained.mode == "subreaper" else None
+        #: The launcher's ``children`` file, once read (:meth:`_launcher_children`).
+        self._children: tuple[int, ChildrenFile] | None = None
         self._handler_pid: int | None = self.proc.pid if contained.mode == "group" else None
 
     @classmethod
@@ -209,23 +212,15 @@ class Contained:
                 total += rss_kb(pid)
         return total
 
-    @staticmethod
-    def _launcher_children(init: int) -> list[int]:
-        # os.open and os.read, not open(): read for the memory check of a busy instance, and
-        # a file object costs a stat, a seek and a tty check more (and its buffers)
-        try:
-            fd = os.open(f"/proc/{init}/task/{init}/children", os.O_RDONLY)
-        except OSError:
-            return []
-        try:
-            data = b""
-            while chunk := os.read(fd, 65536):
-                data += chunk
-            return [int(k) for k in data.split()]
-        except (OSError, ValueError):
-            return []
-        finally:
-            os.close(fd)
+    def _launcher_children(self, init: int) -> list[int]:
+        """The launcher's children (the handler, orphans it took in), read for the memory
+        check of a busy instance: from its ``children`` file, kept open until :meth:`close`."""
+        kept = self._children
+        if kept is None or kept[0] != init:
+            if kept is not None:
+                kept[1].close()
+            kept = self._children = (init, ChildrenFile(init))
+        return kept[1].read()
 
     def _launcher_init(self) -> int | None:
         """The launcher inside the namespace (``pidns``, ``bwrap``) or the launcher itself."""
@@ -276,5 +271,8 @@ class Contained:
                 _signal(group_members(self._handler_pid), signal.SIGKILL)
 
     def close(self) -> None:
-        """Close the pipes (readers get EOF); kills the launcher if it still runs."""
+        """Close the pipes (readers get EOF) and the launcher's ``children`` file; kills the
+        launcher if it still runs."""
         self._transport.close()
+        if self._children is not None:
+            self._children[1].close()

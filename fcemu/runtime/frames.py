@@ -45,7 +45,7 @@ def invoke_frame(invocation: Invocation, markers: bool = False) -> bytes:
     :func:`~fcemu.runtime.protocol.encode_frame` of the request would be, the part its
     function version shares built once (:func:`_invoke_head`). ``markers``: with
     ``"markers": true``, the worker writes the request's ``FC Invoke`` lines itself
-    (one request at a time, the server usually does: :mod:`fcemu.runtime.worker_requests`)."""
+    (one request at a time, the server usually does: :mod:`fcemu.runtime.worker_logs`)."""
     global _last
     credentials, qualifier = invocation.credentials, invocation.qualifier
     version_id = invocation.function.version_id

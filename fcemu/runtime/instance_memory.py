@@ -139,11 +139,16 @@ class MemoryLimit:
                 summed = tree.memory_kb(peak=True, handler_kb=handler_kb, childless=childless)
                 if handler_kb is not None:
                     self._others_kb = max(0, summed - handler_kb)
-            self._peak_kb = max(self._peak_kb, summed)
-            peak = max(self._peak_kb, self.reported_kb)
+            # comparisons, not max(): once per request, and a max() of two costs more than
+            # the rest of this check (issue 13)
+            peak = self._peak_kb
+            if summed > peak:
+                self._peak_kb = peak = summed
+            if self.reported_kb > peak:
+                peak = self.reported_kb
             if peak > self.memory_limit_mb * 1024:
                 self._went_over(peak)
-        return bool(self.oom_kb)
+        return self.oom_kb > 0
 
     def seen_peak_mb(self) -> int:
         """The peak memory last read (by :meth:`over_memory` or :meth:`peak_mb`), in MB."""

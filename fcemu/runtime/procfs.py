@@ -27,6 +27,60 @@ def children(pid: int, oldest_first: bool = False) -> list[int]:
     return sorted(found, key=_start_time) if oldest_first and len(found) > 1 else found
 
 
+class ChildrenFile:
+    """The ``children`` file of one process's main thread (its direct children, those of
+    its other threads left out), kept open and read again from its start each time: one
+    ``pread``, where opening the file, reading it to its end and closing it took four
+    system calls (about 2 against 10 µs: a busy instance's memory check reads it every
+    ``MEMORY_POLL_S``). The open file stays that process's even if its number is reused;
+    a process that is gone reads as no children. :meth:`close` closes it (a read after that
+    opens the file for that read alone)."""
+
+    __slots__ = ("_closed", "_fd", "_path")
+
+    def __init__(self, pid: int) -> None:
+        self._path = f"/proc/{pid}/task/{pid}/children"
+        self._fd: int | None = None
+        self._closed = False
+
+    def read(self) -> list[int]:
+        """The children now; [] if unknown (no such file: tried again next time)."""
+        fd = self._fd
+        if fd is None:
+            try:
+                fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return []
+            if self._closed:
+                try:
+                    return _pids(fd)
+                finally:
+                    os.close(fd)
+            self._fd = fd
+        return _pids(fd)
+
+    def close(self) -> None:
+        self._closed = True
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _pids(fd: int) -> list[int]:
+    try:
+        data = chunk = os.pread(fd, _CHUNK, 0)
+        while len(chunk) == _CHUNK:  # a short read is the end of a /proc file
+            chunk = os.pread(fd, _CHUNK, len(data))
+            data += chunk
+        return [int(k) for k in data.split()]
+    except (OSError, ValueError):
+        return []
+
+
+#: What :class:`ChildrenFile` reads at once (a list of a few PIDs is a fraction of it).
+_CHUNK = 65536
+
+
 def tree_pids(pid: int) -> list[int]:
     """``pid`` and every process below it, ``pid`` first."""
     found: list[int] = []

@@ -1,23 +1,12 @@
-"""A worker process's requests: frames out, replies and logs back (:class:`WorkerRequests`).
+"""A worker process's requests: frames out, replies back (:class:`WorkerRequests`).
 
 The half of :class:`fcemu.runtime.worker.WorkerInstance` that serves requests once the
 process is up: each request is one frame on the process's stdin
 (:mod:`fcemu.runtime.frames`, the protocol of :mod:`fcemu.runtime._worker_main`) and one
-reply frame back on its protocol pipe; its log is the process's output between FC's
+reply frame back on its protocol pipe; its log (its base class,
+:class:`~fcemu.runtime.worker_logs.WorkerLogs`) is the process's output between FC's
 ``FC Invoke Start``/``End`` markers (one request at a time), or the ``log`` frames of
 its thread (``instanceConcurrency`` above 1).
-
-With one request at a time, this side writes an Invoke's markers into the instance's log
-(:meth:`WorkerRequests._mark_start`, :meth:`WorkerRequests._mark_end`), and the worker
-writes none (an initializer's ``FC Initialize`` markers are still the worker's own):
-the Start line as the request's frame is sent, after what the log pipe already holds,
-and the End line as its reply is read, after what the log pipe holds then. The worker
-writes its output before its reply, so a request's own output is all between them, and
-a request costs the server one wake-up (its reply), not one for each of the worker's
-marker writes too. A request's log is thus the instance's output from its sending to
-its answer: what a handler's background thread or child process writes between
-requests stays the instance's log, and what it writes while a request runs (or, at the
-very moment, as it is sent) is that request's, as FC attributes logs by time.
 
 The instance's requests share one deadline
 timer; a request the pool's hand-off started (:meth:`WorkerRequests.begin`) is answered
@@ -41,9 +30,8 @@ from fcemu.runtime.invocation import (
     kb_to_mb,
     timeout_outcome,
 )
-from fcemu.runtime.logs import end_marker, framed, start_marker
-from fcemu.runtime.pipes import PipeDrain
-from fcemu.runtime.pool import Instance, Key
+from fcemu.runtime.logs import end_marker
+from fcemu.runtime.pool import Key
 from fcemu.runtime.protocol import (
     INITIALIZATION_ERROR,
     RESULT_BODY,
@@ -54,6 +42,7 @@ from fcemu.runtime.protocol import (
     RESULT_MAXRSS_KB,
     RESULT_REQUEST_ID,
 )
+from fcemu.runtime.worker_logs import WorkerLogs
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -63,8 +52,8 @@ __all__ = ["WorkerRequests"]
 
 #: Real seconds to wait for the rest of a request's log once its process has answered.
 _LOG_DRAIN_S = 2.0
-#: A request's log kept from ``log`` frames (threaded workers): its newest characters.
-_REQUEST_LOG_LIMIT = 1024 * 1024
+#: A pending request: its reply future, its deadline (loop time), when begin() began it.
+_Pending = tuple[asyncio.Future[list[Any]], float | None, float | None]
 
 
 class _WorkerGone(Exception):
@@ -85,21 +74,18 @@ def _ms_since(started: float) -> int:
     return int((real_monotonic() - started) * 1000)
 
 
-class WorkerRequests(Instance):
+class WorkerRequests(WorkerLogs):
     """The requests of one worker process (see the module docstring)."""
 
     def __init__(self, function: Function, key: Key, instance_id: str,
                  contained: Containment | None = None) -> None:
         super().__init__(function, key, instance_id, contained)
-        self.threaded = self.capacity > 1
-        # self.log (fd-level output) is cut per request at the markers when requests run
-        # one at a time; otherwise all of it is the instance's own log.
-        self._request_logs: dict[str, list[str]] = {}
-        #: Each request's reply future: a ``result`` frame (``protocol.RESULT_*``).
-        self._pending: dict[str, asyncio.Future[list[Any]]] = {}
-        #: The loop time by which each pending request must have its reply, and the one timer
-        #: that watches them (:meth:`_deadlines_due`).
-        self._deadlines: dict[str, float] = {}
+        #: Each request sent and not collected yet: its reply future (a ``result`` frame,
+        #: ``protocol.RESULT_*``), the loop time by which it must have its reply (None: no
+        #: timeout) and, if :meth:`begin` started it, when it began (real seconds): one entry
+        #: a request, not a dictionary for each. One timer watches the deadlines
+        #: (:meth:`_deadlines_due`).
+        self._pending: dict[str, _Pending] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_at = 0.0
         self._hello: asyncio.Future[dict[str, Any]] | None = None
@@ -112,14 +98,6 @@ class WorkerRequests(Instance):
         self._real_time = False
         #: Started, and its initializer (if any) succeeded: it takes requests.
         self._warm = False
-        #: When each request that :meth:`begin` started began (real seconds).
-        self._began: dict[str, float] = {}
-        #: The log pipe, read at once when a request is sent and answered (one request at a
-        #: time; set once the process is up).
-        self._log_drain: PipeDrain | None = None
-        #: One request at a time: the Invokes sent and not answered yet, in order, each with
-        #: whether this side writes its markers (see the module docstring).
-        self._unanswered: dict[str, bool] = {}
 
     # -- requests ---------------------------------------------------------------------
 
@@ -150,51 +128,17 @@ class WorkerRequests(Instance):
                 or frames is None or (frames.queued and not frames.free())):
             return False
         request_id = invocation.request_id
-        self._began[request_id] = began = real_monotonic()
+        began = real_monotonic()
         self.watch_begin(began)
         frame = invoke_frame(invocation, self._mark_start(request_id))
         self._send(request_id, frame, invocation.function.timeout, reply, began)
         return True
 
-    def _mark_start(self, request_id: str) -> bool:
-        """One request at a time, the Invoke Start line, into the instance's log after what
-        its log pipe holds (see the module docstring); whether the worker must write this
-        request's markers itself instead: it is still busy with an earlier request (whose
-        caller went away), so only it knows where that one's output ends."""
-        if self.threaded:
-            return False  # each request's log comes in frames, with its markers
-        unanswered = self._unanswered
-        if unanswered:
-            unanswered[request_id] = False
-            return True
-        drain = self._log_drain
-        if drain is not None:
-            drain()
-        self.log.feed(f"FC Invoke Start RequestId: {request_id}\n".encode())  # start_marker()
-        unanswered[request_id] = True
-        return False
-
-    def _answered(self, request_id: str) -> None:
-        """A request's reply is being read: the End line of one whose Start line this side
-        wrote, after all the worker wrote before its reply (and before the Start line of a
-        request sent behind it, which the worker wrote as it began that one)."""
-        if not self._unanswered.pop(request_id, False):
-            return
-        drain = self._log_drain
-        if drain is not None:
-            drain()
-        end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
-        if not self._unanswered:
-            self.log.feed(end)
-        else:
-            self.log.feed_before(end, start_marker(next(iter(self._unanswered))))
-
     async def finish(self, invocation: Invocation) -> Outcome:
         """The outcome of a request :meth:`begin` started; its reply has come."""
         request_id = invocation.request_id
-        started = self._began.pop(request_id)
-        future = self._pending.pop(request_id)
-        self._deadlines.pop(request_id, None)
+        future, _, started = self._pending.pop(request_id)
+        assert started is not None  # begin() noted it
         self._watching -= 1
         try:
             reply = future.result()
@@ -207,11 +151,12 @@ class WorkerRequests(Instance):
             invocation, started, reply)
 
     def abandon(self, request_id: str) -> None:
-        if self._began.pop(request_id, None) is not None:
+        pending = self._pending.get(request_id)
+        if pending is not None and pending[2] is not None:  # begin() started it
             self._watching -= 1
-            self._deadlines.pop(request_id, None)
-            future = self._pending.pop(request_id, None)
-            if future is not None and future.done() and not future.cancelled():
+            del self._pending[request_id]
+            future = pending[0]
+            if future.done() and not future.cancelled():
                 future.exception()  # retrieved
 
     async def _timed_out(self, invocation: Invocation, started: float) -> Outcome:
@@ -234,17 +179,21 @@ class WorkerRequests(Instance):
         now = real_monotonic()
         if self.over_memory(reported, not reply[RESULT_CHILDREN], now):
             return None
-        end = None
+        start = end = None
         if not self.threaded:
-            end = f"FC Invoke End RequestId: {request_id}\n".encode()  # end_marker()
+            markers = self._markers
+            if markers[0] is request_id:  # its lines, as _mark_start built them (usually)
+                _, start, end = markers
+            else:
+                end = end_marker(request_id)
             if not self.log.has(end):
                 return None
+        # seen_peak_mb(), oom_kb being 0 here: comparisons cost a fraction of a max()
+        peak = self._peak_kb if self._peak_kb > self.reported_kb else self.reported_kb
         # base64.b64decode without its Python wrapper (the worker's body is ASCII base64)
         return Outcome(reply[RESULT_KIND], binascii.a2b_base64(reply[RESULT_BODY]),
-                       reply[RESULT_ERROR_TYPE],
-                       int((now - started) * 1000),
-                       kb_to_mb(max(self._peak_kb, self.reported_kb, self.oom_kb)),  # seen_peak_mb
-                       self.instance_id, self._take_log(request_id, "Invoke", end))
+                       reply[RESULT_ERROR_TYPE], int((now - started) * 1000), kb_to_mb(peak),
+                       self.instance_id, self._take_log(request_id, "Invoke", end, start))
 
     async def _answer(self, invocation: Invocation, started: float,
                       reply: list[Any]) -> Outcome:
@@ -305,30 +254,28 @@ class WorkerRequests(Instance):
         except ConnectionError as exc:
             raise _WorkerGone(str(exc)) from exc
         finally:
-            self._deadlines.pop(request_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # a deadline that fired while the pipe drained: retrieved
             self._pending.pop(request_id, None)
 
     def _send(self, request_id: str, frame: bytes, timeout: float | None,
-              future: asyncio.Future[Any], now: float | None = None) -> float | None:
+              future: asyncio.Future[Any], began: float | None = None) -> float | None:
         """Note the request's reply future and deadline, and write its frame (whole:
-        :class:`FrameWriter`); the deadline (loop time). ``now``: :func:`real_monotonic`,
-        read just before."""
-        self._pending[request_id] = future
+        :class:`FrameWriter`); the deadline (loop time). ``began``: :func:`real_monotonic`,
+        read just before, when :meth:`begin` starts the request."""
         deadline = None
         if timeout is not None:
             loop = self._loop
             assert loop is not None
-            if now is None or not self._real_time:
-                now = loop.time()
-            deadline = self._deadlines[request_id] = now + timeout
+            now = began if began is not None and self._real_time else loop.time()
+            deadline = now + timeout
             timer = self._deadline_timer
             if timer is None or self._deadline_at > deadline:
                 if timer is not None:
                     timer.cancel()
                 self._deadline_timer = loop.call_at(deadline, self._deadlines_due)
                 self._deadline_at = deadline
+        self._pending[request_id] = (future, deadline, began)
         assert self._frames is not None
         self._frames.write(frame)
         return deadline
@@ -336,35 +283,21 @@ class WorkerRequests(Instance):
     def _deadlines_due(self) -> None:
         """The deadline timer: time out each pending request whose deadline has come, then
         wait for the earliest left. Requests one after another keep it armed for an earlier
-        request's deadline; firing then, it finds theirs later and waits for those."""
+        request's deadline; firing then, it finds theirs later and waits for those (a request
+        answered or timed out already has none left)."""
         self._deadline_timer = None
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        for request_id, deadline in list(self._deadlines.items()):
+        now, earliest = loop.time(), None
+        for future, deadline, _ in list(self._pending.values()):
+            if deadline is None or future.done():
+                continue
             if deadline <= now:
-                del self._deadlines[request_id]
-                future = self._pending.get(request_id)
-                if future is not None:
-                    _time_out(future)
-        if self._deadlines and not self._pipe_closed:
-            self._deadline_at = min(self._deadlines.values())
-            self._deadline_timer = loop.call_at(self._deadline_at, self._deadlines_due)
-
-    def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None) -> str:
-        """The request's log (``end``: its End marker, when the caller has it already)."""
-        if self.threaded:
-            text = "".join(self._request_logs.pop(request_id, []))
-            last = end_marker(request_id, phase).decode()
-            if not text.endswith(last):  # the process died before the End line
-                text += ("" if text.endswith("\n") or not text else "\n") + last
-            if not text.startswith("FC "):
-                text = framed(request_id, "", phase)[:-len(last)] + text
-            return text
-        self._unanswered.pop(request_id, None)
-        parts = self._request_logs.pop(request_id, None)
-        start = f"FC {phase} Start RequestId: {request_id}\n".encode()  # start_marker()
-        taken = self.log.take(start, end or end_marker(request_id, phase))
-        return "".join(parts) + taken if parts else taken
+                _time_out(future)
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None and not self._pipe_closed:
+            self._deadline_at = earliest
+            self._deadline_timer = loop.call_at(earliest, self._deadlines_due)
 
     # -- the process ----------------------------------------------------------------------
 
@@ -379,9 +312,9 @@ class WorkerRequests(Instance):
             request_id = frame[RESULT_REQUEST_ID]
             if self._unanswered:
                 self._answered(request_id)
-            future = self._pending.get(request_id)
-            if future is not None and not future.done():
-                future.set_result(frame)
+            pending = self._pending.get(request_id)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result(frame)
             return
         kind = frame.get("type")
         if kind == "log":
@@ -395,13 +328,6 @@ class WorkerRequests(Instance):
         if self._deadline_timer is not None:  # it would keep the instance until it fired
             self._deadline_timer.cancel()
             self._deadline_timer = None
-        for future in [*self._pending.values(), self._hello]:
+        for future in [*(pending[0] for pending in self._pending.values()), self._hello]:
             if future is not None and not future.done():
                 future.set_exception(_WorkerGone("process ended"))
-
-    def _add_log(self, request_id: str, data: str) -> None:
-        parts = self._request_logs.setdefault(request_id, [])
-        parts.append(data.encode("utf-8", "replace").decode())  # no lone surrogates
-        if sum(len(p) for p in parts) > _REQUEST_LOG_LIMIT and len(parts) > 1:
-            dropped = len(parts[1])
-            parts[1] = f"[fcemu: {dropped} characters of log dropped]\n"

@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import pytest
 
 from fcemu.runtime import instance_memory
-from fcemu.runtime.contained import Contained
 from fcemu.runtime.instance import Instance
 from fcemu.runtime.instance_memory import MEMORY_POLL_S
+from fcemu.runtime.invocation import kb_to_mb
+from fcemu.runtime.procfs import ChildrenFile
 from tests.unit.test_runtime_worker import function
 
 LIMIT_KB = 128 * 1024
@@ -86,6 +87,21 @@ def test_others_last_read_stand_in_between_readings(clock):
     assert tree.reads == 1
 
 
+def test_the_peak_seen_is_the_highest_reading_or_report(clock):
+    made, tree = instance()
+    tree.others_kb = 5_000
+    assert made.over_memory(30_000, childless=False) is False
+    tree.others_kb = 0  # a lower reading later: the peak stays
+    assert made.over_memory(10_000, childless=False) is False
+    assert made.seen_peak_mb() == kb_to_mb(35_000)
+    made.reported_kb = 60_000  # the handler's own peak, above every reading
+    assert made.over_memory(10_000, childless=False) is False
+    assert made.seen_peak_mb() == kb_to_mb(60_000) and made._peak_kb == 35_000
+    made.reported_kb = LIMIT_KB + 1  # over memorySize by the report alone
+    assert made.over_memory(10_000, childless=False) is True
+    assert made.oom_kb == LIMIT_KB + 1 and not made.healthy
+
+
 def test_a_handler_with_children_reads_them_after_every_request(clock):
     made, tree = instance()
     for _ in range(5):
@@ -130,14 +146,32 @@ def test_watching_notes_when_a_busy_spell_began(clock):
 
 
 def test_the_launchers_children_are_read_from_proc() -> None:
-    """The children file a memory check reads for a launcher (os.open and os.read): every
-    child listed, a process that is gone reads as none."""
+    """The children file a memory check reads for a launcher, kept open and read again from
+    its start: every child listed as it comes and goes, a process that is gone reads as
+    none, and a closed file is opened for each read alone."""
+    kept = ChildrenFile(os.getpid())
+    kept.read()  # opened here, and kept
     kids = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                              stdin=subprocess.PIPE) for _ in range(3)]
+    parent = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE)
+    of_parent = ChildrenFile(parent.pid)
     try:
-        listed = Contained._launcher_children(os.getpid())
-        assert {kid.pid for kid in kids} <= set(listed)
+        fd = kept._fd
+        assert {kid.pid for kid in kids} <= set(kept.read()) and kept._fd == fd
+        assert of_parent.read() == [] and of_parent._fd is not None
     finally:
         for kid in kids:
             kid.communicate(b"")
-    assert Contained._launcher_children(2 ** 22 + 1) == []
+        parent.communicate(b"")
+    assert not {kid.pid for kid in kids} & set(kept.read())
+    assert of_parent.read() == []  # gone: its open file reads as no children
+    kept.close()
+    of_parent.close()
+    late = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)
+    try:
+        assert late.pid in kept.read() and kept._fd is None  # opened for that read alone
+    finally:
+        late.communicate(b"")
+    assert ChildrenFile(2 ** 22 + 1).read() == []

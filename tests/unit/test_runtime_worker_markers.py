@@ -218,18 +218,18 @@ def test_a_pipe_drain_reads_what_the_pipe_holds_and_leaves_its_end_to_the_transp
         transport, _ = await loop.connect_read_pipe(
             lambda: _Forward(sink), os.fdopen(read_fd, "rb", buffering=0))
         drain = pipes.PipeDrain(transport, sink)
-        drain()  # empty: nothing is read, nothing raises
+        drain.take_held()  # empty: nothing is read, nothing raises
         os.write(write_fd, b"0123456789")
-        drain()  # at once, before the loop polls the pipe
+        drain.take_held()  # at once, before the loop polls the pipe
         now = list(sink.chunks)
         os.close(write_fd)
-        drain()  # at its end: left to the transport
+        drain.take_held()  # at its end: left to the transport
         for _ in range(100):
             if sink.ended:
                 break
             await asyncio.sleep(0)
         later = list(sink.chunks)
-        drain()  # closing: not read
+        drain.take_held()  # closing: not read
         return now, later, sink.ended
 
     now, later, ended = asyncio.run(body())

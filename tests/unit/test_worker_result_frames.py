@@ -78,7 +78,7 @@ def test_a_result_settles_its_request_and_a_short_one_breaks_the_protocol() -> N
         sink = FrameSink(instance._on_frame, instance._frames_ended)
         loop = asyncio.get_running_loop()
         first, second = loop.create_future(), loop.create_future()
-        instance._pending.update({"r-1": first, "r-2": second})
+        instance._pending.update({"r-1": (first, None, None), "r-2": (second, None, None)})
         result = ["result", "r-1", "ok", "eA==", "", 1024, False]
         sink.feed(encode_frame(result) + encode_frame(["result", "r-2", "ok"]))
         return first.result(), second.exception(), sink.ended.is_set()
@@ -86,3 +86,30 @@ def test_a_result_settles_its_request_and_a_short_one_breaks_the_protocol() -> N
     settled, failed, ended = asyncio.run(body())
     assert settled == ["result", "r-1", "ok", "eA==", "", 1024, False]
     assert isinstance(failed, _WorkerGone) and ended
+
+
+def test_the_deadline_timer_times_out_what_is_due_and_waits_for_the_next_unanswered() -> None:
+    """One entry a pending request (its future, deadline, begin time): the timer times out
+    the unanswered requests whose deadline has come, and waits for the earliest deadline of
+    those still unanswered (an answered request not collected yet has none left)."""
+
+    async def body() -> tuple[object, BaseException | None, bool, float | None]:
+        instance = WorkerInstance(function("echo"), "key", "i-1", sys.executable)
+        loop = asyncio.get_running_loop()
+        instance._loop = loop
+        answered, due, later, untimed = (loop.create_future() for _ in range(4))
+        answered.set_result(["result"])
+        now = loop.time()
+        instance._pending.update({"a": (answered, now - 2, None), "b": (due, now - 1, now),
+                                  "c": (later, now + 100, None), "d": (untimed, None, None),
+                                  "e": (answered, now + 50, None)})
+        instance._deadlines_due()
+        timer = instance._deadline_timer
+        waits = None if timer is None else instance._deadline_at - now
+        if timer is not None:
+            timer.cancel()
+        return answered.result(), due.exception(), later.done() or untimed.done(), waits
+
+    answered, failed, settled, waits = asyncio.run(body())
+    assert answered == ["result"] and isinstance(failed, asyncio.TimeoutError)
+    assert not settled and waits == 100
