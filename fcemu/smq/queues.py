@@ -29,7 +29,7 @@ from fcemu.errors import (
     SmqInvalidArgument,
 )
 from fcemu.smq.backlog import Backlog
-from fcemu.smq.messages import Message, data_md5, message_to_state
+from fcemu.smq.messages import Message, message_to_state
 from fcemu.smq.rules import (
     MAX_VISIBILITY_TIMEOUT,
     MAX_WAIT_SECONDS,
@@ -99,8 +99,7 @@ class Queue(Backlog):
             raise SmqInvalidArgument("MessageBody must be text")
         attributes = self.attributes
         limit = attributes["MaximumMessageSize"]
-        data = body.encode("utf-8")  # its size, and its digest
-        size = len(data)
+        size = len(body) if body.isascii() else len(body.encode("utf-8"))
         if not 1 <= size <= limit:
             raise SmqInvalidArgument(
                 f"The value of MessageBody should be between 1 and {limit} bytes "
@@ -112,8 +111,9 @@ class Queue(Backlog):
         if type(delay) is not int or not 0 <= delay <= 604800:
             delay = int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
         now = self._expire()
-        # by position, in the field order: a class called with keywords packs them first
-        message = Message(self._ids.message_id(), body, data_md5(data), now,
+        # by position, in the field order: a class called with keywords packs them first;
+        # the body's digest is worked out when first read (Message.body_md5)
+        message = Message(self._ids.message_id(), body, None, now,
                           now + delay * 1000, priority, 0, 0, None,
                           now + attributes["MessageRetentionPeriod"] * 1000, next(self._seq))
         if delay:
