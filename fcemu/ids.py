@@ -190,7 +190,9 @@ class _Stream:
         _REFILL_BLOCKS (fewer draws: issue 13), the same outputs in the same order."""
         blocks = 1 if self._alpha is None else _REFILL_BLOCKS
         words = _BLOCK_WORDS * blocks
-        tops = self._rng.getrandbits(32 * words).to_bytes(4 * words, "little")[3::4]
+        # the outputs' top bytes, first drawn first: big-endian bytes read from the end
+        # (int.to_bytes writes them about 15 % faster than little-endian ones: issue 13)
+        tops = self._rng.getrandbits(32 * words).to_bytes(4 * words, "big")[-4::-4]
         self._tops += tops
         if self._alpha is not None:
             self._chars += tops.translate(self._alpha.table, self._alpha.rejected).decode()
