@@ -91,3 +91,28 @@ def test_a_message_s_state_holds_its_digest_and_a_restored_one_keeps_it() -> Non
     restored.load_state(smq.to_state())
     assert [m.body_md5 for m in restored.get_queue("q").messages()] == [
         m.body_md5 for m in queue.messages()]
+
+
+def test_a_send_that_expires_messages_and_compacts_the_heaps_still_keeps_its_own() -> None:
+    """A send brings the queue to the clock only when the clock passed a message's time
+    (issue 13); when that drops enough messages to rebuild the retention heap, the new
+    message's entry goes into the rebuilt heap: it expires on time."""
+    clock = ManualClock(T0)
+    smq = Smq(clock, Scheduler(clock), IdGenerator(7), region="cn-hangzhou",
+              account_id=ACCOUNT)
+    smq.create_queue("q", MessageRetentionPeriod=60)
+    queue = smq.get_queue("q")
+    for i in range(100):
+        queue.send(f"early {i}", priority=16)
+    clock.move_to(T0 + 1000)
+    for i in range(200):
+        queue.send(f"late {i}", priority=1 if i < 180 else 8)
+    for message in queue.receive(180):  # 180 stale retention entries, not compacted yet
+        queue.delete(message.receipt_handle or "")
+    clock.move_to(T0 + 60_000)  # the early ones expire during the next send
+    new = queue.send("new")
+    assert [m.body for m in queue.messages()] == [f"late {i}" for i in range(180, 200)] + [
+        "new"]
+    clock.move_to(T0 + 121_000)
+    assert queue.messages() == [] and queue.counts()["ActiveMessages"] == 0
+    assert new.gen == -1  # gone at the end of its retention
