@@ -313,17 +313,18 @@ class Delivery:
     def _send(self, target: Target, arn: str, task: Task) -> None:
         create = not self._strict
         now = self._clock.now_ms()
-        if target.kind in ("queue", "topic"):
+        kind = target.kind
+        if kind == "queue" or kind == "topic":
             body = result_text(task, now)
             if self._encoding == "base64":
                 body = base64.b64encode(body.encode()).decode()
             if len(body) > _SMQ_LIMIT or not body.isascii():  # else surely within the limit
                 check_size(target, body.encode() if not body.isascii() else body)
-            if target.kind == "queue":
+            if kind == "queue":
                 self._smq.send_message(target.name, body, create=create)
             else:
                 self._smq.publish_message(target.name, body, create=create)
-        elif target.kind == "function":
+        elif kind == "function":
             payload = result_text(task, now).encode()
             check_size(target, payload)
             self._submit_function(target.name, target.qualifier, payload)
