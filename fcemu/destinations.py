@@ -191,24 +191,45 @@ def result_text(task: Task, timestamp_ms: int) -> str:
     """:func:`result_message` as :func:`encode_message` writes it raw, made from a template
     (issue 13: no dicts, no JSON encoder per task): the same text, byte for byte, for
     the same key order, string escapes (``ensure_ascii=False``) and integers."""
-    status_code, function_error, response = 200, "", ""
     if task.status is _SUCCEEDED:
         returned = task.return_payload  # _text(), inline (one call fewer a message)
-        response = returned.decode("utf-8", "replace") if returned else ""
-    elif task.condition in CONDITION_STATUS:
-        status_code = CONDITION_STATUS[task.condition]
-    elif task.condition in ("InvocationError", "InvocationStopped"):
-        function_error = "InvocationError"
-        response = _text(task.error_body)
-    qualifier, payload = task.qualifier, task.payload  # qualified_arn() and _text(), inline
-    arn = task.function_arn if qualifier == LATEST else f"{task.function_arn}/{qualifier}"
-    request = payload.decode("utf-8", "replace") if payload else ""
+        try:  # _text(), inline, and the strict decode first: the same text when it
+            response = returned.decode() if returned else ""  # succeeds, and cheaper
+        except UnicodeDecodeError:
+            response = _text(returned)
+        tail = _SUCCESS_TAIL
+    else:
+        status_code, function_error, response = 200, "", ""
+        if task.condition in CONDITION_STATUS:
+            status_code = CONDITION_STATUS[task.condition]
+        elif task.condition in ("InvocationError", "InvocationStopped"):
+            function_error = "InvocationError"
+            response = _text(task.error_body)
+        tail = (f'"responseContext":{{"statusCode":{status_code},"functionError":'
+                f'"{function_error}"}},"responsePayload":')
+    payload = task.payload
+    try:  # as the response's (qualified_arn() is in _context())
+        request = payload.decode() if payload else ""
+    except UnicodeDecodeError:
+        request = _text(payload)
+    context = _context(task.function_arn, task.qualifier, task.condition)
     return (f'{{"timestamp":{timestamp_ms},"requestContext":{{"requestId":'
-            f'{_string(task.request_id)},"functionArn":{_kept_string(arn)},"condition":'
-            f'{_kept_string(task.condition)},"approximateInvokeCount":{len(task.attempts)}}},'
-            f'"requestPayload":{_string(request)},"responseContext":'
-            f'{{"statusCode":{status_code},"functionError":"{function_error}"}},'
-            f'"responsePayload":{_string(response)}}}')
+            f'{_string(task.request_id)}{context}{len(task.attempts)}}},"requestPayload":'
+            f'{_string(request)},{tail}{_string(response)}}}')
+
+
+#: The part of a succeeded task's message between its request payload and its response.
+_SUCCESS_TAIL = '"responseContext":{"statusCode":200,"functionError":""},"responsePayload":'
+
+
+@functools.lru_cache(maxsize=256)
+def _context(function_arn: str, qualifier: str, condition: str) -> str:
+    """The text of the request context between its ``requestId`` and its
+    ``approximateInvokeCount``, kept per function, qualifier and condition (the same for
+    many messages; escaping the ARN cost twice the cache's lookup: issue 13)."""
+    arn = function_arn if qualifier == LATEST else f"{function_arn}/{qualifier}"
+    return (f',"functionArn":{_string(arn)},"condition":{_string(condition)},'
+            '"approximateInvokeCount":')
 
 
 def qualified_arn(task: Task) -> str:
@@ -229,9 +250,6 @@ def encode_message(message: dict[str, object], encoding: str) -> str:
 
 #: A JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it (the same C function).
 _string: Callable[[str], str] = json.encoder.encode_basestring
-#: :data:`_string` of the strings many result messages share (function ARNs, conditions),
-#: kept: escaping an ARN cost twice the cache's lookup (issue 13).
-_kept_string: Callable[[str], str] = functools.lru_cache(maxsize=256)(_string)
 
 
 def _text(data: bytes | None) -> str:
@@ -295,17 +313,18 @@ class Delivery:
     def _send(self, target: Target, arn: str, task: Task) -> None:
         create = not self._strict
         now = self._clock.now_ms()
-        if target.kind in ("queue", "topic"):
+        kind = target.kind
+        if kind == "queue" or kind == "topic":
             body = result_text(task, now)
             if self._encoding == "base64":
                 body = base64.b64encode(body.encode()).decode()
             if len(body) > _SMQ_LIMIT or not body.isascii():  # else surely within the limit
                 check_size(target, body.encode() if not body.isascii() else body)
-            if target.kind == "queue":
+            if kind == "queue":
                 self._smq.send_message(target.name, body, create=create)
             else:
                 self._smq.publish_message(target.name, body, create=create)
-        elif target.kind == "function":
+        elif kind == "function":
             payload = result_text(task, now).encode()
             check_size(target, payload)
             self._submit_function(target.name, target.qualifier, payload)

@@ -30,7 +30,7 @@ from fcemu.errors import (
     TopicNameLengthError,
     TopicNotExist,
 )
-from fcemu.smq.messages import Message, body_md5, message_from_state, message_to_state
+from fcemu.smq.messages import Message, message_from_state, message_to_state
 from fcemu.smq.queues import Queue
 from fcemu.smq.rules import (
     QUEUE_SPECS,
@@ -335,7 +335,7 @@ class Smq:
             raise SmqInvalidArgument(f"The value of MessageBody should be between 1 and {limit} "
                                      f"bytes (topic {topic_name}); got {size} bytes.")
         now = self.clock.now_ms()
-        message = Message(self.ids.message_id(), body, body_md5(body), now, now,
+        message = Message(self.ids.message_id(), body, None, now, now,  # digest when read
                           expire_time=now + TOPIC_RETENTION_SECONDS * 1000)
         topic.publish(message, tag, self.account_id, self.send_message)
         self._changed(topic_name, None)

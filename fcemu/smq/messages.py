@@ -16,7 +16,6 @@ import hashlib
 import importlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = ["Message", "body_md5", "data_md5", "delivery_order", "message_from_state",
@@ -55,30 +54,79 @@ _SMALL_BODY = 1024
 _small_md5 = _builtin_md5()
 
 
-@dataclass(eq=False, slots=True)
 class Message:
     """One SMQ message. Objects returned by the domain are live views of queue state.
 
     Times are epoch milliseconds; ``first_dequeue_time`` is 0 until the first
     receive; ``receipt_handle`` is the current one-time handle, if any.
+
+    Made as ``@dataclass(eq=False, slots=True)`` makes it (the same fields, arguments,
+    defaults and ``repr``), by hand so that ``body_md5`` may be given as None: the digest
+    of the body (which never changes) is then worked out when first read (issue 13: a
+    result message is usually received, if ever, long after it is sent).
     """
+
+    __slots__ = ("_md5", "body", "dequeue_count", "enqueue_time", "expire_time",
+                 "first_dequeue_time", "gen", "hidden", "message_id", "next_visible_time",
+                 "priority", "receipt_handle", "seq")
+    __match_args__ = ("message_id", "body", "body_md5", "enqueue_time", "next_visible_time",
+                      "priority", "first_dequeue_time", "dequeue_count", "receipt_handle",
+                      "expire_time", "seq", "gen", "hidden")
 
     message_id: str
     body: str
-    body_md5: str
     enqueue_time: int
     next_visible_time: int
-    priority: int = 8
-    first_dequeue_time: int = 0
-    dequeue_count: int = 0
-    receipt_handle: str | None = None
-    expire_time: int = 0
-    seq: int = field(default=0, repr=False)
+    priority: int
+    first_dequeue_time: int
+    dequeue_count: int
+    receipt_handle: str | None
+    expire_time: int
+    seq: int
     #: The queue's bookkeeping: bumped on every visibility change, -1 once the message is
     #: gone, so that stale entries of the queue's heaps are known at a glance.
-    gen: int = field(default=0, repr=False)
+    gen: int
     #: The queue's bookkeeping: whether it is counted as hidden (delayed or in flight).
-    hidden: bool = field(default=False, repr=False)
+    hidden: bool
+
+    def __init__(self, message_id: str, body: str, body_md5: str | None, enqueue_time: int,
+                 next_visible_time: int, priority: int = 8, first_dequeue_time: int = 0,
+                 dequeue_count: int = 0, receipt_handle: str | None = None,
+                 expire_time: int = 0, seq: int = 0, gen: int = 0,
+                 hidden: bool = False) -> None:
+        self.message_id = message_id
+        self.body = body
+        self._md5 = body_md5
+        self.enqueue_time = enqueue_time
+        self.next_visible_time = next_visible_time
+        self.priority = priority
+        self.first_dequeue_time = first_dequeue_time
+        self.dequeue_count = dequeue_count
+        self.receipt_handle = receipt_handle
+        self.expire_time = expire_time
+        self.seq = seq
+        self.gen = gen
+        self.hidden = hidden
+
+    @property
+    def body_md5(self) -> str:
+        """``MessageBodyMD5`` (:func:`body_md5` of the body), worked out on first read."""
+        md5 = self._md5
+        if md5 is None:
+            md5 = self._md5 = body_md5(self.body)
+        return md5
+
+    @body_md5.setter
+    def body_md5(self, value: str) -> None:
+        self._md5 = value
+
+    def __repr__(self) -> str:
+        return (f"Message(message_id={self.message_id!r}, body={self.body!r}, "
+                f"body_md5={self.body_md5!r}, enqueue_time={self.enqueue_time!r}, "
+                f"next_visible_time={self.next_visible_time!r}, priority={self.priority!r}, "
+                f"first_dequeue_time={self.first_dequeue_time!r}, "
+                f"dequeue_count={self.dequeue_count!r}, "
+                f"receipt_handle={self.receipt_handle!r}, expire_time={self.expire_time!r})")
 
     def json(self) -> Any:
         """The body parsed as JSON; a Base64 body is decoded first when plain JSON fails."""

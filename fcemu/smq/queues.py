@@ -29,7 +29,7 @@ from fcemu.errors import (
     SmqInvalidArgument,
 )
 from fcemu.smq.backlog import Backlog
-from fcemu.smq.messages import Message, data_md5, message_to_state
+from fcemu.smq.messages import Message, message_to_state
 from fcemu.smq.rules import (
     MAX_VISIBILITY_TIMEOUT,
     MAX_WAIT_SECONDS,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from fcemu.scheduler import Scheduler, Timer
 
 __all__ = ["Queue"]
+
+_heappush = heapq.heappush
 
 # The shape of IdGenerator.receipt_handle(): "1-" and letters and digits.
 _HANDLE = re.compile(r"^[0-9]+-[A-Za-z0-9]+$")
@@ -99,8 +101,7 @@ class Queue(Backlog):
             raise SmqInvalidArgument("MessageBody must be text")
         attributes = self.attributes
         limit = attributes["MaximumMessageSize"]
-        data = body.encode("utf-8")  # its size, and its digest
-        size = len(data)
+        size = len(body) if body.isascii() else len(body.encode("utf-8"))
         if not 1 <= size <= limit:
             raise SmqInvalidArgument(
                 f"The value of MessageBody should be between 1 and {limit} bytes "
@@ -111,20 +112,26 @@ class Queue(Backlog):
         delay = attributes["DelaySeconds"] if delay_seconds is None else delay_seconds
         if type(delay) is not int or not 0 <= delay <= 604800:
             delay = int_in_range("DelaySeconds", delay, 0, 604800, "seconds")
-        now = self._expire()
-        # by position, in the field order: a class called with keywords packs them first
-        message = Message(self._ids.message_id(), body, data_md5(data), now,
-                          now + delay * 1000, priority, 0, 0, None,
-                          now + attributes["MessageRetentionPeriod"] * 1000, next(self._seq))
+        now = self._clock.now_ms()
+        hidden, expiry = self._hidden, self._expiry
+        if (hidden and hidden[0][0] <= now) or (expiry and expiry[0][0] <= now):
+            now = self._expire()  # only when the clock passed a message's time (a call
+            expiry = self._expiry  # fewer); it may have rebuilt the heap
+        message_id, seq = self._ids.message_id(), next(self._seq)
+        expire = now + attributes["MessageRetentionPeriod"] * 1000
+        # by position, in the field order: a class called with keywords packs them first;
+        # the body's digest is worked out when first read (Message.body_md5)
+        message = Message(message_id, body, None, now, now + delay * 1000, priority, 0, 0,
+                          None, expire, seq)
         if delay:
             self._new_handle(message)
-        self._messages[message.message_id] = message
+        self._messages[message_id] = message
         self._last = message
-        heapq.heappush(self._expiry, (message.expire_time, message.seq, message))
+        _heappush(expiry, (expire, seq, message))
         if delay:
             self._hide(message, message.next_visible_time)
         else:
-            heapq.heappush(self._visible, (priority, message.seq, 0, message))
+            _heappush(self._visible, (priority, seq, 0, message))
             if self.on_change is not None:
                 self.on_change(message)
         if self._waiters:  # _notify(), only when a long poll waits

@@ -7,10 +7,10 @@ import random
 import re
 import string
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from fcemu.ids import IdGenerator
+from fcemu.ids import IdGenerator, _alphabet, _tail
 from fcemu.specs import TASK_ID
 from tests.constants import T0
 
@@ -191,3 +191,22 @@ def test_message_ids_are_the_upper_cased_choices_of_their_stream(
             ids = loaded
     h = _choices(rng, "0123456789abcdef", 36).upper()
     assert ids.message_id() == f"{h[:16]}-1-{h[16:27]}-{h[27:]}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(tops=st.binary(min_size=1, max_size=400) | st.builds(
+    lambda head, n: head + bytes([200]) * n, st.binary(min_size=1, max_size=8),
+    st.integers(0, 300)), symbols=st.sampled_from(["0123456789abcdef", string.ascii_letters
+                                                    + string.digits, "abcdef"]),
+    data=st.data())
+def test_a_sync_s_cut_found_from_the_end_is_the_one_found_from_the_front(
+        tops: bytes, symbols: str, data: st.DataObject) -> None:
+    """``_tail`` (the sync before a refill reads its cut from the end: issue 13) gives the
+    bytes after the last character handed out, as counting from the front does, also when
+    rejected bytes run longer than the window it translates first."""
+    alphabet = _alphabet(symbols)
+    accepted = [i for i, b in enumerate(tops) if alphabet.table[b]]
+    assume(accepted)
+    used = data.draw(st.integers(1, len(accepted)))
+    left = len(accepted) - used
+    assert _tail(alphabet, tops, left) == len(tops) - accepted[used - 1] - 1

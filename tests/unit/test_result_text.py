@@ -35,3 +35,17 @@ def test_the_template_writes_the_json_of_the_message(
     task.attempts = [Attempt(number=i + 1, started_ms=0) for i in range(attempts)]
     text = result_text(task, timestamp)
     assert text == encode_message(result_message(task, timestamp), "raw")
+
+
+def test_bytes_not_utf_8_are_replaced_in_a_succeeded_task_s_message() -> None:
+    """The template decodes strictly first, then with ``replace`` (issue 13): the same text
+    as ``json.dumps`` of the message, for valid and invalid UTF-8 alike."""
+    for payload, returned in ((b"\xff{}", b'"ok"'), (b"{}", b"\xc3(\xe9"), (b"", b"")):
+        task = Task(task_id="t", request_id="r", function_name="f",
+                    function_arn="acs:fc:cn-hangzhou:1:functions/f", qualifier="LATEST",
+                    payload=payload, submitted_ms=0, runnable_ms=0, max_retries=0,
+                    max_age_s=60, on_success=None, on_failure=None)
+        task.status, task.return_payload = TaskStatus.SUCCEEDED, returned
+        text = result_text(task, 1)
+        assert text == encode_message(result_message(task, 1), "raw")
+        assert ("\ufffd" in text) == (b"\xff" in payload or b"\xc3(" in returned)
