@@ -69,7 +69,8 @@ class Scheduler(Settling):
         #: Due timers left for the next batch.
         self._backlog = False
         self._seq = itertools.count()
-        self._work: dict[asyncio.Task[Any], str] = {}
+        #: The work in flight: its coroutine (what :meth:`_tracked` awaits) -> its task.
+        self._work: dict[Coroutine[Any, Any, Any], asyncio.Task[Any]] = {}
         #: Settled when the work runs out: what :meth:`settle` waits on (None: nobody waits).
         self._idle: asyncio.Future[None] | None = None
         self._wakeup: asyncio.TimerHandle | None = None
@@ -231,10 +232,9 @@ class Scheduler(Settling):
                 name = str(name)
             loop = asyncio.get_running_loop()
             if getattr(loop, "_task_factory", None) is None:  # its create_task's, inline
-                task = _Task(self._tracked(result), loop=loop, name=name)
+                self._work[result] = _Task(self._tracked(result), loop=loop, name=name)
             else:
-                task = loop.create_task(self._tracked(result), name=name)
-            self._work[task] = name
+                self._work[result] = loop.create_task(self._tracked(result), name=name)
         elif inspect.isawaitable(result):
             self.spawn(result, name=run.item_name(item))
         return 1
@@ -271,26 +271,28 @@ class Scheduler(Settling):
             work if type(work) is _COROUTINE or inspect.iscoroutine(work)
             else _await(work)
         )
-        task = asyncio.get_running_loop().create_task(self._tracked(coro), name=name)
-        self._work[task] = name
+        task = self._work[coro] = asyncio.get_running_loop().create_task(self._tracked(coro),
+                                                                          name=name)
         return task
 
     async def _tracked(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro``, then tell what waits for the work to settle, or for the backlog's
-        next batch; a failure is reported (and marked as read), a cancellation is not."""
+        next batch; a failure is reported (and marked as read), a cancellation is not.
+        The work is found by ``coro``, its key in ``_work``: no ``current_task()`` (a
+        Python call in 3.11, two with the loop's: issue 13)."""
         try:
             return await coro
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            task = asyncio.current_task()
+            task = self._work.get(coro) or asyncio.current_task()
             if task is not None:
                 task.add_done_callback(_retrieve)
-                self._failed(self._work.get(task, task.get_name()), exc)
+                self._failed(task.get_name(), exc)
             raise
         finally:
             work = self._work
-            work.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            work.pop(coro, None)
             if not work and self._idle is not None:
                 self._set_idle()
             if self._backlog and not self._soon and len(work) <= BATCH // 2:
@@ -318,7 +320,7 @@ class Scheduler(Settling):
         self._kinds.clear()
         self._runs.clear()
         self._backlog = False
-        tasks = list(self._work)
+        tasks = list(self._work.values())
         for task in tasks:
             tracked: Any = task.get_coro()  # a _tracked that never ran: close its work (or
             if inspect.getcoroutinestate(tracked) == inspect.CORO_CREATED:  # it warns that

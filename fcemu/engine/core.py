@@ -152,7 +152,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         self.concurrency: dict[str, ConcurrencyConfig] = {}
         self._build_versions()  # versions, aliases (fcemu.engine.versions)
         #: The one count of running executions (what concurrency limits read).
-        self.slots = Slots(self._reserved_concurrency, self._account_concurrency)
+        self.slots = Slots(self.concurrency, settings.account_concurrency)
         self.delivery = Delivery(clock, self._smq, self._submit_result,
                                  strict=settings.strict_destinations,
                                  encoding=settings.destination_encoding)

@@ -105,6 +105,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         self._stop_execution = stop_execution
         self._slots = slots
         self._faults = faults
+        #: Its scripts by function name (:attr:`Faults.scripts`): empty, none to take.
+        self._scripts = faults.scripts
         self._function = function
         self._async_config = async_config
         self._deliver = deliver
@@ -298,7 +300,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         if restriction is not None and restriction.disable:
             self._pause(task, now)  # DisableFunctionInvocation: wait (still ageing)
             return None
-        scripted = self._faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
+        # fcemu.faults: as real as a limit; no call while nothing is scripted (issue 13)
+        scripted = self._faults.take_throttle(function.name) if self._scripts else False
         if scripted or not self._slots.acquire(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
@@ -311,7 +314,7 @@ class AsyncTasks(TaskEvents, TaskRows):
             self._retry_later(task, task.throttle_count, "throttled")
             return None
         task.throttled_since_ms = None
-        step = self._faults.take(function.name)
+        step = self._faults.take(function.name) if self._scripts else None
         self._start(task, "" if step is None else scripted_detail(step), now)  # Processed,
         return self._attempt(task, function, step)  # Running, and the attempt
 
