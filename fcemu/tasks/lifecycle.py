@@ -110,7 +110,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         self._function = function
         self._async_config = async_config
         self._deliver = deliver
-        self._finished = finished
+        #: Told of every task that reached a terminal status (the engine rebinds it).
+        self.finished = finished
         self._record_failure = record_failure
         #: function name -> task ID -> task, in submission order (sharded: the tail)
         self.by_function: dict[str, TaskRecords] = {}
@@ -170,8 +171,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         elif request_id is None:
             request_id = self._ids.request_id(now)
         runnable = now
-        if delay_s:  # _runnable_ms's, inline
-            runnable = now + delay_s * 1000
+        if delay_s:  # as the last task's int when equal: a burst submitted in one ms with
+            runnable = now + delay_s * 1000  # one delay keeps one int, not 48 bytes each
             if runnable == self._runnable:
                 runnable = self._runnable
             self._runnable = runnable
@@ -206,14 +207,6 @@ class AsyncTasks(TaskEvents, TaskRows):
         self._waits.shards[hash(task) & MASK][task] = self._scheduler.call_each_at(
             runnable, self._dispatch, task, label=_START)  # _wake_at's
         return task
-
-    def _runnable_ms(self, ms: int) -> int:
-        """``ms``, as the int object of the last task's when equal: a burst submitted in
-        one millisecond with one delay keeps one (not one int of 48 bytes each)."""
-        if ms == self._runnable:
-            return self._runnable
-        self._runnable = ms
-        return ms
 
     # -- queries --------------------------------------------------------------------
 
@@ -316,10 +309,12 @@ class AsyncTasks(TaskEvents, TaskRows):
         task.throttled_since_ms = None
         step = self._faults.take(function.name) if self._scripts else None
         self._start(task, "" if step is None else scripted_detail(step), now)  # Processed,
-        return self._attempt(task, function, step)  # Running, and the attempt
+        return self._attempt(task, function, step, now)  # Running, and the attempt
 
-    async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
-        now = self._clock.now_ms()
+    async def _attempt(self, task: Task, function: Function, step: Step | None,
+                       now: int) -> None:
+        """Run an attempt that started at ``now`` (its Running event's time, as a restore
+        takes a running task's attempt start: fcemu.tasks.rows)."""
         if now == task.runnable_ms:
             now = task.runnable_ms  # the same int object: one less per retained task
         attempt = Attempt(len(task.attempts) + 1, now, "", 0, "", "", "",  # by position:
@@ -387,7 +382,7 @@ class AsyncTasks(TaskEvents, TaskRows):
         task.end_ms = now = self._clock.now_ms()
         self._event(task, status, detail, now)
         self._deliver(task)
-        self._finished(task)
+        self.finished(task)
         gcpolicy.retained()  # its attempt, events and result message are kept too
         if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
             self._forget(task)

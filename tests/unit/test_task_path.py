@@ -2,7 +2,8 @@
 scenario of async tasks, run with no event listener (the life cycle tells the metrics of
 each status change by its fields, with no ``TaskEvent``), with a listener (one is made for
 each change, in order), and behind an observer that takes only ``TaskEvent`` objects (as
-the durable mode's wrapper), gives the same events, records, result messages and metrics.
+the durable mode's wrapper), gives the same events, records, result messages and metrics;
+so does a task listener (the metrics count a task's end alone while there is none).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ async def _scenario(engine: Engine, how: str):
         engine.add_event_listener(lambda task, event: heard.append(
             ("reset",) if task is None else
             (task.task_id, event.event_id, event.status.value, event.timestamp, event.detail)))
+    ended: list[str] = []
+    if how == "task-listener":  # the life cycle then calls the engine's, not the metrics'
+        engine.add_task_listener(lambda task: ended.append(task.task_id))
+        engine.add_task_listener(ignored := lambda task: ended.append("never"))
+        engine.remove_task_listener(ignored)
     wrapper = None
     if how == "events-only":
         wrapper = engine.tasks.observer = _EventsOnly(engine.tasks.observer)
@@ -98,6 +104,8 @@ async def _scenario(engine: Engine, how: str):
         for task in every:
             assert [h[1] for h in heard if h[0] == task.task_id] == list(
                 range(1, len(task.events) + 1))
+    if how == "task-listener":  # each ended task once, and the metrics as without it
+        assert sorted(ended) == sorted(t.task_id for t in every)
     if wrapper is not None:
         assert wrapper.seen == sum(len(t.events) - 1 for t in every)
     return records, bodies, metrics
@@ -123,10 +131,12 @@ def test_listeners_and_observers_do_not_change_what_a_task_path_records():
     plain = _run("plain")
     assert _run("listener") == plain
     assert _run("events-only") == plain
+    assert _run("task-listener") == plain
     records, bodies, metrics = plain
     [f, g] = metrics["functions"]
     assert f["byStatus"]["Failed"] >= 1 and g["throttles"] == 2
     assert f["byStatus"]["Expired"] == 1 and g["byStatus"]["Stopped"] == 1
+    assert sum(f["destinations"].values()) + sum(g["destinations"].values()) == len(records)
     assert f["backlog"] == g["backlog"] == f["inProcess"] == g["inProcess"] == 0
     assert any('"ScriptedThrottles"' in d for r in records for _, _, _, d in r[2])
     assert len(bodies) == len(records)
