@@ -219,3 +219,51 @@ def test_real_mode_fires_due_timers_from_the_loop():
         return fired.is_set()
 
     assert run(scenario)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_loop_call_soon_behaves_as_asyncio_own(debug: bool) -> None:
+    """fcemu's loop queues ``call_soon`` callbacks without the stock method's two inner
+    calls (issue 13): the same order, arguments, context, handle and cancellation as a
+    stock selector loop's, in debug mode too, and a closed loop refuses the same way."""
+    import contextvars
+
+    from fcemu.clock import new_event_loop
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    def scenario(loop: asyncio.AbstractEventLoop) -> tuple[list[object], list[object]]:
+        loop.set_debug(debug)
+        seen: list[object] = []
+        shapes: list[object] = []
+
+        def note(*args: object) -> None:
+            seen.append((args, var.get()))
+
+        async def main() -> None:
+            context = contextvars.copy_context()
+            context.run(var.set, "theirs")
+            handles = [loop.call_soon(note, 1), loop.call_soon(note, 2, "b", context=context),
+                       loop.call_soon(note), loop.call_soon(note, 4)]
+            handles[2].cancel()
+            var.set("mine")  # after the calls: their contexts were copied before
+            for handle in handles:
+                shapes.append((type(handle), handle.cancelled(),
+                               handle._context is context,
+                               bool(getattr(handle, "_source_traceback", None))))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+        with pytest.raises(RuntimeError, match="Event loop is closed"):
+            loop.call_soon(note)
+        return seen, shapes
+
+    ours = scenario(new_event_loop())
+    stock = scenario(asyncio.SelectorEventLoop())
+    assert ours == stock
+    assert ours[0] == [((1,), "unset"), ((2, "b"), "theirs"), ((4,), "unset")]
+    assert [shape[3] for shape in ours[1]] == [debug] * 4

@@ -255,3 +255,16 @@ def test_status_lists_made_before_the_tasks_run_follow_their_starts():
                       ("Enqueued", 1): ["s1", "s3", "s5"], ("Processed", 1): [],
                       ("Running", 1): [], ("Succeeded", 1): ["s0", "s2", "s4"],
                       ("Succeeded", 2): every}
+
+
+def test_wake_labels_are_shared_name_their_timers_and_keep_their_reason():
+    """A wake-up's label is one bound method per reason (issue 13: no instance
+    ``__call__`` per task), whose reason a state capture reads back."""
+    from fcemu.models import Task
+    from fcemu.tasks.waits import wake_label, wake_reason
+
+    label = wake_label("retry")
+    assert wake_label("retry") is label and wake_label("start") is not label
+    task = Task("t-1", "r-1", "f", "arn", "LATEST", b"", T0, T0, 3, 60, None, None)
+    assert label(task) == "task f/t-1 retry"
+    assert wake_reason(label) == "retry" and wake_reason(lambda t: "x") == "wake"
