@@ -236,15 +236,17 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
 
     def _bind_finished(self) -> None:
         """What the task life cycle tells of each task that ends: the metrics' count alone
-        while no task listener is registered (a call less per task: issue 13)."""
-        self.tasks.finished = self._task_finished if self._listeners else (
+        while no task listener is registered (a call less per task: issue 13), else
+        :meth:`_task_finished` with the listeners registered now (a tuple: no copy per
+        task, and one that a listener adds or removes meanwhile takes effect next time)."""
+        self._calling = tuple(self._listeners)
+        self.tasks.finished = self._task_finished if self._calling else (
             self.task_metrics.finished)
 
     def _task_finished(self, task: Task) -> None:
         self.task_metrics.finished(task)
-        if self._listeners:  # a copy only when there is someone to call
-            for listener in list(self._listeners):
-                listener(task)
+        for listener in self._calling:
+            listener(task)
 
     def record_failure(self, what: str, error: BaseException) -> None:
         """Keep an unexpected server-side error for ``check()``."""

@@ -268,3 +268,40 @@ def test_wake_labels_are_shared_name_their_timers_and_keep_their_reason():
     task = Task("t-1", "r-1", "f", "arn", "LATEST", b"", T0, T0, 3, 60, None, None)
     assert label(task) == "task f/t-1 retry"
     assert wake_reason(label) == "retry" and wake_reason(lambda t: "x") == "wake"
+
+
+def test_task_listeners_that_change_the_listeners_take_effect_from_the_next_task():
+    """The engine calls the listeners registered when a task ends (a tuple kept, no copy
+    per task: issue 13): one that removes itself or adds another while called changes who
+    is called from the next task on, as the copy per task did."""
+    async def scenario(engine: Engine, how: str):
+        heard: list[tuple[str, str]] = []
+
+        def once(task):
+            heard.append(("once", task.task_id))
+            engine.remove_task_listener(once)
+            engine.add_task_listener(late)
+
+        def always(task):
+            heard.append(("always", task.task_id))
+
+        def late(task):
+            heard.append(("late", task.task_id))
+
+        engine.add_task_listener(once)
+        engine.add_task_listener(always)
+        engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                            handler="index.handler"), handler=_handler)
+        engine.put_async_invoke_config("f", None, AsyncConfigSpec(async_task=True))
+        for n in range(2):
+            await engine.invoke_function("f", b"{}", asynchronous=True, task_id=f"t{n}")
+            await engine.scheduler.drain()
+        engine.remove_task_listener(always)
+        engine.remove_task_listener(late)
+        await engine.invoke_function("f", b"{}", asynchronous=True, task_id="t2")
+        await engine.scheduler.drain()
+        return heard, engine.metrics()["functions"][0]["byStatus"]["Succeeded"]
+
+    heard, succeeded = _run("plain", scenario)
+    assert heard == [("once", "t0"), ("always", "t0"), ("always", "t1"), ("late", "t1")]
+    assert succeeded == 3
