@@ -12,10 +12,16 @@ moving a manual clock, are :mod:`fcemu.scheduler`'s.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVarTuple, Unpack
+
+    _Ts = TypeVarTuple("_Ts")
 
 # Captured once, inside containers that freezegun's module scan does not look
 # into, so that freezing wall time in a test cannot stall the emulator's loop
@@ -37,7 +43,7 @@ MAX_DURATION_MS: Final[int] = MAX_EPOCH_MS
 
 def real_monotonic() -> float:
     """Real monotonic seconds, immune to freezegun and time-machine."""
-    return float(_REAL["monotonic"]())
+    return _REAL["monotonic"]()  # type: ignore[no-any-return]  # a float: no float() call
 
 
 def real_time_ns() -> int:
@@ -165,11 +171,41 @@ def to_duration_ms(value: int | float | timedelta) -> int:
     return round(seconds * 1000)
 
 
+_Handle = asyncio.Handle
+_new_handle, _copy_context = object.__new__, contextvars.copy_context
+#: The slots of asyncio's Handle, all of which its ``__init__`` sets (CPython 3.10 to
+#: 3.13): :meth:`RealTimeEventLoop.call_soon` sets them itself, to what that ``__init__``
+#: sets outside debug mode, only while the Handle it finds has exactly these.
+_HANDLE_SLOTS = ("_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr",
+                 "__weakref__", "_context")
+_LEAN = getattr(_Handle, "__slots__", None) == _HANDLE_SLOTS
+
+
 class RealTimeEventLoop(asyncio.SelectorEventLoop):
     """An event loop whose ``time()`` is real monotonic time even under freezegun."""
 
     def time(self) -> float:
-        return real_monotonic()
+        return _REAL["monotonic"]()  # type: ignore[no-any-return]  # real_monotonic's, inline
+
+    def call_soon(self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts],
+                  context: contextvars.Context | None = None) -> asyncio.Handle:
+        """The stock ``call_soon`` (the same handle, queued the same way) without its four
+        inner Python calls (``_check_closed``, ``_call_soon``, the handle's ``__init__``
+        and its ``get_debug``): half of its instructions, twice per async task or more (a
+        task's first step, a future's wake-up of its task: issue 13). A closed loop, debug
+        mode or a Handle of other slots take the stock way (its error, its checks, the
+        handle's traceback)."""
+        if self._closed or self._debug or not _LEAN:  # type: ignore[attr-defined]
+            stock = super().call_soon(callback, *args, context=context)
+            if stock._source_traceback:  # type: ignore[attr-defined]
+                del stock._source_traceback[-1]  # type: ignore[attr-defined]  # this frame
+            return stock
+        handle: Any = _new_handle(_Handle)  # Handle.__init__'s, outside debug mode
+        handle._context = _copy_context() if context is None else context
+        handle._loop, handle._callback, handle._args = self, callback, args
+        handle._cancelled, handle._repr, handle._source_traceback = False, None, None
+        self._ready.append(handle)  # type: ignore[attr-defined]
+        return handle  # type: ignore[no-any-return]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -150,31 +150,34 @@ class Faults:
     """Every script of scripted outcomes of one engine."""
 
     def __init__(self) -> None:
-        self._scripts: dict[str, deque[Step]] = {}
+        #: Function name -> what is left of its script; only functions with steps left are
+        #: keys, so an empty dict means nothing is scripted (the task path reads it before
+        #: calling :meth:`take_throttle` and :meth:`take`: issue 13). Changed only here.
+        self.scripts: dict[str, deque[Step]] = {}
 
     # -- scripts ------------------------------------------------------------------------
 
     def set_script(self, function_name: str, steps: list[Step]) -> None:
         """Replace the function's script (an empty list clears it)."""
         if steps:
-            self._scripts[function_name] = deque(steps)
+            self.scripts[function_name] = deque(steps)
         else:
-            self._scripts.pop(function_name, None)
+            self.scripts.pop(function_name, None)
 
     def clear_script(self, function_name: str | None = None) -> None:
         """Forget one function's script, or every script."""
         if function_name is None:
-            self._scripts.clear()
+            self.scripts.clear()
         else:
-            self._scripts.pop(function_name, None)
+            self.scripts.pop(function_name, None)
 
     def script(self, function_name: str) -> list[Step]:
         """What is left of the function's script."""
-        return list(self._scripts.get(function_name, ()))
+        return list(self.scripts.get(function_name, ()))
 
     def take_throttle(self, function_name: str) -> bool:
         """Consume one count of a leading ``throttle`` step; False when the next is another."""
-        script = self._scripts.get(function_name)
+        script = self.scripts.get(function_name)
         if not script or script[0].outcome != "throttle":
             return False
         self._consume(function_name, script)
@@ -182,7 +185,7 @@ class Faults:
 
     def take(self, function_name: str) -> Step | None:
         """Consume one count of the next step for an attempt that runs; None: no script."""
-        script = self._scripts.get(function_name)
+        script = self.scripts.get(function_name)
         if not script:
             return None
         step = script[0]
@@ -194,15 +197,15 @@ class Faults:
         if script[0].remaining <= 0:
             script.popleft()
         if not script:
-            del self._scripts[function_name]
+            del self.scripts[function_name]
 
     def drop_function(self, function_name: str) -> None:
         """DeleteFunction: its script goes with it."""
-        self._scripts.pop(function_name, None)
+        self.scripts.pop(function_name, None)
 
     def describe(self) -> dict[str, list[dict[str, Any]]]:
         """Every script, by function name, as the control API shows it."""
-        return {name: [s.to_doc() for s in steps] for name, steps in sorted(self._scripts.items())}
+        return {name: [s.to_doc() for s in steps] for name, steps in sorted(self.scripts.items())}
 
 
 def scripted_detail(step: Step | None, detail: str = "") -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fcemu.models import Task, TaskEvent, TaskStatus
 
@@ -84,20 +84,22 @@ class _Bucket:
     instances_max: int = 0
 
 
-def _bump(counts: dict[Any, int], key: Any, by: int = 1) -> None:
-    counts[key] = counts.get(key, 0) + by
+class Instances(Protocol):
+    """What keeps the count of handler instances alive now (the runtimes' pool)."""
+    @property
+    def live(self) -> int: ...
 
 
 class Metrics:
     """Counters and one-minute buckets, fed by the engine (see the module docstring).
 
     :param now_ms: the emulator clock.
-    :param instances_alive: handler instances alive now (sampled into each bucket).
+    :param instances: its ``live`` (an attribute: issue 13) is sampled into each bucket.
     """
 
-    def __init__(self, now_ms: Callable[[], int], instances_alive: Callable[[], int]) -> None:
+    def __init__(self, now_ms: Callable[[], int], instances: Instances) -> None:
         self._now_ms = now_ms
-        self._instances_alive = instances_alive
+        self._instances = instances
         self._counters: dict[Key, _Counters] = {}
         self._buckets: dict[int, _Bucket] = {}
         self._last_bucket: _Bucket | None = None  # the one :meth:`_bucket` gave last
@@ -171,7 +173,7 @@ class Metrics:
             ends = bucket.end_latency[key] = {}
         ends[latency] = ends.get(latency, 0) + 1
         # instances: sampled once a task ends, while the instance it ran on is still alive
-        alive = self._instances_alive()
+        alive = self._instances.live
         if alive > bucket.instances_max:
             bucket.instances_max = alive
 
@@ -250,12 +252,10 @@ class Metrics:
 
     def throttled(self, function_name: str, qualifier: str) -> None:
         """An attempt (async) or an invocation (sync, 429) refused by a concurrency limit."""
-        key = (function_name, qualifier)
-        counters = self._counters.get(key)
-        if counters is None:
-            counters = self._counters[key] = _Counters()
+        key, counters = self._look_up(function_name, qualifier)
         counters.throttles += 1
-        _bump(self._bucket(self._now_ms()).throttles, key)
+        throttles = self._bucket(self._now_ms()).throttles
+        throttles[key] = throttles.get(key, 0) + 1
 
     def _bucket(self, at_ms: int) -> _Bucket:
         start = at_ms - at_ms % BUCKET_MS

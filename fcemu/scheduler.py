@@ -69,7 +69,8 @@ class Scheduler(Settling):
         #: Due timers left for the next batch.
         self._backlog = False
         self._seq = itertools.count()
-        self._work: dict[asyncio.Task[Any], str] = {}
+        #: The work in flight: its coroutine (what :meth:`_tracked` awaits) -> its task.
+        self._work: dict[Coroutine[Any, Any, Any], asyncio.Task[Any]] = {}
         #: Settled when the work runs out: what :meth:`settle` waits on (None: nobody waits).
         self._idle: asyncio.Future[None] | None = None
         self._wakeup: asyncio.TimerHandle | None = None
@@ -193,7 +194,7 @@ class Scheduler(Settling):
                 return
             timer = timers[0]
             if timer.items is not None and not timer.cancelled:
-                fired += self._run_next(timer)
+                fired = self._run_entries(timer, fired)
                 continue
             heapq.heappop(timers)
             if not timer.cancelled:
@@ -201,43 +202,44 @@ class Scheduler(Settling):
                 fired += 1
         self._rearm()
 
-    def _run_next(self, run: Timer) -> int:
-        """Fire the next entry of the run at the heap top: 1, or 0 for a cancelled one.
-        Its seq becomes the next entry's; no other timer has a seq between, so the run
-        stays where it is in both heaps."""
-        items = run.items
+    def _run_entries(self, run: Timer, fired: int) -> int:
+        """Fire the entries of the run at the heap top in turn, while it stays there and the
+        batch has room: ``fired`` plus the entries fired (a cancelled one fires nothing).
+        An entry's seq becomes the next one's; no other timer has a seq between, so the run
+        stays where it is in both heaps, unless an entry's callback adds an earlier timer:
+        checked after each, as :meth:`_fire_due` does (one call per run, not per entry:
+        issue 13)."""
+        items, timers, loop = run.items, self._timers, asyncio.get_running_loop()
         assert items is not None
-        i = run.done
-        item, run.done = items[i], i + 1
-        if run.done < len(items):
-            run.seq = run.first + run.done
-        else:
-            run.fired = True
-            heapq.heappop(self._timers)
-            self._runs.over(run)
-        if item is GONE:
-            return 0
-        run.live -= 1
-        try:
-            result = run.callback(item)
-        except Exception as exc:
-            self._failed(f"timer {run.item_name(item)}", exc)
-            return 1
-        if result is None:
-            return 1
-        if type(result) is _COROUTINE:  # spawn's and Timer.item_name's, inline (issue 13)
-            name: Any = run.label(item)  # type: ignore[operator]
-            if type(name) is not str:
-                name = str(name)
-            loop = asyncio.get_running_loop()
-            if getattr(loop, "_task_factory", None) is None:  # its create_task's, inline
-                task = _Task(self._tracked(result), loop=loop, name=name)
+        while True:
+            i = run.done
+            item, run.done = items[i], i + 1
+            if run.done < len(items):
+                run.seq = run.first + run.done
             else:
-                task = loop.create_task(self._tracked(result), name=name)
-            self._work[task] = name
-        elif inspect.isawaitable(result):
-            self.spawn(result, name=run.item_name(item))
-        return 1
+                run.fired = True
+                heapq.heappop(timers)
+                self._runs.over(run)
+            if item is not GONE:
+                fired += 1
+                run.live -= 1
+                try:
+                    result = run.callback(item)
+                except Exception as exc:
+                    self._failed(f"timer {run.item_name(item)}", exc)
+                    result = None
+                if type(result) is _COROUTINE:  # spawn's and item_name's, inline (issue 13)
+                    name: Any = run.label(item)  # type: ignore[operator]
+                    if type(name) is not str:
+                        name = str(name)
+                    if getattr(loop, "_task_factory", None) is None:  # create_task's, inline
+                        self._work[result] = _Task(self._tracked(result), loop=loop, name=name)
+                    else:
+                        self._work[result] = loop.create_task(self._tracked(result), name=name)
+                elif result is not None and inspect.isawaitable(result):
+                    self.spawn(result, name=run.item_name(item))
+            if run.fired or fired >= BATCH or run.cancelled or timers[0] is not run:
+                return fired
 
     def _run(self, timer: Timer) -> None:
         timer.fired = True
@@ -271,26 +273,28 @@ class Scheduler(Settling):
             work if type(work) is _COROUTINE or inspect.iscoroutine(work)
             else _await(work)
         )
-        task = asyncio.get_running_loop().create_task(self._tracked(coro), name=name)
-        self._work[task] = name
+        task = self._work[coro] = asyncio.get_running_loop().create_task(self._tracked(coro),
+                                                                          name=name)
         return task
 
     async def _tracked(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro``, then tell what waits for the work to settle, or for the backlog's
-        next batch; a failure is reported (and marked as read), a cancellation is not."""
+        next batch; a failure is reported (and marked as read), a cancellation is not.
+        The work is found by ``coro``, its key in ``_work``: no ``current_task()`` (a
+        Python call in 3.11, two with the loop's: issue 13)."""
         try:
             return await coro
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            task = asyncio.current_task()
+            task = self._work.get(coro) or asyncio.current_task()
             if task is not None:
                 task.add_done_callback(_retrieve)
-                self._failed(self._work.get(task, task.get_name()), exc)
+                self._failed(task.get_name(), exc)
             raise
         finally:
             work = self._work
-            work.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            work.pop(coro, None)
             if not work and self._idle is not None:
                 self._set_idle()
             if self._backlog and not self._soon and len(work) <= BATCH // 2:
@@ -318,7 +322,7 @@ class Scheduler(Settling):
         self._kinds.clear()
         self._runs.clear()
         self._backlog = False
-        tasks = list(self._work)
+        tasks = list(self._work.values())
         for task in tasks:
             tracked: Any = task.get_coro()  # a _tracked that never ran: close its work (or
             if inspect.getcoroutinestate(tracked) == inspect.CORO_CREATED:  # it warns that

@@ -11,6 +11,7 @@ work they start are the scheduler's own (:mod:`fcemu.scheduler`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from fcemu.clock import MAX_EPOCH_MS, ManualClock, RealClock, format_ms
@@ -36,8 +37,8 @@ class Settling:
     clock: RealClock | ManualClock
     #: Real seconds a settle waits by default.
     settle_timeout: float
-    #: The work in flight, by its task: its name.
-    _work: dict[asyncio.Task[Any], str]
+    #: The work in flight: its coroutine -> its task (named after the work).
+    _work: dict[Coroutine[Any, Any, Any], asyncio.Task[Any]]
     #: Settled when the work runs out: what :meth:`settle` waits on (None: nobody waits).
     _idle: asyncio.Future[None] | None
 
@@ -58,7 +59,7 @@ class Settling:
         """Names of in-flight work and of timers due but not yet fired."""
         now = self.clock.now_ms()
         due = [f"timer {t.name}" for t in self.pending() if t.due_ms <= now]
-        return sorted(self._work.values()) + due
+        return sorted(task.get_name() for task in self._work.values()) + due
 
     async def settle(self, timeout: float | None = None) -> None:
         """Wait until nothing is runnable at the current time.

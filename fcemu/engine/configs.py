@@ -116,7 +116,3 @@ class ConfigOperations:
                        if (not function_name or n == function_name) and n >= next_token)
         page = [self.concurrency[n] for n in names[:limit]]
         return page, names[limit] if len(names) > limit else ""
-
-    def _reserved_concurrency(self, name: str) -> int | None:
-        config = self.concurrency.get(name)
-        return None if config is None else config.reserved_concurrency

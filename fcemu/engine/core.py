@@ -152,7 +152,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         self.concurrency: dict[str, ConcurrencyConfig] = {}
         self._build_versions()  # versions, aliases (fcemu.engine.versions)
         #: The one count of running executions (what concurrency limits read).
-        self.slots = Slots(self._reserved_concurrency, self._account_concurrency)
+        self.slots = Slots(self.concurrency, settings.account_concurrency)
         self.delivery = Delivery(clock, self._smq, self._submit_result,
                                  strict=settings.strict_destinations,
                                  encoding=settings.destination_encoding)
@@ -165,6 +165,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
             deliver=self.delivery.deliver_result, finished=self._task_finished,
             record_failure=self.record_failure)
         self._observe_tasks()  # metrics and live views (fcemu.engine.observe)
+        self._bind_finished()
         self.failures: list[ServerFailure] = []
         #: Unpacked code packages, one directory each (:class:`fcemu.code.CodeStore`).
         self.code = code.CodeStore(settings.data_dir)
@@ -227,15 +228,25 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
     def add_task_listener(self, listener: Callable[[Task], None]) -> None:
         """Call ``listener`` (on the loop) with every task that reaches a terminal status."""
         self._listeners.append(listener)
+        self._bind_finished()
 
     def remove_task_listener(self, listener: Callable[[Task], None]) -> None:
         self._listeners.remove(listener)
+        self._bind_finished()
+
+    def _bind_finished(self) -> None:
+        """What the task life cycle tells of each task that ends: the metrics' count alone
+        while no task listener is registered (a call less per task: issue 13), else
+        :meth:`_task_finished` with the listeners registered now (a tuple: no copy per
+        task, and one that a listener adds or removes meanwhile takes effect next time)."""
+        self._calling = tuple(self._listeners)
+        self.tasks.finished = self._task_finished if self._calling else (
+            self.task_metrics.finished)
 
     def _task_finished(self, task: Task) -> None:
         self.task_metrics.finished(task)
-        if self._listeners:  # a copy only when there is someone to call
-            for listener in list(self._listeners):
-                listener(task)
+        for listener in self._calling:
+            listener(task)
 
     def record_failure(self, what: str, error: BaseException) -> None:
         """Keep an unexpected server-side error for ``check()``."""

@@ -30,10 +30,6 @@ class LimitOperations:
     concurrency: dict[str, ConcurrencyConfig]
     slots: Slots
 
-    def _account_concurrency(self) -> int | None:
-        """The account's concurrency limit over every function (None: no limit)."""
-        return self.settings.account_concurrency
-
     def _throttled(self, name: str) -> ResourceThrottled:
         """The 429 of a sync invocation that found no free execution slot, naming the limit
         that was reached."""

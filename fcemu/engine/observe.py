@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.destinations import destination_for, parse_destination
 from fcemu.errors import InvalidArgument
-from fcemu.metrics import Metrics, prometheus_text
+from fcemu.metrics import Instances, Metrics, prometheus_text
 from fcemu.models import TaskEvent
 
 if TYPE_CHECKING:
@@ -31,6 +31,18 @@ if TYPE_CHECKING:
 EventListener = Callable[["Task | None", "TaskEvent | None"], None]
 
 __all__ = ["EventListener", "ObserveOperations"]
+
+
+class _Usage:
+    """:class:`~fcemu.metrics.Instances` of a runner with no pool: its ``usage()``, if any."""
+
+    def __init__(self, runtimes: object) -> None:
+        self._runtimes = runtimes
+
+    @property
+    def live(self) -> int:
+        usage = getattr(self._runtimes, "usage", None)
+        return 0 if usage is None else int(usage().live)
 
 
 class _Observer:
@@ -106,16 +118,15 @@ class ObserveOperations:
                 listener(None, None)
         runtimes = self.runtimes
         # a test's fake runner may have no usage(): it has no instances to count. Runtimes'
-        # pool is read directly (no usage() object for every task that ends: issue 13)
+        # pool is read directly (its kept count: no usage() object, not even a call, for
+        # every task that ends: issue 13)
         pool: Any = getattr(runtimes, "pool", None)
-        alive: Callable[[], int]
+        instances: Instances
         if pool is not None and hasattr(pool, "live"):  # a kept count (InstancePool.live)
-            alive = lambda: pool.live  # noqa: E731
-        elif hasattr(runtimes, "usage"):
-            alive = lambda: runtimes.usage().live  # noqa: E731
+            instances = pool
         else:
-            alive = lambda: 0  # noqa: E731
-        self.task_metrics = Metrics(self.clock.now_ms, alive)
+            instances = _Usage(runtimes)
+        self.task_metrics = Metrics(self.clock.now_ms, instances)
         self._task_observer = _Observer(self.task_metrics, self._event_listeners)
         self.tasks.observer = self._task_observer
 

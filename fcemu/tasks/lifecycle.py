@@ -105,10 +105,13 @@ class AsyncTasks(TaskEvents, TaskRows):
         self._stop_execution = stop_execution
         self._slots = slots
         self._faults = faults
+        #: Its scripts by function name (:attr:`Faults.scripts`): empty, none to take.
+        self._scripts = faults.scripts
         self._function = function
         self._async_config = async_config
         self._deliver = deliver
-        self._finished = finished
+        #: Told of every task that reached a terminal status (the engine rebinds it).
+        self.finished = finished
         self._record_failure = record_failure
         #: function name -> task ID -> task, in submission order (sharded: the tail)
         self.by_function: dict[str, TaskRecords] = {}
@@ -168,8 +171,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         elif request_id is None:
             request_id = self._ids.request_id(now)
         runnable = now
-        if delay_s:  # _runnable_ms's, inline
-            runnable = now + delay_s * 1000
+        if delay_s:  # as the last task's int when equal: a burst submitted in one ms with
+            runnable = now + delay_s * 1000  # one delay keeps one int, not 48 bytes each
             if runnable == self._runnable:
                 runnable = self._runnable
             self._runnable = runnable
@@ -204,14 +207,6 @@ class AsyncTasks(TaskEvents, TaskRows):
         self._waits.shards[hash(task) & MASK][task] = self._scheduler.call_each_at(
             runnable, self._dispatch, task, label=_START)  # _wake_at's
         return task
-
-    def _runnable_ms(self, ms: int) -> int:
-        """``ms``, as the int object of the last task's when equal: a burst submitted in
-        one millisecond with one delay keeps one (not one int of 48 bytes each)."""
-        if ms == self._runnable:
-            return self._runnable
-        self._runnable = ms
-        return ms
 
     # -- queries --------------------------------------------------------------------
 
@@ -298,7 +293,8 @@ class AsyncTasks(TaskEvents, TaskRows):
         if restriction is not None and restriction.disable:
             self._pause(task, now)  # DisableFunctionInvocation: wait (still ageing)
             return None
-        scripted = self._faults.take_throttle(function.name)  # fcemu.faults: as real as a limit
+        # fcemu.faults: as real as a limit; no call while nothing is scripted (issue 13)
+        scripted = self._faults.take_throttle(function.name) if self._scripts else False
         if scripted or not self._slots.acquire(function.name):
             # a throttled attempt does not count; retry with the same backoff (decisions.md)
             task.throttled = True
@@ -311,12 +307,14 @@ class AsyncTasks(TaskEvents, TaskRows):
             self._retry_later(task, task.throttle_count, "throttled")
             return None
         task.throttled_since_ms = None
-        step = self._faults.take(function.name)
+        step = self._faults.take(function.name) if self._scripts else None
         self._start(task, "" if step is None else scripted_detail(step), now)  # Processed,
-        return self._attempt(task, function, step)  # Running, and the attempt
+        return self._attempt(task, function, step, now)  # Running, and the attempt
 
-    async def _attempt(self, task: Task, function: Function, step: Step | None) -> None:
-        now = self._clock.now_ms()
+    async def _attempt(self, task: Task, function: Function, step: Step | None,
+                       now: int) -> None:
+        """Run an attempt that started at ``now`` (its Running event's time, as a restore
+        takes a running task's attempt start: fcemu.tasks.rows)."""
         if now == task.runnable_ms:
             now = task.runnable_ms  # the same int object: one less per retained task
         attempt = Attempt(len(task.attempts) + 1, now, "", 0, "", "", "",  # by position:
@@ -384,7 +382,7 @@ class AsyncTasks(TaskEvents, TaskRows):
         task.end_ms = now = self._clock.now_ms()
         self._event(task, status, detail, now)
         self._deliver(task)
-        self._finished(task)
+        self.finished(task)
         gcpolicy.retained()  # its attempt, events and result message are kept too
         if task.end_ms - task.submitted_ms >= TASK_RETENTION_MS:
             self._forget(task)

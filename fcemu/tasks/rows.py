@@ -22,7 +22,7 @@ from fcemu import gcpolicy
 from fcemu.models import TASK_RETENTION_MS, Attempt, Task, TaskStatus
 from fcemu.runtime import Outcome, crash_outcome
 from fcemu.tasks.records import TaskRecords
-from fcemu.tasks.waits import Waits, wake_label
+from fcemu.tasks.waits import Waits, wake_label, wake_reason
 from fcemu.taskstate import task_to_state, tasks_from_states
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class TaskRows(Waits):
         """One task as :meth:`to_state` lists it: ``(state, timer or None, paused)``."""
         seq = self._waits.get(task)
         entry = None if seq is None else self._scheduler.entry(seq)
-        wake = None if entry is None else (entry[0], seq, getattr(entry[1], "why", "wake"))
+        wake = None if entry is None else (entry[0], seq, wake_reason(entry[1]))
         paused = task.task_id in self._paused.get(task.function_name, ())
         return task_to_state(task), wake, paused
 

@@ -6,21 +6,28 @@ reserved concurrency and the account's instance quota read it (issue: throttling
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fcemu.models import ConcurrencyConfig
 
 
 class Slots:
     """Running executions per function, against their reserved concurrency.
 
     The one count of running executions: a sync invocation and an async attempt each
-    hold a slot while they run. ``limit`` gives a function's reserved concurrency
-    (None: no limit); ``account_limit`` the account's, over every function (the region's
-    instance quota, ``--account-concurrency``; None: no limit).
+    hold a slot while they run. ``configs`` are the functions' concurrency configs by
+    function name, read at each :meth:`acquire` (the engine's own dict, kept up to date by
+    Put/DeleteConcurrencyConfig: no config, no limit); ``account_limit`` the account's,
+    over every function (the region's instance quota, ``--account-concurrency``; None: no
+    limit). Both are read directly, not through a callback each (issue 13: two Python
+    calls per attempt).
     """
 
-    def __init__(self, limit: Callable[[str], int | None],
-                 account_limit: Callable[[], int | None] = lambda: None) -> None:
-        self._limit = limit
+    def __init__(self, configs: Mapping[str, ConcurrencyConfig],
+                 account_limit: int | None = None) -> None:
+        self._configs = configs
         self._account_limit = account_limit
         self._running: dict[str, int] = {}
         self._total = 0
@@ -28,10 +35,11 @@ class Slots:
     def acquire(self, name: str) -> bool:
         """Take one execution slot of a function; False when its or the account's limit
         is reached."""
-        limit, running = self._limit(name), self._running.get(name, 0)
-        if limit is not None and running >= limit:
+        running = self._running.get(name, 0)
+        config = self._configs.get(name)
+        if config is not None and running >= config.reserved_concurrency:
             return False
-        account = self._account_limit()  # account_full's, inline
+        account = self._account_limit  # account_full's, inline
         if account is not None and self._total >= account:
             return False
         self._running[name] = running + 1
@@ -40,7 +48,7 @@ class Slots:
 
     def account_full(self) -> bool:
         """Whether the account's limit is reached (every function's executions count)."""
-        account = self._account_limit()
+        account = self._account_limit
         return account is not None and self._total >= account
 
     def release(self, name: str) -> None:

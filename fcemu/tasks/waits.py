@@ -94,17 +94,26 @@ class Waits:
 
 
 class _WakeLabel:
-    """Why a task waits (``start``, ``retry``, ...): one shared object per reason; called
-    with the task, the name of its timer (made only when read)."""
+    """Why a task waits (``start``, ``retry``, ...): one shared object per reason; its
+    :meth:`name`, called with the task, is the name of its timer (made only when read)."""
 
     __slots__ = ("why",)
 
     def __init__(self, why: str) -> None:
         self.why = why
 
-    def __call__(self, task: Task) -> str:
+    def name(self, task: Task) -> str:
         return f"task {task.function_name}/{task.task_id} {self.why}"
 
 
-#: The one label of each reason (the scheduler shares an entry between equal labels).
-wake_label = functools.cache(_WakeLabel)
+@functools.cache
+def wake_label(why: str) -> Callable[[Task], str]:
+    """The one label of each reason (the scheduler shares an entry between equal labels):
+    a bound :meth:`_WakeLabel.name`, a plain method call per task that runs (an instance's
+    ``__call__`` costs twice as much: issue 13)."""
+    return _WakeLabel(why).name
+
+
+def wake_reason(label: object) -> str:
+    """The reason of a :func:`wake_label` (``"wake"`` for another label)."""
+    return getattr(getattr(label, "__self__", None), "why", "wake")

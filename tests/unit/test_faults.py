@@ -259,3 +259,41 @@ def test_reset_and_delete_clear_scripts():
 
 def test_steps_compare_by_content():
     assert Step("crash", 2) == Step("crash", 2) != Step("crash", 1)
+
+
+def test_scripts_holds_only_functions_with_steps_left():
+    # the task path takes no step while Faults.scripts is empty (issue 13): a function is a
+    # key exactly while steps are left, however they run out
+    from fcemu.faults import Faults
+
+    faults = Faults()
+    faults.set_script("f", [Step("throttle", 2), Step("crash")])
+    faults.set_script("g", [Step("ok")])
+    faults.set_script("h", [])
+    assert sorted(faults.scripts) == ["f", "g"]
+    assert faults.take_throttle("f") and faults.take_throttle("f")
+    assert not faults.take_throttle("f") and faults.take("f") == Step("crash")
+    assert faults.take("g") == Step("ok")
+    assert faults.scripts == {}
+    assert faults.take("f") is None and not faults.take_throttle("g")
+    faults.set_script("f", [Step("crash")])
+    faults.clear_script()
+    assert faults.scripts == {}
+
+
+def test_a_script_put_while_tasks_wait_is_taken_by_their_attempts():
+    async def scenario(engine):
+        deploy(engine)
+        first = (await engine.invoke_function("f", b"{}", asynchronous=True)).task
+        await engine.scheduler.drain()  # nothing scripted: the handler ran
+        waiting = (await engine.invoke_function("f", b"{}", asynchronous=True,
+                                                delay_s=5)).task
+        engine.put_script("f", ["throttle", "crash"])
+        await engine.scheduler.drain()
+        return first, waiting, engine.get_script("f")
+
+    first, waiting, left = run(scenario)
+    assert first.status is TaskStatus.SUCCEEDED and first.attempts[0].scripted == ""
+    assert waiting.throttle_count == 1
+    assert [a.scripted for a in waiting.attempts][:1] == ["crash"]
+    assert left == []

@@ -152,3 +152,62 @@ def test_label_values_are_escaped() -> None:
     text = prometheus_text({"functions": [], "instances": {}, "queues": [
         {"name": 'a"b\\c', "active": 1, "inactive": 0, "delayed": 0}]})
     assert 'fcemu_smq_queue_messages{queue="a\\"b\\\\c",state="active"} 1' in text
+
+
+@pytest.mark.parametrize("kind", ["pool", "usage", "neither"])
+def test_a_task_end_samples_the_instances_alive(kind: str) -> None:
+    """The bucket's ``instances`` is the runner's count as each task ends: read off its
+    pool's kept ``live`` (an attribute, issue 13), else its ``usage()``, else 0."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from fcemu.clock import ManualClock, new_event_loop
+    from fcemu.ids import IdGenerator
+    from fcemu.runtime import Outcome
+    from fcemu.settings import Settings
+    from fcemu.specs import AsyncConfigSpec, FunctionSpec
+    from tests.constants import T0
+
+    alive = SimpleNamespace(live=0)
+
+    class Runner:
+        async def invoke(self, invocation: object) -> Outcome:
+            alive.live += 2  # one more instance per attempt, two counted
+            return Outcome("ok", b"", duration_ms=1, instance_id="c-1")
+
+        async def stop(self, request_id: str) -> bool:
+            return False
+
+        async def close(self) -> None:
+            pass
+
+    runner: object = Runner()
+    if kind == "pool":
+        runner.pool = alive
+    elif kind == "usage":
+        runner.usage = lambda: alive
+
+    async def main() -> list[int]:
+        engine = Engine(Settings(clock="manual"), ManualClock(T0), IdGenerator(7),
+                        runtimes=lambda settings, ids: runner)
+        try:
+            engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                                handler="index.handler"),
+                                   handler=lambda event, context: event)
+            engine.put_async_invoke_config("f", None, AsyncConfigSpec(async_task=True))
+            seen = []
+            for _ in range(3):
+                await engine.invoke_function("f", b"{}", asynchronous=True)
+                await engine.scheduler.drain()
+                seen.append(engine.task_metrics.snapshot()["series"][-1]["instances"])
+                await asyncio.sleep(0)
+            return seen
+        finally:
+            await engine.close()
+
+    loop = new_event_loop()
+    try:
+        seen = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert seen == ([0, 0, 0] if kind == "neither" else [2, 4, 6])

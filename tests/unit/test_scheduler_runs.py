@@ -125,6 +125,33 @@ def test_a_burst_of_entries_is_one_heap_entry_and_fires_in_bounded_batches() -> 
     assert names == ["0 a", "1 a"]
 
 
+def test_timers_an_entry_adds_or_cancels_fire_in_due_order_amid_its_run() -> None:
+    """A run's entries fire one after the other while the run stays at the heap top (issue
+    13: one call per run); a timer an entry's callback adds before the run's next entry
+    fires first, one after it later, and an entry it cancels never fires: as with one
+    timer each."""
+    async def scenario() -> list[str]:
+        scheduler = Scheduler(ManualClock(T0))
+        order: list[str] = []
+        seqs: list[int] = []
+        due = T0 + SECOND_MS
+
+        def fire(item: object) -> None:
+            order.append(str(item))
+            if item == 1:  # an earlier timer, a later run, and the run's own entry 3 gone
+                scheduler.call_at(due - 500, lambda: order.append("earlier"), name="x")
+                scheduler.call_each_at(due, fire, "later", label=_LABELS["a"])
+                scheduler.cancel_entry(seqs[3])
+            if item == 2:  # one more due now: after the run's other entries
+                scheduler.call_at(due, lambda: order.append("same due"), name="y")
+
+        seqs.extend(scheduler.call_each_at(due, fire, i, label=_LABELS["a"]) for i in range(5))
+        await scheduler.advance(SECOND_MS, timeout=30)
+        return order
+
+    assert asyncio.run(scenario()) == ["0", "1", "earlier", "2", "4", "later", "same due"]
+
+
 def test_a_failing_entry_is_reported_with_its_name() -> None:
     async def scenario() -> list[str]:
         scheduler = Scheduler(ManualClock(T0))

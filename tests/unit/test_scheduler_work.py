@@ -71,3 +71,23 @@ def test_work_a_close_cancels_before_it_ran_is_closed_quietly() -> None:
         cancelled = asyncio.run(scenario())
         gc.collect()
     assert cancelled == [True, True, True] and ran == []
+
+
+def test_busy_names_the_work_in_flight_by_its_name() -> None:
+    # the work is kept by its coroutine (issue 13): busy() reads the names off its tasks
+    async def scenario() -> tuple[list[str], list[str]]:
+        scheduler = Scheduler(ManualClock(T0))
+        gate = asyncio.get_running_loop().create_future()
+
+        async def wait() -> None:
+            await gate
+
+        scheduler.spawn(wait(), name="b work")
+        scheduler.call_each_at(T0, lambda item: wait(), "x", label=lambda item: f"a {item}")
+        scheduler._fire_due()
+        busy = scheduler.busy()
+        gate.set_result(None)
+        await scheduler.settle(timeout=10)
+        return busy, scheduler.busy()
+
+    assert asyncio.run(scenario()) == (["a x", "b work"], [])

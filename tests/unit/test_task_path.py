@@ -2,7 +2,8 @@
 scenario of async tasks, run with no event listener (the life cycle tells the metrics of
 each status change by its fields, with no ``TaskEvent``), with a listener (one is made for
 each change, in order), and behind an observer that takes only ``TaskEvent`` objects (as
-the durable mode's wrapper), gives the same events, records, result messages and metrics.
+the durable mode's wrapper), gives the same events, records, result messages and metrics;
+so does a task listener (the metrics count a task's end alone while there is none).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ async def _scenario(engine: Engine, how: str):
         engine.add_event_listener(lambda task, event: heard.append(
             ("reset",) if task is None else
             (task.task_id, event.event_id, event.status.value, event.timestamp, event.detail)))
+    ended: list[str] = []
+    if how == "task-listener":  # the life cycle then calls the engine's, not the metrics'
+        engine.add_task_listener(lambda task: ended.append(task.task_id))
+        engine.add_task_listener(ignored := lambda task: ended.append("never"))
+        engine.remove_task_listener(ignored)
     wrapper = None
     if how == "events-only":
         wrapper = engine.tasks.observer = _EventsOnly(engine.tasks.observer)
@@ -98,6 +104,8 @@ async def _scenario(engine: Engine, how: str):
         for task in every:
             assert [h[1] for h in heard if h[0] == task.task_id] == list(
                 range(1, len(task.events) + 1))
+    if how == "task-listener":  # each ended task once, and the metrics as without it
+        assert sorted(ended) == sorted(t.task_id for t in every)
     if wrapper is not None:
         assert wrapper.seen == sum(len(t.events) - 1 for t in every)
     return records, bodies, metrics
@@ -123,10 +131,12 @@ def test_listeners_and_observers_do_not_change_what_a_task_path_records():
     plain = _run("plain")
     assert _run("listener") == plain
     assert _run("events-only") == plain
+    assert _run("task-listener") == plain
     records, bodies, metrics = plain
     [f, g] = metrics["functions"]
     assert f["byStatus"]["Failed"] >= 1 and g["throttles"] == 2
     assert f["byStatus"]["Expired"] == 1 and g["byStatus"]["Stopped"] == 1
+    assert sum(f["destinations"].values()) + sum(g["destinations"].values()) == len(records)
     assert f["backlog"] == g["backlog"] == f["inProcess"] == g["inProcess"] == 0
     assert any('"ScriptedThrottles"' in d for r in records for _, _, _, d in r[2])
     assert len(bodies) == len(records)
@@ -245,3 +255,53 @@ def test_status_lists_made_before_the_tasks_run_follow_their_starts():
                       ("Enqueued", 1): ["s1", "s3", "s5"], ("Processed", 1): [],
                       ("Running", 1): [], ("Succeeded", 1): ["s0", "s2", "s4"],
                       ("Succeeded", 2): every}
+
+
+def test_wake_labels_are_shared_name_their_timers_and_keep_their_reason():
+    """A wake-up's label is one bound method per reason (issue 13: no instance
+    ``__call__`` per task), whose reason a state capture reads back."""
+    from fcemu.models import Task
+    from fcemu.tasks.waits import wake_label, wake_reason
+
+    label = wake_label("retry")
+    assert wake_label("retry") is label and wake_label("start") is not label
+    task = Task("t-1", "r-1", "f", "arn", "LATEST", b"", T0, T0, 3, 60, None, None)
+    assert label(task) == "task f/t-1 retry"
+    assert wake_reason(label) == "retry" and wake_reason(lambda t: "x") == "wake"
+
+
+def test_task_listeners_that_change_the_listeners_take_effect_from_the_next_task():
+    """The engine calls the listeners registered when a task ends (a tuple kept, no copy
+    per task: issue 13): one that removes itself or adds another while called changes who
+    is called from the next task on, as the copy per task did."""
+    async def scenario(engine: Engine, how: str):
+        heard: list[tuple[str, str]] = []
+
+        def once(task):
+            heard.append(("once", task.task_id))
+            engine.remove_task_listener(once)
+            engine.add_task_listener(late)
+
+        def always(task):
+            heard.append(("always", task.task_id))
+
+        def late(task):
+            heard.append(("late", task.task_id))
+
+        engine.add_task_listener(once)
+        engine.add_task_listener(always)
+        engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                            handler="index.handler"), handler=_handler)
+        engine.put_async_invoke_config("f", None, AsyncConfigSpec(async_task=True))
+        for n in range(2):
+            await engine.invoke_function("f", b"{}", asynchronous=True, task_id=f"t{n}")
+            await engine.scheduler.drain()
+        engine.remove_task_listener(always)
+        engine.remove_task_listener(late)
+        await engine.invoke_function("f", b"{}", asynchronous=True, task_id="t2")
+        await engine.scheduler.drain()
+        return heard, engine.metrics()["functions"][0]["byStatus"]["Succeeded"]
+
+    heard, succeeded = _run("plain", scenario)
+    assert heard == [("once", "t0"), ("always", "t0"), ("always", "t1"), ("late", "t1")]
+    assert succeeded == 3
