@@ -94,6 +94,21 @@ class _Waiter:
         return self.started is not None or self.future.done()
 
 
+class _Line(deque[_Waiter]):
+    """The requests waiting for instances of one key, in order. ``group`` is the function
+    version the line was made for, and ``latest`` whether the key is that group's newest
+    (kept by :meth:`InstancePool._newest` as the newest changes): a line-up or a release
+    reads it instead of looking the group's newest key up (issue 13)."""
+
+    __slots__ = ("function", "group", "latest")
+
+    def __init__(self, function: Function, group: tuple[str, str]) -> None:
+        super().__init__()
+        self.function = function
+        self.group = group
+        self.latest = True  # made for the group's newest key (line_up)
+
+
 class InstancePool:
     """Every process instance of one engine, capped at ``max_instances``.
 
@@ -112,7 +127,7 @@ class InstancePool:
         self._instances: list[Instance] = []
         self._reaping: dict[Instance, asyncio.Task[None]] = {}
         self._queue: deque[_Waiter] = deque()
-        self._by_key: dict[Key, deque[_Waiter]] = {}
+        self._by_key: dict[Key, _Line] = {}
         #: The newest key of each (function, version): older instances are stale.
         self._latest: dict[tuple[str, str], Key] = {}
         self._closed = False
@@ -169,20 +184,31 @@ class InstancePool:
         the caller does then). A caller cancelled while it waits calls :meth:`left`."""
         if self._closed:
             return None
-        group = (function.name, function.version_id)
         line = self._by_key.get(key)
         waiter = _Waiter(function, key, make, start, request)
         self._queue.append(waiter)
-        if line and self._latest.get(group) == key:
+        if line and (line.latest if line.function is function  # (the line's group, then)
+                     else self._latest.get((function.name, function.version_id)) == key):
             # Requests of this function already wait, so the last pump found no slot and no
             # room for them, and only a release or a reap (each pumps) makes one: this one
             # waits behind them without a pump (a burst's pump walked every instance thrice).
             line.append(waiter)
         else:
-            self._latest[group] = key
-            self._by_key.setdefault(key, deque()).append(waiter)
+            group = (function.name, function.version_id)
+            if self._latest.get(group) != key:
+                self._newest(group, key)
+            if line is None:
+                line = self._by_key[key] = _Line(function, group)
+            line.append(waiter)
             self._pump()
         return waiter
+
+    def _newest(self, group: tuple[str, str], key: Key) -> None:
+        """``key`` is now the newest of ``group``: the lines of the group know it."""
+        self._latest[group] = key
+        for line_key, line in self._by_key.items():
+            if line.group == group:
+                line.latest = line_key == key
 
     def left(self, waiter: _Waiter) -> None:
         """A request lined up by :meth:`line_up` was cancelled while it waited: its place
@@ -206,7 +232,8 @@ class InstancePool:
         key = instance.key
         waiting = self._by_key.get(key)
         if (waiting and not instance.retired and instance.healthy and not instance.exited
-                and self._latest.get(instance.group) == key):
+                and (waiting.latest if waiting.group == instance.group
+                     else self._latest.get(instance.group) == key)):
             # the next request of its function takes the slot: nothing else changed
             # (an idle instance that died is retired by the next acquire's pump)
             self._fill(instance, waiting)
@@ -293,7 +320,7 @@ class InstancePool:
                     self.retire(idle)
             return
 
-    def _fill(self, instance: Instance, line: deque[_Waiter] | None = None) -> None:
+    def _fill(self, instance: Instance, line: _Line | None = None) -> None:
         """Give the instance's free slots to the requests waiting for its function (``line``:
         their line, when the caller has just found it not empty and the instance healthy and
         alive: not looked up or checked again for the first slot)."""
@@ -312,8 +339,7 @@ class InstancePool:
         if waiting is not None and not waiting and self._by_key.get(instance.key) is waiting:
             del self._by_key[instance.key]
 
-    def _hand(self, instance: Instance, waiter: _Waiter,
-              line: deque[_Waiter] | None = None) -> None:
+    def _hand(self, instance: Instance, waiter: _Waiter, line: _Line | None = None) -> None:
         """Give ``waiter`` a slot of ``instance`` (``line``: its line, when the caller has it
         with ``waiter`` first)."""
         instance.active += 1
