@@ -10,10 +10,10 @@ function (``max_instances``). A request takes a free slot on a warm instance
 of its function when there is one (without queueing: it uses no new
 capacity); otherwise the oldest waiting request may start a new instance if
 the cap allows, or make room by stopping an idle instance of another function.
-Requests that find neither wait in FIFO order
-(their flow: :mod:`fcemu.runtime.pooled`). An instance counts against the
-cap from the moment it is created until its process has been reaped, so the
-cap holds even while killed processes are on their way out.
+Requests that find neither wait in FIFO order (their flow: :mod:`fcemu.runtime.pooled`;
+their lines: :mod:`fcemu.runtime.pool_lines`). An instance counts against the cap from
+the moment it is created until its process has been reaped, so the cap holds even while
+killed processes are on their way out.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from fcemu.runtime.instance import (
     TimerHandle,
     init_timeout_outcome,
 )
+from fcemu.runtime.pool_lines import NO_KEY, Line, Make, Start, Waiter
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -58,55 +59,6 @@ class PoolUsage:
     max_instances: int
 
 
-#: Starts a request on the instance it is handed when it can go at once (the future is then
-#: its reply, settled by the instance): :meth:`PooledRuntime._begin`. It is given the
-#: instance, the request the caller lined up with (:meth:`InstancePool.line_up`) and the
-#: future.
-Start = Callable[[Instance, Any, "asyncio.Future[Any]"], bool]
-#: Makes a new instance for a waiting request: ``make(function, key)``.
-Make = Callable[["Function", Key], Instance]
-
-
-class _Waiter:
-    """A request waiting for a slot. With ``start``, the hand-off may start it at once
-    (:attr:`started`): its future is then the request's reply, not the instance, so the
-    request wakes once, when it has its answer. Made by :meth:`InstancePool.line_up`, which
-    sets its fields (no ``__init__`` frame per request: issue 13)."""
-
-    __slots__ = ("function", "future", "key", "make", "request", "start", "started")
-
-    function: Function
-    key: Key
-    make: Make
-    start: Start | None
-    #: What ``start`` is given besides the instance and the future (the caller's).
-    request: Any
-    #: The instance (None once the pool closed), or the reply of a request it started.
-    future: asyncio.Future[Any]
-    #: The instance the request was started on by the hand-off.
-    started: Instance | None
-
-    @property
-    def served(self) -> bool:
-        """Handed an instance (or None at close), started on one, or cancelled."""
-        return self.started is not None or self.future.done()
-
-
-class _Line(deque[_Waiter]):
-    """The requests waiting for instances of one key, in order. ``group`` is the function
-    version the line was made for, and ``latest`` whether the key is that group's newest
-    (kept by :meth:`InstancePool._newest` as the newest changes): a line-up or a release
-    reads it instead of looking the group's newest key up (issue 13)."""
-
-    __slots__ = ("function", "group", "latest")
-
-    def __init__(self, function: Function, group: tuple[str, str]) -> None:
-        super().__init__()
-        self.function = function
-        self.group = group
-        self.latest = True  # made for the group's newest key (line_up)
-
-
 class InstancePool:
     """Every process instance of one engine, capped at ``max_instances``.
 
@@ -124,8 +76,13 @@ class InstancePool:
         self._idle_timer = idle_timer or _loop_timer
         self._instances: list[Instance] = []
         self._reaping: dict[Instance, asyncio.Task[None]] = {}
-        self._queue: deque[_Waiter] = deque()
-        self._by_key: dict[Key, _Line] = {}
+        self._queue: deque[Waiter] = deque()
+        self._by_key: dict[Key, Line] = {}
+        #: The line last made or found, and its key (that very object): a line-up or a
+        #: release of the same key finds it without hashing the key again (a worker's key is
+        #: a 10-tuple: issue 13). Forgotten as that line goes (:meth:`_drop`).
+        self._hot_key: Key = NO_KEY
+        self._hot_line: Line | None = None
         #: The newest key of each (function, version): older instances are stale.
         self._latest: dict[tuple[str, str], Key] = {}
         self._closed = False
@@ -174,16 +131,16 @@ class InstancePool:
         return got if waiter.started is None else waiter.started
 
     def line_up(self, function: Function, key: Key, make: Make, start: Start | None = None,
-                request: Any = None) -> _Waiter | None:
+                request: Any = None) -> Waiter | None:
         """:meth:`acquire`'s first half: the request's place in line, None once the pool is
         closed. Its ``future`` gives the instance (None at close); with ``start`` (called as
         ``start(instance, request, future)``), a request started by the hand-off has
-        :attr:`_Waiter.started` set and its future is its reply (:meth:`acquire` says what
+        :attr:`Waiter.started` set and its future is its reply (:meth:`acquire` says what
         the caller does then). A caller cancelled while it waits calls :meth:`left`."""
         if self._closed:
             return None
-        line = self._by_key.get(key)
-        waiter = _Waiter()
+        line = self._hot_line if key is self._hot_key else self._found(key)
+        waiter = Waiter()
         waiter.function, waiter.key, waiter.make, waiter.start = function, key, make, start
         waiter.request, waiter.started = request, None
         # the running loop's Future, as its create_future() makes it, without that method's
@@ -201,7 +158,8 @@ class InstancePool:
             if self._latest.get(group) != key:
                 self._newest(group, key)
             if line is None:
-                line = self._by_key[key] = _Line(function, group)
+                line = self._by_key[key] = self._hot_line = Line(function, group)
+                self._hot_key = key
             line.append(waiter)
             self._pump()
         return waiter
@@ -213,7 +171,7 @@ class InstancePool:
             if line.group == group:
                 line.latest = line_key == key
 
-    def left(self, waiter: _Waiter) -> None:
+    def left(self, waiter: Waiter) -> None:
         """A request lined up by :meth:`line_up` was cancelled while it waited: its place
         goes, or the instance handed to it just then goes back. (One the hand-off started
         is the caller's to end.)"""
@@ -233,7 +191,7 @@ class InstancePool:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
         instance.active -= 1
         key = instance.key
-        waiting = self._by_key.get(key)
+        waiting = self._hot_line if key is self._hot_key else self._found(key)
         if (waiting and not instance.retired and instance.healthy and not instance.exited
                 and (waiting.latest if waiting.group == instance.group
                      else self._latest.get(instance.group) == key)):
@@ -281,6 +239,7 @@ class InstancePool:
             if not waiter.served:  # a started request ends with its instance's kill
                 waiter.future.set_result(None)
         self._by_key.clear()
+        self._hot_key, self._hot_line = NO_KEY, None
         for instance in list(self._instances):
             self.retire(instance)
         await self.reaped()
@@ -323,7 +282,7 @@ class InstancePool:
                     self.retire(idle)
             return
 
-    def _fill(self, instance: Instance, line: _Line | None = None) -> None:
+    def _fill(self, instance: Instance, line: Line | None = None) -> None:
         """Give the instance's free slots to the requests waiting for its function (``line``:
         their line, when the caller has just found it not empty and the instance healthy and
         alive: not looked up or checked again for the first slot)."""
@@ -339,10 +298,10 @@ class InstancePool:
                 waiting.popleft()
             else:
                 self._hand(instance, waiter, waiting)  # which takes it out of the line
-        if waiting is not None and not waiting and self._by_key.get(instance.key) is waiting:
-            del self._by_key[instance.key]
+        if waiting is not None and not waiting:
+            self._drop(instance.key, waiting)
 
-    def _hand(self, instance: Instance, waiter: _Waiter, line: _Line | None = None) -> None:
+    def _hand(self, instance: Instance, waiter: Waiter, line: Line | None = None) -> None:
         """Give ``waiter`` a slot of ``instance`` (``line``: its line, when the caller has it
         with ``waiter`` first)."""
         instance.active += 1
@@ -359,12 +318,12 @@ class InstancePool:
             queue.popleft()
         if line is not None and line and line[0] is waiter:  # _forget, without the lookup
             line.popleft()
-            if not line and self._by_key.get(waiter.key) is line:
-                del self._by_key[waiter.key]
+            if not line:
+                self._drop(waiter.key, line)
         else:
             self._forget(waiter)
 
-    def _forget(self, waiter: _Waiter) -> None:
+    def _forget(self, waiter: Waiter) -> None:
         """Take a served or cancelled request out of its function's line: a finished request
         must not keep its instance (and that instance's logs) referenced."""
         waiting = self._by_key.get(waiter.key)
@@ -376,7 +335,21 @@ class InstancePool:
             with contextlib.suppress(ValueError):
                 waiting.remove(waiter)
         if not waiting:
-            del self._by_key[waiter.key]
+            self._drop(waiter.key, waiting)
+
+    def _found(self, key: Key) -> Line | None:
+        """The line of ``key``, looked up (and kept as the hot one when there is one)."""
+        line = self._by_key.get(key)
+        if line is not None:
+            self._hot_key, self._hot_line = key, line
+        return line
+
+    def _drop(self, key: Key, line: Line) -> None:
+        """An emptied line goes, if it is still its key's."""
+        if self._by_key.get(key) is line:
+            del self._by_key[key]
+        if self._hot_line is line:
+            self._hot_key, self._hot_line = NO_KEY, None
 
     def _idle(self, instance: Instance) -> None:
         instance.idle_timer = self._idle_timer(self.idle_seconds,

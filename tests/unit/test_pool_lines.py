@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 from typing import Any
 
 from fcemu.ids import IdGenerator
@@ -200,3 +201,68 @@ def test_requests_are_found_by_a_stop_in_each_state_and_forgotten_when_they_end(
     assert left_3 and left_5 and left == {} and replies == {} and requests == {}
     assert len(made) == 1 and made[0].active == 0
     assert closed.kind == "error" and b"RuntimeClosed" in closed.body
+
+
+class _Cold(InstancePool):
+    """The pool without its hot line: every line is looked up by its key."""
+
+    @property  # type: ignore[override]
+    def _hot_key(self) -> object:
+        return object()  # never the key at hand
+
+    @_hot_key.setter
+    def _hot_key(self, key: object) -> None:
+        pass
+
+
+async def _script(pool: InstancePool, seed: int) -> list[Any]:
+    """A seeded mix of line-ups (two functions, two versions, updates), releases, requests
+    that leave and reaps; what each request got, in order, and the pool's state at the end.
+    The hot line, when there is one, is always its key's line."""
+    rng = random.Random(seed)
+    made: list[FakeInstance] = []
+    f, g = function("f", concurrency=2), function("g")
+    kinds = [(f, ("f", 1)), (f, ("f", 2)), (dataclasses.replace(f, version_id="1"), ("f", 1)),
+             (g, ("g", 1))]
+    keys = [(fn, (*key, "x" * 8)) for fn, key in kinds]  # tuples, made once, as a worker's
+    waiting: list[Any] = []
+    held: list[Any] = []
+    got: list[Any] = []
+
+    def make(fn: Function, key: object) -> FakeInstance:
+        made.append(FakeInstance(fn, key, len(made) + 1))
+        return made[-1]
+
+    for _ in range(400):
+        step = rng.random()
+        if step < 0.45:
+            fn, key = rng.choice(keys[:2] if rng.random() < 0.7 else keys)
+            waiter = pool.line_up(fn, key, make)
+            assert waiter is not None
+            waiting.append(waiter)
+        elif step < 0.8 and held:
+            pool.release(held.pop(rng.randrange(len(held))))
+        elif step < 0.9 and waiting:
+            waiter = waiting.pop(rng.randrange(len(waiting)))
+            if not waiter.future.done():
+                waiter.future.cancel()
+            pool.left(waiter)
+            got.append(("left", waiter.key))
+        else:
+            await turns(2)
+        for waiter in [w for w in waiting if w.future.done()]:
+            waiting.remove(waiter)
+            held.append(waiter.future.result())
+            got.append((waiter.key, held[-1].instance_id))
+        hot = pool._hot_line
+        assert hot is None or type(pool) is _Cold or pool._by_key.get(pool._hot_key) is hot
+    state = [(i.instance_id, i.key, i.active, i.retired) for i in made]
+    await pool.close()
+    return [got, state, pool.peak]
+
+
+def test_the_hot_line_changes_no_choice_of_the_pool() -> None:
+    for seed in range(6):
+        hot = asyncio.run(_script(InstancePool(3), seed))
+        cold = asyncio.run(_script(_Cold(3), seed))
+        assert hot == cold and len(hot[0]) > 100
