@@ -48,8 +48,8 @@ class PooledRuntime:
         self._requests: dict[str, Instance | None] = {}
         self._queued_stops: set[str] = set()
         # the hand-off's callbacks, bound once (not two method objects made per request)
-        self._made = self._make
-        self._started = self._begin
+        self._maker = self._make
+        self._starter = self._begin
 
     def _check(self, function: Function) -> Outcome | None:
         return None
@@ -71,7 +71,7 @@ class PooledRuntime:
         requests[request_id] = None  # waiting for a slot
         pool = self.pool
         # InstancePool.acquire in its two halves, its future awaited here (one coroutine less)
-        waiter = pool.line_up(function, key, self._made, self._started, invocation)
+        waiter = pool.line_up(function, key, self._maker, self._starter, invocation)
         if waiter is None:
             requests.pop(request_id, None)
             return _closed()
