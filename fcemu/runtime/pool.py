@@ -140,9 +140,13 @@ class InstancePool:
         if self._closed:
             return None
         line = self._hot_line if key is self._hot_key else self._found(key)
-        waiter = Waiter()
-        waiter.function, waiter.key, waiter.make, waiter.start = function, key, make, start
-        waiter.request, waiter.started = request, None
+        waiter = Waiter()  # its fields one by one (not from a tuple: issue 13)
+        waiter.function = function
+        waiter.key = key
+        waiter.make = make
+        waiter.start = start
+        waiter.request = request
+        waiter.started = None
         # the running loop's Future, as its create_future() makes it, without that method's
         # Python frame (issue 13: 1.3k instructions a request); line_up runs on the loop
         waiter.future = asyncio.Future()
@@ -197,6 +201,11 @@ class InstancePool:
                      else self._latest.get(instance.group) == key)):
             # the next request of its function takes the slot: nothing else changed
             # (an idle instance that died is retired by the next acquire's pump)
+            waiter = waiting[0]
+            if (instance.active + 1 == instance.capacity and waiter.started is None
+                    and not waiter.future.done()):
+                self._hand(instance, waiter, waiting)  # _fill's one turn, without its loop
+                return
             self._fill(instance, waiting)
             if instance.active > 0:
                 return

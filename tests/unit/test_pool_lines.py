@@ -2,10 +2,13 @@
 
 A line of waiting requests knows whether its key is the newest of its function version
 (``_Line.latest``), so a line-up or a release need not look the version's newest key up;
-``PooledRuntime`` keeps one entry per request (None while it waits, then its instance).
-These tests pin the pool's choices where the shortcut could go wrong: keys shared by two
-versions (a version published from LATEST has LATEST's code, so the same key), an update
-while requests of the old key wait, and requests that leave, stop or end in every state.
+the line last used is kept with its key (the hot line); a release with one slot to give
+hands it to the first in line directly; ``PooledRuntime`` keeps one entry per request
+(None while it waits, then its instance). These tests pin the pool's choices where the
+shortcuts could go wrong: keys shared by two versions (a version published from LATEST
+has LATEST's code, so the same key), an update while requests of the old key wait, a
+request cancelled but still in line, a seeded mix of everything with and without the hot
+line, and requests that leave, stop or end in every state.
 """
 
 from __future__ import annotations
@@ -108,6 +111,22 @@ def test_a_version_that_moves_back_to_an_older_key_serves_its_line_again() -> No
 
     first, got, retired, made = run(body, max_instances=1)
     assert got == [first, first] and not retired and made == [first]
+
+
+def test_a_release_skips_a_request_cancelled_but_not_yet_out_of_its_line() -> None:
+    async def body(h: Any) -> tuple[Any, ...]:
+        fn = function("f")
+        first = await h.acquire(fn)
+        second, third = h.acquire(fn), h.acquire(fn)
+        await turns()
+        second.cancel()  # its waiter's future is cancelled now, its line left a turn later
+        h.pool.release(first)  # the one free slot: not for the cancelled request
+        got = await third
+        await asyncio.gather(second, return_exceptions=True)
+        return first, got, second.cancelled(), first.active, len(h.made)
+
+    first, got, cancelled, active, made = run(body, max_instances=1)
+    assert got is first and cancelled and active == 1 and made == 1
 
 
 class _Slow(FakeInstance):
