@@ -151,7 +151,8 @@ class InstancePool:
         # Python frame (issue 13: 1.3k instructions a request); line_up runs on the loop
         waiter.future = asyncio.Future()
         self._queue.append(waiter)
-        if line and (line.latest if line.function is function  # (the line's group, then)
+        # (the line's own function object: its group's, so its flag says whether key is newest)
+        if line and (line.latest if line.function is function
                      else self._latest.get((function.name, function.version_id)) == key):
             # Requests of this function already wait, so the last pump found no slot and no
             # room for them, and only a release or a reap (each pumps) makes one: this one
