@@ -351,19 +351,20 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         if served is not None:
             served.append(resolved.function)
         name, request_id = function.name, invocation.request_id
-        running = self._executing.get(name)  # what is executing (see _build_versions)
+        executing = self._executing  # what is executing (see _build_versions)
+        running = executing.get(name)
         if running is None:
-            self._executing[name] = {request_id}
+            running = executing[name] = {request_id}
         else:
             running.add(request_id)
         try:
             return await self.runtimes.invoke(resolved)
         finally:
-            running = self._executing.get(name)
-            if running is not None:
-                running.discard(request_id)
-                if not running:
-                    del self._executing[name]
+            # the set it was added to (not looked up again); once empty it goes, unless a
+            # reset has replaced the map, or its name's set, meanwhile
+            running.discard(request_id)
+            if not running and executing.get(name) is running:
+                del executing[name]
 
     def _submit_result(self, name: str, qualifier: str | None, payload: bytes) -> None:
         """A function destination: the result message becomes an async invocation."""

@@ -10,10 +10,10 @@ function (``max_instances``). A request takes a free slot on a warm instance
 of its function when there is one (without queueing: it uses no new
 capacity); otherwise the oldest waiting request may start a new instance if
 the cap allows, or make room by stopping an idle instance of another function.
-Requests that find neither wait in FIFO order
-(their flow: :mod:`fcemu.runtime.pooled`). An instance counts against the
-cap from the moment it is created until its process has been reaped, so the
-cap holds even while killed processes are on their way out.
+Requests that find neither wait in FIFO order (their flow: :mod:`fcemu.runtime.pooled`;
+their lines: :mod:`fcemu.runtime.pool_lines`). An instance counts against the cap from
+the moment it is created until its process has been reaped, so the cap holds even while
+killed processes are on their way out.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from fcemu.runtime.instance import (
     TimerHandle,
     init_timeout_outcome,
 )
+from fcemu.runtime.pool_lines import NO_KEY, Line, Make, Start, Waiter
 
 if TYPE_CHECKING:
     from fcemu.models import Function
@@ -58,40 +59,6 @@ class PoolUsage:
     max_instances: int
 
 
-#: Starts a request on the instance it is handed when it can go at once (the future is then
-#: its reply, settled by the instance): :meth:`PooledRuntime._begin`. It is given the
-#: instance, the request the caller lined up with (:meth:`InstancePool.line_up`) and the
-#: future.
-Start = Callable[[Instance, Any, "asyncio.Future[Any]"], bool]
-#: Makes a new instance for a waiting request: ``make(function, key)``.
-Make = Callable[["Function", Key], Instance]
-
-
-class _Waiter:
-    """A request waiting for a slot. With ``start``, the hand-off may start it at once
-    (:attr:`started`): its future is then the request's reply, not the instance, so the
-    request wakes once, when it has its answer."""
-
-    __slots__ = ("function", "future", "key", "make", "request", "start", "started")
-
-    def __init__(self, function: Function, key: Key, make: Make, start: Start | None,
-                 request: Any) -> None:
-        self.function = function
-        self.key = key
-        self.make = make
-        self.start = start
-        #: What ``start`` is given besides the instance and the future (the caller's).
-        self.request = request
-        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        #: The instance the request was started on by the hand-off.
-        self.started: Instance | None = None
-
-    @property
-    def served(self) -> bool:
-        """Handed an instance (or None at close), started on one, or cancelled."""
-        return self.started is not None or self.future.done()
-
-
 class InstancePool:
     """Every process instance of one engine, capped at ``max_instances``.
 
@@ -109,8 +76,13 @@ class InstancePool:
         self._idle_timer = idle_timer or _loop_timer
         self._instances: list[Instance] = []
         self._reaping: dict[Instance, asyncio.Task[None]] = {}
-        self._queue: deque[_Waiter] = deque()
-        self._by_key: dict[Key, deque[_Waiter]] = {}
+        self._queue: deque[Waiter] = deque()
+        self._by_key: dict[Key, Line] = {}
+        #: The line last made or found, and its key (that very object): a line-up or a
+        #: release of the same key finds it without hashing the key again (a worker's key is
+        #: a 10-tuple: issue 13). Forgotten as that line goes (:meth:`_drop`).
+        self._hot_key: Key = NO_KEY
+        self._hot_line: Line | None = None
         #: The newest key of each (function, version): older instances are stale.
         self._latest: dict[tuple[str, str], Key] = {}
         self._closed = False
@@ -159,30 +131,52 @@ class InstancePool:
         return got if waiter.started is None else waiter.started
 
     def line_up(self, function: Function, key: Key, make: Make, start: Start | None = None,
-                request: Any = None) -> _Waiter | None:
+                request: Any = None) -> Waiter | None:
         """:meth:`acquire`'s first half: the request's place in line, None once the pool is
         closed. Its ``future`` gives the instance (None at close); with ``start`` (called as
         ``start(instance, request, future)``), a request started by the hand-off has
-        :attr:`_Waiter.started` set and its future is its reply (:meth:`acquire` says what
+        :attr:`Waiter.started` set and its future is its reply (:meth:`acquire` says what
         the caller does then). A caller cancelled while it waits calls :meth:`left`."""
         if self._closed:
             return None
-        group = (function.name, function.version_id)
-        line = self._by_key.get(key)
-        waiter = _Waiter(function, key, make, start, request)
+        line = self._hot_line if key is self._hot_key else self._found(key)
+        waiter = Waiter()  # its fields one by one (not from a tuple: issue 13)
+        waiter.function = function
+        waiter.key = key
+        waiter.make = make
+        waiter.start = start
+        waiter.request = request
+        waiter.started = None
+        # the running loop's Future, as its create_future() makes it, without that method's
+        # Python frame (issue 13: 1.3k instructions a request); line_up runs on the loop
+        waiter.future = asyncio.Future()
         self._queue.append(waiter)
-        if line and self._latest.get(group) == key:
+        # (the line's own function object: its group's, so its flag says whether key is newest)
+        if line and (line.latest if line.function is function
+                     else self._latest.get((function.name, function.version_id)) == key):
             # Requests of this function already wait, so the last pump found no slot and no
             # room for them, and only a release or a reap (each pumps) makes one: this one
             # waits behind them without a pump (a burst's pump walked every instance thrice).
             line.append(waiter)
         else:
-            self._latest[group] = key
-            self._by_key.setdefault(key, deque()).append(waiter)
+            group = (function.name, function.version_id)
+            if self._latest.get(group) != key:
+                self._newest(group, key)
+            if line is None:
+                line = self._by_key[key] = self._hot_line = Line(function, group)
+                self._hot_key = key
+            line.append(waiter)
             self._pump()
         return waiter
 
-    def left(self, waiter: _Waiter) -> None:
+    def _newest(self, group: tuple[str, str], key: Key) -> None:
+        """``key`` is now the newest of ``group``: the lines of the group know it."""
+        self._latest[group] = key
+        for line_key, line in self._by_key.items():
+            if line.group == group:
+                line.latest = line_key == key
+
+    def left(self, waiter: Waiter) -> None:
         """A request lined up by :meth:`line_up` was cancelled while it waited: its place
         goes, or the instance handed to it just then goes back. (One the hand-off started
         is the caller's to end.)"""
@@ -202,11 +196,17 @@ class InstancePool:
         """Give a slot back; a spent, stale or idle-too-long instance goes."""
         instance.active -= 1
         key = instance.key
-        waiting = self._by_key.get(key)
+        waiting = self._hot_line if key is self._hot_key else self._found(key)
         if (waiting and not instance.retired and instance.healthy and not instance.exited
-                and self._latest.get(instance.group) == key):
+                and (waiting.latest if waiting.group == instance.group
+                     else self._latest.get(instance.group) == key)):
             # the next request of its function takes the slot: nothing else changed
             # (an idle instance that died is retired by the next acquire's pump)
+            waiter = waiting[0]
+            if (instance.active + 1 == instance.capacity and waiter.started is None
+                    and not waiter.future.done()):
+                self._hand(instance, waiter, waiting)  # _fill's one turn, without its loop
+                return
             self._fill(instance, waiting)
             if instance.active > 0:
                 return
@@ -249,6 +249,7 @@ class InstancePool:
             if not waiter.served:  # a started request ends with its instance's kill
                 waiter.future.set_result(None)
         self._by_key.clear()
+        self._hot_key, self._hot_line = NO_KEY, None
         for instance in list(self._instances):
             self.retire(instance)
         await self.reaped()
@@ -291,7 +292,7 @@ class InstancePool:
                     self.retire(idle)
             return
 
-    def _fill(self, instance: Instance, line: deque[_Waiter] | None = None) -> None:
+    def _fill(self, instance: Instance, line: Line | None = None) -> None:
         """Give the instance's free slots to the requests waiting for its function (``line``:
         their line, when the caller has just found it not empty and the instance healthy and
         alive: not looked up or checked again for the first slot)."""
@@ -307,11 +308,10 @@ class InstancePool:
                 waiting.popleft()
             else:
                 self._hand(instance, waiter, waiting)  # which takes it out of the line
-        if waiting is not None and not waiting and self._by_key.get(instance.key) is waiting:
-            del self._by_key[instance.key]
+        if waiting is not None and not waiting:
+            self._drop(instance.key, waiting)
 
-    def _hand(self, instance: Instance, waiter: _Waiter,
-              line: deque[_Waiter] | None = None) -> None:
+    def _hand(self, instance: Instance, waiter: Waiter, line: Line | None = None) -> None:
         """Give ``waiter`` a slot of ``instance`` (``line``: its line, when the caller has it
         with ``waiter`` first)."""
         instance.active += 1
@@ -328,12 +328,12 @@ class InstancePool:
             queue.popleft()
         if line is not None and line and line[0] is waiter:  # _forget, without the lookup
             line.popleft()
-            if not line and self._by_key.get(waiter.key) is line:
-                del self._by_key[waiter.key]
+            if not line:
+                self._drop(waiter.key, line)
         else:
             self._forget(waiter)
 
-    def _forget(self, waiter: _Waiter) -> None:
+    def _forget(self, waiter: Waiter) -> None:
         """Take a served or cancelled request out of its function's line: a finished request
         must not keep its instance (and that instance's logs) referenced."""
         waiting = self._by_key.get(waiter.key)
@@ -345,7 +345,21 @@ class InstancePool:
             with contextlib.suppress(ValueError):
                 waiting.remove(waiter)
         if not waiting:
-            del self._by_key[waiter.key]
+            self._drop(waiter.key, waiting)
+
+    def _found(self, key: Key) -> Line | None:
+        """The line of ``key``, looked up (and kept as the hot one when there is one)."""
+        line = self._by_key.get(key)
+        if line is not None:
+            self._hot_key, self._hot_line = key, line
+        return line
+
+    def _drop(self, key: Key, line: Line) -> None:
+        """An emptied line goes, if it is still its key's."""
+        if self._by_key.get(key) is line:
+            del self._by_key[key]
+        if self._hot_line is line:
+            self._hot_key, self._hot_line = NO_KEY, None
 
     def _idle(self, instance: Instance) -> None:
         instance.idle_timer = self._idle_timer(self.idle_seconds,

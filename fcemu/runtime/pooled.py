@@ -43,9 +43,13 @@ class PooledRuntime:
         self.pass_env = pass_env
         #: How instances are contained; None: the strongest available (:mod:`.contain`).
         self.containment = contained
-        self._running: dict[str, Instance] = {}
-        self._queued: set[str] = set()
+        #: Each request here: None while it waits for a slot, then the instance it runs on
+        #: (one entry, not a set and a dict: a stop finds the request either way).
+        self._requests: dict[str, Instance | None] = {}
         self._queued_stops: set[str] = set()
+        # the hand-off's callbacks, bound once (not two method objects made per request)
+        self._maker = self._make
+        self._starter = self._begin
 
     def _check(self, function: Function) -> Outcome | None:
         return None
@@ -63,45 +67,46 @@ class PooledRuntime:
         if refused is not None:
             return refused
         key = self._key(function)
-        self._queued.add(request_id)
+        requests = self._requests
+        requests[request_id] = None  # waiting for a slot
         pool = self.pool
         # InstancePool.acquire in its two halves, its future awaited here (one coroutine less)
-        waiter = pool.line_up(function, key, self._make, self._begin, invocation)
-        instance: Instance | None
+        waiter = pool.line_up(function, key, self._maker, self._starter, invocation)
+        if waiter is None:
+            requests.pop(request_id, None)
+            return _closed()
         try:
-            if waiter is None:
-                instance = None
-            else:
-                try:
-                    instance = await waiter.future
-                except asyncio.CancelledError:
-                    pool.left(waiter)
+            try:
+                instance: Instance | None = await waiter.future
+            except asyncio.CancelledError:
+                pool.left(waiter)
+                raise
+            except Exception:  # a started request's timeout or end: finish() collects it
+                if waiter.started is None:
                     raise
-                except Exception:  # a started request's timeout or end: finish() collects it
-                    if waiter.started is None:
-                        raise
-                if waiter.started is not None:
-                    instance = waiter.started
         except asyncio.CancelledError:
-            started = self._running.pop(request_id, None)
+            started = requests.pop(request_id, None)
             if started is not None:  # started by the hand-off: end it here
                 started.abandon(request_id)
                 pool.release(started)
             raise
-        finally:
-            self._queued.discard(request_id)
-        if instance is None:
-            return Outcome("error", error_body("fcemu is shutting down: the runtime is closed",
-                                               "RuntimeClosed"), UNHANDLED)
-        if self._running.get(request_id) is instance:  # started by the hand-off (_begin)
+        except BaseException:
+            if request_id in requests and requests[request_id] is None:  # only waiting
+                del requests[request_id]
+            raise
+        started = waiter.started
+        if started is not None:  # started by the hand-off (_begin): its reply has come
             try:
-                return await instance.finish(invocation)
+                return await started.finish(invocation)
             finally:
-                self._running.pop(request_id, None)
+                requests.pop(request_id, None)
                 if self._queued_stops:
                     self._queued_stops.discard(request_id)
-                pool.release(instance)
-        self._running[request_id] = instance
+                pool.release(started)
+        if instance is None:  # the pool closed while it waited
+            requests.pop(request_id, None)
+            return _closed()
+        requests[request_id] = instance
         try:
             if request_id in self._queued_stops:  # stopped while waiting for an instance
                 return crash_outcome(0, 0, kind="stopped", instance_id=instance.instance_id,
@@ -119,7 +124,7 @@ class PooledRuntime:
                                      logs=framed(request_id, ""))
             return await instance.execute(invocation)
         finally:
-            self._running.pop(request_id, None)
+            requests.pop(request_id, None)
             if self._queued_stops:
                 self._queued_stops.discard(request_id)
             pool.release(instance)
@@ -130,10 +135,10 @@ class PooledRuntime:
         take it at once (:meth:`Instance.begin`), so that the request wakes only with its
         reply; it is running (a stop finds it) from here on."""
         request_id = invocation.request_id
-        if request_id in self._queued_stops or not instance.begin(invocation, reply):
+        stops = self._queued_stops
+        if (stops and request_id in stops) or not instance.begin(invocation, reply):
             return False
-        self._queued.discard(request_id)
-        self._running[request_id] = instance
+        self._requests[request_id] = instance
         return True
 
     async def stop(self, request_id: str) -> bool:
@@ -142,15 +147,21 @@ class PooledRuntime:
         With ``instanceConcurrency`` above 1 the other requests on that
         instance end too (as crashes): a process cannot lose one thread.
         """
-        if request_id in self._queued:
+        requests = self._requests
+        if request_id not in requests:
+            return False
+        instance = requests[request_id]
+        if instance is None:  # waiting for a slot
             self._queued_stops.add(request_id)
             return True
-        instance = self._running.get(request_id)
-        if instance is None:
-            return False
         instance.stopped.add(request_id)
         instance.healthy = False
         instance.final_mem_mb = instance.final_mem_mb or instance.peak_mb()
         with contextlib.suppress(ProcessLookupError):
             await instance.kill()
         return True
+
+
+def _closed() -> Outcome:
+    return Outcome("error", error_body("fcemu is shutting down: the runtime is closed",
+                                       "RuntimeClosed"), UNHANDLED)
