@@ -172,13 +172,6 @@ def to_duration_ms(value: int | float | timedelta) -> int:
 
 
 _Handle = asyncio.Handle
-_new_handle, _copy_context = object.__new__, contextvars.copy_context
-#: The slots of asyncio's Handle, all of which its ``__init__`` sets (CPython 3.10 to
-#: 3.13): :meth:`RealTimeEventLoop.call_soon` sets them itself, to what that ``__init__``
-#: sets outside debug mode, only while the Handle it finds has exactly these.
-_HANDLE_SLOTS = ("_callback", "_args", "_cancelled", "_loop", "_source_traceback", "_repr",
-                 "__weakref__", "_context")
-_LEAN = getattr(_Handle, "__slots__", None) == _HANDLE_SLOTS
 
 
 class RealTimeEventLoop(asyncio.SelectorEventLoop):
@@ -189,23 +182,16 @@ class RealTimeEventLoop(asyncio.SelectorEventLoop):
 
     def call_soon(self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts],
                   context: contextvars.Context | None = None) -> asyncio.Handle:
-        """The stock ``call_soon`` (the same handle, queued the same way) without its four
-        inner Python calls (``_check_closed``, ``_call_soon``, the handle's ``__init__``
-        and its ``get_debug``): half of its instructions, twice per async task or more (a
-        task's first step, a future's wake-up of its task: issue 13). A closed loop, debug
-        mode or a Handle of other slots take the stock way (its error, its checks, the
-        handle's traceback)."""
-        if self._closed or self._debug or not _LEAN:  # type: ignore[attr-defined]
-            stock = super().call_soon(callback, *args, context=context)
-            if stock._source_traceback:  # type: ignore[attr-defined]
-                del stock._source_traceback[-1]  # type: ignore[attr-defined]  # this frame
-            return stock
-        handle: Any = _new_handle(_Handle)  # Handle.__init__'s, outside debug mode
-        handle._context = _copy_context() if context is None else context
-        handle._loop, handle._callback, handle._args = self, callback, args
-        handle._cancelled, handle._repr, handle._source_traceback = False, None, None
+        """The stock ``call_soon`` (the same handle, queued the same way) without its two
+        inner Python calls, ``_check_closed`` and ``_call_soon``: a third of its
+        instructions, twice per async task or more (a task's first step, a future's wake-up
+        of its task: issue 13). A closed loop or debug mode takes the stock way (its error,
+        its checks and the handle's traceback)."""
+        if self._closed or self._debug:  # type: ignore[attr-defined]
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
         self._ready.append(handle)  # type: ignore[attr-defined]
-        return handle  # type: ignore[no-any-return]
+        return handle
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
