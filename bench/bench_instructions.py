@@ -11,8 +11,11 @@ same command on two trees: ``PYTHONPATH`` picks the tree). ``submit`` and ``floo
 the server under callgrind with counting off, send 1,000 warm-up requests, then count
 only while ``--count`` more are made (:mod:`bench.load`, 16 connections: the submit
 row's requests). ``drain`` runs :class:`bench.server.Bench`'s task-row set-up under
-callgrind and counts only the drain of ``--count`` tasks (every thread of the server,
-not the handler processes). Under valgrind a request runs so slowly that every one
+callgrind, drains :data:`WARM_UP` tasks uncounted (what happens once: an in-process
+function's lazily imported runtime modules, compiled on each run where
+``PYTHONDONTWRITEBYTECODE`` is set, were about 14k instructions per task at 2,000), and
+counts only the drain of ``--count`` tasks after (every thread of the server, not the
+handler processes). Under valgrind a request runs so slowly that every one
 would read ``/proc`` for the instance's memory (at most once per 50 ms each): ``drain``
 turns that poll off (``MEMORY_POLL_S``), as it costs nothing at full speed. Needs
 ``valgrind`` (``callgrind_control``); a run takes a minute or two. ``engine`` counts the
@@ -100,6 +103,10 @@ def drain(kind: str, count: int, out: Path) -> float:
     return _count(out) / count
 
 
+#: Tasks a ``drain`` count runs first, uncounted (see the module docstring).
+WARM_UP = 200
+
+
 def _child(kind: str, count: int) -> None:
     """Under callgrind: the task row's set-up, counting the drain only (or, for
     ``engine``, the engine's async submits)."""
@@ -116,6 +123,8 @@ def _child(kind: str, count: int) -> None:
         bench.deploy("w", kind, destination=True)
         if kind == "worker":
             bench.warm("w")
+        bench.submit("w", WARM_UP, prefix="warm-")  # a first drain, not counted: one-time
+        bench.emu.drain(timeout=3600)  # costs (lazy imports, first queue) stay out
         bench.submit("w", count)
         _instrument(os.getpid(), "on")
         bench.emu.drain(timeout=3600)

@@ -33,7 +33,7 @@ Logs come in two shapes, chosen by the instance concurrency:
   to fd 2, before the request's reply. The parent writes ``FC Invoke Start
   RequestId: <id>`` into its copy of that output as it sends the request, and
   ``FC Invoke End RequestId: <id>`` as it reads the reply, each after what
-  the pipe holds by then (:mod:`fcemu.runtime.worker_requests`); this process
+  the pipe holds by then (:mod:`fcemu.runtime.worker_logs`); this process
   writes them itself for an invoke frame with ``"markers": true`` (sent while it
   still runs an earlier request), and ``FC Initialize …`` around the
   initializer (spec §12.2). The

@@ -10,6 +10,7 @@ and what goes to the instance log).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -37,6 +38,8 @@ def model_take(data: bytearray, instance_log: bytearray, start: bytes, end: byte
     return text.decode("utf-8", "replace")
 
 
+#: Random scenarios each property runs (each its own seeded generator).
+SEEDS = 300
 PIECES = [
     start_marker("r-1"), end_marker("r-1"), start_marker("r-2"), end_marker("r-2"),
     start_marker("r-1")[:-1], end_marker("r-1")[:10], b"out\n", b"no newline", b"\xff\xfe",
@@ -44,9 +47,20 @@ PIECES = [
 ]
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_has_and_take_match_the_plain_searches(seed: int) -> None:
-    rng = random.Random(seed)
+def each_seed(check: Callable[[random.Random], None]) -> None:
+    """``check`` with a generator seeded by each of :data:`SEEDS` (a failure names its seed)."""
+    for seed in range(SEEDS):
+        try:
+            check(random.Random(seed))
+        except AssertionError as exc:
+            raise AssertionError(f"seed {seed}: {exc}") from exc
+
+
+def test_has_and_take_match_the_plain_searches() -> None:
+    each_seed(has_and_take_match)
+
+
+def has_and_take_match(rng: random.Random) -> None:
     chunks = [rng.choice(PIECES) for _ in range(rng.randrange(0, 7))]
     if rng.random() < 0.5:  # the usual shape: Start, output, End
         chunks = [start_marker("r-1"), *chunks, end_marker("r-1")]
@@ -68,13 +82,15 @@ def _ops(rng: random.Random) -> list[tuple[str, bytes]]:
                          "spill", "take_all"]), rng.choice(PIECES)) for _ in range(6)]
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_lines_kept_apart_read_as_if_fed(seed: int) -> None:
+def test_lines_kept_apart_read_as_if_fed() -> None:
+    each_seed(kept_apart_reads_as_fed)
+
+
+def kept_apart_reads_as_fed(rng: random.Random) -> None:
     """A request that printed nothing: ``end_quiet`` keeps its two lines apart instead of
     feeding its End line; whatever comes next (more output, searches, its own take with the
     same lines, a take or copy of other lines, a spill, everything taken) reads exactly as
     from a stream that was fed the End line."""
-    rng = random.Random(seed)
     start, end = start_marker("r-1"), end_marker("r-1")
     quiet, fed = LogStream(), LogStream()
     before = rng.choice([b"", b"", b"earlier\n", start_marker("r-0")])

@@ -336,7 +336,7 @@ async function run(request) {
 const active = new Map(); // request ID -> request store
 
 /** One request at a time, the server writes an Invoke's markers itself (as it sends the
- * request and as it reads the reply: fcemu/runtime/worker_requests.py), unless the frame
+ * request and as it reads the reply: fcemu/runtime/worker_logs.py), unless the frame
  * says "markers": output written to a pipe is there when the write returns, so all the
  * request printed comes before its reply. */
 function writesMarkers(request, phase) {
