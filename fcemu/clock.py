@@ -12,6 +12,7 @@ moving a manual clock, are :mod:`fcemu.scheduler`'s.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import time
 from collections.abc import Callable
@@ -177,6 +178,12 @@ _Handle = asyncio.Handle
 class RealTimeEventLoop(asyncio.SelectorEventLoop):
     """An event loop whose ``time()`` is real monotonic time even under freezegun."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: The loop keeps asyncio's private state as :meth:`call_soon`'s lean way reads it
+        #: (checked once: a CPython that changed it gets the stock call_soon).
+        self._lean = _stock_shaped(self)
+
     def time(self) -> float:
         return _REAL["monotonic"]()  # type: ignore[no-any-return]  # real_monotonic's, inline
 
@@ -186,12 +193,23 @@ class RealTimeEventLoop(asyncio.SelectorEventLoop):
         inner Python calls, ``_check_closed`` and ``_call_soon``: a third of its
         instructions, twice per async task or more (a task's first step, a future's wake-up
         of its task: issue 13). A closed loop or debug mode takes the stock way (its error,
-        its checks and the handle's traceback)."""
-        if self._closed or self._debug:  # type: ignore[attr-defined]
+        its checks and the handle's traceback), as does a loop whose private state is not
+        shaped as CPython 3.10-3.13 shape it (``_lean``)."""
+        if not self._lean or self._closed or self._debug:  # type: ignore[attr-defined]
             return super().call_soon(callback, *args, context=context)
         handle = _Handle(callback, args, self, context)
         self._ready.append(handle)  # type: ignore[attr-defined]
         return handle
+
+
+def _stock_shaped(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` keeps the private state the stock ``call_soon`` uses as
+    :meth:`RealTimeEventLoop.call_soon` reads it: a deque of ready handles (``_ready``) and
+    two flags (``_closed``, ``_debug``), as asyncio's ``BaseEventLoop`` of CPython
+    3.10-3.13 does."""
+    return (type(getattr(loop, "_ready", None)) is collections.deque
+            and type(getattr(loop, "_closed", None)) is bool
+            and type(getattr(loop, "_debug", None)) is bool)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

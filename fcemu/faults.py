@@ -152,7 +152,8 @@ class Faults:
     def __init__(self) -> None:
         #: Function name -> what is left of its script; only functions with steps left are
         #: keys, so an empty dict means nothing is scripted (the task path reads it before
-        #: calling :meth:`take_throttle` and :meth:`take`: issue 13). Changed only here.
+        #: calling :meth:`take_throttle` and :meth:`take`: issue 13). Changed only here, and in
+        #: place, never rebound: the task path keeps a reference to it.
         self.scripts: dict[str, deque[Step]] = {}
 
     # -- scripts ------------------------------------------------------------------------

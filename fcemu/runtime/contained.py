@@ -110,8 +110,10 @@ class Contained:
         self.protocol = protocol
         self.proc = asyncio.subprocess.Process(transport, protocol, asyncio.get_running_loop())
         self._init_pid: int | None = self.proc.pid if contained.mode == "subreaper" else None
-        #: The launcher's ``children`` file, once read (:meth:`_launcher_children`).
-        self._children: tuple[int, ChildrenFile] | None = None
+        #: The launcher's ``children`` file, once read (:meth:`_launcher_children`), and
+        #: whether :meth:`close` was called (a file made after it is kept closed).
+        self._children: ChildrenFile | None = None
+        self._files_closed = False
         self._handler_pid: int | None = self.proc.pid if contained.mode == "group" else None
 
     @classmethod
@@ -214,13 +216,15 @@ class Contained:
 
     def _launcher_children(self, init: int) -> list[int]:
         """The launcher's children (the handler, orphans it took in), read for the memory
-        check of a busy instance: from its ``children`` file, kept open until :meth:`close`."""
+        check of a busy instance: from its ``children`` file, kept open until :meth:`close`
+        (``init`` is :meth:`_launcher_init`'s, the same process each time). After
+        :meth:`close`, each read opens the file for itself alone: nothing stays open."""
         kept = self._children
-        if kept is None or kept[0] != init:
-            if kept is not None:
-                kept[1].close()
-            kept = self._children = (init, ChildrenFile(init))
-        return kept[1].read()
+        if kept is None:
+            kept = self._children = ChildrenFile(init)
+            if self._files_closed:
+                kept.close()
+        return kept.read()
 
     def _launcher_init(self) -> int | None:
         """The launcher inside the namespace (``pidns``, ``bwrap``) or the launcher itself."""
@@ -274,5 +278,6 @@ class Contained:
         """Close the pipes (readers get EOF) and the launcher's ``children`` file; kills the
         launcher if it still runs."""
         self._transport.close()
+        self._files_closed = True
         if self._children is not None:
-            self._children[1].close()
+            self._children.close()

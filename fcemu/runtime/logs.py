@@ -61,8 +61,9 @@ class LogStream:
         self.instance_log = bytearray()
         #: The Start and End lines of a request that printed nothing, kept apart in front of
         #: the buffer (:meth:`end_quiet`) until :meth:`take` takes them whole; any other use
-        #: of the buffer puts them back in front first (:meth:`_restore`). Their length.
+        #: of the buffer puts them back in front first (:meth:`_restore`).
         self._front: tuple[bytes, bytes] | None = None
+        #: The length of those two lines (0 while none are kept apart).
         self._aside = 0
 
     def feed(self, chunk: bytes) -> None:

@@ -22,7 +22,7 @@ class Slots:
     Put/DeleteConcurrencyConfig: no config, no limit); ``account_limit`` the account's,
     over every function (the region's instance quota, ``--account-concurrency``; None: no
     limit). Both are read directly, not through a callback each (issue 13: two Python
-    calls per attempt).
+    calls per attempt): the engine changes ``configs`` in place and never rebinds it.
     """
 
     def __init__(self, configs: Mapping[str, ConcurrencyConfig],

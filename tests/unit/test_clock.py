@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -221,11 +222,13 @@ def test_real_mode_fires_due_timers_from_the_loop():
     assert run(scenario)
 
 
-@pytest.mark.parametrize("debug", [False, True])
-def test_the_loop_call_soon_behaves_as_asyncio_own(debug: bool) -> None:
+@pytest.mark.parametrize(("debug", "lean"), [(False, True), (True, True), (False, False)])
+def test_the_loop_call_soon_behaves_as_asyncio_own(debug: bool, lean: bool) -> None:
     """fcemu's loop queues ``call_soon`` callbacks without the stock method's two inner
     calls (issue 13): the same order, arguments, context, handle and cancellation as a
-    stock selector loop's, in debug mode too, and a closed loop refuses the same way."""
+    stock selector loop's, in debug mode too, and a closed loop refuses the same way; a
+    loop whose private state is not shaped as expected (``lean`` False) takes the stock
+    way, and does the same."""
     import contextvars
 
     from fcemu.clock import new_event_loop
@@ -262,8 +265,29 @@ def test_the_loop_call_soon_behaves_as_asyncio_own(debug: bool) -> None:
             loop.call_soon(note)
         return seen, shapes
 
-    ours = scenario(new_event_loop())
+    from fcemu.clock import _stock_shaped
+
+    loop = new_event_loop()
+    assert loop._lean is _stock_shaped(loop) is True  # type: ignore[attr-defined]
+    loop._lean = lean  # type: ignore[attr-defined]
+    ours = scenario(loop)
     stock = scenario(asyncio.SelectorEventLoop())
     assert ours == stock
     assert ours[0] == [((1,), "unset"), ((2, "b"), "theirs"), ((4,), "unset")]
     assert [shape[3] for shape in ours[1]] == [debug] * 4
+
+
+def test_a_loop_shaped_otherwise_is_not_taken_the_lean_way() -> None:
+    """The lean ``call_soon`` reads asyncio's private ``_ready``, ``_closed`` and
+    ``_debug``: a loop without them (as a later CPython might make it) is not lean."""
+    from types import SimpleNamespace
+
+    from fcemu.clock import _stock_shaped
+
+    ready = collections.deque[object]()
+    assert _stock_shaped(SimpleNamespace(_ready=ready, _closed=False, _debug=False))  # type: ignore[arg-type]
+    for other in (SimpleNamespace(_ready=[], _closed=False, _debug=False),
+                  SimpleNamespace(_closed=False, _debug=False),
+                  SimpleNamespace(_ready=ready, _closed=0, _debug=False),
+                  SimpleNamespace(_ready=ready, _closed=False)):
+        assert not _stock_shaped(other)  # type: ignore[arg-type]

@@ -10,7 +10,9 @@ after each one. With children, every request reads them. The clock here is a fak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -145,6 +147,12 @@ def test_watching_notes_when_a_busy_spell_began(clock):
     asyncio.run(requests())
 
 
+#: A process that starts a child, prints its PID and ends at its stdin's end, leaving it.
+PARENT = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', "
+          "'import time; time.sleep(60)'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL);"
+          " print(child.pid, flush=True); sys.stdin.read()")
+
+
 def test_the_launchers_children_are_read_from_proc() -> None:
     """The children file a memory check reads for a launcher, kept open and read again from
     its start: every child listed as it comes and goes, a process that is gone reads as
@@ -153,19 +161,29 @@ def test_the_launchers_children_are_read_from_proc() -> None:
     kept.read()  # opened here, and kept
     kids = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                              stdin=subprocess.PIPE) for _ in range(3)]
-    parent = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                              stdin=subprocess.PIPE)
+    # a parent with a child of its own that outlives it (killed at the end: at most 60 s)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    orphan = int(parent.stdout.readline())
     of_parent = ChildrenFile(parent.pid)
     try:
         fd = kept._fd
         assert {kid.pid for kid in kids} <= set(kept.read()) and kept._fd == fd
-        assert of_parent.read() == [] and of_parent._fd is not None
-    finally:
+        assert of_parent.read() == [orphan] and of_parent._fd is not None
         for kid in kids:
             kid.communicate(b"")
-        parent.communicate(b"")
-    assert not {kid.pid for kid in kids} & set(kept.read())
-    assert of_parent.read() == []  # gone: its open file reads as no children
+        parent.communicate("")
+        assert not {kid.pid for kid in kids} & set(kept.read())
+        # gone (its child still running elsewhere): its open file reads as no children
+        assert of_parent.read() == []
+    finally:
+        for process in (*kids, parent):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
     kept.close()
     of_parent.close()
     late = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
@@ -175,3 +193,20 @@ def test_the_launchers_children_are_read_from_proc() -> None:
     finally:
         late.communicate(b"")
     assert ChildrenFile(2 ** 22 + 1).read() == []
+
+
+def test_a_closed_instance_keeps_no_children_file_open() -> None:
+    """A memory read after an instance's ``close()`` (its files closed) reads the
+    launcher's children with a file opened for that read alone: nothing is left open."""
+    from fcemu.runtime.contained import Contained
+
+    kid = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                           stdin=subprocess.PIPE)
+    try:
+        for closed in (False, True):
+            instance = SimpleNamespace(_children=None, _files_closed=closed)
+            assert kid.pid in Contained._launcher_children(instance, os.getpid())  # type: ignore[arg-type]
+            assert (instance._children._fd is None) is closed  # type: ignore[attr-defined]
+            instance._children.close()  # type: ignore[attr-defined]
+    finally:
+        kid.communicate(b"")
