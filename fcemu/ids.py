@@ -320,7 +320,8 @@ class IdGenerator:
         return f"c-{h[:8]}-{h[8:]}"
 
     def message_id(self) -> str:
-        """An SMQ message ID shaped like ``5F290C926D472878-2-14D9529A8FA-20000xxxx``."""
+        """An SMQ message ID shaped like SMQ's own (``5F290C926D472878-2-14D9529A8FA-200000001``:
+        16, 11 and 9 upper-case hex digits around a digit, which is always ``1`` here)."""
         stream = self._streams.get("message")  # hex() and _stream(), inline (one a task
         if stream is None:  # with a result message: issue 13)
             stream = self._stream("message")
