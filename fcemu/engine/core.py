@@ -236,7 +236,8 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
 
     def _bind_finished(self) -> None:
         """What the task life cycle tells of each task that ends: the metrics' count alone
-        while no task listener is registered (a call less per task: issue 13), else
+        while no task listener is registered (a call less per task: issue 13; an
+        :class:`fcemu.Emulator` always registers its own, an engine used alone may not), else
         :meth:`_task_finished` with the listeners registered now (a tuple: no copy per
         task, and one that a listener adds or removes meanwhile takes effect next time)."""
         self._calling = tuple(self._listeners)

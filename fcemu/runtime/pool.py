@@ -148,7 +148,8 @@ class InstancePool:
         waiter.request = request
         waiter.started = None
         # the running loop's Future, as its create_future() makes it, without that method's
-        # Python frame (issue 13: 1.3k instructions a request); line_up runs on the loop
+        # Python frame (issue 13: 1.3k instructions a request); line_up runs on the loop's
+        # thread only (as every pool method), where Future() takes the running loop
         waiter.future = asyncio.Future()
         self._queue.append(waiter)
         # (the line's own function object: its group's, so its flag says whether key is newest)

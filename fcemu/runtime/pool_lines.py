@@ -35,8 +35,8 @@ class Waiter:
     """A request waiting for a slot. With ``start``, the hand-off may start it at once
     (:attr:`started`): its future is then the request's reply, not the instance, so the
     request wakes once, when it has its answer. Made by
-    :meth:`~fcemu.runtime.pool.InstancePool.line_up`, which sets its fields (no ``__init__``
-    frame per request: issue 13)."""
+    :meth:`~fcemu.runtime.pool.InstancePool.line_up` only, which sets its fields (no
+    ``__init__`` frame per request: issue 13); one made otherwise has them unset."""
 
     __slots__ = ("function", "future", "key", "make", "request", "start", "started")
 
