@@ -3,13 +3,13 @@
 A line of waiting requests knows whether its key is the newest of its function version
 (``Line.latest``, :mod:`fcemu.runtime.pool_lines`), so a line-up or a release need not
 look the version's newest key up; the line last used is kept with its key (the hot
-line); a release with one slot to give hands it to the first in line directly; ``PooledRuntime`` keeps one entry per request
-(None while it waits, then its instance). These tests pin the pool's choices where the
-shortcuts could go wrong: keys shared by two versions (a version published from LATEST
-has LATEST's code, so the same key), an update while requests of the old key wait, a
-request cancelled but still in line, a seeded mix of everything with and without the hot
-line, and requests that leave, stop or end in every state.
-"""
+line); a release with one slot to give hands it to the first in line directly;
+``PooledRuntime`` keeps one entry per request (None while it waits, then its instance).
+These tests pin the pool's choices where the shortcuts could go wrong: keys shared by
+two versions (a version published from LATEST has LATEST's code, so the same key), an
+update while requests of the old key wait, a request cancelled but still in line, a
+seeded mix of everything with and without the hot line, and requests that leave, stop or
+end in every state. """
 
 from __future__ import annotations
 
