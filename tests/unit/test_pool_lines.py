@@ -9,7 +9,7 @@ These tests pin the pool's choices where the shortcuts could go wrong: keys shar
 two versions (a version published from LATEST has LATEST's code, so the same key), an
 update while requests of the old key wait, a request cancelled but still in line, a
 seeded mix of everything with and without the hot line, and requests that leave, stop or
-end in every state. """
+end in every state."""
 
 from __future__ import annotations
 
