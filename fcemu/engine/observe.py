@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from fcemu.destinations import destination_for, parse_destination
 from fcemu.errors import InvalidArgument
-from fcemu.metrics import Instances, Metrics, prometheus_text
+from fcemu.metrics import Instances, Metrics
 from fcemu.models import TaskEvent
+from fcemu.prometheus import prometheus_text
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock

@@ -10,7 +10,8 @@ import pytest
 
 import fcemu
 from fcemu.engine import Engine
-from fcemu.metrics import BUCKET_MS, prometheus_text
+from fcemu.metrics import BUCKET_MS
+from fcemu.prometheus import prometheus_text
 
 
 def _get(emu: fcemu.Emulator, path: str) -> tuple[str, str]:
