@@ -69,7 +69,7 @@ def make_app(engine: Engine) -> web.Application:
     control_app = _app(engine)
     control_app.add_routes(control.routes)
     control_app.add_routes(triggers.control_routes)
-    control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.state)
+    control_app.add_routes(snapshots.routes)  # snapshot, restore (fcemu.engine.snapshots)
     control_app.add_routes(console.routes)  # metrics, events, the web console's needs
     console.setup(control_app)
     root = _app(engine)

@@ -1,4 +1,4 @@
-"""Routes under ``/_fcemu`` for snapshots (issue 17, :mod:`fcemu.engine.state`).
+"""Routes under ``/_fcemu`` for snapshots (issue 17, :mod:`fcemu.engine.snapshots`).
 
 - ``POST /_fcemu/snapshot`` (optional ``?id=NAME``): snapshot the whole state; answers
   ``{"snapshotId", "time", "functions", "tasks", "queues"}``, or with ``?download=1`` the

@@ -22,7 +22,7 @@ from fcemu.engine.core import (
     ServerFailure,
     default_runtimes,
 )
-from fcemu.engine.state import SnapshotInfo
+from fcemu.engine.snapshots import SnapshotInfo
 from fcemu.engine.versions import AliasSpec
 
 __all__ = ["ASYNC_PAYLOAD_LIMIT", "SYNC_PAYLOAD_LIMIT", "AliasSpec", "Engine", "InvocationResult",

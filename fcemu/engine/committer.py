@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fcemu import code as codepkg
-from fcemu.engine.state import FILE_TYPES, _code_paths, _repoint
+from fcemu.engine.state import FILE_TYPES, code_paths, repoint
 from fcemu.errors import FcError
 from fcemu.models import Task
 from fcemu.smq import Message
@@ -326,7 +326,7 @@ class Committer:
     def freeze(self, state: dict[str, Any]) -> None:
         """Point the records' code directories at copies under DIR/packages (made once)."""
         root = self.store.directory / "packages"
-        for path in {p for p in _code_paths(state) if p.is_dir()}:
+        for path in {p for p in code_paths(state) if p.is_dir()}:
             if path.parent == root or path in self.packages:
                 continue
             dest = root / f"{uuid.uuid4().hex}-{path.name}"
@@ -337,7 +337,7 @@ class Committer:
                 codepkg.package_zip(dest).parent.mkdir(exist_ok=True)
                 shutil.copyfile(package, codepkg.package_zip(dest))
             self.packages[path] = dest
-        _repoint(state, self.packages)
+        repoint(state, self.packages)
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: StoreFailed | None) -> None:

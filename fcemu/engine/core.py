@@ -38,6 +38,7 @@ from fcemu.engine.layers import LayerOperations
 from fcemu.engine.limits import LimitOperations
 from fcemu.engine.observe import ObserveOperations
 from fcemu.engine.resources import CodeOperations, ResourceOperations, TagOperations
+from fcemu.engine.snapshots import SnapshotOperations
 from fcemu.engine.state import StateOperations
 from fcemu.engine.triggers import TriggerOperations
 from fcemu.engine.versions import VersionOperations
@@ -112,7 +113,7 @@ class ServerFailure:
 class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOperations,
              LayerOperations, ControlOperations, ObserveOperations, LimitOperations,
              ResourceOperations, TagOperations, CodeOperations, StateOperations,
-             DurableOperations):
+             SnapshotOperations, DurableOperations):
     """All emulator state: functions, async configs, tasks, queues.
 
     :param runtimes: builds what runs handlers (:data:`RunnerFactory`), called at start and
@@ -133,7 +134,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
         self._listeners: list[Callable[[Task], None]] = []
         #: Follow mode only (:mod:`fcemu.follow`): kept across resets, like the listeners.
         self._follower = TimeFollower() if settings.clock == "follow" else None
-        self._init_snapshots()  # kept across resets (fcemu.engine.state)
+        self._init_snapshots()  # kept across resets (fcemu.engine.snapshots)
         self._init_store()  # durable mode, off until started (fcemu.engine.durable)
         self._build()
 

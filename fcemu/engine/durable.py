@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from fcemu.engine.committer import Commit, Committer, StoreFailed
-from fcemu.engine.state import FILE_TYPES, STATE_VERSION, _code_paths
+from fcemu.engine.state import FILE_TYPES, STATE_VERSION, code_paths
 from fcemu.models import TASK_RETENTION_MS, Task, TaskEvent, TaskStatus
 from fcemu.store import decode_state
 from fcemu.store.sqlite import SqliteStore, Stored, StoreError
@@ -149,7 +149,7 @@ class DurableOperations:
         if stored is None:
             return False
         state = self._state_of(stored)
-        self._committer.packages = {p: p for p in _code_paths(state)}
+        self._committer.packages = {p: p for p in code_paths(state)}
         _remove_unused(directory, set(self._committer.packages), self.code.root)
         await self.restore_state(state)  # its _build attaches the store (_attach_store)
         return True

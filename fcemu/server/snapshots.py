@@ -1,7 +1,7 @@
 """The Python API's snapshots: take, restore, list, save to a file and load one.
 
 A mixin of :class:`fcemu.server.Emulator`; each method is one engine call on the
-emulator loop (:mod:`fcemu.engine.state`). ``emu.snapshot()`` returns the snapshot's
+emulator loop (:mod:`fcemu.engine.snapshots`). ``emu.snapshot()`` returns the snapshot's
 ID; ``emu.restore(snap)`` takes that ID, or the bytes or the path of a snapshot file
 (:meth:`save_snapshot`). A restore puts the whole emulator back: functions, configs,
 tasks with their timers, queues and messages, the clock and the ID streams (the next IDs

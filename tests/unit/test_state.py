@@ -1,4 +1,5 @@
-"""Snapshots of the whole engine state and restoring them (issue 17, fcemu.engine.state).
+"""Snapshots of the whole engine state and restoring them (issue 17: fcemu.engine.state,
+fcemu.engine.snapshots).
 
 On a manual clock with the scripted runtime of test_engine: a restore puts every part
 back (compared as captured data), the IDs, times and outcomes after a restore are those
@@ -15,7 +16,7 @@ import weakref
 
 import pytest
 
-from fcemu.engine.state import SnapshotNotFound
+from fcemu.engine.snapshots import SnapshotNotFound
 from fcemu.errors import InvalidArgument
 from fcemu.models import TASK_RETENTION_MS, TaskStatus
 from fcemu.specs import AsyncConfigSpec, FunctionSpec
