@@ -3,15 +3,17 @@
 :func:`add_console` adds to the root application, on the same port as the APIs:
 
 - ``GET /`` and ``GET /_fcemu/ui/``: the console's one page (``static/index.html``);
-- ``GET /_fcemu/ui/<asset>``: its script, style sheet and icon, from this package.
+- ``GET /_fcemu/ui/<asset>``: its scripts, style sheet and icon, from this package.
 
 The page is plain modern JavaScript (ES2020 modules, no build step, no CDN, nothing
-vendored): it talks to the FC API (``/2023-03-30``) and the control API
-(``/_fcemu``, including the console's routes in :mod:`fcemu.api.console`) like any
-client, signing its requests in verify mode, so it adds no way around the front door's
-Host/Origin checks or the signature checks. These routes only hand out files; they
-pass the front door like every route, and answer with a Content-Security-Policy that
-allows nothing but this origin.
+vendored): ``app.js``, which the page loads, and the modules it imports by relative
+paths, each a file of ``static/`` served as it is. It talks to the FC API
+(``/2023-03-30``) and the control API (``/_fcemu``, including the console's routes in
+:mod:`fcemu.api.console`) like any client, signing its requests in verify mode, so it
+adds no way around the front door's Host/Origin checks or the signature checks. These
+routes only hand out files; they pass the front door like every route, and answer with a
+Content-Security-Policy that allows nothing but this origin (``script-src 'self'``
+admits the modules' imports, which are same-origin).
 """
 
 from __future__ import annotations
@@ -25,9 +27,21 @@ __all__ = ["ASSETS", "UI_PREFIX", "add_console"]
 #: Where the console lives besides ``/``.
 UI_PREFIX = "/_fcemu/ui"
 
-#: The files served under :data:`UI_PREFIX`, with their content types.
+#: The files served under :data:`UI_PREFIX`, with their content types: an allow-list, so
+#: each module ``app.js`` imports, directly or not, must be named here (a unit test follows
+#: the imports to check it).
 ASSETS = {
     "app.js": "text/javascript",
+    "api.js": "text/javascript",
+    "dom.js": "text/javascript",
+    "live.js": "text/javascript",
+    "notice.js": "text/javascript",
+    "status.js": "text/javascript",
+    "page-clock.js": "text/javascript",
+    "page-functions.js": "text/javascript",
+    "page-metrics.js": "text/javascript",
+    "page-queues.js": "text/javascript",
+    "page-tasks.js": "text/javascript",
     "style.css": "text/css",
     "icon.svg": "image/svg+xml",
 }
