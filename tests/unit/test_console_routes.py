@@ -4,11 +4,14 @@ browser: the event stream, the console page itself, queue send and purge, task d
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
+from importlib import resources
 from typing import Any
 
 import fcemu
+from fcemu.web import ASSETS
 
 
 def _call(emu: fcemu.Emulator, method: str, path: str, body: Any = None,
@@ -69,6 +72,43 @@ def test_the_console_is_served_at_the_root_and_under_ui() -> None:
         assert status == 400 and json.loads(body)["Code"] == "PathNotSupported"
         status, _, body = _call(emu, "GET", "/_fcemu/ui")  # followed to /_fcemu/ui/
         assert status == 200 and b"fcemu console" in body
+
+
+_PAGE_SCRIPT = re.compile(r'<script type="module" src="/_fcemu/ui/([^"]+)">')
+_IMPORTS = [  # static imports (one line or several), re-exports, dynamic imports
+    re.compile(r"""^\s*import\b\s*(?:[\w$*{}\s,]+?\s*from\s*)?["']([^"']+)["']""", re.M),
+    re.compile(r"""^\s*export\b\s*[\w$*{}\s,]+?\s*from\s*["']([^"']+)["']""", re.M),
+    re.compile(r"""\bimport\(\s*["']([^"']+)["']"""),
+]
+
+
+def test_every_module_the_page_imports_is_listed_and_served() -> None:
+    """Follows the imports from the page's script: each module is in ASSETS (an allow-list)
+    and served as JavaScript, so a split of the console cannot ship a module that 404s;
+    and every script listed or shipped is one the page reaches."""
+    with fcemu.Emulator(clock="manual") as emu:
+        _, _, page = _call(emu, "GET", "/_fcemu/ui/")
+        todo = _PAGE_SCRIPT.findall(page.decode())
+        assert todo == ["app.js"]
+        reached: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in reached:
+                continue
+            reached.add(name)
+            assert ASSETS.get(name) == "text/javascript", f"{name} is not in ASSETS"
+            status, headers, body = _call(emu, "GET", "/_fcemu/ui/" + name)
+            assert status == 200, name
+            assert headers["Content-Type"].startswith("text/javascript"), name
+            for pattern in _IMPORTS:
+                for spec in pattern.findall(body.decode()):
+                    # served flat under one prefix: only ./<file>.js resolves to an asset
+                    assert re.fullmatch(r"\./[\w.-]+\.js", spec), f"{name} imports {spec}"
+                    todo.append(spec.removeprefix("./"))
+    listed = {name for name, kind in ASSETS.items() if kind == "text/javascript"}
+    static = resources.files("fcemu.web").joinpath("static")
+    shipped = {f.name for f in static.iterdir() if f.name.endswith(".js")}
+    assert len(reached) > 1 and reached == listed == shipped
 
 
 def test_queue_send_purge_and_errors_in_fc_format() -> None:
