@@ -39,9 +39,7 @@ document.addEventListener("click", (ev) => {
 });
 
 // -- live events (Server-Sent Events read with fetch, so that they can be signed) ------------
-const live = { on: false, seen: new Set() };
 function setLive(on) {
-  live.on = on;
   const el = $("#live");
   el.className = "live " + (on ? "on" : "off");
   el.textContent = on ? "live" : "offline";
@@ -63,7 +61,7 @@ export async function listen() {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
           const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
-          if (data) onEvent(JSON.parse(data));
+          if (data) onEvent();
         }
       }
     } catch (e) { /* reconnect below */ }
@@ -71,9 +69,8 @@ export async function listen() {
     await sleep(1500);
   }
 }
-function onEvent(doc) {
-  if (doc.type === "task") live.seen.add(doc.functionName + "/" + doc.taskId);
-  scheduleRefresh(150);
+function onEvent() {
+  scheduleRefresh(150); // whatever the event, the page shown may have changed
 }
 
 // -- the page shown, redrawn after a change -------------------------------------------------
