@@ -23,6 +23,7 @@ from fcemu import code
 from fcemu.checks import check_string
 from fcemu.errors import FcError, InvalidArgument, LayerVersionNotFound
 from fcemu.models import LAYER_ARN
+from fcemu.unpacking import unpack
 
 __all__ = ["LAYER_NAME", "MAX_LAYERS", "LayerArn", "LayerSpec", "check_layer_name", "merge",
            "not_found", "unmapped"]
@@ -141,7 +142,7 @@ def _add(source: Path, dest: Path) -> None:
     try:
         data = source.read_bytes()
         try:
-            code.unpack(data, stage)
+            unpack(data, stage)
         except InvalidArgument as exc:
             raise InvalidArgument(exc.message.replace("code.zipFile", "the zip")) from None
         _overlay(stage, dest)

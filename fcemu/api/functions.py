@@ -18,6 +18,7 @@ from fcemu import code
 from fcemu.api import inputs, wire
 from fcemu.api.keys import ENGINE
 from fcemu.api.tags import json_tags
+from fcemu.unpacking import CodeSizeExceeded
 
 routes = web.RouteTableDef()
 
@@ -55,7 +56,7 @@ async def _read_function_doc(request: web.Request) -> dict[str, Any]:
     try:
         return await wire.read_json(request)
     except web.HTTPRequestEntityTooLarge:
-        raise code.CodeSizeExceeded(
+        raise CodeSizeExceeded(
             f"the request body is over {request.client_max_size} bytes: FC takes a "
             f"code.zipFile of at most {code.MAX_ZIP_BYTES} bytes (Base64-encoded) through "
             "the API") from None

@@ -27,6 +27,7 @@ from fcemu import code as codepkg
 from fcemu.engine.state import FILE_TYPES, code_paths, repoint
 from fcemu.errors import FcError, InvalidArgument
 from fcemu.store import NotPortable, StateFileError, decode_state, encode_state
+from fcemu.unpacking import unpack
 
 if TYPE_CHECKING:
     from fcemu.settings import Settings
@@ -148,7 +149,7 @@ class SnapshotOperations:
             directory = self._new_snapshot_dir(snapshot_id)
             for i, (old, zipped) in enumerate(packages.items()):
                 dest = directory / "code" / f"{i}-{Path(old).name}"
-                codepkg.unpack(zipped, dest)
+                unpack(zipped, dest)
                 codepkg.package_zip(dest).write_bytes(zipped)  # for GetFunctionCode
                 moved[Path(old)] = dest
         repoint(state, moved)

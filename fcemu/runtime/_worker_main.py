@@ -42,9 +42,9 @@ Logs come in two shapes, chosen by the instance concurrency:
 * **Several at once**: each request runs on its own thread, and
   ``sys.stdout``/``sys.stderr`` are proxies that send what a request's thread
   writes as ``{"type": "log", "request_id", "data"}`` frames (line-buffered,
-  markers included), so concurrent requests keep separate logs. Writes from
-  threads that no request owns, and fd-level output, go to fd 2: the
-  instance's own log, attributed to no request.
+  markers included; :mod:`fcemu.runtime.thread_logs`), so concurrent requests
+  keep separate logs. Writes from threads that no request owns, and fd-level
+  output, go to fd 2: the instance's own log, attributed to no request.
 
 What a handler is given and how its results and errors are reported
 (:mod:`fcemu.runtime.handler_api`) is shared with the in-process runtime, so
@@ -52,10 +52,11 @@ both runtimes give handlers the same context and report alike; the frames,
 error types and settings above are named once, in
 :mod:`fcemu.runtime.protocol`, for this process and the server. This file
 is run by path and must not import fcemu (its ``__init__`` starts the
-server's imports), so it loads those two standard-library-only modules as a
-package of its own, :data:`_SHARED`, whose path is this directory: their
-relative import of each other works, nothing else of fcemu is imported, and
-no name of theirs can shadow a module of the handler's (:func:`_shared`).
+server's imports), so it loads those two standard-library-only modules (and
+``thread_logs``, when requests run on threads) as a package of its own,
+:data:`_SHARED`, whose path is this directory: their relative imports of each
+other work, nothing else of fcemu is imported, and no name of theirs can
+shadow a module of the handler's (:func:`_shared`).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _shared(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from fcemu.runtime import handler_api, protocol
+    from fcemu.runtime import handler_api, protocol, thread_logs
 else:
     protocol = _shared("protocol")
     handler_api = _shared("handler_api")
@@ -194,52 +195,6 @@ def _take_protocol_fds() -> _Channel:
     return _Channel(os.fdopen(in_fd, "rb"), out_fd)
 
 
-class _RequestLogs:
-    """Per-request output of a threaded worker, sent as ``log`` frames line by line."""
-
-    def __init__(self, channel: _Channel) -> None:
-        self._channel = channel
-        self._pending: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def write(self, request_id: str, text: str) -> None:
-        with self._lock:
-            text = self._pending.pop(request_id, "") + text
-            cut = text.rfind("\n") + 1
-            if cut < len(text):
-                self._pending[request_id] = text[cut:]
-        if cut:
-            self._channel.write({"type": "log", "request_id": request_id, "data": text[:cut]})
-
-    def flush(self, request_id: str) -> None:
-        with self._lock:
-            text = self._pending.pop(request_id, "")
-        if text:
-            self._channel.write({"type": "log", "request_id": request_id, "data": text})
-
-
-class _RequestStream:
-    """``sys.stdout``/``sys.stderr`` of a threaded worker: a request's writes become its log."""
-
-    def __init__(self, logs: _RequestLogs, fallback: Any) -> None:
-        self._logs = logs
-        self._fallback = fallback
-
-    def write(self, text: str) -> int:
-        request_id = current_request.get()
-        if request_id is None:  # a thread no request owns: the instance's log
-            return int(self._fallback.write(text))
-        self._logs.write(request_id, str(text))
-        return len(text)
-
-    def flush(self) -> None:
-        if current_request.get() is None:
-            self._fallback.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fallback, name)
-
-
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A handler writing to whatever ``sys.stderr`` is when a record is emitted."""
 
@@ -268,11 +223,9 @@ class _Worker:
         self.contexts = handler_api.ContextMaker(self.function)
         self.peak_memory = handler_api.PeakMemory()
         self.load_lock = threading.Lock()
-        self.logs: _RequestLogs | None = None
-        if self.threaded:
-            self.logs = _RequestLogs(channel)
-            sys.stdout = _RequestStream(self.logs, sys.stdout)
-            sys.stderr = _RequestStream(self.logs, sys.stderr)
+        self.logs: thread_logs.RequestLogs | None = None
+        if self.threaded:  # loaded only here: an instance of concurrency 1 never needs it
+            self.logs = _shared("thread_logs").install(channel.write)
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(handler_api.LOG_FORMAT))
         handler.addFilter(handler_api.RequestIdFilter())

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 import fcemu
-from fcemu import code, config
+from fcemu import code, config, unpacking
 from fcemu.api.functions import code_body_limit
 from fcemu.errors import InvalidArgument
 from tests.hardening.state import FC, Http, Reply
@@ -115,8 +115,8 @@ def test_the_limits_are_the_documented_ones() -> None:
     limits-of-usage). FC documents no unpacked limit: fcemu's is 500 MB (the largest
     package FC takes by any route) and 100 000 members (docs/fidelity.md)."""
     assert code.MAX_ZIP_BYTES == 100 * 1024 * 1024
-    assert code.MAX_UNZIPPED_BYTES == 500 * 1024 * 1024
-    assert code.MAX_ENTRIES == 100_000
+    assert unpacking.MAX_UNZIPPED_BYTES == 500 * 1024 * 1024
+    assert unpacking.MAX_ENTRIES == 100_000
     # a CreateFunction body can carry a zip at the limit, Base64-encoded
     assert code_body_limit() > len(b64(b"\0" * 3)) * (code.MAX_ZIP_BYTES // 3)
 
@@ -125,8 +125,8 @@ def test_a_zip_bomb_stops_at_the_limit_counting_written_bytes(tmp_path: Path) ->
     data = bomb(16 * MiB)
     assert len(data) < 64 * 1024  # small on the wire
     dest = tmp_path / "code"
-    with pytest.raises(code.CodeSizeExceeded, match=f"more than {MiB} bytes"):
-        code.unpack(data, dest, max_bytes=MiB)
+    with pytest.raises(unpacking.CodeSizeExceeded, match=f"more than {MiB} bytes"):
+        unpacking.unpack(data, dest, max_bytes=MiB)
     assert disk_bytes(dest) <= MiB  # stopped at the limit, not after 16 MiB
 
 
@@ -140,20 +140,20 @@ def test_declared_sizes_are_not_trusted(tmp_path: Path) -> None:
     struct.pack_into("<I", data, local + 22, 10)  # uncompressed size
     struct.pack_into("<I", data, central + 24, 10)
     with pytest.raises(InvalidArgument, match="not a valid zip archive"):
-        code.unpack(bytes(data), tmp_path / "code")
+        unpacking.unpack(bytes(data), tmp_path / "code")
     assert disk_bytes(tmp_path / "code") <= 10 + len(handler_source("v1"))
 
 
 def test_too_many_members_is_refused(tmp_path: Path) -> None:
     data = zip_bytes(*[(f"m{i}.py", "", FILE) for i in range(11)])
-    with pytest.raises(code.CodeSizeExceeded, match="more than 10 members"):
-        code.unpack(data, tmp_path / "code", max_entries=10)
+    with pytest.raises(unpacking.CodeSizeExceeded, match="more than 10 members"):
+        unpacking.unpack(data, tmp_path / "code", max_entries=10)
     assert not (tmp_path / "code").exists()  # refused before anything was written
 
 
 def test_a_bomb_through_the_api_is_refused_and_leaves_nothing(
         fcemu: fcemu.Emulator, http: Http, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(code, "MAX_UNZIPPED_BYTES", MiB)
+    monkeypatch.setattr(unpacking, "MAX_UNZIPPED_BYTES", MiB)  # what unpack() reads
     reply = http.request("POST", f"{FC}/functions", JSON, create_doc("g", bomb(4 * MiB)))
     assert reply.status == 400, reply
     assert reply.json()["Code"] == "EntityTooLarge"

@@ -147,6 +147,24 @@ def test_errors_have_fcs_nodejs_shape(tmp_path, source, message, kind):
 
 
 @needs_node
+def test_an_error_thrown_through_console_log_shows_none_of_the_workers_frames(tmp_path):
+    fn = node_function(tmp_path, {"index.js": """
+const util = require('util');
+exports.handler = (e, c, cb) => {
+  console.log({ [util.inspect.custom]() { throw new Error('inspected'); } });
+};
+"""})
+    [outcome] = invoke_all(fn, b"")
+    doc = error(outcome)
+    assert (doc["errorMessage"], doc["errorType"]) == ("inspected", "Error")
+    assert any("node:internal/util/inspect" in line for line in doc["stackTrace"])
+    assert re.search(r"at exports\.handler \(\S*/index\.js:4:11\)$", doc["stackTrace"][-1])
+    assert not any("fcemu/runtime/node/" in line for line in doc["stackTrace"])
+    logged = outcome.logs[outcome.logs.index("Error: inspected"):]
+    assert "/index.js:4:11)" in logged and "fcemu/runtime/node/" not in logged
+
+
+@needs_node
 def test_an_es_module_error_points_at_the_module_file(tmp_path):
     fn = node_function(tmp_path, {"index.mjs": "export const handler = async () => {\n"
                                                "  throw new Error('oops');\n};\n"})

@@ -2,8 +2,8 @@
 
 The worker (``_worker_main.py``) and the launcher (``_contain_main.py``) are run by
 path and import nothing of fcemu: they load the standard-library-only modules they
-share with the server (``protocol``, ``handler_api``, ``launcher``) into a private
-package. No server module imports an entry script, and no module of
+share with the server (``protocol``, ``handler_api``, ``thread_logs``, ``launcher``) into
+a private package. No server module imports an entry script, and no module of
 ``fcemu.runtime`` imports the package itself.
 """
 
@@ -27,7 +27,7 @@ from tests.unit.test_runtime_worker import call, function, run
 FCEMU = Path(__file__).resolve().parents[2] / "fcemu"
 RUNTIME = FCEMU / "runtime"
 ENTRY_SCRIPTS = ("_worker_main.py", "_contain_main.py")
-SHARED = ("protocol.py", "handler_api.py", "launcher.py")
+SHARED = ("protocol.py", "handler_api.py", "thread_logs.py", "launcher.py")
 
 
 def imports(path: Path) -> list[tuple[str, int]]:
@@ -106,20 +106,25 @@ def test_no_server_module_imports_an_entry_script_or_the_runtime_package_from_in
     assert offenders == []
 
 
-def test_the_worker_imports_nothing_of_fcemu_and_shadows_none_of_the_handlers_modules(tmp_path):
-    for name in ("protocol", "handler_api", "launcher"):
+@pytest.mark.parametrize("concurrency", [1, 2])  # 2: the worker loads thread_logs too
+def test_the_worker_imports_nothing_of_fcemu_and_shadows_none_of_the_handlers_modules(
+        tmp_path, concurrency):
+    names = ("protocol", "handler_api", "thread_logs", "launcher")
+    for name in names:
         (tmp_path / f"{name}.py").write_text(f"WHOSE = 'the handler {name}'\n")
     (tmp_path / "index.py").write_text(
         "import sys\n"
-        "import handler_api, launcher, protocol\n\n"
+        "import handler_api, launcher, protocol, thread_logs\n\n"
         "def handler(event, context):\n"
-        "    return {'mine': [m.WHOSE for m in (protocol, handler_api, launcher)],\n"
-        "            'fcemu': sorted(m for m in sys.modules if m.split('.')[0] == 'fcemu')}\n")
-    outcome = run(lambda rt: rt.invoke(call(function("echo", code_dir=tmp_path))))
+        "    return {'mine': [m.WHOSE for m in (protocol, handler_api, thread_logs, launcher)],\n"
+        "            'fcemu': sorted(m for m in sys.modules if m.split('.')[0] == 'fcemu'),\n"
+        "            'threaded': type(sys.stdout).__name__ == 'RequestStream'}\n")
+    fn = function("echo", code_dir=tmp_path, instance_concurrency=concurrency)
+    outcome = run(lambda rt: rt.invoke(call(fn)))
     assert outcome.kind == "ok", outcome.body
     assert json.loads(outcome.body) == {
-        "mine": ["the handler protocol", "the handler handler_api", "the handler launcher"],
-        "fcemu": []}
+        "mine": [f"the handler {name}" for name in names], "fcemu": [],
+        "threaded": concurrency > 1}
 
 
 @pytest.mark.parametrize(("request_id", "payload"), [

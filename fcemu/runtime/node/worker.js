@@ -18,7 +18,9 @@
  * credentials, function, service, region, accountId and logger; CommonJS, and ES modules
  * (.mjs or "type": "module") from nodejs18 on; errors as {errorMessage, errorType,
  * stackTrace}. What a result reports of this process (its peak memory, whether it may
- * have child processes) is usage.js's. Standard library only.
+ * have child processes) is usage.js's; its logs (markers, per-request output, console.*
+ * and context.logger lines) are logs.js's. Both are found next to this file (require).
+ * Standard library only.
  */
 
 const fs = require('fs');
@@ -28,6 +30,7 @@ const url = require('url');
 const util = require('util');
 const { AsyncLocalStorage } = require('async_hooks');
 const { maxrssKb, mayHaveChildren } = require('./usage');
+const { setUpLogs } = require('./logs');
 
 const IN_FD = 3;
 const OUT_FD = 4;
@@ -75,93 +78,27 @@ function send(doc) {
   writeAll(OUT_FD, Buffer.concat([header, body]));
 }
 
-// -- logs -----------------------------------------------------------------------------
+// -- logs (logs.js) --------------------------------------------------------------------
 
-const pending = new Map(); // request ID -> text not yet ending in a newline (threaded)
-
-function requestLog(requestId, text) {
-  const joined = (pending.get(requestId) || '') + text;
-  const cut = joined.lastIndexOf('\n') + 1;
-  if (cut < joined.length) pending.set(requestId, joined.slice(cut));
-  else pending.delete(requestId);
-  if (cut) send({ type: 'log', request_id: requestId, data: joined.slice(0, cut) });
-}
-
-function flushLog(requestId) {
-  const rest = pending.get(requestId);
-  pending.delete(requestId);
-  if (rest) send({ type: 'log', request_id: requestId, data: rest });
-}
-
-/** One line of the request's log (or of the instance's, outside every request). */
-function logLine(requestId, text) {
-  if (THREADED && requestId) requestLog(requestId, text + '\n');
-  else writeAll(2, Buffer.from(text + '\n', 'utf8'));
-}
-
-if (THREADED) {
-  // What a request writes to stdout/stderr is its log; other writes are the instance's.
-  for (const stream of [process.stdout, process.stderr]) {
-    const original = stream.write.bind(stream);
-    stream.write = function write(chunk, encoding, callback) {
-      const request = current.getStore();
-      if (!request) return original(chunk, encoding, callback);
-      const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8')
-        : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk);
-      requestLog(request.requestId, text);
-      const done = typeof encoding === 'function' ? encoding : callback;
-      if (typeof done === 'function') process.nextTick(done);
-      return true;
-    };
-  }
-}
-
-// FC's log levels (ALIYUN_FC_LOG_LEVEL filters them from nodejs18 on).
-const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 };
-const minLevel = MAJOR >= 18 ? (LEVELS[String(env.ALIYUN_FC_LOG_LEVEL || '').toLowerCase()] || 0) : 0;
-
-function formatted(level, args) {
-  const request = current.getStore();
-  const requestId = request ? request.requestId : '';
-  return `${new Date().toISOString()} ${requestId} [${level}] ${util.format(...args)}\n`;
-}
-
-function makeLogger(level, rank, stream) {
-  return (...args) => {
-    if (rank < minLevel) return;
-    stream.write(formatted(level, args));
-  };
-}
-
-// console.log and friends carry the time, the request ID and the level (FC's logging docs).
-const consoleLevels = {
-  log: MAJOR >= 18 ? 'info' : 'silly', info: 'info', debug: 'debug', warn: 'warn',
-  error: 'error', trace: 'verbose',
-};
-for (const [method, level] of Object.entries(consoleLevels)) {
-  const rank = LEVELS[level] === undefined ? LEVELS.info : LEVELS[level];
-  const stream = method === 'error' || method === 'warn' ? process.stderr : process.stdout;
-  console[method] = makeLogger(level, rank, stream);
-}
-
-const logger = {
-  debug: makeLogger('debug', LEVELS.debug, process.stdout),
-  info: makeLogger('info', LEVELS.info, process.stdout),
-  log: makeLogger('info', LEVELS.info, process.stdout),
-  warn: makeLogger('warn', LEVELS.warn, process.stdout),
-  error: makeLogger('error', LEVELS.error, process.stdout),
-};
+const { logLine, flushLog, logger } = setUpLogs({
+  threaded: THREADED, major: MAJOR, levelName: env.ALIYUN_FC_LOG_LEVEL, current, send, writeAll,
+});
 
 // -- errors ---------------------------------------------------------------------------
 
-const HERE = __filename;
+// This file's and logs.js's frames are left out of what a handler's error shows.
+const OURS = [__filename, path.join(__dirname, 'logs.js')];
+
+function ours(line) {
+  return OURS.some((file) => line.includes(file) || line.includes(url.pathToFileURL(file).href));
+}
 
 /** FC's error JSON for a thrown value: errorMessage, errorType, stackTrace (lines). */
 function errorBody(value) {
   if (value instanceof Error || (value && typeof value === 'object' && 'message' in value)) {
     const stack = String(value.stack || `${value.name || 'Error'}: ${value.message}`)
       .split('\n')
-      .filter((line) => !line.includes(HERE) && !line.includes(url.pathToFileURL(HERE).href));
+      .filter((line) => !ours(line));
     const type = value.name || (value.constructor && value.constructor.name) || 'Error';
     return { errorMessage: String(value.message), errorType: String(type), stackTrace: stack };
   }
@@ -176,7 +113,7 @@ function errorBody(value) {
 
 function logError(requestId, value) {
   const text = value instanceof Error ? (value.stack || String(value)) : util.inspect(value);
-  logLine(requestId, text.split('\n').filter((line) => !line.includes(HERE)).join('\n'));
+  logLine(requestId, text.split('\n').filter((line) => !ours(line)).join('\n'));
 }
 
 class LoadError extends Error {
