@@ -1,5 +1,10 @@
 """The emulator's domain objects: plain dataclasses and enums.
 
+Functions, their restriction, versions and aliases, async and concurrency configs,
+tasks with their attempts and logs, layer versions. A task's statuses and its packed
+event log are :mod:`fcemu.eventlog`'s (:class:`TaskStatus`, :class:`TaskEvent` and
+:class:`EventLog` are re-exported here, their import path).
+
 No HTTP and no JSON casing here: ``api/wire.py`` turns these into the FC
 wire shapes. Times are integer epoch milliseconds on the emulator clock.
 """
@@ -7,53 +12,21 @@ wire shapes. Times are integer epoch milliseconds on the emulator clock.
 from __future__ import annotations
 
 import copy
-import enum
 import re
-import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
+
+from fcemu.eventlog import EventLog as EventLog
+from fcemu.eventlog import EventRecorder
+from fcemu.eventlog import TaskEvent as TaskEvent
+from fcemu.eventlog import TaskStatus as TaskStatus
 
 LATEST = "LATEST"
 
 #: Task records stay queryable this long after submission (decisions.md "Retention").
 TASK_RETENTION_MS = 7 * 24 * 3600 * 1000
-
-
-class TaskStatus(str, enum.Enum):
-    """``AsyncTask.status`` values (spec §9.2); ``Processed`` is emitted for the dequeued state."""
-
-    ENQUEUED = "Enqueued"
-    PROCESSED = "Processed"
-    RUNNING = "Running"
-    RETRYING = "Retrying"
-    STOPPING = "Stopping"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    STOPPED = "Stopped"
-    EXPIRED = "Expired"
-    INVALID = "Invalid"
-
-    @property
-    def terminal(self) -> bool:
-        return self in _TERMINAL
-
-    @classmethod
-    def parse(cls, text: str) -> TaskStatus:
-        """Read a status filter; ``Dequeued`` is accepted for ``Processed`` (decisions.md)."""
-        if text == "Dequeued":
-            return cls.PROCESSED
-        for status in cls:
-            if status.value == text:
-                return status
-        raise ValueError(text)
-
-
-_TERMINAL = frozenset(
-    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.STOPPED, TaskStatus.EXPIRED,
-     TaskStatus.INVALID}
-)
 
 
 @dataclass
@@ -166,16 +139,6 @@ class ConcurrencyConfig:
     reserved_concurrency: int
 
 
-@dataclass(slots=True)
-class TaskEvent:
-    """One ``AsyncTaskEvent``: a status change (spec §9.3)."""
-
-    event_id: int
-    status: TaskStatus
-    timestamp: int
-    detail: str = ""
-
-
 #: :attr:`Attempt.logs` of an attempt whose handler printed nothing: one shared string
 #: instead of its own two FC lines, about 175 bytes per retained attempt (issue 13);
 #: :meth:`Task.attempt_log` frames it when read. A real log starts with ``FC ``.
@@ -209,11 +172,13 @@ HttpCall = tuple[str, str, tuple[tuple[str, str], ...], bytes]
 
 
 @dataclass(slots=True, eq=False)
-class Task:
+class Task(EventRecorder):
     """One asynchronous invocation (spec §9.1).
 
     Slotted and compared by identity: one is kept per retained task (issue 13, about
     1 KiB each), and the ordered indexes of :mod:`fcemu.taskindex` find it by identity.
+    Its events are recorded and read through :class:`~fcemu.eventlog.EventRecorder`'s
+    methods (:meth:`record_event`, :attr:`events`, ...).
     """
 
     task_id: str
@@ -260,67 +225,6 @@ class Task:
     #: function (custom runtime) gets it passed through when the task runs.
     http_call: HttpCall | None = None
 
-    @property
-    def events(self) -> EventLog:
-        """Its ``AsyncTaskEvent`` list (spec §9.3), oldest first: a read-only view."""
-        return EventLog(self)
-
-    def add_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> TaskEvent:
-        """Record a status change (it does not set :attr:`status`)."""
-        return TaskEvent(self.record_event(status, timestamp, detail), status, timestamp,
-                         detail)
-
-    def record_event(self, status: TaskStatus, timestamp: int, detail: str = "") -> int:
-        """:meth:`add_event` without the :class:`TaskEvent`: the new event's ``event_id``
-        (the task life cycle's, when nobody reads the event object: issue 13)."""
-        index = len(self.event_log) // _EVENT.size
-        packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
-        if not index:  # tasks submitted in the same ms share their first log (issue 13)
-            if packed == _FIRST_EVENT[0]:
-                packed = _FIRST_EVENT[0]
-            else:
-                _FIRST_EVENT[0] = packed
-        self.event_log += packed  # b"" + packed is packed itself
-        if detail:
-            if self.event_details is None:
-                self.event_details = {}
-            self.event_details[index] = detail
-        return index + 1
-
-    def record_events(self, first: TaskStatus, then: TaskStatus, timestamp: int,
-                      detail: str = "") -> int:
-        """:meth:`record_event` of ``first`` (no detail), then of ``then`` with ``detail``,
-        both at ``timestamp``: the second's ``event_id`` (an attempt's Processed and
-        Running, packed at once: issue 13)."""
-        index = len(self.event_log) // _EVENT.size
-        if not index:  # the first event's log may be shared: record_event's way
-            self.record_event(first, timestamp)
-            return self.record_event(then, timestamp, detail)
-        self.event_log += _TWO_EVENTS.pack(_STATUS_CODE[first], timestamp,
-                                           _STATUS_CODE[then], timestamp)
-        if detail:
-            if self.event_details is None:
-                self.event_details = {}
-            self.event_details[index + 1] = detail
-        return index + 2
-
-    def note_event(self, status: TaskStatus, timestamp: int) -> None:
-        """:meth:`add_event` with no detail, making no :class:`TaskEvent` (a submit's first
-        event: issue 13)."""
-        packed = _EVENT.pack(_STATUS_CODE[status], timestamp)
-        if not self.event_log:  # shared, as add_event shares a first event
-            if packed == _FIRST_EVENT[0]:
-                packed = _FIRST_EVENT[0]
-            else:
-                _FIRST_EVENT[0] = packed
-        self.event_log += packed
-
-    def set_event_detail(self, index: int, detail: str) -> None:
-        """Replace the ``eventDetail`` of event ``index`` (0: the first)."""
-        if self.event_details is None:
-            self.event_details = {}
-        self.event_details[index] = detail
-
     def attempt_log(self, attempt: Attempt) -> str:
         """One of its attempts' log, framed by the FC Start/End lines (spec §12.2; the same
         text as :func:`fcemu.runtime.logs.framed`, made here for a :data:`QUIET_LOG`)."""
@@ -341,55 +245,6 @@ class Task:
     @property
     def instance_id(self) -> str:
         return self.attempts[-1].instance_id if self.attempts else ""
-
-
-_EVENT = struct.Struct("<Bq")  # one packed event: status code, timestamp (ms)
-_TWO_EVENTS = struct.Struct("<BqBq")  # two of them
-_STATUSES = tuple(TaskStatus)
-_STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
-#: The last first event packed: the next task's, when equal, is this same bytes object, so
-#: a burst of waiting tasks holds no log of its own (it would be freed on the next event,
-#: leaving holes between retained records in the allocator's pools).
-_FIRST_EVENT = [b""]
-
-
-class EventLog(Sequence[TaskEvent]):
-    """A task's events, read from its packed :attr:`Task.event_log`."""
-
-    __slots__ = ("_task",)
-
-    def __init__(self, task: Task) -> None:
-        self._task = task
-
-    def __len__(self) -> int:
-        return len(self._task.event_log) // _EVENT.size
-
-    @overload
-    def __getitem__(self, index: int) -> TaskEvent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[TaskEvent]: ...
-
-    def __getitem__(self, index: int | slice) -> TaskEvent | list[TaskEvent]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        n = len(self)
-        i = index + n if index < 0 else index
-        if not 0 <= i < n:
-            raise IndexError(f"task event {index} of {n}")
-        code, timestamp = _EVENT.unpack_from(self._task.event_log, i * _EVENT.size)
-        details = self._task.event_details
-        return TaskEvent(i + 1, _STATUSES[code], timestamp, details.get(i, "") if details else "")
-
-    def append(self, event: TaskEvent) -> None:
-        """Record ``event`` as the next one (its ``event_id`` is the next number)."""
-        self._task.add_event(event.status, event.timestamp, event.detail)
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == (list(other) if isinstance(other, EventLog) else other)
-
-    def __repr__(self) -> str:
-        return repr(list(self))
 
 
 @dataclass(frozen=True)

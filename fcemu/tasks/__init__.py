@@ -1,7 +1,9 @@
 """Async tasks: every function's task records and the state machine that moves them.
 
-- :mod:`fcemu.tasks.lifecycle`: :class:`AsyncTasks`, submission, dispatch, attempts and
-  their outcomes, events, stopping (DESIGN.md "The task life cycle").
+- :mod:`fcemu.tasks.lifecycle`: :class:`AsyncTasks`, submission, queries, stopping, a
+  deleted function's tasks (DESIGN.md "The task life cycle").
+- :mod:`fcemu.tasks.attempts`: each attempt, from its dispatch to its outcome, then the
+  retry or the end (and :data:`Execute`, what runs one).
 - :mod:`fcemu.tasks.events`: a status change's event, and the observer told of it.
 - :mod:`fcemu.tasks.waits`: when waiting tasks wake up, parking while a function is
   disabled, and the 7 days of retention.
@@ -13,8 +15,9 @@
 """
 from __future__ import annotations
 
+from fcemu.tasks.attempts import Execute
 from fcemu.tasks.events import TaskObserver
-from fcemu.tasks.lifecycle import AsyncTasks, Execute
+from fcemu.tasks.lifecycle import AsyncTasks
 from fcemu.tasks.query import TaskQuery
 from fcemu.tasks.slots import Slots
 
