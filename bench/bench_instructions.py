@@ -2,6 +2,8 @@
 
     python -m bench.bench_instructions submit [--count 3000]      # fcemu's async submit
     python -m bench.bench_instructions floor [--count 3000]       # the floor's POST
+    python -m bench.bench_instructions sync [--count 3000]        # fcemu's sync invoke
+    python -m bench.bench_instructions floor-echo [--count 3000]  # the floor's echo
     python -m bench.bench_instructions drain [--kind worker] [--count 2000]
     python -m bench.bench_instructions engine [--count 3000]      # the submit's engine side
 
@@ -10,7 +12,9 @@ moves, so it is what the fifth pass compared before and after each change (run t
 same command on two trees: ``PYTHONPATH`` picks the tree). ``submit`` and ``floor`` run
 the server under callgrind with counting off, send 1,000 warm-up requests, then count
 only while ``--count`` more are made (:mod:`bench.load`, 16 connections: the submit
-row's requests). ``drain`` runs :class:`bench.server.Bench`'s task-row set-up under
+row's requests). ``sync`` and ``floor-echo`` do the same for the sync invoke row (a sync
+``InvokeFunction`` of an in-process echo handler, against the floor's echo; one
+connection). ``drain`` runs :class:`bench.server.Bench`'s task-row set-up under
 callgrind, drains :data:`WARM_UP` tasks uncounted (what happens once: an in-process
 function's lazily imported runtime modules, compiled on each run where
 ``PYTHONDONTWRITEBYTECODE`` is set, were about 14k instructions per task at 2,000), and
@@ -74,34 +78,43 @@ def _callgrind(out: Path, *args: str, counting: bool) -> list[str]:
 
 
 def http(kind: str, count: int, out: Path) -> float:
-    """Instructions per request of the server (fcemu's async submit, or the floor)."""
-    from bench.__main__ import FC, post  # the submit row's requests
+    """Instructions per request of the server: fcemu's async submit (``submit``) or sync
+    invoke (``sync``), or the floor's POST (``floor``) or echo (``floor-echo``)."""
+    from bench.__main__ import FC, post  # the submit and sync invoke rows' requests
 
-    module = "bench.floor" if kind == "floor" else "bench.server"
+    floor = kind.startswith("floor")
+    connections = 1 if kind in ("sync", "floor-echo") else 16
+    module = "bench.floor" if floor else "bench.server"
     proc = subprocess.Popen(_callgrind(out, "-m", module, counting=False),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
     assert proc.stdin is not None and proc.stdout is not None
     try:
         doc = json.loads(proc.stdout.readline())
         base = f"http://127.0.0.1:{doc['port'] if isinstance(doc, dict) else doc}"
-        if kind == "floor":
-            load = post(f"{base}/post", b"{}", 202)
+        if floor:
+            load = post(f"{base}/post", b"{}", 202) if kind == "floor" else \
+                post(f"{base}/echo", b"{}", 200)
         else:
-            proc.stdin.write(json.dumps({"cmd": "deploy", "name": "sub"}) + "\n")
+            name = "sub" if kind == "submit" else "echo"
+            proc.stdin.write(json.dumps({"cmd": "deploy", "name": name}) + "\n")
             proc.stdin.flush()
             proc.stdout.readline()
-            seen = itertools.count()
-            load = post(f"{base}{FC}/sub/invocations", b"{}", 202, lambda i: {
-                "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}",
-                "x-fc-async-delay": "1"})
-        asyncio.run(run(*load, 1000, 16))
+            if kind == "submit":
+                seen = itertools.count()
+                load = post(f"{base}{FC}/sub/invocations", b"{}", 202, lambda i: {
+                    "x-fc-invocation-type": "Async", "x-fc-async-task-id": f"t{next(seen)}",
+                    "x-fc-async-delay": "1"})
+            else:
+                load = post(f"{base}{FC}/echo/invocations", b"{}", 200)
+        asyncio.run(run(*load, 1000, connections))
         _instrument(proc.pid, "on")
-        asyncio.run(run(*load, count, 16))
+        asyncio.run(run(*load, count, connections))
         _instrument(proc.pid, "off")
     finally:
         proc.stdin.close()
         proc.wait(timeout=300)
-    return _count(out) / (count + 16)  # and one warm-up request per connection
+        proc.stdout.close()
+    return _count(out) / (count + connections)  # and one warm-up request per connection
 
 
 def drain(kind: str, count: int, out: Path) -> float:
@@ -163,7 +176,8 @@ def _engine_child(count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=("submit", "floor", "drain", "engine"))
+    parser.add_argument("what", nargs="?",
+                        choices=("submit", "floor", "sync", "floor-echo", "drain", "engine"))
     parser.add_argument("--kind", choices=("in-process", "worker"), default="in-process")
     parser.add_argument("--count", type=int, default=None)
     parser.add_argument("--child", choices=("in-process", "worker", "engine"),
@@ -173,7 +187,7 @@ def main() -> None:
         _child(args.child, args.count)
         return
     if args.what is None:
-        parser.error("say what to count: submit, floor or drain")
+        parser.error("say what to count: submit, floor, sync, floor-echo, drain or engine")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("bench_instructions needs valgrind (callgrind and callgrind_control): "
                  "apt-get install valgrind")
@@ -192,8 +206,11 @@ def main() -> None:
         else:
             count = args.count or 3000
             per = http(args.what, count, out)
-            what = "fcemu async submit" if args.what == "submit" else "floor POST"
-            print(f"{what}, {count:,} requests over 16 connections: {per / 1000:,.1f}k "
+            what, over = {"submit": ("fcemu async submit", "16 connections"),
+                          "floor": ("floor POST", "16 connections"),
+                          "sync": ("fcemu sync invoke (in-process echo)", "1 connection"),
+                          "floor-echo": ("floor echo", "1 connection")}[args.what]
+            print(f"{what}, {count:,} requests over {over}: {per / 1000:,.1f}k "
                   "instructions per request (the server process)")
 
 

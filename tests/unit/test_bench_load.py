@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -141,3 +142,33 @@ def test_bench_instructions_engine_counts_the_submits_after_the_warm_up(
                         lambda pid, state: toggles.append((state, len(submitted))))
     counting._child("engine", 7)
     assert toggles == [("on", 1000), ("off", 1007)]
+
+
+@pytest.mark.parametrize("kind, connections", [
+    ("submit", 16), ("floor", 16), ("sync", 1), ("floor-echo", 1)])
+def test_bench_instructions_http_counts_its_rows_requests_after_the_warm_up(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, kind: str, connections: int) -> None:
+    """Each HTTP count makes its row's requests (the load checks every answer's status)
+    against a real server, counting only after 1,000 warm-up requests; callgrind is left
+    out here (the server runs plainly), its count stubbed."""
+    import sys
+
+    import bench.bench_instructions as counting
+
+    made: list[int] = []
+    load_run = counting.run
+
+    async def run(base: str, request: Any, count: int, conns: int) -> Any:
+        made.append(count)
+        assert conns == connections
+        return await load_run(base, request, count, conns)
+
+    toggles: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(counting, "run", run)
+    monkeypatch.setattr(counting, "_callgrind",
+                        lambda out, *args, counting: [sys.executable, *args])
+    monkeypatch.setattr(counting, "_instrument",
+                        lambda pid, state: toggles.append((state, list(made))))
+    monkeypatch.setattr(counting, "_count", lambda out: 7 * (5 + connections))
+    assert counting.http(kind, 5, tmp_path / "callgrind.out") == 7
+    assert toggles == [("on", [1000]), ("off", [1000, 5])]
