@@ -15,8 +15,9 @@ build the canonical request / string to sign with the same helpers.
   headers named in ``SignedHeaders`` (in that order; ``host`` as received),
   and ``x-acs-content-sha256`` checked against the body.
 - :func:`verify_mns` follows spec §13.1 and sdk-notes §2.3: the ``x-mns-*``
-  headers, the raw request URI, and the SDK's non-standard Content-MD5
-  (Base64 of the hex MD5 string).
+  headers, the raw request URI, ``x-mns-date`` in place of a missing ``Date``,
+  and an optional Content-MD5, checked after the signature: the SDK's
+  non-standard form (Base64 of the hex MD5 string) or RFC 1864's.
 
 - :func:`sign_acs3` and :func:`sign_mns` are the client side: the headers of
   spec §1.1 / §13.1, every one signed, as the SDKs sign them.
@@ -43,6 +44,7 @@ from fcemu.errors import (
     AccessDenied,
     InvalidAccessKeyID,
     InvalidAuthorizationHeader,
+    InvalidDegist,
     MissingAuthorizationHeader,
     MissingDateHeader,
     MissingRequiredHeader,
@@ -52,7 +54,8 @@ from fcemu.errors import (
 )
 
 __all__ = ["ACS3", "FC_VERSION", "MNS_VERSION", "Headers", "canonical_query", "mns_content_md5",
-           "sign_acs3", "sign_mns", "verify_acs3", "verify_mns"]
+           "mns_content_md5_matches", "mns_date", "sign_acs3", "sign_mns", "verify_acs3",
+           "verify_mns"]
 
 log = logging.getLogger("fcemu.signing")
 
@@ -235,7 +238,12 @@ def _mismatch(detail: str) -> NoReturn:
 
 def verify_mns(method: str, raw_uri: str, headers: Headers, body: bytes,
                secrets: Mapping[str, str]) -> None:
-    """Check an MNS API request signature (spec §13.1, sdk-notes §2.3).
+    """Check an MNS API request signature, then its ``Content-MD5`` (spec §13.1, sdk-notes §2.3).
+
+    ``Content-MD5`` is optional (an empty one counts as absent; the string to sign has an
+    empty line for it); ``x-mns-date`` stands in for a missing ``Date`` (:func:`mns_date`).
+    A ``Content-MD5`` is checked after the signature: a request that is not signed right
+    is refused as such, whatever its body.
 
     :param method: the request method as received.
     :param raw_uri: the request target exactly as sent (path, ``?`` and raw query).
@@ -244,9 +252,11 @@ def verify_mns(method: str, raw_uri: str, headers: Headers, body: bytes,
     :param secrets: AccessKeySecret by AccessKeyId.
     :raises MissingAuthorizationHeader: no ``Authorization`` header (400).
     :raises InvalidAuthorizationHeader: not ``MNS <AccessKeyId>:<Signature>`` (400).
-    :raises MissingDateHeader: no ``Date`` header (400).
+    :raises MissingDateHeader: neither ``Date`` nor ``x-mns-date`` (400).
     :raises SmqInvalidAccessKeyId: the AccessKeyId is not configured (403 ``InvalidAccessKeyId``).
-    :raises SignatureDoesNotMatch: wrong signature or Content-MD5 (403).
+    :raises SignatureDoesNotMatch: wrong signature (403).
+    :raises InvalidDegist: a ``Content-MD5`` that is not the body's MD5 in either accepted
+        form (400; :func:`mns_content_md5_matches`).
     """
     received = _collect(headers)
     authorization = received.get("authorization")
@@ -257,21 +267,40 @@ def verify_mns(method: str, raw_uri: str, headers: Headers, body: bytes,
     if scheme != "MNS" or not sep or not key_id or not signature:
         raise InvalidAuthorizationHeader("The Authorization header format is invalid: "
                                          "expected 'MNS <AccessKeyId>:<Signature>'.")
-    if "date" not in received:
+    if _mns_date(received) is None:
         raise MissingDateHeader()
     if key_id not in secrets:
         raise SmqInvalidAccessKeyId(f"The AccessKey Id you provided is not exist: {key_id}.")
 
-    content_md5 = _first(received, "content-md5")
-    if body:
-        expected_md5 = mns_content_md5(body)
-        if content_md5 != expected_md5:
-            _mns_mismatch(f"Content-MD5 {content_md5!r} is not Base64(hex MD5 of the body) "
-                          f"{expected_md5!r}")
     string_to_sign = _mns_string_to_sign(method, raw_uri, received)
     expected = _mns_signature(secrets[key_id], string_to_sign)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         _mns_mismatch(f"signature of {key_id!r} differs; string to sign:\n{string_to_sign}")
+    content_md5 = _first(received, "content-md5").strip()
+    if content_md5 and not mns_content_md5_matches(content_md5, body):
+        log.warning("MNS Content-MD5 rejected: %r is not the MD5 of the %d-byte body",
+                    content_md5, len(body))
+        raise InvalidDegist(
+            f"{InvalidDegist.default_message} {content_md5!r} is not the MD5 of the "
+            f"{len(body)}-byte body: expected Base64 of its hex MD5 "
+            f"({mns_content_md5(body)!r}, as the MNS SDK sends) or of its 16-byte digest "
+            f"({_rfc1864_md5(body)!r}, RFC 1864).")
+
+
+def mns_date(headers: Headers) -> str | None:
+    """The date an MNS request is signed with: ``Date``, else ``x-mns-date`` (None: neither).
+
+    MNS: ``x-mns-date`` "can be used to replace the Date parameter"; when both are sent,
+    ``Date`` is the one in the string to sign (and the one the 15-minute check reads).
+    """
+    return _mns_date(_collect(headers))
+
+
+def _mns_date(received: Mapping[str, list[str]]) -> str | None:
+    for name in ("date", "x-mns-date"):
+        if name in received:
+            return received[name][0]
+    return None
 
 
 def sign_mns(method: str, raw_uri: str, headers: Mapping[str, str], body: bytes, key_id: str,
@@ -305,12 +334,24 @@ def mns_content_md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).hexdigest().encode()).decode()
 
 
+def mns_content_md5_matches(content_md5: str, body: bytes) -> bool:
+    """Whether a received ``Content-MD5`` is the body's: the SDK's form
+    (:func:`mns_content_md5`) or RFC 1864's (Base64 of the 16-byte digest)."""
+    digest = hashlib.md5(body)
+    return content_md5 in (base64.b64encode(digest.hexdigest().encode()).decode(),
+                           base64.b64encode(digest.digest()).decode())
+
+
+def _rfc1864_md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
 def _mns_string_to_sign(method: str, raw_uri: str, values: Mapping[str, list[str]]) -> str:
     """``VERB\nContent-MD5\nContent-Type\nDate\n`` + the ``x-mns-*`` headers + the URI."""
     mns_headers = "".join(f"{name}:{','.join(values[name])}\n"
                           for name in sorted(values) if name.startswith("x-mns-"))
     return (f"{method.upper()}\n{_first(values, 'content-md5')}\n"
-            f"{_first(values, 'content-type')}\n{_first(values, 'date')}\n"
+            f"{_first(values, 'content-type')}\n{_mns_date(values) or ''}\n"
             f"{mns_headers}{raw_uri}")
 
 

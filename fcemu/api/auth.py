@@ -11,7 +11,8 @@ regions, credentials"). Then:
   render as FC error JSON;
 - :func:`check_mns_signature` is called by
   :func:`fcemu.api.smq.smq_error_middleware`, so its failures render as MNS
-  XML: the MNS signature, and a ``Date`` within 15 minutes of now.
+  XML: the MNS signature, and a ``Date`` (or, without one, ``x-mns-date``)
+  within 15 minutes of now.
 
 Only the configured pairs are accepted. The credentials fcemu hands to
 functions (``context.credentials``, :class:`fcemu.runtime.Credentials`) are a
@@ -53,11 +54,11 @@ async def check_fc_signature(request: web.Request, secrets: dict[str, str]) -> N
 
 
 async def check_mns_signature(request: web.Request) -> None:
-    """Verify mode: the MNS signature and ``Date`` of an SMQ API request (raising the MNS
-    errors)."""
+    """Verify mode: the MNS signature, Content-MD5 and date (``Date``, else ``x-mns-date``)
+    of an SMQ API request (raising the MNS errors)."""
     secrets = secrets_of(request.app.get(ENGINE))
     if secrets:
         body = await request.read()
         signing.verify_mns(request.method, request.raw_path, request.headers.items(), body,
                            secrets)
-        replay.check_mns_date(request.headers.get("date", ""))
+        replay.check_mns_date(signing.mns_date(request.headers.items()) or "")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [  # every error here (fcemu.errors re-exports them)
-    "EndpointInvalid", "InvalidAuthorizationHeader", "InvalidQueryString", "InvalidQueueName",
-    "InvalidRequestURL", "MalformedXML", "MessageNotExist", "MissingAuthorizationHeader",
-    "MissingDateHeader", "MissingReceiptHandle", "MissingVisibilityTimeout",
+    "EndpointInvalid", "InvalidAuthorizationHeader", "InvalidDegist", "InvalidQueryString",
+    "InvalidQueueName", "InvalidRequestURL", "MalformedXML", "MessageNotExist",
+    "MissingAuthorizationHeader", "MissingDateHeader", "MissingReceiptHandle",
+    "MissingVisibilityTimeout",
     "QueueAlreadyExist", "QueueNameLengthError", "QueueNotExist", "ReceiptHandleError",
     "SignatureDoesNotMatch", "SmqError", "SmqInvalidAccessKeyId", "SmqInvalidArgument",
     "SubscriptionAlreadyExist", "SubscriptionNameInvalid", "SubscriptionNameLengthError",
@@ -194,3 +195,11 @@ class MissingDateHeader(SmqError):
     status = 400
     code = "MissingDateHeader"
     default_message = "Date header is required."
+
+
+class InvalidDegist(SmqError):
+    """400: a ``Content-MD5`` that is not the body's MD5 (the code's spelling is MNS's own)."""
+
+    status = 400
+    code = "InvalidDegist"
+    default_message = "The Content-MD5 you specified is invalid."

@@ -26,6 +26,7 @@ from fcemu.errors import (
     FcError,
     InvalidAccessKeyID,
     InvalidAuthorizationHeader,
+    InvalidDegist,
     MissingAuthorizationHeader,
     MissingDateHeader,
     MissingRequiredHeader,
@@ -316,7 +317,7 @@ MNS_TAMPERS: dict[str, tuple[Callable[[str, Headers, bytes], tuple[str, Headers,
                              type[SmqError]]] = {
     "wrong-secret": (lambda u, h, b: (u, h, b), SignatureDoesNotMatch),
     "body": (lambda u, h, b: (u, h, b.replace(b"<Priority>8", b"<Priority>1")),
-             SignatureDoesNotMatch),
+             InvalidDegist),  # signed right, but the Content-MD5 is not this body's
     "standard-content-md5": (lambda u, h, b: (u, replace_header(h, "content-md5", STANDARD_MD5),
                                               b), SignatureDoesNotMatch),
     "no-content-md5": (lambda u, h, b: (u, [p for p in h if p[0] != "content-md5"], b),
