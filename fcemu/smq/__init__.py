@@ -25,8 +25,8 @@ from __future__ import annotations
 from fcemu.smq.account import Smq
 from fcemu.smq.messages import Message, body_md5
 from fcemu.smq.queues import Queue
-from fcemu.smq.rules import MAX_BATCH
+from fcemu.smq.rules import MAX_BATCH, MAX_BATCH_BYTES, check_batch_bytes
 from fcemu.smq.topics import TOPIC_RETENTION_SECONDS, Subscription, Topic, endpoint_queue
 
-__all__ = ["MAX_BATCH", "TOPIC_RETENTION_SECONDS", "Message", "Queue", "Smq", "Subscription",
-           "Topic", "body_md5", "endpoint_queue"]
+__all__ = ["MAX_BATCH", "MAX_BATCH_BYTES", "TOPIC_RETENTION_SECONDS", "Message", "Queue", "Smq",
+           "Subscription", "Topic", "body_md5", "check_batch_bytes", "endpoint_queue"]

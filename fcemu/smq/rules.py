@@ -8,7 +8,7 @@ element and its range, e.g. ``The value of VisibilityTimeout should be between
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fcemu.errors import SmqError, SmqInvalidArgument
@@ -17,6 +17,10 @@ from fcemu.errors import SmqError, SmqInvalidArgument
 MAX_WAIT_SECONDS = 30
 #: Batch operations take at most this many messages (spec §13.3).
 MAX_BATCH = 16
+#: BatchSendMessage: the bodies of one batch total at most this many bytes ("a maximum of
+#: 16 messages at a time, with the total size not exceeding 64 KB",
+#: https://www.alibabacloud.com/help/doc-detail/175586.htm).
+MAX_BATCH_BYTES = 65536
 #: ChangeMessageVisibility range; the SDK checks 0–43200 (spec §13.3).
 MAX_VISIBILITY_TIMEOUT = 43200
 
@@ -36,6 +40,15 @@ TOPIC_SPECS = {"MaximumMessageSize": QUEUE_SPECS["MaximumMessageSize"]}
 def differences(have: Mapping[str, Any], asked: Mapping[str, Any]) -> str:
     """``VisibilityTimeout 30 (asked 60)``, for the *AlreadyExist* messages."""
     return ", ".join(f"{k} {have[k]} (asked {asked[k]})" for k in have if have[k] != asked[k])
+
+
+def check_batch_bytes(bodies: Iterable[str]) -> None:
+    """InvalidArgument when message bodies (as sent: after the client's Base64, UTF-8)
+    total more than :data:`MAX_BATCH_BYTES`. No MNS error code is documented for it."""
+    total = sum(len(b) if b.isascii() else len(b.encode("utf-8")) for b in bodies)
+    if total > MAX_BATCH_BYTES:
+        raise SmqInvalidArgument(f"The total size of the message bodies in a batch should be "
+                                 f"at most {MAX_BATCH_BYTES} bytes; got {total} bytes.")
 
 
 def page_names(items: Mapping[str, object], prefix: str, marker: str, limit: int) -> list[str]:

@@ -24,7 +24,7 @@ from fcemu.errors import (
     SmqError,
     SmqInvalidArgument,
 )
-from fcemu.smq import MAX_BATCH, Message, Queue
+from fcemu.smq import MAX_BATCH, Message, Queue, check_batch_bytes
 
 __all__ = ["routes"]
 
@@ -97,6 +97,7 @@ def _batch_send(queue: Queue, entries: list[ElementTree.Element]) -> web.Respons
     if not 1 <= len(entries) <= MAX_BATCH:
         raise SmqInvalidArgument(f"The number of messages in a batch should be between 1 and "
                                  f"{MAX_BATCH}; got {len(entries)}.")
+    check_batch_bytes(xml.fields(entry).get("MessageBody", "") for entry in entries)
     results: list[Message | SmqError] = []
     for entry in entries:
         try:
