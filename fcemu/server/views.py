@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from fcemu.clock import to_duration_ms, to_epoch_ms
 from fcemu.engine import Engine, ServerFailure
 from fcemu.models import Task
+from fcemu.smq.properties import Properties
 
 T = TypeVar("T")
 
@@ -52,6 +53,9 @@ class MessageView:
     dequeue_count: int
     next_visible_time: int
     priority: int
+    #: Its UserProperties and SystemProperties as sent (``(name, TYPE, value)`` each, a
+    #: Binary value in Base64), None when it has none.
+    properties: Properties | None = None
 
     def json(self) -> Any:
         """The body parsed as JSON (Base64-decoded first when it is Base64 JSON)."""
@@ -79,7 +83,7 @@ class QueueView:
     async def _messages(self, engine: Engine) -> list[MessageView]:
         return [
             MessageView(m.message_id, m.body, m.enqueue_time, m.dequeue_count,
-                        m.next_visible_time, m.priority)
+                        m.next_visible_time, m.priority, m.properties)
             for m in engine.peek_queue(self.name)
         ]
 

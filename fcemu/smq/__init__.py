@@ -12,10 +12,11 @@ modules inside:
 - :mod:`fcemu.smq.topics`: :class:`Topic` and :class:`Subscription`, endpoints,
   notification formats and fan-out;
 - :mod:`fcemu.smq.messages`: :class:`Message`, shared by queues and topics;
+- :mod:`fcemu.smq.properties`: a message's user and system properties and their limits;
 - :mod:`fcemu.smq.rules`: names, attribute ranges and defaults, batch sizes.
 
 Imports go one way, ``account`` → ``queues``/``topics`` → ``backlog`` →
-``messages``/``rules``,
+``messages``/``rules``, ``messages`` → ``properties``,
 so there is no cycle. Every time is read from the injected clock (DESIGN.md
 principle 2). Wire details (ranges, defaults, units) are from spec §13.3–§13.5.
 """

@@ -6,7 +6,9 @@ Base64-encodes bodies on send and decodes them on receive by default
 (``Queue.set_encoding(True)``), so SDK-to-SDK traffic round-trips either way.
 Messages FC writes to destination queues are raw JSON by default (decisions.md
 "Destinations"): read them with ``queue.set_encoding(False)``; with the Base64
-switch on, keep the SDK default. :meth:`Message.json` reads both.
+switch on, keep the SDK default. :meth:`Message.json` reads both. A message's
+properties (:mod:`fcemu.smq.properties`) are kept as sent, in one slot that is None for a
+message without any.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import importlib
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from fcemu.smq.properties import Properties, properties_from_state
 
 __all__ = ["Message", "body_md5", "data_md5", "delivery_order", "message_from_state",
            "message_to_state"]
@@ -68,10 +72,10 @@ class Message:
 
     __slots__ = ("_md5", "body", "dequeue_count", "enqueue_time", "expire_time",
                  "first_dequeue_time", "gen", "hidden", "message_id", "next_visible_time",
-                 "priority", "receipt_handle", "seq")
+                 "priority", "properties", "receipt_handle", "seq")
     __match_args__ = ("message_id", "body", "body_md5", "enqueue_time", "next_visible_time",
                       "priority", "first_dequeue_time", "dequeue_count", "receipt_handle",
-                      "expire_time", "seq", "gen", "hidden")
+                      "expire_time", "seq", "gen", "hidden", "properties")
 
     message_id: str
     body: str
@@ -88,12 +92,15 @@ class Message:
     gen: int
     #: The queue's bookkeeping: whether it is counted as hidden (delayed or in flight).
     hidden: bool
+    #: UserProperties and SystemProperties as sent (:mod:`fcemu.smq.properties`); None
+    #: when there are none (FC's result messages): one slot, nothing more.
+    properties: Properties | None
 
     def __init__(self, message_id: str, body: str, body_md5: str | None, enqueue_time: int,
                  next_visible_time: int, priority: int = 8, first_dequeue_time: int = 0,
                  dequeue_count: int = 0, receipt_handle: str | None = None,
                  expire_time: int = 0, seq: int = 0, gen: int = 0,
-                 hidden: bool = False) -> None:
+                 hidden: bool = False, properties: Properties | None = None) -> None:
         self.message_id = message_id
         self.body = body
         self._md5 = body_md5
@@ -107,6 +114,7 @@ class Message:
         self.seq = seq
         self.gen = gen
         self.hidden = hidden
+        self.properties = properties
 
     @property
     def body_md5(self) -> str:
@@ -154,17 +162,30 @@ def delivery_order(message: Message) -> tuple[int, int]:
     return (message.priority, message.seq)
 
 
-#: The fields a message's state keeps (the queue's bookkeeping is rebuilt, not kept).
+#: The fields a message's state keeps (the queue's bookkeeping is rebuilt, not kept);
+#: a message with properties has one more, last: :meth:`Properties.to_state`'s tuples.
 _STATE_FIELDS = ("message_id", "body", "body_md5", "enqueue_time", "next_visible_time",
                  "priority", "first_dequeue_time", "dequeue_count", "receipt_handle",
                  "expire_time", "seq")
+_FIELDS = len(_STATE_FIELDS)
 
 
 def message_to_state(message: Message) -> tuple[Any, ...]:
-    """The message as a tuple of plain values (snapshots, the durable store)."""
-    return tuple(getattr(message, name) for name in _STATE_FIELDS)
+    """The message as a tuple of plain values (snapshots, the durable store). A message
+    without properties has the state it had before there were properties (so the files
+    and rows of those read as they did)."""
+    state = tuple(getattr(message, name) for name in _STATE_FIELDS)
+    properties = message.properties
+    if properties is not None:
+        return (*state, properties.to_state())
+    return state
 
 
 def message_from_state(state: Any) -> Message:
-    """A new message from :func:`message_to_state`'s tuple (or a list read from JSON)."""
+    """A new message from :func:`message_to_state`'s tuple (or a list read from JSON),
+    with or without its properties."""
+    if len(state) > _FIELDS:
+        message = Message(*state[:_FIELDS])
+        message.properties = properties_from_state(state[_FIELDS])
+        return message
     return Message(*state)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from fcemu.clock import Clock
     from fcemu.ids import IdGenerator
     from fcemu.scheduler import Scheduler, Timer
+    from fcemu.smq.properties import Properties
 
 __all__ = ["Queue"]
 
@@ -91,11 +92,14 @@ class Queue(Backlog):
 
     # -- messages ---------------------------------------------------------------------
 
-    def send(self, body: str, *, delay_seconds: int | None = None, priority: int = 8) -> Message:
+    def send(self, body: str, *, delay_seconds: int | None = None, priority: int = 8,
+             properties: Properties | None = None) -> Message:
         """SendMessage. The queue is unchanged when the body or an argument is refused.
 
         A delayed message gets a receipt handle, valid until it becomes visible
         (spec §13.3: SendMessage returns ``ReceiptHandle`` for delayed messages).
+        ``properties`` (checked already: :func:`fcemu.smq.properties.make_properties`)
+        go with the message to every receive and peek.
         """
         if not isinstance(body, str):
             raise SmqInvalidArgument("MessageBody must be text")
@@ -122,7 +126,7 @@ class Queue(Backlog):
         # by position, in the field order: a class called with keywords packs them first;
         # the body's digest is worked out when first read (Message.body_md5)
         message = Message(message_id, body, None, now, now + delay * 1000, priority, 0, 0,
-                          None, expire, seq)
+                          None, expire, seq, 0, False, properties)
         if delay:
             self._new_handle(message)
         self._messages[message_id] = message

@@ -1,6 +1,7 @@
 """An SMQ message's digest is worked out when first read (issue 13), and the hand-made
 :class:`fcemu.smq.Message` behaves as the ``@dataclass(eq=False, slots=True)`` it was:
-the same arguments, defaults, ``repr``, identity equality and state."""
+the same arguments, defaults, ``repr``, identity equality and state (the message's
+properties, added since, are its last field, not shown by ``repr``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fcemu.ids import IdGenerator
 from fcemu.scheduler import Scheduler
 from fcemu.smq import Message, Smq
 from fcemu.smq.messages import message_from_state, message_to_state
+from fcemu.smq.properties import Properties
 from tests.constants import ACCOUNT, T0
 
 
@@ -33,6 +35,7 @@ class _DataclassMessage:  # Message as it was declared before it was made by han
     seq: int = field(default=0, repr=False)
     gen: int = field(default=0, repr=False)
     hidden: bool = field(default=False, repr=False)
+    properties: Properties | None = field(default=None, repr=False)
 
 
 def _md5(text: str) -> str:
@@ -49,7 +52,7 @@ def test_the_message_takes_the_dataclass_s_arguments_and_shows_its_repr() -> Non
     assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == [
         (p.name, p.default, p.kind) for p in theirs.parameters.values()]
     assert Message.__match_args__ == _DataclassMessage.__match_args__  # type: ignore[attr-defined]
-    args = ("id", 'b"é', "MD5", 1, 2, 3, 4, 5, "h", 6, 7, 8, True)
+    args = ("id", 'b"é', "MD5", 1, 2, 3, 4, 5, "h", 6, 7, 8, True, Properties())
     assert repr(Message(*args)) == repr(_DataclassMessage(*args)).replace("_DataclassM", "M")
     short = ("id", "b", "MD5", 1, 2)
     assert repr(Message(*short)) == repr(_DataclassMessage(*short)).replace("_DataclassM", "M")

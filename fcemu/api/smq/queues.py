@@ -9,6 +9,7 @@ InvalidRequestURL. Errors become MNS XML in :mod:`fcemu.api.smq.middleware`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from aiohttp import web
@@ -25,6 +26,9 @@ from fcemu.errors import (
     SmqInvalidArgument,
 )
 from fcemu.smq import MAX_BATCH, Message, Queue, check_batch_bytes
+
+if TYPE_CHECKING:
+    from fcemu.smq.properties import Properties
 
 __all__ = ["routes"]
 
@@ -73,13 +77,14 @@ async def delete_queue(request: web.Request) -> web.Response:
 # -- messages ---------------------------------------------------------------------------
 
 
-def _send(queue: Queue, values: dict[str, str]) -> Message:
+def _send(queue: Queue, values: dict[str, str], properties: Properties | None) -> Message:
     if not values.get("MessageBody"):
         raise SmqInvalidArgument("The XML you provided did not validate against our published "
                                  "schema, cause by MessageBody (missing or empty).")
     return queue.send(values["MessageBody"],
                       delay_seconds=p.int_param("DelaySeconds", values.get("DelaySeconds")),
-                      priority=p.int_or("Priority", values.get("Priority"), 8))
+                      priority=p.int_or("Priority", values.get("Priority"), 8),
+                      properties=properties)
 
 
 @routes.post("/queues/{queue}/messages")
@@ -89,7 +94,8 @@ async def send_message(request: web.Request) -> web.Response:
     root = xml.expect(xml.parse(await request.read()), "Message", "Messages")
     queue = p.smq_of(request).get_queue(request.match_info["queue"])
     if xml.local(root.tag) == "Message":
-        return xml_response(xml.send_result(_send(queue, xml.fields(root))), 201)
+        message = _send(queue, xml.fields(root), xml.properties(root))
+        return xml_response(xml.send_result(message), 201)
     return _batch_send(queue, xml.items(root, "Message"))
 
 
@@ -99,9 +105,11 @@ def _batch_send(queue: Queue, entries: list[ElementTree.Element]) -> web.Respons
                                  f"{MAX_BATCH}; got {len(entries)}.")
     check_batch_bytes(xml.fields(entry).get("MessageBody", "") for entry in entries)
     results: list[Message | SmqError] = []
-    for entry in entries:
+    # every message's properties first: a batch refused for one of them enqueues nothing
+    properties = [xml.properties(e, f"message {i}: ") for i, e in enumerate(entries, 1)]
+    for entry, props in zip(entries, properties, strict=True):
         try:
-            results.append(_send(queue, xml.fields(entry)))
+            results.append(_send(queue, xml.fields(entry), props))
         except SmqError as err:
             results.append(err)
     failed = [r for r in results if isinstance(r, SmqError)]

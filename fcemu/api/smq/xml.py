@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from fcemu.errors import MalformedXML, SmqError, SmqInvalidArgument
 from fcemu.smq import TOPIC_RETENTION_SECONDS
+from fcemu.smq.properties import Properties, make_properties
 
 if TYPE_CHECKING:
     from fcemu.smq import Message, Queue, Subscription, Topic
@@ -61,6 +62,55 @@ def fields(element: ElementTree.Element | None) -> dict[str, str]:
 def items(root: ElementTree.Element, name: str) -> list[ElementTree.Element]:
     """The children of ``root`` called ``name``."""
     return [child for child in root if local(child.tag) == name]
+
+
+#: The property lists of a ``<Message>`` and the element of each property in them.
+_PROPERTY_LISTS = {"UserProperties": "PropertyValue", "SystemProperties": "SystemPropertyValue"}
+
+
+def properties(message: ElementTree.Element, where: str = "") -> Properties | None:
+    """A ``<Message>``'s ``UserProperties`` / ``SystemProperties`` (each a list of
+    ``<PropertyValue>`` / ``<SystemPropertyValue>`` with ``Name``, ``Value`` and ``Type``,
+    as the MNS SDKs write them), checked (:func:`fcemu.smq.properties.make_properties`);
+    None when there are none. Inside them, a shape other than that is the schema error;
+    other elements are passed over, as :func:`fields` passes over what it does not know."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for child in message:
+        if len(child) == 0:  # a plain field (MessageBody …), or an empty list
+            continue
+        kind = local(child.tag)
+        entry = _PROPERTY_LISTS.get(kind)
+        if entry is None:
+            continue
+        if kind in found:
+            raise _schema(f"a second <{kind}>", where)
+        found[kind] = [_property(e, entry, where) for e in child]
+    if not found:
+        return None
+    return make_properties(found.get("UserProperties", ()), found.get("SystemProperties", ()),
+                           where=where)
+
+
+def _property(element: ElementTree.Element, entry: str, where: str) -> tuple[str, str, str]:
+    """``(Name, Type, Value)`` of one ``<PropertyValue>``: each exactly once, nothing else
+    (an empty ``<Value/>`` is the empty string)."""
+    if local(element.tag) != entry:
+        raise _schema(f"<{local(element.tag)}> where <{entry}> goes", where)
+    parts: dict[str, str] = {}
+    for part in element:
+        name = local(part.tag)
+        if name not in ("Name", "Value", "Type") or name in parts or len(part):
+            raise _schema(f"<{name}> in <{entry}>", where)
+        parts[name] = part.text or ""
+    missing = [n for n in ("Name", "Type", "Value") if n not in parts]
+    if missing:
+        raise _schema(f"<{entry}> without <{'>, <'.join(missing)}>", where)
+    return (parts["Name"], parts["Type"], parts["Value"])
+
+
+def _schema(cause: str, where: str) -> SmqInvalidArgument:
+    return SmqInvalidArgument(f"{where}The XML you provided did not validate against our "
+                              f"published schema, cause by {cause}.")
 
 
 # -- writing ------------------------------------------------------------------------
@@ -161,14 +211,33 @@ def _message(message: Message, received: bool) -> dict[str, object]:
     return values
 
 
+def _content(message: Message, received: bool) -> str:
+    content = inner(_message(message, received))
+    if message.properties is not None:
+        content += _properties(message.properties)
+    return content
+
+
+def _properties(props: Properties) -> str:
+    """``<UserProperties><PropertyValue><Name/><Value/><Type/></PropertyValue>…`` and the
+    same with ``SystemProperties``/``SystemPropertyValue``, as the SDKs' decoders read them
+    (mns_xml_handler.py ``_parse_properties_node``; Type upper-case, as ``PropertyType``)."""
+    return "".join(
+        f"<{kind}>" + "".join(f"<{entry}>{inner({'Name': n, 'Value': v, 'Type': t})}</{entry}>"
+                              for n, t, v in listed) + f"</{kind}>"
+        for kind, entry, listed in (("UserProperties", "PropertyValue", props.user),
+                                    ("SystemProperties", "SystemPropertyValue", props.system))
+        if listed)
+
+
 def message(msg: Message, *, received: bool) -> bytes:
     """ReceiveMessage / PeekMessage."""
-    return document("Message", inner(_message(msg, received)))
+    return document("Message", _content(msg, received))
 
 
 def messages(msgs: Iterable[Message], *, received: bool) -> bytes:
     """BatchReceiveMessage / BatchPeekMessage."""
-    return document("Messages", (element("Message", _message(m, received)) for m in msgs))
+    return document("Messages", (f"<Message>{_content(m, received)}</Message>" for m in msgs))
 
 
 def change_visibility(msg: Message) -> bytes:
