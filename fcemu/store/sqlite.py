@@ -17,8 +17,12 @@ migrated when opened (their version is set to the current one; their rows are re
 they are): version 1 kept the ID generator's full state in the counters, 3 KB a stream
 (version 2 writes each stream's position, :meth:`fcemu.ids.IdGenerator.position`, and
 reads both); version 2's task rows end before a task's HTTP call (version 3 adds it as
-the last field, :func:`fcemu.taskstate.task_from_state` reads both). A database of
-another version is refused with a message saying what to do. Row values are
+the last field, :func:`fcemu.taskstate.task_from_state` reads both); version 4's message
+rows of a message with properties end with them (one field more; a message without
+properties has version 3's row, :func:`fcemu.smq.messages.message_from_state` reads
+both), so version 3 migrates as it is, and the version written keeps an older fcemu from
+reading properties as something else. A database of another version is refused with a
+message saying what to do. Row values are
 :mod:`marshal` data of plain values (the state tuples of :mod:`fcemu.taskstate` and
 :mod:`fcemu.smq.messages`): fast, and the file is the emulator's own (snapshot files,
 which may come from anywhere, use :mod:`fcemu.store.codec` instead).
@@ -34,9 +38,9 @@ from typing import Any
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "Batch", "SqliteStore", "StoreError", "Stored"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Older versions this one reads, migrated when opened (their rows are read as they are).
-_MIGRATED = frozenset({1, 2})
+_MIGRATED = frozenset({1, 2, 3})
 DB_NAME = "fcemu.db"
 
 _SCHEMA = """

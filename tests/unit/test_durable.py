@@ -98,7 +98,7 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path: Path) -> None
     db.commit()
     db.close()
     emu = emulator(data)
-    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 3"):
+    with pytest.raises(StoreError, match=r"schema version 99, and this fcemu reads version 4"):
         emu.start()
     assert not emu.running
 
@@ -134,12 +134,12 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     db = sqlite3.connect(data / "fcemu.db")
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert bytes(version[0]) == b"3"
+    assert bytes(version[0]) == b"4"
 
 
 def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
     """Version 2's task rows end before a task's HTTP call (version 3's last field): they
-    are read as tasks without one, and the version becomes 3."""
+    are read as tasks without one, and the version becomes the current one."""
     data, code = tmp_path / "data", code_dir(tmp_path)
     with emulator(data) as emu:
         emu.register_function("g", code=code)
@@ -164,7 +164,7 @@ def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
     db = sqlite3.connect(data / "fcemu.db")
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
-    assert bytes(version[0]) == b"3"
+    assert bytes(version[0]) == b"4"
 
 
 def test_reset_empties_the_store_too(tmp_path: Path) -> None:
