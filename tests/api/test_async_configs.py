@@ -101,3 +101,32 @@ async def test_list_all_and_per_function_with_pages(api: Api) -> None:
                  404, "FunctionNotFound")
     assert_error(await api.fc("GET", "/async-invoke-configs", params={"limit": "0"}),
                  400, "InvalidArgument")
+
+
+async def test_pages_of_one_list_names_around_the_separator_once_each(api: Api) -> None:
+    """The nextToken is a position in the listing's (function, qualifier) order: ``a-b``
+    sorts after ``a``, as ``f10`` after ``f1`` (the audit's t7, t20)."""
+    for name in ("a", "a-b", "f1", "f10"):
+        api.deploy(name)
+        await api.put_config(name)
+    listed, token = [], None
+    for _ in range(6):
+        params = {"limit": "1"} | ({"nextToken": token} if token else {})
+        doc = (await api.fc("GET", "/async-invoke-configs", params=params)).json()
+        listed += [c["functionArn"].rsplit("/", 1)[1] for c in doc["configs"]]
+        token = doc.get("nextToken")
+        if not token:
+            break
+    assert listed == ["a", "a-b", "f1", "f10"]
+    assert token is None
+
+
+@pytest.mark.parametrize("token", ["zzz", "a:b:c"])
+async def test_a_garbage_next_token_is_400_as_list_async_tasks_answers(api: Api,
+                                                                      token: str) -> None:
+    api.deploy("a")
+    await api.put_config("a")
+    reply = await api.fc("GET", "/async-invoke-configs", params={"nextToken": token})
+    assert_error(reply, 400, "InvalidArgument",
+                 f"invalid nextToken {token!r}: pass the nextToken of the previous page "
+                 "unchanged")
