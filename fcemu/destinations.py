@@ -172,7 +172,7 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
         status_code = CONDITION_STATUS[task.condition]
     elif task.condition in ("InvocationError", "InvocationStopped"):
         function_error = "InvocationError"
-        response = _text(task.error_body)
+        response = _error_text(task)
     return {
         "timestamp": timestamp_ms,
         "requestContext": {
@@ -204,7 +204,7 @@ def result_text(task: Task, timestamp_ms: int) -> str:
             status_code = CONDITION_STATUS[task.condition]
         elif task.condition in ("InvocationError", "InvocationStopped"):
             function_error = "InvocationError"
-            response = _text(task.error_body)
+            response = _error_text(task)
         tail = (f'"responseContext":{{"statusCode":{status_code},"functionError":'
                 f'"{function_error}"}},"responsePayload":')
     payload = task.payload
@@ -254,6 +254,15 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 
 def _text(data: bytes | None) -> str:
     return data.decode("utf-8", "replace") if data else ""
+
+
+def _error_text(task: Task) -> str:
+    """A failed or stopped task's ``responsePayload``: its last error; for a Stopped task
+    only the error of the attempt it stopped (decisions.md: "Process exited unexpectedly"
+    if it was running, else ``""``, though an earlier attempt failed: stopped Retrying)."""
+    if task.condition == "InvocationStopped" and not task.stop_requested:
+        return ""
+    return _text(task.error_body)
 
 
 #: Submits an async invocation of a function (``(name, qualifier, payload)``): the engine's.
