@@ -3,7 +3,8 @@
 spec §10.2 fixes the message's shape; decisions.md "Destinations" fixes
 which terminal status goes where and what each field says. Routing reads the
 destination ARN (spec §4.3): SMQ queues and topics, functions, and
-EventBridge buses (recorded in an inspectable log).
+EventBridge buses (recorded in an inspectable log). FC's fourth kind, ApsaraMQ
+for RocketMQ (``acs:mq:…``), is not emulated: refused with a message saying so.
 
 A delivery never fails silently: every destination kind has FC's documented
 payload limit (:data:`PAYLOAD_LIMITS`), an SMQ queue or topic its own
@@ -81,12 +82,18 @@ def parse_destination(arn: str) -> Target:
         return Target("function", m["name"], m["qualifier"])
     if m := _BUS.match(arn):
         return Target("eventbus", m["name"])
-    raise InvalidArgument(
-        f"unsupported destination {arn!r}: use acs:mns:<region>:<account>:/queues/<q>/messages, "
-        "acs:mns:<region>:<account>:/topics/<t>/messages, "
-        "acs:fc:<region>:<account>:functions/<name> or "
-        "acs:eventbridge:<region>:<account>:eventbus/<bus>"
-    )
+    if arn.startswith("acs:mq:"):  # FC's fourth kind (docs/fidelity.md "Destinations")
+        raise InvalidArgument(
+            f"unsupported destination {arn!r}: an ApsaraMQ for RocketMQ destination is "
+            f"valid on FC but fcemu does not emulate RocketMQ; {_EMULATED}")
+    raise InvalidArgument(f"unsupported destination {arn!r}: {_EMULATED}")
+
+
+#: The destination kinds fcemu emulates, as a refused destination's message names them.
+_EMULATED = ("fcemu emulates an SMQ queue (acs:mns:<region>:<account>:/queues/<q>/messages), "
+             "an SMQ topic (acs:mns:<region>:<account>:/topics/<t>/messages), a function "
+             "(acs:fc:<region>:<account>:functions/<name>) and an EventBridge bus "
+             "(acs:eventbridge:<region>:<account>:eventbus/<bus>)")
 
 
 #: :func:`parse_destination` of the ARNs results go to, kept (one regex match or three a

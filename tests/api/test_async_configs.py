@@ -130,3 +130,24 @@ async def test_a_garbage_next_token_is_400_as_list_async_tasks_answers(api: Api,
     assert_error(reply, 400, "InvalidArgument",
                  f"invalid nextToken {token!r}: pass the nextToken of the previous page "
                  "unchanged")
+
+
+async def test_a_rocketmq_destination_is_refused_saying_fcemu_does_not_emulate_it(
+        api: Api) -> None:
+    """FC documents ApsaraMQ for RocketMQ destinations; fcemu has no RocketMQ
+    (docs/fidelity.md): the 400 says so and names the kinds it emulates."""
+    api.deploy()
+    arn = "acs:mq:cn-hangzhou:1234567890123456:/instances/MQ_INST_1_x/topic/results"
+    reply = await api.fc("PUT", CONFIG, json_body={
+        "destinationConfig": {"onFailure": {"destination": arn}}})
+    assert_error(reply, 400, "InvalidArgument")
+    message = reply.json()["Message"]
+    assert message.startswith(f"destinationConfig.onFailure: unsupported destination {arn!r}: "
+                              "an ApsaraMQ for RocketMQ destination is valid on FC but fcemu "
+                              "does not emulate RocketMQ; fcemu emulates an SMQ queue")
+    for form in ("acs:mns:<region>:<account>:/queues/<q>/messages",
+                 "acs:mns:<region>:<account>:/topics/<t>/messages",
+                 "acs:fc:<region>:<account>:functions/<name>",
+                 "acs:eventbridge:<region>:<account>:eventbus/<bus>"):
+        assert form in message
+    assert (await api.fc("GET", CONFIG)).status == 404  # nothing was stored
