@@ -46,6 +46,20 @@ async def test_put_again_keeps_created_time(api: Api) -> None:
     assert doc["lastModifiedTime"] == "2024-05-01T01:00:00Z"
 
 
+async def test_put_replaces_the_whole_config(api: Api) -> None:
+    """docs/fidelity.md: a field a PUT leaves out takes its default, not its old value."""
+    api.deploy()
+    await api.fc("PUT", CONFIG, json_body={
+        "asyncTask": True, "maxAsyncRetryAttempts": 0, "maxAsyncEventAgeInSeconds": 60,
+        "destinationConfig": {"onSuccess": {"destination": queue_arn("ok")}}})
+    doc = (await api.fc("PUT", CONFIG, json_body={
+        "destinationConfig": {"onFailure": {"destination": queue_arn("bad")}}})).json()
+    assert (doc["asyncTask"], doc["maxAsyncRetryAttempts"],
+            doc["maxAsyncEventAgeInSeconds"]) == (False, 3, 86400)
+    assert doc["destinationConfig"] == {"onFailure": {"destination": queue_arn("bad")}}
+    assert (await api.fc("GET", CONFIG)).json() == doc
+
+
 async def test_get_and_delete_when_none(api: Api) -> None:
     api.deploy()
     assert_error(await api.fc("GET", CONFIG), 404, "AsyncConfigNotExists",
