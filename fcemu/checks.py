@@ -1,13 +1,15 @@
 """Checks of the values a request or a spec carries, each an
 :class:`~fcemu.errors.InvalidArgument` that names the field and what is allowed
 (decisions.md: "names the field and the allowed range"): a JSON document's strings are valid
-Unicode and its nesting bounded, integers within a range, strings within a length, objects,
-lists of one kind. :mod:`fcemu.specs` builds the function and async-config checks on these;
-the HTTP API checks request bodies with them.
+Unicode and its nesting bounded, integers within a range (a JSON number, or the digits of a
+header or query value), strings within a length, objects, lists of one kind.
+:mod:`fcemu.specs` builds the function and async-config checks on these; the HTTP API
+checks request bodies, headers and query values with them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -17,6 +19,8 @@ from fcemu.errors import InvalidArgument
 #: Deepest nesting of arrays and objects a JSON document may have (fcemu's limit: FC's
 #: documents are a few levels deep; deeper ones only exhaust the stack).
 MAX_JSON_DEPTH = 100
+#: A decimal integer in a header or query value (:func:`check_decimal`).
+_DECIMAL = re.compile(r"-?[0-9]+")
 
 
 def check_document(doc: Any, where: str = "") -> None:
@@ -67,6 +71,20 @@ def check_integer(value: Any, key: str, low: int, high: int, *,
     return value
 
 
+def check_decimal(text: str, key: str, low: int, high: int) -> int:
+    """A header or query value that is a decimal integer within ``[low, high]``: ASCII
+    digits, with a ``-`` in front at most. Python's ``int()`` also takes ``1_0``, ``+5``,
+    `` 5 `` and other scripts' digits (``١٠``); FC's integer parameters are digits."""
+    if _DECIMAL.fullmatch(text) is None:
+        raise InvalidArgument(f"{key} must be an integer, got {_shown(text)!r}")
+    if len(text.lstrip("-").lstrip("0")) > 18:  # out of every range; int() refuses 4300+
+        raise InvalidArgument(f"{key} must be between {low} and {high}, got {_shown(text)}")
+    number = int(text)
+    if not low <= number <= high:
+        raise InvalidArgument(f"{key} must be between {low} and {high}, got {number}")
+    return number
+
+
 def check_string(value: Any, key: str, *, max_len: int, min_len: int = 0) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"{key} must be a string, got {value!r}")
@@ -89,6 +107,10 @@ def list_of(value: Any, key: str, kind: type, what: str) -> list[Any]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, kind) for v in value):
         raise InvalidArgument(f"{key} must be a list of {what}")
     return list(value)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _path(where: str, trail: Any) -> str:

@@ -3,7 +3,8 @@
 spec §10.2 fixes the message's shape; decisions.md "Destinations" fixes
 which terminal status goes where and what each field says. Routing reads the
 destination ARN (spec §4.3): SMQ queues and topics, functions, and
-EventBridge buses (recorded in an inspectable log).
+EventBridge buses (recorded in an inspectable log). FC's fourth kind, ApsaraMQ
+for RocketMQ (``acs:mq:…``), is not emulated: refused with a message saying so.
 
 A delivery never fails silently: every destination kind has FC's documented
 payload limit (:data:`PAYLOAD_LIMITS`), an SMQ queue or topic its own
@@ -81,12 +82,18 @@ def parse_destination(arn: str) -> Target:
         return Target("function", m["name"], m["qualifier"])
     if m := _BUS.match(arn):
         return Target("eventbus", m["name"])
-    raise InvalidArgument(
-        f"unsupported destination {arn!r}: use acs:mns:<region>:<account>:/queues/<q>/messages, "
-        "acs:mns:<region>:<account>:/topics/<t>/messages, "
-        "acs:fc:<region>:<account>:functions/<name> or "
-        "acs:eventbridge:<region>:<account>:eventbus/<bus>"
-    )
+    if arn.startswith("acs:mq:"):  # FC's fourth kind (docs/fidelity.md "Destinations")
+        raise InvalidArgument(
+            f"unsupported destination {arn!r}: an ApsaraMQ for RocketMQ destination is "
+            f"valid on FC but fcemu does not emulate RocketMQ; {_EMULATED}")
+    raise InvalidArgument(f"unsupported destination {arn!r}: {_EMULATED}")
+
+
+#: The destination kinds fcemu emulates, as a refused destination's message names them.
+_EMULATED = ("fcemu emulates an SMQ queue (acs:mns:<region>:<account>:/queues/<q>/messages), "
+             "an SMQ topic (acs:mns:<region>:<account>:/topics/<t>/messages), a function "
+             "(acs:fc:<region>:<account>:functions/<name>) and an EventBridge bus "
+             "(acs:eventbridge:<region>:<account>:eventbus/<bus>)")
 
 
 #: :func:`parse_destination` of the ARNs results go to, kept (one regex match or three a
@@ -172,7 +179,7 @@ def result_message(task: Task, timestamp_ms: int) -> dict[str, object]:
         status_code = CONDITION_STATUS[task.condition]
     elif task.condition in ("InvocationError", "InvocationStopped"):
         function_error = "InvocationError"
-        response = _text(task.error_body)
+        response = _error_text(task)
     return {
         "timestamp": timestamp_ms,
         "requestContext": {
@@ -204,7 +211,7 @@ def result_text(task: Task, timestamp_ms: int) -> str:
             status_code = CONDITION_STATUS[task.condition]
         elif task.condition in ("InvocationError", "InvocationStopped"):
             function_error = "InvocationError"
-            response = _text(task.error_body)
+            response = _error_text(task)
         tail = (f'"responseContext":{{"statusCode":{status_code},"functionError":'
                 f'"{function_error}"}},"responsePayload":')
     payload = task.payload
@@ -254,6 +261,15 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 
 def _text(data: bytes | None) -> str:
     return data.decode("utf-8", "replace") if data else ""
+
+
+def _error_text(task: Task) -> str:
+    """A failed or stopped task's ``responsePayload``: its last error; for a Stopped task
+    only the error of the attempt it stopped (decisions.md: "Process exited unexpectedly"
+    if it was running, else ``""``, though an earlier attempt failed: stopped Retrying)."""
+    if task.condition == "InvocationStopped" and not task.stop_requested:
+        return ""
+    return _text(task.error_body)
 
 
 #: Submits an async invocation of a function (``(name, qualifier, payload)``): the engine's.

@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from fcemu.checks import MAX_JSON_DEPTH, check_document, check_integer, check_mapping, printable
+from fcemu.checks import (
+    MAX_JSON_DEPTH,
+    check_decimal,
+    check_document,
+    check_integer,
+    check_mapping,
+    printable,
+)
 from fcemu.errors import InvalidArgument
 from fcemu.specs import (
     ASYNC_CONFIG_FIELDS,
@@ -76,16 +83,10 @@ def integer(doc: Mapping[str, Any], key: str, low: int, high: int) -> int | None
 
 
 def query_int(value: str | None, key: str, low: int, high: int, default: int | None) -> int | None:
-    """An integer query parameter."""
-    if value in (None, ""):
+    """An integer query parameter (or header value): digits (:func:`check_decimal`)."""
+    if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidArgument(f"{key} must be an integer, got {value!r}") from None
-    if not low <= number <= high:
-        raise InvalidArgument(f"{key} must be between {low} and {high}, got {number}")
-    return number
+    return check_decimal(value, key, low, high)
 
 
 def query_bool(value: str | None, key: str, default: bool = False) -> bool:

@@ -91,8 +91,9 @@ def read_invoke_headers(get: Callable[[str], str | None],
     if asynchronous:  # task ID and delay only mean something for async calls (spec §6.3, §6.4)
         value = get(wire.ASYNC_DELAY)
         if value is not None:
-            # a few decimal digits: nothing to strip, and int() reads them
-            delay = int(value) if len(value) < 5 and value.isdecimal() else -1
+            # a few ASCII digits: nothing to strip, and int() reads them (isdecimal alone
+            # takes other scripts' digits: inputs.query_int refuses them)
+            delay = int(value) if len(value) < 5 and value.isascii() and value.isdecimal() else -1
             if not 0 <= delay <= _MAX_DELAY:
                 delay = inputs.query_int(wire.unquoted(value), wire.ASYNC_DELAY, 0,
                                          _MAX_DELAY, 0) or 0

@@ -7,6 +7,7 @@ A mixin of :class:`fcemu.engine.Engine`; the engine owns the state declared belo
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from fcemu.destinations import parse_destination
@@ -17,6 +18,28 @@ if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.models import Function
     from fcemu.specs import AsyncConfigSpec
+
+
+#: A ListAsyncInvokeConfigs ``nextToken``: ``<function>:<qualifier>`` (neither has a colon).
+_CONFIG_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_$-]{0,199}):([A-Za-z0-9_-]{1,128})")
+
+
+def config_token(key: tuple[str, str]) -> str:
+    """The ``nextToken`` of a page whose next config is ``key`` (function, qualifier)."""
+    return f"{key[0]}:{key[1]}"
+
+
+def config_position(token: str) -> tuple[str, str]:
+    """The (function, qualifier) a ``nextToken`` names, compared as the list is sorted (a
+    position, not an existing config: one deleted meanwhile still names one); the first
+    position for no token. InvalidArgument, as ListAsyncTasks's, when it names none."""
+    if not token:
+        return "", ""
+    match = _CONFIG_TOKEN.fullmatch(token)
+    if match is None:
+        raise InvalidArgument(f"invalid nextToken {token!r}: pass the nextToken "
+                              "of the previous page unchanged")
+    return match[1], match[2]
 
 
 class ConfigOperations:
@@ -72,13 +95,16 @@ class ConfigOperations:
 
     def list_async_invoke_configs(self, function_name: str | None = None, limit: int = 20,
                                   next_token: str = "") -> tuple[list[AsyncConfig], str]:
+        """ListAsyncInvokeConfigs: by (function, qualifier), from the position ``next_token``
+        names on (:func:`config_position`): each config is listed once, and the last page
+        has no token (spec §5.2)."""
         if function_name:
             self._function(function_name)
+        start = config_position(next_token)
         keys = sorted(k for k in self.async_configs
-                      if (not function_name or k[0] == function_name)
-                      and f"{k[0]}:{k[1]}" >= next_token)
+                      if (not function_name or k[0] == function_name) and k >= start)
         page = [self.async_configs[k] for k in keys[:limit]]
-        return page, (f"{keys[limit][0]}:{keys[limit][1]}" if len(keys) > limit else "")
+        return page, (config_token(keys[limit]) if len(keys) > limit else "")
 
     def effective_async_config(self, name: str, qualifier: str) -> AsyncConfig:
         """The config a qualifier uses: its own, else LATEST's, else the defaults."""

@@ -253,10 +253,12 @@ class TagOperations:
         rows = [TagResource(f.arn, kind, k, v) for f in functions
                 if all(dict(tag_pairs(f)).get(key) == value for key, value in tags)
                 for k, v in tag_pairs(f)]
-        start = int(next_token) if next_token.isdigit() else 0
-        if next_token and not next_token.isdigit():
-            raise InvalidArgument(f"invalid NextToken {next_token!r}: pass the previous "
-                                  "page's NextToken unchanged")
+        start = 0
+        if next_token:  # an offset this listing gave: ASCII digits, of a size int() reads
+            if not (next_token.isascii() and next_token.isdigit()) or len(next_token) > 18:
+                raise InvalidArgument(f"invalid NextToken {next_token!r}: pass the previous "
+                                      "page's NextToken unchanged")
+            start = int(next_token)
         page = rows[start:start + limit]
         return page, str(start + limit) if start + limit < len(rows) else ""
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fcemu.checks import check_decimal
 from fcemu.errors import (
     AdditionalVersionContainsMajorVersion,
     AliasAlreadyExists,
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 #: FC alias names: a letter or ``_`` first, then letters, digits, ``_`` and ``-``; 1–128.
 ALIAS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 DIRECTIONS = ("BACKWARD", "FORWARD")
+#: The largest ListFunctionVersions ``nextToken`` (a version ID) read.
+_MAX_TOKEN = 10**18
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def check_alias_name(name: Any) -> str:
 
 
 def check_version_id(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.isdigit() or value.startswith("0"):
+    if (not isinstance(value, str) or not value.isascii() or not value.isdigit()
+            or value.startswith("0")):
         raise InvalidArgument(f"{key} must be a published version ID such as \"1\", "
                               f"got {value!r}")
     return value
@@ -176,8 +180,8 @@ class VersionOperations:
             check_version_id(next_token, "nextToken")
         backward = direction == "BACKWARD"
         ids = sorted((int(v) for v in self.versions.get(name, {})), reverse=backward)
-        if next_token:
-            start = int(next_token)
+        if next_token:  # digits (checked above), of a size int() reads
+            start = check_decimal(next_token, "nextToken", 1, _MAX_TOKEN)
             ids = [i for i in ids if (i <= start if backward else i >= start)]
         page = [self.versions[name][str(i)] for i in ids[:limit]]
         return page, str(ids[limit]) if len(ids) > limit else ""

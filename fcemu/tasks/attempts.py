@@ -74,7 +74,7 @@ class TaskAttempts(TaskEvents, TaskRows):
         if waits.pop(task, None) is not None and not waits:
             shards[at] = {}  # a dict never shrinks: its table would stay burst-sized
         if self._paused:
-            self._paused.get(task.function_name, {}).pop(task.task_id, None)
+            self._unpark(task)
         if task.status in _NOT_RUNNABLE:
             return None
         function = self._function(task.function_name)
@@ -180,6 +180,8 @@ class TaskAttempts(TaskEvents, TaskRows):
     def _finish(self, task: Task, status: TaskStatus, condition: str, detail: str = "") -> None:
         if task in self._waits.shards[hash(task) & MASK]:  # usually none: its dispatch took it
             self._unwait(task)
+        if self._paused:  # stopped while parked (its function disabled): forget it there
+            self._unpark(task)
         task.condition = condition
         task.end_ms = now = self._clock.now_ms()
         self._event(task, status, detail, now)

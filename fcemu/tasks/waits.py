@@ -3,8 +3,8 @@
 A mixin of :class:`fcemu.tasks.AsyncTasks` (which owns the state declared below): each
 waiting task's wake-up is an entry of the scheduler's that allocates no object of its own
 (a burst of waiting tasks shares one heap entry, :mod:`fcemu.timers`); tasks of a disabled
-function are parked until it is enabled again; one housekeeping timer forgets each record
-7 days after its submission (spec: task records are kept 7 days).
+function are parked until it is enabled again (or they end); one housekeeping timer
+forgets each record 7 days after its submission (spec: task records are kept 7 days).
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ class Waits:
         expiry = task.submitted_ms + task.max_age_s * 1000 + 1
         if expiry > now:
             self._wake_at(task, expiry, "disabled")
+
+    def _unpark(self, task: Task) -> None:
+        """Forget a parked task: it woke up, or it ended (stopped, expired, invalid) while
+        its function was disabled; a function with none left goes from :attr:`_paused`."""
+        parked = self._paused.get(task.function_name)
+        if parked is not None and parked.pop(task.task_id, None) is not None and not parked:
+            del self._paused[task.function_name]
 
     def resume(self, function_name: str) -> None:
         """EnableFunctionInvocation: the function's waiting tasks are dispatched now."""

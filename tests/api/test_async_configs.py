@@ -46,6 +46,20 @@ async def test_put_again_keeps_created_time(api: Api) -> None:
     assert doc["lastModifiedTime"] == "2024-05-01T01:00:00Z"
 
 
+async def test_put_replaces_the_whole_config(api: Api) -> None:
+    """docs/fidelity.md: a field a PUT leaves out takes its default, not its old value."""
+    api.deploy()
+    await api.fc("PUT", CONFIG, json_body={
+        "asyncTask": True, "maxAsyncRetryAttempts": 0, "maxAsyncEventAgeInSeconds": 60,
+        "destinationConfig": {"onSuccess": {"destination": queue_arn("ok")}}})
+    doc = (await api.fc("PUT", CONFIG, json_body={
+        "destinationConfig": {"onFailure": {"destination": queue_arn("bad")}}})).json()
+    assert (doc["asyncTask"], doc["maxAsyncRetryAttempts"],
+            doc["maxAsyncEventAgeInSeconds"]) == (False, 3, 86400)
+    assert doc["destinationConfig"] == {"onFailure": {"destination": queue_arn("bad")}}
+    assert (await api.fc("GET", CONFIG)).json() == doc
+
+
 async def test_get_and_delete_when_none(api: Api) -> None:
     api.deploy()
     assert_error(await api.fc("GET", CONFIG), 404, "AsyncConfigNotExists",
@@ -101,3 +115,53 @@ async def test_list_all_and_per_function_with_pages(api: Api) -> None:
                  404, "FunctionNotFound")
     assert_error(await api.fc("GET", "/async-invoke-configs", params={"limit": "0"}),
                  400, "InvalidArgument")
+
+
+async def test_pages_of_one_list_names_around_the_separator_once_each(api: Api) -> None:
+    """The nextToken is a position in the listing's (function, qualifier) order: ``a-b``
+    sorts after ``a``, as ``f10`` after ``f1`` (the audit's t7, t20)."""
+    for name in ("a", "a-b", "f1", "f10"):
+        api.deploy(name)
+        await api.put_config(name)
+    listed, token = [], None
+    for _ in range(6):
+        params = {"limit": "1"} | ({"nextToken": token} if token else {})
+        doc = (await api.fc("GET", "/async-invoke-configs", params=params)).json()
+        listed += [c["functionArn"].rsplit("/", 1)[1] for c in doc["configs"]]
+        token = doc.get("nextToken")
+        if not token:
+            break
+    assert listed == ["a", "a-b", "f1", "f10"]
+    assert token is None
+
+
+@pytest.mark.parametrize("token", ["zzz", "a:b:c"])
+async def test_a_garbage_next_token_is_400_as_list_async_tasks_answers(api: Api,
+                                                                      token: str) -> None:
+    api.deploy("a")
+    await api.put_config("a")
+    reply = await api.fc("GET", "/async-invoke-configs", params={"nextToken": token})
+    assert_error(reply, 400, "InvalidArgument",
+                 f"invalid nextToken {token!r}: pass the nextToken of the previous page "
+                 "unchanged")
+
+
+async def test_a_rocketmq_destination_is_refused_saying_fcemu_does_not_emulate_it(
+        api: Api) -> None:
+    """FC documents ApsaraMQ for RocketMQ destinations; fcemu has no RocketMQ
+    (docs/fidelity.md): the 400 says so and names the kinds it emulates."""
+    api.deploy()
+    arn = "acs:mq:cn-hangzhou:1234567890123456:/instances/MQ_INST_1_x/topic/results"
+    reply = await api.fc("PUT", CONFIG, json_body={
+        "destinationConfig": {"onFailure": {"destination": arn}}})
+    assert_error(reply, 400, "InvalidArgument")
+    message = reply.json()["Message"]
+    assert message.startswith(f"destinationConfig.onFailure: unsupported destination {arn!r}: "
+                              "an ApsaraMQ for RocketMQ destination is valid on FC but fcemu "
+                              "does not emulate RocketMQ; fcemu emulates an SMQ queue")
+    for form in ("acs:mns:<region>:<account>:/queues/<q>/messages",
+                 "acs:mns:<region>:<account>:/topics/<t>/messages",
+                 "acs:fc:<region>:<account>:functions/<name>",
+                 "acs:eventbridge:<region>:<account>:eventbus/<bus>"):
+        assert form in message
+    assert (await api.fc("GET", CONFIG)).status == 404  # nothing was stored

@@ -132,6 +132,21 @@ async def test_stopped_while_running_goes_through_stopping(api: Api) -> None:
     assert message["responseContext"]["functionError"] == "InvocationError"
 
 
+async def test_stopped_while_retrying_sends_no_error_of_the_failed_attempt(api: Api) -> None:
+    """decisions.md: a Stopped task's ``responsePayload`` is the "Process exited
+    unexpectedly" error if it was running, else ``""`` (the audit's t3)."""
+    api.deploy(handler=boom)
+    await api.put_config(destinationConfig={"onFailure": {"destination": queue_arn("dlq")}})
+    await api.invoke(task_id="job-1")
+    await api.settle()
+    assert (await api.task("job-1"))["status"] == "Retrying"
+    assert (await api.fc("PUT", f"{TASKS}/job-1/stop")).status == 200
+    [message] = api.messages("dlq")
+    assert message["requestContext"]["condition"] == "InvocationStopped"
+    assert message["responseContext"] == {"statusCode": 200, "functionError": "InvocationError"}
+    assert message["responsePayload"] == ""
+
+
 async def test_failed_when_throttled_until_max_age(api: Api) -> None:
     api.deploy()
     await api.fc("PUT", "/functions/f/concurrency", json_body={"reservedConcurrency": 0})

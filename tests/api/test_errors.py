@@ -212,3 +212,19 @@ async def test_mns_paths_are_left_to_the_mns_routes(api: Api) -> None:
     assert reply.headers["content-type"].startswith("text/xml")
     assert "x-fc-request-id" not in reply.headers
     assert "<Code>QueueNotExist</Code>" in reply.text
+
+
+@pytest.mark.parametrize("value", ["1_0", "+5", " 5", "5 ", "\u0661", "0x5", "5.0"])
+@pytest.mark.parametrize(("path", "key"), [
+    ("/functions", "limit"),
+    ("/async-invoke-configs", "limit"),
+    ("/functions/f/async-tasks", "startedTimeBegin"),
+])
+async def test_integer_query_values_are_digits_only(api: Api, path: str, key: str,
+                                                    value: str) -> None:
+    """FC's integer parameters are digits; Python's int() also reads ``1_0``, ``+5``,
+    spaces and other scripts' digits (the audit's): each is a 400 naming them."""
+    api.deploy()
+    await api.put_config()
+    reply = await api.fc("GET", path, params={key: value})
+    assert_error(reply, 400, "InvalidArgument", f"{key} must be an integer, got {value!r}")

@@ -127,6 +127,12 @@ async def test_quoted_header_values_and_any_name_case(api: Api) -> None:
     ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "1.5"}, "x-fc-async-delay"),
     ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "-1"}, "x-fc-async-delay"),
     ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "3601"}, "x-fc-async-delay"),
+    # digits only: Python's int() would read each of these (the audit's "1_0" as 10)
+    ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "1_0"}, "x-fc-async-delay"),
+    ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "+5"}, "x-fc-async-delay"),
+    ({"x-fc-invocation-type": "Async", "x-fc-async-delay": "١٠".encode().decode("latin-1")},
+     "x-fc-async-delay"),
+    ({"x-fc-invocation-type": "Async", "x-fc-async-delay": '"1_000"'}, "x-fc-async-delay"),
     ({"x-fc-invocation-type": "Async", "x-fc-async-task-id": "1job"}, "x-fc-async-task-id"),
     ({"x-fc-invocation-type": "Async", "x-fc-async-task-id": "job.1"}, "x-fc-async-task-id"),
     ({"x-fc-invocation-type": "Async", "x-fc-async-task-id": "j" * 129}, "x-fc-async-task-id"),

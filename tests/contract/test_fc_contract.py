@@ -216,6 +216,22 @@ def test_async_invoke_config_crud_and_defaults(fc_client):
     assert (error.status_code, error.code) == (404, "AsyncConfigNotExists")
 
 
+def test_list_async_invoke_configs_pages_of_one_end_with_each_config_once(fc_client):
+    """The SDK's paging over ``a`` and ``a-b`` (which once returned ``a`` forever)."""
+    for name in ("a", "a-b"):
+        create_function(fc_client, name, ECHO)
+        put_config(fc_client, name)
+    listed, token = [], None
+    for _ in range(4):
+        body = fc_client.list_async_invoke_configs(
+            fc.ListAsyncInvokeConfigsRequest(limit=1, next_token=token)).body
+        listed += [c.function_arn.rsplit("/", 1)[1] for c in body.configs]
+        token = body.next_token
+        if not token:
+            break
+    assert (listed, token) == (["a", "a-b"], None)
+
+
 @pytest.mark.fc_verified
 @pytest.mark.parametrize(("field", "value", "needle"), [
     ("retries", 9, "maxAsyncRetryAttempts must be between 0 and 8"),

@@ -181,6 +181,13 @@ CASES = [
     fc("list-huge-limit", "GET", f"/functions?limit={HUGE}", b"", "limit"),
     fc("tasks-huge-time", "GET", f"/functions/f/async-tasks?startedTimeBegin={HUGE}", b"",
        "startedTimeBegin"),
+    # -- digits other than ASCII ones: int() reads "²" no more than 5000 digits -------
+    fc("versions-superscript-token", "GET", "/functions/f/versions?nextToken=%C2%B2", b"",
+       "nextToken"),
+    fc("versions-huge-token", "GET", f"/functions/f/versions?nextToken={HUGE}", b"",
+       "nextToken"),
+    fc("tags-superscript-token", "GET", "/tags-v2?NextToken=%C2%B2", b"", "NextToken"),
+    fc("tags-huge-token", "GET", f"/tags-v2?NextToken={HUGE}", b"", "NextToken"),
     # -- code packages: checked (and test-unpacked) before anything is applied --------
     fc("create-zip-file-and-dir", "POST", "/functions", create(code={"zipFile": zip_of(
         INDEX, ("a", "x", FILE), ("a/b.py", "y", FILE))}), "'a' is both a file and a dir"),
