@@ -136,7 +136,8 @@ def to_epoch_ms(value: int | float | str | datetime) -> int:
     if isinstance(value, (int, float)):
         return _epoch_in_range(value, value)
     text = str(value).strip()
-    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+    digits = text[1:] if text.startswith("-") else text  # one sign at most ("--5" is no time)
+    if digits.isascii() and digits.isdigit():
         if len(text) > 20:  # far out of range, and int() refuses 4300+ digits
             raise ValueError(f"{text[:24]}... is not a time: epoch milliseconds must be at "
                              f"most {MAX_EPOCH_MS}")

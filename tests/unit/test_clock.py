@@ -63,6 +63,8 @@ def test_to_epoch_ms(value, expected):
 def test_to_epoch_ms_explains_bad_input():
     with pytest.raises(ValueError, match="ISO 8601"):
         to_epoch_ms("next tuesday")
+    with pytest.raises(ValueError, match="ISO 8601"):  # one sign at most, not int()'s error
+        to_epoch_ms("--5")
 
 
 def test_to_duration_ms():
