@@ -76,7 +76,8 @@ def test_check_and_config_schema(tmp_path: Path) -> None:
     bad = fcemu("check", "fcemu.yaml", cwd=tmp_path)
     assert bad.code == 2
     assert bad.err.startswith("fcemu: fcemu.yaml:7: functions.job.runtime: runtime 'java11' "
-                              "is not supported by fcemu")
+                              "is not supported by fcemu: use python3 or any python3.N, "
+                              "e.g. python3.10 or python3.12")
     schema = json.loads(fcemu("config-schema").out)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert "functions" in schema["properties"]
