@@ -30,6 +30,7 @@ from fcemu.cli.client import (
     Interrupted,
     UsageError,
     parse_access_key,
+    parse_endpoint,
     quote,
 )
 from fcemu.cli.snapshots import run_snapshot
@@ -295,8 +296,13 @@ def run(args: argparse.Namespace, out: fmt.Output | None = None) -> int:
     """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``, signing its
     FC, control and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
     out = out or fmt.Output(bool(getattr(args, "json", False)))
-    endpoint = (getattr(args, "endpoint", None) or os.environ.get("FCEMU_ENDPOINT")
-                or DEFAULT_ENDPOINT)
+    endpoint = getattr(args, "endpoint", None) or DEFAULT_ENDPOINT
+    if getattr(args, "endpoint", None) is None and os.environ.get("FCEMU_ENDPOINT"):
+        try:
+            endpoint = parse_endpoint(os.environ["FCEMU_ENDPOINT"])
+        except ValueError as exc:
+            out.note(f"fcemu: FCEMU_ENDPOINT: {exc}")
+            return EXIT_USAGE
     access_key: tuple[str, str] | None = getattr(args, "access_key", None)
     if access_key is None and os.environ.get("FCEMU_ACCESS_KEY"):
         try:

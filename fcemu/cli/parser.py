@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fcemu
-from fcemu.cli.client import DEFAULT_ENDPOINT, parse_access_key
+from fcemu.cli.client import DEFAULT_ENDPOINT, parse_access_key, parse_endpoint
 from fcemu.cli.help import DESCRIPTIONS
 
 __all__ = ["EXIT_CODES", "build_parser"]
@@ -165,6 +165,14 @@ def _layer(text: str) -> tuple[str, Path]:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("layer_map: ")) from None
 
 
+def _endpoint(text: str) -> str:
+    """``--endpoint``: ``http[s]://HOST:PORT`` or ``HOST:PORT``, as a URL."""
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _access_key(text: str) -> tuple[str, str]:
     """``--access-key ID:SECRET`` → ``(ID, SECRET)`` (the secret may contain ``:``)."""
     try:
@@ -223,9 +231,9 @@ def _whole(minimum: int) -> Callable[[str], int]:
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--endpoint", default=default, metavar="URL",
-                        help="emulator URL (default $FCEMU_ENDPOINT or "
-                             f"{DEFAULT_ENDPOINT})")
+    parser.add_argument("--endpoint", type=_endpoint, default=default, metavar="URL",
+                        help="emulator URL, http://HOST:PORT (or HOST:PORT; default "
+                             f"$FCEMU_ENDPOINT or {DEFAULT_ENDPOINT})")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print JSON instead of tables")
     parser.add_argument("--access-key", type=_access_key, default=default, metavar="ID:SECRET",
