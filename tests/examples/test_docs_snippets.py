@@ -13,6 +13,7 @@ on its own. A block that cannot run so is listed in
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 import warnings
 from pathlib import Path
@@ -63,7 +64,7 @@ BLOCKS = python_blocks()
 def _paired() -> dict[str, str]:
     """A ``# test_*.py`` block -> the ``# conftest.py`` block just before it on its page."""
     pairs = {}
-    for (where, code), (next_where, next_code) in zip(BLOCKS, BLOCKS[1:]):
+    for (where, code), (next_where, next_code) in itertools.pairwise(BLOCKS):
         if (where.split(":")[0] == next_where.split(":")[0]
                 and code.startswith("# conftest.py") and next_code.startswith("# test_")):
             pairs[next_code] = code
