@@ -285,9 +285,10 @@ def check_runtime(value: Any) -> str:
     if PYTHON_RUNTIME.match(value) or value in CUSTOM_RUNTIMES or value in NODEJS_RUNTIMES:
         return value
     raise InvalidArgument(
-        f"runtime {value!r} is not supported by fcemu: use python3.9, python3.10, python3.12 "
-        "(served by the local interpreter), nodejs12, nodejs14, nodejs16, nodejs18, nodejs20 "
-        "(served by the local node) or custom / custom.debian10-12"
+        f"runtime {value!r} is not supported by fcemu: use python3 or any python3.N, e.g. "
+        "python3.10 or python3.12 (served by the local interpreter), nodejs12, nodejs14, "
+        "nodejs16, nodejs18, nodejs20 (served by the local node) or custom / "
+        "custom.debian10-12"
     )
 
 

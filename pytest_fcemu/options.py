@@ -24,6 +24,8 @@ OPTIONS = {
     "region": "region in ARNs and contexts (default cn-hangzhou)",
     "account_id": "account ID in ARNs and contexts (default 1234567890123456)",
     "pass_env": "environment variable handlers get besides FC's (repeatable; ini: a list)",
+    "port": "the session emulator's port (default: a free one, whatever fcemu_settings "
+            "says; a fixed port suits one pytest process, not xdist workers)",
 }
 #: The settings a running emulator cannot change: a marker may ask only for another clock.
 SERVER_FIELDS = ("clock", "host", "port")
@@ -80,6 +82,15 @@ def setting_fields(name: str, value: Any, origin: Path) -> dict[str, Any]:
         return {"start_ms": to_epoch_ms(value)}
     if name == "seed":
         return {"seed": None if value is None else int(value)}
+    if name == "port":
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            port = -1
+        if not 0 <= port <= 65535:
+            raise pytest.UsageError(f"fcemu port must be a whole number from 0 to 65535, "
+                                    f"got {value!r}")
+        return {"port": port}
     if name == "config":
         paths = [value] if isinstance(value, (str, os.PathLike)) else list(value)
         return {"config": tuple(origin / Path(p) for p in paths)}

@@ -3,7 +3,7 @@
 Everything it hands out is fcemu's public Python API (:class:`fcemu.Emulator`);
 this module only builds settings, picks the session's emulator and wires the
 hooks of :mod:`pytest_fcemu.hooks`. One emulator per clock mode runs per
-session (per xdist worker, on a free port), started on first use; the
+session (per xdist worker, on a free port unless ``--fcemu-port``), started on first use; the
 ``fcemu`` fixture resets it before each test, so a test pays a reset, not a
 server start. A test whose marker asks for another clock mode gets that
 mode's emulator (changing a running emulator's clock mode is not possible).
@@ -81,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER)
-    config.stash[_SERVERS] = Servers()
+    config.stash[_SERVERS] = Servers(configured(config).get("port", 0))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -111,9 +111,13 @@ def fcemu_settings(pytestconfig: pytest.Config) -> Settings:
     """The session's :class:`fcemu.Settings`: ``--fcemu-*`` options, then ``FCEMU_*``
     environment variables, then ``fcemu_*`` ini keys, then the ``settings`` of the
     deployment files they name, then the plugin's defaults (manual clock, seed 0), passed
-    through the ``pytest_fcemu_settings`` hook. Always loopback on a free port.
+    through the ``pytest_fcemu_settings`` hook. Loopback, on a free port unless
+    ``--fcemu-port`` (``FCEMU_PORT``, ``fcemu_port``) names one.
 
-    Override this fixture in a ``conftest.py`` to build them yourself.
+    Override this fixture in a ``conftest.py`` to build them yourself: from this one
+    (``def fcemu_settings(fcemu_settings): return fcemu_settings.replace(...)``) to keep
+    the plugin's defaults, or from ``fcemu.Settings(...)``, whose defaults are a real
+    clock and no seed. The port is the plugin's either way.
     """
     given = configured(pytestconfig)
     settings = Settings(port=0, clock="manual", seed=0).replace(**given)
@@ -121,7 +125,7 @@ def fcemu_settings(pytestconfig: pytest.Config) -> Settings:
         from fcemu.config import load_settings
 
         settings = load_settings(settings.config, settings).replace(
-            **given, host=settings.host, port=0)
+            **given, host=settings.host, port=given.get("port", 0))
     adjusted = pytestconfig.hook.pytest_fcemu_settings(config=pytestconfig, settings=settings)
     return adjusted if adjusted is not None else settings
 

@@ -20,9 +20,12 @@ END_SETTLE_S = 5.0
 
 
 class Servers:
-    """The session's emulators, one per clock mode, started on first use."""
+    """The session's emulators, one per clock mode, started on first use, each on ``port``
+    (0: a free one), whatever port the settings they are given say (an overridden
+    ``fcemu_settings`` that builds ``fcemu.Settings(...)`` has its default, 9000)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port
         self.running: dict[str, Emulator] = {}
 
     def get(self, settings: Settings) -> Emulator:
@@ -30,7 +33,7 @@ class Servers:
         if emu is None:
             from fcemu import Emulator
 
-            emu = self.running[settings.clock] = Emulator(settings)
+            emu = self.running[settings.clock] = Emulator(settings.replace(port=self.port))
         emu.start()
         return emu
 

@@ -47,6 +47,7 @@ __all__ = [
     "Response",
     "UsageError",
     "parse_access_key",
+    "parse_endpoint",
 ]
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_EMULATOR = 0, 1, 2, 3
@@ -239,6 +240,28 @@ def _api_error(status: int, headers: dict[str, str], body: bytes) -> ApiError:
     except ElementTree.ParseError:
         return ApiError(status, "HTTPError", body.decode("utf-8", "replace")[:200]
                         or f"HTTP {status}", headers.get("x-fc-request-id", ""))
+
+
+def parse_endpoint(text: str) -> str:
+    """``--endpoint`` / ``FCEMU_ENDPOINT``: ``http[s]://host[:port]``, or ``host:port`` (taken
+    as ``http://host:port``) → the URL; ValueError, saying what is expected, if neither."""
+    url = text.strip().rstrip("/")
+    if "://" not in url:
+        host, sep, port = url.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected http://HOST:PORT (or HOST:PORT), e.g. "
+                             f"{DEFAULT_ENDPOINT}, got {text!r}")
+        url = "http://" + url
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment):
+        raise ValueError(f"expected http://HOST:PORT (or HOST:PORT), e.g. {DEFAULT_ENDPOINT}, "
+                         f"got {text!r}")
+    return url
 
 
 def parse_access_key(text: str) -> tuple[str, str]:

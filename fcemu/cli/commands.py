@@ -30,12 +30,13 @@ from fcemu.cli.client import (
     Interrupted,
     UsageError,
     parse_access_key,
+    parse_endpoint,
     quote,
 )
 from fcemu.cli.snapshots import run_snapshot
 from fcemu.cli.triggers import run_triggers
 
-__all__ = ["COMMANDS", "TERMINAL", "run", "wait_for_task"]
+__all__ = ["COMMANDS", "TERMINAL", "get_task", "run", "task_mode_off", "wait_for_task"]
 
 #: The statuses a task ends in.
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Expired", "Invalid"})
@@ -76,15 +77,52 @@ def run_tasks(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
             raise UsageError("--qualifier needs a FUNCTION: fcemu tasks FUNCTION --qualifier Q")
         tasks = client.pages("/tasks", "tasks", "FcemuControl", query, limit, control=True)
     else:
-        tasks = client.pages(f"/functions/{quote(args.function)}/async-tasks", "tasks",
-                             "ListAsyncTasks", query, limit)
+        try:
+            tasks = client.pages(f"/functions/{quote(args.function)}/async-tasks", "tasks",
+                                 "ListAsyncTasks", query, limit)
+        except ApiError as exc:
+            if not task_mode_off(exc):
+                raise
+            tasks = _tasks_without_task_mode(client, args.function, query, limit)
     out.emit({"tasks": tasks}, lambda: fmt.tasks_table(tasks, args.function))
     return EXIT_OK
 
 
+def task_mode_off(exc: ApiError) -> bool:
+    """The FC task APIs refused: the function (qualifier) has no ``asyncTask: true``."""
+    return exc.code == "InvalidArgument" and "async task mode is off" in exc.message
+
+
+def _tasks_without_task_mode(client: Client, function: str, query: dict[str, Any],
+                             limit: int | None) -> list[dict[str, Any]]:
+    """A function's tasks through the control API, which keeps them with task mode off too
+    (as ``fcemu tasks`` lists them): every qualifier's, or ``query``'s qualifier's."""
+    qualifier = query.get("qualifier")
+    wanted = {**query, "qualifier": None, "function": function}
+    tasks = client.pages("/tasks", "tasks", "FcemuControl", wanted,
+                         None if qualifier else limit, control=True)
+    if qualifier:
+        tasks = [t for t in tasks if t.get("qualifier") == qualifier][:limit]
+    return tasks
+
+
+def get_task(client: Client, function: str, task_id: str,
+             qualifier: str | None = None) -> dict[str, Any]:
+    """GetAsyncTask; for a function without task mode, the task's record through the control
+    API (which keeps every task, and adds its attempts)."""
+    path = f"/functions/{quote(function)}/async-tasks/{quote(task_id)}"
+    try:
+        task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask",
+                                         query={"qualifier": qualifier})
+    except ApiError as exc:
+        if not task_mode_off(exc):
+            raise
+        task = client.control("GET", path)
+    return task
+
+
 def run_task(client: Client, args: argparse.Namespace, out: fmt.Output) -> int:
-    task = client.fc("GET", f"/functions/{quote(args.function)}/async-tasks/{quote(args.task_id)}",
-                     "GetAsyncTask", query={"qualifier": args.qualifier})
+    task = get_task(client, args.function, args.task_id, args.qualifier)
     out.emit(task, lambda: fmt.task_view(task, args.function))
     return EXIT_OK
 
@@ -117,10 +155,14 @@ def run_invoke(client: Client, args: argparse.Namespace, out: fmt.Output) -> int
         doc = {"status": answer.status, "requestId": request_id, "taskId": task_id}
         if args.wait is not None:
             try:
-                doc["task"] = wait_for_task(client, args.function, task_id, args.wait, out)
+                doc["task"] = wait_for_task(client, args.function, task_id, args.wait, out,
+                                            args.qualifier)
             except KeyboardInterrupt:
                 raise Interrupted(f"task {task_id} goes on: `fcemu task {args.function} "
                                   f"{task_id}` shows it") from None
+            except CliError:  # accepted all the same: say so, with the task's ID
+                out.emit(doc, lambda: fmt.accepted(doc))
+                raise
         out.emit(doc, lambda: fmt.accepted(doc))
         return EXIT_OK
     error_type = answer.headers.get("x-fc-error-type", "")
@@ -149,21 +191,24 @@ def _payload(value: str | None) -> bytes:
 
 
 def wait_for_task(client: Client, function: str, task_id: str, timeout: float,
-                  out: fmt.Output) -> dict[str, Any]:
+                  out: fmt.Output, qualifier: str | None = None) -> dict[str, Any]:
     """Follow a task to its end, noting its status changes on stderr.
 
     On a real clock: poll GetAsyncTask until the task ends, for at most ``timeout`` real
     seconds. A manual clock moves only when told, so a task waiting for it (a delay, a
     retry's backoff) would never end: wait until the emulator settles at the current time
     (at most ``timeout`` seconds), then fail at once, saying how to move the clock, unless
-    the task has ended. A :class:`CliError` (exit 1) when it has not ended.
+    the task has ended. A :class:`CliError` (exit 1) when it has not ended. A function
+    without task mode has its tasks read through the control API (:func:`get_task`).
     """
-    path = f"/functions/{quote(function)}/async-tasks/{quote(task_id)}"
+    def read() -> dict[str, Any]:
+        return get_task(client, function, task_id, qualifier)
+
     if client.control("GET", "/clock").get("mode") == "manual":
-        return _settle_for(client, path, function, task_id, timeout, out)
+        return _settle_for(client, read, function, task_id, timeout, out)
     deadline, seen = time.monotonic() + timeout, ""
     while True:
-        task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
+        task = read()
         status = task.get("status", "")
         if status != seen:
             out.note(f"task {task_id}: {status}")
@@ -176,8 +221,8 @@ def wait_for_task(client: Client, function: str, task_id: str, timeout: float,
         time.sleep(0.2)  # the CLI polls a server it does not control
 
 
-def _settle_for(client: Client, path: str, function: str, task_id: str, timeout: float,
-                out: fmt.Output) -> dict[str, Any]:
+def _settle_for(client: Client, read: Callable[[], dict[str, Any]], function: str,
+                task_id: str, timeout: float, out: fmt.Output) -> dict[str, Any]:
     """``--wait`` on a manual clock: settle, then the task has ended or waits for the clock."""
     settled = True
     try:
@@ -186,7 +231,7 @@ def _settle_for(client: Client, path: str, function: str, task_id: str, timeout:
         if exc.code != "SettleTimeout":
             raise
         settled = False
-    task: dict[str, Any] = client.fc("GET", path, "GetAsyncTask")
+    task = read()
     status = task.get("status", "")
     out.note(f"task {task_id}: {status}")
     if status in TERMINAL:
@@ -295,8 +340,13 @@ def run(args: argparse.Namespace, out: fmt.Output | None = None) -> int:
     """Run one inspection command against ``--endpoint`` / ``FCEMU_ENDPOINT``, signing its
     FC, control and SMQ requests with ``--access-key`` / ``FCEMU_ACCESS_KEY`` when given."""
     out = out or fmt.Output(bool(getattr(args, "json", False)))
-    endpoint = (getattr(args, "endpoint", None) or os.environ.get("FCEMU_ENDPOINT")
-                or DEFAULT_ENDPOINT)
+    endpoint = getattr(args, "endpoint", None) or DEFAULT_ENDPOINT
+    if getattr(args, "endpoint", None) is None and os.environ.get("FCEMU_ENDPOINT"):
+        try:
+            endpoint = parse_endpoint(os.environ["FCEMU_ENDPOINT"])
+        except ValueError as exc:
+            out.note(f"fcemu: FCEMU_ENDPOINT: {exc}")
+            return EXIT_USAGE
     access_key: tuple[str, str] | None = getattr(args, "access_key", None)
     if access_key is None and os.environ.get("FCEMU_ACCESS_KEY"):
         try:

@@ -22,12 +22,13 @@ DESCRIPTIONS: dict[str, str] = {
                  "configs (ListAsyncInvokeConfigs): runtime, handler, timeout, memory, "
                  "task mode, retries and destinations (the whole documents with --json).",
     "tasks": "List async tasks, newest first. With FUNCTION: that function's tasks "
-             "(ListAsyncTasks; its async invoke config needs asyncTask: true). Without: "
-             "every function's retained tasks, task mode on or off, through the control API "
-             "(GET /_fcemu/tasks), with a FUNCTION column. --limit caps the list (default "
-             "20), --all fetches every page.",
-    "task": "Show one async task (GetAsyncTask): its status, times, retries, destination "
-            "status, error, payload and result, then its event timeline.",
+             "(ListAsyncTasks; without asyncTask: true, which FC's task APIs need, through "
+             "the control API). Without: every function's retained tasks, task mode on or "
+             "off, through the control API (GET /_fcemu/tasks), with a FUNCTION column. "
+             "--limit caps the list (default 20), --all fetches every page.",
+    "task": "Show one async task (GetAsyncTask; without asyncTask: true, through the control "
+            "API): its status, times, retries, destination status, error, payload and "
+            "result, then its event timeline.",
     "stop": "Stop an async task (StopAsyncTask) and show its status: a waiting task stops "
             "at once, a running one goes through Stopping. A task that has ended is a 412 "
             "error (exit 1).",

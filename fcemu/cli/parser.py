@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fcemu
-from fcemu.cli.client import DEFAULT_ENDPOINT, parse_access_key
+from fcemu.cli.client import DEFAULT_ENDPOINT, parse_access_key, parse_endpoint
 from fcemu.cli.help import DESCRIPTIONS
 
 __all__ = ["EXIT_CODES", "build_parser"]
@@ -76,23 +76,25 @@ def _serve_parser(commands: Any) -> None:
     # Settings options default to None so that only explicit ones override --config files.
     serve = commands.add_parser("serve", help="run the emulator until SIGINT/SIGTERM")
     serve.add_argument("--host", default=None, help="interface (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 9000; 0 = free)")
+    serve.add_argument("--port", type=_setting("port", int), default=None,
+                       help="port (default 9000; 0 = free)")
     serve.add_argument("--clock", choices=("real", "manual"), default=None,
                        help="real wall time (default), or a manual clock moved through "
                             "/_fcemu/clock")
-    serve.add_argument("--start-time", default=None, metavar="TIME",
+    serve.add_argument("--start-time", type=_start_time, default=None, metavar="TIME",
                        help="manual clock start: ISO 8601 or epoch ms (default 2024-05-01Z)")
-    serve.add_argument("--region", default=None, help="region (default cn-hangzhou)")
-    serve.add_argument("--account-id", default=None, help="account ID (default "
-                                                          "1234567890123456)")
+    serve.add_argument("--region", type=_setting("region"), default=None,
+                       help="region (default cn-hangzhou)")
+    serve.add_argument("--account-id", type=_setting("accountId"), default=None,
+                       help="account ID (default 1234567890123456)")
     serve.add_argument("--seed", type=int, default=None, help="seed for every generated ID")
     serve.add_argument("--destination-encoding", choices=("raw", "base64"), default=None,
                        help="SMQ destination message bodies: raw JSON (default) or Base64")
     serve.add_argument("--strict-destinations", action="store_true", default=None,
                        help="fail deliveries to queues/topics that do not exist")
-    serve.add_argument("--retry-base-ms", type=int, default=None,
+    serve.add_argument("--retry-base-ms", type=_setting("retryBaseMs", int), default=None,
                        help="first async retry backoff in ms (default 500; doubles per retry)")
-    serve.add_argument("--max-instances", type=int, default=None,
+    serve.add_argument("--max-instances", type=_setting("maxInstances", int), default=None,
                        help="cap on concurrently running handler processes (default 16)")
     serve.add_argument("--account-concurrency", type=_whole(0), default=None, metavar="N",
                        help="the account's concurrency limit: executions at once over every "
@@ -113,7 +115,8 @@ def _serve_parser(commands: Any) -> None:
                        help="verify mode: check FC (ACS3-HMAC-SHA256) and SMQ (MNS) request "
                             "signatures against this AccessKey pair (repeatable; default: "
                             "signatures are not checked)")
-    serve.add_argument("--allow-host", action="append", default=None, dest="allow_hosts",
+    serve.add_argument("--allow-host", action="append", type=_setting("allowHosts"),
+                       default=None, dest="allow_hosts",
                        metavar="NAME",
                        help="also answer requests for this Host name (repeatable; '*' for any; "
                             "default: loopback names and addresses and --host only)")
@@ -126,7 +129,7 @@ def _serve_parser(commands: Any) -> None:
                        help="give handlers this variable of the server's environment too "
                             "(repeatable; by default they see only FC's variables, the "
                             "function's environmentVariables and PATH, HOME, LANG, TZ...)")
-    serve.add_argument("--node", default=None, metavar="PATH",
+    serve.add_argument("--node", type=_setting("node"), default=None, metavar="PATH",
                        help="the Node.js interpreter of nodejs* functions (default: "
                             "$FCEMU_NODE, else node on PATH)")
     _layer_option(serve)
@@ -139,6 +142,39 @@ def _serve_parser(commands: Any) -> None:
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), metavar="LEVEL",
                        help="what the emulator logs on stderr: DEBUG, INFO, WARNING "
                             "(default: problems and deployment warnings) or ERROR")
+
+
+def _setting(key: str, convert: Callable[[str], Any] = str) -> Callable[[str], Any]:
+    """An argparse type for the option of the fcemu.yaml setting ``key``: the text converted
+    (``int``...), then checked by the file's own schema, so that a bad option is the usage
+    error (exit 2) that a bad setting in the file is."""
+    def parse(text: str) -> Any:
+        from fcemu.config import ConfigError
+        from fcemu.config.check import validate
+        from fcemu.config.marked import Where
+        from fcemu.config.schema import SCHEMA
+
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        schema = SCHEMA["properties"]["settings"]["properties"][key]
+        try:
+            validate(value, schema.get("items", schema), Where(Path("-"), 0), "")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+        return value
+    return parse
+
+
+def _start_time(text: str) -> int:
+    """``--start-time``: ISO 8601 or epoch milliseconds, as the ``start`` setting."""
+    from fcemu.clock import to_epoch_ms
+
+    try:
+        return to_epoch_ms(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _layer_option(parser: argparse.ArgumentParser) -> None:
@@ -163,6 +199,14 @@ def _layer(text: str) -> tuple[str, Path]:
         return check_layer_map([(arn, path)])[0]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("layer_map: ")) from None
+
+
+def _endpoint(text: str) -> str:
+    """``--endpoint``: ``http[s]://HOST:PORT`` or ``HOST:PORT``, as a URL."""
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _access_key(text: str) -> tuple[str, str]:
@@ -223,9 +267,9 @@ def _whole(minimum: int) -> Callable[[str], int]:
 
 
 def _client_options(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--endpoint", default=default, metavar="URL",
-                        help="emulator URL (default $FCEMU_ENDPOINT or "
-                             f"{DEFAULT_ENDPOINT})")
+    parser.add_argument("--endpoint", type=_endpoint, default=default, metavar="URL",
+                        help="emulator URL, http://HOST:PORT (or HOST:PORT; default "
+                             f"$FCEMU_ENDPOINT or {DEFAULT_ENDPOINT})")
     parser.add_argument("--json", action="store_true", default=default,
                         help="print JSON instead of tables")
     parser.add_argument("--access-key", type=_access_key, default=default, metavar="ID:SECRET",

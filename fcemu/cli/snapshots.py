@@ -1,7 +1,8 @@
 """``fcemu snapshot save|restore|list|delete``: snapshots of a running emulator's whole
 state (``POST /_fcemu/snapshot``, ``POST /_fcemu/restore``, ``GET /_fcemu/snapshots``).
 
-``save [NAME] [--file PATH]`` keeps a snapshot in the emulator (and writes it to PATH);
+``save [NAME] [--file PATH]`` keeps a snapshot in the emulator (and writes it to PATH,
+checked first: a PATH that cannot be written is a usage error and saves nothing);
 ``restore NAME`` restores a kept one, ``restore --file PATH`` a saved file.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fcemu.cli import format as fmt
-from fcemu.cli.client import EXIT_OK, EXIT_USAGE, Client
+from fcemu.cli.client import EXIT_OK, EXIT_USAGE, Client, CliError
 
 __all__ = ["run_snapshot", "snapshots_table"]
 
@@ -35,15 +36,7 @@ def run_snapshot(client: Client, args: argparse.Namespace, out: fmt.Output) -> i
         out.emit(doc, lambda: snapshots_table(doc.get("snapshots", [])))
         return EXIT_OK
     if action == "save":
-        query = {"id": name}
-        doc = client.request("POST", "/_fcemu/snapshot", query=query, body=b"",
-                             action="FcemuControl").json()
-        if path is not None:
-            data = client.request("GET", f"/_fcemu/snapshots/{doc['snapshotId']}",
-                                  action="FcemuControl").body
-            Path(path).write_bytes(data)
-        out.emit(doc, "saved " + _line(doc) + (f" (file {path})" if path else ""))
-        return EXIT_OK
+        return _save(client, name, path, out)
     if action == "delete":
         if not name:
             out.note("fcemu: snapshot delete needs the NAME of a snapshot (`fcemu snapshot "
@@ -68,4 +61,38 @@ def run_snapshot(client: Client, args: argparse.Namespace, out: fmt.Output) -> i
     else:
         doc = client.control("POST", "/restore", {"snapshotId": name})
     out.emit(doc, "restored " + _line(doc))
+    return EXIT_OK
+
+
+def _save(client: Client, name: str | None, path: str | None, out: fmt.Output) -> int:
+    """``save [NAME] [--file PATH]``: PATH is opened for writing before the snapshot is taken,
+    so that a PATH that cannot be written changes nothing (a file it created is removed
+    if the save then fails)."""
+    target = None if path is None else Path(path)
+    created = False
+    if target is not None:
+        try:
+            created = not target.exists()
+            with target.open("ab"):  # can be written: not a folder, its folder exists...
+                pass
+        except OSError as exc:
+            out.note(f"fcemu: cannot write {path}: {exc.strerror or exc} (nothing saved)")
+            return EXIT_USAGE
+    saved = False
+    try:
+        doc = client.request("POST", "/_fcemu/snapshot", query={"id": name}, body=b"",
+                             action="FcemuControl").json()
+        if target is not None:
+            data = client.request("GET", f"/_fcemu/snapshots/{doc['snapshotId']}",
+                                  action="FcemuControl").body
+            try:
+                target.write_bytes(data)
+            except OSError as exc:
+                raise CliError(f"snapshot {doc['snapshotId']} is kept in the emulator, but "
+                               f"cannot write {path}: {exc.strerror or exc}") from None
+        saved = True
+    finally:
+        if target is not None and created and not saved:
+            target.unlink(missing_ok=True)
+    out.emit(doc, "saved " + _line(doc) + (f" (file {path})" if path else ""))
     return EXIT_OK

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -196,11 +196,16 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
 
     def _submit(self, coro: Awaitable[T], timeout: float = CALL_TIMEOUT) -> T:
         loop = self._loop
+        refusal = ""
         if loop is None:
-            raise RuntimeError("the emulator is not running; call start() or use 'with'")
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("this Emulator method blocks; it cannot be called from the "
-                               "emulator's own loop (e.g. from an async in-process handler)")
+            refusal = "the emulator is not running; call start() or use 'with'"
+        elif threading.current_thread() is self._thread:
+            refusal = ("this Emulator method blocks; it cannot be called from the emulator's "
+                       "own loop (e.g. from an async in-process handler)")
+        if refusal or loop is None:
+            if isinstance(coro, Coroutine):  # never to run: no "never awaited" warning
+                coro.close()
+            raise RuntimeError(refusal)
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(
             coro, loop)  # type: ignore[arg-type]
         return future.result(timeout)

@@ -76,7 +76,8 @@ def test_check_and_config_schema(tmp_path: Path) -> None:
     bad = fcemu("check", "fcemu.yaml", cwd=tmp_path)
     assert bad.code == 2
     assert bad.err.startswith("fcemu: fcemu.yaml:7: functions.job.runtime: runtime 'java11' "
-                              "is not supported by fcemu")
+                              "is not supported by fcemu: use python3 or any python3.N, "
+                              "e.g. python3.10 or python3.12")
     schema = json.loads(fcemu("config-schema").out)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert "functions" in schema["properties"]
@@ -120,6 +121,40 @@ def test_instance_idle_seconds_refuses_bad_values(value: str,
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--instance-idle-seconds", value])
     assert "--instance-idle-seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--port", "99999"), "--port: must be between 0 and 65535, got 99999"),
+    (("--port", "-1"), "--port: must be between 0 and 65535, got -1"),
+    (("--port", "nine"), "--port: expected a whole number, got 'nine'"),
+    (("--max-instances", "0"), "--max-instances: must be at least 1, got 0"),
+    (("--allow-host", ""), "--allow-host: must not be empty"),
+    (("--retry-base-ms", "-5"), "--retry-base-ms: must be at least 0, got -5"),
+    (("--region", ""), "--region: '' does not match ^[a-z0-9-]+$"),
+    (("--region", "bad region"), "--region: 'bad region' does not match ^[a-z0-9-]+$"),
+    (("--account-id", "12ab"), "--account-id: '12ab' does not match ^[0-9]+$"),
+    (("--node", ""), "--node: must not be empty"),
+    (("--start-time", "garbage"), "--start-time: cannot read 'garbage' as a time"),
+])
+def test_serve_options_are_checked_as_the_settings_file_is(
+        args: tuple[str, ...], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit 20, point 4: a bad option is a usage error (exit 2) naming it, never exit 70,
+    exit 1 or silence; the checks are fcemu.yaml's (its JSON Schema)."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", *args])
+    assert exit_.value.code == 2
+    assert f"fcemu serve: error: argument {says}" in capsys.readouterr().err
+
+
+def test_good_serve_options_still_make_settings() -> None:
+    args = build_parser().parse_args([
+        "serve", "--port", "0", "--max-instances", "1", "--retry-base-ms", "0", "--region",
+        "cn-beijing", "--account-id", "42", "--allow-host", "Box.Test", "--start-time",
+        "2024-05-01T00:00:00Z"])
+    settings = settings_from(args)
+    assert (settings.port, settings.max_instances, settings.retry_base_ms, settings.region,
+            settings.account_id, settings.allow_hosts, settings.start_ms) == (
+        0, 1, 0, "cn-beijing", "42", ("box.test",), 1714521600000)
 
 
 def test_function_error_and_wait_on_a_real_clock(capsys: pytest.CaptureFixture[str],

@@ -53,3 +53,23 @@ def test_save_list_restore_by_name_and_by_file(tmp_path: Path, capsys: pytest.Ca
         assert neither.code == 2 and "NAME of a kept snapshot or --file PATH" in neither.err
         missing = local("snapshot", "restore", "nope")
         assert missing.code == 1 and "SnapshotNotFound" in missing.err
+
+
+def test_save_to_a_path_that_cannot_be_written_saves_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit 20, point 5: a bad --file is a usage error before the snapshot is taken."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text("def handler(event, context):\n    return event\n")
+    (tmp_path / "s.yaml").write_text(textwrap.dedent(S_YAML).lstrip())
+    monkeypatch.chdir(tmp_path)
+    with serving_here(capsys, "--clock", "manual", "--config", "s.yaml") as local:
+        for path, reason in ((tmp_path / "no" / "such" / "x", "No such file or directory"),
+                             (tmp_path, "Is a directory")):
+            result = local("snapshot", "save", "p", "--file", str(path))
+            assert (result.code, result.out) == (2, "")
+            assert result.err == f"fcemu: cannot write {path}: {reason} (nothing saved)\n"
+        assert json.loads(local("snapshot", "list", "--json").out)["snapshots"] == []
+        refused = local("snapshot", "save", "bad/name", "--file", str(tmp_path / "x"))
+        assert refused.code == 1
+        assert not (tmp_path / "x").exists()  # the file it opened first is gone again

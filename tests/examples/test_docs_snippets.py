@@ -2,8 +2,10 @@
 
 A block is run by what it is: a ``# conftest.py`` block becomes a downstream project's
 conftest (with a companion test below), a block defining ``test_*`` functions becomes a
-downstream test file, both run by pytest with only fcemu's plugin (pytester); any other
-block is a script, executed on its own. A block that cannot run so is listed in
+downstream test file, both run by pytest with only fcemu's plugin (pytester); a
+``# test_*.py`` block right after a ``# conftest.py`` block of the same page runs with that
+conftest (a pair: the page's own test of its hooks); any other block is a script, executed
+on its own. A block that cannot run so is listed in
 ``ELSEWHERE`` with where it is run (or why it cannot be): a new block that is neither fails
 :func:`test_every_block_is_run_or_listed`.
 """
@@ -11,6 +13,7 @@ block is a script, executed on its own. A block that cannot run so is listed in
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 import warnings
 from pathlib import Path
@@ -58,9 +61,24 @@ def python_blocks() -> list[tuple[str, str]]:
 BLOCKS = python_blocks()
 
 
+def _paired() -> dict[str, str]:
+    """A ``# test_*.py`` block -> the ``# conftest.py`` block just before it on its page."""
+    pairs = {}
+    for (where, code), (next_where, next_code) in itertools.pairwise(BLOCKS):
+        if (where.split(":")[0] == next_where.split(":")[0]
+                and code.startswith("# conftest.py") and next_code.startswith("# test_")):
+            pairs[next_code] = code
+    return pairs
+
+
+PAIRS = _paired()
+
+
 def kind(code: str) -> str:
     if any(marker in code for marker in ELSEWHERE):
         return "elsewhere"
+    if code in PAIRS.values():
+        return "paired-conftest"  # run with the test file after it
     if code.startswith("# conftest.py"):
         return "conftest"
     if re.search(r"^def test_", code, re.M):
@@ -77,7 +95,8 @@ def test_every_block_is_run_or_listed() -> None:
     """Each block is a script, a test file, a conftest, or listed in ELSEWHERE; every
     ELSEWHERE entry still names a block (no stale exemptions)."""
     assert len(BLOCKS) >= 9
-    assert {kind(code) for _, code in BLOCKS} <= {"script", "pytest", "conftest", "elsewhere"}
+    assert {kind(code) for _, code in BLOCKS} <= {"script", "pytest", "conftest", "elsewhere",
+                                                  "paired-conftest"}
     for marker in ELSEWHERE:
         assert any(marker in code for _, code in BLOCKS), f"no block contains {marker!r}"
 
@@ -102,6 +121,8 @@ def test_script_block_runs(where: str, code: str) -> None:
 def test_test_block_passes_in_a_downstream_project(
         where: str, code: str, pytester: pytest.Pytester,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    if code in PAIRS:
+        pytester.makeconftest(PAIRS[code])
     pytester.makepyfile(test_snippet=code)
     result = run_pytest(pytester, monkeypatch)
     tests = len(re.findall(r"^def test_", code, re.M))
