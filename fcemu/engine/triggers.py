@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from fcemu.engine.queue_triggers import QueueTriggerOperations
 from fcemu.errors import FcError, InvalidArgument, TriggerAlreadyExists, TriggerNotFound
 from fcemu.models import LATEST
 from fcemu.triggers import events
@@ -58,7 +59,7 @@ log = logging.getLogger("fcemu.triggers")
 _Key = tuple[str, str]
 
 
-class TriggerOperations:
+class TriggerOperations(QueueTriggerOperations):
     """Trigger CRUD and firing on the engine's state (see the module docstring)."""
 
     settings: Settings
@@ -73,6 +74,7 @@ class TriggerOperations:
     _trigger_parsed: dict[_Key, ParsedConfig]
     _trigger_timers: dict[_Key, Timer]
     _trigger_anchor: dict[_Key, int]
+    _queue_wakes: dict[str, Timer]
 
     #: The engine's own (defined by the other mixins and the engine class).
     _function: Callable[[str], Function]
@@ -87,6 +89,7 @@ class TriggerOperations:
         self._trigger_parsed = {}
         self._trigger_timers = {}
         self._trigger_anchor = {}
+        self._queue_wakes = {}
         self._smq.on_send = None
         self._smq.on_publish = self._topic_published
 
@@ -331,57 +334,3 @@ class TriggerOperations:
                 subscription=trigger.trigger_name, message_id=message.message_id,
                 body=message.body, body_md5=message.body_md5, tag=tag,
                 publish_ms=message.enqueue_time))
-
-    def _hook_sends(self) -> None:
-        """Hook :meth:`_queue_sent` to the SMQ account's sends while an enabled queue
-        trigger exists, and only then (issue 13: every send, a task's result message
-        among them, made a call to find no trigger). Called whenever the parsed configs
-        change: :meth:`_apply`, :meth:`_forget_trigger`, and :meth:`_consume_soon`, which a
-        restore's queue triggers go through (``fcemu.engine.state``)."""
-        watched = any(isinstance(p, QueueConfig) and p.enable
-                      for p in self._trigger_parsed.values())
-        if watched != (self._smq.on_send is not None):
-            self._smq.on_send = self._queue_sent if watched else None
-
-    def _queue_sent(self, queue: str, message: Message) -> None:
-        """An SMQ hook: a message sent to ``queue`` (consumed once it is visible); hooked
-        only while an enabled queue trigger exists (:meth:`_hook_sends`)."""
-        if self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
-                          and p.queue == queue and p.enable):
-            self._consume_soon(queue, message.next_visible_time)
-
-    def _consume_soon(self, queue: str, at_ms: int) -> None:
-        """Consume ``queue`` at ``at_ms`` (an enabled trigger watches it: sends are hooked
-        from now on, if they were not yet)."""
-        if self._smq.on_send is None:
-            self._hook_sends()
-        self.scheduler.call_at(max(at_ms, self.clock.now_ms()), lambda: self._consume(queue),
-                               name=f"queue trigger {queue}", kind="task")
-
-    def _consume(self, queue: str) -> None:
-        """Receive and delete every visible message of ``queue``, one invocation each (the
-        first enabled trigger watching it, in creation order, gets them)."""
-        watching = self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
-                                  and p.queue == queue and p.enable)
-        if not watching or not self._smq.queue_exists(queue):
-            return
-        trigger = watching[0]
-        parsed = self._trigger_parsed[(trigger.function_name, trigger.trigger_name)]
-        assert isinstance(parsed, QueueConfig)
-        source = self._smq.get_queue(queue)
-        while True:
-            received = source.receive(16)
-            if not received:
-                return
-            for message in received:
-                now = self.clock.now_ms()
-                event = events.queue_event(
-                    event_id=self.ids.hex(32, "trigger"), region=self.settings.region,
-                    account_id=self.settings.account_id, queue=queue,
-                    bus=f"fc-{trigger.function_name}-{trigger.trigger_name}",
-                    request_id=self._smq.new_request_id(), message_id=message.message_id,
-                    body=message.body, enqueue_ms=message.enqueue_time, now_ms=now,
-                    base64_decode=parsed.base64_decode)
-                assert message.receipt_handle is not None
-                if self._start_or_log(trigger, event):  # refused: back after its visibility
-                    source.delete(message.receipt_handle)
