@@ -219,10 +219,13 @@ class TriggerOperations(QueueTriggerOperations):
                                   f"'{trigger_name}' (methods: {', '.join(config.methods)})")
         trigger = self.get_trigger(function_name, trigger_name)
         now = self.clock.now_ms()
+        if request_id is None:  # the event's requestId is the invocation's (and an async
+            # task's ID without x-fc-async-task-id, as a generated one is: fcemu.tasks)
+            request_id = (self.ids.task_id() if asynchronous and task_id is None
+                          else self.ids.request_id(now))
         event = events.http_event(
             request, account_id=self.settings.account_id, domain_prefix=trigger.trigger_id,
-            region=self.settings.region, request_id=request_id or self.ids.request_id(now),
-            now_ms=now)
+            region=self.settings.region, request_id=request_id, now_ms=now)
         return await self.invoke_function(function_name, event, qualifier=trigger.qualifier,
                                           asynchronous=asynchronous, task_id=task_id,
                                           delay_s=delay_s, request_id=request_id,
