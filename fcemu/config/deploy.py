@@ -118,11 +118,15 @@ def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     """The function's async invoke config and reserved concurrency: put, or deleted when the
     files no longer set them."""
     _deploy_versions(engine, entry)
+    kept = None
     if entry.async_config is not None and entry.async_spec is not None:
-        engine.put_async_invoke_config(entry.name, entry.async_config[0], entry.async_spec)
-    else:
-        with suppress(AsyncConfigNotExists):
-            engine.delete_async_invoke_config(entry.name, LATEST)
+        kept = engine.put_async_invoke_config(entry.name, entry.async_config[0],
+                                              entry.async_spec).qualifier
+    for config in _every(lambda token: engine.list_async_invoke_configs(
+            entry.name, limit=100, next_token=token)):
+        if config.qualifier != kept:  # any qualifier's: the files set at most one
+            with suppress(AsyncConfigNotExists):
+                engine.delete_async_invoke_config(entry.name, config.qualifier)
     if entry.reserved_concurrency is not None:
         engine.put_concurrency_config(entry.name, entry.reserved_concurrency)
     else:
