@@ -171,7 +171,8 @@ def _deploy_versions(engine: Engine, entry: FunctionEntry) -> None:
 
 def _deploy_triggers(engine: Engine, entry: FunctionEntry) -> None:
     """The function's triggers as the files declare them: created, updated when they differ
-    (a timer's schedule then counts from now), deleted when the files drop them."""
+    (a timer's schedule counts from now when its config changed), deleted when the files
+    drop them."""
     existing: dict[str, Trigger] = {t.trigger_name: t for t in _every(
         lambda token: engine.list_triggers(entry.name, limit=100, next_token=token))}
     wanted = {doc["triggerName"]: doc for doc in entry.triggers}

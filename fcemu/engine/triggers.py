@@ -137,11 +137,12 @@ class TriggerOperations(QueueTriggerOperations):
     def update_trigger(self, function_name: str, trigger_name: str,
                        spec: TriggerSpec) -> Trigger:
         """UpdateTrigger: ``triggerConfig``, ``qualifier``, ``invocationRole`` and
-        ``description``; a new config is checked in full first, and a timer re-arms from
-        now (its interval or cron is counted afresh)."""
+        ``description``; a new config is checked in full first, and only a changed one
+        re-arms a timer from now (its interval or cron is counted afresh)."""
         trigger = self.get_trigger(function_name, trigger_name)
         function = self._function(function_name)
         config = trigger.trigger_config if spec.trigger_config is None else spec.trigger_config
+        changed = config != trigger.trigger_config
         try:
             parsed = parse_config(trigger.trigger_type, config, trigger.source_arn)
         except TriggerConfigError as exc:
@@ -156,7 +157,8 @@ class TriggerOperations(QueueTriggerOperations):
         if spec.description is not None:
             trigger.description = spec.description
         trigger.modified_ms = self.clock.now_ms()
-        self._apply(trigger, parsed, anchor=trigger.modified_ms)
+        if changed:  # a description, role or qualifier leaves the schedule as it was
+            self._apply(trigger, parsed, anchor=trigger.modified_ms)
         return trigger
 
     def list_triggers(self, function_name: str, prefix: str = "", limit: int = 20,

@@ -101,6 +101,23 @@ def test_update_reschedules_and_delete_stops(fcemu, fcemu_function):
     assert len(seen) == 3
 
 
+def test_only_a_changed_config_restarts_an_every_schedule(fcemu, fcemu_function):
+    """@every counts from when the trigger was created, enabled or given a new config: a
+    description, role or qualifier update, or the same config again, leaves it alone."""
+    fcemu_function("job", recorder([]))
+    fcemu.create_trigger("job", "t", "timer", timer("@every 1h"))
+    fcemu.clock.advance(timedelta(minutes=30))
+    fcemu.update_trigger("job", "t", description="only a description")
+    fcemu.update_trigger("job", "t", invocation_role="acs:ram::1:role/r", qualifier="LATEST")
+    fcemu.update_trigger("job", "t", timer("@every 1h"))  # the same config
+    assert fcemu.next_trigger_fires() == [("job", "t", T0 + HOUR_MS)]
+    fcemu.update_trigger("job", "t", timer("@every 1h", enable=False))
+    assert fcemu.next_trigger_fires() == []
+    fcemu.clock.advance(timedelta(minutes=10))
+    fcemu.update_trigger("job", "t", timer("@every 1h"))  # enabled again, at 00:40
+    assert fcemu.next_trigger_fires() == [("job", "t", T0 + 40 * MINUTE_MS + HOUR_MS)]
+
+
 def test_retries_and_failure_destination_of_a_timer_started_task(fcemu, fcemu_function):
     def failing(event, context):
         raise RuntimeError("nightly job broke")
