@@ -335,7 +335,7 @@ def test_a_refused_queue_message_is_consumed_again_once_visible(fcemu, fcemu_fun
     queue.send_message(Message("hello"))
     fcemu.drain()  # refused, and not retried by drain: the message is hidden for 60 s
     assert seen == [] and fcemu.clock.now() == T0
-    (message,) = fcemu.queue("jobs").messages()
+    assert [m.dequeue_count for m in fcemu.queue("jobs").messages()] == [1]
     fcemu.clock.advance(timedelta(seconds=60))  # visible again: refused again
     assert seen == [] and fcemu.queue("jobs").messages()[0].dequeue_count == 2
     fcemu.enable_invocation("worker")  # still hidden: EventBridge cannot see it either
