@@ -46,6 +46,9 @@ class Runtime:
     async def discard(self, function_name: str) -> None:
         return None
 
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 

@@ -44,7 +44,8 @@ class Settings:
     :param data_dir: durable mode: every change is committed to an SQLite database there
         (``fcemu.db``) before it is answered, and a start with the same directory resumes
         (:mod:`fcemu.engine.durable`); function code is unpacked there too. None: state in
-        memory only, code in a private temporary directory.
+        memory only, code in a private temporary directory. A relative path is made
+        absolute (against the current directory) when the settings are made.
     :param durability: ``"strict"`` (each commit synced to disk) or ``"relaxed"`` (commits
         survive a killed process, not a power loss); see :mod:`fcemu.store.sqlite`.
     :param config: deployment files (``s.yaml`` / ``fcemu.yaml``) applied at start and after
@@ -126,8 +127,9 @@ class Settings:
                              f"None: no limit), got {self.account_concurrency!r}")
         if self.durability not in ("strict", "relaxed"):
             raise ValueError(f"durability: 'strict' or 'relaxed', got {self.durability!r}")
-        if self.data_dir is not None and not isinstance(self.data_dir, Path):
-            object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.data_dir is not None:  # absolute once, here: code directories are made in it
+            # and handed to sandboxed processes that do not run in the server's directory
+            object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
         if not 0 < self.read_timeout < float("inf"):
             raise ValueError(f"read_timeout: must be more than 0 seconds, "
                              f"got {self.read_timeout!r}")

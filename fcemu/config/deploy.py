@@ -118,11 +118,15 @@ def _deploy_configs(engine: Engine, entry: FunctionEntry) -> None:
     """The function's async invoke config and reserved concurrency: put, or deleted when the
     files no longer set them."""
     _deploy_versions(engine, entry)
+    kept = None
     if entry.async_config is not None and entry.async_spec is not None:
-        engine.put_async_invoke_config(entry.name, entry.async_config[0], entry.async_spec)
-    else:
-        with suppress(AsyncConfigNotExists):
-            engine.delete_async_invoke_config(entry.name, LATEST)
+        kept = engine.put_async_invoke_config(entry.name, entry.async_config[0],
+                                              entry.async_spec).qualifier
+    for config in _every(lambda token: engine.list_async_invoke_configs(
+            entry.name, limit=100, next_token=token)):
+        if config.qualifier != kept:  # any qualifier's: the files set at most one
+            with suppress(AsyncConfigNotExists):
+                engine.delete_async_invoke_config(entry.name, config.qualifier)
     if entry.reserved_concurrency is not None:
         engine.put_concurrency_config(entry.name, entry.reserved_concurrency)
     else:
@@ -167,7 +171,8 @@ def _deploy_versions(engine: Engine, entry: FunctionEntry) -> None:
 
 def _deploy_triggers(engine: Engine, entry: FunctionEntry) -> None:
     """The function's triggers as the files declare them: created, updated when they differ
-    (a timer's schedule then counts from now), deleted when the files drop them."""
+    (a timer's schedule counts from now when its config changed), deleted when the files
+    drop them."""
     existing: dict[str, Trigger] = {t.trigger_name: t for t in _every(
         lambda token: engine.list_triggers(entry.name, limit=100, next_token=token))}
     wanted = {doc["triggerName"]: doc for doc in entry.triggers}

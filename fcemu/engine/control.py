@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 
 class Runner(Runtime, Protocol):
     """What the engine runs handlers through: :class:`~fcemu.runtime.Runtimes`, or a test's
-    (invoke, stop, discard, close, and for the control API instances and usage)."""
+    (invoke, stop, discard, close, retire_version, and for the control API instances and
+    usage)."""
+
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        """End a deleted version's instances once their requests have ended."""
+        ...
 
     def instances(self) -> list[dict[str, Any]]: ...
 

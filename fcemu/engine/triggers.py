@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from fcemu.engine.queue_triggers import QueueTriggerOperations
 from fcemu.errors import FcError, InvalidArgument, TriggerAlreadyExists, TriggerNotFound
 from fcemu.models import LATEST
 from fcemu.triggers import events
@@ -58,7 +59,7 @@ log = logging.getLogger("fcemu.triggers")
 _Key = tuple[str, str]
 
 
-class TriggerOperations:
+class TriggerOperations(QueueTriggerOperations):
     """Trigger CRUD and firing on the engine's state (see the module docstring)."""
 
     settings: Settings
@@ -73,6 +74,7 @@ class TriggerOperations:
     _trigger_parsed: dict[_Key, ParsedConfig]
     _trigger_timers: dict[_Key, Timer]
     _trigger_anchor: dict[_Key, int]
+    _queue_wakes: dict[str, Timer]
 
     #: The engine's own (defined by the other mixins and the engine class).
     _function: Callable[[str], Function]
@@ -87,6 +89,7 @@ class TriggerOperations:
         self._trigger_parsed = {}
         self._trigger_timers = {}
         self._trigger_anchor = {}
+        self._queue_wakes = {}
         self._smq.on_send = None
         self._smq.on_publish = self._topic_published
 
@@ -134,11 +137,12 @@ class TriggerOperations:
     def update_trigger(self, function_name: str, trigger_name: str,
                        spec: TriggerSpec) -> Trigger:
         """UpdateTrigger: ``triggerConfig``, ``qualifier``, ``invocationRole`` and
-        ``description``; a new config is checked in full first, and a timer re-arms from
-        now (its interval or cron is counted afresh)."""
+        ``description``; a new config is checked in full first, and only a changed one
+        re-arms a timer from now (its interval or cron is counted afresh)."""
         trigger = self.get_trigger(function_name, trigger_name)
         function = self._function(function_name)
         config = trigger.trigger_config if spec.trigger_config is None else spec.trigger_config
+        changed = config != trigger.trigger_config
         try:
             parsed = parse_config(trigger.trigger_type, config, trigger.source_arn)
         except TriggerConfigError as exc:
@@ -153,7 +157,8 @@ class TriggerOperations:
         if spec.description is not None:
             trigger.description = spec.description
         trigger.modified_ms = self.clock.now_ms()
-        self._apply(trigger, parsed, anchor=trigger.modified_ms)
+        if changed:  # a description, role or qualifier leaves the schedule as it was
+            self._apply(trigger, parsed, anchor=trigger.modified_ms)
         return trigger
 
     def list_triggers(self, function_name: str, prefix: str = "", limit: int = 20,
@@ -216,10 +221,13 @@ class TriggerOperations:
                                   f"'{trigger_name}' (methods: {', '.join(config.methods)})")
         trigger = self.get_trigger(function_name, trigger_name)
         now = self.clock.now_ms()
+        if request_id is None:  # the event's requestId is the invocation's (and an async
+            # task's ID without x-fc-async-task-id, as a generated one is: fcemu.tasks)
+            request_id = (self.ids.task_id() if asynchronous and task_id is None
+                          else self.ids.request_id(now))
         event = events.http_event(
             request, account_id=self.settings.account_id, domain_prefix=trigger.trigger_id,
-            region=self.settings.region, request_id=request_id or self.ids.request_id(now),
-            now_ms=now)
+            region=self.settings.region, request_id=request_id, now_ms=now)
         return await self.invoke_function(function_name, event, qualifier=trigger.qualifier,
                                           asynchronous=asynchronous, task_id=task_id,
                                           delay_s=delay_s, request_id=request_id,
@@ -331,57 +339,3 @@ class TriggerOperations:
                 subscription=trigger.trigger_name, message_id=message.message_id,
                 body=message.body, body_md5=message.body_md5, tag=tag,
                 publish_ms=message.enqueue_time))
-
-    def _hook_sends(self) -> None:
-        """Hook :meth:`_queue_sent` to the SMQ account's sends while an enabled queue
-        trigger exists, and only then (issue 13: every send, a task's result message
-        among them, made a call to find no trigger). Called whenever the parsed configs
-        change: :meth:`_apply`, :meth:`_forget_trigger`, and :meth:`_consume_soon`, which a
-        restore's queue triggers go through (``fcemu.engine.state``)."""
-        watched = any(isinstance(p, QueueConfig) and p.enable
-                      for p in self._trigger_parsed.values())
-        if watched != (self._smq.on_send is not None):
-            self._smq.on_send = self._queue_sent if watched else None
-
-    def _queue_sent(self, queue: str, message: Message) -> None:
-        """An SMQ hook: a message sent to ``queue`` (consumed once it is visible); hooked
-        only while an enabled queue trigger exists (:meth:`_hook_sends`)."""
-        if self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
-                          and p.queue == queue and p.enable):
-            self._consume_soon(queue, message.next_visible_time)
-
-    def _consume_soon(self, queue: str, at_ms: int) -> None:
-        """Consume ``queue`` at ``at_ms`` (an enabled trigger watches it: sends are hooked
-        from now on, if they were not yet)."""
-        if self._smq.on_send is None:
-            self._hook_sends()
-        self.scheduler.call_at(max(at_ms, self.clock.now_ms()), lambda: self._consume(queue),
-                               name=f"queue trigger {queue}", kind="task")
-
-    def _consume(self, queue: str) -> None:
-        """Receive and delete every visible message of ``queue``, one invocation each (the
-        first enabled trigger watching it, in creation order, gets them)."""
-        watching = self._watching(QueueConfig, lambda p: isinstance(p, QueueConfig)
-                                  and p.queue == queue and p.enable)
-        if not watching or not self._smq.queue_exists(queue):
-            return
-        trigger = watching[0]
-        parsed = self._trigger_parsed[(trigger.function_name, trigger.trigger_name)]
-        assert isinstance(parsed, QueueConfig)
-        source = self._smq.get_queue(queue)
-        while True:
-            received = source.receive(16)
-            if not received:
-                return
-            for message in received:
-                now = self.clock.now_ms()
-                event = events.queue_event(
-                    event_id=self.ids.hex(32, "trigger"), region=self.settings.region,
-                    account_id=self.settings.account_id, queue=queue,
-                    bus=f"fc-{trigger.function_name}-{trigger.trigger_name}",
-                    request_id=self._smq.new_request_id(), message_id=message.message_id,
-                    body=message.body, enqueue_ms=message.enqueue_time, now_ms=now,
-                    base64_decode=parsed.base64_decode)
-                assert message.receipt_handle is not None
-                if self._start_or_log(trigger, event):  # refused: back after its visibility
-                    source.delete(message.receipt_handle)

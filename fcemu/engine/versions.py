@@ -205,8 +205,8 @@ class VersionOperations:
                 f"{', '.join(users)}: point them at another version or delete them first")
         del self.versions[name][version_id]
         self.async_configs.pop((name, version_id), None)
-        self._discard_code(name, version.snapshot.code_dir)
-        self._discard_code(name, version.snapshot.opt_dir)
+        self.scheduler.spawn(self._retire_version(name, version.snapshot),
+                             name=f"retire version {name}:{version_id}")
 
     # -- aliases --------------------------------------------------------------------
 
@@ -343,17 +343,14 @@ class VersionOperations:
         functions += self.functions.values()
         return any(path in (f.code_dir, f.opt_dir) for f in functions)
 
-    def _discard_code(self, name: str, path: Path | None) -> None:
-        """Remove a version's code directory once nothing uses it (after its instances go)."""
-        if path is None or self._code_in_use(path):
-            return
-
-        async def discard() -> None:
-            await self.runtimes.discard(name)
-            if not self._code_in_use(path):
+    async def _retire_version(self, name: str, snapshot: Function) -> None:
+        """A deleted version's instances go once their requests end (none can reach it any
+        more; only UpdateFunction and DeleteFunction stop all of a function's instances),
+        then its code directories, unless something else runs from them."""
+        await self.runtimes.retire_version(name, snapshot.version_id)
+        for path in (snapshot.code_dir, snapshot.opt_dir):
+            if path is not None and not self._code_in_use(path):
                 await self.code.remove(path)
-
-        self.scheduler.spawn(discard(), name=f"discard version code {name}")
 
     def _drop_versions(self, name: str) -> None:
         """DeleteFunction: its versions and aliases go, and their code directories."""
@@ -362,8 +359,8 @@ class VersionOperations:
             del self._canary[key]
         self._last_version.pop(name, None)
         for version in self.versions.pop(name, {}).values():
-            self._discard_code(name, version.snapshot.code_dir)
-            self._discard_code(name, version.snapshot.opt_dir)
+            self.scheduler.spawn(self._retire_version(name, version.snapshot),
+                                 name=f"retire version {name}:{version.version_id}")
 
     # -- disable / enable -------------------------------------------------------------
 

@@ -202,8 +202,8 @@ class CustomInstance(CustomRequests):
 
 
 def _key(function: Function) -> Key:
-    return ("custom", function.name, function.function_id, function.modified_ms,
-            function.code_checksum, str(function.code_dir), function.runtime,
+    return ("custom", function.name, function.version_id, function.function_id,
+            function.modified_ms, function.code_checksum, str(function.code_dir), function.runtime,
             repr(function.custom_runtime_config), function.instance_concurrency,
             repr(function.instance_lifecycle_config))
 

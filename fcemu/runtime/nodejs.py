@@ -226,10 +226,10 @@ class NodeInstance(WorkerInstance):
 
 def _key(function: Function) -> Key:
     """What must match for a warm instance to be reused (an updated function is another)."""
-    return ("nodejs", function.name, function.function_id, function.modified_ms,
-            function.code_checksum, str(function.code_dir), str(function.opt_dir),
-            function.handler, function.runtime, function.instance_concurrency,
-            repr(function.instance_lifecycle_config))
+    return ("nodejs", function.name, function.version_id, function.function_id,
+            function.modified_ms, function.code_checksum, str(function.code_dir),
+            str(function.opt_dir), function.handler, function.runtime,
+            function.instance_concurrency, repr(function.instance_lifecycle_config))
 
 
 class NodeRuntime(WorkerRuntime):

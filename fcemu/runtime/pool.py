@@ -2,8 +2,8 @@
 
 An :class:`~fcemu.runtime.instance.Instance` is one warm process tree of one
 function (:mod:`fcemu.runtime.instance`); it is reused until it dies, is
-killed (timeout, stop, out of memory), is superseded by an updated function,
-or has been idle for ``idle_seconds`` of real time.
+killed (timeout, stop, out of memory), is superseded by an updated function
+(or its version is deleted), or has been idle for ``idle_seconds`` of real time.
 
 The :class:`InstancePool` caps the processes alive at once over every
 function (``max_instances``). A request takes a free slot on a warm instance
@@ -85,6 +85,8 @@ class InstancePool:
         self._hot_line: Line | None = None
         #: The newest key of each (function, version): older instances are stale.
         self._latest: dict[tuple[str, str], Key] = {}
+        #: (function, version) -> settled as an instance of a deleted version is retired
+        self._retiring: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closed = False
         #: Instances alive now: serving, idle, starting, or being killed (kept: _counted).
         self.live = 0
@@ -235,12 +237,34 @@ class InstancePool:
         if reaper is None:
             reaper = self._reaping[instance] = asyncio.ensure_future(self._reap(instance))
         self._counted()
+        if self._retiring:  # retire_version waits for the group's busy instances
+            waiting = self._retiring.pop(instance.group, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
         return reaper
 
     async def discard(self, function_name: str) -> None:
         """Kill every instance of a function, busy ones included (their requests crash)."""
         doomed = [i for i in self._instances if i.function_name == function_name]
         await asyncio.gather(*(self.retire(i) for i in doomed))
+
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        """A deleted version's instances go: idle ones now, busy ones as their last request
+        ends (as stale instances do); returns once all have been reaped."""
+        group = (function_name, version_id)
+        while True:
+            self._latest.pop(group, None)  # no key is the newest: every instance is stale
+            for line in self._by_key.values():
+                if line.group == group:
+                    line.latest = False
+            busy = [i for i in self._instances if i.group == group and i.active > 0]
+            for instance in [i for i in self._instances if i.group == group and i.active == 0]:
+                self.retire(instance)
+            if not busy:
+                break
+            await self._retiring.setdefault(group, asyncio.get_running_loop().create_future())
+        await asyncio.gather(*(t for i, t in list(self._reaping.items()) if i.group == group),
+                             return_exceptions=True)
 
     async def close(self) -> None:
         """Kill and reap every process; waiting requests get None. Safe to repeat."""

@@ -2,10 +2,10 @@
 
 The engine builds one :class:`Runtimes` (or is handed one: ``Engine(runtimes=...)``)
 and uses only its public methods: :meth:`~Runtimes.invoke`, :meth:`~Runtimes.stop`,
-:meth:`~Runtimes.discard`, :meth:`~Runtimes.close`, and for the control API
-:meth:`~Runtimes.instances` and :meth:`~Runtimes.usage`. It keeps no count of what
-is running: each runtime knows its own executions (the engine keeps the one count
-its concurrency limits need).
+:meth:`~Runtimes.discard`, :meth:`~Runtimes.retire_version`, :meth:`~Runtimes.close`,
+and for the control API :meth:`~Runtimes.instances` and :meth:`~Runtimes.usage`. It keeps
+no count of what is running: each runtime knows its own executions (the engine keeps the
+one count its concurrency limits need).
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ class Runtimes:
         """Drop a function's warm instances (after an update or delete)."""
         for runtime in self._created():
             await runtime.discard(function_name)
+
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        """A deleted version's process instances go, each once its requests have ended
+        (in-process handlers keep one instance ID per function: nothing to do there)."""
+        await self.pool.retire_version(function_name, version_id)
 
     async def close(self) -> None:
         """Stop every execution and instance; no process outlives this call."""

@@ -233,10 +233,12 @@ def function_changed() -> None:
 
 
 def _key(function: Function) -> Key:
-    """What must match for a warm instance to be reused (an updated function is another)."""
-    return ("worker", function.name, function.function_id, function.modified_ms,
-            function.code_checksum, str(function.code_dir), function.handler, function.runtime,
-            function.instance_concurrency, repr(function.instance_lifecycle_config))
+    """What must match for a warm instance to be reused (an updated function is another; a
+    version's instances are its own, even with the code of LATEST or another version)."""
+    return ("worker", function.name, function.version_id, function.function_id,
+            function.modified_ms, function.code_checksum, str(function.code_dir),
+            function.handler, function.runtime, function.instance_concurrency,
+            repr(function.instance_lifecycle_config))
 
 
 class WorkerRuntime(PooledRuntime):
@@ -268,7 +270,7 @@ class WorkerRuntime(PooledRuntime):
     def _key(self, function: Function) -> Key:
         """:func:`_key`; the same tuple again for the function object it was last made for
         while no function was changed in place since (:func:`function_changed`): issue 13,
-        a new ``code_dir`` string to hash 2 to 3 times, and a 10-tuple made, per request."""
+        a new ``code_dir`` string to hash 2 to 3 times, and an 11-tuple made, per request."""
         last = self._last
         if last is not None and last[0] is function and last[1] == _changes:
             return last[2]

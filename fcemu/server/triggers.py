@@ -66,7 +66,8 @@ class EmulatorTriggers:
                        config: dict[str, Any] | str | None = None, *,
                        qualifier: str | None = None, invocation_role: str | None = None,
                        description: str | None = None) -> dict[str, Any]:
-        """UpdateTrigger: what is given changes (a timer re-arms from now)."""
+        """UpdateTrigger: what is given changes (a timer re-arms from now when its config
+        changed)."""
         spec = TriggerSpec(trigger_config=_config_text(config), qualifier=qualifier,
                            invocation_role=invocation_role, description=description)
         base = self.endpoint

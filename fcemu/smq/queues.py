@@ -159,6 +159,10 @@ class Queue(Backlog):
             self._notify()  # waiters re-arm their wake-up for the new hidden times
         return taken
 
+    def next_visible_ms(self) -> int | None:
+        """When the earliest hidden (received or delayed) message turns visible, if any."""
+        return self._next_visible_time()
+
     async def receive_wait(self, count: int = 1, wait_seconds: int | None = None) -> list[Message]:
         """ReceiveMessage with long polling (spec §13.4 ``waitseconds``).
 

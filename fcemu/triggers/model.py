@@ -147,19 +147,45 @@ def parse_config(trigger_type: str, config_text: str, source_arn: str = "") -> P
 
 def queue_source(doc: dict[str, Any]) -> QueueConfig | None:
     """An EventBridge trigger whose source is an SMQ (MNS) queue, else ``None``."""
-    source = doc.get("eventSourceConfig") or {}
-    if not isinstance(source, dict) or source.get("eventSourceType") != "MNS":
+    where = "triggerConfig.eventSourceConfig"
+    source = _object(doc, "eventSourceConfig", "triggerConfig")
+    kind = source.get("eventSourceType")
+    if kind is not None and not isinstance(kind, str):
+        raise TriggerConfigError(f"{where}.eventSourceType must be a string such as MNS, "
+                                 f"got {kind!r}")
+    if kind != "MNS":
         return None
-    params = (source.get("eventSourceParameters") or {}).get("sourceMNSParameters") or {}
-    queue = params.get("QueueName") if isinstance(params, dict) else None
+    parameters = _object(source, "eventSourceParameters", where)
+    where += ".eventSourceParameters"
+    params = _object(parameters, "sourceMNSParameters", where)
+    where += ".sourceMNSParameters"
+    queue = params.get("QueueName")
     if not isinstance(queue, str) or not queue:
-        raise TriggerConfigError("triggerConfig.eventSourceConfig.eventSourceParameters."
-                                 "sourceMNSParameters.QueueName is required for an MNS queue "
-                                 "source")
-    decode = params.get("IsBase64Decode")
-    enable = doc.get("triggerEnable")
-    return QueueConfig(queue, True if decode is None else bool(decode),
-                       True if enable is None else bool(enable))
+        raise TriggerConfigError(f"{where}.QueueName is required for an MNS queue source")
+    return QueueConfig(queue, _flag(params, "IsBase64Decode", where),
+                       _flag(doc, "triggerEnable", "triggerConfig"))
+
+
+def _object(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """``doc[key]``: a JSON object, ``{}`` when absent or null."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TriggerConfigError(f"{where}.{key} must be a JSON object, got {value!r}"[:200])
+    return value
+
+
+def _flag(doc: dict[str, Any], key: str, where: str, default: bool = True) -> bool:
+    """A JSON boolean (``default`` when absent or null). FC reads the config into typed
+    fields, so a string such as ``"false"`` is refused, not read as true."""
+    value = doc.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise TriggerConfigError(f"{where}.{key} must be true or false (a JSON boolean), "
+                                 f"got {value!r}"[:200])
+    return value
 
 
 def _json_object(text: str, trigger_type: str) -> dict[str, Any]:
@@ -202,4 +228,5 @@ def _http(doc: dict[str, Any]) -> HttpConfig:
     if not isinstance(methods, list) or not all(m in HTTP_METHODS for m in methods):
         raise TriggerConfigError(f"triggerConfig.methods {methods!r}: a list of "
                                  f"{', '.join(HTTP_METHODS)}")
-    return HttpConfig(auth, tuple(methods), bool(doc.get("disableURLInternet", False)))
+    return HttpConfig(auth, tuple(methods),
+                      _flag(doc, "disableURLInternet", "triggerConfig", default=False))

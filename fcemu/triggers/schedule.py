@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fcemu.checks import check_decimal
+from fcemu.errors import InvalidArgument
+
 __all__ = ["Cron", "Every", "Schedule", "ScheduleError", "parse_schedule"]
 
 #: How far ahead a cron expression is searched for its next fire (then: never fires).
@@ -32,7 +35,7 @@ _HORIZON_DAYS = 366 * 5
 
 _UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
              "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
@@ -212,9 +215,10 @@ def _parse_item(item: str, spec: _Field, expression: object) -> set[int]:
     body, _, step_text = item.partition("/")
     step = 1
     if step_text:
-        if not step_text.isdigit() or int(step_text) < 1:
+        step = _digits(step_text, bad, "the step after '/' must be a whole number of at "
+                       "least 1")
+        if step < 1:
             raise bad("the step after '/' must be a whole number of at least 1")
-        step = int(step_text)
     if body in ("*", "?"):
         if body == "?" and spec.name not in ("day-of-month", "day-of-week"):
             raise bad("'?' is only allowed in the day-of-month and day-of-week fields")
@@ -232,10 +236,18 @@ def _value(text: str, spec: _Field, bad: Callable[[str], ScheduleError]) -> int:
     upper = text.upper()
     if upper in spec.names:
         return spec.names.index(upper) + spec.name_base
-    if not text.isdigit():
-        raise bad(f"{text!r} is not a number" + (f" or a name ({', '.join(spec.names)})"
-                                                  if spec.names else ""))
-    value = int(text)
+    value = _digits(text, bad, f"{text!r} is not a number" + (
+        f" or a name ({', '.join(spec.names)})" if spec.names else ""))
     if not spec.low <= value <= spec.high:
         raise bad(f"{value} is outside {spec.low}-{spec.high}")
     return value
+
+
+def _digits(text: str, bad: Callable[[str], ScheduleError], why: str) -> int:
+    """ASCII digits (:func:`~fcemu.checks.check_decimal`: ``str.isdigit`` also takes
+    ``²`` and other scripts' digits, which ``int()`` reads or refuses), of any size a
+    cron field may hold."""
+    try:
+        return check_decimal(text, "", 0, 10**18)
+    except InvalidArgument:
+        raise bad(why) from None

@@ -182,6 +182,33 @@ def test_a_trace_id_becomes_the_request_id_and_the_task_id(url, fcemu):
     assert status == 202 and headers["x-fc-async-task-id"] == "trace-456"
 
 
+def test_the_events_request_id_is_the_invocations(fcemu, fcemu_function):
+    """One request ID: the event's requestContext.requestId is x-fc-request-id and the
+    handler's context.request_id (sync), and the async task's requestId (with and without a
+    task ID of the caller's)."""
+    def ids(event, context):
+        return json.dumps({"event": json.loads(event)["requestContext"]["requestId"],
+                           "context": context.request_id})
+
+    fcemu_function("ids", ids, async_config={"asyncTask": True})
+    url = fcemu.create_trigger("ids", "t", "http", {"authType": "anonymous"}
+                               )["httpTrigger"]["urlInternet"]
+    status, headers, body = open_url(urllib.request.Request(url))
+    rid = headers["x-fc-request-id"]
+    assert status == 200 and json.loads(body) == {"event": rid, "context": rid}
+    tasks = []
+    for extra in ({}, {"X-Fc-Async-Task-Id": "mine"}):
+        _, headers, _ = open_url(urllib.request.Request(
+            url, headers={"X-Fc-Invocation-Type": "Async", **extra}))
+        tasks.append((headers["x-fc-async-task-id"], headers["x-fc-request-id"]))
+    fcemu.drain()
+    for task_id, rid in tasks:
+        task = fcemu.task("ids", task_id)
+        assert task["requestId"] == rid
+        assert json.loads(task["returnPayload"]) == {"event": rid, "context": rid}
+        assert json.loads(task["taskPayload"])["requestContext"]["requestId"] == rid
+
+
 def test_disable_url_internet_closes_the_public_url_and_leaves_the_intranet_one(
         fcemu, fcemu_function):
     """FC's disableURLInternet: "accessing the default public URL of the function returns

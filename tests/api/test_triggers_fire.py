@@ -101,6 +101,23 @@ def test_update_reschedules_and_delete_stops(fcemu, fcemu_function):
     assert len(seen) == 3
 
 
+def test_only_a_changed_config_restarts_an_every_schedule(fcemu, fcemu_function):
+    """@every counts from when the trigger was created, enabled or given a new config: a
+    description, role or qualifier update, or the same config again, leaves it alone."""
+    fcemu_function("job", recorder([]))
+    fcemu.create_trigger("job", "t", "timer", timer("@every 1h"))
+    fcemu.clock.advance(timedelta(minutes=30))
+    fcemu.update_trigger("job", "t", description="only a description")
+    fcemu.update_trigger("job", "t", invocation_role="acs:ram::1:role/r", qualifier="LATEST")
+    fcemu.update_trigger("job", "t", timer("@every 1h"))  # the same config
+    assert fcemu.next_trigger_fires() == [("job", "t", T0 + HOUR_MS)]
+    fcemu.update_trigger("job", "t", timer("@every 1h", enable=False))
+    assert fcemu.next_trigger_fires() == []
+    fcemu.clock.advance(timedelta(minutes=10))
+    fcemu.update_trigger("job", "t", timer("@every 1h"))  # enabled again, at 00:40
+    assert fcemu.next_trigger_fires() == [("job", "t", T0 + 40 * MINUTE_MS + HOUR_MS)]
+
+
 def test_retries_and_failure_destination_of_a_timer_started_task(fcemu, fcemu_function):
     def failing(event, context):
         raise RuntimeError("nightly job broke")
@@ -294,3 +311,70 @@ def test_a_trigger_invokes_its_qualifier_and_respects_disabled_invocation(fcemu,
 
     with pytest.raises(PreconditionFailed, match="disabled"):
         fcemu.fire_trigger("job", "hourly")
+
+
+
+def test_a_refused_queue_message_is_consumed_again_once_visible(fcemu, fcemu_function,
+                                                                 mns_account):
+    """A queue message the function refuses (its invocation disabled) stays in the queue,
+    hidden for the queue's VisibilityTimeout, and is consumed again once it is visible
+    (as EventBridge's poll sees it again), with no other send; ``drain`` does not chase
+    those retries, and they stop once it is consumed."""
+    from mns.queue import Message, QueueMeta
+
+    seen: list = []
+    fcemu_function("worker", recorder(seen))
+    queue = mns_account.get_queue("jobs")
+    meta = QueueMeta()
+    meta.set_visibilitytimeout(60)
+    queue.create(meta)
+    source = {"eventSourceType": "MNS", "eventSourceParameters": {
+        "sourceMNSParameters": {"QueueName": "jobs"}}}
+    fcemu.create_trigger("worker", "jobs", "eventbridge", {"eventSourceConfig": source})
+    fcemu.disable_invocation("worker", reason="maintenance")
+    queue.send_message(Message("hello"))
+    fcemu.drain()  # refused, and not retried by drain: the message is hidden for 60 s
+    assert seen == [] and fcemu.clock.now() == T0
+    assert [m.dequeue_count for m in fcemu.queue("jobs").messages()] == [1]
+    fcemu.clock.advance(timedelta(seconds=60))  # visible again: refused again
+    assert seen == [] and fcemu.queue("jobs").messages()[0].dequeue_count == 2
+    fcemu.enable_invocation("worker")  # still hidden: EventBridge cannot see it either
+    fcemu.clock.advance(timedelta(seconds=59))
+    assert seen == []
+    fcemu.clock.advance(timedelta(seconds=1))
+    fcemu.drain()
+    assert [e[0]["data"]["messageBody"] for e in seen] == ["hello"]
+    assert fcemu.queue("jobs").messages() == []
+    fcemu.clock.advance(timedelta(hours=1))
+    assert len(seen) == 1
+
+
+def test_a_queue_message_refused_for_a_deleted_alias_waits_for_it(fcemu, fcemu_function,
+                                                                  mns_account):
+    """The trigger's qualifier deleted: the message stays; once an alias of that name exists
+    again, the message is consumed when it is next visible."""
+    from mns.queue import Message, QueueMeta
+
+    from fcemu.engine.versions import AliasSpec
+
+    seen: list = []
+    fcemu_function("worker", recorder(seen))
+
+    async def publish(engine):
+        engine.publish_function_version("worker")
+        engine.create_alias("worker", AliasSpec(alias_name="prod", version_id="1"))
+
+    fcemu.call(publish)
+    mns_account.get_queue("jobs").create(QueueMeta())
+    source = {"eventSourceType": "MNS", "eventSourceParameters": {
+        "sourceMNSParameters": {"QueueName": "jobs"}}}
+    fcemu.create_trigger("worker", "jobs", "eventbridge", {"eventSourceConfig": source},
+                         qualifier="prod")
+    fcemu.delete_alias("worker", "prod")
+    mns_account.get_queue("jobs").send_message(Message("hello"))
+    fcemu.drain(until=timedelta(minutes=10))
+    assert seen == [] and len(fcemu.queue("jobs").messages()) == 1
+    fcemu.create_alias("worker", "prod", "1")
+    fcemu.drain(until=timedelta(minutes=1))
+    assert [e[0]["data"]["messageBody"] for e in seen] == ["hello"]
+    assert fcemu.queue("jobs").messages() == []

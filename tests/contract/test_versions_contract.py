@@ -454,3 +454,19 @@ def test_list_instances_lists_the_traffic_path_of_its_qualifier(fc_client):
     assert listed(None) == listed("LATEST") == [(latest, "LATEST", "0")]
     assert listed("1") == [(v1, "1", "1")]
     assert listed("prod") == [(v1, "prod", "1")]
+
+
+def test_deleting_a_version_ends_its_instances_only(fcemu, fc_client):
+    """DeleteFunctionVersion stops the deleted version's instances (no request can reach
+    them any more), not LATEST's nor another version's: they stay warm."""
+    create_function(fc_client, "svc", who("old"))
+    publish(fc_client, "svc")
+    publish(fc_client, "svc")
+    update_code(fc_client, "svc", who("new"))
+    before = {q: invoke(fc_client, "svc", q).headers["x-fc-instance-id"]
+              for q in ("1", "2", "LATEST")}
+    fc_client.delete_function_version("svc", "1")
+    fcemu.settle(timeout=20)
+    assert {i["instanceId"] for i in fcemu.instances()} == {before["2"], before["LATEST"]}
+    after = {q: invoke(fc_client, "svc", q).headers["x-fc-instance-id"] for q in ("2", "LATEST")}
+    assert after == {"2": before["2"], "LATEST": before["LATEST"]}

@@ -162,6 +162,9 @@ class FakeRunner:
     async def discard(self, function_name: str) -> None:
         return None
 
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        return None
+
     async def close(self) -> None:
         self.closed = True
 

@@ -111,6 +111,26 @@ def test_a_reload_keeps_published_versions(tmp_path: Path) -> None:
         assert emu.call(publish_more) == ["2", "1"]
 
 
+@pytest.mark.parametrize("now", ["", "asyncInvokeConfig:\n  qualifier: LATEST\n"],
+                         ids=["none", "LATEST"])
+def test_a_reload_deletes_the_async_config_of_a_qualifier_no_longer_set(
+        tmp_path: Path, now: str) -> None:
+    """The files stop setting prod's asyncInvokeConfig (set none, or LATEST's): a reload
+    deletes prod's, as LATEST's is deleted when the files no longer set it."""
+    path = project(tmp_path)
+    with fcemu.Emulator(clock="manual", config=(path,)) as emu:
+        text = path.read_text()
+        head = text.split("      asyncInvokeConfig:")[0]
+        path.write_text(head + textwrap.indent(now, "      "))
+
+        async def reload(engine: Engine) -> list[str]:
+            apply_config(engine, [path])
+            configs, _ = engine.list_async_invoke_configs("job")
+            return [c.qualifier for c in configs]
+
+        assert emu.call(reload) == (["LATEST"] if now else [])
+
+
 def test_the_python_api_publishes_aliases_and_pauses() -> None:
     with fcemu.Emulator(clock="manual") as emu:
         emu.register_function("f", lambda event, context: context.function.version_id,

@@ -66,6 +66,9 @@ class ScriptedRuntime:
     async def discard(self, function_name):
         return None
 
+    async def retire_version(self, function_name, version_id):
+        return None
+
     async def close(self):
         for event in self.blocked.values():
             event.set()

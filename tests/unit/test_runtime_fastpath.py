@@ -60,6 +60,9 @@ class _Counting:
     async def discard(self, function_name: str) -> None:
         pass
 
+    async def retire_version(self, function_name: str, version_id: str) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 

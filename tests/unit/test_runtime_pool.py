@@ -272,3 +272,29 @@ def test_requests_joining_a_line_are_served_in_order_then_an_update_gets_its_own
     assert [key for key, _ in order] == ["v1", "v1", "v1", "v2", "v2"]
     assert all(i.retired for i in made if i.key == "v1")
     assert len({instance for key, instance in order if key == "v2"}) == 1
+
+
+def test_a_deleted_versions_instances_go_once_idle_and_other_versions_keep_theirs():
+    """DeleteFunctionVersion: the version's idle instance goes now, its busy one once its
+    request ends; LATEST's busy instance and version 2's idle one are left alone."""
+    import dataclasses
+
+    async def body(h):
+        latest = function("f")
+        v1, v2 = (dataclasses.replace(latest, version_id=v) for v in "12")
+        busy_latest = await h.acquire(latest, key="L")
+        idle_v1, busy_v1 = await h.acquire(v1, key="k1"), await h.acquire(v1, key="k1")
+        idle_v2 = await h.acquire(v2, key="k2")
+        h.pool.release(idle_v1)
+        h.pool.release(idle_v2)
+        retiring = asyncio.ensure_future(h.pool.retire_version("f", "1"))
+        await turns()
+        states = [(i.retired, i.killed.is_set()) for i in (idle_v1, busy_v1)]
+        assert not retiring.done()  # busy_v1's request still runs
+        h.pool.release(busy_v1)
+        await asyncio.wait_for(retiring, 5)
+        return states, [(i.retired, i.killed.is_set()) for i in (busy_v1, busy_latest, idle_v2)]
+
+    before, after = run(body, max_instances=8)
+    assert before == [(True, True), (False, False)]
+    assert after == [(True, True), (False, False), (False, False)]

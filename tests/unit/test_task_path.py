@@ -183,6 +183,9 @@ def test_an_attempts_invocation_is_the_one_its_constructor_makes():
         async def discard(self, function_name):
             return None
 
+        async def retire_version(self, function_name, version_id):
+            return None
+
         async def close(self):
             return None
 

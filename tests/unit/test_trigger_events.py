@@ -80,6 +80,12 @@ def test_configs_per_type():
         "sourceMNSParameters": {"QueueName": "q"}}}
     queue = parse_config("eventbridge", json.dumps({"eventSourceConfig": source}))
     assert queue == QueueConfig("q", True, True)
+    source["eventSourceParameters"]["sourceMNSParameters"]["IsBase64Decode"] = False
+    assert parse_config("eventbridge", json.dumps({"eventSourceConfig": source,
+                                                   "triggerEnable": False})) \
+        == QueueConfig("q", False, False)
+    assert parse_config("http", '{"disableURLInternet": true}') \
+        == HttpConfig("anonymous", ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"), True)
     assert parse_config("oss", '{"events": ["oss:ObjectCreated:*"]}') is None
     assert parse_config("tablestore", "") is None
 
@@ -97,6 +103,23 @@ def test_configs_per_type():
      "notifyContentFormat 'CSV'"),
     ("eventbridge", '{"eventSourceConfig": {"eventSourceType": "MNS"}}', "",
      "sourceMNSParameters.QueueName is required"),
+    ("eventbridge", '{"eventSourceConfig": {"eventSourceType": "MNS", '
+     '"eventSourceParameters": "x"}}', "", "eventSourceParameters must be a JSON object"),
+    ("eventbridge", '{"eventSourceConfig": {"eventSourceType": "MNS", "eventSourceParameters":'
+     ' {"sourceMNSParameters": ["q"]}}}', "", "sourceMNSParameters must be a JSON object"),
+    ("eventbridge", '{"eventSourceConfig": "MNS"}', "", "eventSourceConfig must be a JSON"),
+    ("eventbridge", '{"eventSourceConfig": {"eventSourceType": ["MNS"]}}', "",
+     "eventSourceType must be a string"),
+    # FC reads the config into typed fields: a string is not a boolean (nor read as true)
+    ("eventbridge", json.dumps({"triggerEnable": "false", "eventSourceConfig": {
+        "eventSourceType": "MNS", "eventSourceParameters": {
+            "sourceMNSParameters": {"QueueName": "q"}}}}), "",
+     "triggerConfig.triggerEnable must be true or false"),
+    ("eventbridge", json.dumps({"eventSourceConfig": {
+        "eventSourceType": "MNS", "eventSourceParameters": {
+            "sourceMNSParameters": {"QueueName": "q", "IsBase64Decode": "false"}}}}), "",
+     "sourceMNSParameters.IsBase64Decode must be true or false"),
+    ("http", '{"disableURLInternet": "false"}', "", "disableURLInternet must be true or false"),
 ])
 def test_refused_configs_say_what_to_fix(kind, config, arn, says):
     with pytest.raises(TriggerConfigError) as info:

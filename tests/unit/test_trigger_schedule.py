@@ -87,6 +87,11 @@ def test_a_date_that_never_comes_has_no_fire():
     ("0 0 0 * * MOON", "'MOON' is not a number or a name"),
     ("0 5-1 * * * *", "the range starts after it ends"),
     ("0 */0 * * * *", "the step after '/' must be"),
+    # ASCII digits only: str.isdigit() takes these, int() reads one and refuses the other
+    ("0 0 */\u0663 * * *", "hours field '*/\u0663': the step after '/' must be"),
+    ("0 0 \u00b2 * * *", "hours field '\u00b2': '\u00b2' is not a number"),
+    ("0 0 1-\u0663 * * *", "is not a number"),
+    ("@every \u0663s", "is not a duration"),
     ("? * * * * *", "'?' is only allowed in the day-of-month and day-of-week"),
     ("CRON_TZ=Mars/Olympus 0 0 0 * * *", "unknown time zone 'Mars/Olympus'"),
 ])
