@@ -40,7 +40,7 @@ from fcemu.models import (
     TaskStatus,
     Version,
 )
-from fcemu.triggers.model import QueueConfig, TimerConfig, Trigger, parse_config
+from fcemu.triggers.model import QueueConfig, TimerConfig, Trigger, parse_stored_config
 
 if TYPE_CHECKING:
     from fcemu.code import CodeStore
@@ -192,7 +192,7 @@ class StateOperations:
         for trigger in copy.deepcopy(state["triggers"]):
             key = (trigger.function_name, trigger.trigger_name)
             self.triggers.setdefault(key[0], {})[key[1]] = trigger
-            self._trigger_parsed[key] = parse_config(
+            self._trigger_parsed[key] = parse_stored_config(
                 trigger.trigger_type, trigger.trigger_config or "", trigger.source_arn or "")
         for name, trigger_name, anchor in state["trigger_anchor"]:
             self._trigger_anchor[(name, trigger_name)] = int(anchor)

@@ -145,6 +145,43 @@ def parse_config(trigger_type: str, config_text: str, source_arn: str = "") -> P
     return None
 
 
+#: The configs' flags :func:`_flag` reads (JSON booleans since fcemu 0.2.0; before, any
+#: value was read by ``bool()``, so a stored ``"false"`` meant true).
+_FLAGS = frozenset({"triggerEnable", "IsBase64Decode", "disableURLInternet"})
+
+
+def parse_stored_config(trigger_type: str, config_text: str,
+                        source_arn: str = "") -> ParsedConfig:
+    """:func:`parse_config` for a trigger read back from state (the durable store, a
+    snapshot) that an older fcemu accepted: a flag given as the text ``"true"`` or
+    ``"false"`` is read as that boolean, so the state still loads (a new
+    CreateTrigger/UpdateTrigger refuses such text, as FC does)."""
+    try:
+        return parse_config(trigger_type, config_text, source_arn)
+    except TriggerConfigError:
+        try:
+            doc = json.loads(config_text)
+        except ValueError:
+            doc = None
+        if not _unquote_flags(doc):
+            raise
+        return parse_config(trigger_type, json.dumps(doc), source_arn)
+
+
+def _unquote_flags(doc: Any) -> bool:
+    """Turn ``"true"``/``"false"`` flag values in ``doc`` into booleans, in place; whether
+    any was."""
+    changed = False
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in _FLAGS and isinstance(value, str) and value.lower() in ("true", "false"):
+                doc[key] = value.lower() == "true"
+                changed = True
+            else:
+                changed = _unquote_flags(value) or changed
+    return changed
+
+
 def queue_source(doc: dict[str, Any]) -> QueueConfig | None:
     """An EventBridge trigger whose source is an SMQ (MNS) queue, else ``None``."""
     where = "triggerConfig.eventSourceConfig"

@@ -83,3 +83,39 @@ def test_sends_are_hooked_only_while_an_enabled_queue_trigger_exists() -> None:
         assert engine.smq.on_send is None
 
     run(scenario)
+
+
+def test_a_trigger_stored_with_text_flags_by_an_older_fcemu_still_restores() -> None:
+    """CreateTrigger refuses ``"false"`` as a flag (FC reads typed fields); state an older
+    fcemu kept with such text loads, each flag read as its text says (not by ``bool()``)."""
+    import pytest
+
+    from fcemu.errors import InvalidArgument
+    from fcemu.triggers.model import QueueConfig, TriggerConfigError, parse_stored_config
+
+    legacy = json.dumps({"triggerEnable": "false", "eventSourceConfig": {
+        "eventSourceType": "MNS", "eventSourceParameters": {
+            "sourceMNSParameters": {"QueueName": "jobs", "IsBase64Decode": "True"}}}})
+    assert parse_stored_config("eventbridge", legacy) == QueueConfig("jobs", True, False)
+    with pytest.raises(TriggerConfigError, match="JSON boolean"):  # not text of a boolean
+        parse_stored_config("eventbridge", legacy.replace('"false"', '"no"'))
+    with pytest.raises(TriggerConfigError):  # not JSON: the first error stands
+        parse_stored_config("eventbridge", "{")
+
+    async def scenario(engine: Engine) -> None:
+        engine.create_function(FunctionSpec(name="f", runtime="python3.10",
+                                            handler="index.handler"),
+                               handler=lambda event, context: b"ok")
+        engine.smq.create_queue("jobs")
+        with pytest.raises((InvalidArgument, TriggerConfigError), match="JSON boolean"):
+            engine.create_trigger("f", TriggerSpec("q", "eventbridge", legacy))
+        engine.create_trigger("f", TriggerSpec("q", "eventbridge", _config(True)))
+        engine.snapshot("old")
+        stored = engine._snapshots["old"]  # as an older fcemu would have kept it
+        for trigger in stored.state["triggers"]:
+            trigger.trigger_config = legacy
+        await engine.restore_snapshot("old")
+        assert engine.smq.on_send is None  # "false": the restored trigger is disabled
+        assert engine.get_trigger("f", "q").trigger_config == legacy
+
+    run(scenario)
