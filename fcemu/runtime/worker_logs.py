@@ -87,15 +87,15 @@ class WorkerLogs(Instance):
             drain.take_held()
         markers = self._markers
         if markers[0] != request_id:
-            end = end_marker(request_id)
-        elif not self._unanswered and self.log.end_quiet(markers[1], markers[2]):
-            return  # it printed nothing: its lines kept apart, taken whole (LogStream.take)
+            start, end = None, end_marker(request_id)
         else:
-            end = markers[2]
+            _, start, end = markers
         if not self._unanswered:
-            self.log.feed(end)
+            # on a line of its own; kept apart with the Start line if it printed nothing
+            # (taken whole: LogStream.take)
+            self.log.end_line(end, start)
         else:
-            self.log.feed_before(end, start_marker(next(iter(self._unanswered))))
+            self.log.feed_before(end, start_marker(next(iter(self._unanswered))), line=True)
 
     def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None,
                   start: bytes | None = None) -> str:
