@@ -39,6 +39,16 @@ def framed(request_id: str, text: str, phase: str = "Invoke") -> str:
             f"FC {phase} End RequestId: {request_id}\n")
 
 
+def own_line(text: str, end: str) -> str:
+    """``text`` (a request's log, ending with its End line ``end``) with that line on a line of
+    its own: a process that writes the End line itself cannot know whether what was written
+    before it at the file-descriptor level ended with a newline."""
+    cut = len(text) - len(end)
+    if cut > 0 and text[cut - 1] != "\n" and text.endswith(end):
+        return f"{text[:cut]}\n{end}"
+    return text
+
+
 def strip_markers(request_id: str, text: str, phase: str = "Invoke") -> str:
     """``text`` without the request's own Start/End lines (a server may print them)."""
     drop = {start_marker(request_id, phase).decode(), end_marker(request_id, phase).decode()}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcemu.runtime.logs import end_marker, framed, start_marker
+from fcemu.runtime.logs import end_marker, framed, own_line, start_marker
 from fcemu.runtime.pool import Instance, Key
 
 if TYPE_CHECKING:
@@ -111,9 +111,12 @@ class WorkerLogs(Instance):
         if self._unanswered:  # (usually emptied by the reply: no pop then)
             self._unanswered.pop(request_id, None)
         parts = self._request_logs.pop(request_id, None) if self._request_logs else None
-        if start is None:
+        if start is None:  # not the End line this side wrote at once: the worker's, maybe
             start = f"FC {phase} Start RequestId: {request_id}\n".encode()  # start_marker()
-        taken = self.log.take(start, end or end_marker(request_id, phase))
+            end = end or end_marker(request_id, phase)
+            taken = own_line(self.log.take(start, end), end.decode())
+        else:
+            taken = self.log.take(start, end or end_marker(request_id, phase))
         return "".join(parts) + taken if parts else taken
 
     def _add_log(self, request_id: str, data: str) -> None:

@@ -47,6 +47,9 @@ def log_line(event, context):
     logging.getLogger().info("hello world")
     return "done"
 
+def initialize(context):
+    print("initializing", end="")
+
 def environment(event, context):
     return {k: v for k, v in os.environ.items() if k in ("FC_VER_ID", "FC_FUNCTION_VERSION")}
 """
@@ -176,6 +179,14 @@ def test_the_end_line_follows_output_without_a_newline_on_a_line_of_its_own(
     for i, outcome in enumerate(run(twice)):
         assert outcome.logs == (f"FC Invoke Start RequestId: r-{i}\nno newline here\n"
                                 f"FC Invoke End RequestId: r-{i}\n")
+
+
+def test_an_initializers_end_line_is_on_a_line_of_its_own_too(tmp_path: Path) -> None:
+    fn = worker(tmp_path, "no_newline", instance_lifecycle_config={
+        "initializer": {"handler": "index.initialize", "timeout": 3}})
+    assert invoke(fn).logs == (
+        "FC Initialize Start RequestId: r-1\ninitializing\nFC Initialize End RequestId: r-1\n"
+        "FC Invoke Start RequestId: r-1\nno newline here\nFC Invoke End RequestId: r-1\n")
 
 
 @needs_node
