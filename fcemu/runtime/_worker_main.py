@@ -16,7 +16,7 @@ Protocol, on file descriptors the handler cannot write to by accident:
   stderr pipe, which the parent reads as the instance's output.
 * A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
   Bytes travel as Base64. The child sends ``{"type": "hello", "maxrss_kb"}``
-  once started, then answers each ``{"type": "init"|"invoke", "request_id",
+  once started, then answers each ``{"type": "init"|"invoke"|"prestop", "request_id",
   "qualifier", "credentials"[, "payload", "markers"]}`` with a result, an array:
   ``["result", request_id, "ok"|"error", body, error_type, maxrss_kb, children]``
   (``children``: whether the process has child processes now; the positions are
@@ -24,7 +24,9 @@ Protocol, on file descriptors the handler cannot write to by accident:
 * Private settings arrive as ``FCEMU_*`` environment variables, removed from
   ``os.environ`` before user code runs: ``FCEMU_INSTANCE_CONCURRENCY`` and
   ``FCEMU_INITIALIZER`` (``module.function`` of
-  ``instanceLifecycleConfig.initializer``, run once per instance on ``init``).
+  ``instanceLifecycleConfig.initializer``, run once per instance on ``init``) and
+  ``FCEMU_PRE_STOP`` (``instanceLifecycleConfig.preStop``'s, run on ``prestop``, the
+  instance's last request).
 
 Logs come in two shapes, chosen by the instance concurrency:
 
@@ -35,8 +37,8 @@ Logs come in two shapes, chosen by the instance concurrency:
   ``FC Invoke End RequestId: <id>`` as it reads the reply, each after what
   the pipe holds by then (:mod:`fcemu.runtime.worker_logs`); this process
   writes them itself for an invoke frame with ``"markers": true`` (sent while it
-  still runs an earlier request), and ``FC Initialize …`` around the
-  initializer (spec §12.2). The
+  still runs an earlier request), and ``FC Initialize …`` / ``FC PreStop …`` around
+  the hooks (spec §12.2). The
   parent cuts a request's log out of the stream at those lines, so even
   fd-level output is attributed.
 * **Several at once**: each request runs on its own thread, and
@@ -75,6 +77,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 #: The private package the shared modules are loaded into (its path: this directory).
 _SHARED = "_fcemu_runtime_shared"
+#: The phase (marker word) of a request frame's type other than ``invoke``.
+_PHASES: dict[str | None, str] = {"init": "Initialize", "prestop": "PreStop"}
 
 
 def _shared(name: str) -> ModuleType:
@@ -126,7 +130,8 @@ def load_handler(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise HandlerLoadError(error_body(
-            f"Unable to import module '{module_name}': {exc}", "ImportModuleError",
+            f"Unable to import module '{module_name}': {handler_api.exception_message(exc)}",
+            "ImportModuleError",
             handler_api.fc_stack(exc.__traceback__))) from exc
     handler = getattr(module, attr, None)
     if not callable(handler):
@@ -213,6 +218,7 @@ class _Worker:
         self.channel = channel
         self.spec = env["FC_FUNCTION_HANDLER"]
         self.init_spec = env.pop(protocol.ENV_INITIALIZER, "")
+        self.pre_stop_spec = env.pop(protocol.ENV_PRE_STOP, "")
         self.threaded = int(env.pop(protocol.ENV_INSTANCE_CONCURRENCY, "1") or 1) > 1
         self.function = {"name": env["FC_FUNCTION_NAME"], "handler": self.spec,
                          "memory": int(env["FC_FUNCTION_MEMORY_SIZE"]),
@@ -227,7 +233,7 @@ class _Worker:
         if self.threaded:  # loaded only here: an instance of concurrency 1 never needs it
             self.logs = _shared("thread_logs").install(channel.write)
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(handler_api.LOG_FORMAT))
+        handler.setFormatter(handler_api.LogFormatter())
         handler.addFilter(handler_api.RequestIdFilter())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
 
@@ -244,15 +250,20 @@ class _Worker:
         request_id = request["request_id"]
         token = current_request.set(request_id)
         try:
-            phase = "Initialize" if request.get("type") == "init" else "Invoke"
+            frame_type = request.get("type")
+            phase = "Invoke" if frame_type == "invoke" else _PHASES.get(frame_type, "Invoke")
             # one request at a time, the server writes an Invoke's markers, unless it says
-            markers = self.threaded or phase == "Initialize" or bool(request.get("markers"))
+            markers = self.threaded or phase != "Invoke" or bool(request.get("markers"))
             if markers:
                 self.log_line(f"FC {phase} Start RequestId: {request_id}")
-            if phase == "Initialize":
-                kind, body, error_type = self.initialize(request)
-            else:
+            if phase == "Invoke":
                 kind, body, error_type = self.run(request)
+            elif phase == "Initialize":
+                kind, body, error_type = self.hook(request, self.init_spec,
+                                                   protocol.INITIALIZATION_ERROR)
+            else:
+                kind, body, error_type = self.hook(request, self.pre_stop_spec,
+                                                   protocol.UNHANDLED)
             if markers:
                 self.log_line(f"FC {phase} End RequestId: {request_id}")
             else:
@@ -267,7 +278,7 @@ class _Worker:
     def log_line(self, text: str) -> None:
         request_id = current_request.get()
         if self.logs is not None and request_id is not None:
-            self.logs.write(request_id, f"{text}\n")
+            self.logs.write_line(request_id, f"{text}\n")
         else:
             _log_line(text)
 
@@ -278,17 +289,19 @@ class _Worker:
                                   request.get("version_id", ""), region, account_id,
                                   credentials, handler_api.StopFlag())
 
-    def initialize(self, request: dict[str, Any]) -> tuple[str, bytes, str]:
-        """Run ``initializer(context)`` once; a failure is an ``InitializationError``."""
+    def hook(self, request: dict[str, Any], spec: str, error_type: str
+             ) -> tuple[str, bytes, str]:
+        """Run a lifecycle hook, ``spec(context)``: the initializer, once, or the PreStop
+        hook; a failure is an ``error_type`` error, logged."""
         try:
-            initializer = load_handler(self.init_spec)
-            initializer(self.context(request))
+            hook = load_handler(spec)
+            hook(self.context(request))
         except HandlerLoadError as exc:
             self.log_line(json.loads(exc.body)["errorMessage"])
-            return "error", exc.body, protocol.INITIALIZATION_ERROR
+            return "error", exc.body, error_type
         except Exception as exc:
             self.log_line(handler_api.format_exception(exc).rstrip("\n"))
-            return "error", handler_api.exception_body(exc), protocol.INITIALIZATION_ERROR
+            return "error", handler_api.exception_body(exc), error_type
         except BaseException as exc:  # sys.exit() and friends end the instance, as on FC
             _exit_now(exc)
         return "ok", b"", ""
@@ -307,9 +320,10 @@ class _Worker:
             _exit_now(exc)
         try:
             return "ok", handler_api.encode_result(value), ""
-        except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
-            self.log_line(f"{type(exc).__name__}: {exc}")
-            return "error", error_body(str(exc), type(exc).__name__, []), protocol.UNHANDLED
+        except Exception as exc:  # unsupported type, json.dumps refusing it, the value's code
+            line, body = handler_api.encode_failure(exc)
+            self.log_line(line)
+            return "error", body, protocol.UNHANDLED
 
     def call(self, request: dict[str, Any]) -> object:
         context = self.context(request)

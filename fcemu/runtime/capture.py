@@ -22,14 +22,15 @@ import sys
 import threading
 from typing import Any
 
-from fcemu.runtime.handler_api import LOG_FORMAT
+from fcemu.runtime.handler_api import LogFormatter
 from fcemu.runtime.logs import LOG_KEEP, LOG_LIMIT
 
 _current: contextvars.ContextVar[Capture | None] = contextvars.ContextVar(
     "fcemu_capture", default=None)
 # StreamHandler.emit writing to a proxied stream: the capture handler already has the record
 _STREAM_EMIT = logging.StreamHandler.emit.__code__
-#: ``context.getLogger()`` of in-process python3.12 handlers; INFO and up reach the log.
+#: ``context.getLogger()`` of in-process handlers (``context.logger`` on python3.12 too);
+#: INFO and up reach the log.
 FUNCTION_LOGGER = "fcemu.function"
 
 
@@ -92,7 +93,7 @@ class _CaptureHandler(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.setFormatter(LogFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
         capture = _current.get()
@@ -120,7 +121,7 @@ def install() -> None:
 
 
 def function_logger() -> logging.Logger:
-    """The logger ``context.getLogger()`` returns to in-process python3.12 handlers."""
+    """The logger ``context.getLogger()`` returns to in-process handlers."""
     logger = logging.getLogger(FUNCTION_LOGGER)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)

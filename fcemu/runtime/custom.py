@@ -90,6 +90,7 @@ class CustomInstance(CustomRequests):
         assert function.code_dir is not None
         config = CustomRuntimeConfig.of(function)
         started = real_monotonic()
+        self._starting(invocation)
         try:
             await self._spawn(config, invocation)
             await self._wait_for_port(config)
@@ -182,8 +183,10 @@ class CustomInstance(CustomRequests):
         return "" if self.sandbox is not None else taken_hint(config.port)
 
     async def kill(self) -> None:
-        """Kill the server (:meth:`Instance.kill`), then drop its relay and HTTP client."""
+        """Kill the server (:meth:`Instance.kill`; its PreStop hook first, when due), then
+        drop its relay and HTTP client."""
         try:
+            await self._run_pre_stop()
             await super().kill()
         finally:
             session, self._session = self._session, None

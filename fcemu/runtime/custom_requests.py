@@ -11,6 +11,11 @@ accepts connections, the custom-runtime contract (spec §12.2; its wire format i
   headers; HTTP 200 (and ``x-fc-status`` absent or 200) is success and the
   body is the result; 404 or ``x-fc-status: 404`` (or any other status) is a
   function error (``UnhandledInvocationError``) whose body is passed on;
+* ``GET /pre-stop`` (FC's custom-runtime lifecycle hooks: the common request headers,
+  ``x-fc-request-id`` ``<instanceId>-prestop``, the rest as the instance's first request
+  had them) when a PreStop hook is configured, within its timeout, before the pool's
+  kill of a started, idle instance (:meth:`Instance.pre_stop_due`); its answer only
+  says whether it ran (``pre_stopped``), what it prints is the instance's log;
 * an HTTP trigger's request instead goes through as it came (FC's web functions,
   "HTTP calls": method, path and query, the client's headers plus the ``x-fc-*``
   ones, body), and the server's status, headers and body are the answer;
@@ -33,6 +38,8 @@ instance's log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +47,7 @@ import aiohttp
 
 from fcemu.clock import real_monotonic
 from fcemu.runtime.custom_wire import outcome_of, request_headers, request_of, send
+from fcemu.runtime.instance import PreStop
 from fcemu.runtime.invocation import (
     Invocation,
     Outcome,
@@ -87,6 +95,11 @@ class CustomRequests(Instance):
         #: The instance's sandbox (``bwrap`` containment): the app is reached through its relay.
         self.sandbox: Sandbox | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.pre_stop = PreStop.of(function)
+        #: ``GET /pre-stop``'s headers, made from the request that started the instance.
+        self._pre_stop_headers: dict[str, str] | None = None
+        #: Whether ``GET /pre-stop`` answered 2xx (``None``: the hook did not run).
+        self.pre_stopped: bool | None = None
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "port": self.port}
@@ -128,6 +141,29 @@ class CustomRequests(Instance):
         body = body or error_body(f"the initializer answered HTTP {status}")
         return Outcome("error", body, INITIALIZATION_ERROR, ms_since(started), self.peak_mb(),
                        self.instance_id, logs)
+
+    def _starting(self, invocation: Invocation) -> None:
+        """The instance starts for ``invocation``: its PreStop hook's headers (if it has one)
+        are that request's, with the hook's own request ID."""
+        if self.pre_stop is not None:
+            request_id = f"{self.instance_id}-prestop"
+            headers = request_headers(dataclasses.replace(invocation, request_id=request_id),
+                                      None)
+            del headers["content-type"]  # a GET without a body
+            self._pre_stop_headers = headers
+
+    async def _run_pre_stop(self) -> None:
+        """``GET /pre-stop`` if the kill beginning now is one the hook runs before; within
+        its timeout, whatever it answers (the kill follows)."""
+        pre_stop, headers = self.pre_stop, self._pre_stop_headers
+        if pre_stop is None or headers is None or not self.pre_stop_due():
+            return
+        self.pre_stopped = False
+        with contextlib.suppress(Exception):
+            status, _, _ = await asyncio.wait_for(
+                send(self._client(), self._origin, "GET", "/pre-stop", b"",
+                     list(headers.items())), pre_stop.timeout)
+            self.pre_stopped = 200 <= status < 300
 
     async def _init_log(self, request_id: str) -> str:
         await loop_turns()

@@ -13,7 +13,11 @@ scratch, in this order (later wins):
    ``FC_ACCOUNT_ID``, ``FC_INSTANCE_ID``, ``FC_FUNC_CODE_PATH``, the
    ``ALIBABA_CLOUD_*`` credentials; ``FC_SERVER_PORT`` and
    ``FC_CUSTOM_LISTEN_PORT`` for custom runtimes) and the runtime's own
-   (``FC_TIMEOUT``, ``FC_RUNTIME``).
+   (``FC_TIMEOUT``, ``FC_RUNTIME``);
+5. the instance's function version (:func:`version_variable`): ``FC_FUNCTION_VERSION``
+   in runtimes built on Debian 11 or later, ``FC_VER_ID`` in the older ones (FC's
+   "Configure environment variables" page); ``0`` for LATEST, the version FC's
+   InstanceInfo gives an instance of LATEST.
 
 Anything else of the server's (``FCEMU_ACCESS_KEY``, cloud credentials,
 tokens of the user's shell) stays out. ``PYTHONPATH`` and the like are the
@@ -24,6 +28,7 @@ in-process share the server's environment; they cannot be isolated.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -34,6 +39,19 @@ if TYPE_CHECKING:
 #: (the command search path, the home and temporary directories, user name, locale, zone).
 BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
                   "TMPDIR")
+#: Runtimes FC builds on Debian 11 or later (FC's runtime tables: python3.12 and
+#: custom.debian11/12; every Node.js runtime, python3.9/3.10 and custom/custom.debian10 are
+#: Debian 9 or 10); later Python versions and Debian images are taken to be as new.
+_DEBIAN_11_ON = re.compile(r"^(python3\.(1[2-9]|[2-9]\d)|custom\.debian(1[1-9]|[2-9]\d))$")
+#: The version of an instance of LATEST (FC's InstanceInfo.versionId: "0" for LATEST).
+LATEST_VERSION = "0"
+
+
+def version_variable(runtime: str) -> str:
+    """The variable that holds an instance's function version in ``runtime``:
+    ``FC_FUNCTION_VERSION`` from Debian 11 on, ``FC_VER_ID`` before (FC's
+    "Configure environment variables" page)."""
+    return "FC_FUNCTION_VERSION" if _DEBIAN_11_ON.match(runtime) else "FC_VER_ID"
 
 
 def handler_environment(invocation: Invocation, instance_id: str,
@@ -57,5 +75,6 @@ def handler_environment(invocation: Invocation, instance_id: str,
         "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials.access_key_id,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials.access_key_secret,
         "ALIBABA_CLOUD_SECURITY_TOKEN": credentials.security_token,
+        version_variable(function.runtime): function.version_id or LATEST_VERSION,
     })
     return env

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
 from binascii import b2a_base64
 from collections.abc import Callable
@@ -89,7 +90,8 @@ def make_context(request_id: str, function: dict[str, Any], region: str, account
     with ``version_id`` and ``qualifier``, ``logger`` and ``getLogger()``,
     ``log_project``/``log_store``, no ``credentials``. Earlier versions get
     ``credentials``, a ``service`` (``name``, ``log_project``, ``log_store``,
-    ``qualifier``, ``version_id``) and a four-field ``function``.
+    ``qualifier``, ``version_id``), a four-field ``function`` and ``getLogger()``
+    (``logger``, or the root logger without one).
     ``stop_requested`` is fcemu's own: set when the execution is stopped or
     timed out, for handlers that want to end cleanly.
     """
@@ -144,9 +146,16 @@ def _context(base: dict[str, Any], new: bool, log_project: str, log_store: str,
     # FC 3.0 has no services; the struct stays for code written for FC 2.0 (name "")
     service = SimpleNamespace(name="", log_project=log_project, log_store=log_store,
                               qualifier=qualifier, version_id=version_id)
+    # getLogger(): FC's logging page shows context.getLogger().info(...) on these too
     return SimpleNamespace(request_id=request_id, credentials=SimpleNamespace(**credentials),
                            function=SimpleNamespace(**base), service=service, region=region,
-                           account_id=account_id, stop_requested=stop_requested)
+                           account_id=account_id, stop_requested=stop_requested,
+                           getLogger=_root_logger if logger is None else lambda: logger)
+
+
+def _root_logger() -> logging.Logger:
+    """``context.getLogger()`` of a worker's python3.9/3.10 contexts: the root logger."""
+    return logging.getLogger()
 
 
 def encode_result(value: object) -> bytes:
@@ -229,9 +238,40 @@ def format_exception(exc: BaseException) -> str:
     return "".join(lines)
 
 
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``; ``<unprintable X object>`` (as Python's traceback module long printed it)
+    when the exception's ``__str__`` raises."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__} object>"
+
+
 def exception_body(exc: BaseException) -> bytes:
     """The error JSON for an exception raised by a handler."""
-    return error_body(str(exc), type(exc).__name__, fc_stack(exc.__traceback__))
+    return error_body(exception_message(exc), type(exc).__name__, fc_stack(exc.__traceback__))
+
+
+def encode_failure(exc: Exception) -> tuple[str, bytes]:
+    """What :func:`encode_result` raising ``exc`` gives: the line for the function's log
+    and the error JSON. Any exception: a type it refuses (TypeError), ``json.dumps``
+    refusing a value (ValueError, RecursionError for a deeply nested one), or the value's
+    own code failing as it is encoded."""
+    message = exception_message(exc)
+    return f"{type(exc).__name__}: {message}", error_body(message, type(exc).__name__, [])
+
+
+class LogFormatter(logging.Formatter):
+    """:data:`LOG_FORMAT`, its time as FC's logging page shows it (and fcemu's Node.js
+    lines): UTC, ISO 8601 with milliseconds and ``Z`` (``2017-07-05T05:13:35.920Z``),
+    whatever the machine's time zone."""
+
+    converter = staticmethod(time.gmtime)
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
 
 
 class RequestIdFilter(logging.Filter):

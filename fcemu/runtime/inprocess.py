@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from fcemu.clock import real_monotonic
 from fcemu.runtime.capture import Capture, function_logger, install
 from fcemu.runtime.handler_api import (
-    _NEW_CONTEXT,
+    encode_failure,
     encode_result,
     exception_body,
     format_exception,
@@ -190,8 +190,7 @@ class InProcessRuntime:
              "log_project": log_config.get("project", ""),
              "log_store": log_config.get("logstore", "")},
             invocation.region, invocation.account_id, vars(invocation.credentials),
-            execution.stop_flag,
-            function_logger() if _NEW_CONTEXT.match(function.runtime) else None)
+            execution.stop_flag, function_logger())
         self._running[invocation.request_id] = execution
         capture = Capture(invocation.request_id)
         install()
@@ -315,9 +314,9 @@ def _returned(value: Any, exc: BaseException | None, duration_ms: int, instance_
         value.close()  # a plain callable returned a coroutine: never awaited, say so below
     try:
         body = encode_result(value)
-    except (TypeError, ValueError) as exc:  # unsupported type, or json.dumps refusing it
-        capture.write(f"{type(exc).__name__}: {exc}\n")
-        body = error_body(str(exc), type(exc).__name__, [])
+    except Exception as failure:  # unsupported type, json.dumps refusing it, the value's code
+        line, body = encode_failure(failure)
+        capture.write(f"{line}\n")
         return Outcome("error", body, UNHANDLED, duration_ms, memory, instance_id)
     return Outcome("ok", body, "", duration_ms, memory, instance_id)
 

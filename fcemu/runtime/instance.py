@@ -87,6 +87,25 @@ class Initializer:
         return cls(str(config["handler"]), timeout)
 
 
+@dataclass(frozen=True)
+class PreStop:
+    """``instanceLifecycleConfig.preStop``: its handler and timeout (s)."""
+
+    handler: str
+    timeout: int
+
+    @classmethod
+    def of(cls, function: Function) -> PreStop | None:
+        """The function's PreStop hook, or None when it has none."""
+        config = (function.instance_lifecycle_config or {}).get("preStop")
+        if not isinstance(config, dict) or not config.get("handler"):
+            return None
+        timeout = config.get("timeout")
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+            timeout = function.timeout  # as the initializer: no timeout of its own → the function's
+        return cls(str(config["handler"]), timeout)
+
+
 def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
                          **kw: Any) -> Outcome:
     """fcemu's initializer timeout (FC documents the error type, not the text)."""
@@ -248,6 +267,17 @@ class Instance(MemoryLimit):
     def pid(self) -> int | None:
         """The handler's own process (the worker, the custom runtime's command)."""
         return self.tree.handler_pid() if self.tree is not None else None
+
+    def pre_stop_due(self) -> bool:
+        """Whether a kill beginning now is one the PreStop hook runs before (if the function
+        has one): the pool took a started, idle instance out of service (idle expiry, an
+        updated or deleted function, a reset, shutdown); not a timeout, a stop, a crash, a
+        failed start or initializer, or ``memorySize``."""
+        started = self._ready
+        return (self.retired and not self.stopping and self.active == 0 and not self.oom_kb
+                and not self.stopped and self.tree is not None and not self.exited
+                and started is not None and started.done() and not started.cancelled()
+                and started.exception() is None and started.result() is None)
 
     async def kill(self) -> None:
         """Kill every process of the instance, then drain (boundedly) and close its output.

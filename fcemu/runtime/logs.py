@@ -39,6 +39,16 @@ def framed(request_id: str, text: str, phase: str = "Invoke") -> str:
             f"FC {phase} End RequestId: {request_id}\n")
 
 
+def own_line(text: str, end: str) -> str:
+    """``text`` (a request's log, ending with its End line ``end``) with that line on a line of
+    its own: a process that writes the End line itself cannot know whether what was written
+    before it at the file-descriptor level ended with a newline."""
+    cut = len(text) - len(end)
+    if cut > 0 and text[cut - 1] != "\n" and text.endswith(end):
+        return f"{text[:cut]}\n{end}"
+    return text
+
+
 def strip_markers(request_id: str, text: str, phase: str = "Invoke") -> str:
     """``text`` without the request's own Start/End lines (a server may print them)."""
     drop = {start_marker(request_id, phase).decode(), end_marker(request_id, phase).decode()}
@@ -90,6 +100,29 @@ class LogStream:
             self._changed.set()
         return True
 
+    def end_line(self, end: bytes, start: bytes | None = None) -> None:
+        """``end`` (a request's End line) after the buffer, on a line of its own: a newline
+        first if the output before it does not end with one. With ``start`` (its Start
+        line): if the buffer holds just that, both lines are kept apart instead
+        (:meth:`end_quiet`, inlined: this is once per request)."""
+        data = self._data
+        if data:
+            if (start is not None and self._front is None and len(data) == len(start)
+                    and data == start):
+                data.clear()
+                self._front, self._aside = (start, end), len(start) + len(end)
+                if self._waiting:
+                    self._changed.set()
+                return
+            if data[-1] != 10:  # b"\n": output without a newline at its end
+                data += b"\n"
+        data += end
+        if len(data) > LOG_LIMIT - self._aside:
+            self._restore()
+            self._trim()
+        if self._waiting:
+            self._changed.set()
+
     def _restore(self) -> None:
         """The lines :meth:`end_quiet` kept apart, back in front of the buffer."""
         front = self._front
@@ -97,11 +130,17 @@ class LogStream:
             self._front, self._aside = None, 0
             self._data[0:0] = front[0] + front[1]
 
-    def feed_before(self, chunk: bytes, marker: bytes) -> None:
-        """``chunk`` in front of ``marker`` if it is buffered, else after everything."""
+    def feed_before(self, chunk: bytes, marker: bytes, line: bool = False) -> None:
+        """``chunk`` in front of ``marker`` if it is buffered, else after everything;
+        ``line``: on a line of its own (a newline first if the output before it has none)."""
         if self._front is not None:
             self._restore()
-        at = self._data.find(marker)
+        data = self._data
+        at = data.find(marker)
+        if line:
+            before = data[at - 1:at] if at >= 0 else data[-1:]
+            if before and before[0] != 10:  # b"\n"
+                chunk = b"\n" + chunk
         if at < 0:
             self.feed(chunk)
         else:

@@ -26,19 +26,18 @@ with an error naming what to install.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
 import subprocess
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcemu.runtime.invocation import Credentials, Invocation, Outcome
+from fcemu.runtime.invocation import Invocation, Outcome
 from fcemu.runtime.pool import Instance, InstancePool, Key
-from fcemu.runtime.protocol import RESULT_KIND, UNHANDLED, encode_frame, error_body
+from fcemu.runtime.protocol import UNHANDLED, error_body
 from fcemu.runtime.worker import WorkerInstance, WorkerRuntime
 
 if TYPE_CHECKING:
@@ -52,8 +51,6 @@ _SHIM = 'exec 3<&0 4>&1 </dev/null 1>&2 && exec "$0" "$@"'
 _SH = "/bin/sh"
 #: The environment variable naming the interpreter when ``--node`` is not given.
 NODE_ENV = "FCEMU_NODE"
-#: ``file.function`` of ``instanceLifecycleConfig.preStop``, for worker.js.
-ENV_PRE_STOP = "FCEMU_PRE_STOP"
 _RUNTIME = re.compile(r"^nodejs(\d+)$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 #: Real seconds ``node --version`` may take.
@@ -137,43 +134,21 @@ def node_path(function: Function) -> str:
     return os.pathsep.join(parts)
 
 
-@dataclass(frozen=True)
-class PreStop:
-    """``instanceLifecycleConfig.preStop``: ``file.function`` and its timeout (s)."""
-
-    handler: str
-    timeout: int
-
-    @classmethod
-    def of(cls, function: Function) -> PreStop | None:
-        """The function's PreStop hook, or None when it has none."""
-        config = (function.instance_lifecycle_config or {}).get("preStop")
-        if not isinstance(config, dict) or not config.get("handler"):
-            return None
-        timeout = config.get("timeout")
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-            timeout = function.timeout  # as the initializer: no timeout of its own → the function's
-        return cls(str(config["handler"]), timeout)
-
-
 class NodeInstance(WorkerInstance):
     """One Node.js worker process of one function.
 
     Its PreStop hook (``exports.preStop = (context, callback)`` or ``async (context)``)
     runs when the pool takes a started, idle instance out of service (idle expiry, an
     updated or deleted function, a reset, shutdown), within its timeout, before the
-    instance is killed; not when a timeout, a stop, a crash or ``memorySize`` kills it.
-    What it logs is the instance's own log (FC shows hook logs in the instance's logs).
+    instance is killed; not when a timeout, a stop, a crash or ``memorySize`` kills it
+    (:class:`~fcemu.runtime.worker.WorkerInstance`'s, as for Python). What it logs is the
+    instance's own log (FC shows hook logs in the instance's logs). Its context's
+    qualifier is the last request's.
     """
 
     def __init__(self, function: Function, key: Key, instance_id: str, node: str,
                  pass_env: tuple[str, ...] = (), contained: Containment | None = None) -> None:
         super().__init__(function, key, instance_id, node, pass_env, contained)
-        self.pre_stop = PreStop.of(function)
-        self._qualifier = "LATEST"
-        self._version_id = function.version_id
-        #: Whether the PreStop hook ran and answered (``None``: it did not run).
-        self.pre_stopped: bool | None = None
 
     async def execute(self, invocation: Invocation) -> Outcome:
         self._qualifier = invocation.qualifier
@@ -185,31 +160,6 @@ class NodeInstance(WorkerInstance):
             self._qualifier = invocation.qualifier
         return began
 
-    async def kill(self) -> None:
-        if self._pre_stop_due():
-            await self._run_pre_stop()
-        await super().kill()
-
-    def _pre_stop_due(self) -> bool:
-        started = self._ready
-        return (self.pre_stop is not None and self.retired and not self.stopping
-                and self.active == 0 and not self.oom_kb and not self.stopped
-                and self.tree is not None and not self.exited and started is not None
-                and started.done() and not started.cancelled()
-                and started.exception() is None and started.result() is None)
-
-    async def _run_pre_stop(self) -> None:
-        assert self.pre_stop is not None
-        request_id = f"{self.instance_id}-prestop"
-        request = {"type": "prestop", "request_id": request_id,
-                   "qualifier": self._qualifier, "version_id": self._version_id,
-                   "credentials": asdict(Credentials())}
-        self.pre_stopped = False
-        with contextlib.suppress(Exception):
-            reply = await asyncio.wait_for(self._call(request_id, encode_frame(request)),
-                                           self.pre_stop.timeout)
-            self.pre_stopped = reply[RESULT_KIND] == "ok"
-
     def command(self) -> list[str]:
         return [_SH, "-c", _SHIM, self.python, WORKER_JS]
 
@@ -218,9 +168,6 @@ class NodeInstance(WorkerInstance):
         function = invocation.function
         if "NODE_PATH" not in function.environment_variables:
             env["NODE_PATH"] = node_path(function)
-        pre_stop = PreStop.of(function)
-        if pre_stop is not None:
-            env[ENV_PRE_STOP] = pre_stop.handler
         return env
 
 

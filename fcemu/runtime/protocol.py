@@ -67,6 +67,8 @@ RESULT_FIELDS = 7
 ENV_INSTANCE_CONCURRENCY = "FCEMU_INSTANCE_CONCURRENCY"
 #: ``module.function`` of ``instanceLifecycleConfig.initializer``.
 ENV_INITIALIZER = "FCEMU_INITIALIZER"
+#: ``module.function`` (``file.function``) of ``instanceLifecycleConfig.preStop``.
+ENV_PRE_STOP = "FCEMU_PRE_STOP"
 #: ``logConfig.project`` and ``logConfig.logstore``, for the handler's context.
 ENV_LOG_PROJECT = "FCEMU_LOG_PROJECT"
 ENV_LOG_STORE = "FCEMU_LOG_STORE"

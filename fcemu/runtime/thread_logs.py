@@ -42,6 +42,14 @@ class RequestLogs:
         if cut:
             self._write({"type": "log", "request_id": request_id, "data": text[:cut]})
 
+    def write_line(self, request_id: str, line: str) -> None:
+        """``line`` (ending in a newline) on a line of its own: after the request's pending
+        output and a newline, if it wrote some without one at its end."""
+        with self._lock:
+            text = self._pending.pop(request_id, "")
+        self._write({"type": "log", "request_id": request_id,
+                     "data": f"{text}\n{line}" if text else line})
+
     def flush(self, request_id: str) -> None:
         with self._lock:
             text = self._pending.pop(request_id, "")

@@ -14,6 +14,9 @@ first request, with its own timeout (the function's when absent). A failure
 or timeout fails the requests waiting for that instance with
 ``InitializationError`` and the instance is destroyed, so the next request
 starts a new one and runs the initializer again (FC's lifecycle-hook docs).
+``instanceLifecycleConfig.preStop`` runs ``pre_stop(context)`` (a ``prestop`` frame,
+request ID ``<instanceId>-prestop``), within its timeout, before the pool's kill of a
+started, idle instance (:meth:`Instance.pre_stop_due`); what it logs is the instance's.
 
 Every instance is contained (:mod:`fcemu.runtime.contain`), so a timeout, a
 stop, going over ``memorySize`` or :meth:`WorkerRuntime.close` kills whatever
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +44,9 @@ from fcemu.clock import RealTimeEventLoop, real_monotonic
 from fcemu.runtime.contain import Containment
 from fcemu.runtime.environ import handler_environment
 from fcemu.runtime.frames import FrameWriter, credentials_doc
+from fcemu.runtime.instance import PreStop
 from fcemu.runtime.invocation import (
+    Credentials,
     Invocation,
     Outcome,
     OutcomeKind,
@@ -63,6 +69,7 @@ from fcemu.runtime.protocol import (
     ENV_INSTANCE_CONCURRENCY,
     ENV_LOG_PROJECT,
     ENV_LOG_STORE,
+    ENV_PRE_STOP,
     INITIALIZATION_ERROR,
     RESULT_BODY,
     RESULT_CHILDREN,
@@ -101,12 +108,19 @@ class WorkerInstance(WorkerRequests):
         self.pass_env = pass_env
         #: The instance runs in a bubblewrap sandbox (its paths are ``/code`` and ``/opt``).
         self.sandboxed = False
+        self.pre_stop = PreStop.of(function)
+        #: The qualifier the PreStop hook's context gets (the starting request's).
+        self._qualifier = "LATEST"
+        self._version_id = function.version_id
+        #: Whether the PreStop hook ran and answered (``None``: it did not run).
+        self.pre_stopped: bool | None = None
 
     # -- start ------------------------------------------------------------------------
 
     async def _prepare(self, invocation: Invocation) -> Outcome | None:
         function, request_id = invocation.function, invocation.request_id
         assert function.code_dir is not None
+        self._qualifier = invocation.qualifier
         try:
             self.sandboxed = (await self.chosen_containment()).sandboxed
             env, sandbox = self.environment(invocation), None
@@ -130,6 +144,23 @@ class WorkerInstance(WorkerRequests):
         failed = None if initializer is None else await self._initialize(invocation, initializer)
         self._warm = failed is None
         return failed
+
+    async def kill(self) -> None:
+        if self.pre_stop is not None and self.pre_stop_due():
+            await self._run_pre_stop(self.pre_stop)
+        await super().kill()
+
+    async def _run_pre_stop(self, pre_stop: PreStop) -> None:
+        """The PreStop hook, within its timeout; whatever happens, the kill follows."""
+        request_id = f"{self.instance_id}-prestop"
+        request = {"type": "prestop", "request_id": request_id,
+                   "qualifier": self._qualifier, "version_id": self._version_id,
+                   "credentials": credentials_doc(Credentials())}
+        self.pre_stopped = False
+        with contextlib.suppress(Exception):
+            reply = await asyncio.wait_for(self._call(request_id, encode_frame(request)),
+                                           pre_stop.timeout)
+            self.pre_stopped = reply[RESULT_KIND] == "ok"
 
     def command(self) -> list[str]:
         """The worker's command line (a worker in another language speaks the same protocol)."""
@@ -305,6 +336,9 @@ def _environment(invocation: Invocation, instance_id: str, pass_env: tuple[str, 
     initializer = Initializer.of(function)
     if initializer is not None:
         env[ENV_INITIALIZER] = initializer.handler
+    pre_stop = PreStop.of(function)
+    if pre_stop is not None:
+        env[ENV_PRE_STOP] = pre_stop.handler
     log_config = function.extra.get("logConfig")
     if isinstance(log_config, dict):
         env[ENV_LOG_PROJECT] = str(log_config.get("project") or "")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcemu.runtime.logs import end_marker, framed, start_marker
+from fcemu.runtime.logs import end_marker, framed, own_line, start_marker
 from fcemu.runtime.pool import Instance, Key
 
 if TYPE_CHECKING:
@@ -87,15 +87,15 @@ class WorkerLogs(Instance):
             drain.take_held()
         markers = self._markers
         if markers[0] != request_id:
-            end = end_marker(request_id)
-        elif not self._unanswered and self.log.end_quiet(markers[1], markers[2]):
-            return  # it printed nothing: its lines kept apart, taken whole (LogStream.take)
+            start, end = None, end_marker(request_id)
         else:
-            end = markers[2]
+            _, start, end = markers
         if not self._unanswered:
-            self.log.feed(end)
+            # on a line of its own; kept apart with the Start line if it printed nothing
+            # (taken whole: LogStream.take)
+            self.log.end_line(end, start)
         else:
-            self.log.feed_before(end, start_marker(next(iter(self._unanswered))))
+            self.log.feed_before(end, start_marker(next(iter(self._unanswered))), line=True)
 
     def _take_log(self, request_id: str, phase: str = "Invoke", end: bytes | None = None,
                   start: bytes | None = None) -> str:
@@ -111,9 +111,12 @@ class WorkerLogs(Instance):
         if self._unanswered:  # (usually emptied by the reply: no pop then)
             self._unanswered.pop(request_id, None)
         parts = self._request_logs.pop(request_id, None) if self._request_logs else None
-        if start is None:
+        if start is None:  # not the End line this side wrote at once: the worker's, maybe
             start = f"FC {phase} Start RequestId: {request_id}\n".encode()  # start_marker()
-        taken = self.log.take(start, end or end_marker(request_id, phase))
+            end = end or end_marker(request_id, phase)
+            taken = own_line(self.log.take(start, end), end.decode())
+        else:
+            taken = self.log.take(start, end or end_marker(request_id, phase))
         return "".join(parts) + taken if parts else taken
 
     def _add_log(self, request_id: str, data: str) -> None:

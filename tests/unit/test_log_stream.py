@@ -142,3 +142,31 @@ def test_lines_kept_apart_count_towards_the_limit(monkeypatch: pytest.MonkeyPatc
     assert b"dropped" in fed.copy(b"[fcemu", b"\n").encode()
     assert quiet.take(start, end) == fed.take(start, end)
     assert quiet.take_all() == fed.take_all()
+
+
+@pytest.mark.parametrize(("output", "logged"), [
+    (b"", b""), (b"line\n", b"line\n"), (b"no newline", b"no newline\n")])
+def test_end_line_puts_the_end_line_on_a_line_of_its_own(output: bytes, logged: bytes) -> None:
+    """``end_line``: the End line after the output, a newline first where it has none; a
+    request that printed nothing keeps its two lines apart, as ``end_quiet`` does."""
+    start, end = start_marker("r-1"), end_marker("r-1")
+    log = LogStream()
+    log.feed(start)
+    log.feed(output)
+    log.end_line(end, start)
+    assert log.take(start, end) == (start + logged + end).decode()
+    assert log.take_all() == ""
+
+
+def test_feed_before_a_line_and_own_line_start_a_new_line() -> None:
+    from fcemu.runtime.logs import own_line
+
+    log = LogStream()
+    log.feed(start_marker("r-1") + b"partial" + start_marker("r-2"))
+    log.feed_before(end_marker("r-1"), start_marker("r-2"), line=True)
+    assert log.take(start_marker("r-1"), end_marker("r-1")) == (
+        start_marker("r-1") + b"partial\n" + end_marker("r-1")).decode()
+    assert log.take_all() == start_marker("r-2").decode()
+    end = end_marker("r-1").decode()
+    assert own_line(f"x\nglued{end}", end) == f"x\nglued\n{end}"
+    assert own_line(f"x\n{end}", end) == f"x\n{end}" and own_line(end, end) == end

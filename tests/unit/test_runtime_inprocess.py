@@ -346,7 +346,8 @@ def test_python312_get_logger_logs_at_info_into_the_request_log():
 
     outcome = invoke_once(handler, runtime="python3.12")
     assert outcome.body == b"true"
-    assert re.search(r"^\S+ \S+ r-1 \[INFO\] hello from LATEST$", outcome.logs, re.M)
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z r-1 \[INFO\] hello from LATEST$",
+                     outcome.logs, re.M)
 
 
 # -- per-invocation costs (issue 13) -------------------------------------------------------------

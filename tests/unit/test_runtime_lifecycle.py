@@ -265,8 +265,8 @@ def test_the_python3_10_context_has_credentials_and_service(runtime):
     fn = function("echo", "index.context_shape", runtime=runtime, extra=LOG_CONFIG)
     outcome = run(lambda rt: rt.invoke(call(fn, request_id="r-ctx")))
     shape = body(outcome)
-    assert shape["fields"] == ["account_id", "credentials", "function", "region", "request_id",
-                               "service", "stop_requested"]
+    assert shape["fields"] == ["account_id", "credentials", "function", "getLogger", "region",
+                               "request_id", "service", "stop_requested"]
     assert shape["function"] == {"name": "echo", "handler": "index.context_shape",
                                  "memory": 128, "timeout": 3}
     assert shape["service"] == {"name": "", "log_project": "proj", "log_store": "store",
@@ -274,6 +274,9 @@ def test_the_python3_10_context_has_credentials_and_service(runtime):
     assert set(shape["credentials"]) == {"access_key_id", "access_key_secret", "security_token"}
     assert (shape["request_id"], shape["region"], shape["account_id"]) == (
         "r-ctx", REGION, ACCOUNT)
+    # context.getLogger() (FC's Python logging page): the root logger, at INFO, FC's format
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z r-ctx \[INFO\] via getLogger$",
+                     outcome.logs, re.M)
 
 
 def test_the_python3_12_context_has_a_logger_and_no_credentials():
@@ -286,7 +289,8 @@ def test_the_python3_12_context_has_a_logger_and_no_credentials():
                                  "timeout": 3, "version_id": "", "qualifier": "LATEST"}
     assert (shape["log_project"], shape["log_store"]) == ("proj", "store")
     assert shape["logger_is_context_logger"] is True
-    assert re.search(r"^\S+ \S+ r-ctx \[INFO\] via getLogger$", outcome.logs, re.M)
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z r-ctx \[INFO\] via getLogger$",
+                     outcome.logs, re.M)
 
 
 def test_the_instance_log_keeps_what_belongs_to_no_request():

@@ -137,7 +137,7 @@ def test_node_output_written_between_requests_is_the_instances_log(node_fn):
 
 
 @pytest.mark.parametrize("fixture", ["python_fn", pytest.param("node_fn", marks=needs_node)])
-def test_output_without_a_last_newline_ends_where_the_end_line_begins(fixture, request):
+def test_output_without_a_last_newline_gets_the_end_line_on_a_line_of_its_own(fixture, request):
     fn = request.getfixturevalue(fixture)
 
     async def body(rt: Runtimes) -> list[Outcome]:
@@ -146,7 +146,7 @@ def test_output_without_a_last_newline_ends_where_the_end_line_begins(fixture, r
 
     partial, after = run(body)
     assert partial.logs == ("FC Invoke Start RequestId: r-0\nevent=partial\n"
-                            "no newlineFC Invoke End RequestId: r-0\n")
+                            "no newline\nFC Invoke End RequestId: r-0\n")
     assert after.logs == framed("r-1", "event=b\n")
 
 

@@ -42,10 +42,16 @@ function setUpLogs({ threaded, major, levelName, current, send, writeAll }) {
     if (rest) send({ type: 'log', request_id: requestId, data: rest });
   }
 
-  /** One line of the request's log (or of the instance's, outside every request). */
+  /** One line of the request's log (or of the instance's, outside every request); in a
+   * request's log, on a line of its own (after a newline if its output so far has none). */
   function logLine(requestId, text) {
-    if (threaded && requestId) requestLog(requestId, text + '\n');
-    else writeAll(2, Buffer.from(text + '\n', 'utf8'));
+    if (threaded && requestId) {
+      const rest = pending.get(requestId);
+      pending.delete(requestId);
+      send({ type: 'log', request_id: requestId, data: rest ? `${rest}\n${text}\n` : `${text}\n` });
+    } else {
+      writeAll(2, Buffer.from(text + '\n', 'utf8'));
+    }
   }
 
   if (threaded) {
