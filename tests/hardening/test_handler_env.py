@@ -37,6 +37,9 @@ DOCUMENTED = {"FC_FUNC_CODE_PATH", "ALIBABA_CLOUD_ACCESS_KEY_ID",
               "FC_ACCOUNT_ID", "FC_FUNCTION_HANDLER", "FC_FUNCTION_MEMORY_SIZE",
               "FC_FUNCTION_NAME", "FC_REGION", "FC_INSTANCE_ID"}
 RUNTIME_OWN = {"FC_TIMEOUT", "FC_RUNTIME"}
+#: The function version, in the one of these FC's page names for the runtime's Debian
+#: release (``0``: LATEST).
+VERSION = {"FC_VER_ID", "FC_FUNCTION_VERSION"}
 #: FC's default search paths (fcemu.runtime.sandbox.fc_path_defaults; PYTHONPATH: Python).
 FC_PATHS = {"PATH", "LD_LIBRARY_PATH"}
 CUSTOM_ONLY = {"FC_SERVER_PORT", "FC_CUSTOM_LISTEN_PORT"}
@@ -99,10 +102,12 @@ def seen_environment(tmp_path: Path, kind: str, pass_env: tuple[str, ...] = (),
 def test_a_handler_sees_fc_variables_and_its_own_never_the_servers(
         tmp_path, server_secrets, kind):
     env, instance_id = seen_environment(tmp_path, kind, GREETING="hi")
-    allowed = DOCUMENTED | RUNTIME_OWN | set(BASE_VARIABLES) | {"GREETING"} | FC_PATHS
+    allowed = (DOCUMENTED | RUNTIME_OWN | VERSION | set(BASE_VARIABLES) | {"GREETING"}
+               | FC_PATHS)
     allowed |= CUSTOM_ONLY if kind == "custom" else {"PYTHONPATH"}
     allowed |= {"PWD"} if containment().sandboxed else set()  # bwrap's --chdir /code sets it
     assert set(env) <= allowed, sorted(set(env) - allowed)
+    assert [env[name] for name in sorted(VERSION & set(env))] == ["0"]
     assert not [name for name in env if name.startswith("FCEMU_")]
     assert DOCUMENTED <= set(env)
     assert (env["FC_FUNCTION_NAME"], env["FC_REGION"], env["FC_ACCOUNT_ID"],
