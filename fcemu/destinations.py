@@ -295,6 +295,9 @@ class Delivery:
         self._faults: dict[tuple[str, str], int] = {}
         #: What EventBridge destinations received (decisions.md: an inspectable log).
         self.eventbus_log: list[dict[str, Any]] = []
+        #: Called after each entry added to :attr:`eventbus_log` (durable mode: the log
+        #: is committed with the task's terminal state, in the same transaction).
+        self.on_eventbus: Callable[[], None] | None = None
 
     def deliver_result(self, task: Task) -> None:
         """Push a terminal task's result message to its destination, once.
@@ -349,6 +352,8 @@ class Delivery:
             check_size(target, encode_message(message, "raw").encode())
             self.eventbus_log.append({"eventBus": target.name, "destination": arn,
                                       "timestamp": self._clock.now_ms(), "data": message})
+            if self.on_eventbus is not None:
+                self.on_eventbus()
 
     # -- destination faults (fcemu's own) -------------------------------------------------
 

@@ -220,6 +220,14 @@ class _Stream:
         self._refills += blocks
 
 
+#: The streams drawn by answers that may change nothing: request IDs (a synchronous
+#: invocation's, an HTTP trigger's), response IDs, SMQ request IDs ("misc"), instance
+#: IDs and tokens. Durable mode cannot rely on their committed positions after a restart
+#: (:meth:`IdGenerator.next_epoch`); task and message IDs, receipt handles and function
+#: IDs are drawn only by changes, committed with them.
+VOLATILE = frozenset({"request", "response", "misc", "instance", "token"})
+
+
 class IdGenerator:
     """Deterministic IDs from ``seed``; a random seed is drawn when none is given.
 
@@ -230,6 +238,9 @@ class IdGenerator:
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
+        #: Durable mode's starts of one data directory, counted: the :data:`VOLATILE`
+        #: streams of epoch n > 0 have seeds of their own (:meth:`next_epoch`).
+        self.epoch = 0
         self._streams: dict[str, _Stream] = {}
         self._head_second, self._head = -1, ""  # request and response IDs' head, kept
 
@@ -242,7 +253,7 @@ class IdGenerator:
     def to_state(self) -> dict[str, object]:
         """Plain data that :meth:`load_state` puts back: the same IDs are generated next
         (snapshots, :mod:`fcemu.engine.state`)."""
-        return {"seed": self.seed,
+        return {"seed": self.seed, "epoch": self.epoch,
                 "streams": {name: s.to_state() for name, s in self._streams.items()}}
 
     def position(self) -> dict[str, object]:
@@ -250,23 +261,38 @@ class IdGenerator:
         few bytes: durable mode writes it with every commit, where the generator states
         took 3 KB a stream), which :meth:`load_state` takes too: it draws again what the
         streams had drawn (a stream loaded from a snapshot counts from that state)."""
-        return {"seed": self.seed, "positions": {
+        return {"seed": self.seed, "epoch": self.epoch, "positions": {
             name: s.position() for name, s in self._streams.items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue exactly where the generator of :meth:`to_state` (or :meth:`position`)
         stood."""
         self.seed = int(state["seed"])
+        self.epoch = int(state.get("epoch", 0))
         if "positions" in state:
-            self._streams = {name: _Stream.at(f"{self.seed}/{name}", p)
+            self._streams = {name: _Stream.at(self._seed_of(name), p)
                              for name, p in state["positions"].items()}
             return
         self._streams = {name: _Stream.from_state(s) for name, s in state["streams"].items()}
 
+    def next_epoch(self) -> None:
+        """Durable mode, at each start of a data directory: the :data:`VOLATILE` streams
+        start again from seeds of their own (``SEED/STREAM/EPOCH``). Their draws are not
+        committed (an answer that changes nothing commits nothing), so the positions
+        stored may be behind what was handed out; a new seed hands out none of those."""
+        self.epoch += 1
+        for name in VOLATILE:
+            self._streams.pop(name, None)
+
+    def _seed_of(self, stream: str) -> str:
+        if self.epoch and stream in VOLATILE:
+            return f"{self.seed}/{stream}/{self.epoch}"
+        return f"{self.seed}/{stream}"
+
     def _stream(self, stream: str) -> _Stream:
         found = self._streams.get(stream)
         if found is None:
-            found = self._streams[stream] = _Stream(f"{self.seed}/{stream}")
+            found = self._streams[stream] = _Stream(self._seed_of(stream))
         return found
 
     def hex(self, n: int, stream: str = "misc") -> str:

@@ -29,8 +29,10 @@ exit codes:
   1    the command did not succeed: the emulator refused the request (an FC or SMQ
        error, e.g. an unknown function), a synchronous invoke's function failed,
        --wait ended before the task did, or a clock move met a real clock;
-       serve: cannot listen (port in use, no such address)
-  2    usage: bad arguments; serve and check: a bad deployment file
+       serve: cannot listen (port in use, no such address), or another fcemu
+       serves its --data-dir
+  2    usage: bad arguments; serve and check: a bad deployment file; serve: a
+       --data-dir it cannot read or write
   3    no emulator listening at --endpoint (the commands that talk to one)
   70   an fcemu bug: one line, and run with --debug for the traceback
   130  interrupted (Ctrl-C); a task being waited for goes on

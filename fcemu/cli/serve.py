@@ -77,6 +77,12 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.watch and not args.config:
         print("fcemu: --watch needs --config FILE (what to watch)", file=sys.stderr)
         return EXIT_USAGE
+    if args.durability is not None and args.data_dir is None:
+        settings = settings_from(args)
+        if settings.data_dir is None:  # (not set by a --config file either)
+            print("fcemu: --durability needs --data-dir DIR (without one the state is in "
+                  "memory only: nothing is written to disk)", file=sys.stderr)
+            return EXIT_USAGE
     if args.watch and logging.getLogger().getEffectiveLevel() <= logging.WARNING:
         # each successful reload is an INFO line: shown unless --log-level hides warnings too
         logging.getLogger("fcemu.config.watch").setLevel(logging.INFO)
@@ -155,6 +161,7 @@ def serve(settings: Settings, watch: bool = False) -> int:
     """Run an emulator until SIGINT/SIGTERM; the first stdout line gives its URL."""
     from fcemu.config import ConfigError
     from fcemu.store import StoreError
+    from fcemu.store.lock import DirectoryInUse
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -165,6 +172,9 @@ def serve(settings: Settings, watch: bool = False) -> int:
     except OSError as exc:
         print(f"fcemu: cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
               f"{listen_hint(exc)}", file=sys.stderr)
+        return EXIT_API
+    except DirectoryInUse as exc:  # as a port in use: another server holds it
+        print(f"fcemu: {exc}", file=sys.stderr)
         return EXIT_API
     except (ConfigError, StoreError) as exc:
         print(f"fcemu: {exc}", file=sys.stderr)

@@ -196,6 +196,11 @@ class Committer:
             if not self._gathering:
                 self._soon()
 
+    def records_changed(self) -> None:
+        """The engine's own records changed without a request (an EventBridge delivery):
+        written with the batch that holds the task's terminal state."""
+        self.touched(True)
+
     def replaced(self) -> None:
         """The whole state was replaced (start, reset, restore): write all of it."""
         self.full, self.paused = True, False

@@ -32,17 +32,20 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from fcemu import code as codepkg
 from fcemu.engine.committer import Commit, Committer, StoreFailed
 from fcemu.engine.state import FILE_TYPES, STATE_VERSION, code_paths
 from fcemu.models import TASK_RETENTION_MS, Task, TaskEvent, TaskStatus
-from fcemu.store import decode_state
-from fcemu.store.sqlite import SqliteStore, Stored, StoreError
+from fcemu.store import StateFileError, decode_state
+from fcemu.store.lock import DirectoryLock
+from fcemu.store.sqlite import SqliteStore, Stored
 from fcemu.store.writer import WriterProcess
 from fcemu.taskstate import TASK_STATE_FIELDS
 
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.code import CodeStore
+    from fcemu.destinations import Delivery
     from fcemu.ids import IdGenerator
     from fcemu.settings import Settings
     from fcemu.smq import Smq
@@ -110,6 +113,7 @@ class DurableOperations:
     ids: IdGenerator
     tasks: AsyncTasks
     code: CodeStore
+    delivery: Delivery
     _smq: Smq
 
     capture_records: Callable[[], dict[str, Any]]
@@ -119,13 +123,12 @@ class DurableOperations:
         """No store until :meth:`load_store` or :meth:`start_store` (engine start only);
         the data directory is made now (code is unpacked there from the start)."""
         self._committer: Committer | None = None
+        #: The data directory's lock (:mod:`fcemu.store.lock`), held until shutdown and
+        #: taken before anything in the directory is touched: one server per directory.
+        self._dir_lock: DirectoryLock | None = None
         directory = self.settings.data_dir
         if directory is not None:
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot use --data-dir {directory}: "
-                                 f"{exc.strerror or exc}") from None
+            self._dir_lock = DirectoryLock.take(directory)
 
     @property
     def durable(self) -> bool:
@@ -148,10 +151,19 @@ class DurableOperations:
                                                                relaxed=store.relaxed))
         if stored is None:
             return False
-        state = self._state_of(stored)
+        try:
+            state = self._state_of(stored)
+        except (AttributeError, LookupError, TypeError, ValueError) as exc:  # StateFileError too
+            why = ("its records are not in fcemu's encoding" if isinstance(exc, StateFileError)
+                   else repr(exc))
+            raise store.damaged(f"its state cannot be loaded: {why}") from None
         self._committer.packages = {p: p for p in code_paths(state)}
         _remove_unused(directory, set(self._committer.packages), self.code.root)
-        await self.restore_state(state)  # its _build attaches the store (_attach_store)
+        try:
+            await self.restore_state(state)  # its _build attaches the store (_attach_store)
+        except (AttributeError, LookupError, TypeError, ValueError) as exc:
+            raise store.damaged(f"its state cannot be loaded: {exc!r}") from None
+        self.ids.next_epoch()  # the IDs answers drew without a commit are not drawn again
         return True
 
     def start_store(self) -> None:
@@ -174,6 +186,7 @@ class DurableOperations:
             return
         self.tasks.observer = _Observer(self.tasks.observer, committer)
         self._smq.on_change = committer.smq_changed
+        self.delivery.on_eventbus = committer.records_changed
         committer.replaced()
 
     async def _pause_store(self) -> None:
@@ -194,11 +207,21 @@ class DurableOperations:
         """Engine shutdown: commit what changed, then end the store's thread and close the
         database. A later start opens the data directory again."""
         committer, self._committer = self._committer, None
-        if committer is not None:
-            try:
-                await self._pause_store_of(committer)
-            finally:
-                committer.close()
+        try:
+            if committer is not None:
+                try:
+                    await self._pause_store_of(committer)
+                finally:
+                    committer.close()
+        finally:
+            self.release_data_dir()
+
+    def release_data_dir(self) -> None:
+        """Let another server use the data directory (at shutdown, after the last commit;
+        a process that ends releases it anyway)."""
+        lock, self._dir_lock = self._dir_lock, None
+        if lock is not None:
+            lock.release()
 
     def store_touched(self, records: bool = True) -> None:
         """A request or call that may have changed state outside the hooked parts."""
@@ -274,13 +297,19 @@ def _gone(row: Any, cutoff: int) -> bool:
 
 
 def _remove_unused(directory: Path, used: set[Path], keep: Path) -> None:
-    """Code copies no stored record names any more, and the unpack directories of earlier
-    runs (a killed server leaves its ``fcemu-code-*`` behind)."""
+    """Code copies no stored record names any more (with their zips), and the unpack
+    directories of earlier runs (a killed server leaves its ``fcemu-code-*`` behind)."""
     packages = directory / "packages"
     if packages.is_dir():
         for path in packages.iterdir():
             if path.is_dir() and path not in used:
                 shutil.rmtree(path, ignore_errors=True)
+    zips = directory / "packages.zips"  # each package's zip (fcemu.code.package_zip)
+    if zips.is_dir():
+        kept = {codepkg.package_zip(path) for path in used}
+        for path in zips.iterdir():
+            if path.is_file() and path not in kept:
+                path.unlink(missing_ok=True)
     for path in directory.glob("fcemu-code-*"):
         if path != keep and path.name != keep.name + ".zips":
             shutil.rmtree(path, ignore_errors=True)

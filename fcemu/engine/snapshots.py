@@ -63,12 +63,16 @@ class _Snapshot:
     state: dict[str, Any]
     #: The frozen copies of its code directories (None: it names none).
     directory: Path | None
+    #: Whether it is known to restore whole: taken here, or read from a file and restored
+    #: once (a file's is tried on an engine of its own first: :meth:`_check_restorable`).
+    checked: bool = True
 
 
 class SnapshotOperations:
     """Take, keep, restore, write and read snapshots (see the module docstring)."""
 
     settings: Settings
+    _make_runtimes: Any
     capture_state: Callable[[], dict[str, Any]]
     restore_state: Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -99,8 +103,41 @@ class SnapshotOperations:
             there = ", ".join(sorted(self._snapshots)) or "none"
             raise SnapshotNotFound(f"snapshot {snapshot_id!r} does not exist (snapshots: "
                                    f"{there}): take one with POST /_fcemu/snapshot")
+        if not found.checked:
+            await self._check_restorable(snapshot_id, found)
         await self.restore_state(found.state)
         return found.info
+
+    async def _check_restorable(self, snapshot_id: str, found: _Snapshot) -> None:
+        """Restore a snapshot read from a file on an engine of its own (in memory, a
+        manual clock: nothing runs) before this one is touched: a file that decodes but
+        holds something fcemu cannot load is refused whole (400, saying what is wrong) and
+        forgotten, and this engine's state (and in durable mode its data directory) is
+        left as it was, never half restored."""
+        from fcemu.clock import ManualClock
+        from fcemu.ids import IdGenerator
+
+        state = found.state
+        trial: Any = None
+        try:
+            seed = state["seed"]
+            trial = type(self)(  # type: ignore[call-arg]
+                self.settings.replace(data_dir=None, seed=seed, clock="manual"),
+                ManualClock(int(state["clock"]["now_ms"])), IdGenerator(seed),
+                runtimes=self._make_runtimes)
+            await trial.restore_state(state)
+        except FcError:
+            self.delete_snapshot(snapshot_id)
+            raise
+        except Exception as exc:
+            self.delete_snapshot(snapshot_id)
+            raise InvalidArgument(f"snapshot {snapshot_id!r} cannot be restored: its file "
+                                  f"is damaged ({_what(exc)}); nothing was changed"
+                                  ) from None
+        finally:
+            if trial is not None:
+                await trial.shutdown()
+        found.checked = True
 
     def list_snapshots(self) -> list[SnapshotInfo]:
         """The snapshots kept, by ID."""
@@ -145,15 +182,22 @@ class SnapshotOperations:
         check_snapshot_id(snapshot_id)
         directory: Path | None = None
         moved: dict[Path, Path] = {}
-        if packages:
-            directory = self._new_snapshot_dir(snapshot_id)
-            for i, (old, zipped) in enumerate(packages.items()):
-                dest = directory / "code" / f"{i}-{Path(old).name}"
-                unpack(zipped, dest)
-                codepkg.package_zip(dest).write_bytes(zipped)  # for GetFunctionCode
-                moved[Path(old)] = dest
-        repoint(state, moved)
-        return self._shelve(snapshot_id, state, directory)
+        try:
+            if packages:
+                directory = self._new_snapshot_dir(snapshot_id)
+                for i, (old, zipped) in enumerate(packages.items()):
+                    dest = directory / "code" / f"{i}-{Path(old).name}"
+                    unpack(zipped, dest)
+                    codepkg.package_zip(dest).write_bytes(zipped)  # for GetFunctionCode
+                    moved[Path(old)] = dest
+            repoint(state, moved)
+            info = self._shelve(snapshot_id, state, directory)
+        except (AttributeError, LookupError, TypeError, ValueError) as exc:
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+            raise InvalidArgument(f"the snapshot file is damaged ({_what(exc)})") from None
+        self._snapshots[snapshot_id].checked = False
+        return info
 
     # -- internals --------------------------------------------------------------------
 
@@ -193,6 +237,12 @@ class SnapshotOperations:
             moved[path] = dest
         repoint(state, moved)
         return directory
+
+
+def _what(error: Exception) -> str:
+    """An exception as a reader of an error message takes it: its type and text."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def check_snapshot_id(snapshot_id: str) -> str:

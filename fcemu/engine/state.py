@@ -196,14 +196,20 @@ class StateOperations:
                 trigger.trigger_type, trigger.trigger_config or "", trigger.source_arn or "")
         for name, trigger_name, anchor in state["trigger_anchor"]:
             self._trigger_anchor[(name, trigger_name)] = int(anchor)
+        now = self.clock.now_ms()
         for name, trigger_name, due in state["trigger_fires"]:
             key = (name, trigger_name)
             parsed = self._trigger_parsed.get(key)
             if isinstance(parsed, TimerConfig):
+                at: int | None = int(due)
+                if int(due) < now:  # a real clock after downtime: the slots missed are
+                    # not made up, the schedule goes on from now (docs/triggers.md)
+                    at = parsed.schedule.next_after(now, self._trigger_anchor.get(key, now))
+                if at is None:
+                    continue
                 self._trigger_timers[key] = self.scheduler.call_at(
-                    int(due), self._timer_fired(key, parsed, int(due)),
+                    at, self._timer_fired(key, parsed, at),
                     name=f"trigger {name}/{trigger_name}", kind="trigger")
-        now = self.clock.now_ms()
         for parsed in self._trigger_parsed.values():
             if isinstance(parsed, QueueConfig) and parsed.enable:
                 self._consume_soon(parsed.queue, now)

@@ -81,6 +81,7 @@ class TriggerOperations(QueueTriggerOperations):
     _qualifier: Callable[[Function, str | None], str]
     _check_enabled: Callable[[Function], None]
     invoke_function: Callable[..., Awaitable[Any]]
+    store_touched: Callable[..., None]
 
     def _init_triggers(self) -> None:
         """Empty trigger state; the SMQ account's hooks point at this engine (a send's
@@ -299,6 +300,7 @@ class TriggerOperations(QueueTriggerOperations):
                 return
             self._arm(key, config, due)
             self._start_or_log(trigger, events.timer_event(key[1], due, config.payload))
+            self.store_touched()  # durable mode: the next due time with this fire's task
         return fire
 
     def _start(self, trigger: Trigger, event: bytes) -> Task:

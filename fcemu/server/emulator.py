@@ -104,6 +104,7 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
             if not await self._engine.load_store():
                 self.deployer(self._engine)  # a ConfigError leaves nothing behind
             self._engine.start_store()
+            await self._engine.committed()  # durable mode: the state (the IDs' epoch) first
         except BaseException:
             await self._engine.shutdown()
             raise

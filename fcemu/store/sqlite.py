@@ -31,6 +31,7 @@ which may come from anywhere, use :mod:`fcemu.store.codec` instead).
 from __future__ import annotations
 
 import marshal
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,9 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
             self._check_schema()
+        except sqlite3.OperationalError as exc:  # cannot open, read or write it
+            raise StoreError(f"cannot open {self.path} for reading and writing ({exc})"
+                             f"{_access_hint(directory, self.path)}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an fcemu data directory's database "
                              f"({exc}): start with another --data-dir, or move that file "
@@ -124,7 +128,10 @@ class SqliteStore:
             raise StoreError(f"{self.path} holds tables that are not fcemu's: start with "
                              "another --data-dir, or move that file away")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row is not None else None
+        try:
+            version: int | str | None = int(row[0]) if row is not None else None
+        except (TypeError, ValueError):
+            version = repr(row[0])  # not a version fcemu writes: refused below
         if version in _MIGRATED:
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                              (str(SCHEMA_VERSION).encode(),))
@@ -141,11 +148,25 @@ class SqliteStore:
         meta = dict(self._db.execute("SELECT key, value FROM meta"))
         if "records" not in meta:
             return None
-        tasks = [marshal.loads(row[0]) for row in self._db.execute(
-            "SELECT data FROM tasks")]
-        messages = [(key.partition("/")[0], marshal.loads(data)) for key, data
-                    in self._db.execute("SELECT key, data FROM messages")]
-        return Stored(meta["records"], marshal.loads(meta["counters"]), tasks, messages)
+        what = "the counters"
+        try:
+            counters = marshal.loads(meta["counters"])
+            what = "a task row"
+            tasks = [marshal.loads(row[0]) for row in self._db.execute(
+                "SELECT data FROM tasks")]
+            what = "a message row"
+            messages = [(key.partition("/")[0], marshal.loads(data)) for key, data
+                        in self._db.execute("SELECT key, data FROM messages")]
+        except (EOFError, LookupError, TypeError, ValueError) as exc:
+            raise self.damaged(f"{what} cannot be read: {exc or type(exc).__name__}"
+                               ) from None
+        return Stored(meta["records"], counters, tasks, messages)
+
+    def damaged(self, what: str) -> StoreError:
+        """The error of a database whose content fcemu cannot read (``what``: why)."""
+        return StoreError(f"{self.path} is damaged ({what}): fcemu cannot resume from it; "
+                          "start with another --data-dir, or move that directory away "
+                          "(nothing was changed)")
 
     def write(self, batch: Batch) -> None:
         """Write one batch in one transaction (committed, and with ``strict`` synced,
@@ -180,6 +201,18 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _access_hint(directory: Path, path: Path) -> str:
+    """Why SQLite may not open a database: what this user may not do there."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return (f": this user may not write in {directory} (permissions, or a read-only "
+                "file system), and SQLite writes its log there; give it write access, or "
+                "start with another --data-dir")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return (f": this user may not read and write {path} (permissions); give it "
+                "access, or start with another --data-dir")
+    return ": check the permissions and free space of --data-dir"
 
 
 #: Rows per statement: 2 parameters a row, under the 999 parameters of old SQLite builds.

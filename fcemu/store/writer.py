@@ -241,6 +241,8 @@ def main(argv: list[str]) -> int:
             view = memoryview(answer)
             while view:
                 view = view[os.write(stdout, view):]
+    except BrokenPipeError:  # the server is gone (killed): nobody waits for the answer
+        pass
     finally:
         store.close()
     return 0
