@@ -20,6 +20,7 @@ from fcemu.code import zip_code
 from fcemu.config import SCHEMA, ConfigError, ConfigErrors, load, load_settings, load_yaml
 from fcemu.errors import FunctionNotFound, InvalidArgument
 from fcemu.settings import Settings
+from fcemu.store.lock import DirectoryLock
 from tests.constants import ACCOUNT, T0
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -488,7 +489,9 @@ def test_a_bad_file_at_start_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"fcemu\.yaml:6: functions\.job\.timeout"):
         emu.start()
     assert not emu.running
-    assert list((tmp_path / "data").iterdir()) == []  # the engine's code store is gone
+    # the engine's code store is gone; the lock file stays, released (fcemu.store.lock)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["fcemu.lock"]
+    DirectoryLock.take(tmp_path / "data").release()  # another server may take it now
 
 
 def test_engine_errors_become_config_errors(tmp_path: Path) -> None:
