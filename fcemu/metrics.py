@@ -16,6 +16,10 @@ to the end (``FunctionAsyncMessageLatency*``, here as p50/p99), the backlog
 (``FunctionDestinationSucceeded`` / ``FunctionDestinationErrors``), and the
 tasks by terminal status (the task-mode "Async Invocation Status").
 
+A restored state (snapshot restore, durable restart) gets fresh metrics, told once of
+the tasks loaded (:meth:`Metrics.loaded`): the live ones count as enqueued and make the
+gauges; nothing is added to the per-event path for it.
+
 :func:`fcemu.prometheus.prometheus_text` writes a snapshot in the Prometheus text format.
 """
 
@@ -40,7 +44,7 @@ _WAITING = frozenset({S.ENQUEUED, S.RETRYING})
 _IN_PROCESS = frozenset({S.PROCESSED, S.RUNNING, S.STOPPING})
 #: Globals: an enum member read off its class runs EnumType's __getattr__ hook in Python
 #: 3.11 (1-2k instructions a read; a global is a dict hit).
-_ENQUEUED, _RUNNING = S.ENQUEUED, S.RUNNING
+_ENQUEUED, _RUNNING, _STOPPING = S.ENQUEUED, S.RUNNING, S.STOPPING
 #: The terminal statuses, in the order the console and the exposition list them.
 TERMINAL = ("Succeeded", "Failed", "Stopped", "Expired", "Invalid")
 
@@ -232,6 +236,31 @@ class Metrics:
         counters.enqueued += 1
         enqueued = bucket.enqueued
         enqueued[key] = enqueued.get(key, 0) + 1
+
+    def loaded(self, tasks: Iterable[Task]) -> None:
+        """Tasks just loaded into a fresh engine state (a snapshot restore, a durable
+        restart), before any of them changes: each live one counts as it stands, in the
+        backlog (Enqueued, Retrying) or in process, and as enqueued (and as dequeued once
+        it has started), so that the gauges are what the tasks are and no later change
+        takes away what was never added (docs/state.md). A terminal task counts for
+        nothing: it ended before these metrics began. Once per load, not per event."""
+        at = self._now_ms()
+        for task in tasks:
+            status = task.status
+            if status.terminal:
+                continue
+            _, counters = self._look_up(task.function_name, task.qualifier)
+            counters.enqueued += 1
+            if status in _WAITING:
+                counters.backlog += 1
+                self._backlog_total += 1
+            else:
+                counters.in_process += 1
+            if task.attempts or status is _RUNNING or status is _STOPPING:
+                counters.dequeued += 1
+        bucket = self._bucket(at)
+        if self._backlog_total > bucket.backlog_max:
+            bucket.backlog_max = self._backlog_total
 
     def finished(self, task: Task) -> None:
         """A terminal task after its delivery: count its destination's outcome."""

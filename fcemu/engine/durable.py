@@ -104,6 +104,12 @@ class _Observer:
         if self.inner is not None:
             self.inner.throttled(function_name, qualifier)
 
+    def loaded(self, tasks: list[Task]) -> None:
+        """A state load's tasks, for the engine's observer (they are stored already)."""
+        loaded = getattr(self.inner, "loaded", None)
+        if loaded is not None:
+            loaded(tasks)
+
 
 class DurableOperations:
     """The engine's side of durable mode (see the module docstring)."""

@@ -94,6 +94,10 @@ class _Observer:
     def throttled(self, function_name: str, qualifier: str) -> None:
         self.metrics.throttled(function_name, qualifier)
 
+    def loaded(self, tasks: list[Task]) -> None:
+        """A state load's tasks (``LoadObserver``): the metrics start from them."""
+        self.metrics.loaded(tasks)
+
 
 class ObserveOperations:
     """Metrics, event listeners and console summaries (see the module docstring)."""

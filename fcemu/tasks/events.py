@@ -41,6 +41,15 @@ class TaskObserver(Protocol):
     def throttled(self, function_name: str, qualifier: str) -> None: ...
 
 
+class LoadObserver(TaskObserver, Protocol):
+    """An observer that is also told of the tasks a state load puts in place (snapshot
+    restore, durable restart): once, before a task captured Running is cut short
+    (:meth:`fcemu.tasks.AsyncTasks.load_state`). An observer without ``loaded`` is not
+    told (the engine's metrics have it: their gauges start from the loaded tasks)."""
+
+    def loaded(self, tasks: list[Task]) -> None: ...
+
+
 class ChangeObserver(TaskObserver, Protocol):
     """An observer that also takes a status change by the event's fields: when the
     observer has ``changed``, the life cycle calls it instead of :meth:`event` and makes

@@ -4,8 +4,9 @@ A mixin of :class:`fcemu.tasks.AsyncTasks` (which owns the state declared below)
 task is a row ``(state, timer or None, paused)``: its record as plain values
 (:mod:`fcemu.taskstate`), its pending wake-up as data (due time, order, reason) and
 whether it waits for its function to be enabled. Loading rebuilds the records, the
-ordered indexes, retention and the wake-ups in the order they had; a task captured
-Running lost its attempt, which counts as an instance crash. Loading is the hot path of
+ordered indexes, retention and the wake-ups in the order they had, and tells the
+observer of the tasks loaded (``loaded``, when it has one: the metrics' gauges); a task
+captured Running lost its attempt, which counts as an instance crash. Loading is the hot path of
 a snapshot restore (issue 17: 1000 tasks in a few milliseconds).
 """
 
@@ -27,6 +28,7 @@ from fcemu.taskstate import task_to_state, tasks_from_states
 
 if TYPE_CHECKING:
     from fcemu.faults import Step
+    from fcemu.tasks.events import TaskObserver
 
 S = TaskStatus
 _INDEX_KEY = attrgetter("index_key")
@@ -40,6 +42,7 @@ class TaskRows(Waits):
     reads besides what :class:`~fcemu.tasks.waits.Waits` declares is below."""
 
     _seq: int
+    _observer: TaskObserver | None
     _after_attempt: Callable[[Task, Outcome, Step | None], None]
 
     def to_state(self) -> dict[str, Any]:
@@ -117,6 +120,9 @@ class TaskRows(Waits):
             self._waits.update(zip(waiting, seqs, strict=True))
         self._arm_retention()
         gcpolicy.retained(len(state["tasks"]))
+        loaded = getattr(self._observer, "loaded", None)  # LoadObserver: the metrics'
+        if loaded is not None:  # gauges start from these tasks, before any changes
+            loaded(tasks)
         for task in cut:
             self._cut_short(task)
 
