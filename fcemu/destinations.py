@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from fcemu.errors import FcError, InvalidArgument, SmqError
+from fcemu.eventbus import EventBusLog
 from fcemu.models import LATEST, Task, TaskStatus
 from fcemu.retry_policy import CONDITION_STATUS
 
@@ -293,10 +294,12 @@ class Delivery:
         self._strict = strict
         self._encoding = encoding
         self._faults: dict[tuple[str, str], int] = {}
-        #: What EventBridge destinations received (decisions.md: an inspectable log).
-        self.eventbus_log: list[dict[str, Any]] = []
+        #: What EventBridge destinations received (decisions.md: an inspectable log),
+        #: kept as long as the tasks' records (:mod:`fcemu.eventbus`).
+        self.eventbus_log = EventBusLog(clock.now_ms)
         #: Called after each entry added to :attr:`eventbus_log` (durable mode: the log
-        #: is committed with the task's terminal state, in the same transaction).
+        #: is committed with the task's terminal state, in the same transaction), and
+        #: after entries expired (:meth:`expire_eventbus`).
         self.on_eventbus: Callable[[], None] | None = None
 
     def deliver_result(self, task: Task) -> None:
@@ -350,10 +353,15 @@ class Delivery:
         else:
             message = result_message(task, now)
             check_size(target, encode_message(message, "raw").encode())
-            self.eventbus_log.append({"eventBus": target.name, "destination": arn,
-                                      "timestamp": self._clock.now_ms(), "data": message})
+            self.eventbus_log.record(task, target.name, arn, message)
             if self.on_eventbus is not None:
                 self.on_eventbus()
+
+    def expire_eventbus(self) -> None:
+        """Drop the EventBridge log's entries whose task records expired (the task
+        records' retention sweep calls it); :attr:`on_eventbus` when some went."""
+        if self.eventbus_log.expire() and self.on_eventbus is not None:
+            self.on_eventbus()
 
     # -- destination faults (fcemu's own) -------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Routes under ``/_fcemu``: the emulator's control API, for tests in any language.
 
-The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed
-and a peek at SMQ queues; the task listing across functions, task logs,
-handler instances, scripted outcomes and destination faults
-(:mod:`fcemu.faults`). Each handler calls the engine's
+The moto-api analogue (STYLE.md, moto 4): reset, clock, settle, drain, seed,
+a peek at SMQ queues and at what EventBridge bus destinations received; the task
+listing across functions, task logs, handler instances, scripted outcomes and
+destination faults (:mod:`fcemu.faults`). Each handler calls the engine's
 method of the same operation (``engine.advance_clock``, ``engine.peek_queue``
 ...). Errors use the FC error format, like the FC API. Times are epoch
 milliseconds on the emulator clock.
@@ -139,6 +139,15 @@ async def peek_queue_messages(request: web.Request) -> web.Response:
     """
     messages = request.app[ENGINE].peek_queue(request.match_info["name"])
     return wire.json_response({"messages": [message(m) for m in messages]})
+
+
+@routes.get("/eventbus")
+async def list_eventbus_events(request: web.Request) -> web.Response:
+    """What EventBridge bus destinations received, in delivery order (``?bus=`` one bus's,
+    ``?function=`` one function's tasks'): each entry kept as long as its task's record."""
+    events = request.app[ENGINE].eventbus_events(request.query.get("bus") or None,
+                                                 request.query.get("function") or None)
+    return wire.json_response({"events": events})
 
 
 @routes.get("/functions/{name}/async-tasks/{taskId}/logs")

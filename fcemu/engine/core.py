@@ -165,6 +165,7 @@ class Engine(FunctionOperations, ConfigOperations, TriggerOperations, VersionOpe
             function=self.functions.get, async_config=self.effective_async_config,
             deliver=self.delivery.deliver_result, finished=self._task_finished,
             record_failure=self.record_failure)
+        self.tasks.swept = self.delivery.expire_eventbus  # its entries go with the records
         self._observe_tasks()  # metrics and live views (fcemu.engine.observe)
         self._bind_finished()
         self.failures: list[ServerFailure] = []

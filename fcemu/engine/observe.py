@@ -1,5 +1,6 @@
 """The engine's observation operations: metrics, live task events, and the summaries the
-web console shows (queues and topics with their counts, a task's destination message).
+web console shows (queues and topics with their counts, a task's destination message,
+what EventBridge bus destinations received).
 
 A mixin of :class:`fcemu.engine.Engine`. :meth:`ObserveOperations._observe_tasks` (called
 by the engine's ``_build``, so again after each reset) makes a fresh
@@ -12,6 +13,7 @@ reloads.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ from fcemu.prometheus import prometheus_text
 if TYPE_CHECKING:
     from fcemu.clock import ManualClock, RealClock
     from fcemu.engine.control import Runner
+    from fcemu.eventbus import EventBusLog
     from fcemu.models import Task, TaskStatus
     from fcemu.smq import Message, Smq
     from fcemu.tasks import AsyncTasks
@@ -105,6 +108,7 @@ class ObserveOperations:
     clock: RealClock | ManualClock
     runtimes: Runner
     tasks: AsyncTasks
+    eventbus_log: EventBusLog
     #: The metrics of the current engine state (rebuilt at reset).
     task_metrics: Metrics
     _event_listeners: list[EventListener]
@@ -197,10 +201,18 @@ class ObserveOperations:
         """PublishMessage to an existing topic (SmqError TopicNotExist otherwise)."""
         return self.smq.publish_message(name, body, tag=tag)
 
+    def eventbus_events(self, bus: str | None = None, function: str | None = None
+                        ) -> list[dict[str, Any]]:
+        """What EventBridge bus destinations received and still keep (an entry goes with
+        its task's record, :mod:`fcemu.eventbus`), in delivery order; only bus ``bus``'s
+        and only function ``function``'s tasks', when given. Copies."""
+        return copy.deepcopy(self.eventbus_log.select(bus, function))
+
     def task_destination(self, task: Task) -> dict[str, Any] | None:
         """Where a terminal task's result message went: ``arn``, ``kind``, ``name``, and
-        for a queue the message itself while the queue still holds it (found by the
-        request ID in its ``requestContext``); None when the task has no destination."""
+        the message itself: for a queue while the queue still holds it (found by the
+        request ID in its ``requestContext``), for an EventBridge bus the log's entry of
+        the task (:meth:`eventbus_events`'s); None when the task has no destination."""
         arn = destination_for(task)
         if arn is None:
             return None
@@ -208,6 +220,10 @@ class ObserveOperations:
             target = parse_destination(arn)
         except InvalidArgument:
             return {"arn": arn, "kind": "", "name": "", "message": None}
+        if target.kind == "eventbus":
+            entry = self.eventbus_log.of_task(task)
+            return {"arn": arn, "kind": target.kind, "name": target.name,
+                    "message": None if entry is None else copy.deepcopy(entry)}
         found = None
         if target.kind == "queue" and self.smq.queue_exists(target.name):
             for message in self.smq.get_queue(target.name).messages():

@@ -5,7 +5,8 @@ each part's plain data (each part owns its ``to_state``/``load_state``:
 :class:`~fcemu.tasks.AsyncTasks`, :class:`~fcemu.smq.Smq`,
 :class:`~fcemu.ids.IdGenerator`) with the engine's own records (functions, async configs,
 concurrency, versions and aliases with their canary generators, triggers with their next
-fire, layers, EventBridge log), the clock and the seed. :meth:`restore_state` empties the
+fire, layers, EventBridge log: the entries whose tasks' records are still kept), the clock and
+the seed. :meth:`restore_state` empties the
 engine as a reset does (every instance and execution ends), then loads that data: the
 next IDs, the clock, the queue order and every waiting task's timer are what they were
 (timers are rebuilt from task data, never pickled callbacks). What is not state stays out:
@@ -45,6 +46,7 @@ from fcemu.triggers.model import QueueConfig, TimerConfig, Trigger, parse_stored
 if TYPE_CHECKING:
     from fcemu.code import CodeStore
     from fcemu.destinations import Delivery
+    from fcemu.eventbus import EventBusLog
     from fcemu.follow import TimeFollower
     from fcemu.ids import IdGenerator
     from fcemu.scheduler import Scheduler, Timer
@@ -88,7 +90,7 @@ class StateOperations:
     _layer_last: dict[str, int]
     _layer_acl: dict[str, str]
     _layer_map: dict[str, Path]
-    eventbus_log: list[dict[str, Any]]
+    eventbus_log: EventBusLog
     _smq: Smq
     _follower: TimeFollower | None
 
@@ -133,7 +135,7 @@ class StateOperations:
             "layers": {"versions": copy.deepcopy(self.layer_versions),
                        "last": dict(self._layer_last), "acl": dict(self._layer_acl),
                        "map": dict(self._layer_map)},
-            "eventbus_log": copy.deepcopy(self.eventbus_log),
+            "eventbus_log": copy.deepcopy(self._eventbus_kept()),
         }
 
     async def restore_state(self, state: dict[str, Any]) -> None:
@@ -184,7 +186,12 @@ class StateOperations:
         self._layer_last.update(layers["last"])
         self._layer_acl.update(layers["acl"])
         self._layer_map.update(layers["map"])
-        self.eventbus_log.extend(copy.deepcopy(state["eventbus_log"]))
+        self.eventbus_log.load(copy.deepcopy(state["eventbus_log"]))
+
+    def _eventbus_kept(self) -> list[dict[str, Any]]:
+        """The EventBridge log's entries whose tasks' records are still kept."""
+        self.eventbus_log.expire()
+        return list(self.eventbus_log)
 
     def _load_triggers(self, state: dict[str, Any]) -> None:
         """Triggers, their parsed configs, and each timer trigger's next fire at the time

@@ -138,6 +138,18 @@ class EmulatorOperations:
         """Inspect an SMQ queue (e.g. a destination) without consuming its messages."""
         return QueueView(self.call, name)
 
+    def eventbus(self, bus: str | None = None, function: str | None = None
+                 ) -> list[dict[str, Any]]:
+        """What EventBridge bus destinations received (``GET /_fcemu/eventbus``), in
+        delivery order: each entry's ``eventBus``, ``destination``, ``timestamp``,
+        ``functionName``, ``qualifier``, ``taskId``, ``expireTime`` and the result message
+        (``data``); only bus ``bus``'s and function ``function``'s, when given."""
+
+        async def get(engine: Engine) -> list[dict[str, Any]]:
+            return engine.eventbus_events(bus, function)
+
+        return self.call(get)
+
     def task(self, function_name: str, task_id: str) -> dict[str, Any]:
         """A task record as GetAsyncTask would answer it (whether or not task mode is on)."""
         from fcemu.api.wire import async_task

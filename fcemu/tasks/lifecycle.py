@@ -103,6 +103,9 @@ class AsyncTasks(TaskAttempts):
         #: Tasks in submission order, for retention: one timer at a time, for the oldest.
         self._retained: deque[Task] = deque()
         self._retention_timer: Timer | None = None
+        #: Called after each retention sweep (the engine's: the EventBridge log's entries
+        #: go with their tasks' records); None: nothing to tell.
+        self.swept: Callable[[], None] | None = None
         gcpolicy.release()  # a new state: the records frozen for the last one are gone
         #: Waiting task -> its wake-up's entry in the scheduler (:meth:`_wake_at`).
         self._waits = Waiting()

@@ -4,7 +4,8 @@ A mixin of :class:`fcemu.tasks.AsyncTasks` (which owns the state declared below)
 waiting task's wake-up is an entry of the scheduler's that allocates no object of its own
 (a burst of waiting tasks shares one heap entry, :mod:`fcemu.timers`); tasks of a disabled
 function are parked until it is enabled again (or they end); one housekeeping timer
-forgets each record 7 days after its submission (spec: task records are kept 7 days).
+forgets each record 7 days after its submission (spec: task records are kept 7 days), and
+then tells :attr:`swept` (the engine's EventBridge log expires with the records).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Waits:
     _paused: dict[str, dict[str, Task]]
     _retained: deque[Task]
     _retention_timer: Timer | None
+    swept: Callable[[], None] | None
     _dispatch: Callable[[Task], object]
     _partition: Callable[[Task], Partition]
 
@@ -75,6 +77,8 @@ class Waits:
         while retained and retained[0].submitted_ms <= cutoff:
             self._forget(retained.popleft())
         self._arm_retention()
+        if self.swept is not None:
+            self.swept()
 
     def _pause(self, task: Task, now: int) -> None:
         """Park a task of a disabled function until :meth:`resume`; it keeps ageing, so it

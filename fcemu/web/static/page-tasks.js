@@ -158,7 +158,8 @@ export function taskView(fn, id) {
         ${dest ? html`<dl class="kv"><dt>Destination</dt><dd class="mono">${dest.arn}</dd>
             <dt>Kind</dt><dd>${dest.kind} ${dest.kind === "queue" ? html`<a href="#/queue/${seg(dest.name)}">open queue ${dest.name}</a>` : dest.name}</dd>
             <dt>Delivery</dt><dd>${t.destinationStatus ? badge(t.destinationStatus) : "—"}</dd></dl>
-            ${message ? html`<div class="msg"><header><span>message <span class="mono">${message.messageId}</span></span><span>enqueued <time>${fmtTime(message.enqueueTime)}</time></span><span>dequeued ${message.dequeueCount}×</span></header><pre>${pretty(message.body)}</pre></div>`
+            ${message && dest.kind === "eventbus" ? html`<div class="msg"><header><span>event on bus <span class="mono">${message.eventBus}</span></span><span>sent <time>${fmtTime(message.timestamp)}</time></span></header><pre>${pretty(JSON.stringify(message.data))}</pre></div>`
+            : message ? html`<div class="msg"><header><span>message <span class="mono">${message.messageId}</span></span><span>enqueued <time>${fmtTime(message.enqueueTime)}</time></span><span>dequeued ${message.dequeueCount}×</span></header><pre>${pretty(message.body)}</pre></div>`
             : html`<p class="muted">${dest.kind === "queue" ? "The message is no longer in the queue (consumed or purged), or was not delivered." : "Delivered to a " + dest.kind + "; open it to see what arrived."}</p>`}`
           : html`<p class="muted">${TERMINAL.includes(t.status) ? "No destination is configured for this outcome." : "The result message is sent when the task ends."}</p>`}</div>`);
     },
