@@ -47,6 +47,7 @@ CONTROL_ROUTES = {
     ("GET", "/health"), ("POST", "/reset"), ("GET", "/clock"), ("POST", "/clock/advance"),
     ("POST", "/clock/set"), ("POST", "/settle"), ("POST", "/drain"), ("POST", "/seed"),
     ("GET", "/queues"), ("GET", "/queues/{name}/messages"),
+    ("GET", "/eventbus"),  # what EventBridge bus destinations received
     ("GET", "/tasks"),  # every function's async tasks (issue 11)
     # runtimes: task logs, instances, scripted outcomes, destination faults
     ("GET", "/functions/{name}/async-tasks/{taskId}/logs"), ("GET", "/instances"),
