@@ -42,8 +42,10 @@ def _credentials(emulator: Emulator) -> tuple[str, str]:
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
 _SDK_HINT = "pip install fcemu[sdk]"
 _MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, "
-           "snapshot=None, **settings): configure the test's emulator; snapshot='name' "
-           "restores the state the pytest_fcemu_snapshot hook built once (pytest_fcemu)")
+           "snapshot=None, **settings): configure the test's emulator (not its host, port, "
+           "data_dir, durability); snapshot='name' "
+           "restores the state the pytest_fcemu_snapshot hook built once per settings "
+           "(pytest_fcemu)")
 _SERVERS = pytest.StashKey["Servers"]()
 _RUNNING = pytest.StashKey["Running"]()
 #: The marker's snapshots per emulator (by id()): (name, settings built with) -> snapshot ID.
