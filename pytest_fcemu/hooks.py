@@ -56,7 +56,8 @@ def pytest_fcemu_task_finished(task: dict[str, Any], emulator: Emulator) -> None
 
     Delivered on the test thread when ``settle()``, ``drain()`` or a clock move
     returns (and at the end of the test, which settles), in the order the tasks
-    finished. Every implementation is called.
+    finished. Every implementation is called. When one raises, the other tasks of the
+    same delivery are still delivered; the first error is raised after them.
 
     :param task: the task as GetAsyncTask answers it (camelCase ``AsyncTask``
         wire dict: ``taskId``, ``status``, ``events``, ``returnPayload``, ...) plus
@@ -72,11 +73,12 @@ def pytest_fcemu_snapshot(name: str, emulator: Emulator) -> bool | None:
     """Build the state of snapshot ``name``, for tests marked
     ``@pytest.mark.fcemu(snapshot=name)``.
 
-    Called once per emulator (per clock mode, per xdist worker) the first time a test asks
-    for ``name``, on the freshly reset emulator; the plugin then takes the snapshot and
-    restores it before that test and every later one that asks for it (a restore of 1000
-    tasks takes milliseconds). Build any state: functions, configs, tasks in any status
-    (move the clock, ``drain()``), queues and messages.
+    Called once per emulator (per clock mode, per xdist worker) and per test settings the
+    first time a test asks for ``name``, on the freshly reset emulator; the plugin then
+    takes the snapshot and restores it before that test and every later one with the same
+    settings that asks for it (a restore of 1000 tasks takes milliseconds). Build any
+    state: functions, configs, tasks in any status (move the clock, ``drain()``), queues
+    and messages.
 
     :param name: the snapshot the marker names.
     :param emulator: the :class:`fcemu.Emulator` to build it on.

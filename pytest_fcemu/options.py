@@ -28,7 +28,16 @@ OPTIONS = {
             "says; a fixed port suits one pytest process, not xdist workers)",
 }
 #: The settings a running emulator cannot change: a marker may ask only for another clock.
-SERVER_FIELDS = ("clock", "host", "port")
+SERVER_FIELDS = ("clock", "host", "port", "data_dir", "durability")
+#: Where the session sets each of the others (a marker cannot).
+SESSION_ONLY = {
+    "host": "an overridden fcemu_settings fixture or a pytest_fcemu_settings hook",
+    "port": "--fcemu-port, FCEMU_PORT or the fcemu_port ini key",
+    "data_dir": "the settings: block of a --fcemu-config / fcemu_config file (dataDir), "
+                "an overridden fcemu_settings fixture or a pytest_fcemu_settings hook",
+    "durability": "the settings: block of a --fcemu-config / fcemu_config file, an "
+                  "overridden fcemu_settings fixture or a pytest_fcemu_settings hook",
+}
 
 
 def configured(config: pytest.Config) -> dict[str, Any]:
@@ -69,6 +78,10 @@ def marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
             options[key] = value
         elif key == "start" or key in allowed:
             options.update(setting_fields(key, value, request.path.parent))
+        elif key in SESSION_ONLY:
+            raise pytest.UsageError(f"@pytest.mark.fcemu cannot set {key!r}: the session's "
+                                    f"emulator starts with it and cannot change it while "
+                                    f"running; set it for the session with {SESSION_ONLY[key]}")
         else:
             raise pytest.UsageError(f"@pytest.mark.fcemu got an unknown setting {key!r}; use "
                                     f"expect_errors, snapshot, start or one of "
@@ -79,9 +92,13 @@ def marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def setting_fields(name: str, value: Any, origin: Path) -> dict[str, Any]:
     """One option value as Settings fields (relative config paths resolved from ``origin``)."""
     if name == "start":
-        return {"start_ms": to_epoch_ms(value)}
+        try:
+            return {"start_ms": to_epoch_ms(value)}
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(f"fcemu start must be ISO 8601 or epoch milliseconds, "
+                                    f"got {value!r}: {exc}") from None
     if name == "seed":
-        return {"seed": None if value is None else int(value)}
+        return {"seed": None if value is None else _seed(value)}
     if name == "port":
         try:
             port = int(value)
@@ -100,3 +117,15 @@ def setting_fields(name: str, value: Any, origin: Path) -> dict[str, Any]:
     if name == "clock" and value not in ("manual", "real", "follow"):
         raise pytest.UsageError(f"fcemu clock must be manual, real or follow, got {value!r}")
     return {name: value}
+
+
+def _seed(value: Any) -> int:
+    """A seed given as a whole number or its decimal text; else a usage error."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise pytest.UsageError(f"fcemu seed must be a whole number, got {value!r}")

@@ -42,10 +42,14 @@ def _credentials(emulator: Emulator) -> tuple[str, str]:
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
 _SDK_HINT = "pip install fcemu[sdk]"
 _MARKER = ("fcemu(clock=..., start=..., seed=..., config=..., expect_errors=False, "
-           "snapshot=None, **settings): configure the test's emulator; snapshot='name' "
-           "restores the state the pytest_fcemu_snapshot hook built once (pytest_fcemu)")
+           "snapshot=None, **settings): configure the test's emulator (not its host, port, "
+           "data_dir, durability); snapshot='name' "
+           "restores the state the pytest_fcemu_snapshot hook built once per settings "
+           "(pytest_fcemu)")
 _SERVERS = pytest.StashKey["Servers"]()
 _RUNNING = pytest.StashKey["Running"]()
+#: The marker's snapshots per emulator (by id()): (name, settings built with) -> snapshot ID.
+_BUILT = pytest.StashKey[dict[int, dict[tuple[str, Settings], str]]]()
 
 
 class FunctionFactory(Protocol):
@@ -163,8 +167,10 @@ def fcemu(request: pytest.FixtureRequest, fcemu_server: Emulator,
     emu.reset(**{f.name: getattr(wanted, f.name) for f in fields(Settings)
                  if f.name not in SERVER_FIELDS})
     hook = request.config.hook
+    built = request.config.stash.setdefault(_BUILT, {}).setdefault(id(emu), {})
+    _forget_test_snapshots(emu, built)  # and those a test deleted: built again when asked for
     if snapshot is not None:
-        _restore_snapshot(emu, str(snapshot), request)
+        _restore_snapshot(emu, str(snapshot), request, built)
     emu.set_following(True)
 
     def task_finished(task: dict[str, Any]) -> None:
@@ -277,15 +283,35 @@ def fcemu_mock(fcemu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu
         yield fcemu
 
 
-def _restore_snapshot(emu: Emulator, name: str, request: pytest.FixtureRequest) -> None:
-    """Restore snapshot ``name``; the first time on this emulator, build it first: the
-    ``pytest_fcemu_snapshot`` hook that answers True builds it on the reset emulator."""
-    if name not in {info.snapshot_id for info in emu.snapshots()}:
-        built = request.config.hook.pytest_fcemu_snapshot(name=name, emulator=emu)
-        if not built:
+def _forget_test_snapshots(emu: Emulator, built: dict[tuple[str, Settings], str]) -> None:
+    """Delete the snapshots a test took itself: only the marker's outlive a reset, so that
+    no test depends on what an earlier one left; forget the marker's that a test deleted."""
+    kept = set(built.values())
+    there = {info.snapshot_id for info in emu.snapshots()}
+    for snapshot_id in there - kept:
+        emu.delete_snapshot(snapshot_id)
+    for key in [key for key, snapshot_id in built.items() if snapshot_id not in there]:
+        del built[key]
+
+
+def _restore_snapshot(emu: Emulator, name: str, request: pytest.FixtureRequest,
+                      built: dict[tuple[str, Settings], str]) -> None:
+    """Restore snapshot ``name`` as built with the test's settings; the first time on this
+    emulator with these settings, build it first: the ``pytest_fcemu_snapshot`` hook that
+    answers True builds it on the reset emulator. The first build is kept under ``name``,
+    one with other settings under ``name.2``, ``name.3`` ..."""
+    key = (name, emu.settings)
+    snapshot_id = built.get(key)
+    if snapshot_id is None:
+        if not request.config.hook.pytest_fcemu_snapshot(name=name, emulator=emu):
             raise pytest.UsageError(
                 f"@pytest.mark.fcemu(snapshot={name!r}): no pytest_fcemu_snapshot hook "
                 f"builds it; define one in a conftest.py that builds the state when name "
                 f"== {name!r} and returns True")
-        emu.snapshot(name)
-    emu.restore(name)
+        taken, n = set(built.values()), 1
+        snapshot_id = name
+        while snapshot_id in taken:
+            n += 1
+            snapshot_id = f"{name}.{n}"
+        built[key] = emu.snapshot(snapshot_id)
+    emu.restore(snapshot_id)

@@ -139,6 +139,11 @@ class ControlOperations:
         smq = self.smq
         return smq.get_queue(name).messages() if smq.queue_exists(name) else []
 
+    def last_message(self, name: str) -> Message | None:
+        """The most recently sent live message of a queue, if any (none consumed)."""
+        smq = self.smq
+        return smq.get_queue(name).last if smq.queue_exists(name) else None
+
     def queue_counts(self, limit: int = 1000) -> dict[str, int]:
         """The first ``limit`` queues by name, with their numbers of live messages."""
         queues, _ = self.smq.list_queues(limit=limit)

@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 #: How long a call from the test thread waits for the loop before giving up (real seconds).
 CALL_TIMEOUT = 600.0
+#: Settings a running emulator keeps: ``reset()`` refuses to change them.
+FIXED_SETTINGS = ("clock", "host", "port", "data_dir", "durability")
 
 __all__ = ["Emulator", "EmulatorClock", "MessageView", "QueueView", "ServerSideError"]
 
@@ -238,16 +240,18 @@ class Emulator(EmulatorTriggers, EmulatorVersions, EmulatorSnapshots, EmulatorOp
 
         Keyword arguments change settings from now on, e.g. ``start=`` (ISO 8601, datetime or
         epoch ms), ``seed=``, ``config=``, ``region=``; a running emulator's ``clock`` mode,
-        ``host`` and ``port`` cannot change.
+        ``host``, ``port``, ``data_dir`` and ``durability`` cannot change (a ValueError:
+        give them to another ``Emulator(...)``).
         """
         if "start" in changes:
             changes["start_ms"] = to_epoch_ms(changes.pop("start"))
-        fixed = sorted(k for k in ("clock", "host", "port")
-                       if k in changes and changes[k] != getattr(self.settings, k))
+        settings = self.settings.replace(**changes)
+        fixed = [k for k in FIXED_SETTINGS
+                 if k in changes and getattr(settings, k) != getattr(self.settings, k)]
         if fixed:
             raise ValueError(f"reset() cannot change {', '.join(fixed)} of a running emulator; "
-                             "start another Emulator")
-        self.settings = settings = self.settings.replace(**changes)
+                             f"start another Emulator({', '.join(f'{k}=...' for k in fixed)})")
+        self.settings = settings
         # not call(): follow mode must not fire timers of the state being thrown away
         self._submit(self.engine.reset(changes.get("seed"), settings=settings))
         self._events.clear()

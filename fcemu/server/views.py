@@ -87,16 +87,23 @@ class QueueView:
             for m in engine.peek_queue(self.name)
         ]
 
+    async def _last(self, engine: Engine) -> MessageView | None:
+        m = engine.last_message(self.name)
+        return None if m is None else MessageView(
+            m.message_id, m.body, m.enqueue_time, m.dequeue_count, m.next_visible_time,
+            m.priority, m.properties)
+
     def json(self) -> list[Any]:
         """Every message body parsed as JSON."""
         return [m.json() for m in self.messages()]
 
     @property
     def last(self) -> MessageView:
-        """The newest message; a LookupError that lists the other queues when empty."""
-        messages = self.messages()
-        if messages:
-            return messages[-1]
+        """The most recently sent live message (whatever its priority or delay: not the last
+        in delivery order); a LookupError that lists the other queues when empty."""
+        last = self._call(self._last)
+        if last is not None:
+            return last
         others = self._call(_queue_counts)
         shown = ", ".join(f"{n}: {c}" for n, c in others.items() if n != self.name) or "none"
         raise LookupError(f"no message on queue {self.name!r}; other queues: {shown}")
@@ -191,11 +198,21 @@ class TaskEvents:
             self._finished.append(snapshot)
 
     def deliver(self) -> None:
+        """Hand every snapshot since the last delivery to every listener; a listener that
+        raises does not stop the others or the rest of the snapshots: the first error is
+        raised once all were delivered."""
         with self._lock:
             finished, self._finished = self._finished, []
+        error: BaseException | None = None
         for snapshot in finished:
             for listener in list(self.listeners):
-                listener(snapshot)
+                try:
+                    listener(snapshot)
+                except Exception as exc:  # raised below, once the rest were delivered
+                    if error is None:
+                        error = exc
+        if error is not None:
+            raise error
 
     def clear(self) -> None:
         """Forget what was collected and not delivered (a reset)."""

@@ -94,3 +94,41 @@ def pytest_fcemu_settings(settings):
 ''')
     only_fcemu.makepyfile("def test_seed(fcemu):\n    assert fcemu.settings.seed == 11\n")
     only_fcemu.runpytest(*ONLY_FCEMU).assert_outcomes(passed=1)
+
+
+def test_a_task_finished_hook_that_raises_loses_no_other_task(
+        only_fcemu: pytest.Pytester) -> None:
+    only_fcemu.makeconftest('''
+SEEN = []
+
+def pytest_fcemu_task_finished(task):
+    SEEN.append(task["taskId"])
+    if task["taskId"] == "a":
+        raise RuntimeError("hook bug")
+''')
+    only_fcemu.makepyfile('''
+import pytest
+
+from conftest import SEEN
+
+def deploy(fcemu):
+    fcemu.register_function("f", lambda event, context: event)
+    fcemu.put_async_invoke_config("f", async_task=True)
+    for task_id in "abc":
+        fcemu.invoke("f", b"", asynchronous=True, task_id=task_id)
+
+def test_the_rest_is_delivered_then_the_error_raised(fcemu):
+    deploy(fcemu)
+    with pytest.raises(RuntimeError, match="hook bug"):
+        fcemu.drain()
+    fcemu.settle()
+    assert sorted(SEEN) == ["a", "b", "c"]
+
+def test_the_test_fails_with_the_hook_error(fcemu):
+    SEEN.clear()
+    deploy(fcemu)
+    fcemu.drain()
+''')
+    result = only_fcemu.runpytest(*ONLY_FCEMU)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: hook bug*"])

@@ -156,3 +156,43 @@ def test_settings(fcemu, fcemu_clock):
     result = only_fcemu.runpytest("--fcemu-config", "fcemu.yaml", "--fcemu-seed", "4",
                                   *ONLY_FCEMU)
     result.assert_outcomes(passed=1)
+
+
+def test_marker_refuses_what_only_the_session_sets(only_fcemu: pytest.Pytester) -> None:
+    only_fcemu.makepyfile('''
+import pytest
+
+@pytest.mark.fcemu(data_dir="data")
+def test_data_dir(fcemu): pass
+
+@pytest.mark.fcemu(durability="relaxed")
+def test_durability(fcemu): pass
+''')
+    result = only_fcemu.runpytest(*ONLY_FCEMU)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*fcemu cannot set 'data_dir': the session's emulator starts with it*set it for "
+        "the session with the settings: block of a --fcemu-config / fcemu_config file*",
+        "*fcemu cannot set 'durability'*"])
+    assert not (only_fcemu.path / "data").exists()
+
+
+@pytest.mark.parametrize(("args", "env", "error"), [
+    (("--fcemu-seed=abc",), {}, "fcemu seed must be a whole number, got 'abc'"),
+    (("--fcemu-seed=1.5",), {}, "fcemu seed must be a whole number, got '1.5'"),
+    ((), {"FCEMU_SEED": "abc"}, "fcemu seed must be a whole number, got 'abc'"),
+    (("--fcemu-start=notadate",), {}, "fcemu start must be ISO 8601 or epoch milliseconds, "
+                                      "got 'notadate'*"),
+    ((), {"FCEMU_START": "yesterday"}, "fcemu start must be ISO 8601*got 'yesterday'*"),
+    (("--fcemu-clock=sundial",), {}, "fcemu clock must be manual, real or follow*"),
+])
+def test_a_bad_option_is_a_usage_error(only_fcemu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                       args: tuple[str, ...], env: dict[str, str],
+                                       error: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    only_fcemu.makepyfile("def test_nothing(): pass\n")
+    result = only_fcemu.runpytest(*args, *ONLY_FCEMU)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {error}"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

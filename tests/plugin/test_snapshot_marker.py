@@ -66,3 +66,57 @@ def test_snapshot_marker_restores_the_hook_built_state(only_fcemu: pytest.Pytest
     result = only_fcemu.runpytest(*ONLY_FCEMU)
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*no pytest_fcemu_snapshot hook builds it*"])
+
+
+KEYED_CONFTEST = '''
+BUILT = []
+
+def pytest_fcemu_snapshot(name, emulator):
+    if name != "s":
+        return None
+    BUILT.append(emulator.region)
+    emulator.register_function("f-" + emulator.region, lambda event, context: event)
+    return True
+'''
+
+KEYED_TESTS = '''
+import pytest
+
+from conftest import BUILT
+
+@pytest.mark.fcemu(snapshot="s", region="cn-beijing")
+def test_beijing(fcemu):
+    assert (fcemu.region, fcemu.function_names()) == ("cn-beijing", ["f-cn-beijing"])
+
+@pytest.mark.fcemu(snapshot="s")
+def test_session_region(fcemu):
+    assert (fcemu.region, fcemu.function_names()) == ("cn-hangzhou", ["f-cn-hangzhou"])
+
+def test_takes_a_snapshot_itself(fcemu):
+    fcemu.register_function("mine", lambda event, context: event)
+    fcemu.snapshot("later")
+
+@pytest.mark.fcemu(snapshot="later")
+def test_a_snapshot_taken_in_a_test_is_gone_after_it(fcemu):
+    pass
+
+def test_built_once_per_settings(fcemu):
+    assert sorted(BUILT) == ["cn-beijing", "cn-hangzhou"]
+    assert sorted(i.snapshot_id for i in fcemu.snapshots()) == ["s", "s.2"]
+'''
+
+
+@pytest.mark.parametrize("order", ["as written", "reversed"])
+def test_a_marker_snapshot_is_built_per_settings_and_test_snapshots_do_not_leak(
+        only_fcemu: pytest.Pytester, order: str) -> None:
+    only_fcemu.makeconftest(KEYED_CONFTEST)
+    only_fcemu.makepyfile(KEYED_TESTS)
+    names = ["test_beijing", "test_session_region", "test_takes_a_snapshot_itself",
+             "test_a_snapshot_taken_in_a_test_is_gone_after_it"]
+    if order == "reversed":
+        names[:2] = names[1::-1]
+    ids = [f"test_a_marker_snapshot_is_built_per_settings_and_test_snapshots_do_not_leak.py::{n}"
+           for n in [*names, "test_built_once_per_settings"]]
+    result = only_fcemu.runpytest(*ids, *ONLY_FCEMU)
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*snapshot='later'): no pytest_fcemu_snapshot hook builds it*"])
