@@ -364,3 +364,37 @@ def test_on_a_real_clock_tasks_run_by_themselves_and_the_bar_offers_settle_only(
         _invoke_async(_client(emu), "job", b"1", task_id="now-1")
         expect(page.locator('#tasks tr[data-task="now-1"]')).to_have_attribute(
             "data-status", "Succeeded")
+
+
+def test_each_button_acts_once_on_what_the_page_shows_however_often_pages_were_opened(
+        page: Any, emu: fcemu.Emulator) -> None:
+    """A page's listeners go with it: Stop on task B's page stops B alone (not A, whose
+    page came first), an Invoke after four visits of Functions makes one task, and a hash
+    with a bad %-escape is an unknown page (the page fixture fails on any page error)."""
+    expect = _expect()
+    _deploy(emu)
+    client = _client(emu)
+    for task_id in ("A", "B"):
+        _invoke_async(client, "job", b"{}", task_id=task_id, delay=600)
+    open_console(page, emu, "task/job/A")
+    expect(page.locator("h1 .badge")).to_have_text("Enqueued")
+    page.goto(f"{emu.endpoint}/#/task/job/B")
+    expect(page.locator("h1")).to_contain_text("B")
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("h1 .badge")).to_have_text("Stopped")
+    assert (emu.task("job", "A")["status"], emu.task("job", "B")["status"]) == (
+        "Enqueued", "Stopped")
+    for view in ("functions", "tasks", "functions", "queues", "functions", "clock",
+                 "functions"):
+        page.goto(f"{emu.endpoint}/#/{view}")
+        expect(page.locator(f'#nav a[data-page="{view}"]')).to_have_attribute(
+            "aria-current", "page")
+    form = page.locator('section.fn[data-fn="job"] form.invoke')
+    form.locator("select[name=kind]").select_option("Async")
+    form.locator("input[name=taskId]").fill("once")
+    form.get_by_role("button", name="Invoke job").click()
+    expect(page.locator('section.fn[data-fn="job"] .invoke-result')).to_contain_text("once")
+    emu.settle()
+    assert sorted(t["taskId"] for t in emu.tasks("job")) == ["A", "B", "once"]
+    page.goto(f"{emu.endpoint}/#/task/job/%E0%A4%A")
+    expect(page).to_have_url(f"{emu.endpoint}/#/tasks")

@@ -29,7 +29,10 @@ async function route() {
   let made = null;
   for (const [re, make] of routes) {
     const m = hash.match(re);
-    if (m) { made = make(m); break; }
+    if (m) {
+      try { made = make(m); } catch (e) { if (!(e instanceof URIError)) throw e; } // a bad %-escape: as an unknown page
+      break;
+    }
   }
   if (!made) { location.hash = "#/tasks"; return; }
   const view = made;
@@ -39,7 +42,11 @@ async function route() {
   $$("#nav a").forEach((a) => a.toggleAttribute("aria-current", false));
   const link = $(`#nav a[data-page="${active}"]`);
   if (link) link.setAttribute("aria-current", "page");
-  const main = $("#main");
+  // a fresh <main> for each page: the listeners a page's mount() put on the last one go
+  // with it (kept, they acted once per earlier visit: Stop stopped the tasks seen before)
+  const old = $("#main");
+  const main = old.cloneNode(false);
+  old.replaceWith(main);
   setHtml(main, view.shell());
   if (view.mount) view.mount(main);
   await guarded(view.refresh);

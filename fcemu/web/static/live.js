@@ -45,10 +45,13 @@ function setLive(on) {
   el.textContent = on ? "live" : "offline";
 }
 export async function listen() {
+  let connected = false;
   for (;;) {
     try {
       const resp = await request("GET", CTL + "/events", { stream: true, headers: { accept: "text/event-stream" } });
       setLive(true);
+      if (connected) scheduleRefresh(0); // again: what changed while it was down is not replayed
+      connected = true;
       const reader = resp.body.getReader();
       const decoder = new TextDecoder();
       let buffer = "";
