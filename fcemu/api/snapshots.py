@@ -52,7 +52,10 @@ async def take_snapshot(request: web.Request) -> web.Response:
 async def restore(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     kind = request.content_type
-    if kind == "application/json":
+    data = b"" if kind == "multipart/form-data" else await request.read()
+    # JSON whatever its Content-Type, as the other control routes read theirs (curl -d
+    # sends form-urlencoded): a snapshot file starts with its magic, never with "{"
+    if kind == "application/json" or data.lstrip()[:1] == b"{":
         body = await wire.read_json(request)
         snapshot_id = body.get("snapshotId") if isinstance(body, dict) else None
         if not isinstance(snapshot_id, str):
@@ -68,7 +71,6 @@ async def restore(request: web.Request) -> web.Response:
         data = upload.file.read()
         snapshot_id = engine.import_snapshot(data, request.query.get("id") or None).snapshot_id
     else:
-        data = await request.read()
         if not data:
             raise InvalidArgument('restore takes {"snapshotId": "<id>"} as JSON or a snapshot '
                                   "file as the body; the body is empty")

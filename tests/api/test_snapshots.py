@@ -33,6 +33,22 @@ async def test_snapshot_then_restore_by_id_brings_tasks_and_ids_back(api: Api) -
     assert [s["snapshotId"] for s in listing["snapshots"]] == ["base"]
 
 
+async def test_restore_reads_a_json_body_whatever_its_content_type(api: Api) -> None:
+    """As every control route reads its JSON (``curl -d`` sends it as a form): a body that
+    starts with ``{`` is the ``{"snapshotId"}`` document, never a snapshot file."""
+    api.deploy()
+    await api.control("POST", "/snapshot", params={"id": "base"})
+    await api.control("POST", "/reset")
+    reply = await api.control(
+        "POST", "/restore", data=b' {"snapshotId": "base"}',
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert (reply.status, reply.json()["snapshotId"]) == (200, "base")
+    assert (await api.fc("GET", "/functions/f")).status == 200
+    refused = await api.control("POST", "/restore", data=b'{"id": 1}')
+    assert_error(refused, 400, "InvalidArgument")
+    assert refused.json()["Message"].startswith('restore takes {"snapshotId"')
+
+
 async def test_a_downloaded_file_restores_after_a_reset(api: Api) -> None:
     await deploy_zip(api)
     await api.put_config()
