@@ -173,8 +173,10 @@ class SnapshotOperations:
             state, packages = document["state"], document["packages"]
             if not isinstance(state, dict) or not isinstance(packages, dict):
                 raise StateFileError("the snapshot file is damaged: no state in it")
-        except (StateFileError, KeyError, TypeError) as exc:
+        except StateFileError as exc:
             raise InvalidArgument(str(exc)) from None
+        except (KeyError, TypeError) as exc:  # decoded, but not a snapshot's document
+            raise InvalidArgument(f"the snapshot file is damaged ({_what(exc)})") from None
         if snapshot_id is None:
             snapshot_id = f"snap-{next(self._snapshot_numbers)}"
             while snapshot_id in self._snapshots:

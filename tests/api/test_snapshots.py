@@ -94,3 +94,18 @@ async def test_bad_requests_are_fc_errors(api: Api) -> None:
     assert_error(await api.control("POST", "/snapshot", params={"download": "1"}), 400,
                  "InvalidArgument")
     assert (await api.control("DELETE", "/snapshots/snap-1")).status == 204
+
+
+async def test_a_file_that_decodes_to_no_snapshot_is_refused_as_damaged(api: Api) -> None:
+    """A file with the right header whose document is not a snapshot's: 400 naming the
+    damage, not Python's bare ``'state'``."""
+    import zlib
+
+    from fcemu.store.codec import FORMAT, MAGIC
+
+    for document in (b'{"x": 1}', b"[1]"):
+        data = MAGIC + f"{FORMAT}\n".encode() + zlib.compress(document)
+        refused = await api.control("POST", "/restore", data=data,
+                                    headers={"content-type": "application/octet-stream"})
+        assert_error(refused, 400, "InvalidArgument")
+        assert refused.json()["Message"].startswith("the snapshot file is damaged"), refused
