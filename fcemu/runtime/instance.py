@@ -34,7 +34,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from fcemu.runtime.contain import Containment, containment
 from fcemu.runtime.contained import Contained
@@ -68,17 +68,22 @@ class TimerHandle(Protocol):
         ...
 
 
+H = TypeVar("H", bound="LifecycleHook")
+
+
 @dataclass(frozen=True)
-class Initializer:
-    """``instanceLifecycleConfig.initializer``: ``module.function`` and its timeout (s)."""
+class LifecycleHook:
+    """An ``instanceLifecycleConfig`` hook: its handler and timeout (s)."""
 
     handler: str
     timeout: int
+    #: Its key in ``instanceLifecycleConfig``.
+    KEY: ClassVar[str] = ""
 
     @classmethod
-    def of(cls, function: Function) -> Initializer | None:
-        """The function's initializer, or None when it has none."""
-        config = (function.instance_lifecycle_config or {}).get("initializer")
+    def of(cls: type[H], function: Function) -> H | None:
+        """The function's hook, or None when it has none."""
+        config = (function.instance_lifecycle_config or {}).get(cls.KEY)
         if not isinstance(config, dict) or not config.get("handler"):
             return None
         timeout = config.get("timeout")
@@ -88,22 +93,17 @@ class Initializer:
 
 
 @dataclass(frozen=True)
-class PreStop:
+class Initializer(LifecycleHook):
+    """``instanceLifecycleConfig.initializer``: ``module.function`` and its timeout (s)."""
+
+    KEY: ClassVar[str] = "initializer"
+
+
+@dataclass(frozen=True)
+class PreStop(LifecycleHook):
     """``instanceLifecycleConfig.preStop``: its handler and timeout (s)."""
 
-    handler: str
-    timeout: int
-
-    @classmethod
-    def of(cls, function: Function) -> PreStop | None:
-        """The function's PreStop hook, or None when it has none."""
-        config = (function.instance_lifecycle_config or {}).get("preStop")
-        if not isinstance(config, dict) or not config.get("handler"):
-            return None
-        timeout = config.get("timeout")
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-            timeout = function.timeout  # as the initializer: no timeout of its own → the function's
-        return cls(str(config["handler"]), timeout)
+    KEY: ClassVar[str] = "preStop"
 
 
 def init_timeout_outcome(timeout_s: int, duration_ms: int, max_memory_mb: int,
